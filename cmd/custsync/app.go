@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Streams are the standard streams of one invocation; tests swap them for buffers.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Main runs the CLI with args and returns the process exit code. It never calls os.Exit, so tests call it
+// directly. SIGINT and SIGTERM cancel the context given to the command; a second signal is left to the default
+// handler so that a stuck run can still be killed.
+func Main(args []string, s Streams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	err := NewApp(s).RunContext(ctx, args)
+	return report(s.Err, err)
+}
+
+// report prints one final error line (if any) and returns the exit code for err.
+func report(w io.Writer, err error) int {
+	code := ExitCode(err)
+	if err != nil && !errors.Is(err, errReported) {
+		fmt.Fprintf(w, "custsync: %v\n", err)
+	}
+	return code
+}
+
+// NewApp builds the command tree. The app never exits the process itself: ExitErrHandler is a no-op and every
+// usage error becomes a *UsageError, so Main maps all outcomes to exit codes in one place (ExitCode).
+func NewApp(s Streams) *cli.App {
+	app := &cli.App{
+		Name:      "custsync",
+		Usage:     "synchronise ERP customer master data with the commerce platform",
+		Version:   version,
+		Reader:    s.In,
+		Writer:    s.Out,
+		ErrWriter: s.Err,
+		Flags:     globalFlags(),
+		Commands: []*cli.Command{
+			versionCommand(),
+			sandboxCommand(),
+			exitCodesCommand(),
+		},
+		HideVersion:          true,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError:         usageErrorHook,
+		Before: func(c *cli.Context) error {
+			if err := applyConfigFile(c); err != nil {
+				return err
+			}
+			return setupLogging(c)
+		},
+	}
+	for _, c := range app.Commands {
+		prepareCommand(c)
+	}
+	return app
+}
+
+// prepareCommand installs the usage-error hook and the config-file loader on a command and its subcommands.
+func prepareCommand(c *cli.Command) {
+	if c.OnUsageError == nil {
+		c.OnUsageError = usageErrorHook
+	}
+	before := c.Before
+	c.Before = func(ctx *cli.Context) error {
+		if err := applyConfigFile(ctx); err != nil {
+			return err
+		}
+		if before != nil {
+			return before(ctx)
+		}
+		return nil
+	}
+	for _, sub := range c.Subcommands {
+		prepareCommand(sub)
+	}
+}
+
+func usageErrorHook(_ *cli.Context, err error, _ bool) error {
+	return &UsageError{Err: err}
+}
+
+// globalFlags are the flags every command shares. Each can also come from the environment or the config file;
+// precedence is flag > environment > config file > default.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "api-url", EnvVars: []string{"CUSTSYNC_API_URL"}, Value: "https://api.emporix.io", Usage: "platform API base `URL`"},
+		&cli.StringFlag{Name: "tenant", EnvVars: []string{"CUSTSYNC_TENANT"}, Usage: "platform tenant (lowercase)"},
+		&cli.StringFlag{Name: "client-id", EnvVars: []string{"CUSTSYNC_CLIENT_ID"}, Usage: "OAuth client id"},
+		&cli.StringFlag{Name: "client-secret", EnvVars: []string{"CUSTSYNC_CLIENT_SECRET"}, Usage: "OAuth client secret (prefer the environment or --client-secret-file)"},
+		&cli.StringFlag{Name: "client-secret-file", EnvVars: []string{"CUSTSYNC_CLIENT_SECRET_FILE"}, Usage: "read the OAuth client secret from `FILE`"},
+		&cli.StringFlag{Name: "state", EnvVars: []string{"CUSTSYNC_STATE"}, Value: "custsync.db", Usage: "SQLite checkpoint `FILE`"},
+		&cli.StringFlag{Name: "config", EnvVars: []string{"CUSTSYNC_CONFIG"}, Usage: "YAML `FILE` of flag values (keys are flag names)"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"CUSTSYNC_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), EnvVars: []string{"CUSTSYNC_VERBOSE"}, Usage: "more detail (repeat for debug logs)"},
+	}
+}
+
+// setupLogging installs the process logger on stderr. Logs never carry secrets: the remote client redacts them.
+func setupLogging(c *cli.Context) error {
+	level := slog.LevelWarn
+	switch n := c.Count("verbose"); {
+	case n == 1:
+		level = slog.LevelInfo
+	case n >= 2:
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch strings.ToLower(c.String("log-format")) {
+	case "text", "":
+		h = slog.NewTextHandler(c.App.ErrWriter, opts)
+	case "json":
+		h = slog.NewJSONHandler(c.App.ErrWriter, opts)
+	default:
+		return usageErrorf("--log-format must be text or json, not %q", c.String("log-format"))
+	}
+	c.App.Metadata = map[string]any{"logger": slog.New(h)}
+	return nil
+}
+
+// logger returns the logger set up for this invocation.
+func logger(c *cli.Context) *slog.Logger {
+	if l, ok := c.App.Metadata["logger"].(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
