@@ -1,0 +1,255 @@
+package formats
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmark fixtures are large, so they are built once per process in a
+// directory TestMain removes.
+var (
+	fixtureDir     string
+	fixtureDirOnce sync.Once
+	fixtureMu      sync.Mutex
+	fixtures       = map[string]string{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureDir != "" {
+		_ = os.RemoveAll(fixtureDir)
+	}
+	os.Exit(code)
+}
+
+func fixture(b *testing.B, name string, build func(path string) error) string {
+	b.Helper()
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if p, ok := fixtures[name]; ok {
+		return p
+	}
+	fixtureDirOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "formats-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		fixtureDir = dir
+	})
+	p := filepath.Join(fixtureDir, name)
+	if err := build(p); err != nil {
+		b.Fatal(err)
+	}
+	fixtures[name] = p
+	return p
+}
+
+var benchHeader = []string{"sdCustomerNumber", "firstName", "lastName", "contactEmail", "contactPhone", "company",
+	"street", "zipCode", "city", "country", "preferredLanguage", "active"}
+
+var (
+	benchFirst = []string{"Anna", "Jürgen", "Marie", "Luca", "Sofia", "Jan", "Zoë", "Ole"}
+	benchLast  = []string{"Müller", "Schmidt", "Dubois", "Rossi", "García", "Nowak", "Jensen", "O'Neil"}
+	benchCity  = []string{"Berlin", "Köln", "Paris", "Milano", "Madrid", "Kraków", "Aarhus", "Dublin"}
+)
+
+func benchRow(i int, cells []string) []string {
+	f, l, c := benchFirst[i%8], benchLast[(i/8)%8], benchCity[(i/64)%8]
+	return append(cells[:0],
+		fmt.Sprintf("%010d", i), f, l, fmt.Sprintf("customer%d@example.com", i), fmt.Sprintf("+49 30 %07d", i),
+		fmt.Sprintf("Firma %d GmbH", i%5000), fmt.Sprintf("Hauptstraße %d", i%300+1), fmt.Sprintf("%05d", i%99999),
+		c, "DE", "de-DE", "true")
+}
+
+func buildBenchCSV(rows int) func(string) error {
+	return func(path string) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		cw := &csvWriter{w: w, width: len(benchHeader)}
+		_ = cw.writeRecord(benchHeader)
+		cells := make([]string, 0, len(benchHeader))
+		for i := 0; i < rows; i++ {
+			cells = benchRow(i, cells)
+			if err := cw.writeRecord(cells); err != nil {
+				return err
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+}
+
+func buildBenchXLSX(rows int) func(string) error {
+	return func(path string) error {
+		wb, err := CreateWorkbook(path)
+		if err != nil {
+			return err
+		}
+		defer wb.Abort()
+		sw, err := wb.AddSheet("customers", benchHeader)
+		if err != nil {
+			return err
+		}
+		cells := make([]string, 0, len(benchHeader))
+		for i := 0; i < rows; i++ {
+			cells = benchRow(i, cells)
+			if err := sw.Write(cells); err != nil {
+				return err
+			}
+		}
+		return wb.Close()
+	}
+}
+
+// heapPeak samples the heap objects (live plus garbage not yet collected)
+// every 10 ms until stopped.
+type heapPeak struct {
+	stop chan struct{}
+	done chan uint64
+}
+
+func startHeapPeak() *heapPeak {
+	// Two cycles: sync.Pool contents (excelize and flate buffers left over
+	// from building the fixture) survive the first in the victim cache.
+	runtime.GC()
+	runtime.GC()
+	h := &heapPeak{stop: make(chan struct{}), done: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-h.stop:
+				h.done <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) finish() uint64 {
+	close(h.stop)
+	return <-h.done
+}
+
+// readBench reads every row of path b.N times and reports rows/s (wall and
+// per CPU-second), the peak heap sampled while reading (peak-heap-MB: live
+// plus not yet collected objects, so it varies with GC pacing and machine
+// load) and the largest live heap after a forced GC at each tenth of the file
+// (max-live-MB), which is what shows memory does not grow with row count.
+func readBench(b *testing.B, path string, wantRows int) {
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	var live uint64
+	peak := startHeapPeak()
+	cpuStart := processCPU()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		tables, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			_, err := tables[0].Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows++
+			if n == 0 && rows%(wantRows/10) == 0 {
+				// The live heap at every tenth of the file: what the reader
+				// really retains, independent of GC timing.
+				b.StopTimer()
+				var ms runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				live = max(live, ms.HeapAlloc)
+				b.StartTimer()
+			}
+		}
+		if err := CloseAll(tables); err != nil {
+			b.Fatal(err)
+		}
+		if rows != wantRows {
+			b.Fatalf("read %d rows, want %d", rows, wantRows)
+		}
+	}
+	b.StopTimer()
+	cpu := processCPU() - cpuStart
+	b.ReportMetric(float64(wantRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	// Rows per CPU-second of the whole process (reader plus GC): the
+	// per-core figure, robust against other load on the machine.
+	b.ReportMetric(float64(wantRows)*float64(b.N)/cpu.Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(peak.finish())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(live)/(1<<20), "max-live-MB")
+}
+
+func BenchmarkReadCSV1M(b *testing.B) {
+	const rows = 1_000_000
+	path := fixture(b, "customers-1m.csv", buildBenchCSV(rows))
+	readBench(b, path, rows)
+}
+
+func BenchmarkReadXLSX200k(b *testing.B) {
+	for _, rows := range []int{50_000, 200_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			path := fixture(b, fmt.Sprintf("customers-%d.xlsx", rows), buildBenchXLSX(rows))
+			readBench(b, path, rows)
+		})
+	}
+}
+
+func BenchmarkWriteCSV(b *testing.B) {
+	const rows = 100_000
+	dir := b.TempDir()
+	cells := make([]string, 0, len(benchHeader))
+	var all [][]string
+	for i := 0; i < rows; i++ {
+		all = append(all, append([]string(nil), benchRow(i, cells)...))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		w, err := Create(filepath.Join(dir, "out.csv"), "csv", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = w.WriteHeader(benchHeader)
+		for _, r := range all {
+			if err := w.Write(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

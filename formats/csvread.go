@@ -1,0 +1,231 @@
+package formats
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	// csvBufferSize is the read buffer and the window delimiter detection
+	// looks at.
+	csvBufferSize = 64 << 10
+	// detectRecords bounds how many records delimiter detection parses.
+	detectRecords = 50
+	// maxRecordLines is how many physical lines one CSV record may span. A
+	// record longer than this almost certainly comes from an unbalanced
+	// quote that swallowed the following rows, so reading stops.
+	maxRecordLines = 100
+)
+
+// csvTable streams one CSV file.
+type csvTable struct {
+	path   string
+	name   string
+	header []string
+	r      *csv.Reader
+	closer io.Closer
+	buf    []string // padded cells of short rows
+	err    error    // sticky: io.EOF or a *FileError
+	line   int      // start line of the last record, for read errors
+	// lineOffset counts lines consumed before the csv.Reader started (a
+	// "sep=" hint), so reported lines match the file.
+	lineOffset int
+	delim      rune
+	encoding   func() string
+}
+
+// Dialect implements CSVDialect.
+func (t *csvTable) Dialect() (delimiter rune, encoding string) { return t.delim, t.encoding() }
+
+// startLine is the physical line where the last record read starts.
+func (t *csvTable) startLine() int {
+	line, _ := t.r.FieldPos(0)
+	return line + t.lineOffset
+}
+
+// readSepHint consumes a first line of the form "sep=X" and returns X.
+func readSepHint(br *bufio.Reader) (rune, bool) {
+	head, _ := br.Peek(16)
+	if !bytes.HasPrefix(bytes.ToLower(head), []byte("sep=")) {
+		return 0, false
+	}
+	end := bytes.IndexByte(head, '\n')
+	if end < 0 {
+		return 0, false
+	}
+	value := strings.TrimSuffix(string(head[4:end]), "\r")
+	r := []rune(value)
+	if len(r) != 1 {
+		return 0, false
+	}
+	_, _ = br.Discard(end + 1)
+	return r[0], true
+}
+
+// newCSVTable reads the header from r. path is only used in messages.
+func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
+	fail := func(line int, err error) (*csvTable, error) {
+		return nil, &FileError{Path: path, Line: line, Err: err}
+	}
+	decoded, encodingName, err := decodeInput(bufio.NewReaderSize(r, csvBufferSize), opts.Encoding)
+	if err != nil {
+		return fail(0, err)
+	}
+	br := bufio.NewReaderSize(decoded, csvBufferSize)
+	delim := opts.Delimiter
+	lineOffset := 0
+	if hinted, ok := readSepHint(br); ok {
+		// Excel's "sep=;" first line names the delimiter and is not data.
+		lineOffset = 1
+		if delim == 0 {
+			delim = hinted
+		}
+	}
+	if delim == 0 {
+		prefix, perr := br.Peek(csvBufferSize)
+		if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
+			return fail(0, perr)
+		}
+		delim = detectDelimiter(prefix, errors.Is(perr, io.EOF))
+	}
+	if delim == '"' || delim == '\r' || delim == '\n' || delim == 0xFFFD {
+		return fail(0, fmt.Errorf("invalid delimiter %q", delim))
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = delim
+	cr.LazyQuotes = true
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return fail(0, errors.New("the file is empty: no header line"))
+		}
+		line := t.startLine()
+		if err != nil {
+			return fail(line, fmt.Errorf("reading the header: %w", err))
+		}
+		if isBlank(rec) {
+			continue
+		}
+		if t.header, err = normalizeHeader(rec); err != nil {
+			return fail(line, err)
+		}
+		t.line = line
+		return t, nil
+	}
+}
+
+func (t *csvTable) Name() string     { return t.name }
+func (t *csvTable) Header() []string { return t.header }
+
+func (t *csvTable) Close() error {
+	if t.err == nil {
+		t.err = &FileError{Path: t.path, Err: errors.New("read after Close")}
+	}
+	if t.closer == nil {
+		return nil
+	}
+	c := t.closer
+	t.closer = nil
+	return c.Close()
+}
+
+func (t *csvTable) Next() (Row, error) {
+	for t.err == nil {
+		rec, err := t.r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(rec) == 0 {
+				t.err = io.EOF
+				break
+			}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				// A syntax error ends only this record; the reader resumes on
+				// the next line.
+				return Row{}, &RowError{Pos: Position{File: t.path, Line: pe.StartLine + t.lineOffset}, Err: pe.Err}
+			}
+			// The record that failed is the one after the last good one.
+			t.err = &FileError{Path: t.path, Line: t.line, Err: fmt.Errorf("reading the record after this line: %w", err)}
+			break
+		}
+		line := t.startLine()
+		t.line = line
+		if isBlank(rec) {
+			continue
+		}
+		pos := Position{File: t.path, Line: line}
+		span := t.recordLines(rec)
+		if span > maxRecordLines {
+			t.err = &FileError{Path: t.path, Line: line, Err: fmt.Errorf("a quoted cell runs over %d lines; the file probably has an unbalanced quote (\") here", span)}
+			break
+		}
+		if span > 1 && len(rec) != len(t.header) {
+			return Row{}, &RowError{Pos: pos, Err: fmt.Errorf("row spans lines %d-%d and has %d cells but the header has %d columns; check for an unbalanced quote (\")", line, line+span-1, len(rec), len(t.header))}
+		}
+		cells, ok := fitToHeader(rec, len(t.header), &t.buf)
+		if !ok {
+			return Row{}, &RowError{Pos: pos, Err: errTooManyCells(rec, len(t.header))}
+		}
+		return Row{Pos: pos, Cells: cells}, nil
+	}
+	return Row{}, t.err
+}
+
+// recordLines returns how many physical lines the last record spans. Only the
+// last cell needs scanning: the start line of every other cell is known.
+func (t *csvTable) recordLines(rec []string) int {
+	first, _ := t.r.FieldPos(0)
+	last, _ := t.r.FieldPos(len(rec) - 1)
+	return last - first + 1 + strings.Count(rec[len(rec)-1], "\n")
+}
+
+// detectDelimiter picks the candidate that splits the sample into the most
+// consistent records: the most records with the header's field count, then
+// the widest header. It parses with the real CSV rules so delimiters inside
+// quotes are ignored. A file no candidate splits is read as one column.
+func detectDelimiter(prefix []byte, atEOF bool) rune {
+	best, bestConsistent, bestWidth := ',', -1, 1
+	for _, cand := range []rune{',', ';', '\t'} {
+		r := csv.NewReader(bytes.NewReader(prefix))
+		r.Comma = cand
+		r.LazyQuotes = true
+		r.FieldsPerRecord = -1
+		var counts []int
+		for len(counts) < detectRecords {
+			rec, err := r.Read()
+			if err != nil && len(rec) == 0 {
+				break
+			}
+			if !isBlank(rec) {
+				counts = append(counts, len(rec))
+			}
+			if err != nil {
+				break
+			}
+		}
+		if !atEOF && len(counts) > 1 {
+			counts = counts[:len(counts)-1] // the window may cut the last record
+		}
+		if len(counts) == 0 || counts[0] < 2 {
+			continue
+		}
+		consistent := 0
+		for _, n := range counts[1:] {
+			if n == counts[0] {
+				consistent++
+			}
+		}
+		if consistent > bestConsistent || (consistent == bestConsistent && counts[0] > bestWidth) {
+			best, bestConsistent, bestWidth = cand, consistent, counts[0]
+		}
+	}
+	return best
+}

@@ -1,0 +1,354 @@
+package formats
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestCSVDelimiterDetection(t *testing.T) {
+	cases := []struct {
+		name, content string
+		want          [][]string
+	}{
+		{"comma", "id,name\n1,Anna\n", [][]string{{"1", "Anna"}}},
+		{"semicolon with commas in cells", "KUNNR;NAME1;STRAS\n0001;Müller, Hans;Hauptstr. 1, Hinterhaus\n0002;Ab;C\n",
+			[][]string{{"0001", "Müller, Hans", "Hauptstr. 1, Hinterhaus"}, {"0002", "Ab", "C"}}},
+		{"tab", "id\tname\tcity\n1\tA, B\tX;Y\n", [][]string{{"1", "A, B", "X;Y"}}},
+		{"quoted delimiter in header", "\"a;b\",c\n1,2\n", [][]string{{"1", "2"}}},
+		{"single column", "id\n1\n2\n", [][]string{{"1"}, {"2"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := readOne(t, writeTestFile(t, "in.csv", []byte(c.content)), Options{})
+			if !equalRows(got.rows, c.want) {
+				t.Fatalf("rows = %q, want %q (header %q)", got.rows, c.want, got.header)
+			}
+		})
+	}
+}
+
+func TestCSVExplicitDelimiterOverridesDetection(t *testing.T) {
+	got := readOne(t, writeTestFile(t, "in.csv", []byte("a;b,c\n1;2,3\n")), Options{Delimiter: ','})
+	if !equalStrings(got.header, []string{"a;b", "c"}) {
+		t.Fatalf("header = %q", got.header)
+	}
+}
+
+func TestCSVBOMAndCRLF(t *testing.T) {
+	content := "\xEF\xBB\xBF id , name \r\n1,Anna\r\n2,\"multi\r\nline\"\r\n"
+	got := readOne(t, writeTestFile(t, "people.csv", []byte(content)), Options{})
+	if !equalStrings(got.header, []string{"id", "name"}) {
+		t.Fatalf("header = %q", got.header)
+	}
+	want := [][]string{{"1", "Anna"}, {"2", "multi\nline"}}
+	if !equalRows(got.rows, want) {
+		t.Fatalf("rows = %q, want %q", got.rows, want)
+	}
+	if got.name != "people" {
+		t.Fatalf("name = %q", got.name)
+	}
+}
+
+func TestCSVWindows1252(t *testing.T) {
+	content := []byte("name;city\nM\xfcller;K\xf6ln\nO\x92Brien;\x80 Stra\xdfe\n")
+	for _, enc := range []string{"", "auto", "windows-1252"} {
+		got := readOne(t, writeTestFile(t, "in.csv", content), Options{Encoding: enc})
+		want := [][]string{{"Müller", "Köln"}, {"O’Brien", "€ Straße"}}
+		if !equalRows(got.rows, want) {
+			t.Fatalf("encoding %q: rows = %q, want %q", enc, got.rows, want)
+		}
+	}
+	tables, err := Open(writeTestFile(t, "in.csv", content), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readTable(t, tables[0])
+	if d, e := tables[0].(CSVDialect).Dialect(); d != ';' || e != "windows-1252" {
+		t.Fatalf("dialect = %q %q", d, e)
+	}
+	_ = CloseAll(tables)
+	got := readOne(t, writeTestFile(t, "in.csv", content), Options{Encoding: "iso-8859-1"})
+	if got.rows[0][0] != "Müller" || got.rows[1][1] != "\u0080 Straße" {
+		t.Fatalf("iso-8859-1 rows = %q", got.rows)
+	}
+}
+
+func TestCSVWindows1252AfterLongASCIIPrefix(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("id,name\n")
+	for i := 0; i < 20000; i++ { // well past every read buffer
+		fmt.Fprintf(&b, "%d,plain\n", i)
+	}
+	b.WriteString("20000,M\xfcller\n")
+	got := readOne(t, writeTestFile(t, "in.csv", b.Bytes()), Options{})
+	if last := got.rows[len(got.rows)-1]; last[1] != "Müller" {
+		t.Fatalf("last row = %q", last)
+	}
+}
+
+func TestCSVUTF8SplitAcrossReads(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("id,name\n")
+	for b.Len() < 3*csvBufferSize {
+		b.WriteString("1,Zoë Ünal ☃ 𝄞\n")
+	}
+	got := readOne(t, writeTestFile(t, "in.csv", b.Bytes()), Options{})
+	for _, r := range got.rows {
+		if r[1] != "Zoë Ünal ☃ 𝄞" {
+			t.Fatalf("row = %q", r)
+		}
+	}
+}
+
+func TestCSVMixedEncodingIsFileError(t *testing.T) {
+	// Small file: the error surfaces while Open peeks for the delimiter.
+	_, err := Open(writeTestFile(t, "in.csv", []byte("name\nZoë\nM\xfcller\n")), Options{})
+	var fe *FileError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "mixes encodings") {
+		t.Fatalf("err = %v, want a FileError wrapping ErrEncoding", err)
+	}
+	// Large file: it surfaces from Next, with the line reached, and sticks.
+	var b bytes.Buffer
+	b.WriteString("name\nZoë\n")
+	for b.Len() < 4*csvBufferSize {
+		b.WriteString("plain\n")
+	}
+	b.WriteString("M\xfcller\n")
+	tables, err := Open(writeTestFile(t, "in.csv", b.Bytes()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(tables)
+	for {
+		_, err = tables[0].Next()
+		if err == nil {
+			continue
+		}
+		// The bad byte is on the last line; the error points at the line
+		// before it, the last good record.
+		if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) || fe.Line != bytes.Count(b.Bytes(), []byte("\n"))-1 {
+			t.Fatalf("err = %v, want a FileError wrapping ErrEncoding near the end", err)
+		}
+		break
+	}
+	if _, again := tables[0].Next(); again != err {
+		t.Fatalf("FileError is not sticky: %v", again)
+	}
+}
+
+func TestCSVForcedUTF8RejectsLatin1(t *testing.T) {
+	_, err := Open(writeTestFile(t, "in.csv", []byte("name\nM\xfcller\n")), Options{Encoding: "utf-8"})
+	if !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "windows-1252") {
+		t.Fatalf("err = %v, want ErrEncoding", err)
+	}
+}
+
+func TestCSVUTF16(t *testing.T) {
+	// Excel's "Unicode text": UTF-16LE with BOM, tab-separated.
+	text := "id\tname\r\n1\tMüller\r\n"
+	var b bytes.Buffer
+	b.Write([]byte{0xFF, 0xFE})
+	for _, r := range text {
+		b.WriteByte(byte(r))
+		b.WriteByte(byte(r >> 8))
+	}
+	got := readOne(t, writeTestFile(t, "in.txt", b.Bytes()), Options{})
+	if !equalRows(got.rows, [][]string{{"1", "Müller"}}) {
+		t.Fatalf("rows = %q", got.rows)
+	}
+}
+
+func TestCSVBlankLinesAndLineNumbers(t *testing.T) {
+	content := "\n\nid,note\n1,a\n\n,\n  ,  \n2,\"two\nlines\"\n3,c\n"
+	got := readOne(t, writeTestFile(t, "in.csv", []byte(content)), Options{})
+	wantRows := [][]string{{"1", "a"}, {"2", "two\nlines"}, {"3", "c"}}
+	if !equalRows(got.rows, wantRows) {
+		t.Fatalf("rows = %q", got.rows)
+	}
+	if want := []int{4, 8, 10}; fmt.Sprint(got.lines) != fmt.Sprint(want) {
+		t.Fatalf("lines = %v, want %v", got.lines, want)
+	}
+}
+
+func TestCSVRaggedRows(t *testing.T) {
+	content := "a,b,c\n1,2\n1,2,3,\n1,2,3,4\n5,6,7\n8,\"x\ny\"\n"
+	got := readOne(t, writeTestFile(t, "in.csv", []byte(content)), Options{})
+	wantRows := [][]string{{"1", "2", ""}, {"1", "2", "3"}, {"5", "6", "7"}}
+	if !equalRows(got.rows, wantRows) {
+		t.Fatalf("rows = %q", got.rows)
+	}
+	if len(got.rowErrs) != 2 {
+		t.Fatalf("row errors = %v", got.rowErrs)
+	}
+	if e := got.rowErrs[0]; e.Pos.Line != 4 || !strings.Contains(e.Error(), "in.csv, line 4: row has 4 cells but the header has 3 columns") {
+		t.Fatalf("first row error = %q", e)
+	}
+	if e := got.rowErrs[1]; e.Pos.Line != 6 || !strings.Contains(e.Error(), "unbalanced quote") {
+		t.Fatalf("second row error = %q", e)
+	}
+}
+
+func TestCSVRunawayQuoteStopsReading(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,name\n1,\"broken\n")
+	for i := 0; i < 2*maxRecordLines; i++ {
+		fmt.Fprintf(&b, "%d,x\n", i)
+	}
+	path := writeTestFile(t, "in.csv", []byte(b.String()))
+	tables, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(tables)
+	_, err = tables[0].Next()
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "unbalanced quote") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCSVHeaderErrors(t *testing.T) {
+	cases := map[string]string{
+		"":                  "no header line",
+		"\n\n":              "no header line",
+		"id,,name\n1,2,3\n": "column 2 has no name",
+		"id,Name,NAME\n":    `"NAME" appears twice (columns 2 and 3)`,
+	}
+	for content, want := range cases {
+		_, err := Open(writeTestFile(t, "bad.csv", []byte(content)), Options{})
+		var fe *FileError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.csv") {
+			t.Errorf("content %q: err = %v, want FileError containing %q", content, err, want)
+		}
+	}
+}
+
+func TestCSVTrailingEmptyHeaderCells(t *testing.T) {
+	got := readOne(t, writeTestFile(t, "in.csv", []byte("a,b,,\n1,2,,\n")), Options{})
+	if !equalStrings(got.header, []string{"a", "b"}) || !equalRows(got.rows, [][]string{{"1", "2"}}) {
+		t.Fatalf("header %q rows %q", got.header, got.rows)
+	}
+}
+
+func TestCSVHeaderOnly(t *testing.T) {
+	got := readOne(t, writeTestFile(t, "in.csv", []byte("a,b\n")), Options{})
+	if len(got.rows) != 0 || len(got.header) != 2 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestCSVLazyQuotes(t *testing.T) {
+	got := readOne(t, writeTestFile(t, "in.csv", []byte("a,b\n12\" pipe,x\"y\n")), Options{})
+	if !equalRows(got.rows, [][]string{{"12\" pipe", "x\"y"}}) {
+		t.Fatalf("rows = %q", got.rows)
+	}
+}
+
+func TestOpenRejectsLegacyAndFakeWorkbooks(t *testing.T) {
+	_, err := Open(writeTestFile(t, "old.xls", append(append([]byte{}, oleMagic...), make([]byte, 100)...)), Options{})
+	if !errors.Is(err, ErrUnsupportedFormat) {
+		t.Fatalf("xls: err = %v", err)
+	}
+	_, err = Open(writeTestFile(t, "fake.xlsx", []byte("id,name\n")), Options{})
+	var fe *FileError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "not an XLSX") {
+		t.Fatalf("fake xlsx: err = %v", err)
+	}
+	_, err = Open(writeTestFile(t, "broken.xlsx", []byte("PK\x03\x04garbage")), Options{})
+	if !errors.As(err, &fe) {
+		t.Fatalf("broken zip: err = %v", err)
+	}
+	_, err = Open(writeTestFile(t, "in.csv", []byte("a\n")), Options{Sheet: "X"})
+	if !errors.As(err, &fe) {
+		t.Fatalf("sheet on csv: err = %v", err)
+	}
+	_, err = Open(writeTestFile(t, "in.csv", []byte("a\n")), Options{Encoding: "ebcdic"})
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "unknown encoding") {
+		t.Fatalf("bad encoding: err = %v", err)
+	}
+}
+
+func TestCSVRowCellsReusedButStringsStable(t *testing.T) {
+	tables, err := Open(writeTestFile(t, "in.csv", []byte("a,b\n1,2\n3,4\n")), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(tables)
+	r1, _ := tables[0].Next()
+	kept := r1.Cells[0]
+	r2, _ := tables[0].Next()
+	if kept != "1" || r2.Cells[0] != "3" {
+		t.Fatalf("kept %q, second %q", kept, r2.Cells[0])
+	}
+	if _, err := tables[0].Next(); err != io.EOF {
+		t.Fatalf("err = %v, want io.EOF", err)
+	}
+}
+
+func FuzzCSVReader(f *testing.F) {
+	for _, seed := range []string{
+		"id,name\n1,a\n", "a;b\r\n\"x;\"\"y\";z\r\n", "\xEF\xBB\xBFa\tb\n1\t2\n", "a,b\n\"unterminated\n",
+		"name\nM\xfcller\n", "\xFF\xFEa\x00", "a,a\n", ",\n", "a\n\"\"\"\n", "x\n1,2,3\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := newCSVTable(bytes.NewReader(data), "fuzz.csv", Options{})
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Open error is not a FileError: %v", err)
+			}
+			return
+		}
+		width := len(tab.Header())
+		for i := 0; ; i++ {
+			row, err := tab.Next()
+			if err == io.EOF {
+				break
+			}
+			var re *RowError
+			if errors.As(err, &re) {
+				continue
+			}
+			var fe *FileError
+			if errors.As(err, &fe) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+			if len(row.Cells) != width {
+				t.Fatalf("row has %d cells, header %d", len(row.Cells), width)
+			}
+			if i > len(data) {
+				t.Fatal("more rows than input bytes")
+			}
+		}
+	})
+}
+
+func TestCSVExcelSepHint(t *testing.T) {
+	got := readOne(t, writeTestFile(t, "in.csv", []byte("sep=;\r\nid;name\r\n1;A,B\r\n")), Options{})
+	if !equalStrings(got.header, []string{"id", "name"}) || !equalRows(got.rows, [][]string{{"1", "A,B"}}) || got.lines[0] != 3 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestUTF8CheckerReaderContract(t *testing.T) {
+	valid := strings.Repeat("Zoë ☃ 𝄞 plain ascii ", 2000)
+	c := &utf8Checker{r: iotest.HalfReader(strings.NewReader(valid))}
+	if err := iotest.TestReader(c, []byte(valid)); err != nil {
+		t.Fatal(err)
+	}
+	latin := strings.Repeat("abc ", 3000) + "M\xfcller \x80"
+	c = &utf8Checker{r: iotest.OneByteReader(strings.NewReader(latin))}
+	if err := iotest.TestReader(c, []byte(strings.Repeat("abc ", 3000)+"Müller €")); err != nil {
+		t.Fatal(err)
+	}
+}

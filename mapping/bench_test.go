@@ -1,0 +1,74 @@
+package mapping_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"custsync/mapping"
+)
+
+// BenchmarkMapCustomers maps rows of the customers sample with the default layout (rows/s = 1e9 / ns/op).
+func BenchmarkMapCustomers(b *testing.B) {
+	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "customers.csv"), ',')
+	ms, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec, errs := ms[0].Map(mapping.Position{Line: i}, rows[i%len(rows)])
+		if len(errs) > 0 {
+			b.Fatal(errs)
+		}
+		_ = rec.Hash()
+	}
+}
+
+// BenchmarkMapSAP maps KNA1 rows into a customer and an address each.
+func BenchmarkMapSAP(b *testing.B) {
+	spec, err := mapping.LoadMappingFile(filepath.Join(samplesDir, "mappings", "sap-sd.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "sap", "KNA1.csv"), ';')
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "KNA1.csv"}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, m := range ms {
+			rec, _ := m.Map(mapping.Position{Line: i}, rows[i%len(rows)])
+			_ = rec.Hash()
+		}
+	}
+}
+
+// BenchmarkKeySet1M adds a million distinct keys and reports the heap they occupy.
+func BenchmarkKeySet1M(b *testing.B) {
+	const n = 1_000_000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%010d", i)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := mapping.NewKeySet(0)
+		for j, k := range keys {
+			if _, dup := s.Add(mapping.Customers, k, mapping.Position{File: "c.csv", Line: j + 2}); dup {
+				b.Fatal("false duplicate")
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/key")
+		runtime.KeepAlive(s)
+	}
+}

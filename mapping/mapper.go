@@ -1,0 +1,620 @@
+package mapping
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Mapper maps the rows of one resolved table to records of one entity. It is safe for concurrent use:
+// Map only reads the Mapper.
+type Mapper struct {
+	entity   Entity
+	sc       *schema
+	opts     Options
+	cols     []*colMapper
+	byPath   []*colMapper // cols sorted by output path, so Map emits Fields already sorted
+	srcIdx   []int        // header indexes any column reads, ascending
+	width    int          // 1 + the largest index in srcIdx
+	keys     []*colMapper // one per key column, in schema order
+	command  *colMapper
+	deleted  *colMapper
+	remoteID *colMapper
+	idTmpl   idTemplate
+	idText   string
+	refTmpl  map[Entity]idTemplate
+	refText  map[Entity]string
+	source   string
+}
+
+type colMapper struct {
+	def      fieldDef
+	src      []int    // header indexes, first non-blank wins
+	srcNames []string // as in the header
+	fs       FieldSpec
+	layout   string // Go date layout, "" for ISO input
+	trim     bool
+	decComma bool
+}
+
+// Entity returns the entity the Mapper produces.
+func (m *Mapper) Entity() Entity { return m.entity }
+
+// IDTemplate returns the id template the Mapper applies to keys.
+func (m *Mapper) IDTemplate() string { return m.idText }
+
+// Targets returns the target columns the Mapper fills, in schema order (for result files and templates).
+func (m *Mapper) Targets() []string {
+	out := make([]string, len(m.cols))
+	for i, c := range m.cols {
+		out[i] = c.def.column
+	}
+	return out
+}
+
+func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, error) {
+	sc, err := schemaOf(em.Entity)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mapper{entity: em.Entity, sc: sc, opts: spec.Options, source: spec.Source,
+		refTmpl: map[Entity]idTemplate{}, refText: map[Entity]string{}}
+	if m.opts.ListSeparator == "" {
+		m.opts.ListSeparator = DefaultListSeparator
+	}
+	m.idText = spec.IDTemplate(em.Entity)
+	if m.idTmpl, err = parseIDTemplate(m.idText, sc.idVars); err != nil {
+		return nil, err
+	}
+	for _, f := range sc.fields {
+		if f.refEntity != "" {
+			text := spec.IDTemplate(f.refEntity)
+			t, err := parseIDTemplate(text, []string{"key"})
+			if err != nil {
+				return nil, fmt.Errorf("%s references %s, whose id template has several placeholders: %w", em.Entity, f.refEntity, err)
+			}
+			m.refTmpl[f.refEntity], m.refText[f.refEntity] = t, text
+		}
+	}
+	targets := map[string]bool{}
+	explicit := make([]bool, len(hdr)) // columns this mapping names as sources
+	var missing []string
+	add := func(def fieldDef, fs FieldSpec) error {
+		cm := &colMapper{def: def, fs: fs, trim: spec.Options.Trim, decComma: spec.Options.DecimalComma}
+		if fs.Trim != nil {
+			cm.trim = *fs.Trim
+		}
+		if fs.DecimalComma != nil {
+			cm.decComma = *fs.DecimalComma
+		}
+		df := fs.Date
+		if df == "" && def.kind == KindDate {
+			df = spec.Options.DateFormat
+		}
+		if df != "" {
+			l, err := DateLayout(df)
+			if err != nil {
+				return err
+			}
+			cm.layout = l
+		}
+		for _, c := range fs.Columns {
+			if i := headerIndex(hdr, c); i >= 0 {
+				cm.src = append(cm.src, i)
+				cm.srcNames = append(cm.srcNames, hdr[i])
+				used[i] = true
+				explicit[i] = true
+			}
+		}
+		if fs.Const == nil && len(cm.src) == 0 {
+			if isKeyColumn(sc, def.column) || !fs.Optional {
+				missing = append(missing, fmt.Sprintf("%q (for %s)", strings.Join(fs.Columns, "|"), def.column))
+			}
+			return nil
+		}
+		targets[strings.ToLower(def.column)] = true
+		m.cols = append(m.cols, cm)
+		return nil
+	}
+	for _, target := range sortedKeys(em.Fields) {
+		def, ok := sc.lookup(target)
+		if !ok {
+			return nil, fmt.Errorf("mapping line %d: %q is not a field of %s", em.Fields[target].Line, target, em.Entity)
+		}
+		if err := add(def, em.Fields[target]); err != nil {
+			return nil, err
+		}
+	}
+	// Header columns named like the entity's own columns map to themselves unless already used as a source
+	// or mapped explicitly: a mapping file lists only what differs from the default layout.
+	for i, h := range hdr {
+		if h == "" {
+			continue
+		}
+		def, ok := sc.lookup(h)
+		if !ok || targets[strings.ToLower(def.column)] {
+			continue
+		}
+		if explicit[i] {
+			continue
+		}
+		if err := add(def, FieldSpec{Columns: []string{h}}); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range sc.keyColumns {
+		if !targets[strings.ToLower(k)] {
+			missing = append(missing, fmt.Sprintf("%q (key of %s)", k, em.Entity))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("missing column(s) %s", strings.Join(missing, ", "))
+	}
+	order := map[string]int{}
+	for i, f := range sc.fields {
+		order[strings.ToLower(f.column)] = i
+	}
+	sort.SliceStable(m.cols, func(i, j int) bool {
+		oi, iok := order[strings.ToLower(m.cols[i].def.column)]
+		oj, jok := order[strings.ToLower(m.cols[j].def.column)]
+		if iok != jok {
+			return iok
+		}
+		if !iok {
+			return m.cols[i].def.column < m.cols[j].def.column
+		}
+		return oi < oj
+	})
+	seenIdx := map[int]bool{}
+	for _, c := range m.cols {
+		for _, i := range c.src {
+			if !seenIdx[i] {
+				seenIdx[i] = true
+				m.srcIdx = append(m.srcIdx, i)
+				m.width = max(m.width, i+1)
+			}
+		}
+	}
+	slices.Sort(m.srcIdx)
+	m.byPath = slices.Clone(m.cols)
+	slices.SortStableFunc(m.byPath, func(a, b *colMapper) int { return strings.Compare(a.outPath(), b.outPath()) })
+	for _, k := range sc.keyColumns {
+		for _, c := range m.cols {
+			if strings.EqualFold(c.def.column, k) {
+				m.keys = append(m.keys, c)
+			}
+		}
+	}
+	for _, c := range m.cols {
+		switch c.def.role {
+		case roleCommand:
+			m.command = c
+		case roleDeleted:
+			m.deleted = c
+		case roleRemoteID:
+			m.remoteID = c
+		}
+	}
+	return m, nil
+}
+
+// outPath is the Record.Fields path a column writes: the column, or a reference's payload path when the
+// reference is cleared.
+func (c *colMapper) outPath() string {
+	if c.def.role == roleRef && c.def.refPath != "" {
+		return c.def.refPath
+	}
+	return c.def.column
+}
+
+func isKeyColumn(sc *schema, col string) bool { return containsFold(sc.keyColumns, col) }
+
+type cellState uint8
+
+const (
+	cellAbsent cellState = iota
+	cellClear
+	cellSet
+)
+
+// raw returns the first non-blank source cell (after trimming), the column it came from and whether the
+// cell is the clear sentinel. Cells beyond the row's length are blank.
+func (m *Mapper) raw(c *colMapper, cells []string) (string, string, cellState) {
+	if c.fs.Const != nil {
+		v := *c.fs.Const
+		if c.trim {
+			v = strings.TrimSpace(v)
+		}
+		return m.classify(v, "", c)
+	}
+	for k, i := range c.src {
+		if i >= len(cells) {
+			continue
+		}
+		v := cells[i]
+		if c.trim {
+			v = strings.TrimSpace(v)
+		}
+		if v != "" {
+			return m.classify(v, c.srcNames[k], c)
+		}
+	}
+	name := ""
+	if len(c.srcNames) > 0 {
+		name = c.srcNames[0]
+	}
+	if c.fs.Default != "" {
+		return m.classify(c.fs.Default, name, c)
+	}
+	return "", name, cellAbsent
+}
+
+func (m *Mapper) classify(v, col string, c *colMapper) (string, string, cellState) {
+	if m.opts.ClearSentinel != "" && v == m.opts.ClearSentinel {
+		return v, col, cellClear
+	}
+	return v, col, cellSet
+}
+
+// text applies the text transforms (zeros, case, value map, date) to a set cell.
+func (m *Mapper) text(c *colMapper, v string) (string, string) {
+	if c.fs.StripLeadingZeros {
+		t := strings.TrimLeft(v, "0")
+		if t == "" && v != "" {
+			t = "0"
+		}
+		v = t
+	}
+	if c.fs.Upper {
+		v = strings.ToUpper(v)
+	} else if c.fs.Lower {
+		v = strings.ToLower(v)
+	}
+	if c.fs.Map != nil {
+		if to, ok := c.fs.Map[v]; ok {
+			v = to
+		} else {
+			found := false
+			for from, to := range c.fs.Map {
+				if strings.EqualFold(from, v) {
+					v, found = to, true
+					break
+				}
+			}
+			if !found && c.fs.StrictMap {
+				return v, "value is not in the mapping's map"
+			}
+		}
+	}
+	if c.fs.Date != "" && c.def.kind != KindDate {
+		d, err := normalizeDate(v, c.layout)
+		if err != nil {
+			return v, err.Error()
+		}
+		v = d
+	}
+	return v, ""
+}
+
+// Map maps one row. cells are read by header position and never retained: the row is copied once, so the
+// reader may reuse its buffers (values of one record share that copy). The Record is returned even when there are errors (with whatever could be
+// mapped), but a row with errors must not be sent. Delete and Ignore rows are only checked for their key.
+func (m *Mapper) Map(pos Position, cells []string) (Record, []FieldError) {
+	cells = m.copyCells(cells)
+	rec := Record{Entity: m.entity, Pos: pos}
+	var errs []FieldError
+	fail := func(c *colMapper, col, value, reason string) {
+		if col == "" {
+			col = c.def.column
+			if c.fs.Const != nil {
+				col = c.def.column + " (const)"
+			}
+		}
+		errs = append(errs, FieldError{Pos: pos, Column: col, Field: c.def.column, Value: value, Reason: reason})
+	}
+
+	// Command first: it decides how much of the row matters.
+	var cmdSet bool
+	if c := m.command; c != nil {
+		v, col, st := m.raw(c, cells)
+		if st != cellAbsent {
+			v, _ = m.text(c, v)
+			cmd, err := ParseCommand(v)
+			if err != nil || st == cellClear {
+				fail(c, col, v, "unknown command: use UPSERT, DELETE or IGNORE")
+			} else {
+				rec.Command, cmdSet = cmd, true
+			}
+		}
+	}
+	if c := m.deleted; c != nil && !cmdSet {
+		v, col, st := m.raw(c, cells)
+		if st == cellSet {
+			v, _ = m.text(c, v)
+			del, err := ParseBool(v)
+			if err != nil {
+				fail(c, col, v, "not a deletion flag: use X, 1, true or yes to delete; blank, 0, false or no to keep")
+			} else if del {
+				rec.Command = Delete
+			}
+		} else if st == cellClear {
+			fail(c, col, v, "not a deletion flag: use X, 1, true or yes to delete; blank, 0, false or no to keep")
+		}
+	}
+	if rec.Command == Ignore {
+		return rec, errs
+	}
+
+	// The key.
+	vars := make(map[string]string, len(m.keys))
+	keyOK := true
+	for i, c := range m.keys {
+		v, col, st := m.raw(c, cells)
+		switch st {
+		case cellAbsent:
+			fail(c, col, "", "missing key "+c.def.column)
+			keyOK = false
+			continue
+		case cellClear:
+			fail(c, col, v, "a key cannot be cleared")
+			keyOK = false
+			continue
+		}
+		v, reason := m.text(c, v)
+		if reason == "" && looksLikeExcelScientific(v) {
+			reason = excelScientificReason
+		}
+		if reason != "" {
+			fail(c, col, v, reason)
+			keyOK = false
+			continue
+		}
+		rec.KeyParts = append(rec.KeyParts, v)
+		vars[m.sc.idVars[i]] = v
+	}
+	if keyOK {
+		rec.Key = JoinKey(rec.KeyParts...)
+		id, err := m.idTmpl.apply(m.idText, vars)
+		if err != nil {
+			errs = append(errs, FieldError{Pos: pos, Column: "", Field: "id", Reason: err.Error()})
+		}
+		rec.RemoteID = id
+		// Key columns that are also references (an address's customer, a contact's company and customer).
+		for _, c := range m.keys {
+			if c.def.refEntity == "" {
+				continue
+			}
+			k := rec.KeyParts[indexOf(m.keys, c)]
+			rid, err := m.refTmpl[c.def.refEntity].apply(m.refText[c.def.refEntity], map[string]string{"key": k})
+			if err != nil {
+				fail(c, "", k, err.Error())
+			}
+			rec.Refs = append(rec.Refs, Ref{Entity: c.def.refEntity, Column: c.def.column, Path: c.def.refPath, Key: k, RemoteID: rid})
+		}
+	}
+	if c := m.remoteID; c != nil {
+		v, col, st := m.raw(c, cells)
+		if st == cellClear {
+			fail(c, col, v, "the customer number cannot be cleared")
+		} else if st == cellSet {
+			v, reason := m.text(c, v)
+			switch {
+			case reason != "":
+				fail(c, col, v, reason)
+			case looksLikeExcelScientific(v):
+				fail(c, col, v, excelScientificReason)
+			case !IsValidID(v):
+				fail(c, col, v, "not a valid platform id: 1-66 characters of A-Z a-z 0-9 _ -")
+			default:
+				rec.RemoteID = v
+			}
+		}
+	}
+	if rec.Command == Delete {
+		return rec, errs
+	}
+
+	// The fields.
+	rec.Fields = make([]Field, 0, len(m.byPath))
+	for _, c := range m.byPath {
+		switch c.def.role {
+		case roleKey, roleCommand, roleDeleted, roleRemoteID:
+			continue
+		}
+		v, col, st := m.raw(c, cells)
+		if st == cellAbsent && m.opts.BlankCells == BlankClear && c.def.refPath != "" {
+			st = cellClear
+		} else if st == cellAbsent && m.opts.BlankCells == BlankClear && c.def.role == roleField {
+			st = cellClear
+		}
+		if st == cellAbsent {
+			continue
+		}
+		if st == cellClear {
+			switch {
+			case c.def.noClear:
+				fail(c, col, v, "the platform cannot unset "+c.def.column+" once it has a value")
+			case c.def.role == roleRef && c.def.refPath == "":
+				fail(c, col, v, "a reference without a payload field cannot be cleared; remove the row's link on the other side")
+			case c.def.role == roleRef:
+				rec.Fields = append(rec.Fields, Field{Path: c.def.refPath, Value: ClearValue()})
+			default:
+				rec.Fields = append(rec.Fields, Field{Path: c.def.column, Value: ClearValue()})
+			}
+			continue
+		}
+		v, reason := m.text(c, v)
+		if reason != "" {
+			fail(c, col, v, reason)
+			continue
+		}
+		if c.def.role == roleRef {
+			keys := []string{v}
+			if c.def.kind == KindList {
+				keys = m.splitList(v)
+			}
+			for _, k := range keys {
+				if looksLikeExcelScientific(k) {
+					fail(c, col, k, excelScientificReason)
+					continue
+				}
+				rid, err := m.refTmpl[c.def.refEntity].apply(m.refText[c.def.refEntity], map[string]string{"key": k})
+				if err != nil {
+					fail(c, col, k, err.Error())
+					continue
+				}
+				rec.Refs = append(rec.Refs, Ref{Entity: c.def.refEntity, Column: c.def.column, Path: c.def.refPath, Key: k, RemoteID: rid})
+			}
+			continue
+		}
+		val, reason := m.typed(c, v)
+		if reason != "" {
+			fail(c, col, v, reason)
+			continue
+		}
+		rec.Fields = append(rec.Fields, Field{Path: c.def.column, Value: val})
+	}
+	errs = append(errs, m.crossChecks(rec)...)
+	return rec, errs
+}
+
+func indexOf(list []*colMapper, c *colMapper) int {
+	for i, x := range list {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m *Mapper) splitList(v string) []string {
+	parts := strings.Split(v, m.opts.ListSeparator)
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// copyCells copies the cells the Mapper reads into one new string and returns cells that are substrings of
+// it: two allocations per row instead of one per value, nothing aliases the reader's buffers afterwards, and
+// a record of a wide ERP table does not keep its unused columns alive.
+func (m *Mapper) copyCells(cells []string) []string {
+	n := 0
+	for _, i := range m.srcIdx {
+		if i < len(cells) {
+			n += len(cells[i])
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, i := range m.srcIdx {
+		if i < len(cells) {
+			b.WriteString(cells[i])
+		}
+	}
+	all := b.String()
+	out := make([]string, min(len(cells), m.width))
+	off := 0
+	for _, i := range m.srcIdx {
+		if i < len(out) {
+			out[i] = all[off : off+len(cells[i])]
+			off += len(cells[i])
+		}
+	}
+	return out
+}
+
+// typed converts a transformed cell to the field's JSON type and validates it.
+func (m *Mapper) typed(c *colMapper, v string) (Value, string) {
+	d := c.def
+	if d.idLike && d.kind != KindList && looksLikeExcelScientific(v) {
+		return Value{}, excelScientificReason
+	}
+	switch d.kind {
+	case KindBool:
+		b, err := ParseBool(v)
+		if err != nil {
+			return Value{}, err.Error()
+		}
+		return BoolValue(b), ""
+	case KindNumber:
+		f, err := ParseNumber(v, c.decComma)
+		if err != nil {
+			return Value{}, err.Error()
+		}
+		if d.minZero && f < 0 {
+			return Value{}, "must not be negative"
+		}
+		return NumberValue(f), ""
+	case KindDate:
+		s, err := normalizeDate(v, c.layout)
+		if err != nil {
+			return Value{}, err.Error()
+		}
+		return DateValue(s), ""
+	case KindList:
+		items := m.splitList(v)
+		for i := range items {
+			if d.check == checkEmail && !IsEmail(items[i]) {
+				return Value{}, fmt.Sprintf("%q is not an e-mail address", items[i])
+			}
+			if d.idLike && looksLikeExcelScientific(items[i]) {
+				return Value{}, fmt.Sprintf("%q %s", items[i], excelScientificReason)
+			}
+		}
+		return Value{kind: KindList, list: items}, ""
+	}
+	switch d.check {
+	case checkEmail:
+		if !IsEmail(v) {
+			return Value{}, "not an e-mail address"
+		}
+	case checkCountry:
+		v = strings.ToUpper(v)
+		if !IsCountryCode(v) {
+			return Value{}, "not an ISO 3166-1 alpha-2 country code (e.g. DE, US, GB)"
+		}
+	case checkCurrency:
+		v = strings.ToUpper(v)
+		if !IsCurrencyCode(v) {
+			return Value{}, "not an ISO 4217 currency code (3 letters, e.g. EUR, USD)"
+		}
+	case checkEnum:
+		u := strings.ToUpper(v)
+		if !containsFold(d.enum, u) {
+			return Value{}, "unknown " + d.column + ": use " + strings.Join(d.enum, ", ")
+		}
+		v = u
+	case checkLocale:
+		if !isLocale(v) {
+			return Value{}, "not a language tag such as en_US, de_DE or fr"
+		}
+	}
+	return StringValue(v), ""
+}
+
+// crossChecks validates rules spanning columns.
+func (m *Mapper) crossChecks(rec Record) []FieldError {
+	if m.entity != Companies {
+		return nil
+	}
+	var errs []FieldError
+	var parent *Ref
+	for i := range rec.Refs {
+		if rec.Refs[i].Column == ParentKeyColumn {
+			parent = &rec.Refs[i]
+		}
+	}
+	if t, ok := rec.Get("type"); ok && !t.IsClear() && t.String() == "SUBSIDIARY" && parent == nil {
+		errs = append(errs, FieldError{Pos: rec.Pos, Column: ParentKeyColumn, Field: ParentKeyColumn, Reason: "a SUBSIDIARY needs a parent company (parentCompanyKey)"})
+	}
+	if parent != nil && rec.Key != "" && parent.Key == rec.Key {
+		errs = append(errs, FieldError{Pos: rec.Pos, Column: ParentKeyColumn, Field: ParentKeyColumn, Value: parent.Key, Reason: "a company cannot be its own parent"})
+	}
+	return errs
+}

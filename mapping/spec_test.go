@@ -1,0 +1,305 @@
+package mapping_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"custsync/mapping"
+)
+
+const transformsYAML = `
+options:
+  decimalComma: true
+  dateFormat: DD.MM.YYYY
+  clearSentinel: "<leer>"
+entity: companies
+fields:
+  companyKey:
+    column: NR
+    stripLeadingZeros: true
+  name: { column: NAME, trim: false }
+  type: { column: ART, map: { F: COMPANY, T: SUBSIDIARY }, strictMap: true }
+  parentCompanyKey: { column: MUTTER, stripLeadingZeros: true }
+  legalInfo.legalName: { column: [FIRMA, NAME] }
+  legalInfo.registrationDate: GRUENDUNG
+  legalInfo.countryOfRegistration: { column: LAND, upper: true }
+  legalInfo.registrationAgency: { column: AMT, lower: true, default: "unbekannt" }
+  accountLimit.currency: { const: eur }
+  accountLimit.value: LIMIT
+  restrictions: { column: REGION, optional: true }
+  mixins.erp.segment: SEGMENT
+ignore: [BEMERKUNG]
+`
+
+func TestTransforms(t *testing.T) {
+	spec, err := mapping.LoadMappingFile(writeFile(t, "firmen.yaml", transformsYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []string{"NR", "NAME", "ART", "MUTTER", "FIRMA", "GRUENDUNG", "LAND", "AMT", "LIMIT", "SEGMENT", "BEMERKUNG"}
+	mappers, err := mapping.Resolve(spec, mapping.Table{File: "export.csv"}, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mappers[0]
+	rec, errs := m.Map(mapping.Position{File: "export.csv", Line: 2},
+		[]string{"000420", "  Acme  ", "t", "0000041", "", "31.12.1999", " de ", "", "1.250,75", "A", "egal"})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	want := map[string]string{
+		"name":                            "  Acme  ", // trim off for this field
+		"type":                            "SUBSIDIARY",
+		"legalInfo.legalName":             "Acme", // FIRMA blank, falls back to NAME (trimmed)
+		"legalInfo.registrationDate":      "1999-12-31",
+		"legalInfo.countryOfRegistration": "DE",
+		"legalInfo.registrationAgency":    "unbekannt",
+		"accountLimit.currency":           "EUR",
+		"accountLimit.value":              "1250.75",
+		"mixins.erp.segment":              "A",
+	}
+	for path, w := range want {
+		if v, ok := rec.Get(path); !ok || v.String() != w {
+			t.Errorf("%s = %q (set %v), want %q", path, v, ok, w)
+		}
+	}
+	if rec.Key != "420" || rec.RemoteID != "420" || len(rec.Refs) != 1 || rec.Refs[0].Key != "41" {
+		t.Errorf("key %q id %q refs %+v", rec.Key, rec.RemoteID, rec.Refs)
+	}
+	// The custom sentinel clears; "#N/A" is then an ordinary value (and not a valid type).
+	rec, errs = m.Map(mapping.Position{Line: 3}, []string{"1", "<leer>", "F", "", "", "", "", "", "", "", ""})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	if v, ok := rec.Get("name"); !ok || !v.IsClear() {
+		t.Errorf("custom sentinel did not clear: %v %v", v, ok)
+	}
+	if _, errs = m.Map(mapping.Position{Line: 4}, []string{"1", "", "X", "", "", "", "", "", "", "", ""}); len(errs) != 1 || !strings.Contains(errs[0].Reason, "map") {
+		t.Errorf("strictMap: %v", errs)
+	}
+	if _, errs = m.Map(mapping.Position{Line: 5}, []string{"1", "", "", "", "", "1999-12-31", "", "", "", "", ""}); len(errs) != 1 || errs[0].Column != "GRUENDUNG" {
+		t.Errorf("date layout: %v", errs)
+	}
+	// Leading zeros are kept unless asked: the default layout keeps them.
+	rec, _ = mapOne(t, mapping.Companies, []string{"companyKey"}, []string{"000420"})
+	if rec.Key != "000420" {
+		t.Errorf("default layout stripped zeros: %q", rec.Key)
+	}
+}
+
+func TestBlankCellsAndClear(t *testing.T) {
+	header := []string{"sdCustomerNumber", "firstName", "lastName", "middleName", "active"}
+	rec, errs := mapOne(t, mapping.Customers, header, []string{"1", "Anna", "  ", "#N/A", ""})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	if _, ok := rec.Get("lastName"); ok {
+		t.Error("blank cell must be absent (keep remote value)")
+	}
+	if v, ok := rec.Get("middleName"); !ok || !v.IsClear() {
+		t.Error("sentinel must clear")
+	}
+	if v, ok := rec.Get("firstName"); !ok || v.Interface() != "Anna" {
+		t.Error("value must be set")
+	}
+	// Short rows: missing trailing cells are blank.
+	rec, errs = mapOne(t, mapping.Customers, header, []string{"1"})
+	if len(errs) > 0 || len(rec.Fields) != 0 {
+		t.Errorf("short row: %v %v", rec.Fields, errs)
+	}
+	spec, err := mapping.ParseMapping([]byte("options: {blankCells: clear}\nentity: customers\nfields: {}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "x.csv"}, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = ms[0].Map(mapping.Position{}, []string{"1", "Anna", "", "", ""})
+	for _, p := range []string{"lastName", "middleName", "active"} {
+		if v, ok := rec.Get(p); !ok || !v.IsClear() {
+			t.Errorf("blankCells clear: %s not cleared", p)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	def := mapping.DefaultSpec()
+	cases := []struct {
+		name   string
+		table  mapping.Table
+		header []string
+		want   mapping.Entity
+		errHas []string
+	}{
+		{"sheet name", mapping.Table{File: "book.xlsx", Sheet: "Addresses"}, []string{"sdCustomerNumber", "addressKey"}, mapping.Addresses, nil},
+		{"singular file name", mapping.Table{File: "/tmp/in/Company.CSV"}, []string{"companyKey", "name"}, mapping.Companies, nil},
+		{"synonym", mapping.Table{File: "legal-entities.csv"}, []string{"companyKey"}, mapping.Companies, nil},
+		{"header shape contacts", mapping.Table{File: "export1.csv"}, []string{"companyKey", "sdCustomerNumber", "type"}, mapping.Contacts, nil},
+		{"header shape locations", mapping.Table{File: "export2.csv"}, []string{"locationKey", "companyKey", "name"}, mapping.Locations, nil},
+		{"header shape customers", mapping.Table{File: "x.csv"}, []string{"SDCUSTOMERNUMBER", " firstName ", ""}, mapping.Customers, nil},
+		{"entity hint beats name", mapping.Table{File: "customers.csv", Entity: "locations"}, []string{"locationKey"}, mapping.Locations, nil},
+		{"unknown column", mapping.Table{File: "customers.csv"}, []string{"sdCustomerNumber", "fristName", "Telefon"}, "", []string{`"fristName"`, `"Telefon"`}},
+		{"missing key", mapping.Table{File: "addresses.csv"}, []string{"sdCustomerNumber", "city"}, "", []string{"addressKey", "missing"}},
+		{"duplicate column", mapping.Table{File: "customers.csv"}, []string{"sdCustomerNumber", "firstName", "FirstName"}, "", []string{"twice"}},
+		{"no entity", mapping.Table{File: "data.csv"}, []string{"KUNNR", "NAME1"}, "", []string{"cannot tell", "closest"}},
+		{"mixin without field", mapping.Table{File: "customers.csv"}, []string{"sdCustomerNumber", "mixins.loyalty", "metadata.mixins.a.b"}, "", []string{`"mixins.loyalty"`, `"metadata.mixins.a.b"`}},
+		{"bad hint", mapping.Table{File: "x.csv", Entity: "orders"}, []string{"a"}, "", []string{"unknown entity"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ms, err := mapping.Resolve(def, c.table, c.header)
+			if c.errHas != nil {
+				if err == nil || !errors.Is(err, mapping.ErrHeader) {
+					t.Fatalf("want ErrHeader, got %v", err)
+				}
+				for _, s := range c.errHas {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q lacks %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) != 1 || ms[0].Entity() != c.want {
+				t.Fatalf("got %d mappers, first %v; want %s", len(ms), ms[0].Entity(), c.want)
+			}
+		})
+	}
+}
+
+func TestResolveMappingFile(t *testing.T) {
+	spec, err := mapping.ParseMapping([]byte(`
+mappings:
+  - entity: customers
+    fields: {sdCustomerNumber: KUNDE, lastName: NAME}
+  - entity: addresses
+    table: "ADR*"
+    fields: {sdCustomerNumber: KUNDE, addressKey: {const: main}, city: ORT}
+`), "multi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Identity columns (contactEmail) are picked up besides the mapped ones.
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "customers.csv"}, []string{"KUNDE", "NAME", "contactEmail"})
+	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
+		t.Fatalf("by entity name: %v", err)
+	}
+	rec, errs := ms[0].Map(mapping.Position{}, []string{"9", "Huber", "h@x.de"})
+	if v, _ := rec.Get("contactEmail"); len(errs) > 0 || v.String() != "h@x.de" || rec.Key != "9" {
+		t.Errorf("identity column: %v %v", rec, errs)
+	}
+	ms, err = mapping.Resolve(spec, mapping.Table{File: "book.xlsx", Sheet: "adr_2026"}, []string{"KUNDE", "ORT"})
+	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Addresses {
+		t.Fatalf("by table glob: %v", err)
+	}
+	// Only one generic mapping (customers): a table with another name uses it.
+	ms, err = mapping.Resolve(spec, mapping.Table{File: "export.csv"}, []string{"KUNDE", "NAME"})
+	if err != nil || ms[0].Entity() != mapping.Customers {
+		t.Fatalf("single generic mapping: %v", err)
+	}
+	_, err = mapping.Resolve(spec, mapping.Table{File: "export.csv"}, []string{"NAME"})
+	if err == nil || !strings.Contains(err.Error(), `"KUNDE"`) {
+		t.Fatalf("missing mapped key column: %v", err)
+	}
+}
+
+func TestLoadMappingFileErrors(t *testing.T) {
+	cases := []struct {
+		name, file, content string
+		want                []string
+	}{
+		{"unknown top key", "m.yaml", "entity: customers\nfeilds: {}\n", []string{"m.yaml:2", `"feilds"`}},
+		{"unknown entity", "m.yaml", "entity: orders\n", []string{"m.yaml:1", "orders"}},
+		{"unknown field", "m.yaml", "entity: customers\nfields:\n  fristName: X\n", []string{"m.yaml:3", "fristName"}},
+		{"column and const", "m.yaml", "entity: customers\nfields:\n  firstName: {column: A, const: B}\n", []string{"m.yaml:3", "either column or const"}},
+		{"bad option", "m.yaml", "options:\n  decimalComma: maybe\n", []string{"m.yaml:2", "decimalComma"}},
+		{"bad blank policy", "m.yaml", "options:\n  blankCells: ignore\n", []string{"m.yaml:2", "blankCells"}},
+		{"bad date", "m.yaml", "entity: companies\nfields:\n  legalInfo.registrationDate: {column: D, date: QQ}\n", []string{"m.yaml:3", "date"}},
+		{"bad id template", "m.yaml", "ids:\n  customers: \"C#{key}\"\n", []string{"m.yaml:2", "not allowed"}},
+		{"unknown placeholder", "m.yaml", "ids:\n  addresses: \"{company}-{key}\"\n", []string{"m.yaml:2", "{company}"}},
+		{"fields without entity", "m.yaml", "fields: {firstName: A}\n", []string{"without entity"}},
+		{"mapping without entity", "m.yaml", "mappings:\n  - table: X\n", []string{"m.yaml:2", "entity"}},
+		{"yaml syntax", "m.yaml", "entity: [customers\n", []string{"m.yaml"}},
+		{"json syntax", "m.json", "{\n  \"entity\": \"customers\",\n  \"fields\": {\"firstName\": }\n}\n", []string{"m.json:3", "JSON"}},
+		{"json unknown key", "m.json", "{\n\t\"entity\": \"customers\",\n\t\"colums\": {}\n}\n", []string{"m.json:3", `"colums"`}},
+		{"empty", "m.yaml", "", []string{"empty"}},
+		{"top level list", "m.yaml", "- a\n", []string{"top level"}},
+		{"mapped twice", "m.yaml", "entity: customers\nfields:\n  firstName: A\n  firstName: B\n", []string{"m.yaml"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := mapping.LoadMappingFile(writeFile(t, c.file, c.content))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, mapping.ErrMappingFile) {
+				t.Errorf("not ErrMappingFile: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := mapping.LoadMappingFile("/nonexistent/m.yaml"); err == nil || errors.Is(err, mapping.ErrMappingFile) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestJSONMappingEqualsYAML parses the same mapping in both syntaxes and expects identical records.
+func TestJSONMappingEqualsYAML(t *testing.T) {
+	yamlSpec, err := mapping.ParseMapping([]byte("entity: customers\nfields:\n  sdCustomerNumber: {column: KNR, stripLeadingZeros: true}\n  preferredLanguage: {column: SPR, map: {D: de_DE}}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonSpec, err := mapping.ParseMapping([]byte("{\n\t\"entity\": \"customers\",\n\t\"fields\": {\n\t\t\"sdCustomerNumber\": {\"column\": \"KNR\", \"stripLeadingZeros\": true},\n\t\t\"preferredLanguage\": {\"column\": \"SPR\", \"map\": {\"D\": \"de_DE\"}}\n\t}\n}"), "m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes []uint64
+	for _, s := range []*mapping.Spec{yamlSpec, jsonSpec} {
+		ms, err := mapping.Resolve(s, mapping.Table{File: "k.csv"}, []string{"KNR", "SPR"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, errs := ms[0].Map(mapping.Position{}, []string{"007", "D"})
+		if len(errs) > 0 || rec.Key != "7" {
+			t.Fatalf("%v %v", rec, errs)
+		}
+		hashes = append(hashes, rec.Hash())
+	}
+	if hashes[0] != hashes[1] {
+		t.Error("YAML and JSON mappings give different records")
+	}
+}
+
+// TestResolveTableBoundMappings: a mapping bound to KNA1 does not capture a default-layout customers.csv,
+// but the --entity hint applies it to a differently named file with the key columns.
+func TestResolveTableBoundMappings(t *testing.T) {
+	spec, err := mapping.LoadMappingFile("../samples/mappings/sap-sd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "customers.csv"}, mapping.Columns(mapping.Customers))
+	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
+		t.Fatalf("default layout next to a SAP mapping: %v", err)
+	}
+	h, _, _ := readCSVFile(t, "../samples/sap/KNA1.csv", ';')
+	// The hint selects the customers mapping only, so the address columns are unknown: the error says so.
+	_, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, h)
+	if err == nil || !strings.Contains(err.Error(), `"LAND1"`) || !strings.Contains(err.Error(), "for customers") {
+		t.Fatalf("hinted SAP export: %v", err)
+	}
+	ms, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, []string{"KUNNR", "NAME1", "NAME2", "TELF1", "SMTP_ADDR", "SPRAS", "LOEVM"})
+	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
+		t.Fatalf("hinted customer columns of KNA1: %v", err)
+	}
+	if _, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv"}, h); err == nil {
+		t.Fatal("an unnamed SAP export without hint must not resolve")
+	}
+}

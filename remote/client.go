@@ -1,0 +1,446 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Doc is a JSON object as the platform sends and accepts it. Numbers decode as json.Number so
+// that exports write them exactly as the platform sent them.
+type Doc = map[string]any
+
+const (
+	userAgent = "custsync-remote/1"
+	// maxErrorBody bounds how much of an error answer is read.
+	maxErrorBody = 64 << 10
+	// maxBody bounds a successful answer; a page of 200 customers with addresses is far below.
+	maxBody = 64 << 20
+)
+
+// Client talks to the platform. It is safe for concurrent use; share one per run so that all
+// workers share its token, rate limiter, concurrency limits and pause gate.
+type Client struct {
+	cfg         Config
+	baseURL     string
+	mappingsURL string
+	http        *http.Client
+	logger      *slog.Logger
+	clock       Clock
+	randN       func(int64) int64
+	limiter     *rate.Limiter
+	writers     semaphore
+	readers     semaphore
+	gate        pauseGate
+	tokens      *tokenSource
+	// mappingTokens serves the mappings host; it is tokens itself unless MappingsURL names
+	// another host, which then issues its own tokens for the same credentials.
+	mappingTokens *tokenSource
+	maxRetries    int
+	baseBackoff   time.Duration
+	maxBackoff    time.Duration
+	maxRetryAfter time.Duration
+	timeout       time.Duration
+	stats         counters
+
+	secretsMu sync.Mutex
+	// secrets are strings scrubbed from every platform message: the client secret and the
+	// most recent tokens.
+	secrets []string
+}
+
+// New checks cfg and returns a Client. It makes no request: credentials are first used, and
+// refused with ErrCredentialsRefused, by the first call.
+func New(cfg Config) (*Client, error) {
+	base, mappings, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:           cfg,
+		baseURL:       base,
+		mappingsURL:   mappings,
+		http:          cfg.HTTPClient,
+		logger:        cfg.Logger,
+		clock:         cfg.Clock,
+		randN:         randomInt64N,
+		writers:       newSemaphore(cfg.Writers),
+		readers:       newSemaphore(cfg.Readers),
+		maxRetries:    cfg.MaxRetries,
+		baseBackoff:   cmpOr(cfg.BaseBackoff, DefaultBaseBackoff),
+		maxBackoff:    cmpOr(cfg.MaxBackoff, DefaultMaxBackoff),
+		maxRetryAfter: cmpOr(cfg.MaxRetryAfter, DefaultMaxRetryAfter),
+		timeout:       cmpOr(cfg.RequestTimeout, DefaultRequestTimeout),
+		secrets:       []string{cfg.ClientSecret},
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case cfg.MaxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.http == nil {
+		c.http = defaultHTTPClient()
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.clock == nil {
+		c.clock = RealClock{}
+	}
+	if cfg.TPS > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.TPS), max(cfg.Burst, 1))
+	} else {
+		c.limiter = rate.NewLimiter(rate.Inf, 1)
+	}
+	c.tokens = &tokenSource{c: c, url: base + tokenPath}
+	c.mappingTokens = c.tokens
+	if mappings != base {
+		c.mappingTokens = &tokenSource{c: c, url: mappings + tokenPath}
+	}
+	return c, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// defaultHTTPClient keeps enough idle connections per host for many workers; the standard
+// transport keeps 2, which makes concurrent workers open and close connections constantly.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	return &http.Client{Transport: t}
+}
+
+// Tenant returns the configured tenant.
+func (c *Client) Tenant() string { return c.cfg.Tenant }
+
+// BaseURL returns the normalised API root.
+func (c *Client) BaseURL() string { return c.baseURL }
+
+// rememberToken adds a token to the strings scrubbed from messages, keeping the last few.
+func (c *Client) rememberToken(tok string) {
+	c.secretsMu.Lock()
+	defer c.secretsMu.Unlock()
+	const keep = 4
+	c.secrets = append(c.secrets, tok)
+	if len(c.secrets) > keep+1 {
+		// Index 0 is the client secret and always stays.
+		c.secrets = append(c.secrets[:1], c.secrets[len(c.secrets)-keep:]...)
+	}
+}
+
+// scrub removes the client secret and known tokens from s. Platform messages are not expected
+// to echo them, but a misconfigured proxy could, and the rule is absolute.
+func (c *Client) scrub(s string) string {
+	c.secretsMu.Lock()
+	defer c.secretsMu.Unlock()
+	for _, secret := range c.secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+func (c *Client) scrubAPIError(e *APIError) {
+	e.Message = c.scrub(e.Message)
+	e.Type = c.scrub(e.Type)
+	e.Code = c.scrub(e.Code)
+	e.ResourceID = c.scrub(e.ResourceID)
+	for i, d := range e.Details {
+		e.Details[i] = c.scrub(d)
+	}
+}
+
+// request describes one logical call; do sends it, with retries.
+type request struct {
+	method string
+	// base is the API root to use (baseURL or mappingsURL).
+	base string
+	// path is the escaped path below base.
+	path   string
+	query  url.Values
+	header http.Header
+	body   any
+	// read selects the readers' concurrency limit (GET, POST searches); otherwise writers'.
+	read bool
+	// repeatable allows retrying a POST after a 5xx or a network failure.
+	repeatable bool
+}
+
+// response is a 2xx answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// idempotent reports whether the request may be repeated after an unknown outcome.
+//
+// PATCH is treated as idempotent: custsync's PATCH bodies are merge patches that set absolute
+// values (never increments or list appends), so applying one twice leaves the same state.
+// A body carrying metadata.version is the exception in effect: the replay then meets the
+// version the first attempt produced and gets a 409 marked AfterUnknownOutcome.
+func (r *request) idempotent() bool {
+	switch r.method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch:
+		return true
+	}
+	return r.repeatable
+}
+
+// do sends r and returns its 2xx answer. It retries per the package's policy and returns an
+// *APIError for a final answer, an error wrapping ErrRetriesExhausted when every attempt
+// failed temporarily, or the context's error when ctx ends first.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return nil, fmt.Errorf("%s %s: encode body: %w", r.method, r.path, err)
+		}
+	}
+	sem := c.writers
+	if r.read {
+		sem = c.readers
+	}
+	var (
+		lastErr        error
+		unknownOutcome bool
+		refreshed      bool
+	)
+	for attempt := 1; ; attempt++ {
+		resp, err := c.attempt(ctx, r, payload, sem)
+		if err == nil {
+			return resp, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, ctxErr)
+		}
+		var (
+			apiErr     *APIError
+			netErr     *NetworkError
+			authErr    *refusedToken
+			retryAfter time.Duration
+			hasAfter   bool
+		)
+		var tokenErr *tokenFailure
+		switch {
+		case errors.As(err, &tokenErr):
+			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, tokenErr.err)
+		case errors.As(err, &authErr):
+			// The token was refused: fetch a new one and repeat once. The request was not
+			// processed, so this is safe for every method and is not counted as a retry.
+			if !refreshed {
+				refreshed = true
+				authErr.source.invalidate(authErr.token)
+				c.logger.Info("access token refused, fetching a new one", slog.String("method", r.method), slog.String("path", r.path))
+				attempt--
+				continue
+			}
+			authErr.apiErr.Attempts = attempt
+			authErr.apiErr.AfterUnknownOutcome = unknownOutcome
+			return nil, authErr.apiErr
+		case errors.As(err, &apiErr):
+			apiErr.Attempts = attempt
+			apiErr.AfterUnknownOutcome = unknownOutcome
+			retryAfter, hasAfter = apiErr.RetryAfter, apiErr.RetryAfter > 0
+			// A 429 is refused before processing, so it is retried for every method.
+			if !retryableStatus(apiErr.Status) || (apiErr.Status != http.StatusTooManyRequests && !r.idempotent()) {
+				return nil, apiErr
+			}
+		case errors.As(err, &netErr):
+			if netErr.UnknownOutcome {
+				unknownOutcome = true
+			}
+			if netErr.UnknownOutcome && !r.idempotent() {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+		lastErr = err
+		if attempt > c.maxRetries {
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)
+		}
+		delay := backoffDelay(attempt, c.baseBackoff, c.maxBackoff, c.randN)
+		if (apiErr != nil && apiErr.Status == http.StatusTooManyRequests) || hasAfter {
+			// Too many requests concern the whole tenant: pause every worker, for the time
+			// the platform asked for or else for our own backoff delay.
+			pause := delay
+			if hasAfter {
+				pause = min(retryAfter, c.maxRetryAfter)
+			}
+			now := c.clock.Now()
+			if extended := c.gate.pauseUntil(now, now.Add(pause)); extended > 0 {
+				c.logger.Warn("platform asked to slow down, pausing all requests",
+					slog.String("method", r.method), slog.String("path", r.path),
+					slog.Int("status", apiErr.Status), slog.Duration("pause", pause))
+			}
+			delay = 0 // the gate does the waiting
+		}
+		c.stats.retries.Add(1)
+		c.logger.Debug("retrying", slog.String("method", r.method), slog.String("path", r.path),
+			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", err.Error()))
+		if err := c.clock.Sleep(ctx, delay); err != nil {
+			return nil, fmt.Errorf("%s %s: %w (last failure: %w)", r.method, r.path, err, lastErr)
+		}
+	}
+}
+
+// refusedToken is an internal marker: the API answered 401 to the given token.
+type refusedToken struct {
+	source *tokenSource
+	token  string
+	apiErr *APIError
+}
+
+func (e *refusedToken) Error() string { return e.apiErr.Error() }
+
+// tokenFailure marks an attempt that failed to obtain a token.
+type tokenFailure struct{ err error }
+
+func (e *tokenFailure) Error() string { return e.err.Error() }
+
+// attempt makes one try: concurrency slot, pause gate, rate limiter, token, HTTP exchange.
+func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem semaphore) (*response, error) {
+	if err := sem.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer sem.release()
+	for {
+		if err := c.gate.wait(ctx, c.clock); err != nil {
+			return nil, err
+		}
+		waited, err := limiterWait(ctx, c.limiter, c.clock)
+		if err != nil {
+			return nil, err
+		}
+		c.stats.limiterWait.Add(int64(waited))
+		// The gate may have closed while we waited for the limiter; a token spent here is
+		// the smaller evil than a request sent into a pause.
+		if !c.gate.openAt().After(c.clock.Now()) {
+			break
+		}
+	}
+	tokens := c.tokens
+	if r.base == c.mappingsURL {
+		tokens = c.mappingTokens
+	}
+	tok, err := tokens.get(ctx)
+	if err != nil {
+		// The token source has its own retries; do must not retry on top of them.
+		return nil, &tokenFailure{err: err}
+	}
+
+	attemptCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := r.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var bodyReader io.Reader
+	if payload != nil {
+		bodyReader = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(attemptCtx, r.method, u, bodyReader)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	c.stats.requests.Add(1)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.stats.networkErrors.Add(1)
+		wrapped := classifyTransportError(r.method, r.path, err)
+		c.logger.Debug("request failed", slog.String("method", r.method), slog.String("path", r.path), slog.String("error", wrapped.Error()))
+		return nil, wrapped
+	}
+	defer resp.Body.Close()
+	limit := int64(maxBody)
+	if resp.StatusCode >= 300 {
+		limit = maxErrorBody
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		c.stats.networkErrors.Add(1)
+		wrapped := classifyTransportError(r.method, r.path, err)
+		return nil, wrapped
+	}
+	c.logger.Debug("request", slog.String("method", r.method), slog.String("path", r.path),
+		slog.Int("status", resp.StatusCode), slog.Duration("duration", time.Since(start)))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if int64(len(body)) > limit {
+			return nil, fmt.Errorf("%s %s: answer larger than %d bytes", r.method, r.path, limit)
+		}
+		return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	}
+	if int64(len(body)) > limit {
+		body = body[:limit]
+	}
+	apiErr := newAPIError(r.method, r.path, resp, body)
+	c.scrubAPIError(apiErr)
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()); ok {
+		apiErr.RetryAfter = d
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		c.stats.throttled.Add(1)
+	case resp.StatusCode >= 500:
+		c.stats.serverErrors.Add(1)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, &refusedToken{source: tokens, token: tok, apiErr: apiErr}
+	}
+	return nil, apiErr
+}
+
+// decodeDoc decodes a JSON object answer.
+func decodeDoc(r *request, body []byte) (Doc, error) {
+	var d Doc
+	if err := decodeJSON(body, &d); err != nil {
+		return nil, fmt.Errorf("%s %s: decode answer: %w", r.method, r.path, err)
+	}
+	return d, nil
+}
+
+// decodeDocs decodes a JSON array answer.
+func decodeDocs(r *request, body []byte) ([]Doc, error) {
+	var ds []Doc
+	if err := decodeJSON(body, &ds); err != nil {
+		return nil, fmt.Errorf("%s %s: decode answer: %w", r.method, r.path, err)
+	}
+	return ds, nil
+}
+
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(v)
+}

@@ -1,0 +1,196 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// ErrEmptyID is returned, before any request, when a call is given an empty id: a PUT or
+// DELETE to ".../customers/" would address the collection instead.
+var ErrEmptyID = errors.New("empty id")
+
+func checkIDs(what string, ids ...string) error {
+	for _, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return fmt.Errorf("%s: %w", what, ErrEmptyID)
+		}
+	}
+	return nil
+}
+
+func (c *Client) customersPath() string {
+	return "/customer/" + url.PathEscape(c.cfg.Tenant) + "/customers"
+}
+
+func (c *Client) customerPath(id string) string {
+	return c.customersPath() + "/" + url.PathEscape(id)
+}
+
+func (c *Client) addressPath(customerID, addressID string) string {
+	return c.customerPath(customerID) + "/addresses/" + url.PathEscape(addressID)
+}
+
+// get fetches one document.
+func (c *Client) get(ctx context.Context, path string, query url.Values) (Doc, error) {
+	r := &request{method: http.MethodGet, base: c.baseURL, path: path, query: query, read: true}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDoc(r, resp.body)
+}
+
+// getList fetches an unpaged array.
+func (c *Client) getList(ctx context.Context, path string) ([]Doc, error) {
+	r := &request{method: http.MethodGet, base: c.baseURL, path: path, read: true}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDocs(r, resp.body)
+}
+
+// upsert PUTs body and reports whether the platform created the entity (201) rather than
+// updating it (204).
+func (c *Client) upsert(ctx context.Context, path string, query url.Values, body Doc) (bool, error) {
+	if body == nil {
+		body = Doc{}
+	}
+	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: path, query: query, body: body})
+	if err != nil {
+		return false, err
+	}
+	return resp.status == http.StatusCreated, nil
+}
+
+func (c *Client) patch(ctx context.Context, path string, body Doc) error {
+	if body == nil {
+		body = Doc{}
+	}
+	_, err := c.do(ctx, &request{method: http.MethodPatch, base: c.baseURL, path: path, body: body})
+	return err
+}
+
+func (c *Client) delete(ctx context.Context, base, path string) error {
+	_, err := c.do(ctx, &request{method: http.MethodDelete, base: base, path: path})
+	return err
+}
+
+// GetCustomer returns the customer with the given customer number. expand may name
+// "addresses", "accounts" and "mixin:*". A missing customer gives an error for which
+// IsNotFound is true.
+func (c *Client) GetCustomer(ctx context.Context, id string, expand ...string) (Doc, error) {
+	if err := checkIDs("get customer", id); err != nil {
+		return nil, err
+	}
+	var q url.Values
+	if len(expand) > 0 {
+		q = url.Values{"expand": {strings.Join(expand, ",")}}
+	}
+	return c.get(ctx, c.customerPath(id), q)
+}
+
+// UpsertCustomer creates or replaces the customer with the given customer number (PUT) and
+// reports whether it was created. The id travels in the path; the body need not repeat it.
+// Password-reset e-mails are sent only if Config.SendPasswordResetNotifications is set.
+func (c *Client) UpsertCustomer(ctx context.Context, id string, body Doc) (created bool, err error) {
+	if err := checkIDs("upsert customer", id); err != nil {
+		return false, err
+	}
+	q := url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(c.cfg.SendPasswordResetNotifications)}}
+	return c.upsert(ctx, c.customerPath(id), q, body)
+}
+
+// PatchCustomer merges body into the customer (PATCH). The platform refuses to unset a
+// contactEmail that has a value.
+func (c *Client) PatchCustomer(ctx context.Context, id string, body Doc) error {
+	if err := checkIDs("patch customer", id); err != nil {
+		return err
+	}
+	return c.patch(ctx, c.customerPath(id), body)
+}
+
+// DeleteCustomer deletes the customer and its login accounts (the platform answers 202).
+// Deleting a missing customer gives an error for which IsNotFound is true.
+func (c *Client) DeleteCustomer(ctx context.Context, id string) error {
+	if err := checkIDs("delete customer", id); err != nil {
+		return err
+	}
+	return c.delete(ctx, c.baseURL, c.customerPath(id))
+}
+
+// Customers iterates over the customers matching opts.Q, page by page.
+func (c *Client) Customers(ctx context.Context, opts ListOptions) iter.Seq2[Doc, error] {
+	path := c.customersPath()
+	return c.pages(ctx, pager{
+		size: pageSizeOr(opts.PageSize, CustomersPageSize),
+		build: func(page, size int) *request {
+			q := pageQuery(opts, page, size)
+			if opts.Q != "" {
+				q.Set("q", opts.Q)
+			}
+			return &request{method: http.MethodGet, base: c.baseURL, path: path, query: q, read: true}
+		},
+	})
+}
+
+// SearchCustomers iterates over the customers matching q using POST .../customers/search,
+// which carries the query in the body and so suits long queries (e.g. many ids); opts.Q is
+// ignored. The search changes nothing, so it is retried like a GET.
+func (c *Client) SearchCustomers(ctx context.Context, q string, opts ListOptions) iter.Seq2[Doc, error] {
+	path := c.customersPath() + "/search"
+	return c.pages(ctx, pager{
+		size: pageSizeOr(opts.PageSize, CustomersPageSize),
+		build: func(page, size int) *request {
+			return &request{method: http.MethodPost, base: c.baseURL, path: path, query: pageQuery(opts, page, size),
+				body: Doc{"q": q}, read: true, repeatable: true}
+		},
+	})
+}
+
+// Addresses returns all addresses of a customer (the API does not page them).
+func (c *Client) Addresses(ctx context.Context, customerID string) ([]Doc, error) {
+	if err := checkIDs("list addresses", customerID); err != nil {
+		return nil, err
+	}
+	return c.getList(ctx, c.customerPath(customerID)+"/addresses")
+}
+
+// GetAddress returns one address of a customer.
+func (c *Client) GetAddress(ctx context.Context, customerID, addressID string) (Doc, error) {
+	if err := checkIDs("get address", customerID, addressID); err != nil {
+		return nil, err
+	}
+	return c.get(ctx, c.addressPath(customerID, addressID), nil)
+}
+
+// UpsertAddress creates or replaces an address of a customer (PUT) and reports whether it was
+// created. Creating requires "contactName" in the body.
+func (c *Client) UpsertAddress(ctx context.Context, customerID, addressID string, body Doc) (created bool, err error) {
+	if err := checkIDs("upsert address", customerID, addressID); err != nil {
+		return false, err
+	}
+	return c.upsert(ctx, c.addressPath(customerID, addressID), nil, body)
+}
+
+// PatchAddress merges body into an existing address (PATCH).
+func (c *Client) PatchAddress(ctx context.Context, customerID, addressID string, body Doc) error {
+	if err := checkIDs("patch address", customerID, addressID); err != nil {
+		return err
+	}
+	return c.patch(ctx, c.addressPath(customerID, addressID), body)
+}
+
+// DeleteAddress deletes an address of a customer.
+func (c *Client) DeleteAddress(ctx context.Context, customerID, addressID string) error {
+	if err := checkIDs("delete address", customerID, addressID); err != nil {
+		return err
+	}
+	return c.delete(ctx, c.baseURL, c.addressPath(customerID, addressID))
+}

@@ -1,0 +1,165 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const benchRows = 1_000_000
+
+// benchPlan builds n create ops once per benchmark; payload, if positive, is the size of each op's JSON payload.
+func benchPlan(n, payload int) []PlannedOp {
+	filler := strings.Repeat("x", max(payload-40, 0))
+	ops := make([]PlannedOp, n)
+	for i := range ops {
+		key := fmt.Sprintf("%010d", i)
+		ops[i] = PlannedOp{Kind: "customer", ERPKey: key, RemoteID: "C-" + key, Action: ActionCreate,
+			NewHash: uint64(i) * 0x9E3779B97F4A7C15}
+		if payload > 0 {
+			ops[i].Payload = json.RawMessage(`{"customerNumber":"` + key + `","note":"` + filler + `"}`)
+		}
+	}
+	return ops
+}
+
+// BenchmarkJournal1M journals a plan of one million creates into a fresh state file.
+func BenchmarkJournal1M(b *testing.B) {
+	for _, payload := range []int{0, 200} {
+		b.Run("payload="+strconv.Itoa(payload)+"B", func(b *testing.B) {
+			ops := benchPlan(benchRows, payload)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, err := Open(ctx, filepath.Join(b.TempDir(), "state.db"), testBinding)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runID, err := s.BeginRun(ctx, "import", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				cpuStart := processCPUTime()
+				j, err := s.BeginJournal(ctx, runID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, op := range ops {
+					if _, err := j.Add(op); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := j.Close(); err != nil {
+					b.Fatal(err)
+				}
+				cpu += processCPUTime() - cpuStart
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/row")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
+// fillEntities writes n customer entities straight into the table, the fastest way to a big checkpoint.
+func fillEntities(b *testing.B, s *Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const perInsert = 100
+	stmt, err := tx.Prepare(`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`('customer', ?, ?, ?, '2026-01-01T00:00:00.000Z'), `, perInsert), ", "))
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := make([]any, 0, perInsert*3)
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("%010d", i)
+		args = append(args, key, "C-"+key, int64(uint64(i)*0x9E3779B97F4A7C15))
+		if len(args) == cap(args) {
+			if _, err := stmt.Exec(args...); err != nil {
+				b.Fatal(err)
+			}
+			args = args[:0]
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkLoadEntities1M loads a checkpoint of one million entities into memory.
+func BenchmarkLoadEntities1M(b *testing.B) {
+	s, _ := openTestStore(b)
+	fillEntities(b, s, benchRows)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpuStart := processCPUTime()
+	defer func() { b.ReportMetric((processCPUTime()-cpuStart).Seconds()/float64(b.N), "cpu-s/op") }()
+	for i := 0; i < b.N; i++ {
+		m, err := s.LoadEntities(ctx, "customer")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m) != benchRows {
+			b.Fatalf("loaded %d", len(m))
+		}
+	}
+}
+
+// BenchmarkScanEntities1M streams a checkpoint of one million entities in key order.
+func BenchmarkScanEntities1M(b *testing.B) {
+	s, _ := openTestStore(b)
+	fillEntities(b, s, benchRows)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpuStart := processCPUTime()
+	defer func() { b.ReportMetric((processCPUTime()-cpuStart).Seconds()/float64(b.N), "cpu-s/op") }()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		if err := s.ScanEntities(ctx, "customer", func(Entity) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n != benchRows {
+			b.Fatalf("scanned %d", n)
+		}
+	}
+}
+
+// BenchmarkCommitBatch100 commits batches of 100 create outcomes (op, entity, snapshot, mapping), each batch one
+// synchronous=FULL transaction.
+func BenchmarkCommitBatch100(b *testing.B) {
+	const batch = 100
+	s, _ := openTestStore(b)
+	ctx := context.Background()
+	ops := benchPlan(batch*max(b.N, 1), 200)
+	runID, seqs := journalPlan(b, s, ops)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		outs := make([]Outcome, batch)
+		for k := range outs {
+			n := i*batch + k
+			outs[k] = doneOutcome(runID, seqs[n], ops[n])
+		}
+		if err := s.Commit(ctx, outs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

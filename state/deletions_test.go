@@ -1,0 +1,166 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+)
+
+func TestDeleteOutcomeLogsPreImage(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	op := customerOp(5)
+	runID, seqs := journalPlan(t, s, []PlannedOp{op})
+	if err := s.Commit(ctx, []Outcome{doneOutcome(runID, seqs[0], op)}); err != nil {
+		t.Fatal(err)
+	}
+
+	del := PlannedOp{Kind: op.Kind, ERPKey: op.ERPKey, RemoteID: op.RemoteID, Action: ActionDelete, Reason: ReasonERPDeleted}
+	run2, seqs2 := journalPlan(t, s, []PlannedOp{del})
+	preImage := json.RawMessage(`{"id":"C-0000005","firstName":"F5","metadata":{"version":3},"note":"ü \"quoted\""}`)
+	err := s.Commit(ctx, []Outcome{{
+		RunID: run2, Seq: seqs2[0], Kind: del.Kind, ERPKey: del.ERPKey, Action: ActionDelete, Attempts: 1,
+		HTTPStatus: 202, RemoteID: del.RemoteID, Reason: ReasonERPDeleted, PreImage: preImage,
+		Mapping: &SDMapping{CustomerNumber: op.RemoteID, SDCustomerNumber: op.ERPKey, DeletedInYaaS: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.GetEntity(ctx, EntityKey{op.Kind, op.ERPKey}); ok {
+		t.Fatal("deleted entity still in the checkpoint")
+	}
+	if snaps, _ := s.Snapshots(ctx, op.Kind, []string{op.ERPKey}); len(snaps) != 0 {
+		t.Fatal("deleted entity's snapshot is still stored")
+	}
+	if m, _, _ := s.GetMapping(ctx, op.RemoteID); !m.DeletedInYaaS || m.Pushed {
+		t.Fatalf("mapping after delete %+v, want deletedInYaaS and unpushed", m)
+	}
+	log, err := s.ListDeletions(ctx, DeletionFilter{})
+	if err != nil || len(log) != 1 {
+		t.Fatalf("deletion log %+v, %v", log, err)
+	}
+	e := log[0]
+	if e.Kind != op.Kind || e.ERPKey != op.ERPKey || e.RemoteID != op.RemoteID || e.Reason != ReasonERPDeleted ||
+		e.RunID != run2 || e.CreatedAt.IsZero() || !e.AckedAt.IsZero() {
+		t.Fatalf("deletion entry %+v", e)
+	}
+	if !bytes.Equal(e.PreImage, preImage) {
+		t.Fatalf("pre-image %s, want %s", e.PreImage, preImage)
+	}
+}
+
+func TestDeleteEntityAndAcks(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	var plan []PlannedOp
+	for i := 0; i < 3; i++ {
+		plan = append(plan, customerOp(i))
+	}
+	runID, seqs := journalPlan(t, s, plan)
+	var outs []Outcome
+	for i, op := range plan {
+		outs = append(outs, doneOutcome(runID, seqs[i], op))
+	}
+	if err := s.Commit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+
+	// Found missing on the platform: entity removed and logged together; remote id taken from the checkpoint.
+	id, err := s.DeleteEntity(ctx, DeletionEntry{Kind: "customer", ERPKey: plan[0].ERPKey, Reason: ReasonDeletedInPlatform})
+	if err != nil || id == 0 {
+		t.Fatalf("DeleteEntity = %d, %v", id, err)
+	}
+	if _, ok, _ := s.GetEntity(ctx, EntityKey{"customer", plan[0].ERPKey}); ok {
+		t.Fatal("DeleteEntity left the entity")
+	}
+	if _, err := s.LogDeletion(ctx, DeletionEntry{Kind: "customer", ERPKey: plan[1].ERPKey, RemoteID: plan[1].RemoteID,
+		Reason: ReasonFullSnapshot, PreImage: json.RawMessage(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LogDeletion(ctx, DeletionEntry{Kind: "address", ERPKey: "A1", RemoteID: "x", Reason: ReasonERPDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LogDeletion(ctx, DeletionEntry{Kind: "customer", ERPKey: "1", Reason: "because"}); err == nil {
+		t.Fatal("LogDeletion accepted an unknown reason")
+	}
+
+	log, _ := s.ListDeletions(ctx, DeletionFilter{Kind: "customer"})
+	if len(log) != 2 || log[0].RemoteID != plan[0].RemoteID || log[0].Reason != ReasonDeletedInPlatform || log[0].PreImage != nil {
+		t.Fatalf("customer deletions %+v", log)
+	}
+
+	n, err := s.AckDeletions(ctx, []EntityKey{{"customer", plan[0].ERPKey}, {"customer", "unknown"}})
+	if err != nil || n != 1 {
+		t.Fatalf("AckDeletions = %d, %v; want 1", n, err)
+	}
+	if open, _ := s.ListDeletions(ctx, DeletionFilter{}); len(open) != 2 {
+		t.Fatalf("%d unacknowledged entries, want 2", len(open))
+	}
+	all, _ := s.ListDeletions(ctx, DeletionFilter{IncludeAcked: true})
+	if len(all) != 3 || all[0].AckedAt.IsZero() {
+		t.Fatalf("acknowledged entry not kept with its ack time: %+v", all)
+	}
+	if n, err := s.AckAllDeletions(ctx); err != nil || n != 2 {
+		t.Fatalf("AckAllDeletions = %d, %v; want 2", n, err)
+	}
+	if c, _ := s.CountUnackedDeletions(ctx); c != 0 {
+		t.Fatalf("%d unacknowledged after ack all", c)
+	}
+}
+
+func TestMappings(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	in := []SDMapping{
+		{CustomerNumber: "C1", SDCustomerNumber: "0001"},
+		{CustomerNumber: "C2", SDCustomerNumber: "0002"},
+		{CustomerNumber: "C3", SDCustomerNumber: "0003", DeletedInYaaS: true},
+	}
+	if err := s.PutMappings(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMappings(ctx, []SDMapping{{CustomerNumber: "C4"}}); err == nil {
+		t.Fatal("PutMappings accepted a mapping without an SD number")
+	}
+	unpushed, _ := s.ListMappings(ctx, MappingFilter{OnlyUnpushed: true})
+	if len(unpushed) != 3 {
+		t.Fatalf("%d unpushed, want 3", len(unpushed))
+	}
+	if n, err := s.MarkMappingsPushed(ctx, unpushed); err != nil || n != 3 {
+		t.Fatalf("MarkMappingsPushed = %d, %v", n, err)
+	}
+	// Changed meanwhile: marking the old form pushed must not mark the new one.
+	if err := s.PutMappings(ctx, []SDMapping{{CustomerNumber: "C2", SDCustomerNumber: "0002-new"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.MarkMappingsPushed(ctx, []SDMapping{in[1]}); n != 0 {
+		t.Fatal("a stale push marked the changed mapping pushed")
+	}
+	// Unchanged upsert keeps pushed.
+	if err := s.PutMappings(ctx, []SDMapping{in[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MarkMappingsDeleted(ctx, []string{"C1", "C3", "C9"}); err != nil || n != 1 {
+		t.Fatalf("MarkMappingsDeleted = %d, %v; want 1 (C3 was already deleted, C9 unknown)", n, err)
+	}
+	got, _ := s.ListMappings(ctx, MappingFilter{OnlyUnpushed: true})
+	if len(got) != 2 || got[0].CustomerNumber != "C1" || !got[0].DeletedInYaaS || got[1].SDCustomerNumber != "0002-new" {
+		t.Fatalf("unpushed after changes %+v", got)
+	}
+	deleted, _ := s.ListMappings(ctx, MappingFilter{OnlyDeletedInYaaS: true})
+	if len(deleted) != 2 {
+		t.Fatalf("deletedInYaaS mappings %+v", deleted)
+	}
+	bySD, err := s.MappingsBySDNumber(ctx, "0003")
+	if err != nil || len(bySD) != 1 || bySD[0].CustomerNumber != "C3" {
+		t.Fatalf("MappingsBySDNumber = %+v, %v", bySD, err)
+	}
+	if n, err := s.DeleteMappings(ctx, []string{"C1", "C3"}); err != nil || n != 2 {
+		t.Fatalf("DeleteMappings = %d, %v", n, err)
+	}
+	c, _ := s.CountMappings(ctx)
+	if c != (MappingCounts{Total: 1, Unpushed: 1}) {
+		t.Fatalf("counts %+v", c)
+	}
+}

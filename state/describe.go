@@ -1,0 +1,59 @@
+package state
+
+import (
+	"context"
+	"fmt"
+)
+
+// Description summarises a state file for `custsync state show`.
+type Description struct {
+	Path               string
+	Binding            Binding // zero if never bound
+	SchemaVersion      int
+	KnownSchemaVersion int
+	Entities           map[string]int64 // per kind
+	Mappings           MappingCounts
+	UnackedDeletions   int64
+	LastRuns           []Run     // most recent first
+	Lock               *LockInfo // nil if unlocked
+	Resumable          *Run      // the run the next import resumes, if any
+}
+
+// describeRuns is how many recent runs Describe lists.
+const describeRuns = 5
+
+// Describe gathers the summary shown by `custsync state show`.
+func (s *Store) Describe(ctx context.Context) (Description, error) {
+	d := Description{Path: s.path, Binding: s.bound, KnownSchemaVersion: KnownSchemaVersion()}
+	var err error
+	if d.SchemaVersion, err = s.SchemaVersion(ctx); err != nil {
+		return Description{}, err
+	}
+	if d.Entities, err = s.CountEntities(ctx); err != nil {
+		return Description{}, err
+	}
+	if d.Mappings, err = s.CountMappings(ctx); err != nil {
+		return Description{}, err
+	}
+	if d.UnackedDeletions, err = s.CountUnackedDeletions(ctx); err != nil {
+		return Description{}, err
+	}
+	if d.LastRuns, err = s.ListRuns(ctx, describeRuns); err != nil {
+		return Description{}, err
+	}
+	lock, locked, err := s.ReadLock(ctx)
+	if err != nil {
+		return Description{}, err
+	}
+	if locked {
+		d.Lock = &lock
+	}
+	run, ok, err := s.ResumableRun(ctx, 0)
+	if err != nil {
+		return Description{}, fmt.Errorf("describe state: %w", err)
+	}
+	if ok {
+		d.Resumable = &run
+	}
+	return d, nil
+}

@@ -1,0 +1,232 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go driver "sqlite"
+)
+
+// readPoolSize bounds the read pool; reads are short and the machine small, so a few connections suffice.
+const readPoolSize = 4
+
+// busyTimeoutMillis is how long a connection waits for another process's write lock before SQLITE_BUSY.
+const busyTimeoutMillis = 10000
+
+// Binding names the platform a state file belongs to. Open normalises it (see NormalizeBinding).
+type Binding struct {
+	APIURL string
+	Tenant string
+}
+
+// IsZero reports whether neither field is set.
+func (b Binding) IsZero() bool { return b.APIURL == "" && b.Tenant == "" }
+
+// NormalizeBinding returns b in the form stored in the state file: the URL with a lower-case scheme and host,
+// no default port, no user info, query or fragment and no trailing slash; the tenant trimmed and lower-case
+// (platform tenants are lower-case). Both fields are required.
+func NormalizeBinding(b Binding) (Binding, error) {
+	tenant := strings.ToLower(strings.TrimSpace(b.Tenant))
+	if tenant == "" {
+		return Binding{}, errors.New("state binding: tenant is empty")
+	}
+	raw := strings.TrimSpace(b.APIURL)
+	if raw == "" {
+		return Binding{}, errors.New("state binding: API URL is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse may echo the input; an API URL carries no secret unless it has user info, which we never print.
+		return Binding{}, errors.New("state binding: API URL is not a valid URL")
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return Binding{}, fmt.Errorf("state binding: API URL %q needs a scheme and a host", u.Redacted())
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	switch {
+	case port != "":
+		host = net.JoinHostPort(host, port)
+	case strings.Contains(host, ":"):
+		host = "[" + host + "]" // IPv6 literal
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	return Binding{APIURL: scheme + "://" + host + path, Tenant: tenant}, nil
+}
+
+// Store is an open state file. It is safe for concurrent use; writes are serialised on one connection.
+type Store struct {
+	path   string
+	writer *sql.DB // exactly one connection: every write, so SQLite never sees two writers from us
+	reader *sql.DB // read-only pool: WAL lets these read while the writer commits
+	bound  Binding
+
+	mu    sync.Mutex
+	locks map[*Lock]struct{} // held locks whose heartbeats Close stops
+}
+
+// dsn builds the connection string. busy_timeout comes first in effect (the driver applies it before the other
+// pragmas) so that switching to WAL waits for a concurrent opener instead of failing.
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		// FULL, not NORMAL: this file records side effects on the platform; a commit lost to a power cut would
+		// make the next run repeat work it believes undone.
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// BEGIN IMMEDIATE takes the write lock up front instead of failing on a read-to-write upgrade.
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the state file at path, applies pending migrations and checks the binding.
+//
+// On the first open with a non-zero binding the file is bound to it; later opens with another API URL or tenant
+// fail with a *BindingError (errors.Is ErrOtherTenant). A zero Binding skips the check and binds nothing: it is
+// meant for commands that only inspect or unlock a file (`state show|runs|unlock`). A file whose schema is newer
+// than this binary fails with a *SchemaTooNewError (errors.Is ErrSchemaTooNew).
+func Open(ctx context.Context, path string, binding Binding) (*Store, error) {
+	var want Binding
+	if !binding.IsZero() {
+		var err error
+		if want, err = NormalizeBinding(binding); err != nil {
+			return nil, err
+		}
+	}
+	writer, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{path: path, writer: writer, locks: map[*Lock]struct{}{}}
+	if err := s.migrate(ctx); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	if s.bound, err = s.bind(ctx, want); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	s.reader, err = sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open state file %s for reading: %w", path, err)
+	}
+	s.reader.SetMaxOpenConns(readPoolSize)
+	s.reader.SetMaxIdleConns(readPoolSize)
+	s.reader.SetConnMaxIdleTime(3 * time.Minute)
+	return s, nil
+}
+
+// bind records want as the file's binding if it has none, or checks it against the stored one.
+func (s *Store) bind(ctx context.Context, want Binding) (Binding, error) {
+	var bound Binding
+	err := s.writeTx(ctx, "bind state file", func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT api_url, tenant FROM binding WHERE id = 1`).Scan(&bound.APIURL, &bound.Tenant)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if want.IsZero() {
+				return nil
+			}
+			bound = want
+			_, err = tx.ExecContext(ctx, `INSERT INTO binding (id, api_url, tenant, bound_at) VALUES (1, ?, ?, ?)`,
+				want.APIURL, want.Tenant, formatTime(time.Now()))
+			return err
+		case err != nil:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return Binding{}, err
+	}
+	if !want.IsZero() && bound != want {
+		return Binding{}, &BindingError{Path: s.path, Bound: bound, Requested: want}
+	}
+	return bound, nil
+}
+
+// Path is the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Binding is the API URL and tenant the file is bound to; zero if it was never bound.
+func (s *Store) Binding() Binding { return s.bound }
+
+// Close stops the heartbeat of any lock still held and closes the file. It does not remove such a lock: a held
+// lock must be released with Lock.Release first (a run that dies without releasing leaves its lock to go stale).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	held := make([]*Lock, 0, len(s.locks))
+	for l := range s.locks {
+		held = append(held, l)
+	}
+	s.mu.Unlock()
+	for _, l := range held {
+		l.stopHeartbeat()
+	}
+	var errs []error
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// writeTx runs fn in one write transaction (BEGIN IMMEDIATE on the single writer connection) and commits it.
+// Any failure rolls back and is wrapped with ErrWriteFailed and what.
+func (s *Store) writeTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return writeFailed(what, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return writeFailed(what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return writeFailed(what, err)
+	}
+	return nil
+}
+
+// timeLayout is fixed-width so that stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// parseTime reads a stored time; an empty or NULL value is the zero time.
+func parseTime(v sql.NullString) (time.Time, error) {
+	if !v.Valid || v.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, v.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", v.String, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,201 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMigrationsApplyOnceAndAreRecorded(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	for i := 0; i < 3; i++ {
+		s, err := Open(ctx, path, testBinding)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		v, err := s.SchemaVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != KnownSchemaVersion() {
+			t.Fatalf("schema version %d, want %d", v, KnownSchemaVersion())
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := rawDB(t, path)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := queryInt(t, db, `SELECT COUNT(*) FROM schema_migrations`); got != int64(len(ms)) {
+		t.Fatalf("schema_migrations has %d rows after three opens, want %d", got, len(ms))
+	}
+	for _, m := range ms {
+		if got := queryInt(t, db, `SELECT COUNT(*) FROM schema_migrations WHERE version = ? AND name = ?`, m.version, m.name); got != 1 {
+			t.Errorf("migration %s recorded %d times", m.name, got)
+		}
+	}
+	if got := queryInt(t, db, `PRAGMA user_version`); got != int64(len(ms)) {
+		t.Errorf("user_version %d, want %d", got, len(ms))
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode %q, want wal", mode)
+	}
+}
+
+func TestWriterConnectionPragmas(t *testing.T) {
+	s, _ := openTestStore(t)
+	var sync, fk int
+	if err := s.writer.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writer.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if sync != 2 || fk != 1 {
+		t.Errorf("writer synchronous=%d foreign_keys=%d, want 2 (FULL) and 1", sync, fk)
+	}
+	if _, err := s.reader.Exec(`DELETE FROM runs`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	s, path := openTestStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	future := KnownSchemaVersion() + 1
+	if _, err := rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future.sql', 'x')`, future); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), path, testBinding)
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+	var tooNew *SchemaTooNewError
+	if !errors.As(err, &tooNew) || tooNew.Found != future || tooNew.Known != KnownSchemaVersion() {
+		t.Fatalf("error %#v does not report found %d / known %d", err, future, KnownSchemaVersion())
+	}
+}
+
+func TestNewerUserVersionRefused(t *testing.T) {
+	s, path := openTestStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawDB(t, path).Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), path, testBinding); !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open with user_version 99: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestBindingEnforced(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	first, err := Open(ctx, path, Binding{APIURL: "HTTPS://API.Example.com:443/", Tenant: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Binding(); got != testBinding {
+		t.Fatalf("stored binding %+v, want %+v", got, testBinding)
+	}
+	first.Close()
+
+	for _, same := range []Binding{
+		{APIURL: "https://api.example.com/", Tenant: "acme"},
+		{APIURL: "https://api.example.com", Tenant: " acme "},
+	} {
+		s, err := Open(ctx, path, same)
+		if err != nil {
+			t.Fatalf("Open with %+v: %v", same, err)
+		}
+		s.Close()
+	}
+
+	for _, other := range []Binding{
+		{APIURL: "https://api.example.com", Tenant: "globex"},
+		{APIURL: "https://api.other.example.com", Tenant: "acme"},
+		{APIURL: "https://api.example.com/v2", Tenant: "acme"},
+		{APIURL: "http://api.example.com", Tenant: "acme"},
+	} {
+		_, err := Open(ctx, path, other)
+		if !errors.Is(err, ErrOtherTenant) {
+			t.Fatalf("Open with %+v: %v, want ErrOtherTenant", other, err)
+		}
+		var be *BindingError
+		if !errors.As(err, &be) || be.Bound != testBinding {
+			t.Fatalf("error %v does not name the file's binding %+v", err, testBinding)
+		}
+		if !strings.Contains(err.Error(), `tenant "acme" at https://api.example.com`) {
+			t.Errorf("message %q does not say which tenant and URL the file belongs to", err)
+		}
+	}
+
+	inspect, err := Open(ctx, path, Binding{})
+	if err != nil {
+		t.Fatalf("Open without a binding: %v", err)
+	}
+	defer inspect.Close()
+	if inspect.Binding() != testBinding {
+		t.Errorf("unbound open reports binding %+v, want %+v", inspect.Binding(), testBinding)
+	}
+}
+
+func TestUnboundOpenDoesNotBind(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(ctx, path, Binding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path, Binding{APIURL: "https://x.example", Tenant: "globex"})
+	if err != nil {
+		t.Fatalf("first bound open after an unbound one: %v", err)
+	}
+	s.Close()
+	if _, err := Open(ctx, path, testBinding); !errors.Is(err, ErrOtherTenant) {
+		t.Fatalf("want the file bound to globex now, got %v", err)
+	}
+}
+
+func TestNormalizeBinding(t *testing.T) {
+	cases := []struct {
+		in      Binding
+		want    Binding
+		wantErr bool
+	}{
+		{in: Binding{"https://API.emporix.io/", "acme"}, want: Binding{"https://api.emporix.io", "acme"}},
+		{in: Binding{"https://api.emporix.io:443", "ACME"}, want: Binding{"https://api.emporix.io", "acme"}},
+		{in: Binding{"http://127.0.0.1:8080//", "t1"}, want: Binding{"http://127.0.0.1:8080", "t1"}},
+		{in: Binding{"http://[::1]:80/base/", "t1"}, want: Binding{"http://[::1]/base", "t1"}},
+		{in: Binding{"https://user:pw@api.emporix.io/?q=1#x", "t1"}, want: Binding{"https://api.emporix.io", "t1"}},
+		{in: Binding{"api.emporix.io", "t1"}, wantErr: true},
+		{in: Binding{"https://api.emporix.io", ""}, wantErr: true},
+		{in: Binding{"", "acme"}, wantErr: true},
+	}
+	for _, c := range cases {
+		got, err := NormalizeBinding(c.in)
+		if c.wantErr {
+			if err == nil {
+				t.Errorf("NormalizeBinding(%+v) = %+v, want an error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("NormalizeBinding(%+v) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+}
