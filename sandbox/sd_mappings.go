@@ -1,0 +1,104 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"custsync/sandbox/query"
+)
+
+// The SD customer mappings follow the Engagement Center Customer service (seed 004): records
+// {customerNumber, sdCustomerNumber, deletedInYaaS}. The sandbox keeps one record per
+// customerNumber: a POST for a customerNumber that already has one replaces it (and keeps its id),
+// although the seed's list example shows a duplicate. One record per customer is what the DELETE by
+// customerNumber presupposes.
+
+var sdMappingSchema = schema{
+	"customerNumber":   {kind: kString},
+	"sdCustomerNumber": {kind: kString},
+	"deletedInYaaS":    {kind: kBool},
+}
+
+func sdMappingView(doc map[string]any) map[string]any {
+	return map[string]any{
+		"customerNumber":   doc["customerNumber"],
+		"sdCustomerNumber": doc["sdCustomerNumber"],
+		"deletedInYaaS":    doc["deletedInYaaS"],
+	}
+}
+
+func (s *Server) handleCreateSDMapping(c *reqCtx) *apiError {
+	body, apiErr := c.decodeObject()
+	if apiErr != nil {
+		return apiErr
+	}
+	if body == nil {
+		body = map[string]any{}
+	}
+	if problems := sdMappingSchema.check(body, ""); len(problems) > 0 {
+		return validationError(problems...)
+	}
+	if p := requireString(body, "customerNumber"); p != nil {
+		return validationError(*p)
+	}
+	cn := str(body, "customerNumber")
+	id := newHexID(24)
+	if existing, ok := s.store.get(c.tenant, kindSDMapping, cn); ok {
+		id = str(existing, "id")
+	}
+	deleted, _ := body["deletedInYaaS"].(bool)
+	s.store.put(c.tenant, kindSDMapping, cn, map[string]any{
+		"id":               id,
+		"customerNumber":   cn,
+		"sdCustomerNumber": str(body, "sdCustomerNumber"),
+		"deletedInYaaS":    deleted,
+	})
+	// The link names the customerNumber, the only item path the service defines (DELETE).
+	link := fmt.Sprintf("%s/%s/sdCustomerMappings/%s", baseURL(c.r), c.tenant, url.PathEscape(cn))
+	c.reply(http.StatusCreated, map[string]any{"id": id, "link": link})
+	return nil
+}
+
+// handleListSDMappings is GET with q and paging (default page size 60 like the customer list; the
+// seed document names none). The total is in the hybris-Count header as in the seed's service.
+func (s *Server) handleListSDMappings(c *reqCtx) *apiError {
+	params := c.r.URL.Query()
+	expr, err := query.Parse(params.Get("q"))
+	if err != nil {
+		return badRequest("Invalid query: " + err.Error())
+	}
+	number, size, apiErr := c.paging(60)
+	if apiErr != nil {
+		return apiErr
+	}
+	var matched []map[string]any
+	for _, doc := range s.store.list(c.tenant, kindSDMapping) {
+		v := sdMappingView(doc)
+		if expr.Match(v) {
+			matched = append(matched, v)
+		}
+	}
+	if sortSpec := params.Get("sort"); sortSpec != "" {
+		if err := query.SortDocs(matched, sortSpec); err != nil {
+			return badRequest("Invalid sort: " + err.Error())
+		}
+	}
+	out := []any{}
+	for _, v := range page(matched, number, size) {
+		out = append(out, v)
+	}
+	c.header("hybris-Count", strconv.Itoa(len(matched)))
+	c.reply(http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleDeleteSDMapping(c *reqCtx) *apiError {
+	cn := c.param("customerNumber")
+	if !s.store.del(c.tenant, kindSDMapping, cn) {
+		return notFound(fmt.Sprintf("No SD customer mapping for customer number '%s'.", cn))
+	}
+	c.reply(http.StatusNoContent, nil)
+	return nil
+}
