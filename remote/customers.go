@@ -107,6 +107,26 @@ func (c *Client) UpsertCustomer(ctx context.Context, id string, body Doc) (creat
 	return c.upsert(ctx, c.customerPath(id), q, body)
 }
 
+// MergeUpsertCustomer creates the customer with the given customer number, or merges body into it if it
+// exists (PUT with application/merge-patch+json), and reports whether it was created. Unlike UpsertCustomer,
+// fields the body leaves out keep their platform value, which is what a create from an ERP row with blank
+// cells needs when the platform may already hold the customer (a lost checkpoint, a replayed write).
+func (c *Client) MergeUpsertCustomer(ctx context.Context, id string, body Doc) (created bool, err error) {
+	if err := checkIDs("upsert customer", id); err != nil {
+		return false, err
+	}
+	if body == nil {
+		body = Doc{}
+	}
+	q := url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(c.cfg.SendPasswordResetNotifications)}}
+	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), query: q, body: body,
+		header: http.Header{"Content-Type": {"application/merge-patch+json"}}})
+	if err != nil {
+		return false, err
+	}
+	return resp.status == http.StatusCreated, nil
+}
+
 // PatchCustomer merges body into the customer (PATCH). The platform refuses to unset a
 // contactEmail that has a value.
 func (c *Client) PatchCustomer(ctx context.Context, id string, body Doc) error {

@@ -1,0 +1,400 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	stdsync "sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// commitBatch and commitEvery bound how much a crash can lose between a remote 2xx and its checkpoint row:
+// the op is then re-sent by the next run, which is harmless because every write is idempotent.
+const (
+	commitBatch = 200
+	commitEvery = 100 * time.Millisecond
+)
+
+// errFatal wraps an error that stops the whole run (credentials refused, retries exhausted, state write).
+type errFatal struct{ err error }
+
+func (e *errFatal) Error() string { return e.err.Error() }
+func (e *errFatal) Unwrap() error { return e.err }
+
+// isRunFatal tells errors that concern the whole run from errors of one row.
+func isRunFatal(err error) bool {
+	return remote.IsAuth(err) || errors.Is(err, remote.ErrRetriesExhausted) || errors.Is(err, state.ErrWriteFailed)
+}
+
+// successRow is a row applied on the platform, for the success file.
+type successRow struct {
+	src      *source
+	pos      mapping.Position
+	cells    []string
+	entity   mapping.Entity
+	key      string
+	action   state.Action
+	remoteID string
+}
+
+// runner applies a journaled plan.
+type runner struct {
+	st    *state.Store
+	rc    *remote.Client
+	opts  *Options
+	runID int64
+
+	outcomes chan state.Outcome
+	commitWG stdsync.WaitGroup
+	commitMu stdsync.Mutex
+	commitEr error
+	cancel   context.CancelCauseFunc
+
+	mu        stdsync.Mutex
+	failed    map[mapping.Entity]map[string]string // ERP key -> reason, for dependants
+	rowErrors []rowError
+	successes []successRow
+
+	done, failures atomic.Int64
+	counts         map[mapping.Entity]*Counts
+}
+
+func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64) *runner {
+	return &runner{st: st, rc: rc, opts: opts, runID: runID, outcomes: make(chan state.Outcome, 4*commitBatch),
+		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{}}
+}
+
+func (r *runner) count(e mapping.Entity) *Counts {
+	c := r.counts[e]
+	if c == nil {
+		c = &Counts{}
+		r.counts[e] = c
+	}
+	return c
+}
+
+// startCommitter runs the single goroutine that records outcomes in the checkpoint. It uses a context that
+// a SIGINT does not cancel, so that what already succeeded on the platform is recorded while the run stops.
+func (r *runner) startCommitter(ctx context.Context) {
+	commitCtx := context.WithoutCancel(ctx)
+	r.commitWG.Add(1)
+	go func() {
+		defer r.commitWG.Done()
+		var batch []state.Outcome
+		tick := time.NewTicker(commitEvery)
+		defer tick.Stop()
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			if r.commitError() == nil {
+				if err := r.st.Commit(commitCtx, batch); err != nil {
+					r.commitMu.Lock()
+					r.commitEr = err
+					r.commitMu.Unlock()
+					r.cancel(&errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", err)})
+				}
+			}
+			batch = batch[:0]
+		}
+		for {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					flush()
+					return
+				}
+				batch = append(batch, o)
+				if len(batch) >= commitBatch {
+					flush()
+				}
+			case <-tick.C:
+				flush()
+			}
+		}
+	}()
+}
+
+func (r *runner) commitError() error {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	return r.commitEr
+}
+
+// stopCommitter waits until every outcome is recorded.
+func (r *runner) stopCommitter() error {
+	close(r.outcomes)
+	r.commitWG.Wait()
+	return r.commitError()
+}
+
+// applyFunc performs one op on the platform and returns the outcome to record.
+type applyFunc func(ctx context.Context, o *op) (state.Outcome, error)
+
+// runPhase applies ops with at most Writers in flight. A row failure is recorded and the phase goes on; a
+// run-fatal error or a cancelled context stops it, leaving the remaining ops planned for the next run.
+func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Writers)
+	for _, o := range ops {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return nil
+			}
+			if reason := r.blockedBy(o); reason != "" {
+				r.fail(o, 0, reason)
+				return nil
+			}
+			out, err := apply(gctx, o)
+			if err != nil {
+				if gctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+					return nil // interrupted: the op stays planned and the next run resumes it
+				}
+				if isRunFatal(err) {
+					return &errFatal{err: fmt.Errorf("%s %s %q: %w", o.Action, o.entity, o.ERPKey, err)}
+				}
+				r.fail(o, statusOf(err), err.Error())
+				return nil
+			}
+			r.succeed(o, out)
+			return nil
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		err = context.Cause(ctx)
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+// blockedBy returns why an op cannot run because something it depends on failed in this run.
+func (r *runner) blockedBy(o *op) string {
+	if o.entity != mapping.Addresses || len(o.rec.KeyParts) == 0 || o.Action == state.ActionDelete {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reason, ok := r.failed[mapping.Customers][o.rec.KeyParts[0]]; ok {
+		return fmt.Sprintf("customer %q failed in this run: %s", o.rec.KeyParts[0], reason)
+	}
+	return ""
+}
+
+func statusOf(err error) int {
+	var ae *remote.APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// fail records a row failure: in the journal (through the committer), for dependants and for the error file.
+func (r *runner) fail(o *op, status int, reason string) {
+	r.failures.Add(1)
+	r.mu.Lock()
+	if r.failed[o.entity] == nil {
+		r.failed[o.entity] = map[string]string{}
+	}
+	r.failed[o.entity][o.ERPKey] = reason
+	r.count(o.entity).Failed++
+	re := rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey, action: string(o.Action),
+		status: status, reason: reason}
+	r.rowErrors = append(r.rowErrors, re)
+	r.mu.Unlock()
+	r.outcomes <- state.Outcome{RunID: r.runID, Seq: o.seq, Kind: o.Kind, ERPKey: o.ERPKey, Action: o.Action,
+		Error: reason, HTTPStatus: status, Attempts: 1}
+}
+
+// succeed hands a successful outcome to the committer and counts it.
+func (r *runner) succeed(o *op, out state.Outcome) {
+	out.RunID, out.Seq, out.Kind, out.ERPKey, out.Action = r.runID, o.seq, o.Kind, o.ERPKey, o.Action
+	if out.RemoteID == "" {
+		out.RemoteID = o.RemoteID
+	}
+	r.done.Add(1)
+	r.mu.Lock()
+	c := r.count(o.entity)
+	switch o.Action {
+	case state.ActionCreate:
+		c.Created++
+	case state.ActionUpdate:
+		c.Updated++
+	case state.ActionDelete:
+		c.Deleted++
+	}
+	if o.src != nil && r.opts.ResultsDir != "" {
+		r.successes = append(r.successes, successRow{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity,
+			key: o.ERPKey, action: o.Action, remoteID: o.RemoteID})
+	}
+	r.mu.Unlock()
+	r.outcomes <- out
+}
+
+// refresh records rows whose hash changed without changing anything on the platform.
+func (r *runner) refresh(ops []*op) {
+	for _, o := range ops {
+		snap, _ := json.Marshal(o.rec.ApplyTo(o.prev))
+		r.outcomes <- state.Outcome{RunID: r.runID, Seq: o.seq, Kind: o.Kind, ERPKey: o.ERPKey, Action: o.Action,
+			RemoteID: o.RemoteID, RowHash: o.NewHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}
+	}
+}
+
+// upsertOutcome is the checkpoint row of a created or updated record.
+func upsertOutcome(o *op) (state.Outcome, error) {
+	snap, err := json.Marshal(o.rec.ApplyTo(o.prev))
+	if err != nil {
+		return state.Outcome{}, fmt.Errorf("encode snapshot: %w", err)
+	}
+	return state.Outcome{RemoteID: o.RemoteID, RowHash: o.NewHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}, nil
+}
+
+func sdMapping(rec mapping.Record, deleted bool) *state.SDMapping {
+	m, ok := mapping.SDMappingFor(rec)
+	if !ok {
+		return nil
+	}
+	return &state.SDMapping{CustomerNumber: m.CustomerNumber, SDCustomerNumber: m.SDCustomerNumber, DeletedInYaaS: deleted}
+}
+
+// patchBody is the PATCH body of an update: only the fields that change.
+func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
+	changed := make(map[string]bool, len(diff))
+	for _, c := range diff {
+		changed[c.Path] = true
+	}
+	r := rec
+	r.Fields = nil
+	for _, f := range rec.Fields {
+		if changed[f.Path] {
+			r.Fields = append(r.Fields, f)
+		}
+	}
+	r.Refs = nil
+	for _, ref := range rec.Refs {
+		if ref.Path != "" && changed[ref.Path] {
+			r.Refs = append(r.Refs, ref)
+		}
+	}
+	return r.Payload()
+}
+
+// applyCustomer creates or updates a customer.
+func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error) {
+	switch o.Action {
+	case state.ActionCreate:
+		if _, err := r.rc.MergeUpsertCustomer(ctx, o.RemoteID, o.rec.Payload()); err != nil {
+			return state.Outcome{}, err
+		}
+	case state.ActionUpdate:
+		if err := r.rc.PatchCustomer(ctx, o.RemoteID, patchBody(o.rec, o.diff)); err != nil {
+			if remote.IsNotFound(err) {
+				return state.Outcome{}, fmt.Errorf("customer %s no longer exists on the platform (deleted outside custsync): %w", o.RemoteID, err)
+			}
+			return state.Outcome{}, err
+		}
+	}
+	return upsertOutcome(o)
+}
+
+// applyAddress creates or updates an address of a customer.
+func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error) {
+	customerID, addressID, ok := splitAddressID(o.RemoteID)
+	if !ok {
+		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
+	}
+	switch o.Action {
+	case state.ActionCreate:
+		if _, err := r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.Payload()); err != nil {
+			if remote.IsNotFound(err) {
+				return state.Outcome{}, fmt.Errorf("customer %s of this address does not exist on the platform: %w", customerID, err)
+			}
+			return state.Outcome{}, err
+		}
+	case state.ActionUpdate:
+		if err := r.rc.PatchAddress(ctx, customerID, addressID, patchBody(o.rec, o.diff)); err != nil {
+			return state.Outcome{}, err
+		}
+	}
+	return upsertOutcome(o)
+}
+
+// deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone
+// counts as deleted.
+func (r *runner) deleteCustomer(ctx context.Context, o *op) (state.Outcome, error) {
+	pre, err := r.rc.GetCustomer(ctx, o.RemoteID, "addresses")
+	if err != nil && !remote.IsNotFound(err) {
+		return state.Outcome{}, err
+	}
+	if err == nil {
+		if err := r.rc.DeleteCustomer(ctx, o.RemoteID); err != nil && !remote.IsNotFound(err) {
+			return state.Outcome{}, err
+		}
+	}
+	out := state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre),
+		Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}
+	return out, nil
+}
+
+// deleteAddress deletes an address after reading its pre-image.
+func (r *runner) deleteAddress(ctx context.Context, o *op) (state.Outcome, error) {
+	customerID, addressID, ok := splitAddressID(o.RemoteID)
+	if !ok {
+		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
+	}
+	pre, err := r.rc.GetAddress(ctx, customerID, addressID)
+	if err != nil && !remote.IsNotFound(err) {
+		return state.Outcome{}, err
+	}
+	if err == nil {
+		if err := r.rc.DeleteAddress(ctx, customerID, addressID); err != nil && !remote.IsNotFound(err) {
+			return state.Outcome{}, err
+		}
+	}
+	return state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre)}, nil
+}
+
+func encodePreImage(doc remote.Doc) json.RawMessage {
+	if doc == nil {
+		return nil
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// upsertFunc and deleteFunc choose the remote calls of an entity.
+func (r *runner) upsertFunc(e mapping.Entity) applyFunc {
+	switch e {
+	case mapping.Customers:
+		return r.applyCustomer
+	case mapping.Addresses:
+		return r.applyAddress
+	}
+	return nil
+}
+
+func (r *runner) deleteFunc(e mapping.Entity) applyFunc {
+	switch e {
+	case mapping.Customers:
+		return r.deleteCustomer
+	case mapping.Addresses:
+		return r.deleteAddress
+	}
+	return nil
+}

@@ -1,0 +1,349 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// Import reads the files of opts, plans the changes against the checkpoint, checks the guards and, unless it is
+// a dry run, applies the plan to the platform and records every success in the checkpoint. The caller holds the
+// state lock.
+//
+// The returned report is filled as far as the run got, also when an error is returned. Errors: ErrInput (a file
+// or header is wrong; nothing sent), ErrSafetyStop (a guard tripped; nothing sent), ErrPartial (some rows
+// failed), context.Canceled or context.DeadlineExceeded (interrupted; the next run resumes), or a run-fatal
+// error from the remote client or the state.
+func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Options) (*Report, error) {
+	opts.normalise()
+	start := time.Now()
+	rep := &Report{DryRun: opts.DryRun, Mode: opts.Mode, Entities: map[mapping.Entity]*Counts{}}
+	finish := func(err error) (*Report, error) {
+		rep.Duration = time.Since(start)
+		if rc != nil {
+			s := rc.Stats()
+			rep.Requests, rep.Retried = s.Requests, s.Retries
+		}
+		rep.total()
+		return rep, err
+	}
+
+	sources, tables, err := openSources(&opts)
+	if err != nil {
+		return finish(err)
+	}
+	defer func() {
+		for _, ts := range tables {
+			_ = formats.CloseAll(ts)
+		}
+	}()
+	p, err := buildPlan(ctx, st, &opts, sources, tables)
+	if err != nil {
+		return finish(err)
+	}
+	if err := loadDiffs(ctx, st, p); err != nil {
+		return finish(err)
+	}
+	for _, src := range sources {
+		rep.Rows += src.rows
+	}
+	entityCounts(rep, p)
+	reportInvalid(rep, p)
+	if err := checkGuards(p, &opts); err != nil {
+		return finish(err)
+	}
+	if opts.DryRun {
+		dryRunCounts(rep, p)
+		return finish(nil)
+	}
+
+	runID, err := st.BeginRun(ctx, "import", opts.Args)
+	if err != nil {
+		return finish(err)
+	}
+	rep.RunID = runID
+	if err := supersedePreviousRun(ctx, st, runID, rep); err != nil {
+		return finish(err)
+	}
+	if err := journal(ctx, st, runID, p); err != nil {
+		_ = st.FinishRun(context.WithoutCancel(ctx), runID, state.RunFailed, rep)
+		return finish(err)
+	}
+
+	r := newRunner(st, rc, &opts, runID)
+	runErr := r.apply(ctx, p)
+	commitErr := r.stopCommitter()
+	if runErr == nil && commitErr != nil {
+		runErr = &errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", commitErr)}
+	}
+	appliedCounts(rep, p, r)
+
+	if opts.ResultsDir != "" {
+		files, err := writeResults(opts.ResultsDir, opts.ResultsFormat, p, r)
+		rep.ResultFiles = files
+		if err != nil && runErr == nil {
+			runErr = fmt.Errorf("write result files: %w", err)
+		}
+	}
+
+	status := state.RunCompleted
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		status, rep.Stopped = state.RunInterrupted, "interrupted; the next run resumes"
+	case errors.Is(runErr, context.DeadlineExceeded):
+		status, rep.Stopped = state.RunInterrupted, "--max-duration reached; the next run resumes"
+	case runErr != nil:
+		status, rep.Stopped = state.RunFailed, runErr.Error()
+	}
+	rep, _ = finish(nil)
+	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, rep); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return rep, runErr
+	}
+	if rep.Failed > 0 {
+		return rep, fmt.Errorf("%w: %d of %d rows failed", ErrPartial, rep.Failed, rep.Rows)
+	}
+	return rep, nil
+}
+
+// entityCounts copies the planner's counts into the report.
+func entityCounts(rep *Report, p *plan) {
+	for e, ep := range p.entities {
+		c := rep.entity(e)
+		c.Unchanged += ep.unchanged + len(ep.refresh)
+		c.Ignored += ep.ignored
+	}
+}
+
+func (r *Report) entity(e mapping.Entity) *Counts {
+	c := r.Entities[e]
+	if c == nil {
+		c = &Counts{}
+		r.Entities[e] = c
+	}
+	return c
+}
+
+// reportInvalid counts rows that failed validation (one failure per row, however many fields were wrong).
+func reportInvalid(rep *Report, p *plan) {
+	type rowID struct {
+		src    int
+		line   int
+		entity mapping.Entity
+	}
+	seen := map[rowID]bool{}
+	for _, re := range p.invalid {
+		id := rowID{src: re.src.id, line: re.pos.Line, entity: re.entity}
+		if !seen[id] {
+			seen[id] = true
+			e := re.entity
+			if e == "" && len(re.src.mappers) > 0 {
+				e = re.src.mappers[0].Entity()
+			}
+			rep.entity(e).Failed++
+		}
+		rep.addFailure(re)
+	}
+}
+
+func (r *Report) addFailure(re rowError) {
+	if len(r.Failures) >= maxReportedFailures {
+		return
+	}
+	source := re.pos.String()
+	if re.pos.File == "" && re.src != nil {
+		source = re.src.String()
+	}
+	r.Failures = append(r.Failures, RowFailure{Source: source, Entity: string(re.entity), Key: re.key, Action: re.action,
+		Column: re.column, Status: re.status, Reason: re.reason})
+}
+
+// dryRunCounts reports what the plan would do, with the field-level changes.
+func dryRunCounts(rep *Report, p *plan) {
+	for _, e := range applyOrder {
+		ep := p.entities[e]
+		if ep == nil {
+			continue
+		}
+		c := rep.entity(e)
+		c.Created += len(ep.creates)
+		c.Updated += len(ep.updates)
+		c.Deleted += len(ep.deletes)
+		for _, o := range ep.creates {
+			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
+		}
+		for _, o := range ep.updates {
+			rep.Changes = append(rep.Changes, change(o, o.diff))
+		}
+		for _, o := range ep.deletes {
+			rep.Changes = append(rep.Changes, change(o, nil))
+		}
+	}
+}
+
+func change(o *op, fields []mapping.FieldChange) PlannedChange {
+	pc := PlannedChange{Entity: string(o.entity), Key: o.ERPKey, Action: string(o.Action), Fields: fields}
+	if o.Action == state.ActionDelete {
+		pc.Action += " (" + string(o.Reason) + ")"
+	}
+	if o.src != nil {
+		pc.Source = o.rec.Pos.String()
+	}
+	return pc
+}
+
+// supersedePreviousRun takes over the pending ops of an interrupted run. The new plan, computed from the files
+// and the checkpoint, contains every one of them that still needs doing (the checkpoint only holds what the
+// platform confirmed), and every write is idempotent, so the old ops are closed as skipped.
+func supersedePreviousRun(ctx context.Context, st *state.Store, runID int64, rep *Report) error {
+	prev, ok, err := st.ResumableRun(ctx, runID)
+	if err != nil || !ok {
+		return err
+	}
+	n, err := st.SkipPendingOps(ctx, prev.ID, "", fmt.Sprintf("taken over by run %d", runID))
+	if err != nil {
+		return err
+	}
+	rep.ResumedRun, rep.ResumedPending = prev.ID, int(n)
+	return nil
+}
+
+// journal writes the whole plan before the first remote call.
+func journal(ctx context.Context, st *state.Store, runID int64, p *plan) error {
+	j, err := st.BeginJournal(ctx, runID)
+	if err != nil {
+		return err
+	}
+	for _, e := range applyOrder {
+		ep := p.entities[e]
+		if ep == nil {
+			continue
+		}
+		for _, list := range [][]*op{ep.refresh, ep.creates, ep.updates, ep.deletes} {
+			for _, o := range list {
+				seq, err := j.Add(o.PlannedOp)
+				if err != nil {
+					j.Abort()
+					return fmt.Errorf("journal the plan: %w", err)
+				}
+				o.seq = seq
+			}
+		}
+	}
+	return j.Close()
+}
+
+// apply runs the phases in dependency order: upserts parents first, then deletes in reverse order, and those
+// only if nothing failed before them.
+func (r *runner) apply(ctx context.Context, p *plan) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+	r.startCommitter(ctx)
+	stopProgress := r.startProgress(ctx, p)
+	defer stopProgress()
+
+	for _, e := range applyOrder {
+		ep := p.entities[e]
+		if ep == nil {
+			continue
+		}
+		r.refresh(ep.refresh)
+		ops := append(slices.Clone(ep.creates), ep.updates...)
+		if err := r.runPhase(ctx, ops, r.upsertFunc(e)); err != nil {
+			return err
+		}
+	}
+	failed := r.failures.Load() + int64(len(p.invalid))
+	for i := len(applyOrder) - 1; i >= 0; i-- {
+		e := applyOrder[i]
+		ep := p.entities[e]
+		if ep == nil || len(ep.deletes) == 0 {
+			continue
+		}
+		if failed > 0 {
+			why := fmt.Sprintf("held back: deletes run only when nothing failed before them (%d rows failed)", failed)
+			if _, err := r.st.SkipPendingOps(context.WithoutCancel(ctx), r.runID, string(e), why); err != nil {
+				return &errFatal{err: err}
+			}
+			continue
+		}
+		if err := r.runPhase(ctx, ep.deletes, r.deleteFunc(e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startProgress reports progress periodically until the returned function is called.
+func (r *runner) startProgress(ctx context.Context, p *plan) func() {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	var planned int64
+	for _, ep := range p.entities {
+		planned += int64(len(ep.creates) + len(ep.updates) + len(ep.deletes))
+	}
+	start := time.Now()
+	snapshot := func() Progress {
+		s := r.rc.Stats()
+		return Progress{Planned: planned, Done: r.done.Load(), Failed: r.failures.Load(),
+			Requests: s.Requests, Retried: s.Retries, Elapsed: time.Since(start)}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(r.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.opts.Progress(snapshot())
+			case <-done:
+				r.opts.Progress(snapshot())
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
+// appliedCounts adds what the runner did to the report, and counts what stayed pending.
+func appliedCounts(rep *Report, p *plan, r *runner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for e, ep := range p.entities {
+		c := rep.entity(e)
+		rc := r.counts[e]
+		if rc == nil {
+			rc = &Counts{}
+		}
+		c.Created += rc.Created
+		c.Updated += rc.Updated
+		c.Deleted += rc.Deleted
+		c.Failed += rc.Failed
+		planned := len(ep.creates) + len(ep.updates) + len(ep.deletes)
+		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed
+	}
+	errs := slices.Clone(r.rowErrors)
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].pos.Line < errs[j].pos.Line })
+	for _, re := range errs {
+		rep.addFailure(re)
+	}
+}

@@ -1,0 +1,370 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/sandbox"
+	"custsync/state"
+)
+
+func TestImportSamplesCreatesEverythingThenNothing(t *testing.T) {
+	e := newEnv(t)
+	files := []string{"../samples/customers.csv", "../samples/addresses.csv"}
+	rep, err := e.run(context.Background(), Options{}, files...)
+	if err != nil {
+		t.Fatalf("first import: %v\n%s", err, rep.Summary())
+	}
+	cust, addr := rep.Entities[mapping.Customers], rep.Entities[mapping.Addresses]
+	if cust.Created != 30 || addr.Created != 34 || rep.Failed != 0 {
+		t.Fatalf("first import: %s", rep.Summary())
+	}
+	platform := e.platformCustomers()
+	if len(platform) != 30 {
+		t.Fatalf("platform has %d customers, want 30", len(platform))
+	}
+	c := platform["0000200001"]
+	if c["firstName"] != "Stefan" || c["contactEmail"] != "stefan.huber@alpenwerk.example" {
+		t.Errorf("customer 0000200001 on the platform: %v", c)
+	}
+	m, ok, err := e.st.GetMapping(context.Background(), "0000200001")
+	if err != nil || !ok || m.SDCustomerNumber != "0000200001" {
+		t.Errorf("SD mapping: %+v %v %v", m, ok, err)
+	}
+
+	e.srv.ResetRequests()
+	e.open()
+	rep, err = e.run(context.Background(), Options{}, files...)
+	if err != nil {
+		t.Fatalf("second import: %v", err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("unchanged re-run sent writes: %v", w)
+	}
+	if rep.Unchanged != 64 || rep.Created+rep.Updated+rep.Deleted != 0 {
+		t.Fatalf("second import: %s", rep.Summary())
+	}
+}
+
+func TestImportSendsOnlyChangedRowsAndFields(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", customersCSV(200, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", customersCSV(200, map[int]string{7: "Seven", 150: "Hundredfifty"}))
+	e.srv.ResetRequests()
+	rep, err := e.run(context.Background(), Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 1 || w["PATCH"] != 2 {
+		t.Fatalf("writes %v, want exactly 2 PATCH", w)
+	}
+	if rep.Updated != 2 || rep.Unchanged != 198 {
+		t.Fatalf("%s", rep.Summary())
+	}
+	c := e.platformCustomers()["0000100007"]
+	if c["firstName"] != "Seven" || c["lastName"] != "Last7" {
+		t.Fatalf("customer 7 after the update: %v", c)
+	}
+}
+
+func TestImportBlankKeepsAndSentinelClears(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("c.csv", "sdCustomerNumber,firstName,lastName,contactPhone\n42,Ann,Lee,+1 555\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("c.csv", "sdCustomerNumber,firstName,lastName,contactPhone\n42,Anna,,#N/A\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	c := e.platformCustomers()["42"]
+	if c["firstName"] != "Anna" || c["lastName"] != "Lee" {
+		t.Fatalf("blank cell must keep the platform value: %v", c)
+	}
+	if v, ok := c["contactPhone"]; ok && v != nil && v != "" {
+		t.Fatalf("sentinel must clear contactPhone, got %v", v)
+	}
+}
+
+func TestImportBadRowsGoToErrorFileWhileGoodRowsSync(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,preferredCurrency\n"+
+		"1,Ann,Lee,ann@example.com,EUR\n"+
+		"2,Bob,Ray,not-an-email,EUR\n"+
+		",No,Key,nokey@example.com,EUR\n"+
+		"4,Dan,Poe,dan@example.com,EURO\n"+
+		"1,Dup,Key,dup@example.com,EUR\n"+
+		"6,Eve,Fox,eve@example.com,USD\n")
+	results := filepath.Join(e.dir, "results")
+	rep, err := e.run(context.Background(), Options{ResultsDir: results}, path)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("err = %v, want ErrPartial", err)
+	}
+	if rep.Created != 2 || rep.Failed != 4 {
+		t.Fatalf("%s", rep.Summary())
+	}
+	if got := len(e.platformCustomers()); got != 2 {
+		t.Fatalf("platform has %d customers, want 2", got)
+	}
+	tables, err := formats.Open(filepath.Join(results, "customers.errors.csv"), formats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer formats.CloseAll(tables)
+	hdr := tables[0].Header()
+	lineCol, errCol := indexOf(hdr, "custsync_line"), indexOf(hdr, "custsync_error")
+	want := map[string]string{"3": "e-mail", "4": "sdCustomerNumber", "5": "preferredCurrency", "6": "duplicate"}
+	got := map[string]string{}
+	for {
+		row, err := tables[0].Next()
+		if err != nil {
+			break
+		}
+		got[row.Cells[lineCol]] = row.Cells[errCol]
+	}
+	for line, word := range want {
+		if !strings.Contains(strings.ToLower(got[line]), strings.ToLower(word)) {
+			t.Errorf("error file line %s: %q does not mention %q (all: %v)", line, got[line], word, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("error file rows %v, want lines %v", got, want)
+	}
+
+	// The error file, fixed, is accepted as input as it is (result columns are ignored).
+	fixed := strings.NewReplacer("not-an-email", "bob@example.com", "EURO", "EUR").Replace(readFile(t, filepath.Join(results, "customers.errors.csv")))
+	fixedPath := e.file("customers.fixed.csv", fixed)
+	rep, err = e.run(context.Background(), Options{}, fixedPath)
+	// Lines 3 and 5 are fixed (created), the duplicate of key 1 now updates it, the row without a key still fails.
+	if !errors.Is(err, ErrPartial) || rep.Created != 2 || rep.Updated != 1 || rep.Failed != 1 {
+		t.Fatalf("re-feeding the fixed error file: %v\n%s", err, rep.Summary())
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestImportConvergesUnderFaults(t *testing.T) {
+	e := newEnv(t)
+	f, err := sandbox.ParseFaults("503=0.15,429=0.1,drop=0.1,seed=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetFaults(f)
+	path := e.file("customers.csv", customersCSV(150, nil))
+	rep, err := e.run(context.Background(), Options{Writers: 6}, path)
+	if err != nil {
+		t.Fatalf("import under faults: %v\n%s", err, rep.Summary())
+	}
+	if rep.Created != 150 || rep.Retried == 0 {
+		t.Fatalf("%s", rep.Summary())
+	}
+	e.srv.SetFaults(sandbox.Faults{})
+	platform := e.platformCustomers()
+	if len(platform) != 150 {
+		t.Fatalf("platform has %d customers, want 150", len(platform))
+	}
+	for i := 0; i < 150; i++ {
+		id := fmt.Sprintf("%010d", 100000+i)
+		if platform[id]["firstName"] != fmt.Sprintf("First%d", i) {
+			t.Fatalf("customer %s: %v", id, platform[id])
+		}
+	}
+	e.srv.ResetRequests()
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("re-run after faults sent writes: %v", w)
+	}
+}
+
+func TestImportCancelledRunResumes(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", customersCSV(300, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cancelled atomic.Bool
+	opts := Options{Writers: 4, ProgressEvery: 1, Progress: func(p Progress) {
+		if p.Done >= 40 && cancelled.CompareAndSwap(false, true) {
+			cancel()
+		}
+	}}
+	rep, err := e.run(ctx, opts, path)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled\n%s", err, rep.Summary())
+	}
+	if rep.Created == 0 || rep.Created >= 300 || rep.Pending == 0 {
+		t.Fatalf("cancelled run: %s", rep.Summary())
+	}
+	first := rep.Created
+	runs, _ := e.st.ListRuns(context.Background(), 1)
+	if len(runs) != 1 || runs[0].Status != state.RunInterrupted {
+		t.Fatalf("run status %+v", runs)
+	}
+
+	e.open()
+	rep, err = e.run(context.Background(), Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ResumedRun == 0 || rep.Created+rep.Unchanged != 300 || rep.Unchanged < first {
+		t.Fatalf("resumed run: %s", rep.Summary())
+	}
+	if got := len(e.platformCustomers()); got != 300 {
+		t.Fatalf("platform has %d customers, want 300", got)
+	}
+}
+
+func TestImportDeleteGuardTripsAndDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", customersCSV(40, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", customersCSV(20, nil))
+	e.srv.ResetRequests()
+	_, err := e.run(context.Background(), Options{Mode: ModeFull}, path)
+	var ge *GuardError
+	if !errors.Is(err, ErrSafetyStop) || !errors.As(err, &ge) || !strings.Contains(ge.Reason, "20 of 40") {
+		t.Fatalf("err = %v, want a max-delete safety stop naming 20 of 40", err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("a tripped guard sent writes: %v", w)
+	}
+	if got := len(e.platformCustomers()); got != 40 {
+		t.Fatalf("platform has %d customers, want 40", got)
+	}
+
+	// An empty file is refused too.
+	empty := e.file("empty.csv", "sdCustomerNumber,firstName\n")
+	if _, err := e.run(context.Background(), Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, empty); !errors.Is(err, ErrSafetyStop) {
+		t.Fatalf("empty input: err = %v, want ErrSafetyStop", err)
+	}
+
+	// With the limit raised, full mode deletes the missing keys and logs them with their pre-image.
+	rep, err := e.run(context.Background(), Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 50, IsPct: true}}, path)
+	if err != nil || rep.Deleted != 20 {
+		t.Fatalf("full-mode delete: %v\n%s", err, rep.Summary())
+	}
+	if got := len(e.platformCustomers()); got != 20 {
+		t.Fatalf("platform has %d customers, want 20", got)
+	}
+	dels, err := e.st.ListDeletions(context.Background(), state.DeletionFilter{})
+	if err != nil || len(dels) != 20 || len(dels[0].PreImage) == 0 || dels[0].Reason != state.ReasonFullSnapshot {
+		t.Fatalf("deletion log: %v %+v", err, dels)
+	}
+	m, ok, _ := e.st.GetMapping(context.Background(), dels[0].RemoteID)
+	if !ok || !m.DeletedInYaaS {
+		t.Fatalf("mapping of a deleted customer: %+v", m)
+	}
+}
+
+func TestImportExplicitDeleteFlag(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("c.csv", "sdCustomerNumber,firstName,deleted\n1,A,\n2,B,\n3,C,\n4,D,\n5,E,\n6,F,\n7,G,\n8,H,\n9,I,\n10,J,\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("c.csv", "sdCustomerNumber,firstName,deleted\n3,C,X\n")
+	rep, err := e.run(context.Background(), Options{}, path)
+	if err != nil || rep.Deleted != 1 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	if _, ok := e.platformCustomers()["3"]; ok {
+		t.Fatal("customer 3 still on the platform")
+	}
+	dels, _ := e.st.ListDeletions(context.Background(), state.DeletionFilter{})
+	if len(dels) != 1 || dels[0].Reason != state.ReasonERPDeleted || !strings.Contains(string(dels[0].PreImage), `"C"`) {
+		t.Fatalf("deletion log %+v", dels)
+	}
+}
+
+func TestImportDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", customersCSV(10, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", customersCSV(12, map[int]string{2: "Two"}))
+	e.srv.ResetRequests()
+	rep, err := e.run(context.Background(), Options{DryRun: true}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Created != 2 || rep.Updated != 1 || rep.Unchanged != 9 || len(e.srv.Requests()) != 0 {
+		t.Fatalf("dry run: %s; requests %d", rep.Summary(), len(e.srv.Requests()))
+	}
+	var found bool
+	for _, c := range rep.Changes {
+		if c.Key == "0000100002" && len(c.Fields) == 1 && c.Fields[0].Path == "firstName" && c.Fields[0].New == "Two" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("dry run has no field diff for the changed row: %+v", rep.Changes)
+	}
+	runs, _ := e.st.ListRuns(context.Background(), 10)
+	if len(runs) != 1 {
+		t.Fatalf("a dry run recorded a run: %+v", runs)
+	}
+}
+
+func TestImportWrongHeaderStopsBeforeSending(t *testing.T) {
+	e := newEnv(t)
+	good := e.file("customers.csv", customersCSV(3, nil))
+	bad := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,planet\n1,A,Ann,Mars\n")
+	e.srv.ResetRequests()
+	_, err := e.run(context.Background(), Options{}, good, bad)
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "planet") {
+		t.Fatalf("err = %v, want an input error naming the column", err)
+	}
+	if len(e.srv.Requests()) != 0 {
+		t.Fatal("requests were sent despite a wrong header")
+	}
+}
+
+func TestImportAddressOfFailedCustomerFailsWithReason(t *testing.T) {
+	e := newEnv(t)
+	cust := e.file("customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,same@example.com\n2,Bob,same@example.com\n")
+	addr := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,country\n1,A,Ann,DE\n2,A,Bob,DE\n")
+	rep, err := e.run(context.Background(), Options{Writers: 1}, cust, addr)
+	if !errors.Is(err, ErrPartial) || rep.Failed != 2 || rep.Created != 2 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	var blocked bool
+	for _, f := range rep.Failures {
+		if f.Entity == "addresses" && strings.Contains(f.Reason, "failed in this run") {
+			blocked = true
+		}
+	}
+	if !blocked {
+		t.Fatalf("address of the failed customer not reported as blocked: %+v", rep.Failures)
+	}
+}

@@ -1,0 +1,165 @@
+// Package sync is the custsync engine: it reads ERP files, plans the changes against the checkpoint, guards
+// against dangerous plans, applies the changes to the platform with bounded concurrency, and records every
+// success in the checkpoint.
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"custsync/formats"
+	"custsync/mapping"
+)
+
+// Mode selects how deletions are found.
+type Mode string
+
+// Modes of an import.
+const (
+	// ModeDelta applies the rows of the files; only rows flagged for deletion delete anything.
+	ModeDelta Mode = "delta"
+	// ModeFull treats each file as a complete snapshot of its entity: keys synced before and missing now are
+	// deleted (under the max-delete guard).
+	ModeFull Mode = "full"
+)
+
+// ParseMode parses "delta" or "full".
+func ParseMode(s string) (Mode, error) {
+	switch Mode(strings.ToLower(strings.TrimSpace(s))) {
+	case "", ModeDelta:
+		return ModeDelta, nil
+	case ModeFull:
+		return ModeFull, nil
+	}
+	return "", fmt.Errorf("mode must be delta or full, not %q", s)
+}
+
+// DeleteLimit caps the deletions of one entity in one run: an absolute count or a percentage of the entities
+// of that kind in the checkpoint.
+type DeleteLimit struct {
+	Count   int
+	Percent float64
+	IsPct   bool
+}
+
+// DefaultDeleteLimit is 10% of the checkpoint.
+var DefaultDeleteLimit = DeleteLimit{Percent: 10, IsPct: true}
+
+// ParseDeleteLimit parses "N" or "P%".
+func ParseDeleteLimit(s string) (DeleteLimit, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return DefaultDeleteLimit, nil
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || f < 0 || f > 100 || math.IsNaN(f) {
+			return DeleteLimit{}, fmt.Errorf("max-delete %q: a percentage must be between 0%% and 100%%", s)
+		}
+		return DeleteLimit{Percent: f, IsPct: true}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return DeleteLimit{}, fmt.Errorf("max-delete %q: want a count (e.g. 50) or a percentage (e.g. 5%%)", s)
+	}
+	return DeleteLimit{Count: n}, nil
+}
+
+// Allowed returns how many deletions the limit allows when the checkpoint holds total entities of a kind.
+func (l DeleteLimit) Allowed(total int) int {
+	if !l.IsPct {
+		return l.Count
+	}
+	return int(math.Floor(float64(total) * l.Percent / 100))
+}
+
+func (l DeleteLimit) String() string {
+	if l.IsPct {
+		return strconv.FormatFloat(l.Percent, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(l.Count)
+}
+
+// Options configure one import.
+type Options struct {
+	Files  []string
+	Spec   *mapping.Spec  // nil: the default columns
+	Entity mapping.Entity // optional: the entity of every table, overriding detection by name
+	Read   formats.Options
+
+	Mode       Mode
+	MaxDelete  DeleteLimit
+	AllowEmpty bool // accept an input without data rows instead of stopping (exit 6)
+	DryRun     bool
+	Writers    int // concurrent write requests; defaults to 8
+
+	// ResultsDir, if set, receives success and error files per input table; ResultsFormat is csv or xlsx.
+	ResultsDir    string
+	ResultsFormat string
+
+	// PushMappings sends every new or changed SD customer mapping to the remote sdCustomerMappings endpoint.
+	PushMappings bool
+
+	// Progress, if set, is called about every ProgressEvery while changes are applied, and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+
+	Logger *slog.Logger
+	// Args are recorded with the run (for `state runs`); they must not contain secrets.
+	Args any
+}
+
+func (o *Options) normalise() {
+	if o.Mode == "" {
+		o.Mode = ModeDelta
+	}
+	if o.MaxDelete == (DeleteLimit{}) {
+		o.MaxDelete = DefaultDeleteLimit
+	}
+	if o.Writers <= 0 {
+		o.Writers = 8
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Spec == nil {
+		o.Spec = mapping.DefaultSpec()
+	}
+	if o.ResultsFormat == "" {
+		o.ResultsFormat = "csv"
+	}
+}
+
+// Errors the CLI maps to exit codes.
+var (
+	// ErrInput marks an unreadable file or a wrong header: nothing was sent.
+	ErrInput = errors.New("input error")
+	// ErrSafetyStop marks a guard that stopped the run before any write: nothing was deleted.
+	ErrSafetyStop = errors.New("safety stop")
+	// ErrPartial marks a finished run in which some rows failed; a re-run is safe.
+	ErrPartial = errors.New("some rows failed")
+)
+
+// GuardError says which guard stopped the run and why.
+type GuardError struct {
+	Entity mapping.Entity
+	Reason string
+}
+
+func (e *GuardError) Error() string {
+	if e.Entity == "" {
+		return "safety stop: " + e.Reason
+	}
+	return fmt.Sprintf("safety stop (%s): %s", e.Entity, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrSafetyStop) true.
+func (e *GuardError) Is(target error) bool { return target == ErrSafetyStop }

@@ -1,0 +1,135 @@
+package sync
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"custsync/formats"
+)
+
+// Result file columns. They start with resultColumnPrefix, so an error file, once fixed, is read back as input
+// with these columns ignored.
+var (
+	errorColumns   = []string{"custsync_line", "custsync_action", "custsync_status", "custsync_column", "custsync_error"}
+	successColumns = []string{"custsync_line", "custsync_entity", "custsync_action", "custsync_remote_id"}
+)
+
+// resultRow is one line of a result file, ordered by input line.
+type resultRow struct {
+	line  int
+	cells []string
+}
+
+// writeResults writes, per input table that has any, an error file (the failed rows as read, plus why) and a
+// success file (the rows applied, plus what was done). Rows of a table keep the table's header, so the error
+// file can be fixed and imported again.
+func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	errs := map[*source][]resultRow{}
+	merged := map[*source]map[int]int{} // line -> index in errs, so several problems of a row make one line
+	addErr := func(re rowError) {
+		if re.src == nil {
+			return
+		}
+		if merged[re.src] == nil {
+			merged[re.src] = map[int]int{}
+		}
+		if i, ok := merged[re.src][re.pos.Line]; ok {
+			row := errs[re.src][i].cells
+			n := len(row)
+			row[n-2] = joinNonEmpty(row[n-2], re.column)
+			row[n-1] = joinNonEmpty(row[n-1], re.reason)
+			return
+		}
+		cells := fit(re.cells, len(re.src.header))
+		status := ""
+		if re.status != 0 {
+			status = strconv.Itoa(re.status)
+		}
+		cells = append(cells, strconv.Itoa(re.pos.Line), re.action, status, re.column, re.reason)
+		merged[re.src][re.pos.Line] = len(errs[re.src])
+		errs[re.src] = append(errs[re.src], resultRow{line: re.pos.Line, cells: cells})
+	}
+	for _, re := range p.invalid {
+		addErr(re)
+	}
+	r.mu.Lock()
+	for _, re := range r.rowErrors {
+		addErr(re)
+	}
+	oks := map[*source][]resultRow{}
+	for _, s := range r.successes {
+		cells := append(fit(s.cells, len(s.src.header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
+		oks[s.src] = append(oks[s.src], resultRow{line: s.pos.Line, cells: cells})
+	}
+	r.mu.Unlock()
+
+	var files []string
+	names := map[string]int{}
+	for _, src := range p.sources {
+		base := strings.TrimSuffix(filepath.Base(src.file), filepath.Ext(src.file))
+		if src.sheet != "" {
+			base += "-" + src.sheet
+		}
+		if n := names[base]; n > 0 {
+			base = fmt.Sprintf("%s-%d", base, n+1)
+		}
+		names[base]++
+		for _, out := range []struct {
+			suffix string
+			extra  []string
+			rows   []resultRow
+		}{{"errors", errorColumns, errs[src]}, {"success", successColumns, oks[src]}} {
+			if len(out.rows) == 0 {
+				continue
+			}
+			path := filepath.Join(dir, base+"."+out.suffix+"."+format)
+			if err := writeResultFile(path, format, base, append(append([]string(nil), src.header...), out.extra...), out.rows); err != nil {
+				return files, err
+			}
+			files = append(files, path)
+		}
+	}
+	return files, nil
+}
+
+func writeResultFile(path, format, sheet string, header []string, rows []resultRow) error {
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].line < rows[j].line })
+	w, err := formats.Create(path, format, sheet)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.WriteHeader(header); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if err := w.Write(row.cells); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// fit copies cells to exactly n entries (rows that could not be read have none).
+func fit(cells []string, n int) []string {
+	out := make([]string, n, n+len(errorColumns))
+	copy(out, cells)
+	return out
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "" || a == b:
+		return a
+	}
+	return a + "; " + b
+}
