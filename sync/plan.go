@@ -281,13 +281,13 @@ func planRow(p *plan, src *source, m *mapping.Mapper, pos mapping.Position, cell
 		ep.ignored++
 		return
 	case mapping.Delete:
-		remoteID := rec.RemoteID
-		if known {
-			remoteID = ref.RemoteID
-		} else if e == mapping.Addresses {
-			remoteID = addressRemoteID(rec)
+		if !known {
+			// custsync deletes only what it synced: a key it never wrote may belong to someone else's data,
+			// and a first run against a populated tenant must not turn into a mass deletion.
+			ep.ignored++
+			return
 		}
-		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: remoteID,
+		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: ref.RemoteID,
 			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src,
 			cells: append([]string(nil), cells...)})
 		return

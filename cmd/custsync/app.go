@@ -59,6 +59,7 @@ func NewApp(s Streams) *cli.App {
 		ErrWriter: s.Err,
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
+			importCommand(),
 			versionCommand(),
 			sandboxCommand(),
 			exitCodesCommand(),

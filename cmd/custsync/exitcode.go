@@ -6,6 +6,12 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+	syncer "custsync/sync"
 )
 
 // Exit codes are part of the user contract (cron jobs branch on them): never renumber them.
@@ -76,8 +82,24 @@ func ExitCode(err error) int {
 	if errors.As(err, &ce) {
 		return ce.ExitCode()
 	}
-	if errors.Is(err, context.Canceled) {
+	var fe *formats.FileError
+	switch {
+	case errors.Is(err, state.ErrOtherTenant), errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchemaTooNew),
+		errors.Is(err, state.ErrLockLost):
+		return ExitState
+	case errors.Is(err, remote.ErrCredentialsRefused):
+		return ExitCredentials
+	case errors.Is(err, remote.ErrRetriesExhausted):
+		return ExitTemporary
+	case errors.Is(err, syncer.ErrSafetyStop):
+		return ExitSafetyStop
+	case errors.Is(err, syncer.ErrInput), errors.Is(err, mapping.ErrHeader), errors.Is(err, mapping.ErrMappingFile),
+		errors.As(err, &fe):
+		return ExitUsage
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return ExitInterrupted
+	case errors.Is(err, syncer.ErrPartial):
+		return ExitPartial
 	}
 	return ExitFailure
 }

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"custsync/remote"
+	"custsync/sandbox"
+	"custsync/state"
+)
+
+// Defaults of the rate flags. They are also used by commands that talk to the platform without defining the
+// flags (mappings push, deletions ack), so every command stays under the same load by default.
+const (
+	defaultTPS      = 50
+	defaultTPSBurst = 10
+	defaultWriters  = 8
+	defaultCheckers = 8
+	// sandboxBinding is the state binding of --sandbox runs: the in-process sandbox listens on a random port,
+	// so its URL cannot identify the platform the state file belongs to.
+	sandboxBinding = "sandbox://in-process"
+	// defaultSandboxTenant is the tenant of --sandbox runs when --tenant is not given.
+	defaultSandboxTenant = "demo"
+)
+
+// rateFlags are the load and endpoint flags shared by every command that reads or writes the platform in bulk
+// (import, export, check).
+func rateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.Float64Flag{Name: "tps", EnvVars: []string{"CUSTSYNC_TPS"}, Value: defaultTPS, Usage: "requests per second to the platform (0 = unlimited)"},
+		&cli.IntFlag{Name: "tps-burst", EnvVars: []string{"CUSTSYNC_TPS_BURST"}, Value: defaultTPSBurst, Usage: "rate limiter burst"},
+		&cli.IntFlag{Name: "writers", EnvVars: []string{"CUSTSYNC_WRITERS"}, Value: defaultWriters, Usage: "concurrent write requests"},
+		&cli.IntFlag{Name: "checkers", EnvVars: []string{"CUSTSYNC_CHECKERS"}, Value: defaultCheckers, Usage: "concurrent read requests"},
+		&cli.StringFlag{Name: "mappings-url", EnvVars: []string{"CUSTSYNC_MAPPINGS_URL"}, Usage: "root `URL` of a remote sdCustomerMappings endpoint (default: the API URL)"},
+	}
+}
+
+// sandboxFlags let any platform command run against an in-process sandbox instead of a real tenant: for
+// demos and rehearsals without a platform account.
+func sandboxFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "sandbox", EnvVars: []string{"CUSTSYNC_SANDBOX"}, Usage: "talk to an in-process sandbox instead of --api-url (client sandbox/sandbox, tenant \"demo\" unless --tenant)"},
+		&cli.StringFlag{Name: "sandbox-data", EnvVars: []string{"CUSTSYNC_SANDBOX_DATA"}, Usage: "keep the --sandbox data in this SQLite `FILE` between runs (default: in memory)"},
+	}
+}
+
+// platformFlags are rateFlags plus sandboxFlags: what a command that talks to the platform defines.
+func platformFlags() []cli.Flag { return append(rateFlags(), sandboxFlags()...) }
+
+// session is what a command needs to work against one tenant: the state file (bound to the tenant), the
+// platform client and, when asked for, the run lock. Close releases all of it.
+type session struct {
+	Store  *state.Store
+	Client *remote.Client
+	Lock   *state.Lock // nil unless connect was asked for the lock
+	// Close releases the lock, closes the state file and stops the in-process sandbox, if any.
+	Close func() error
+}
+
+// connect opens the state file and the platform client from the global flags (--api-url, --tenant,
+// --client-id, --client-secret(-file), --state) and, where the command defines them, the rate flags and
+// --sandbox. With needLock it also takes the run lock, so that no other run uses the state file meanwhile.
+//
+// Errors: missing tenant or credentials and bad URLs are usage errors (exit 2); a state file bound to
+// another tenant, locked by another run or newer than this binary exits 7.
+func connect(c *cli.Context, needLock bool) (*session, error) {
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log := logger(c)
+	var closers []func() error
+	closeAll := func() error {
+		var first error
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i](); err != nil && first == nil {
+				first = err
+			}
+		}
+		closers = nil
+		return first
+	}
+	fail := func(err error) (*session, error) {
+		_ = closeAll()
+		return nil, err
+	}
+
+	apiURL, binding := c.String("api-url"), ""
+	tenant := strings.TrimSpace(c.String("tenant"))
+	creds := remote.Credentials{}
+	if c.Bool("sandbox") {
+		url, stop, err := startSandbox(c.String("sandbox-data"))
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, stop)
+		apiURL, binding = url, sandboxBinding
+		if tenant == "" {
+			tenant = defaultSandboxTenant
+		}
+		creds = remote.Credentials{ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret}
+	} else {
+		binding = apiURL
+		var err error
+		creds, err = remote.LoadCredentials(remote.CredentialSources{
+			FlagClientID:     c.String("client-id"),
+			FlagClientSecret: c.String("client-secret"),
+			SecretFile:       c.String("client-secret-file"),
+			Logger:           log,
+		})
+		if err != nil {
+			return fail(usageErrorf("%w", err))
+		}
+	}
+	if tenant == "" {
+		return fail(usageErrorf("--tenant is required (or CUSTSYNC_TENANT)"))
+	}
+
+	client, err := remote.New(remote.Config{
+		BaseURL:      apiURL,
+		MappingsURL:  c.String("mappings-url"),
+		Tenant:       tenant,
+		ClientID:     creds.ClientID,
+		ClientSecret: creds.ClientSecret,
+		TPS:          flagFloat(c, "tps", defaultTPS),
+		Burst:        flagInt(c, "tps-burst", defaultTPSBurst),
+		Writers:      flagInt(c, "writers", defaultWriters),
+		Readers:      flagInt(c, "checkers", defaultCheckers),
+		Logger:       log,
+	})
+	if err != nil {
+		return fail(usageErrorf("%w", err))
+	}
+
+	st, err := openState(c, state.Binding{APIURL: binding, Tenant: tenant})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, st.Close)
+	s := &session{Store: st, Client: client}
+	if needLock {
+		lock, err := st.AcquireLock(ctx, state.CurrentLockOwner(), state.DefaultStaleAfter)
+		if err != nil {
+			return fail(stateExit(err))
+		}
+		closers = append(closers, lock.Release)
+		s.Lock = lock
+	}
+	s.Close = closeAll
+	return s, nil
+}
+
+// openState opens the --state file with the given binding; a zero binding opens it for inspection only
+// (state show|runs|unlock, mappings list, deletions list).
+func openState(c *cli.Context, binding state.Binding) (*state.Store, error) {
+	path := strings.TrimSpace(c.String("state"))
+	if path == "" {
+		return nil, usageErrorf("--state must name a file")
+	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := state.Open(ctx, path, binding)
+	if err != nil {
+		return nil, stateExit(err)
+	}
+	return st, nil
+}
+
+// stateExit gives the state file's refusals (another tenant, locked, schema too new) exit code 7.
+func stateExit(err error) error {
+	if errors.Is(err, state.ErrOtherTenant) || errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrSchemaTooNew) {
+		return &exitError{code: ExitState, err: err}
+	}
+	return err
+}
+
+// startSandbox serves a fresh sandbox on a loopback port and returns its base URL and a stop function.
+func startSandbox(dataFile string) (string, func() error, error) {
+	srv, err := sandbox.New(sandbox.Options{DataFile: dataFile})
+	if err != nil {
+		return "", nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = srv.Close()
+		return "", nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	stop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := hs.Shutdown(ctx)
+		if cerr := srv.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
+
+// definesFlag reports whether the running command or one of its parents defines the flag.
+func definesFlag(c *cli.Context, name string) bool {
+	for _, ctx := range c.Lineage() {
+		var flags []cli.Flag
+		if ctx.Command != nil {
+			flags = ctx.Command.Flags
+		}
+		if ctx.App != nil && ctx.Command == nil {
+			flags = ctx.App.Flags
+		}
+		for _, f := range flags {
+			for _, n := range f.Names() {
+				if n == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func flagFloat(c *cli.Context, name string, def float64) float64 {
+	if !definesFlag(c, name) {
+		return def
+	}
+	return c.Float64(name)
+}
+
+func flagInt(c *cli.Context, name string, def int) int {
+	if !definesFlag(c, name) {
+		return def
+	}
+	return c.Int(name)
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"custsync/mapping"
+	syncer "custsync/sync"
+)
+
+func importCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "dry-run", Usage: "plan and print the changes; send nothing, change nothing"},
+		&cli.StringFlag{Name: "mode", Value: "delta", Usage: "delta: apply the rows; full: the files are complete snapshots, keys missing from them are deleted"},
+		&cli.StringFlag{Name: "max-delete", Value: "10%", Usage: "stop (exit 6, nothing deleted) if an entity would lose more than `N` or P% of its synced records"},
+		&cli.BoolFlag{Name: "allow-empty", Usage: "accept input files without data rows (otherwise a safety stop)"},
+		&cli.StringFlag{Name: "mapping", Usage: "column mapping `FILE` (YAML or JSON); default: files use the default column names"},
+		&cli.StringFlag{Name: "entity", Usage: "entity of every input table (customers, addresses, ...) instead of detecting it from the file or sheet name"},
+		&cli.StringFlag{Name: "sheet", Usage: "XLSX: read only this sheet"},
+		&cli.StringFlag{Name: "delimiter", Usage: "CSV delimiter: , ; tab (default: detected)"},
+		&cli.StringFlag{Name: "encoding", Usage: "CSV encoding: utf-8, windows-1252, iso-8859-1 (default: detected)"},
+		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
+		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
+		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},
+	}
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "synchronise ERP files (CSV/XLSX) to the platform",
+		ArgsUsage: "FILE...",
+		Description: "Reads the files, validates every row, compares it with the checkpoint and applies only what changed.\n" +
+			"Writes are idempotent upserts keyed by the ERP number; deletes need a deletion flag, a command column\n" +
+			"or --mode full, and always stay under --max-delete.\n\n" +
+			"Examples:\n" +
+			"  custsync import --sandbox samples/customers.csv samples/addresses.csv\n" +
+			"  custsync import --tenant acme --dry-run -v customers.csv\n" +
+			"  custsync import --tenant acme --mapping samples/mappings/sap-sd.yaml --results out/ KNA1.csv\n" +
+			"  custsync import --tenant acme --mode full --max-delete 2% customers.xlsx",
+		Flags:  append(flags, platformFlags()...),
+		Action: runImport,
+	}
+}
+
+func runImport(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageErrorf("import needs at least one FILE")
+	}
+	opts, err := importOptions(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	if d := c.Duration("max-duration"); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	sess, err := connect(c, !opts.DryRun)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if sess.Lock != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-sess.Lock.Lost():
+				cancel(fmt.Errorf("the state lock was taken away (custsync state unlock?): %w", sess.Lock.Err()))
+			case <-ctx.Done():
+			}
+		}()
+	}
+
+	progress := newProgressPrinter(c.App.ErrWriter)
+	opts.Progress = progress.print
+	opts.ProgressEvery = progress.every
+	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
+	progress.finish()
+	if rep != nil {
+		printImportReport(c, rep)
+	}
+	return err
+}
+
+// importOptions turns the flags into engine options.
+func importOptions(c *cli.Context) (syncer.Options, error) {
+	var opts syncer.Options
+	var err error
+	opts.Files = c.Args().Slice()
+	if opts.Mode, err = syncer.ParseMode(c.String("mode")); err != nil {
+		return opts, usageErrorf("--mode: %w", err)
+	}
+	if opts.MaxDelete, err = syncer.ParseDeleteLimit(c.String("max-delete")); err != nil {
+		return opts, usageErrorf("--max-delete: %w", err)
+	}
+	if p := c.String("mapping"); p != "" {
+		if opts.Spec, err = mapping.LoadMappingFile(p); err != nil {
+			return opts, usageErrorf("--mapping: %w", err)
+		}
+	}
+	if e := c.String("entity"); e != "" {
+		if opts.Entity, err = mapping.ParseEntity(e); err != nil {
+			return opts, usageErrorf("--entity: %w", err)
+		}
+	}
+	switch d := c.String("delimiter"); strings.ToLower(d) {
+	case "":
+	case "tab", `\t`, "\t":
+		opts.Read.Delimiter = '\t'
+	case ",", ";", "|":
+		opts.Read.Delimiter = rune(d[0])
+	default:
+		return opts, usageErrorf("--delimiter must be , ; | or tab, not %q", d)
+	}
+	switch enc := strings.ToLower(c.String("encoding")); enc {
+	case "", "auto", "utf-8", "utf8", "windows-1252", "cp1252", "iso-8859-1", "latin1":
+		opts.Read.Encoding = enc
+	default:
+		return opts, usageErrorf("--encoding must be utf-8, windows-1252 or iso-8859-1, not %q", enc)
+	}
+	opts.Read.Sheet = c.String("sheet")
+	switch f := strings.ToLower(c.String("format")); f {
+	case "csv", "xlsx":
+		opts.ResultsFormat = f
+	default:
+		return opts, usageErrorf("--format must be csv or xlsx, not %q", f)
+	}
+	opts.ResultsDir = c.String("results")
+	opts.DryRun = c.Bool("dry-run")
+	opts.AllowEmpty = c.Bool("allow-empty")
+	opts.Writers = c.Int("writers")
+	if opts.Writers < 1 {
+		return opts, usageErrorf("--writers must be at least 1")
+	}
+	opts.PushMappings = c.String("mappings-url") != ""
+	opts.Logger = logger(c)
+	opts.Args = map[string]any{"files": opts.Files, "mode": opts.Mode, "maxDelete": opts.MaxDelete.String(),
+		"dryRun": opts.DryRun, "mapping": c.String("mapping")}
+	return opts, nil
+}
+
+// printImportReport prints the summary (or the JSON report) and, for a dry run, the plan.
+func printImportReport(c *cli.Context, rep *syncer.Report) {
+	out := c.App.Writer
+	if c.Bool("json") {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return
+	}
+	verbose := c.Count("verbose") > 0
+	if rep.DryRun {
+		for _, ch := range rep.Changes {
+			src := ""
+			if ch.Source != "" {
+				src = " (" + ch.Source + ")"
+			}
+			fmt.Fprintf(out, "%-8s %s %s%s\n", ch.Action, ch.Entity, ch.Key, src)
+			if verbose {
+				for _, f := range ch.Fields {
+					fmt.Fprintf(out, "    %s\n", f)
+				}
+			}
+		}
+	}
+	fmt.Fprintln(out, rep.Summary())
+	shown := rep.Failures
+	if !verbose && len(shown) > 10 {
+		shown = shown[:10]
+	}
+	for _, f := range shown {
+		fmt.Fprintf(out, "  failed %s: %s\n", f.Source, f.Reason)
+	}
+	if len(shown) < len(rep.Failures) {
+		fmt.Fprintf(out, "  ... %d more failures (use -v, --json or --results DIR)\n", len(rep.Failures)-len(shown))
+	}
+}
+
+// progressPrinter shows progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	mu    sync.Mutex
+	drawn bool
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w, every: 10 * time.Second}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty, p.every = true, 500*time.Millisecond
+	}
+	return p
+}
+
+func (p *progressPrinter) print(pr syncer.Progress) {
+	if pr.Planned == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", pr)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintf(p.w, "progress: %s\n", pr)
+}
+
+func (p *progressPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sandboxArgs runs commands against an in-process sandbox persisted in dir, with the state file beside it.
+func sandboxArgs(dir string, args ...string) []string {
+	return append([]string{"--state", filepath.Join(dir, "state.db")}, append(args[:1:1],
+		append([]string{"--sandbox", "--sandbox-data", filepath.Join(dir, "sandbox.db"), "--tps", "0"}, args[1:]...)...)...)
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestImportCommandSamplesThenNoop(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "../../samples/customers.csv", "../../samples/addresses.csv")...)
+	if code != ExitOK || !strings.Contains(out, "64 created") {
+		t.Fatalf("first import: code %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, sandboxArgs(dir, "import", "--json", "../../samples/customers.csv", "../../samples/addresses.csv")...)
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output is not one JSON object: %v\n%s", err, out)
+	}
+	if code != ExitOK || rep["created"] != 0.0 || rep["unchanged"] != 64.0 || rep["failed"] != 0.0 {
+		t.Fatalf("second import: code %d report %v", code, rep)
+	}
+}
+
+func TestImportCommandExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,ann@example.com\n2,Bob,bob@example.com\n3,Cy,cy@example.com\n")
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", good)...); code != ExitOK {
+		t.Fatalf("code %d\n%s%s", code, out, errOut)
+	}
+	partial := writeFile(t, dir, "partial.csv", "sdCustomerNumber,firstName,contactEmail\n4,Dee,dee@example.com\n5,Eve,broken\n")
+	if code, out, _ := runCLI(t, sandboxArgs(dir, "import", partial)...); code != ExitPartial || !strings.Contains(out, "partial.csv:3") {
+		t.Fatalf("partial: code %d, want %d\n%s", code, ExitPartial, out)
+	}
+	truncated := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,ann@example.com\n")
+	if code, _, errOut := runCLI(t, sandboxArgs(dir, "import", "--mode", "full", truncated)...); code != ExitSafetyStop || !strings.Contains(errOut, "max-delete") {
+		t.Fatalf("guard: code %d, want %d\n%s", code, ExitSafetyStop, errOut)
+	}
+	badHeader := writeFile(t, dir, "odd.csv", "sdCustomerNumber,shoeSize\n1,42\n")
+	if code, _, errOut := runCLI(t, sandboxArgs(dir, "import", "--entity", "customers", badHeader)...); code != ExitUsage || !strings.Contains(errOut, "shoeSize") {
+		t.Fatalf("bad header: code %d, want %d\n%s", code, ExitUsage, errOut)
+	}
+	if code, _, _ := runCLI(t, sandboxArgs(dir, "import", "--mode", "sometimes", good)...); code != ExitUsage {
+		t.Fatalf("bad --mode: code %d", code)
+	}
+	if code, _, errOut := runCLI(t, append([]string{"--tenant", "othertenant"}, sandboxArgs(dir, "import", good)...)...); code != ExitState || !strings.Contains(errOut, "tenant") {
+		t.Fatalf("other tenant: code %d, want %d\n%s", code, ExitState, errOut)
+	}
+}
+
+func TestImportCommandResultsAndDryRun(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	code, out, _ := runCLI(t, sandboxArgs(dir, "import", "--dry-run", "-v", in)...)
+	if code != ExitOK || !strings.Contains(out, `firstName: (none) -> "Ann"`) || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run: code %d\n%s", code, out)
+	}
+	results := filepath.Join(dir, "results")
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--results", results, "--format", "xlsx", in)...); code != ExitOK {
+		t.Fatalf("code %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(results, "customers.success.xlsx")); err != nil {
+		t.Fatalf("success file: %v", err)
+	}
+}

@@ -1,0 +1,729 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"path/filepath"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// Names of the local tables export writes besides the platform entities.
+const (
+	// ExportMappings is the SD customer mapping table of the checkpoint.
+	ExportMappings = "mappings"
+	// ExportDeletions is the deletion log of the checkpoint (unacknowledged entries unless IncludeAcked).
+	ExportDeletions = "deletions"
+)
+
+// MappingColumns and DeletionColumns are the headers of the mappings and deletions exports. A deletions
+// export (or any file with the kind and erpKey columns) is what `deletions ack FILE` reads back.
+var (
+	MappingColumns  = []string{"customerNumber", "sdCustomerNumber", "deletedInYaaS", "pushed", "updatedAt"}
+	DeletionColumns = []string{"kind", "erpKey", "remoteId", "reason", "runId", "createdAt", "ackedAt", "preImage"}
+)
+
+// ErrExportOptions marks export options that make no sense (unknown entity, several entities in one CSV).
+var ErrExportOptions = errors.New("invalid export options")
+
+// ExportOptions configure one export.
+type ExportOptions struct {
+	// Entities are entity names (customers, addresses, companies, locations, contacts) and/or the local tables
+	// "mappings" and "deletions". Entities are written in dependency order, then mappings, then deletions.
+	Entities []string
+	// Format is "csv" or "xlsx"; "" picks by the extension of Out. A CSV export holds one entity; an XLSX
+	// export holds one sheet per entity, named after it, so that import recognises each sheet.
+	Format string
+	// Out is the output file, written atomically: it appears only when the export is complete.
+	Out string
+	// Q is the platform query applied to customers (and so to the customers whose addresses are exported)
+	// and to the Customer Management lists.
+	Q string
+	// IncludeAcked also exports deletion log entries the ERP already acknowledged.
+	IncludeAcked bool
+	// PageWorkers is how many customer pages are fetched at once (default 4); every request still goes
+	// through the client's shared rate limiter and read concurrency limit.
+	PageWorkers int
+	// Workers bounds the per-customer address requests needed when a customer page comes without its
+	// addresses (default 8).
+	Workers int
+	// PageSize overrides the page size (default: the largest the client uses, remote.CustomersPageSize and
+	// remote.CustomerManagementPageSize).
+	PageSize int
+	// Progress, if set, is called about every ProgressEvery (default 1 s) and once per entity at its end.
+	Progress      func(ExportProgress)
+	ProgressEvery time.Duration
+}
+
+// ExportProgress is a progress report of a running export.
+type ExportProgress struct {
+	Table   string // entity or local table being exported
+	Rows    int64  // rows written for it so far
+	Pages   int64  // pages read for it so far
+	Elapsed time.Duration
+	Done    bool // the table is complete
+}
+
+// String renders "customers: 12000 rows, 60 pages, 3.2s".
+func (p ExportProgress) String() string {
+	s := fmt.Sprintf("%s: %d rows, %d pages, %s", p.Table, p.Rows, p.Pages, p.Elapsed.Round(100*time.Millisecond))
+	if p.Done {
+		s += " (done)"
+	}
+	return s
+}
+
+// ExportTable is what an export wrote for one entity or local table.
+type ExportTable struct {
+	Name  string
+	Rows  int64
+	Pages int64
+}
+
+// ExportReport summarises an export.
+type ExportReport struct {
+	Out      string
+	Format   string
+	Tables   []ExportTable
+	Requests int64 // HTTP requests, retries included
+	Duration time.Duration
+}
+
+// Rows returns the rows written for a table (0 if it was not exported).
+func (r ExportReport) Rows(name string) int64 {
+	for _, t := range r.Tables {
+		if t.Name == name {
+			return t.Rows
+		}
+	}
+	return 0
+}
+
+// Export writes platform data (and/or the local mapping and deletion tables) to a CSV or XLSX file in the
+// default column layout of each entity (mapping.Columns), so that the file re-imports unchanged: importing it
+// into another tenant re-creates the same records with the same ids, and importing it again sends nothing.
+//
+// ERP keys. The platform does not know the ERP keys, so export joins what the checkpoint knows:
+//   - a customer's sdCustomerNumber is its SD mapping's ERP number, else the checkpoint's ERP key for that
+//     platform id, else the platform id itself (the default id template is the key itself, so a customer
+//     custsync never saw re-imports under its own id);
+//   - an address's addressKey is the checkpoint's, else the address id without the "<sdCustomerNumber>-"
+//     prefix of the default address template, else the address id;
+//   - companies, locations and contacts use the checkpoint's keys, else the platform ids.
+//
+// The customerNumber column always carries the platform id, so a migration keeps the customer numbers.
+// Mixins are not exported. st may be nil: every key is then derived from the platform ids.
+func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts ExportOptions) (ExportReport, error) {
+	start := time.Now()
+	rep := ExportReport{Out: opts.Out}
+	tables, format, err := exportPlan(opts)
+	if err != nil {
+		return rep, err
+	}
+	rep.Format = format
+	needsRemote := false
+	for _, t := range tables {
+		if t != ExportMappings && t != ExportDeletions {
+			needsRemote = true
+		}
+	}
+	if needsRemote && rc == nil {
+		return rep, fmt.Errorf("%w: exporting platform entities needs a platform client", ErrExportOptions)
+	}
+	if !needsRemote && st == nil {
+		return rep, fmt.Errorf("%w: exporting mappings or deletions needs the state file", ErrExportOptions)
+	}
+	var before remote.Stats
+	if rc != nil {
+		before = rc.Stats()
+	}
+
+	out, err := newExportSink(opts.Out, format)
+	if err != nil {
+		return rep, err
+	}
+	defer out.abort()
+
+	ex := &exporter{st: st, rc: rc, opts: opts, start: start}
+	ex.normalise()
+	if needsRemote {
+		if ex.keys, err = loadKeyIndex(ctx, st); err != nil {
+			return rep, err
+		}
+	}
+	for _, name := range tables {
+		w, err := out.table(name, exportHeader(name))
+		if err != nil {
+			return rep, err
+		}
+		t, err := ex.exportTable(ctx, name, w)
+		rep.Tables = append(rep.Tables, t)
+		if err != nil {
+			return rep, fmt.Errorf("export %s: %w", name, err)
+		}
+	}
+	if err := out.commit(); err != nil {
+		return rep, fmt.Errorf("write %s: %w", opts.Out, err)
+	}
+	if rc != nil {
+		rep.Requests = rc.Stats().Requests - before.Requests
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+// exportPlan validates the options and returns the tables in output order and the format.
+func exportPlan(opts ExportOptions) ([]string, string, error) {
+	if strings.TrimSpace(opts.Out) == "" {
+		return nil, "", fmt.Errorf("%w: no output file", ErrExportOptions)
+	}
+	format := strings.ToLower(strings.TrimSpace(opts.Format))
+	if format == "" {
+		format = "csv"
+		if ext := strings.ToLower(filepath.Ext(opts.Out)); ext == ".xlsx" || ext == ".xlsm" {
+			format = "xlsx"
+		}
+	}
+	if format != "csv" && format != "xlsx" {
+		return nil, "", fmt.Errorf("%w: format %q: use csv or xlsx", ErrExportOptions, opts.Format)
+	}
+	want := map[string]bool{}
+	for _, raw := range opts.Entities {
+		for _, name := range strings.Split(raw, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			switch name {
+			case "":
+				continue
+			case ExportMappings, ExportDeletions:
+				want[name] = true
+				continue
+			}
+			e, err := mapping.ParseEntity(name)
+			if err != nil {
+				return nil, "", fmt.Errorf("%w: %v (or mappings, deletions)", ErrExportOptions, err)
+			}
+			want[string(e)] = true
+		}
+	}
+	var tables []string
+	for _, e := range mapping.Entities() {
+		if want[string(e)] {
+			tables = append(tables, string(e))
+		}
+	}
+	for _, t := range []string{ExportMappings, ExportDeletions} {
+		if want[t] {
+			tables = append(tables, t)
+		}
+	}
+	if len(tables) == 0 {
+		return nil, "", fmt.Errorf("%w: name at least one entity to export", ErrExportOptions)
+	}
+	if format == "csv" && len(tables) > 1 {
+		return nil, "", fmt.Errorf("%w: a CSV file holds one entity, not %s; export to XLSX (one sheet each) or run one export per entity",
+			ErrExportOptions, strings.Join(tables, ", "))
+	}
+	return tables, format, nil
+}
+
+func exportHeader(name string) []string {
+	switch name {
+	case ExportMappings:
+		return MappingColumns
+	case ExportDeletions:
+		return DeletionColumns
+	}
+	return mapping.Columns(mapping.Entity(name))
+}
+
+// exportSink is the output file: one CSV table or an XLSX workbook with one sheet per table.
+type exportSink struct {
+	csv formats.Writer
+	wb  *formats.Workbook
+}
+
+type rowWriter interface{ Write([]string) error }
+
+func newExportSink(path, format string) (*exportSink, error) {
+	if format == "xlsx" {
+		wb, err := formats.CreateWorkbook(path)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		return &exportSink{wb: wb}, nil
+	}
+	w, err := formats.Create(path, "csv", "")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &exportSink{csv: w}, nil
+}
+
+func (s *exportSink) table(name string, header []string) (rowWriter, error) {
+	if s.wb != nil {
+		return s.wb.AddSheet(name, header)
+	}
+	if err := s.csv.WriteHeader(header); err != nil {
+		return nil, err
+	}
+	return s.csv, nil
+}
+
+func (s *exportSink) commit() error {
+	if s.wb != nil {
+		return s.wb.Close()
+	}
+	return s.csv.Close()
+}
+
+func (s *exportSink) abort() {
+	if s.wb != nil {
+		_ = s.wb.Abort()
+		return
+	}
+	_ = s.csv.Abort()
+}
+
+// keyIndex translates platform ids to ERP keys from the checkpoint and the SD mappings.
+type keyIndex struct {
+	customers map[string]string // customer number -> sdCustomerNumber
+	addresses map[string]string // "<customer number>/<address id>" -> addressKey
+	companies map[string]string // legal entity id -> companyKey
+	locations map[string]string // location id -> locationKey
+}
+
+func loadKeyIndex(ctx context.Context, st *state.Store) (*keyIndex, error) {
+	k := &keyIndex{customers: map[string]string{}, addresses: map[string]string{}, companies: map[string]string{}, locations: map[string]string{}}
+	if st == nil {
+		return k, nil
+	}
+	simple := map[mapping.Entity]map[string]string{mapping.Customers: k.customers, mapping.Companies: k.companies, mapping.Locations: k.locations}
+	for e, m := range simple {
+		err := st.ScanEntities(ctx, string(e), func(en state.Entity) error {
+			if en.RemoteID != "" {
+				m[en.RemoteID] = en.ERPKey
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	err := st.ScanEntities(ctx, string(mapping.Addresses), func(en state.Entity) error {
+		if parts := mapping.SplitKey(en.ERPKey, 2); len(parts) == 2 && en.RemoteID != "" {
+			k.addresses[en.RemoteID] = parts[1]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The SD mappings are the declared ERP relation and win over the checkpoint.
+	err = st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
+		k.customers[m.CustomerNumber] = m.SDCustomerNumber
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *keyIndex) customer(id string) string {
+	if key, ok := k.customers[id]; ok {
+		return key
+	}
+	return id
+}
+
+func (k *keyIndex) address(customerID, customerKey, addressID string) string {
+	if key, ok := k.addresses[customerID+"/"+addressID]; ok {
+		return key
+	}
+	if rest, ok := strings.CutPrefix(addressID, customerKey+"-"); ok && rest != "" {
+		return rest
+	}
+	return addressID
+}
+
+func (k *keyIndex) ref(e mapping.Entity, id string) string {
+	var m map[string]string
+	switch e {
+	case mapping.Customers:
+		m = k.customers
+	case mapping.Companies:
+		m = k.companies
+	case mapping.Locations:
+		m = k.locations
+	}
+	if key, ok := m[id]; ok {
+		return key
+	}
+	return id
+}
+
+// exporter runs one export.
+type exporter struct {
+	st    *state.Store
+	rc    *remote.Client
+	opts  ExportOptions
+	keys  *keyIndex
+	start time.Time
+
+	rows, pages atomic.Int64
+}
+
+func (x *exporter) normalise() {
+	if x.opts.PageWorkers <= 0 {
+		x.opts.PageWorkers = 4
+	}
+	if x.opts.Workers <= 0 {
+		x.opts.Workers = 8
+	}
+	if x.opts.ProgressEvery <= 0 {
+		x.opts.ProgressEvery = time.Second
+	}
+}
+
+// exportTable writes one table and reports it, with progress while it runs.
+func (x *exporter) exportTable(ctx context.Context, name string, w rowWriter) (ExportTable, error) {
+	x.rows.Store(0)
+	x.pages.Store(0)
+	stop := x.startProgress(name)
+	var err error
+	switch name {
+	case ExportMappings:
+		err = x.exportMappings(ctx, w)
+	case ExportDeletions:
+		err = x.exportDeletions(ctx, w)
+	case string(mapping.Customers), string(mapping.Addresses):
+		err = x.exportCustomers(ctx, mapping.Entity(name), w)
+	case string(mapping.Companies):
+		err = x.exportManaged(ctx, mapping.Companies, x.rc.LegalEntities, w)
+	case string(mapping.Locations):
+		err = x.exportLocations(ctx, w)
+	case string(mapping.Contacts):
+		err = x.exportManaged(ctx, mapping.Contacts, x.rc.ContactAssignments, w)
+	default:
+		err = fmt.Errorf("%w: unknown table %q", ErrExportOptions, name)
+	}
+	stop(err == nil)
+	return ExportTable{Name: name, Rows: x.rows.Load(), Pages: x.pages.Load()}, err
+}
+
+func (x *exporter) startProgress(name string) func(done bool) {
+	if x.opts.Progress == nil {
+		return func(bool) {}
+	}
+	report := func(done bool) {
+		x.opts.Progress(ExportProgress{Table: name, Rows: x.rows.Load(), Pages: x.pages.Load(), Elapsed: time.Since(x.start), Done: done})
+	}
+	quit := make(chan struct{})
+	var wg stdsync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(x.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				report(false)
+			}
+		}
+	}()
+	return func(done bool) {
+		close(quit)
+		wg.Wait()
+		if done {
+			report(true)
+		}
+	}
+}
+
+func (x *exporter) write(w rowWriter, row []string) error {
+	if err := w.Write(row); err != nil {
+		return err
+	}
+	x.rows.Add(1)
+	return nil
+}
+
+// exportCustomers writes customers or their addresses. Customer pages are fetched concurrently (see
+// fetchPagesInOrder) with their addresses expanded, so addresses cost no request per customer.
+func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, w rowWriter) error {
+	size := x.opts.PageSize
+	if size <= 0 {
+		size = remote.CustomersPageSize
+	}
+	list := remote.ListOptions{Q: x.opts.Q, PageSize: size}
+	if e == mapping.Addresses {
+		list.Expand = []string{"addresses"}
+	}
+	seen := map[string]struct{}{}
+	fetch := func(ctx context.Context, page int) ([]remote.Doc, error) {
+		docs, err := customerPage(ctx, x.rc, list, page)
+		if err != nil || e != mapping.Addresses {
+			return docs, err
+		}
+		return docs, x.fillAddresses(ctx, docs)
+	}
+	return fetchPagesInOrder(ctx, x.opts.PageWorkers, size, fetch, func(docs []remote.Doc) error {
+		x.pages.Add(1)
+		for _, d := range docs {
+			id, _ := d["id"].(string)
+			if id == "" {
+				continue
+			}
+			// A customer created while the export pages shifts later pages by one: skip the repeat.
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+			key := x.keys.customer(id)
+			if e == mapping.Customers {
+				row := mapping.ExportRow(mapping.Customers, d, map[string]string{mapping.CustomerKeyColumn: key}, x.keys.ref, "")
+				if err := x.write(w, row); err != nil {
+					return err
+				}
+				continue
+			}
+			addrs, _ := d["addresses"].([]any)
+			for _, a := range addrs {
+				addr, ok := a.(map[string]any)
+				if !ok {
+					continue
+				}
+				addrID, _ := addr["id"].(string)
+				if addrID == "" {
+					continue
+				}
+				keys := map[string]string{mapping.CustomerKeyColumn: key, mapping.AddressKeyColumn: x.keys.address(id, key, addrID)}
+				if err := x.write(w, mapping.ExportRow(mapping.Addresses, addr, keys, x.keys.ref, "")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// fillAddresses fetches, with bounded concurrency, the addresses of customers whose page came without them
+// (a platform that ignores expand=addresses).
+func (x *exporter) fillAddresses(ctx context.Context, docs []remote.Doc) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(x.opts.Workers)
+	for _, d := range docs {
+		if _, ok := d["addresses"].([]any); ok {
+			continue
+		}
+		id, _ := d["id"].(string)
+		if id == "" {
+			continue
+		}
+		g.Go(func() error {
+			addrs, err := x.rc.Addresses(gctx, id)
+			if remote.IsNotFound(err) {
+				addrs, err = nil, nil // deleted since the page was read
+			}
+			if err != nil {
+				return fmt.Errorf("addresses of customer %s: %w", id, err)
+			}
+			list := make([]any, len(addrs))
+			for i, a := range addrs {
+				list[i] = map[string]any(a)
+			}
+			d["addresses"] = list
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// customerPage fetches one page of customers. The client's iterator always starts at page 1, so the page is
+// selected by overriding pageNumber through ListOptions.Filters (added to the query after the paging
+// parameters), and only that first page is consumed. This works for the customer list because it has no
+// total-count header: its iterator ends at a short page or takes only what is consumed.
+func customerPage(ctx context.Context, rc *remote.Client, opts remote.ListOptions, page int) ([]remote.Doc, error) {
+	filters := make(map[string]string, len(opts.Filters)+1)
+	for k, v := range opts.Filters {
+		filters[k] = v
+	}
+	filters["pageNumber"] = strconv.Itoa(page)
+	opts.Filters = filters
+	docs := make([]remote.Doc, 0, opts.PageSize)
+	for d, err := range rc.Customers(ctx, opts) {
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+		if len(docs) == opts.PageSize {
+			break
+		}
+	}
+	return docs, nil
+}
+
+type pageResult struct {
+	docs []remote.Doc
+	err  error
+}
+
+// fetchPagesInOrder fetches pages 1, 2, ... with up to workers requests in flight and hands them to emit in
+// page order, until a page shorter than size. The total is not known in advance, so up to workers requests
+// past the last page are wasted; they are cancelled as soon as the end is seen.
+func fetchPagesInOrder(ctx context.Context, workers, size int, fetch func(context.Context, int) ([]remote.Doc, error), emit func([]remote.Doc) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	futures := make(chan chan pageResult, workers)
+	var ended atomic.Bool
+	go func() {
+		defer close(futures)
+		for page := 1; !ended.Load(); page++ {
+			ch := make(chan pageResult, 1)
+			select {
+			case futures <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				docs, err := fetch(ctx, page)
+				ch <- pageResult{docs: docs, err: err}
+			}()
+		}
+	}()
+	drain := func() {
+		cancel()
+		for ch := range futures {
+			<-ch
+		}
+	}
+	for ch := range futures {
+		r := <-ch
+		if r.err != nil {
+			drain()
+			return r.err
+		}
+		if err := emit(r.docs); err != nil {
+			drain()
+			return err
+		}
+		if len(r.docs) < size {
+			ended.Store(true)
+			drain()
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// exportManaged writes legal entities or contact assignments, page by page. Customer Management lists are
+// read through the client's own iterator: it relies on their total-count header to end the list.
+func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error], w rowWriter) error {
+	size := x.managedPageSize()
+	n := 0
+	for d, err := range list(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size}) {
+		if err != nil {
+			return err
+		}
+		if n%size == 0 {
+			x.pages.Add(1)
+		}
+		n++
+		id, _ := d["id"].(string)
+		keys := map[string]string{}
+		if e == mapping.Companies {
+			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, id)
+		}
+		if err := x.write(w, mapping.ExportRow(e, d, keys, x.keys.ref, "")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *exporter) managedPageSize() int {
+	if x.opts.PageSize > 0 {
+		return x.opts.PageSize
+	}
+	return remote.CustomerManagementPageSize
+}
+
+// exportLocations writes locations with the companyKey of the legal entity that lists each location in its
+// entitiesAddresses (the platform keeps the link on the company's side only).
+func (x *exporter) exportLocations(ctx context.Context, w rowWriter) error {
+	size := x.managedPageSize()
+	owner := map[string]string{}
+	for le, err := range x.rc.LegalEntities(ctx, remote.ListOptions{PageSize: size, Fields: []string{"id", "entitiesAddresses"}}) {
+		if err != nil {
+			return fmt.Errorf("legal entities (for the companyKey column): %w", err)
+		}
+		leID, _ := le["id"].(string)
+		addrs, _ := le["entitiesAddresses"].([]any)
+		for _, a := range addrs {
+			if loc, ok := a.(map[string]any); ok {
+				if locID, _ := loc["id"].(string); locID != "" && leID != "" {
+					owner[locID] = leID
+				}
+			}
+		}
+	}
+	n := 0
+	for d, err := range x.rc.Locations(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size}) {
+		if err != nil {
+			return err
+		}
+		if n%size == 0 {
+			x.pages.Add(1)
+		}
+		n++
+		id, _ := d["id"].(string)
+		keys := map[string]string{mapping.LocationKeyColumn: x.keys.ref(mapping.Locations, id)}
+		if le := owner[id]; le != "" {
+			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, le)
+		}
+		if err := x.write(w, mapping.ExportRow(mapping.Locations, d, keys, x.keys.ref, "")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *exporter) exportMappings(ctx context.Context, w rowWriter) error {
+	return x.st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
+		return x.write(w, []string{m.CustomerNumber, m.SDCustomerNumber, strconv.FormatBool(m.DeletedInYaaS),
+			strconv.FormatBool(m.Pushed), exportTime(m.UpdatedAt)})
+	})
+}
+
+func (x *exporter) exportDeletions(ctx context.Context, w rowWriter) error {
+	return x.st.ScanDeletions(ctx, state.DeletionFilter{IncludeAcked: x.opts.IncludeAcked}, func(d state.DeletionEntry) error {
+		run := ""
+		if d.RunID != 0 {
+			run = strconv.FormatInt(d.RunID, 10)
+		}
+		return x.write(w, []string{d.Kind, d.ERPKey, d.RemoteID, string(d.Reason), run, exportTime(d.CreatedAt),
+			exportTime(d.AckedAt), string(d.PreImage)})
+	})
+}
+
+func exportTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
