@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	stdsync "sync"
 	"sync/atomic"
 	"time"
@@ -181,17 +182,32 @@ func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error
 	return err
 }
 
-// blockedBy returns why an op cannot run because something it depends on failed in this run.
+// blockedBy returns why an op cannot run because something it references failed in this run.
 func (r *runner) blockedBy(o *op) string {
-	if o.entity != mapping.Addresses || len(o.rec.KeyParts) == 0 || o.Action == state.ActionDelete {
+	if o.Action == state.ActionDelete {
 		return ""
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if reason, ok := r.failed[mapping.Customers][o.rec.KeyParts[0]]; ok {
-		return fmt.Sprintf("customer %q failed in this run: %s", o.rec.KeyParts[0], reason)
+	for _, ref := range o.rec.Refs {
+		if reason, ok := r.failed[ref.Entity][ref.Key]; ok {
+			return fmt.Sprintf("%s %q failed in this run: %s", singular(ref.Entity), ref.Key, reason)
+		}
 	}
 	return ""
+}
+
+// singular names one record of an entity in messages.
+func singular(e mapping.Entity) string {
+	switch e {
+	case mapping.Companies:
+		return "company"
+	case mapping.Addresses:
+		return "address"
+	case mapping.Contacts:
+		return "contact assignment"
+	}
+	return strings.TrimSuffix(string(e), "s")
 }
 
 func statusOf(err error) int {
@@ -386,7 +402,7 @@ func (r *runner) upsertFunc(e mapping.Entity) applyFunc {
 	case mapping.Addresses:
 		return r.applyAddress
 	}
-	return nil
+	return r.applyManagement
 }
 
 func (r *runner) deleteFunc(e mapping.Entity) applyFunc {
@@ -396,5 +412,5 @@ func (r *runner) deleteFunc(e mapping.Entity) applyFunc {
 	case mapping.Addresses:
 		return r.deleteAddress
 	}
-	return nil
+	return r.deleteManagement
 }

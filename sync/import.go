@@ -52,6 +52,10 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err := loadDiffs(ctx, st, p); err != nil {
 		return finish(err)
 	}
+	orderCompanies(p)
+	if err := orderCompanyDeletes(ctx, st, p); err != nil {
+		return finish(err)
+	}
 	for _, src := range sources {
 		rep.Rows += src.rows
 	}
@@ -259,9 +263,14 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 			continue
 		}
 		r.refresh(ep.refresh)
-		ops := append(slices.Clone(ep.creates), ep.updates...)
-		if err := r.runPhase(ctx, ops, r.upsertFunc(e)); err != nil {
-			return err
+		levels := ep.levels
+		if levels == nil {
+			levels = [][]*op{append(slices.Clone(ep.creates), ep.updates...)}
+		}
+		for _, ops := range levels {
+			if err := r.runPhase(ctx, ops, r.upsertFunc(e)); err != nil {
+				return err
+			}
 		}
 	}
 	failed := r.failures.Load() + int64(len(p.invalid))
@@ -278,8 +287,14 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 			}
 			continue
 		}
-		if err := r.runPhase(ctx, ep.deletes, r.deleteFunc(e)); err != nil {
-			return err
+		levels := ep.deleteLevels
+		if levels == nil {
+			levels = [][]*op{ep.deletes}
+		}
+		for _, ops := range levels {
+			if err := r.runPhase(ctx, ops, r.deleteFunc(e)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -23,8 +23,6 @@ const resultColumnPrefix = "custsync_"
 // that list them, customers before their addresses). Deletes run in reverse.
 var applyOrder = mapping.Entities()
 
-// supported lists the entities this engine applies; other entities in the input are an input error.
-var supported = map[mapping.Entity]bool{mapping.Customers: true, mapping.Addresses: true}
 
 // source is one input table with its resolved mappers.
 type source struct {
@@ -80,6 +78,10 @@ type entityPlan struct {
 	deletes    []*op
 	unchanged  int
 	ignored    int
+	// levels are the upserts in dependency order (companies: parents first); nil means one level.
+	levels [][]*op
+	// deleteLevels are the deletes in order (companies: children first); nil means one level.
+	deleteLevels [][]*op
 	// refresh are rows whose hash changed but that change nothing on the platform (e.g. a cell blanked):
 	// only the checkpoint hash is updated.
 	refresh []*op
@@ -87,6 +89,7 @@ type entityPlan struct {
 
 // plan is everything the run will do.
 type plan struct {
+	views    map[mapping.Entity]*checkpointView
 	sources  []*source
 	entities map[mapping.Entity]*entityPlan
 	invalid  []rowError
@@ -128,11 +131,6 @@ func openSources(opts *Options) ([]*source, [][]formats.Table, error) {
 			if err != nil {
 				return fail(err)
 			}
-			for _, m := range mappers {
-				if !supported[m.Entity()] {
-					return fail(fmt.Errorf("%s: %s are not supported by this version of import yet", src, m.Entity()))
-				}
-			}
 			src.mappers = mappers
 			sources = append(sources, src)
 		}
@@ -163,28 +161,50 @@ func dropResultColumns(header []string) ([]string, []int) {
 	return kept, keep
 }
 
-// checkpointView is the checkpoint of one entity kind as the planner sees it. Keys are removed as rows claim
-// them, so what is left at the end are the keys missing from the input (deletion candidates in full mode).
+// checkpointView is the checkpoint of one entity kind as the planner sees it. In full mode it also records
+// which keys the input claimed, so that the others are the deletion candidates.
 type checkpointView struct {
 	refs map[string]state.EntityRef
+	seen map[string]struct{} // nil unless in full mode
+}
+
+func (v *checkpointView) claim(key string) {
+	if v.seen != nil {
+		v.seen[key] = struct{}{}
+	}
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
 func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*source, tables [][]formats.Table) (*plan, error) {
 	p := &plan{sources: sources, entities: map[mapping.Entity]*entityPlan{}}
 	views := map[mapping.Entity]*checkpointView{}
+	load := func(e mapping.Entity) error {
+		if views[e] != nil {
+			return nil
+		}
+		refs, err := st.LoadEntities(ctx, string(e))
+		if err != nil {
+			return err
+		}
+		views[e] = &checkpointView{refs: refs}
+		p.entity(e).checkpoint = len(refs)
+		return nil
+	}
 	for _, src := range sources {
 		for _, m := range src.mappers {
 			e := m.Entity()
-			ep := p.entity(e)
-			ep.inInput = true
-			if views[e] == nil {
-				refs, err := st.LoadEntities(ctx, string(e))
-				if err != nil {
+			p.entity(e).inInput = true
+			if err := load(e); err != nil {
+				return nil, err
+			}
+			if opts.Mode == ModeFull {
+				views[e].seen = map[string]struct{}{}
+			}
+			// References resolve through the checkpoint of the entities they point to.
+			for _, dep := range referencedEntities[e] {
+				if err := load(dep); err != nil {
 					return nil, err
 				}
-				views[e] = &checkpointView{refs: refs}
-				ep.checkpoint = len(refs)
 			}
 		}
 	}
@@ -199,10 +219,17 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 			}
 		}
 	}
+	resolveReferences(p, views)
 	if opts.Mode == ModeFull {
 		for e, v := range views {
+			if v.seen == nil {
+				continue
+			}
 			ep := p.entity(e)
 			for key, ref := range v.refs {
+				if _, ok := v.seen[key]; ok {
+					continue
+				}
 				ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: key,
 					RemoteID: ref.RemoteID, Action: state.ActionDelete, Reason: state.ReasonFullSnapshot}, entity: e})
 			}
@@ -213,7 +240,38 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 			sort.SliceStable(list, func(a, b int) bool { return list[a].ERPKey < list[b].ERPKey })
 		}
 	}
+	p.views = views
 	return p, nil
+}
+
+// referencedEntities lists, per entity, the entities its rows reference.
+var referencedEntities = map[mapping.Entity][]mapping.Entity{
+	mapping.Addresses: {mapping.Customers},
+	mapping.Companies: {mapping.Companies, mapping.Locations},
+	mapping.Locations: {mapping.Companies},
+	mapping.Contacts:  {mapping.Companies, mapping.Customers},
+}
+
+// resolveReferences points every reference at the platform id the checkpoint knows for its key (an adopted or
+// earlier id wins over the id template), and computes the ids that depend on references.
+func resolveReferences(p *plan, views map[mapping.Entity]*checkpointView) {
+	for _, ep := range p.entities {
+		for _, list := range [][]*op{ep.creates, ep.updates} {
+			for _, o := range list {
+				for i := range o.rec.Refs {
+					ref := &o.rec.Refs[i]
+					if v := views[ref.Entity]; v != nil {
+						if cp, ok := v.refs[ref.Key]; ok && cp.RemoteID != "" {
+							ref.RemoteID = cp.RemoteID
+						}
+					}
+				}
+				if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
+					o.RemoteID = addressRemoteID(o.rec)
+				}
+			}
+		}
+	}
 }
 
 // readTable streams one table through its mappers into the plan.
@@ -266,7 +324,7 @@ func planRow(p *plan, src *source, m *mapping.Mapper, pos mapping.Position, cell
 	if len(ferrs) > 0 {
 		// A row that exists but is invalid must never look like a deletion in full mode.
 		if rec.Key != "" {
-			delete(view.refs, rec.Key)
+			view.claim(rec.Key)
 		}
 		for _, fe := range ferrs {
 			p.invalid = append(p.invalid, rowError{src: src, pos: pos, cells: append([]string(nil), cells...), entity: e,
@@ -275,7 +333,7 @@ func planRow(p *plan, src *source, m *mapping.Mapper, pos mapping.Position, cell
 		return
 	}
 	ref, known := view.refs[rec.Key]
-	delete(view.refs, rec.Key)
+	view.claim(rec.Key)
 	switch rec.Command {
 	case mapping.Ignore:
 		ep.ignored++

@@ -1,0 +1,378 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// maxVersionRetries bounds how often an update re-reads a resource after a stale-version conflict (someone
+// else changed it between our read and our write).
+const maxVersionRetries = 3
+
+// parentKey returns the ERP key of a company row's parent, if any.
+func parentKey(rec mapping.Record) string {
+	for _, r := range rec.Refs {
+		if r.Entity == mapping.Companies && r.Column == mapping.ParentKeyColumn {
+			return r.Key
+		}
+	}
+	return ""
+}
+
+// orderCompanies sorts the company upserts into levels, parents before children, so that a subsidiary is
+// written only after its parent exists. Rows in a cycle, or whose parent is neither in the input nor synced
+// before, become row errors naming the chain, and so do their descendants.
+func orderCompanies(p *plan) {
+	ep := p.entities[mapping.Companies]
+	if ep == nil || len(ep.creates)+len(ep.updates) == 0 {
+		return
+	}
+	ops := append(append([]*op{}, ep.creates...), ep.updates...)
+	byKey := make(map[string]*op, len(ops))
+	for _, o := range ops {
+		byKey[o.ERPKey] = o
+	}
+	synced := map[string]state.EntityRef{}
+	if v := p.views[mapping.Companies]; v != nil {
+		synced = v.refs
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	status := map[string]int{}
+	depth := map[string]int{}
+	problem := map[string]string{}
+	var visit func(key string, chain []string) (int, string)
+	visit = func(key string, chain []string) (int, string) {
+		switch status[key] {
+		case done:
+			return depth[key], problem[key]
+		case visiting:
+			i := slices.Index(chain, key)
+			return 0, "parent cycle: " + strings.Join(append(chain[i:], key), " -> ")
+		}
+		status[key] = visiting
+		chain = append(chain, key)
+		o := byKey[key]
+		d, why := 0, ""
+		if parent := parentKey(o.rec); parent != "" {
+			switch _, planned := byKey[parent]; {
+			case planned:
+				pd, pwhy := visit(parent, chain)
+				d = pd + 1
+				if pwhy != "" {
+					why = pwhy
+					if !strings.HasPrefix(pwhy, "parent cycle") {
+						why = fmt.Sprintf("parent %q cannot be written: %s", parent, pwhy)
+					}
+				}
+			default:
+				if _, ok := synced[parent]; !ok {
+					why = fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)",
+						parent, strings.Join(append(chain, parent), " -> "))
+				}
+			}
+		}
+		status[key], depth[key], problem[key] = done, d, why
+		return d, why
+	}
+	levels := [][]*op{}
+	var creates, updates []*op
+	for _, o := range ops {
+		d, why := visit(o.ERPKey, nil)
+		if why != "" {
+			why = chainProblem(o.ERPKey, byKey, synced)
+			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: mapping.Companies,
+				key: o.ERPKey, action: string(o.Action), column: mapping.ParentKeyColumn, reason: why})
+			continue
+		}
+		for len(levels) <= d {
+			levels = append(levels, nil)
+		}
+		levels[d] = append(levels[d], o)
+		if o.Action == state.ActionCreate {
+			creates = append(creates, o)
+		} else {
+			updates = append(updates, o)
+		}
+	}
+	ep.creates, ep.updates, ep.levels = creates, updates, levels
+}
+
+// chainProblem describes, from one row's point of view, why its parent chain does not resolve: the chain from
+// the row up to the cycle or to the missing parent.
+func chainProblem(key string, byKey map[string]*op, synced map[string]state.EntityRef) string {
+	chain := []string{key}
+	for {
+		o := byKey[key]
+		parent := parentKey(o.rec)
+		if i := slices.Index(chain, parent); i >= 0 {
+			return "parent cycle: " + strings.Join(append(chain[i:], parent), " -> ")
+		}
+		chain = append(chain, parent)
+		if _, planned := byKey[parent]; !planned {
+			return fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)", parent, strings.Join(chain, " -> "))
+		}
+		key = parent
+	}
+}
+
+// orderCompanyDeletes puts company deletes children first and refuses to delete a company whose subsidiaries
+// stay: the platform would delete them too, out of sight of the guard.
+func orderCompanyDeletes(ctx context.Context, st *state.Store, p *plan) error {
+	ep := p.entities[mapping.Companies]
+	v := p.views[mapping.Companies]
+	if ep == nil || len(ep.deletes) == 0 || v == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(v.refs))
+	byRemote := make(map[string]string, len(v.refs))
+	for k, ref := range v.refs {
+		keys = append(keys, k)
+		byRemote[ref.RemoteID] = k
+	}
+	snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
+	if err != nil {
+		return err
+	}
+	parent := map[string]string{}
+	children := map[string][]string{}
+	for k, raw := range snaps {
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) != nil {
+			continue
+		}
+		if pid, _ := doc["parentId"].(string); pid != "" {
+			if pk, ok := byRemote[pid]; ok {
+				parent[k] = pk
+				children[pk] = append(children[pk], k)
+			}
+		}
+	}
+	deleting := map[string]bool{}
+	for _, o := range ep.deletes {
+		deleting[o.ERPKey] = true
+	}
+	depth := func(k string) int {
+		d := 0
+		for seen := map[string]bool{}; parent[k] != "" && !seen[k]; k = parent[k] {
+			seen[k] = true
+			d++
+		}
+		return d
+	}
+	var kept []*op
+	for _, o := range ep.deletes {
+		var staying []string
+		var walk func(string)
+		walk = func(k string) {
+			for _, c := range children[k] {
+				if !deleting[c] {
+					staying = append(staying, c)
+				}
+				walk(c)
+			}
+		}
+		walk(o.ERPKey)
+		if len(staying) > 0 {
+			sort.Strings(staying)
+			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: mapping.Companies,
+				key: o.ERPKey, action: string(state.ActionDelete), reason: fmt.Sprintf(
+					"not deleted: its subsidiaries %s stay, and the platform would delete them with it; delete them too or re-parent them first",
+					strings.Join(staying, ", "))})
+			continue
+		}
+		kept = append(kept, o)
+	}
+	sort.SliceStable(kept, func(i, j int) bool { return depth(kept[i].ERPKey) > depth(kept[j].ERPKey) })
+	ep.deletes = kept
+	ep.deleteLevels = nil
+	for i := 0; i < len(kept); {
+		j := i
+		for j < len(kept) && depth(kept[j].ERPKey) == depth(kept[i].ERPKey) {
+			j++
+		}
+		ep.deleteLevels = append(ep.deleteLevels, kept[i:j])
+		i = j
+	}
+	return nil
+}
+
+// requestShape turns a Customer Management response into a PUT body: references become {id} objects,
+// read-only fields go.
+func requestShape(doc map[string]any) map[string]any {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		switch k {
+		case "id":
+			continue
+		case "entitiesAddresses", "approvalGroup", "customerGroups":
+			out[k] = idRefs(v)
+		case "legalEntity", "customer":
+			if m, ok := v.(map[string]any); ok {
+				out[k] = map[string]any{"id": m["id"]}
+			} else {
+				out[k] = v
+			}
+		case "metadata":
+			if m, ok := v.(map[string]any); ok {
+				md := map[string]any{}
+				if ver, ok := m["version"]; ok {
+					md["version"] = ver
+				}
+				if mx, ok := m["mixins"]; ok {
+					md["mixins"] = mx
+				}
+				out[k] = md
+			}
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func idRefs(v any) []any {
+	items, _ := v.([]any)
+	out := make([]any, 0, len(items))
+	for _, it := range items {
+		switch t := it.(type) {
+		case map[string]any:
+			out = append(out, map[string]any{"id": t["id"]})
+		case string:
+			out = append(out, map[string]any{"id": t})
+		}
+	}
+	return out
+}
+
+// keepPlatformGroups adds to body the customer groups the platform created for the legal entity (they carry a
+// role): a PUT whose list omits them would delete them in IAM.
+func keepPlatformGroups(body, current map[string]any) {
+	groups, ok := body["customerGroups"].([]any)
+	if !ok {
+		return
+	}
+	have := map[any]bool{}
+	for _, g := range groups {
+		if m, ok := g.(map[string]any); ok {
+			have[m["id"]] = true
+		}
+	}
+	cur, _ := current["customerGroups"].([]any)
+	for _, g := range cur {
+		m, ok := g.(map[string]any)
+		if !ok {
+			continue
+		}
+		if role, _ := m["role"].(string); role != "" && !have[m["id"]] {
+			groups = append(groups, map[string]any{"id": m["id"]})
+		}
+	}
+	body["customerGroups"] = groups
+}
+
+// managementCalls are the remote calls of one Customer Management resource.
+type managementCalls struct {
+	get    func(ctx context.Context, id string) (remote.Doc, error)
+	upsert func(ctx context.Context, id string, body remote.Doc) (bool, error)
+	delete func(ctx context.Context, id string) error
+	// defaults fills required fields a create needs when the row leaves them blank.
+	defaults func(body map[string]any, rec mapping.Record)
+}
+
+func (r *runner) managementCalls(e mapping.Entity) managementCalls {
+	switch e {
+	case mapping.Companies:
+		return managementCalls{get: r.rc.GetLegalEntity, upsert: r.rc.UpsertLegalEntity, delete: r.rc.DeleteLegalEntity,
+			defaults: func(body map[string]any, rec mapping.Record) {
+				if _, ok := body["type"]; !ok {
+					body["type"] = "COMPANY"
+					if parentKey(rec) != "" {
+						body["type"] = "SUBSIDIARY"
+					}
+				}
+			}}
+	case mapping.Locations:
+		return managementCalls{get: r.rc.GetLocation, upsert: r.rc.UpsertLocation, delete: r.rc.DeleteLocation,
+			defaults: func(body map[string]any, _ mapping.Record) {
+				if _, ok := body["contactDetails"]; !ok {
+					body["contactDetails"] = map[string]any{}
+				}
+			}}
+	default:
+		return managementCalls{get: r.rc.GetContactAssignment, upsert: r.rc.UpsertContactAssignment, delete: r.rc.DeleteContactAssignment,
+			defaults: func(body map[string]any, _ mapping.Record) {
+				if _, ok := body["type"]; !ok {
+					body["type"] = "CONTACT"
+				}
+			}}
+	}
+}
+
+// applyManagement writes a Customer Management resource. These APIs have no PATCH and PUT replaces the whole
+// resource, so every write reads the current resource, applies the row to it (blank cells keep the platform's
+// values) and PUTs it back with its metadata.version; a stale version re-reads and tries again.
+func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, error) {
+	calls := r.managementCalls(o.entity)
+	for attempt := 0; ; attempt++ {
+		current, err := calls.get(ctx, o.RemoteID)
+		if err != nil && !remote.IsNotFound(err) {
+			return state.Outcome{}, err
+		}
+		var body map[string]any
+		if current == nil {
+			body = o.rec.Payload()
+			calls.defaults(body, o.rec)
+		} else {
+			body = requestShape(o.rec.ApplyTo(current))
+			keepPlatformGroups(body, current)
+		}
+		_, err = calls.upsert(ctx, o.RemoteID, body)
+		if err == nil {
+			return upsertOutcome(o)
+		}
+		if remote.IsConflict(err) && current != nil && attempt < maxVersionRetries {
+			continue // changed since we read it: read again and re-apply the row
+		}
+		if remote.IsConflict(err) && o.entity == mapping.Contacts {
+			return state.Outcome{}, fmt.Errorf("customer %q already has an assignment to company %q on the platform: %w",
+				refKeyOf(o.rec, mapping.Customers), refKeyOf(o.rec, mapping.Companies), err)
+		}
+		return state.Outcome{}, err
+	}
+}
+
+func refKeyOf(rec mapping.Record, e mapping.Entity) string {
+	for _, r := range rec.Refs {
+		if r.Entity == e {
+			return r.Key
+		}
+	}
+	return ""
+}
+
+// deleteManagement deletes a Customer Management resource after reading its pre-image.
+func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, error) {
+	calls := r.managementCalls(o.entity)
+	pre, err := calls.get(ctx, o.RemoteID)
+	if err != nil && !remote.IsNotFound(err) {
+		return state.Outcome{}, err
+	}
+	if err == nil {
+		if err := calls.delete(ctx, o.RemoteID); err != nil && !remote.IsNotFound(err) {
+			return state.Outcome{}, err
+		}
+	}
+	return state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre)}, nil
+}

@@ -1,0 +1,240 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+const companiesHeader = "companyKey,name,type,parentCompanyKey,accountLimit.currency,accountLimit.value\n"
+
+func TestImportCompanyHierarchyFromShuffledFile(t *testing.T) {
+	e := newEnv(t)
+	// Grandchild first, root last: the engine must still write parents before children.
+	path := e.file("companies.csv", companiesHeader+
+		"C3,Grandchild,SUBSIDIARY,C2,EUR,10\n"+
+		"C2,Child,SUBSIDIARY,C1,EUR,20\n"+
+		"C1,Root,COMPANY,,EUR,30\n")
+	rep, err := e.run(context.Background(), Options{}, path)
+	if err != nil || rep.Created != 3 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	order := map[string]int{}
+	for i, r := range e.srv.Requests() {
+		if r.Method == http.MethodPut && strings.Contains(r.Path, "/legal-entities/") {
+			order[r.Path[strings.LastIndex(r.Path, "/")+1:]] = i
+		}
+	}
+	if !(order["C1"] < order["C2"] && order["C2"] < order["C3"]) {
+		t.Fatalf("write order %v, want C1 < C2 < C3", order)
+	}
+	h, err := e.rc.ParentHierarchy(context.Background(), "C3")
+	if err != nil || len(h) != 3 || h[2]["id"] != "C1" {
+		t.Fatalf("parent hierarchy of C3: %v %v", err, h)
+	}
+
+	// Re-parent the grandchild under the root.
+	e.file("companies.csv", companiesHeader+
+		"C3,Grandchild,SUBSIDIARY,C1,EUR,10\n"+
+		"C2,Child,SUBSIDIARY,C1,EUR,20\n"+
+		"C1,Root,COMPANY,,EUR,30\n")
+	rep, err = e.run(context.Background(), Options{}, path)
+	if err != nil || rep.Updated != 1 || rep.Unchanged != 2 {
+		t.Fatalf("re-parent: %v\n%s", err, rep.Summary())
+	}
+	le, err := e.rc.GetLegalEntity(context.Background(), "C3")
+	if err != nil || le["parentId"] != "C1" {
+		t.Fatalf("C3 after re-parenting: %v %v", err, le["parentId"])
+	}
+}
+
+func TestImportCompanyCycleAndMissingParentAreRowErrors(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("companies.csv", companiesHeader+
+		"A,A,SUBSIDIARY,B,EUR,1\n"+
+		"B,B,SUBSIDIARY,A,EUR,1\n"+
+		"X,X,SUBSIDIARY,NOPE,EUR,1\n"+
+		"Y,Y,SUBSIDIARY,X,EUR,1\n"+
+		"OK,Fine,COMPANY,,EUR,1\n")
+	rep, err := e.run(context.Background(), Options{}, path)
+	if !errors.Is(err, ErrPartial) || rep.Created != 1 || rep.Failed != 4 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	reasons := map[string]string{}
+	for _, f := range rep.Failures {
+		reasons[f.Key] = f.Reason
+	}
+	if !strings.Contains(reasons["A"], "A -> B -> A") || !strings.Contains(reasons["B"], "cycle") {
+		t.Errorf("cycle not named: %q / %q", reasons["A"], reasons["B"])
+	}
+	if !strings.Contains(reasons["X"], `"NOPE"`) || !strings.Contains(reasons["Y"], "Y -> X -> NOPE") {
+		t.Errorf("missing parent chain not named: %q / %q", reasons["X"], reasons["Y"])
+	}
+	if _, err := e.rc.GetLegalEntity(context.Background(), "A"); !remote.IsNotFound(err) {
+		t.Errorf("a company in a cycle was written: %v", err)
+	}
+}
+
+func TestImportContactsAfterCustomersAndCompanies(t *testing.T) {
+	e := newEnv(t)
+	// The contacts file comes first on the command line and the customer only in the last file.
+	contacts := e.file("contacts.csv", "companyKey,sdCustomerNumber,type,primary\nC1,500,PRIMARY,true\n")
+	companies := e.file("companies.csv", companiesHeader+"C1,Root,COMPANY,,EUR,30\n")
+	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName\n500,Ann,Lee\n")
+	rep, err := e.run(context.Background(), Options{}, contacts, companies, customers)
+	if err != nil || rep.Created != 3 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	list := 0
+	for doc, err := range e.rc.ContactAssignments(context.Background(), remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		list++
+		if doc["type"] != "PRIMARY" {
+			t.Errorf("assignment %v", doc)
+		}
+	}
+	if list != 1 {
+		t.Fatalf("%d assignments, want 1", list)
+	}
+	// Changing the type updates the one assignment.
+	e.file("contacts.csv", "companyKey,sdCustomerNumber,type,primary\nC1,500,BILLING,false\n")
+	rep, err = e.run(context.Background(), Options{}, contacts)
+	if err != nil || rep.Updated != 1 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	for doc := range e.rc.ContactAssignments(context.Background(), remote.ListOptions{}) {
+		if doc["type"] != "BILLING" {
+			t.Errorf("assignment after the change: %v", doc["type"])
+		}
+	}
+	// A second row for the same pair is a row error.
+	e.file("contacts.csv", "companyKey,sdCustomerNumber,type,primary\nC1,500,BILLING,false\nC1,500,PRIMARY,true\n")
+	if rep, err := e.run(context.Background(), Options{}, contacts); !errors.Is(err, ErrPartial) || rep.Failed != 1 {
+		t.Fatalf("duplicate pair: %v\n%s", err, rep.Summary())
+	}
+}
+
+func TestImportLegalEntityVersionConflictIsRetried(t *testing.T) {
+	var interfere atomic.Bool
+	var e *env
+	e = newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The first update PUT of C1 meets a concurrent edit made just before it reaches the platform.
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/legal-entities/C1") && interfere.CompareAndSwap(true, false) {
+				other, err := remote.New(remote.Config{BaseURL: "http://" + r.Host, Tenant: testTenant, ClientID: "sandbox", ClientSecret: "sandbox"})
+				if err == nil {
+					doc, err := other.GetLegalEntity(r.Context(), "C1")
+					if err == nil {
+						body := requestShape(doc)
+						body["legalInfo"] = map[string]any{"legalName": "Edited Elsewhere GmbH"}
+						_, _ = other.UpsertLegalEntity(r.Context(), "C1", body)
+					}
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	path := e.file("companies.csv", companiesHeader+"C1,Root,COMPANY,,EUR,30\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.rc.GetLegalEntity(context.Background(), "C1")
+	groups := len(before["customerGroups"].([]any))
+	e.file("companies.csv", companiesHeader+"C1,Root Renamed,COMPANY,,EUR,30\n")
+	interfere.Store(true)
+	rep, err := e.run(context.Background(), Options{}, path)
+	if err != nil || rep.Updated != 1 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	if interfere.Load() {
+		t.Fatal("the concurrent edit never happened")
+	}
+	conflicts := 0
+	for _, r := range e.srv.Requests() {
+		if r.Status == http.StatusConflict {
+			conflicts++
+		}
+	}
+	after, _ := e.rc.GetLegalEntity(context.Background(), "C1")
+	legal, _ := after["legalInfo"].(map[string]any)
+	if conflicts != 1 || after["name"] != "Root Renamed" || legal["legalName"] != "Edited Elsewhere GmbH" {
+		t.Fatalf("conflicts %d, after %v", conflicts, after)
+	}
+	if n := len(after["customerGroups"].([]any)); n != groups || groups == 0 {
+		t.Fatalf("auto-created customer groups: %d before, %d after", groups, n)
+	}
+}
+
+func TestImportCustomerGroupsFromFileKeepPlatformGroups(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("companies.csv", "companyKey,name,type\nC1,Root,COMPANY\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("companies.csv", "companyKey,name,type,customerGroups\nC1,Root,COMPANY,EXTRA-GROUP\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.rc.GetLegalEntity(context.Background(), "C1")
+	var roles int
+	for _, g := range after["customerGroups"].([]any) {
+		if m := g.(map[string]any); m["role"] != nil && m["role"] != "" {
+			roles++
+		}
+	}
+	if roles != 3 {
+		t.Fatalf("platform-owned groups after a file set customerGroups: %v", after["customerGroups"])
+	}
+}
+
+func TestImportDeletingParentCompanyWithChildren(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("companies.csv", companiesHeader+
+		"C1,Root,COMPANY,,EUR,30\nC2,Child,SUBSIDIARY,C1,EUR,20\nC3,Grandchild,SUBSIDIARY,C2,EUR,10\nD1,Other,COMPANY,,EUR,1\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting the root alone would take its subsidiaries with it on the platform: refused.
+	flagged := e.file("delete.csv", "companyKey,deleted\nC1,X\n")
+	e.srv.ResetRequests()
+	rep, err := e.run(context.Background(), Options{MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, flagged)
+	if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || !strings.Contains(rep.Failures[0].Reason, "C2, C3") {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	if w := e.writes(); w["DELETE"] != 0 {
+		t.Fatalf("deletes sent: %v", w)
+	}
+	// All three together, under the default 10% guard: refused as a whole.
+	e.file("delete.csv", "companyKey,deleted\nC1,X\nC2,X\nC3,X\n")
+	if _, err := e.run(context.Background(), Options{}, flagged); !errors.Is(err, ErrSafetyStop) {
+		t.Fatalf("guard: %v", err)
+	}
+	// With the guard raised they go, children first.
+	e.srv.ResetRequests()
+	rep, err = e.run(context.Background(), Options{MaxDelete: DeleteLimit{Count: 3}}, flagged)
+	if err != nil || rep.Deleted != 3 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	var order []string
+	for _, r := range e.srv.Requests() {
+		if r.Method == http.MethodDelete {
+			order = append(order, r.Path[strings.LastIndex(r.Path, "/")+1:])
+		}
+	}
+	if strings.Join(order, ",") != "C3,C2,C1" {
+		t.Fatalf("delete order %v, want children first", order)
+	}
+	dels, _ := e.st.ListDeletions(context.Background(), state.DeletionFilter{Kind: string(mapping.Companies)})
+	if len(dels) != 3 {
+		t.Fatalf("deletion log %+v", dels)
+	}
+}
