@@ -23,7 +23,6 @@ const resultColumnPrefix = "custsync_"
 // that list them, customers before their addresses). Deletes run in reverse.
 var applyOrder = mapping.Entities()
 
-
 // source is one input table with its resolved mappers.
 type source struct {
 	id      int
