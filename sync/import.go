@@ -89,6 +89,16 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		runErr = &errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", commitErr)}
 	}
 	appliedCounts(rep, p, r)
+	if opts.PushMappings && runErr == nil {
+		push, err := PushMappings(ctx, st, rc, opts.Writers)
+		rep.MappingsPushed, rep.MappingsFailed = push.Pushed, push.Failed
+		for _, msg := range push.Errors {
+			rep.addFailure(rowError{action: "push mapping", reason: msg})
+		}
+		if err != nil {
+			runErr = err
+		}
+	}
 
 	if opts.ResultsDir != "" {
 		files, err := writeResults(opts.ResultsDir, opts.ResultsFormat, p, r)
@@ -116,6 +126,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	if rep.Failed > 0 {
 		return rep, fmt.Errorf("%w: %d of %d rows failed", ErrPartial, rep.Failed, rep.Rows)
+	}
+	if rep.MappingsFailed > 0 {
+		return rep, fmt.Errorf("%w: %d SD customer mappings could not be pushed (they are kept and pushed by the next run)", ErrPartial, rep.MappingsFailed)
 	}
 	return rep, nil
 }
@@ -165,8 +178,11 @@ func (r *Report) addFailure(re rowError) {
 		return
 	}
 	source := re.pos.String()
-	if re.pos.File == "" && re.src != nil {
+	switch {
+	case re.pos.File == "" && re.src != nil:
 		source = re.src.String()
+	case re.pos.File == "":
+		source = "-"
 	}
 	r.Failures = append(r.Failures, RowFailure{Source: source, Entity: string(re.entity), Key: re.key, Action: re.action,
 		Column: re.column, Status: re.status, Reason: re.reason})

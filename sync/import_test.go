@@ -368,3 +368,31 @@ func TestImportAddressOfFailedCustomerFailsWithReason(t *testing.T) {
 		t.Fatalf("address of the failed customer not reported as blocked: %+v", rep.Failures)
 	}
 }
+
+func TestImportPushesSDMappings(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("c.csv", "sdCustomerNumber,customerNumber,firstName\n0000100080,C7534120357,Ann\n0003144965,C010101001,Bob\n")
+	rep, err := e.run(context.Background(), Options{PushMappings: true}, path)
+	if err != nil || rep.MappingsPushed != 2 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	got := map[string]string{}
+	for m, err := range e.rc.SDMappings(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[m.CustomerNumber] = m.SDCustomerNumber
+	}
+	if got["C7534120357"] != "0000100080" || got["C010101001"] != "0003144965" || len(got) != 2 {
+		t.Fatalf("remote mappings %v", got)
+	}
+	// An unchanged re-run pushes nothing again.
+	e.srv.ResetRequests()
+	rep, err = e.run(context.Background(), Options{PushMappings: true}, path)
+	if err != nil || rep.MappingsPushed != 0 || len(e.writes()) != 0 {
+		t.Fatalf("re-run: %v %s %v", err, rep.Summary(), e.writes())
+	}
+	if _, ok := e.platformCustomers()["C7534120357"]; !ok {
+		t.Fatal("explicit customerNumber not used as the platform id")
+	}
+}

@@ -69,6 +69,9 @@ type Report struct {
 	Changes        []PlannedChange `json:"changes,omitempty"`
 	Failures       []RowFailure    `json:"failures,omitempty"`
 	ResultFiles    []string        `json:"resultFiles,omitempty"`
+	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
+	MappingsPushed int `json:"mappingsPushed,omitempty"`
+	MappingsFailed int `json:"mappingsFailed,omitempty"`
 	Stopped        string          `json:"stopped,omitempty"` // why the run stopped early, if it did
 }
 
@@ -114,6 +117,9 @@ func (r *Report) Summary() string {
 		if c.Pending > 0 {
 			fmt.Fprintf(&b, " %6d pending", c.Pending)
 		}
+	}
+	if r.MappingsPushed+r.MappingsFailed > 0 {
+		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)
 	}
 	if r.ResumedRun != 0 {
 		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%d ops were pending)", r.ResumedRun, r.ResumedPending)

@@ -1,0 +1,158 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/remote"
+)
+
+// stateFingerprint hashes the state file and its WAL, to prove a command wrote nothing.
+func stateFingerprint(t *testing.T, path string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, p := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		h.Write(data)
+		fmt.Fprintf(h, "|%d|", len(data))
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func readReport(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	tables, err := formats.Open(path, formats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer formats.CloseAll(tables)
+	if got := strings.Join(tables[0].Header(), ","); got != strings.Join(CheckColumns, ",") {
+		t.Fatalf("report header %s", got)
+	}
+	out := map[string][]string{}
+	for {
+		row, err := tables[0].Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[row.Cells[0]+" "+row.Cells[1]+" "+row.Cells[2]] = append([]string(nil), row.Cells...)
+	}
+	return out
+}
+
+// TestCheckFindsDriftAndChangesNothing synchronises the samples, then changes the platform behind custsync's
+// back (a field edited, a customer deleted, a customer added) and the file (one row edited, one invalid):
+// check reports each case and writes nothing, neither to the platform nor to the state file.
+func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
+	p := newReconPlatform(t)
+	ctx := context.Background()
+	rc, st := p.client("drift"), p.state("drift")
+	seedSynced(t, st, rc, loadRecords(t, "../samples/customers.csv", mapping.Customers))
+	seedSynced(t, st, rc, loadRecords(t, "../samples/addresses.csv", mapping.Addresses))
+
+	// Drift on the platform.
+	if err := rc.PatchCustomer(ctx, "0000200002", remote.Doc{"firstName": "Kathrin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.PatchAddress(ctx, "0000200001", "0000200001-A1", remote.Doc{"city": "Munich"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.DeleteCustomer(ctx, "0000200003"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.UpsertCustomer(ctx, "shop-1", remote.Doc{"firstName": "Only", "lastName": "Platform", "contactEmail": "only@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	// Changes in the file: one row edited, one row invalid.
+	raw, err := os.ReadFile("../samples/customers.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(raw), "0000200004,,MRS,Sabine,", "0000200004,,MRS,Sabina,", 1)
+	text = strings.Replace(text, "julia.fischer@alpenwerk.example", "not-an-email", 1)
+	if text == string(raw) {
+		t.Fatal("sample edit did not apply")
+	}
+	file := filepath.Join(p.dir, "customers.csv")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	before := stateFingerprint(t, st.Path())
+	p.srv.ResetRequests()
+	report := filepath.Join(p.dir, "check.csv")
+	rep, err := Check(ctx, st, rc, CheckOptions{Files: []string{file, "../samples/addresses.csv"}, Report: report})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.writeRequests(); len(w) != 0 {
+		t.Fatalf("check sent writes: %v", w)
+	}
+	if after := stateFingerprint(t, st.Path()); after != before {
+		t.Fatal("check changed the state file")
+	}
+
+	cust := rep.Entities[mapping.Customers]
+	if cust[CheckDiffers] != 2 || cust[CheckOnlyInFile] != 1 || cust[CheckOnlyOnPlatform] != 1 || cust[CheckError] != 1 || cust[CheckSame] != 26 {
+		t.Errorf("customer verdicts %v", cust)
+	}
+	addr := rep.Entities[mapping.Addresses]
+	// Customer 0000200003 is gone with its two addresses.
+	if addr[CheckDiffers] != 1 || addr[CheckOnlyInFile] != 2 || addr[CheckSame] != 31 {
+		t.Errorf("address verdicts %v", addr)
+	}
+
+	rows := readReport(t, report)
+	drift := rows["customers 0000200002 0000200002"]
+	if drift == nil || drift[3] != "differs" || drift[4] != `firstName: "Kathrin" -> "Katrin"` || !strings.Contains(drift[5], "changed on the platform") {
+		t.Errorf("platform drift row: %q", drift)
+	}
+	edited := rows["customers 0000200004 0000200004"]
+	if edited == nil || edited[3] != "differs" || edited[4] != `firstName: "Sabine" -> "Sabina"` || !strings.Contains(edited[5], "file changed since the last import") {
+		t.Errorf("edited row: %q", edited)
+	}
+	gone := rows["addresses 0000200003/A1 0000200003/0000200003-A1"]
+	if gone == nil || gone[3] != "only-in-file" || !strings.Contains(gone[5], "in the checkpoint but not on the platform") {
+		t.Errorf("deleted customer's address: %q", gone)
+	}
+	city := rows["addresses 0000200001/A1 0000200001/0000200001-A1"]
+	if city == nil || city[3] != "differs" || !strings.Contains(city[4], `city: "Munich" -> "München"`) {
+		t.Errorf("address drift: %q", city)
+	}
+	if extra := rows["customers  shop-1"]; extra == nil || extra[3] != "only-on-platform" || extra[5] != "not written by custsync" {
+		t.Errorf("platform-only customer: %q", extra)
+	}
+	if gone := rows["customers 0000200003 0000200003"]; gone == nil || gone[3] != "only-in-file" {
+		t.Errorf("customer deleted on the platform: %q", gone)
+	}
+	if bad := rows["customers 0000200006 0000200006"]; bad == nil || bad[3] != "error" || !strings.Contains(bad[5], "contactEmail") {
+		t.Errorf("invalid row: %q", bad)
+	}
+}
+
+func TestCheckWrongHeaderIsInputError(t *testing.T) {
+	p := newReconPlatform(t)
+	file := filepath.Join(p.dir, "customers.csv")
+	if err := os.WriteFile(file, []byte("sdCustomerNumber,frstName\n1,A\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Check(context.Background(), p.state("hdr"), p.client("hdr"), CheckOptions{Files: []string{file}})
+	if !errors.Is(err, ErrCheckInput) || !errors.Is(err, mapping.ErrHeader) {
+		t.Fatalf("error %v, want ErrCheckInput wrapping mapping.ErrHeader", err)
+	}
+}

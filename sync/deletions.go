@@ -1,0 +1,632 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// DetectReport is what DetectDeletedInPlatform found.
+type DetectReport struct {
+	// Checked is how many platform customers the checkpoint and the mappings know.
+	Checked int
+	// Deleted are the ERP keys of the customers found deleted on the platform by this call.
+	Deleted []string
+	// Addresses is how many checkpoint addresses of those customers were removed with them.
+	Addresses int
+}
+
+// DetectDeletedInPlatform finds customers that custsync knows (in the checkpoint or the SD mappings) but that
+// no longer exist on the platform, because someone deleted them outside custsync. It lists every customer
+// once (paged, concurrently) and confirms each missing one with a GET that answers 404, so a customer that
+// merely moved between pages during the listing is never reported.
+//
+// For each deleted customer, in the state file:
+//   - its SD mapping gets deletedInYaaS=true (a mapping is created if there was none), and is marked for
+//     pushing to the remote mappings endpoint;
+//   - a deletion log entry with reason deleted-in-platform is written, with the checkpoint snapshot (the fields
+//     custsync last wrote) as the pre-image, for the ERP team (`deletions list|export`);
+//   - the checkpoint entity is removed, and so are the checkpoint addresses of that customer (the platform
+//     deletes a customer's addresses with it), each with its own log entry.
+//
+// Semantics for the next import: the checkpoint no longer claims the customer exists, so nothing will be
+// skipped as "unchanged" against a record that is gone. Whether the import re-creates it is decided by the
+// mapping: while the mapping says deletedInYaaS (until `deletions ack` drops it) the import must hold the key
+// back (see DeletedInPlatformKeys) rather than undo a deliberate deletion on the platform; after the ERP
+// acknowledged the entry, a row the ERP still has is created again. Calling it again finds nothing new: known
+// deletions are no longer candidates.
+func DetectDeletedInPlatform(ctx context.Context, st *state.Store, rc *remote.Client) (DetectReport, error) {
+	var rep DetectReport
+	// candidates: platform customer number -> ERP key.
+	candidates := map[string]string{}
+	inCheckpoint := map[string]bool{}
+	err := st.ScanEntities(ctx, string(mapping.Customers), func(e state.Entity) error {
+		if e.RemoteID != "" {
+			candidates[e.RemoteID] = e.ERPKey
+			inCheckpoint[e.RemoteID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	mapped := map[string]state.SDMapping{}
+	err = st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
+		mapped[m.CustomerNumber] = m
+		if m.DeletedInYaaS {
+			if !inCheckpoint[m.CustomerNumber] {
+				delete(candidates, m.CustomerNumber)
+			}
+			return nil
+		}
+		if _, ok := candidates[m.CustomerNumber]; !ok {
+			candidates[m.CustomerNumber] = m.SDCustomerNumber
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	rep.Checked = len(candidates)
+	if len(candidates) == 0 {
+		return rep, nil
+	}
+
+	present, err := listCustomerIDs(ctx, rc, "", 4)
+	if err != nil {
+		return rep, fmt.Errorf("list platform customers: %w", err)
+	}
+	var missing []string
+	for id := range candidates {
+		if !present[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	gone, err := confirmGone(ctx, rc, missing)
+	if err != nil {
+		return rep, err
+	}
+	if len(gone) == 0 {
+		return rep, nil
+	}
+
+	keys := make([]string, 0, len(gone))
+	for _, id := range gone {
+		keys = append(keys, candidates[id])
+	}
+	snaps, err := st.Snapshots(ctx, string(mapping.Customers), keys)
+	if err != nil {
+		return rep, err
+	}
+	goneKeys := map[string]string{} // ERP key -> customer number
+	for _, id := range gone {
+		key := candidates[id]
+		goneKeys[key] = id
+		if m, ok := mapped[id]; ok && m.SDCustomerNumber == key {
+			if _, err := st.MarkMappingsDeleted(ctx, []string{id}); err != nil {
+				return rep, err
+			}
+		} else if err := st.PutMappings(ctx, []state.SDMapping{{CustomerNumber: id, SDCustomerNumber: key, DeletedInYaaS: true}}); err != nil {
+			return rep, err
+		}
+		if _, err := st.DeleteEntity(ctx, state.DeletionEntry{Kind: string(mapping.Customers), ERPKey: key, RemoteID: id,
+			PreImage: snaps[key], Reason: state.ReasonDeletedInPlatform}); err != nil {
+			return rep, err
+		}
+		rep.Deleted = append(rep.Deleted, key)
+	}
+	sort.Strings(rep.Deleted)
+
+	// The platform deleted the addresses with their customer: drop them from the checkpoint too, or the next
+	// import would skip them as unchanged when the customer is created again.
+	var addrs []state.Entity
+	err = st.ScanEntities(ctx, string(mapping.Addresses), func(e state.Entity) error {
+		parts := mapping.SplitKey(e.ERPKey, 2)
+		customerID, _, _ := strings.Cut(e.RemoteID, "/")
+		if id, ok := goneKeys[parts[0]]; ok && (customerID == "" || customerID == id) {
+			addrs = append(addrs, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	for _, a := range addrs {
+		if _, err := st.DeleteEntity(ctx, state.DeletionEntry{Kind: a.Kind, ERPKey: a.ERPKey, RemoteID: a.RemoteID,
+			Reason: state.ReasonDeletedInPlatform}); err != nil {
+			return rep, err
+		}
+		rep.Addresses++
+	}
+	return rep, nil
+}
+
+// listCustomerIDs lists the ids of the platform customers matching q.
+func listCustomerIDs(ctx context.Context, rc *remote.Client, q string, workers int) (map[string]bool, error) {
+	ids := map[string]bool{}
+	size := remote.CustomersPageSize
+	opts := remote.ListOptions{Q: q, PageSize: size}
+	err := fetchPagesInOrder(ctx, workers, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
+		return customerPage(ctx, rc, opts, page)
+	}, func(docs []remote.Doc) error {
+		for _, d := range docs {
+			if id, _ := d["id"].(string); id != "" {
+				ids[id] = true
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// confirmGone returns the ids for which the platform answers 404, asking with bounded concurrency.
+func confirmGone(ctx context.Context, rc *remote.Client, ids []string) ([]string, error) {
+	found := make([]bool, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, id := range ids {
+		g.Go(func() error {
+			_, err := rc.GetCustomer(gctx, id)
+			switch {
+			case remote.IsNotFound(err):
+				found[i] = true
+			case err != nil:
+				return fmt.Errorf("get customer %s: %w", id, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, id := range ids {
+		if found[i] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// DeletedInPlatformKeys returns the ERP keys of customers whose mapping says deletedInYaaS: deleted on the
+// platform and not yet acknowledged by the ERP. An import should not re-create them until `deletions ack`.
+func DeletedInPlatformKeys(ctx context.Context, st *state.Store) (map[string]string, error) {
+	out := map[string]string{}
+	err := st.ScanMappings(ctx, state.MappingFilter{OnlyDeletedInYaaS: true}, func(m state.SDMapping) error {
+		out[m.SDCustomerNumber] = m.CustomerNumber
+		return nil
+	})
+	return out, err
+}
+
+// AdoptedIDs returns, per ERP key, the platform customer number of every live mapping whose customer number
+// is not the deterministic id the customers id template gives for that key (idTemplate "" means the default
+// template): customers adopted by `mappings pull` or imported with an explicit customerNumber. The import
+// must write to (and point addresses and contact assignments at) these ids instead of the template's, or it
+// would create a duplicate customer. A key mapped to several customer numbers is left out and reported by
+// `mappings list`; that conflict needs a person.
+func AdoptedIDs(ctx context.Context, st *state.Store, idTemplate string) (map[string]string, error) {
+	if idTemplate == "" {
+		idTemplate = mapping.DefaultIDTemplates[mapping.Customers]
+	}
+	out := map[string]string{}
+	ambiguous := map[string]bool{}
+	err := st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
+		if m.DeletedInYaaS {
+			return nil
+		}
+		if id, err := mapping.RemoteID(idTemplate, m.SDCustomerNumber); err == nil && id == m.CustomerNumber {
+			return nil
+		}
+		if prev, dup := out[m.SDCustomerNumber]; dup && prev != m.CustomerNumber {
+			ambiguous[m.SDCustomerNumber] = true
+		}
+		out[m.SDCustomerNumber] = m.CustomerNumber
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k := range ambiguous {
+		delete(out, k)
+	}
+	return out, nil
+}
+
+// PullOptions configure PullMappings.
+type PullOptions struct {
+	// Remote reads the remote sdCustomerMappings endpoint: its records of existing customers are adopted.
+	Remote bool
+	// KeyField is the dotted path of a platform customer field that holds the ERP customer number (e.g.
+	// "b2b.companyRegistrationId" or "mixins.erp.customerNumber"); "" disables it.
+	KeyField string
+	// Keys are ERP customer numbers (e.g. read from an ERP file): a platform customer whose id is the
+	// deterministic id of one of them (IDTemplate) is recorded as mapped to it.
+	Keys []string
+	// IDTemplate is the customers id template; "" means the default.
+	IDTemplate string
+	// DryRun reports what would be adopted without writing the state file.
+	DryRun bool
+}
+
+// PullReport is what PullMappings did.
+type PullReport struct {
+	Listed    int // platform customers listed
+	Adopted   int // new or changed local mappings
+	Unchanged int // mappings already known as they are
+	// Conflicts describe customers not adopted because their ERP key is claimed by another customer.
+	Conflicts []string
+}
+
+// PullMappings adopts existing platform customers by ERP key, so that a first run against a tenant that
+// already holds customers updates them instead of creating duplicates.
+//
+// "Adopt" means: record the SD mapping {customerNumber: platform id, sdCustomerNumber: ERP key} in the state
+// file, nothing more; no platform record and no checkpoint entity is written (the checkpoint only holds what
+// custsync itself wrote, with the row hash of the ERP row). The ERP key of a platform customer comes from, in
+// order: a remote sdCustomerMappings record (Remote), the KeyField of the customer, or the customer id being
+// the deterministic id of one of Keys. A customer whose key is already mapped to another live customer, or
+// whose key two customers claim, is not adopted and is listed under Conflicts.
+//
+// How import uses it: with the default id template the import PUTs to the deterministic id, which lands on
+// the same record anyway; the mapping matters when the platform id is not deterministic (created by a shop,
+// another tool or a migration). Import then writes to AdoptedIDs' customer number instead of the template's.
+func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts PullOptions) (PullReport, error) {
+	var rep PullReport
+	template := opts.IDTemplate
+	if template == "" {
+		template = mapping.DefaultIDTemplates[mapping.Customers]
+	}
+	remoteKeys := map[string]string{}
+	if opts.Remote {
+		for m, err := range rc.SDMappings(ctx, "") {
+			if err != nil {
+				return rep, fmt.Errorf("read remote SD mappings: %w", err)
+			}
+			if m.CustomerNumber != "" && m.SDCustomerNumber != "" {
+				remoteKeys[m.CustomerNumber] = m.SDCustomerNumber
+			}
+		}
+	}
+	byID := map[string]string{}
+	for _, k := range opts.Keys {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if id, err := mapping.RemoteID(template, k); err == nil {
+			byID[id] = k
+		}
+	}
+
+	// claims: ERP key -> platform customer numbers claiming it.
+	claims := map[string][]string{}
+	size := remote.CustomersPageSize
+	list := remote.ListOptions{PageSize: size}
+	err := fetchPagesInOrder(ctx, 4, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
+		return customerPage(ctx, rc, list, page)
+	}, func(docs []remote.Doc) error {
+		for _, d := range docs {
+			id, _ := d["id"].(string)
+			if id == "" {
+				continue
+			}
+			rep.Listed++
+			key := remoteKeys[id]
+			if key == "" && opts.KeyField != "" {
+				key = strings.TrimSpace(textAt(d, opts.KeyField))
+			}
+			if key == "" {
+				key = byID[id]
+			}
+			if key != "" {
+				claims[key] = append(claims[key], id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("list platform customers: %w", err)
+	}
+
+	var adopt []state.SDMapping
+	for _, key := range sortedStrings(claims) {
+		ids := claims[key]
+		if len(ids) > 1 {
+			rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("ERP key %s is claimed by customers %s", key, strings.Join(ids, ", ")))
+			continue
+		}
+		id := ids[0]
+		existing, err := st.MappingsBySDNumber(ctx, key)
+		if err != nil {
+			return rep, err
+		}
+		same, other := false, ""
+		for _, m := range existing {
+			switch {
+			case m.CustomerNumber == id && !m.DeletedInYaaS:
+				same = true
+			case m.CustomerNumber != id && !m.DeletedInYaaS:
+				other = m.CustomerNumber
+			}
+		}
+		if same {
+			rep.Unchanged++
+			continue
+		}
+		if other != "" {
+			rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("ERP key %s is mapped to customer %s, not adopting customer %s", key, other, id))
+			continue
+		}
+		adopt = append(adopt, state.SDMapping{CustomerNumber: id, SDCustomerNumber: key})
+	}
+	rep.Adopted = len(adopt)
+	if opts.DryRun || len(adopt) == 0 {
+		return rep, nil
+	}
+	return rep, st.PutMappings(ctx, adopt)
+}
+
+// textAt returns the scalar at a dotted path of a JSON document as text.
+func textAt(doc map[string]any, path string) string {
+	var cur any = doc
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = m[part]
+	}
+	switch v := cur.(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	case fmt.Stringer:
+		return v.String()
+	case map[string]any, []any:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PushReport is what PushMappings did.
+type PushReport struct {
+	Pushed int
+	Failed int
+	// Errors are the first failures (at most 20), one per mapping.
+	Errors []string
+}
+
+// PushMappings sends every mapping not yet pushed (new, changed, or flagged deletedInYaaS since) to the remote
+// sdCustomerMappings endpoint, with bounded concurrency, and marks what the endpoint accepted. Failed mappings
+// stay unpushed for the next push. A run-level failure (credentials, retries exhausted) is returned as error.
+func PushMappings(ctx context.Context, st *state.Store, rc *remote.Client, workers int) (PushReport, error) {
+	var rep PushReport
+	if workers <= 0 {
+		workers = 8
+	}
+	pending, err := st.ListMappings(ctx, state.MappingFilter{OnlyUnpushed: true})
+	if err != nil {
+		return rep, err
+	}
+	ok := make([]bool, len(pending))
+	fails := make([]string, len(pending))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, m := range pending {
+		g.Go(func() error {
+			err := rc.CreateSDMapping(gctx, remote.SDMapping{CustomerNumber: m.CustomerNumber, SDCustomerNumber: m.SDCustomerNumber, DeletedInYaaS: m.DeletedInYaaS})
+			switch {
+			case err == nil:
+				ok[i] = true
+			case remote.IsFinal(err):
+				fails[i] = fmt.Sprintf("mapping %s -> %s: %v", m.CustomerNumber, m.SDCustomerNumber, err)
+			default:
+				return fmt.Errorf("push mapping %s: %w", m.CustomerNumber, err)
+			}
+			return nil
+		})
+	}
+	runErr := g.Wait()
+	var sent []state.SDMapping
+	for i, m := range pending {
+		switch {
+		case ok[i]:
+			sent = append(sent, m)
+		case fails[i] != "":
+			rep.Failed++
+			if len(rep.Errors) < 20 {
+				rep.Errors = append(rep.Errors, fails[i])
+			}
+		}
+	}
+	if len(sent) > 0 {
+		n, err := st.MarkMappingsPushed(context.WithoutCancel(ctx), sent)
+		rep.Pushed = int(n)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, runErr
+}
+
+// AckOptions select the deletion log entries the ERP processed.
+type AckOptions struct {
+	// All acknowledges every unacknowledged entry.
+	All bool
+	// Keys are entries to acknowledge by kind and ERP key.
+	Keys []state.EntityKey
+	// Files are CSV/XLSX files with a "kind" and an "erpKey" column (e.g. a deletions export the ERP team
+	// kept the processed rows of); their rows are added to Keys.
+	Files []string
+	Read  formats.Options
+	// RemoteMappings also deletes the acknowledged customers' mappings on the remote sdCustomerMappings
+	// endpoint (set it when one is configured).
+	RemoteMappings bool
+}
+
+// AckReport is what AckDeletions did.
+type AckReport struct {
+	Acked          int // log entries acknowledged
+	NotFound       []state.EntityKey
+	MappingsLocal  int // local mappings dropped
+	MappingsRemote int // remote mappings deleted
+}
+
+// ErrAckInput marks an ack file that cannot be read or lacks the kind and erpKey columns.
+var ErrAckInput = errors.New("invalid acknowledgement input")
+
+// AckDeletions acknowledges deletion log entries the ERP processed. The entries stay in the log with their
+// acknowledgement time (`deletions list --all`). For acknowledged customer deletions, the customer's mapping,
+// if it is flagged deletedInYaaS, is dropped locally and, with RemoteMappings, on the remote endpoint (a
+// remote 404 counts as done): the ERP has taken note, so a later import may create the key again if the ERP
+// still sends it. Keys with no unacknowledged entry are reported in NotFound. rc may be nil without
+// RemoteMappings.
+func AckDeletions(ctx context.Context, st *state.Store, rc *remote.Client, opts AckOptions) (AckReport, error) {
+	var rep AckReport
+	keys := append([]state.EntityKey(nil), opts.Keys...)
+	for _, f := range opts.Files {
+		ks, err := readAckFile(f, opts.Read)
+		if err != nil {
+			return rep, err
+		}
+		keys = append(keys, ks...)
+	}
+	if !opts.All && len(keys) == 0 {
+		return rep, fmt.Errorf("%w: nothing to acknowledge (give keys, a file or --all)", ErrAckInput)
+	}
+	if opts.RemoteMappings && rc == nil {
+		return rep, errors.New("acknowledge deletions: the remote mappings endpoint needs a platform client")
+	}
+	pending, err := st.ListDeletions(ctx, state.DeletionFilter{})
+	if err != nil {
+		return rep, err
+	}
+	want := map[state.EntityKey]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	var acked []state.DeletionEntry
+	found := map[state.EntityKey]bool{}
+	for _, e := range pending {
+		k := state.EntityKey{Kind: e.Kind, ERPKey: e.ERPKey}
+		if opts.All || want[k] {
+			acked = append(acked, e)
+			found[k] = true
+		}
+	}
+	for _, k := range keys {
+		if !found[k] {
+			rep.NotFound = append(rep.NotFound, k)
+			found[k] = true // report once
+		}
+	}
+	var n int64
+	if opts.All {
+		n, err = st.AckAllDeletions(ctx)
+	} else {
+		n, err = st.AckDeletions(ctx, keys)
+	}
+	rep.Acked = int(n)
+	if err != nil {
+		return rep, err
+	}
+
+	var drop []string
+	for _, e := range acked {
+		if e.Kind != string(mapping.Customers) || e.RemoteID == "" {
+			continue
+		}
+		m, ok, err := st.GetMapping(ctx, e.RemoteID)
+		if err != nil {
+			return rep, err
+		}
+		if ok && m.DeletedInYaaS && m.SDCustomerNumber == e.ERPKey {
+			drop = append(drop, m.CustomerNumber)
+		}
+	}
+	if opts.RemoteMappings {
+		for _, cn := range drop {
+			err := rc.DeleteSDMapping(ctx, cn)
+			if err != nil && !remote.IsNotFound(err) {
+				return rep, fmt.Errorf("delete remote SD mapping %s: %w", cn, err)
+			}
+			rep.MappingsRemote++
+		}
+	}
+	if len(drop) > 0 {
+		n, err := st.DeleteMappings(ctx, drop)
+		rep.MappingsLocal = int(n)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// readAckFile reads the kind and erpKey columns of every table of a CSV/XLSX file.
+func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
+	tables, err := formats.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
+	}
+	defer formats.CloseAll(tables)
+	var out []state.EntityKey
+	for _, t := range tables {
+		kindCol, keyCol := -1, -1
+		for i, h := range t.Header() {
+			switch strings.ToLower(strings.TrimSpace(h)) {
+			case "kind", "entity":
+				kindCol = i
+			case "erpkey", "erp_key", "key":
+				keyCol = i
+			}
+		}
+		if kindCol < 0 || keyCol < 0 {
+			return nil, fmt.Errorf("%w: %s[%s]: needs the columns kind and erpKey (as in a deletions export)", ErrAckInput, path, t.Name())
+		}
+		for {
+			row, err := t.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var rowErr *formats.RowError
+			if errors.As(err, &rowErr) {
+				return nil, fmt.Errorf("%w: %v", ErrAckInput, rowErr)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
+			}
+			kind, key := strings.TrimSpace(row.Cells[kindCol]), strings.TrimSpace(row.Cells[keyCol])
+			if kind == "" || key == "" {
+				continue
+			}
+			if e, ok := mapping.EntityFromName(kind); ok {
+				kind = string(e)
+			}
+			out = append(out, state.EntityKey{Kind: kind, ERPKey: key})
+		}
+	}
+	return out, nil
+}
