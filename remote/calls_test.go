@@ -381,3 +381,32 @@ func TestSDMappingsOnSeparateEndpoint(t *testing.T) {
 		t.Errorf("%d mapping POSTs on the mappings host, want 4", n)
 	}
 }
+
+func TestMergeUpsertCustomerKeepsFieldsItDoesNotSend(t *testing.T) {
+	p := startPlatform(t, sandbox.Options{})
+	c := newTestClient(t, testConfig(p))
+	ctx := context.Background()
+	created, err := c.MergeUpsertCustomer(ctx, "M1", Doc{"firstName": "Ann", "lastName": "Lee", "contactPhone": "+1 555"})
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	// A second merge upsert sends only firstName: the other fields must stay (a plain PUT would drop them).
+	created, err = c.MergeUpsertCustomer(ctx, "M1", Doc{"firstName": "Anna"})
+	if err != nil || created {
+		t.Fatalf("merge: %v %v", created, err)
+	}
+	doc, err := c.GetCustomer(ctx, "M1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc["firstName"] != "Anna" || doc["lastName"] != "Lee" || doc["contactPhone"] != "+1 555" {
+		t.Fatalf("after merge upsert: %v", doc)
+	}
+	if _, err := c.UpsertCustomer(ctx, "M1", Doc{"firstName": "Anna"}); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ = c.GetCustomer(ctx, "M1")
+	if _, kept := doc["lastName"]; kept {
+		t.Fatalf("the contrast case no longer holds: a plain PUT kept lastName: %v", doc)
+	}
+}
