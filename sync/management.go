@@ -40,9 +40,13 @@ func orderCompanies(p *plan) {
 	for _, o := range ops {
 		byKey[o.ERPKey] = o
 	}
-	synced := map[string]state.EntityRef{}
-	if v := p.views[mapping.Companies]; v != nil {
-		synced = v.refs
+	synced := func(key string) bool {
+		v := p.views[mapping.Companies]
+		if v == nil {
+			return false
+		}
+		_, ok := v.lookup(key)
+		return ok
 	}
 	const (
 		unvisited = iota
@@ -77,7 +81,7 @@ func orderCompanies(p *plan) {
 					}
 				}
 			default:
-				if _, ok := synced[parent]; !ok {
+				if !synced(parent) {
 					why = fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)",
 						parent, strings.Join(append(chain, parent), " -> "))
 				}
@@ -91,7 +95,7 @@ func orderCompanies(p *plan) {
 	for _, o := range ops {
 		d, why := visit(o.ERPKey, nil)
 		if why != "" {
-			why = chainProblem(o.ERPKey, byKey, synced)
+			why = chainProblem(o.ERPKey, byKey)
 			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: mapping.Companies,
 				key: o.ERPKey, action: string(o.Action), column: mapping.ParentKeyColumn, reason: why})
 			continue
@@ -111,7 +115,7 @@ func orderCompanies(p *plan) {
 
 // chainProblem describes, from one row's point of view, why its parent chain does not resolve: the chain from
 // the row up to the cycle or to the missing parent.
-func chainProblem(key string, byKey map[string]*op, synced map[string]state.EntityRef) string {
+func chainProblem(key string, byKey map[string]*op) string {
 	chain := []string{key}
 	for {
 		o := byKey[key]
@@ -135,11 +139,10 @@ func orderCompanyDeletes(ctx context.Context, st *state.Store, p *plan) error {
 	if ep == nil || len(ep.deletes) == 0 || v == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(v.refs))
-	byRemote := make(map[string]string, len(v.refs))
-	for k, ref := range v.refs {
-		keys = append(keys, k)
-		byRemote[ref.RemoteID] = k
+	keys := v.idx.Keys
+	byRemote := make(map[string]string, len(keys))
+	for i, k := range keys {
+		byRemote[v.idx.Refs[i].RemoteID] = k
 	}
 	snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
 	if err != nil {

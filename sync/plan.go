@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	stdsync "sync"
 
 	"custsync/formats"
 	"custsync/mapping"
@@ -160,77 +162,119 @@ func dropResultColumns(header []string) ([]string, []int) {
 	return kept, keep
 }
 
-// checkpointView is the checkpoint of one entity kind as the planner sees it. In full mode it also records
-// which keys the input claimed, so that the others are the deletion candidates.
+// checkpointView is the checkpoint of one entity kind as the planner sees it, plus which keys the input
+// claimed (for duplicate detection, and in full mode for finding the keys that disappeared).
 type checkpointView struct {
-	refs map[string]state.EntityRef
-	seen map[string]struct{} // nil unless in full mode
+	idx *state.EntityIndex
+	// first marks checkpoint entities the input claimed: source id+1 << 32 | line of the first row.
+	first []uint64
+	// fresh holds the keys of rows not in the checkpoint, with their first position.
+	fresh map[string]mapping.Position
 }
 
-func (v *checkpointView) claim(key string) {
-	if v.seen != nil {
-		v.seen[key] = struct{}{}
+func newCheckpointView(idx *state.EntityIndex) *checkpointView {
+	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]mapping.Position{}}
+}
+
+// lookup returns the checkpoint entry of key.
+func (v *checkpointView) lookup(key string) (state.EntityRef, bool) {
+	i, ok := v.idx.Lookup(key)
+	if !ok {
+		return state.EntityRef{}, false
 	}
+	return v.idx.Refs[i], true
+}
+
+// claim records that a row of src at pos carries key. If an earlier row carried it, claim returns that row's
+// position and true.
+func (v *checkpointView) claim(p *plan, key string, src *source, pos mapping.Position) (mapping.Position, bool) {
+	if i, ok := v.idx.Lookup(key); ok {
+		if f := v.first[i]; f != 0 {
+			first := p.sources[f>>32-1]
+			return mapping.Position{File: first.file, Sheet: first.sheet, Line: int(uint32(f))}, true
+		}
+		v.first[i] = uint64(src.id+1)<<32 | uint64(uint32(pos.Line))
+		return mapping.Position{}, false
+	}
+	if first, ok := v.fresh[key]; ok {
+		return first, true
+	}
+	v.fresh[key] = pos
+	return mapping.Position{}, false
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
 func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*source, tables [][]formats.Table) (*plan, error) {
 	p := &plan{sources: sources, entities: map[mapping.Entity]*entityPlan{}}
 	views := map[mapping.Entity]*checkpointView{}
-	load := func(e mapping.Entity) error {
-		if views[e] != nil {
-			return nil
+	var needed []mapping.Entity
+	need := func(e mapping.Entity) {
+		if !slices.Contains(needed, e) {
+			needed = append(needed, e)
 		}
-		refs, err := st.LoadEntities(ctx, string(e))
-		if err != nil {
-			return err
-		}
-		views[e] = &checkpointView{refs: refs}
-		p.entity(e).checkpoint = len(refs)
-		return nil
 	}
 	for _, src := range sources {
 		for _, m := range src.mappers {
-			e := m.Entity()
-			p.entity(e).inInput = true
-			if err := load(e); err != nil {
-				return nil, err
-			}
-			if opts.Mode == ModeFull {
-				views[e].seen = map[string]struct{}{}
-			}
+			p.entity(m.Entity()).inInput = true
+			need(m.Entity())
 			// References resolve through the checkpoint of the entities they point to.
-			for _, dep := range referencedEntities[e] {
-				if err := load(dep); err != nil {
-					return nil, err
-				}
+			for _, dep := range referencedEntities[m.Entity()] {
+				need(dep)
 			}
 		}
 	}
-	keys := mapping.NewKeySet(0)
+	// The checkpoint loads while the first rows are read and mapped: on two cores the two overlap.
+	loaded := make(chan error, 1)
+	go func() {
+		for _, e := range needed {
+			idx, err := st.LoadEntityIndex(ctx, string(e))
+			if err != nil {
+				loaded <- err
+				return
+			}
+			views[e] = newCheckpointView(idx)
+		}
+		loaded <- nil
+	}()
+	waitLoaded := func() error {
+		if loaded == nil {
+			return nil
+		}
+		err := <-loaded
+		loaded = nil
+		for e, v := range views {
+			p.entity(e).checkpoint = v.idx.Len()
+		}
+		return err
+	}
 	i := 0
 	for _, ts := range tables {
 		for _, t := range ts {
 			src := sources[i]
 			i++
-			if err := readTable(ctx, p, src, t, views, keys); err != nil {
+			if err := readTable(ctx, p, src, t, views, waitLoaded); err != nil {
+				_ = waitLoaded()
 				return nil, err
 			}
 		}
 	}
+	if err := waitLoaded(); err != nil {
+		return nil, err
+	}
+	p.views = views
 	resolveReferences(p, views)
 	if opts.Mode == ModeFull {
 		for e, v := range views {
-			if v.seen == nil {
+			ep := p.entity(e)
+			if !ep.inInput {
 				continue
 			}
-			ep := p.entity(e)
-			for key, ref := range v.refs {
-				if _, ok := v.seen[key]; ok {
+			for i, key := range v.idx.Keys {
+				if v.first[i] != 0 {
 					continue
 				}
 				ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: key,
-					RemoteID: ref.RemoteID, Action: state.ActionDelete, Reason: state.ReasonFullSnapshot}, entity: e})
+					RemoteID: v.idx.Refs[i].RemoteID, Action: state.ActionDelete, Reason: state.ReasonFullSnapshot}, entity: e})
 			}
 		}
 	}
@@ -239,7 +283,6 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 			sort.SliceStable(list, func(a, b int) bool { return list[a].ERPKey < list[b].ERPKey })
 		}
 	}
-	p.views = views
 	return p, nil
 }
 
@@ -260,7 +303,7 @@ func resolveReferences(p *plan, views map[mapping.Entity]*checkpointView) {
 				for i := range o.rec.Refs {
 					ref := &o.rec.Refs[i]
 					if v := views[ref.Entity]; v != nil {
-						if cp, ok := v.refs[ref.Key]; ok && cp.RemoteID != "" {
+						if cp, ok := v.lookup(ref.Key); ok && cp.RemoteID != "" {
 							ref.RemoteID = cp.RemoteID
 						}
 					}
@@ -273,66 +316,167 @@ func resolveReferences(p *plan, views map[mapping.Entity]*checkpointView) {
 	}
 }
 
-// readTable streams one table through its mappers into the plan.
-func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views map[mapping.Entity]*checkpointView, keys *mapping.KeySet) error {
-	var kept []string
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+// Rows travel from the reader to the mappers and on to the planner in batches: big enough to amortise the
+// channel hand-offs, small enough that a few batches in flight cost little memory.
+const (
+	batchRows     = 512
+	batchesAhead  = 8
+	mapperWorkers = 2
+)
+
+// mappedRow is one row of a batch after mapping: its cells, and per mapper of the table the record, the
+// validation errors and the row hash.
+type mappedRow struct {
+	pos    mapping.Position
+	cells  []string
+	rowErr string // the reader could not split the row
+	recs   []mapping.Record
+	errs   [][]mapping.FieldError
+	hashes []uint64
+}
+
+type rowBatch struct {
+	rows []mappedRow
+	done chan struct{}
+}
+
+// readTable streams one table through its mappers into the plan: one goroutine reads, mapperWorkers map and
+// hash, and this goroutine plans the rows in input order (so the first of two duplicate rows wins).
+func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views map[mapping.Entity]*checkpointView, waitLoaded func() error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ordered := make(chan *rowBatch, batchesAhead)
+	work := make(chan *rowBatch, batchesAhead)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		readErr <- readBatches(ctx, src, t, ordered, work)
+	}()
+	var wg stdsync.WaitGroup
+	for w := 0; w < mapperWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				mapBatch(src, b)
+				close(b.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	for b := range ordered {
+		<-b.done
+		if err := waitLoaded(); err != nil {
+			cancel()
+			return err
 		}
+		for i := range b.rows {
+			row := &b.rows[i]
+			if row.rowErr != "" {
+				p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, reason: row.rowErr, action: "read"})
+				continue
+			}
+			src.rows++
+			for j, m := range src.mappers {
+				planRow(p, src, m.Entity(), row, j, views[m.Entity()])
+			}
+		}
+	}
+	return <-readErr
+}
+
+// readBatches reads the table into batches, handing each to the mappers and, in order, to the planner.
+func readBatches(ctx context.Context, src *source, t formats.Table, ordered, work chan<- *rowBatch) error {
+	b := &rowBatch{done: make(chan struct{})}
+	send := func() bool {
+		if len(b.rows) == 0 {
+			return true
+		}
+		select {
+		case ordered <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			return false
+		}
+		b = &rowBatch{done: make(chan struct{}), rows: make([]mappedRow, 0, batchRows)}
+		return true
+	}
+	for {
 		row, err := t.Next()
 		if errors.Is(err, io.EOF) {
+			if !send() {
+				return ctx.Err()
+			}
 			return nil
 		}
 		var rowErr *formats.RowError
 		if errors.As(err, &rowErr) {
-			pos := mapping.Position{File: rowErr.Pos.File, Sheet: rowErr.Pos.Sheet, Line: rowErr.Pos.Line}
-			p.invalid = append(p.invalid, rowError{src: src, pos: pos, reason: rowErr.Err.Error(), action: "read"})
-			continue
-		}
-		if err != nil {
+			b.rows = append(b.rows, mappedRow{pos: mapping.Position{File: rowErr.Pos.File, Sheet: rowErr.Pos.Sheet, Line: rowErr.Pos.Line},
+				rowErr: rowErr.Err.Error()})
+		} else if err != nil {
 			return fmt.Errorf("%w: %w", ErrInput, err)
-		}
-		src.rows++
-		cells := row.Cells
-		if src.keep != nil {
-			kept = kept[:0]
-			for _, i := range src.keep {
-				kept = append(kept, cells[i])
+		} else {
+			cells := make([]string, len(src.header))
+			if src.keep != nil {
+				for i, k := range src.keep {
+					cells[i] = row.Cells[k]
+				}
+			} else {
+				copy(cells, row.Cells)
 			}
-			cells = kept
+			b.rows = append(b.rows, mappedRow{pos: mapping.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}, cells: cells})
 		}
-		pos := mapping.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}
-		for _, m := range src.mappers {
-			planRow(p, src, m, pos, cells, views[m.Entity()], keys)
+		if len(b.rows) == batchRows && !send() {
+			return ctx.Err()
 		}
 	}
 }
 
-// planRow maps one row for one entity and decides what to do with it.
-func planRow(p *plan, src *source, m *mapping.Mapper, pos mapping.Position, cells []string, view *checkpointView, keys *mapping.KeySet) {
-	e := m.Entity()
+// mapBatch maps, validates and hashes every row of a batch.
+func mapBatch(src *source, b *rowBatch) {
+	for i := range b.rows {
+		row := &b.rows[i]
+		if row.rowErr != "" {
+			continue
+		}
+		row.recs = make([]mapping.Record, len(src.mappers))
+		row.errs = make([][]mapping.FieldError, len(src.mappers))
+		row.hashes = make([]uint64, len(src.mappers))
+		for j, m := range src.mappers {
+			row.recs[j], row.errs[j] = m.Map(row.pos, row.cells)
+			if len(row.errs[j]) == 0 && row.recs[j].Command == mapping.Upsert {
+				row.hashes[j] = row.recs[j].Hash()
+			}
+		}
+	}
+}
+
+// planRow decides what to do with one mapped row for one entity.
+func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view *checkpointView) {
 	ep := p.entity(e)
 	ep.rows++
-	rec, ferrs := m.Map(pos, cells)
-	if len(ferrs) == 0 {
-		if dup := keys.Check(rec); dup != nil {
-			ferrs = append(ferrs, *dup)
+	rec, ferrs := row.recs[j], row.errs[j]
+	if rec.Key != "" {
+		if first, dup := view.claim(p, rec.Key, src, row.pos); dup && len(ferrs) == 0 {
+			col := mapping.KeyColumns(e)[len(mapping.KeyColumns(e))-1]
+			ferrs = append(ferrs, mapping.FieldError{Pos: row.pos, Column: col, Field: col, Value: rec.Key,
+				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
 		}
 	}
 	if len(ferrs) > 0 {
-		// A row that exists but is invalid must never look like a deletion in full mode.
-		if rec.Key != "" {
-			view.claim(rec.Key)
-		}
+		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid.
 		for _, fe := range ferrs {
-			p.invalid = append(p.invalid, rowError{src: src, pos: pos, cells: append([]string(nil), cells...), entity: e,
+			p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, cells: row.cells, entity: e,
 				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Error()})
 		}
 		return
 	}
-	ref, known := view.refs[rec.Key]
-	view.claim(rec.Key)
+	ref, known := view.lookup(rec.Key)
 	switch rec.Command {
 	case mapping.Ignore:
 		ep.ignored++
@@ -345,17 +489,16 @@ func planRow(p *plan, src *source, m *mapping.Mapper, pos mapping.Position, cell
 			return
 		}
 		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: ref.RemoteID,
-			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src,
-			cells: append([]string(nil), cells...)})
+			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: row.cells})
 		return
 	}
-	hash := rec.Hash()
+	hash := row.hashes[j]
 	if known && ref.RowHash == hash {
 		ep.unchanged++
 		return
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
-		cells: append([]string(nil), cells...)}
+		cells: row.cells}
 	if e == mapping.Addresses {
 		o.RemoteID = addressRemoteID(rec)
 	} else {

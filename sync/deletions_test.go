@@ -1,0 +1,213 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+func remoteMappings(t *testing.T, rc *remote.Client) map[string]remote.SDMapping {
+	t.Helper()
+	out := map[string]remote.SDMapping{}
+	for m, err := range rc.SDMappings(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.CustomerNumber] = m
+	}
+	return out
+}
+
+// TestDeletionInPlatformFlowsToTheLogAndOut deletes a synchronised customer directly on the platform: detection
+// flags its mapping, logs the customer and its address with the pre-image, drops them from the checkpoint, and
+// finds nothing new the second time; the deletions export carries the entries to the ERP, and acknowledging
+// that file clears them locally and on the remote mappings endpoint.
+func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
+	p := newReconPlatform(t)
+	ctx := context.Background()
+	rc, st := p.client("deltenant"), p.state("deltenant")
+	custs := loadRecords(t, "../samples/customers.csv", mapping.Customers)[:3]
+	var addrs []mapping.Record
+	for _, a := range loadRecords(t, "../samples/addresses.csv", mapping.Addresses) {
+		if a.KeyParts[0] <= custs[2].Key {
+			addrs = append(addrs, a)
+		}
+	}
+	seedSynced(t, st, rc, custs)
+	seedSynced(t, st, rc, addrs)
+	if rep, err := PushMappings(ctx, st, rc, 4); err != nil || rep.Pushed != 3 {
+		t.Fatalf("push: %+v %v", rep, err)
+	}
+	victim := custs[1].Key // 0000200002, one address
+	if err := rc.DeleteCustomer(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := DetectDeletedInPlatform(ctx, st, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checked != 3 || len(rep.Deleted) != 1 || rep.Deleted[0] != victim || rep.Addresses != 1 {
+		t.Fatalf("detect: %+v", rep)
+	}
+	m, ok, err := st.GetMapping(ctx, victim)
+	if err != nil || !ok || !m.DeletedInYaaS || m.Pushed {
+		t.Fatalf("mapping after detection: %+v %v %v", m, ok, err)
+	}
+	if _, ok, _ := st.GetEntity(ctx, state.EntityKey{Kind: "customers", ERPKey: victim}); ok {
+		t.Error("the deleted customer is still in the checkpoint")
+	}
+	if _, ok, _ := st.GetEntity(ctx, state.EntityKey{Kind: "addresses", ERPKey: mapping.JoinKey(victim, "A1")}); ok {
+		t.Error("the deleted customer's address is still in the checkpoint")
+	}
+	log, err := st.ListDeletions(ctx, state.DeletionFilter{})
+	if err != nil || len(log) != 2 {
+		t.Fatalf("deletion log: %+v %v", log, err)
+	}
+	var pre map[string]any
+	if log[0].Kind != "customers" || log[0].Reason != state.ReasonDeletedInPlatform || json.Unmarshal(log[0].PreImage, &pre) != nil || pre["firstName"] != "Katrin" {
+		t.Errorf("customer log entry: %+v", log[0])
+	}
+	held, err := DeletedInPlatformKeys(ctx, st)
+	if err != nil || held[victim] != victim || len(held) != 1 {
+		t.Errorf("held keys %v %v", held, err)
+	}
+	again, err := DetectDeletedInPlatform(ctx, st, rc)
+	if err != nil || len(again.Deleted) != 0 {
+		t.Fatalf("second detection: %+v %v", again, err)
+	}
+
+	// The flag reaches the remote endpoint with the next push.
+	if rep, err := PushMappings(ctx, st, rc, 4); err != nil || rep.Pushed != 1 {
+		t.Fatalf("push after detection: %+v %v", rep, err)
+	}
+	if rm := remoteMappings(t, rc); !rm[victim].DeletedInYaaS || len(rm) != 3 {
+		t.Fatalf("remote mappings: %+v", rm)
+	}
+
+	// Out to the ERP, and back as an acknowledgement.
+	out := filepath.Join(p.dir, "deletions.csv")
+	exp, err := Export(ctx, st, nil, ExportOptions{Entities: []string{"deletions"}, Out: out})
+	if err != nil || exp.Rows("deletions") != 2 {
+		t.Fatalf("deletions export: %+v %v", exp, err)
+	}
+	ack, err := AckDeletions(ctx, st, rc, AckOptions{Files: []string{out}, RemoteMappings: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Acked != 2 || ack.MappingsLocal != 1 || ack.MappingsRemote != 1 || len(ack.NotFound) != 0 {
+		t.Fatalf("ack: %+v", ack)
+	}
+	if n, _ := st.CountUnackedDeletions(ctx); n != 0 {
+		t.Errorf("%d unacknowledged entries after ack", n)
+	}
+	if _, ok, _ := st.GetMapping(ctx, victim); ok {
+		t.Error("local mapping survived the ack")
+	}
+	if rm := remoteMappings(t, rc); len(rm) != 2 {
+		t.Errorf("remote mappings after ack: %+v", rm)
+	}
+	if held, _ := DeletedInPlatformKeys(ctx, st); len(held) != 0 {
+		t.Errorf("keys still held after ack: %v", held)
+	}
+	all, err := st.ListDeletions(ctx, state.DeletionFilter{IncludeAcked: true})
+	if err != nil || len(all) != 2 || all[0].AckedAt.IsZero() {
+		t.Errorf("log after ack: %+v %v", all, err)
+	}
+}
+
+func TestAckByKeyReportsUnknownKeys(t *testing.T) {
+	p := newReconPlatform(t)
+	ctx := context.Background()
+	st := p.state("ackkeys")
+	for _, k := range []string{"A", "B"} {
+		if _, err := st.LogDeletion(ctx, state.DeletionEntry{Kind: "customers", ERPKey: k, RemoteID: k, Reason: state.ReasonERPDeleted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := AckDeletions(ctx, st, nil, AckOptions{Keys: []state.EntityKey{{Kind: "customers", ERPKey: "A"}, {Kind: "customers", ERPKey: "Z"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Acked != 1 || len(rep.NotFound) != 1 || rep.NotFound[0].ERPKey != "Z" {
+		t.Fatalf("ack: %+v", rep)
+	}
+	if rep, err := AckDeletions(ctx, st, nil, AckOptions{All: true}); err != nil || rep.Acked != 1 {
+		t.Fatalf("ack --all: %+v %v", rep, err)
+	}
+	if _, err := AckDeletions(ctx, st, nil, AckOptions{}); err == nil {
+		t.Fatal("an ack of nothing was accepted")
+	}
+}
+
+// TestMappingsPullAdoptsExistingCustomers runs pull against a populated tenant: customers are adopted from the
+// remote mapping records, from a key field, and from deterministic ids of given keys; two customers claiming
+// one key and a key already mapped elsewhere are conflicts; AdoptedIDs exposes only non-deterministic ids.
+func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
+	p := newReconPlatform(t)
+	ctx := context.Background()
+	rc, st := p.client("adopt"), p.state("adopt")
+	put := func(id string, doc remote.Doc) {
+		t.Helper()
+		doc["lastName"] = "X"
+		doc["contactEmail"] = id + "@example.com"
+		if _, err := rc.UpsertCustomer(ctx, id, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("shop-1", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100001"}})
+	put("shop-2", remote.Doc{})
+	put("shop-3", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100003"}})
+	put("shop-4", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100003"}})
+	put("0000100005", remote.Doc{})
+	put("shop-6", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100006"}})
+	put("unrelated", remote.Doc{})
+	if err := rc.CreateSDMapping(ctx, remote.SDMapping{CustomerNumber: "shop-2", SDCustomerNumber: "0000100002"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutMappings(ctx, []state.SDMapping{{CustomerNumber: "0000100006", SDCustomerNumber: "0000100006"}}); err != nil {
+		t.Fatal(err)
+	}
+	opts := PullOptions{Remote: true, KeyField: "b2b.companyRegistrationId", Keys: []string{"0000100005", "0000100009"}}
+
+	dry, err := PullMappings(ctx, st, rc, PullOptions{Remote: opts.Remote, KeyField: opts.KeyField, Keys: opts.Keys, DryRun: true})
+	if err != nil || dry.Adopted != 3 {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	if n, _ := st.CountMappings(ctx); n.Total != 1 {
+		t.Fatalf("the dry run wrote %d mappings", n.Total-1)
+	}
+	rep, err := PullMappings(ctx, st, rc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Listed != 7 || rep.Adopted != 3 || rep.Unchanged != 0 || len(rep.Conflicts) != 2 {
+		t.Fatalf("pull: %+v", rep)
+	}
+	for cn, sd := range map[string]string{"shop-1": "0000100001", "shop-2": "0000100002", "0000100005": "0000100005"} {
+		if m, ok, _ := st.GetMapping(ctx, cn); !ok || m.SDCustomerNumber != sd {
+			t.Errorf("mapping of %s: %+v", cn, m)
+		}
+	}
+	for _, cn := range []string{"shop-3", "shop-4", "shop-6", "unrelated"} {
+		if _, ok, _ := st.GetMapping(ctx, cn); ok {
+			t.Errorf("%s was adopted despite a conflict or no key", cn)
+		}
+	}
+	ids, err := AdoptedIDs(ctx, st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids["0000100001"] != "shop-1" || ids["0000100002"] != "shop-2" {
+		t.Errorf("adopted ids %v", ids)
+	}
+	again, err := PullMappings(ctx, st, rc, opts)
+	if err != nil || again.Adopted != 0 || again.Unchanged != 3 {
+		t.Fatalf("second pull: %+v %v", again, err)
+	}
+}
