@@ -47,7 +47,7 @@ func rateFlags() []cli.Flag {
 func sandboxFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "sandbox", EnvVars: []string{"CUSTSYNC_SANDBOX"}, Usage: "talk to an in-process sandbox instead of --api-url (client sandbox/sandbox, tenant \"demo\" unless --tenant)"},
-		&cli.StringFlag{Name: "sandbox-data", EnvVars: []string{"CUSTSYNC_SANDBOX_DATA"}, Usage: "keep the --sandbox data in this SQLite `FILE` between runs (default: in memory)"},
+		&cli.StringFlag{Name: "sandbox-data", EnvVars: []string{"CUSTSYNC_SANDBOX_DATA"}, Usage: "keep the --sandbox data in this SQLite `FILE` (default: the --state file name plus .sandbox)"},
 	}
 }
 
@@ -96,7 +96,13 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 	tenant := strings.TrimSpace(c.String("tenant"))
 	creds := remote.Credentials{}
 	if c.Bool("sandbox") {
-		url, stop, err := startSandbox(c.String("sandbox-data"))
+		// The sandbox's data lives beside the state file unless told otherwise: a state file that remembers
+		// records the sandbox no longer has would make the next run lie ("nothing to do").
+		data := c.String("sandbox-data")
+		if data == "" {
+			data = strings.TrimSpace(c.String("state")) + ".sandbox"
+		}
+		url, stop, err := startSandbox(data)
 		if err != nil {
 			return fail(err)
 		}
@@ -196,10 +202,11 @@ func startSandbox(dataFile string) (string, func() error, error) {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
+	// Close, not Shutdown: the command's requests are over when the session closes, and Shutdown would wait
+	// 5 s for connections a cancelled request dialled but never used (net/http treats new connections as
+	// active that long).
 	stop := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := hs.Shutdown(ctx)
+		err := hs.Close()
 		if cerr := srv.Close(); err == nil {
 			err = cerr
 		}
