@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"custsync/sandbox"
+)
+
+// TestImportInterruptedBySIGINTExits130AndResumes sends the process a real SIGINT in the middle of an import:
+// the run must stop with exit 130, keep what succeeded, and the next run must finish the job without
+// duplicates.
+func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := t.TempDir()
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,firstName\n")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&rows, "%d,Name%d\n", 1000+i, i)
+	}
+	in := writeFile(t, dir, "customers.csv", rows.String())
+	args := []string{"custsync", "--api-url", hs.URL, "--tenant", "sigtest", "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db"), "import", "--tps", "0", "--writers", "4", in}
+
+	go func() {
+		// Wait until some customers exist, then interrupt.
+		for i := 0; i < 500; i++ {
+			n := 0
+			for _, r := range srv.Requests() {
+				if r.Method == "PUT" && r.Status < 300 {
+					n++
+				}
+			}
+			if n >= 20 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+	}()
+	var out, errOut bytes.Buffer
+	code := Main(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitInterrupted || !strings.Contains(out.String(), "pending") {
+		t.Fatalf("code %d, want %d\n%s\n%s", code, ExitInterrupted, out.String(), errOut.String())
+	}
+
+	srv.SetFaults(sandbox.Faults{})
+	out.Reset()
+	code = Main(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitOK || !strings.Contains(out.String(), "resumed interrupted run") {
+		t.Fatalf("resume: code %d\n%s", code, out.String())
+	}
+	puts := map[string]bool{}
+	for _, r := range srv.Requests() {
+		if r.Method == "PUT" && r.Status == 201 {
+			if puts[r.Path] {
+				t.Fatalf("%s created twice", r.Path)
+			}
+			puts[r.Path] = true
+		}
+	}
+	if len(puts) != 400 {
+		t.Fatalf("%d customers created, want 400", len(puts))
+	}
+}
