@@ -1,10 +1,12 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Mapper maps the rows of one resolved table to records of one entity. It is safe for concurrent use:
@@ -26,6 +28,8 @@ type Mapper struct {
 	refTmpl  map[Entity]idTemplate
 	refText  map[Entity]string
 	source   string
+	// fingerprint seeds RawHash: it changes whenever anything that shapes a record changes.
+	fingerprint uint64
 }
 
 type colMapper struct {
@@ -197,7 +201,107 @@ func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, 
 			m.remoteID = c
 		}
 	}
+	m.fingerprint = m.computeFingerprint()
 	return m, nil
+}
+
+// computeFingerprint hashes the Mapper's configuration. Anything that cannot be encoded makes it unique to this
+// process (RawHash then never matches a stored hash, which only costs speed).
+func (m *Mapper) computeFingerprint() uint64 {
+	type colPrint struct {
+		Column, Layout string
+		Src            []int
+		Spec           FieldSpec
+		Trim, DecComma bool
+	}
+	cols := make([]colPrint, len(m.cols))
+	for i, c := range m.cols {
+		cols[i] = colPrint{Column: c.def.column, Layout: c.layout, Src: c.src, Spec: c.fs, Trim: c.trim, DecComma: c.decComma}
+	}
+	refs := make([]string, 0, len(m.refText))
+	for e, t := range m.refText {
+		refs = append(refs, string(e)+"="+t)
+	}
+	sort.Strings(refs)
+	b, err := json.Marshal(struct {
+		Version, Entity, ID string
+		Refs                []string
+		Options             Options
+		Cols                []colPrint
+	}{HashVersion, string(m.entity), m.idText, refs, m.opts, cols})
+	if err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	return fnvAdd(fnvOffset64, string(b), true)
+}
+
+// keyPart reads one key column of a row; reason says why it is not a usable key.
+func (m *Mapper) keyPart(c *colMapper, cells []string) (v, col, reason string) {
+	v, col, st := m.raw(c, cells)
+	switch st {
+	case cellAbsent:
+		return "", col, "missing key " + c.def.column
+	case cellClear:
+		return v, col, "a key cannot be cleared"
+	}
+	v, reason = m.text(c, v)
+	if reason == "" && looksLikeExcelScientific(v) {
+		reason = excelScientificReason
+	}
+	return v, col, reason
+}
+
+// Key returns the ERP key of a row exactly as Map computes it, without mapping the rest of the row; ok is
+// false when a key cell is missing or invalid (Map says why).
+func (m *Mapper) Key(cells []string) (key string, ok bool) {
+	if len(m.keys) == 1 {
+		if v, _, reason := m.keyPart(m.keys[0], cells); reason == "" {
+			return v, true
+		}
+		return "", false
+	}
+	parts := make([]string, 0, len(m.keys))
+	for _, c := range m.keys {
+		v, _, reason := m.keyPart(c, cells)
+		if reason != "" {
+			return "", false
+		}
+		parts = append(parts, v)
+	}
+	return JoinKey(parts...), true
+}
+
+// RawHash hashes a row's cells together with everything about the Mapper that shapes its record (entity,
+// columns, transforms, options, id templates). Two rows with the same raw hash map to the same record, so a
+// planner may treat a row whose raw hash equals the one recorded at the last sync as unchanged without
+// mapping it. The converse does not hold (reordered columns, another file format), so a mismatch only means
+// "map it and compare the row hash". Like Hash, it is persisted.
+func (m *Mapper) RawHash(cells []string) uint64 {
+	h := m.fingerprint
+	for _, c := range cells {
+		h = rawMix(h, uint64(len(c)))
+		for len(c) >= 8 {
+			h = rawMix(h, uint64(c[0])|uint64(c[1])<<8|uint64(c[2])<<16|uint64(c[3])<<24|
+				uint64(c[4])<<32|uint64(c[5])<<40|uint64(c[6])<<48|uint64(c[7])<<56)
+			c = c[8:]
+		}
+		var tail uint64
+		for i := 0; i < len(c); i++ {
+			tail |= uint64(c[i]) << (8 * i)
+		}
+		h = rawMix(h, tail)
+	}
+	return h
+}
+
+// rawMix folds one 64-bit word into h, eight bytes at a time (FNV's byte loop costs too much on the hot path of
+// a million-row re-run). The constants are from splitmix64; the function is fixed, since raw hashes persist.
+func rawMix(h, w uint64) uint64 {
+	h ^= w
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 31
+	h *= 0x94d049bb133111eb
+	return h ^ h>>29
 }
 
 // outPath is the Record.Fields path a column writes: the column, or a reference's payload path when the
@@ -351,21 +455,7 @@ func (m *Mapper) Map(pos Position, cells []string) (Record, []FieldError) {
 	vars := make(map[string]string, len(m.keys))
 	keyOK := true
 	for i, c := range m.keys {
-		v, col, st := m.raw(c, cells)
-		switch st {
-		case cellAbsent:
-			fail(c, col, "", "missing key "+c.def.column)
-			keyOK = false
-			continue
-		case cellClear:
-			fail(c, col, v, "a key cannot be cleared")
-			keyOK = false
-			continue
-		}
-		v, reason := m.text(c, v)
-		if reason == "" && looksLikeExcelScientific(v) {
-			reason = excelScientificReason
-		}
+		v, col, reason := m.keyPart(c, cells)
 		if reason != "" {
 			fail(c, col, v, reason)
 			keyOK = false

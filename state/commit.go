@@ -32,6 +32,8 @@ type Outcome struct {
 	// For create and update: the checkpoint row after the write.
 	RemoteID string
 	RowHash  uint64
+	// RawHash is the hash of the input cells the row came from (0: unknown); see EntityIndex.RawHashes.
+	RawHash uint64
 	// Snapshot is the full set of mapped fields now on the platform (after an update, the merged fields, not only
 	// the changed ones). nil removes the stored snapshot, so a diff is never computed against stale values.
 	Snapshot json.RawMessage
@@ -149,10 +151,10 @@ func prepareCommitter(ctx context.Context, tx *sql.Tx) (*committer, error) {
 			WHERE run_id = ? AND seq = ? AND kind = ? AND erp_key = ?`},
 		{&c.opFailed, `UPDATE ops SET status = 'failed', attempts = ?, http_status = ?, error = ?, updated_at = ?
 			WHERE run_id = ? AND seq = ? AND kind = ? AND erp_key = ?`},
-		{&c.upsertEntity, `INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)
+		{&c.upsertEntity, `INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (kind, erp_key) DO UPDATE SET remote_id = excluded.remote_id, row_hash = excluded.row_hash,
-				synced_run = excluded.synced_run, updated_at = excluded.updated_at`},
+				synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`},
 		{&c.upsertSnapshot, `INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES (?, ?, ?)
 			ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`},
 		{&c.dropSnapshot, `DELETE FROM entity_snapshots WHERE kind = ? AND erp_key = ?`},
@@ -201,7 +203,7 @@ func (c *committer) record(ctx context.Context, o *Outcome, now string) error {
 			return err
 		}
 	default:
-		if _, err := c.upsertEntity.ExecContext(ctx, o.Kind, o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun, now); err != nil {
+		if _, err := c.upsertEntity.ExecContext(ctx, o.Kind, o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun, now, int64(o.RawHash)); err != nil {
 			return err
 		}
 		if o.Snapshot != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,8 +41,8 @@ type EntityRef struct {
 // conversions of database/sql cost about a third of the time (see BenchmarkLoadEntities1M).
 func (s *Store) LoadEntities(ctx context.Context, kind string) (map[string]EntityRef, error) {
 	var out map[string]EntityRef
-	err := s.loadEntityRows(ctx, kind, func(n int) { out = make(map[string]EntityRef, n) },
-		func(key string, ref EntityRef) { out[key] = ref })
+	err := s.loadEntityRows(ctx, kind, keyRange{}, func(n int) { out = make(map[string]EntityRef, n) },
+		func(key string, ref EntityRef, _ uint64) { out[key] = ref })
 	return out, err
 }
 
@@ -49,9 +50,10 @@ func (s *Store) LoadEntities(ctx context.Context, kind string) (map[string]Entit
 //
 // It reads through the driver directly rather than database/sql: on a million rows the per-row Scan
 // conversions of database/sql cost about a third of the time (see BenchmarkLoadEntities1M).
-func (s *Store) loadEntityRows(ctx context.Context, kind string, size func(int), add func(string, EntityRef)) error {
+func (s *Store) loadEntityRows(ctx context.Context, kind string, r keyRange, size func(int), add func(string, EntityRef, uint64)) error {
 	var n int
-	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?`, kind).Scan(&n); err != nil {
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?1 AND erp_key >= ?2 AND (?3 = '' OR erp_key < ?3)`,
+		kind, r.from, r.to).Scan(&n); err != nil {
 		return fmt.Errorf("load %s entities: %w", kind, err)
 	}
 	size(n)
@@ -65,13 +67,14 @@ func (s *Store) loadEntityRows(ctx context.Context, kind string, size func(int),
 		if !ok {
 			return errors.New("the sqlite driver cannot query a raw connection")
 		}
-		rows, err := q.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash FROM entities WHERE kind = ?`,
-			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
+		rows, err := q.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entities
+			WHERE kind = ?1 AND erp_key >= ?2 AND (?3 = '' OR erp_key < ?3)`,
+			[]driver.NamedValue{{Ordinal: 1, Value: kind}, {Ordinal: 2, Value: r.from}, {Ordinal: 3, Value: r.to}})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		dest := make([]driver.Value, 3)
+		dest := make([]driver.Value, 4)
 		for {
 			if err := rows.Next(dest); err == io.EOF {
 				return nil
@@ -81,10 +84,11 @@ func (s *Store) loadEntityRows(ctx context.Context, kind string, size func(int),
 			key, keyOK := dest[0].(string)
 			remoteID, idOK := dest[1].(string)
 			hash, hashOK := dest[2].(int64)
-			if !keyOK || !idOK || !hashOK {
-				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
+			raw, rawOK := dest[3].(int64)
+			if !keyOK || !idOK || !hashOK || !rawOK {
+				return fmt.Errorf("unexpected column types %T, %T, %T, %T", dest[0], dest[1], dest[2], dest[3])
 			}
-			add(key, EntityRef{RemoteID: remoteID, RowHash: uint64(hash)})
+			add(key, EntityRef{RemoteID: remoteID, RowHash: uint64(hash)}, uint64(raw))
 		}
 	})
 	if err != nil {
@@ -212,38 +216,102 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// EntityIndex holds the checkpoint of one kind in memory for planning: a key -> position map over parallel
+// keyRange selects ERP keys from <= key < to; an empty to means no upper bound.
+type keyRange struct{ from, to string }
+
+// EntityIndex holds the checkpoint of one kind in memory for planning: a key -> position lookup over parallel
 // slices, so the planner can keep per-entity marks in flat slices instead of further maps.
 type EntityIndex struct {
-	pos  map[string]int32
-	Keys []string
-	Refs []EntityRef
+	shards []indexShard
+	Keys   []string
+	Refs   []EntityRef
+	// RawHashes are the hashes of the input cells each entity was last synced from (0: unknown).
+	RawHashes []uint64
+}
+
+// indexShard maps the keys from its lower bound on (up to the next shard's) to positions.
+type indexShard struct {
+	from   string
+	offset int
+	pos    map[string]int32
 }
 
 // Lookup returns the position of key, if the checkpoint has it.
 func (x *EntityIndex) Lookup(key string) (int, bool) {
-	i, ok := x.pos[key]
-	return int(i), ok
+	sh := &x.shards[0]
+	for i := len(x.shards) - 1; i > 0; i-- {
+		if key >= x.shards[i].from {
+			sh = &x.shards[i]
+			break
+		}
+	}
+	i, ok := sh.pos[key]
+	return sh.offset + int(i), ok
 }
 
 // Len is the number of entities.
 func (x *EntityIndex) Len() int { return len(x.Keys) }
 
+// indexShardMin is the size from which LoadEntityIndex splits the load over two connections: a large
+// checkpoint then loads on two cores (the load is on the critical path of a no-op re-run).
+const indexShardMin = 50_000
+
 // LoadEntityIndex loads every entity of kind into an EntityIndex.
 func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex, error) {
-	x := &EntityIndex{}
-	err := s.loadEntityRows(ctx, kind, func(n int) {
-		x.pos, x.Keys, x.Refs = make(map[string]int32, n), make([]string, 0, n), make([]EntityRef, 0, n)
-	}, func(key string, ref EntityRef) {
-		if ref.RemoteID == key {
-			ref.RemoteID = key // share the key's bytes: most ids are the ERP key itself
+	ranges := []keyRange{{}}
+	var n int
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?`, kind).Scan(&n); err != nil {
+		return nil, fmt.Errorf("load %s entities: %w", kind, err)
+	}
+	if n >= indexShardMin {
+		var mid string
+		if err := s.reader.QueryRowContext(ctx, `SELECT erp_key FROM entities WHERE kind = ? ORDER BY erp_key LIMIT 1 OFFSET ?`,
+			kind, n/2).Scan(&mid); err != nil {
+			return nil, fmt.Errorf("load %s entities: %w", kind, err)
 		}
-		x.pos[key] = int32(len(x.Keys))
-		x.Keys = append(x.Keys, key)
-		x.Refs = append(x.Refs, ref)
-	})
-	if err != nil {
-		return nil, err
+		ranges = []keyRange{{to: mid}, {from: mid}}
+	}
+	type part struct {
+		pos  map[string]int32
+		keys []string
+		refs []EntityRef
+		raws []uint64
+		err  error
+	}
+	parts := make([]part, len(ranges))
+	var wg sync.WaitGroup
+	for i, r := range ranges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &parts[i]
+			p.err = s.loadEntityRows(ctx, kind, r, func(n int) {
+				p.pos, p.keys, p.refs, p.raws = make(map[string]int32, n), make([]string, 0, n), make([]EntityRef, 0, n), make([]uint64, 0, n)
+			}, func(key string, ref EntityRef, raw uint64) {
+				if ref.RemoteID == key {
+					ref.RemoteID = key // share the key's bytes: most ids are the ERP key itself
+				}
+				p.pos[key] = int32(len(p.keys))
+				p.keys = append(p.keys, key)
+				p.refs = append(p.refs, ref)
+				p.raws = append(p.raws, raw)
+			})
+		}()
+	}
+	wg.Wait()
+	x := &EntityIndex{}
+	for i, p := range parts {
+		if p.err != nil {
+			return nil, p.err
+		}
+		x.shards = append(x.shards, indexShard{from: ranges[i].from, offset: len(x.Keys), pos: p.pos})
+		if i == 0 {
+			x.Keys, x.Refs, x.RawHashes = p.keys, p.refs, p.raws
+			continue
+		}
+		x.Keys = append(x.Keys, p.keys...)
+		x.Refs = append(x.Refs, p.refs...)
+		x.RawHashes = append(x.RawHashes, p.raws...)
 	}
 	return x, nil
 }

@@ -265,7 +265,7 @@ func (r *runner) refresh(ops []*op) {
 	for _, o := range ops {
 		snap, _ := json.Marshal(o.rec.ApplyTo(o.prev))
 		r.outcomes <- state.Outcome{RunID: r.runID, Seq: o.seq, Kind: o.Kind, ERPKey: o.ERPKey, Action: o.Action,
-			RemoteID: o.RemoteID, RowHash: o.NewHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}
+			RemoteID: o.RemoteID, RowHash: o.NewHash, RawHash: o.rawHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}
 	}
 }
 
@@ -275,7 +275,7 @@ func upsertOutcome(o *op) (state.Outcome, error) {
 	if err != nil {
 		return state.Outcome{}, fmt.Errorf("encode snapshot: %w", err)
 	}
-	return state.Outcome{RemoteID: o.RemoteID, RowHash: o.NewHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}, nil
+	return state.Outcome{RemoteID: o.RemoteID, RowHash: o.NewHash, RawHash: o.rawHash, Snapshot: snap, Mapping: sdMapping(o.rec, false)}, nil
 }
 
 func sdMapping(rec mapping.Record, deleted bool) *state.SDMapping {

@@ -396,3 +396,17 @@ func TestImportPushesSDMappings(t *testing.T) {
 		t.Fatal("explicit customerNumber not used as the platform id")
 	}
 }
+
+func TestImportDuplicateOfUnchangedRowIsRejected(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("c.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	// Row 1 repeated verbatim: the first copy is recognised unchanged without mapping, the second is a duplicate.
+	e.file("c.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n1,Ann\n")
+	rep, err := e.run(context.Background(), Options{}, path)
+	if !errors.Is(err, ErrPartial) || rep.Unchanged != 2 || rep.Failed != 1 || !strings.Contains(rep.Failures[0].Reason, "first seen at") {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+}

@@ -50,9 +50,11 @@ type op struct {
 	rec    mapping.Record // zero for full-snapshot deletes
 	src    *source        // nil for full-snapshot deletes
 	cells  []string       // the input row, for result files
-	prev   map[string]any // the checkpoint snapshot (updates)
-	diff   []mapping.FieldChange
-	seq    int64
+	// rawHash is the hash of the input cells, recorded so that the next run recognises the row unmapped.
+	rawHash uint64
+	prev    map[string]any // the checkpoint snapshot (updates)
+	diff    []mapping.FieldChange
+	seq     int64
 }
 
 // rowError is a row that failed, at validation or when applied.
@@ -193,7 +195,7 @@ func (v *checkpointView) claim(p *plan, key string, src *source, pos mapping.Pos
 			first := p.sources[f>>32-1]
 			return mapping.Position{File: first.file, Sheet: first.sheet, Line: int(uint32(f))}, true
 		}
-		v.first[i] = uint64(src.id+1)<<32 | uint64(uint32(pos.Line))
+		v.claimIndex(i, src, pos)
 		return mapping.Position{}, false
 	}
 	if first, ok := v.fresh[key]; ok {
@@ -201,6 +203,15 @@ func (v *checkpointView) claim(p *plan, key string, src *source, pos mapping.Pos
 	}
 	v.fresh[key] = pos
 	return mapping.Position{}, false
+}
+
+// claimIndex claims checkpoint entity i for a row; false if an earlier row claimed it.
+func (v *checkpointView) claimIndex(i int, src *source, pos mapping.Position) bool {
+	if v.first[i] != 0 {
+		return false
+	}
+	v.first[i] = uint64(src.id+1)<<32 | uint64(uint32(pos.Line))
+	return true
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
@@ -223,36 +234,36 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 			}
 		}
 	}
-	// The checkpoint loads while the first rows are read and mapped: on two cores the two overlap.
-	loaded := make(chan error, 1)
+	// The checkpoint loads while the first rows are read: on two cores the two overlap.
+	ready := make(chan struct{})
+	var loadErr error
 	go func() {
+		defer close(ready)
 		for _, e := range needed {
 			idx, err := st.LoadEntityIndex(ctx, string(e))
 			if err != nil {
-				loaded <- err
+				loadErr = err
 				return
 			}
 			views[e] = newCheckpointView(idx)
 		}
-		loaded <- nil
 	}()
 	waitLoaded := func() error {
-		if loaded == nil {
-			return nil
+		<-ready
+		if loadErr != nil {
+			return loadErr
 		}
-		err := <-loaded
-		loaded = nil
 		for e, v := range views {
 			p.entity(e).checkpoint = v.idx.Len()
 		}
-		return err
+		return nil
 	}
 	i := 0
 	for _, ts := range tables {
 		for _, t := range ts {
 			src := sources[i]
 			i++
-			if err := readTable(ctx, p, src, t, views, waitLoaded); err != nil {
+			if err := readTable(ctx, p, src, t, views, ready, waitLoaded); err != nil {
 				_ = waitLoaded()
 				return nil, err
 			}
@@ -324,12 +335,14 @@ const (
 	mapperWorkers = 2
 )
 
-// mappedRow is one row of a batch after mapping: its cells, and per mapper of the table the record, the
-// validation errors and the row hash.
+// mappedRow is one row of a batch after mapping: its cells, and per mapper of the table the raw hash and
+// either the checkpoint entity it matched unchanged (fast) or the record, validation errors and row hash.
 type mappedRow struct {
 	pos    mapping.Position
 	cells  []string
 	rowErr string // the reader could not split the row
+	raw    []uint64
+	fast   []int32 // checkpoint index + 1 of an entity whose raw hash matched; 0: mapped
 	recs   []mapping.Record
 	errs   [][]mapping.FieldError
 	hashes []uint64
@@ -342,7 +355,8 @@ type rowBatch struct {
 
 // readTable streams one table through its mappers into the plan: one goroutine reads, mapperWorkers map and
 // hash, and this goroutine plans the rows in input order (so the first of two duplicate rows wins).
-func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views map[mapping.Entity]*checkpointView, waitLoaded func() error) error {
+func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views map[mapping.Entity]*checkpointView,
+	ready <-chan struct{}, waitLoaded func() error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ordered := make(chan *rowBatch, batchesAhead)
@@ -358,8 +372,9 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-ready
 			for b := range work {
-				mapBatch(src, b)
+				mapBatch(src, b, views)
 				close(b.done)
 			}
 		}()
@@ -379,7 +394,23 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 			}
 			src.rows++
 			for j, m := range src.mappers {
-				planRow(p, src, m.Entity(), row, j, views[m.Entity()])
+				view := views[m.Entity()]
+				if f := row.fast[j]; f != 0 {
+					if view.claimIndex(int(f-1), src, row.pos) {
+						ep := p.entity(m.Entity())
+						ep.rows++
+						ep.unchanged++
+						continue
+					}
+					// The same row again: map it so that it is reported like any other duplicate.
+					if row.recs == nil {
+						row.recs = make([]mapping.Record, len(src.mappers))
+						row.errs = make([][]mapping.FieldError, len(src.mappers))
+						row.hashes = make([]uint64, len(src.mappers))
+					}
+					row.recs[j], row.errs[j] = m.Map(row.pos, row.cells)
+				}
+				planRow(p, src, m.Entity(), row, j, view)
 			}
 		}
 	}
@@ -437,17 +468,32 @@ func readBatches(ctx context.Context, src *source, t formats.Table, ordered, wor
 	}
 }
 
-// mapBatch maps, validates and hashes every row of a batch.
-func mapBatch(src *source, b *rowBatch) {
+// mapBatch maps, validates and hashes every row of a batch. A row whose key is in the checkpoint with the same
+// raw hash is unchanged and is not mapped at all: on a nightly re-run that is nearly every row.
+func mapBatch(src *source, b *rowBatch, views map[mapping.Entity]*checkpointView) {
+	nm := len(src.mappers)
+	raw := make([]uint64, len(b.rows)*nm)
+	fast := make([]int32, len(b.rows)*nm)
 	for i := range b.rows {
 		row := &b.rows[i]
 		if row.rowErr != "" {
 			continue
 		}
-		row.recs = make([]mapping.Record, len(src.mappers))
-		row.errs = make([][]mapping.FieldError, len(src.mappers))
-		row.hashes = make([]uint64, len(src.mappers))
+		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
 		for j, m := range src.mappers {
+			row.raw[j] = m.RawHash(row.cells)
+			if key, ok := m.Key(row.cells); ok {
+				idx := views[m.Entity()].idx
+				if k, found := idx.Lookup(key); found && idx.RawHashes[k] == row.raw[j] {
+					row.fast[j] = int32(k) + 1
+					continue
+				}
+			}
+			if row.recs == nil {
+				row.recs = make([]mapping.Record, nm)
+				row.errs = make([][]mapping.FieldError, nm)
+				row.hashes = make([]uint64, nm)
+			}
 			row.recs[j], row.errs[j] = m.Map(row.pos, row.cells)
 			if len(row.errs[j]) == 0 && row.recs[j].Command == mapping.Upsert {
 				row.hashes[j] = row.recs[j].Hash()
@@ -498,7 +544,7 @@ func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view
 		return
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
-		cells: row.cells}
+		cells: row.cells, rawHash: row.raw[j]}
 	if e == mapping.Addresses {
 		o.RemoteID = addressRemoteID(rec)
 	} else {
