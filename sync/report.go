@@ -70,9 +70,9 @@ type Report struct {
 	Failures       []RowFailure    `json:"failures,omitempty"`
 	ResultFiles    []string        `json:"resultFiles,omitempty"`
 	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
-	MappingsPushed int `json:"mappingsPushed,omitempty"`
-	MappingsFailed int `json:"mappingsFailed,omitempty"`
-	Stopped        string          `json:"stopped,omitempty"` // why the run stopped early, if it did
+	MappingsPushed int    `json:"mappingsPushed,omitempty"`
+	MappingsFailed int    `json:"mappingsFailed,omitempty"`
+	Stopped        string `json:"stopped,omitempty"` // why the run stopped early, if it did
 }
 
 // maxReportedFailures bounds the failures kept in the report; the error file has them all.
