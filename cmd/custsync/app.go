@@ -60,6 +60,12 @@ func NewApp(s Streams) *cli.App {
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
 			importCommand(),
+			exportCommand(),
+			checkCommand(),
+			mappingsCommand(),
+			deletionsCommand(),
+			stateCommand(),
+			templateCommand(),
 			versionCommand(),
 			sandboxCommand(),
 			exitCodesCommand(),
