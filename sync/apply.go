@@ -158,6 +158,11 @@ func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error
 				return nil
 			}
 			out, err := apply(gctx, o)
+			var gone *goneFromPlatform
+			if errors.As(err, &gone) {
+				r.hold(o, gone.outcome)
+				return nil
+			}
 			if err != nil {
 				if gctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 					return nil // interrupted: the op stays planned and the next run resumes it
@@ -233,6 +238,26 @@ func (r *runner) fail(o *op, status int, reason string) {
 	r.mu.Unlock()
 	r.outcomes <- state.Outcome{RunID: r.runID, Seq: o.seq, Kind: o.Kind, ERPKey: o.ERPKey, Action: o.Action,
 		Error: reason, HTTPStatus: status, Attempts: 1}
+}
+
+// goneFromPlatform reports that an update found its record deleted on the platform, outside custsync: the
+// outcome records that (deletion log, mapping flagged deletedInYaaS, checkpoint entity removed) instead of
+// re-creating what someone deleted on purpose.
+type goneFromPlatform struct{ outcome state.Outcome }
+
+func (g *goneFromPlatform) Error() string { return "deleted on the platform outside custsync" }
+
+// hold records a row held back because its record was deleted on the platform.
+func (r *runner) hold(o *op, out state.Outcome) {
+	out.RunID, out.Seq, out.Kind, out.ERPKey = r.runID, o.seq, o.Kind, o.ERPKey
+	if out.RemoteID == "" {
+		out.RemoteID = o.RemoteID
+	}
+	r.mu.Lock()
+	r.count(o.entity).Held++
+	r.mu.Unlock()
+	r.done.Add(1)
+	r.outcomes <- out
 }
 
 // succeed hands a successful outcome to the committer and counts it.
@@ -318,7 +343,10 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 	case state.ActionUpdate:
 		if err := r.rc.PatchCustomer(ctx, o.RemoteID, patchBody(o.rec, o.diff)); err != nil {
 			if remote.IsNotFound(err) {
-				return state.Outcome{}, fmt.Errorf("customer %s no longer exists on the platform (deleted outside custsync): %w", o.RemoteID, err)
+				pre, _ := json.Marshal(o.prev)
+				return state.Outcome{}, &goneFromPlatform{outcome: state.Outcome{Action: state.ActionDelete,
+					Reason: state.ReasonDeletedInPlatform, PreImage: pre, RemoteID: o.RemoteID,
+					Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}}
 			}
 			return state.Outcome{}, err
 		}

@@ -124,7 +124,10 @@ func (r ExportReport) Rows(name string) int64 {
 //   - companies, locations and contacts use the checkpoint's keys, else the platform ids.
 //
 // The customerNumber column always carries the platform id, so a migration keeps the customer numbers.
-// Mixins are not exported. st may be nil: every key is then derived from the platform ids.
+// A location's companyKey stays blank (the company's locationKeys carry the link), and a company's
+// customerGroups leave out the groups the platform creates for every legal entity (roles ADMIN, BUYER,
+// REQUESTER): the target tenant makes its own. Mixins are not exported. st may be nil: every key is then
+// derived from the platform ids.
 func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts ExportOptions) (ExportReport, error) {
 	start := time.Now()
 	rep := ExportReport{Out: opts.Out}
@@ -413,7 +416,7 @@ func (x *exporter) exportTable(ctx context.Context, name string, w rowWriter) (E
 	case string(mapping.Companies):
 		err = x.exportManaged(ctx, mapping.Companies, x.rc.LegalEntities, w)
 	case string(mapping.Locations):
-		err = x.exportLocations(ctx, w)
+		err = x.exportManaged(ctx, mapping.Locations, x.rc.Locations, w)
 	case string(mapping.Contacts):
 		err = x.exportManaged(ctx, mapping.Contacts, x.rc.ContactAssignments, w)
 	default:
@@ -584,8 +587,9 @@ type pageResult struct {
 }
 
 // fetchPagesInOrder fetches pages 1, 2, ... with up to workers requests in flight and hands them to emit in
-// page order, until a page shorter than size. The total is not known in advance, so up to workers requests
-// past the last page are wasted; they are cancelled as soon as the end is seen.
+// page order, until a page shorter than size (or, if the server turns out to cap the page size, shorter than
+// that cap). The total is not known in advance, so up to workers requests past the last page are wasted; they
+// are cancelled as soon as the end is seen.
 func fetchPagesInOrder(ctx context.Context, workers, size int, fetch func(context.Context, int) ([]remote.Doc, error), emit func([]remote.Doc) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -623,6 +627,28 @@ func fetchPagesInOrder(ctx context.Context, workers, size int, fetch func(contex
 			return err
 		}
 		if len(r.docs) < size {
+			// A short page ends the list, unless the server caps the page size below what was asked: then the
+			// next page (already requested) is not empty, and the cap is the real page size.
+			next, ok := <-futures
+			if ok && len(r.docs) > 0 {
+				nr := <-next
+				if nr.err != nil {
+					drain()
+					return nr.err
+				}
+				if len(nr.docs) > 0 {
+					size = len(r.docs)
+					if err := emit(nr.docs); err != nil {
+						drain()
+						return err
+					}
+					if len(nr.docs) == size {
+						continue
+					}
+				}
+			} else if ok {
+				<-next
+			}
 			ended.Store(true)
 			drain()
 			return nil
@@ -646,8 +672,14 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 		n++
 		id, _ := d["id"].(string)
 		keys := map[string]string{}
-		if e == mapping.Companies {
+		switch e {
+		case mapping.Companies:
 			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, id)
+			d = withoutPlatformGroups(d)
+		case mapping.Locations:
+			// companyKey stays blank: the company's locationKeys column already carries the link (the platform
+			// keeps it on the company's side only), and one link is what a re-import must see.
+			keys[mapping.LocationKeyColumn] = x.keys.ref(mapping.Locations, id)
 		}
 		if err := x.write(w, mapping.ExportRow(e, d, keys, x.keys.ref, "")); err != nil {
 			return err
@@ -656,51 +688,39 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 	return nil
 }
 
+// platformGroupRoles are the roles of the customer groups the platform creates itself for every legal entity.
+var platformGroupRoles = map[string]bool{"ADMIN": true, "BUYER": true, "REQUESTER": true}
+
+// withoutPlatformGroups drops the customer groups the platform created with the legal entity: their ids are
+// the platform's own and differ per tenant, so exporting them would make a migration reference groups that
+// do not exist in the target tenant (which creates its own when the company is created there).
+func withoutPlatformGroups(d remote.Doc) remote.Doc {
+	groups, ok := d["customerGroups"].([]any)
+	if !ok {
+		return d
+	}
+	kept := make([]any, 0, len(groups))
+	for _, g := range groups {
+		if m, ok := g.(map[string]any); ok {
+			if role, _ := m["role"].(string); platformGroupRoles[strings.ToUpper(role)] {
+				continue
+			}
+		}
+		kept = append(kept, g)
+	}
+	out := make(remote.Doc, len(d))
+	for k, v := range d {
+		out[k] = v
+	}
+	out["customerGroups"] = kept
+	return out
+}
+
 func (x *exporter) managedPageSize() int {
 	if x.opts.PageSize > 0 {
 		return x.opts.PageSize
 	}
 	return remote.CustomerManagementPageSize
-}
-
-// exportLocations writes locations with the companyKey of the legal entity that lists each location in its
-// entitiesAddresses (the platform keeps the link on the company's side only).
-func (x *exporter) exportLocations(ctx context.Context, w rowWriter) error {
-	size := x.managedPageSize()
-	owner := map[string]string{}
-	for le, err := range x.rc.LegalEntities(ctx, remote.ListOptions{PageSize: size, Fields: []string{"id", "entitiesAddresses"}}) {
-		if err != nil {
-			return fmt.Errorf("legal entities (for the companyKey column): %w", err)
-		}
-		leID, _ := le["id"].(string)
-		addrs, _ := le["entitiesAddresses"].([]any)
-		for _, a := range addrs {
-			if loc, ok := a.(map[string]any); ok {
-				if locID, _ := loc["id"].(string); locID != "" && leID != "" {
-					owner[locID] = leID
-				}
-			}
-		}
-	}
-	n := 0
-	for d, err := range x.rc.Locations(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size}) {
-		if err != nil {
-			return err
-		}
-		if n%size == 0 {
-			x.pages.Add(1)
-		}
-		n++
-		id, _ := d["id"].(string)
-		keys := map[string]string{mapping.LocationKeyColumn: x.keys.ref(mapping.Locations, id)}
-		if le := owner[id]; le != "" {
-			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, le)
-		}
-		if err := x.write(w, mapping.ExportRow(mapping.Locations, d, keys, x.keys.ref, "")); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (x *exporter) exportMappings(ctx context.Context, w rowWriter) error {

@@ -139,6 +139,7 @@ func entityCounts(rep *Report, p *plan) {
 		c := rep.entity(e)
 		c.Unchanged += ep.unchanged + len(ep.refresh)
 		c.Ignored += ep.ignored
+		c.Held += ep.held
 	}
 }
 
@@ -369,8 +370,9 @@ func appliedCounts(rep *Report, p *plan, r *runner) {
 		c.Updated += rc.Updated
 		c.Deleted += rc.Deleted
 		c.Failed += rc.Failed
+		c.Held += rc.Held
 		planned := len(ep.creates) + len(ep.updates) + len(ep.deletes)
-		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed
+		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed - rc.Held
 	}
 	errs := slices.Clone(r.rowErrors)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].pos.Line < errs[j].pos.Line })

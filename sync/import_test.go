@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"custsync/formats"
+	"custsync/remote"
 	"custsync/mapping"
 	"custsync/sandbox"
 	"custsync/state"
@@ -408,5 +409,72 @@ func TestImportDuplicateOfUnchangedRowIsRejected(t *testing.T) {
 	rep, err := e.run(context.Background(), Options{}, path)
 	if !errors.Is(err, ErrPartial) || rep.Unchanged != 2 || rep.Failed != 1 || !strings.Contains(rep.Failures[0].Reason, "first seen at") {
 		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+}
+
+func TestImportWritesToAdoptedCustomersInsteadOfCreatingDuplicates(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A populated tenant: the customer exists under a platform-generated number and the remote mappings know it.
+	if _, err := e.rc.UpsertCustomer(ctx, "47718865", map[string]any{"firstName": "Ann", "lastName": "Old"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rc.CreateSDMapping(ctx, remote.SDMapping{CustomerNumber: "47718865", SDCustomerNumber: "0000100080"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PullMappings(ctx, e.st, e.rc, PullOptions{Remote: true}); err != nil {
+		t.Fatal(err)
+	}
+	cust := e.file("customers.csv", "sdCustomerNumber,firstName,lastName\n0000100080,Ann,New\n")
+	addr := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,country\n0000100080,A1,Ann New,DE\n")
+	rep, err := e.run(ctx, Options{}, cust, addr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	platform := e.platformCustomers()
+	if len(platform) != 1 || platform["47718865"]["lastName"] != "New" {
+		t.Fatalf("platform customers after import: %v", platform)
+	}
+	addrs, err := e.rc.Addresses(ctx, "47718865")
+	if err != nil || len(addrs) != 1 {
+		t.Fatalf("addresses of the adopted customer: %v %v", addrs, err)
+	}
+}
+
+func TestImportHoldsCustomersDeletedOnThePlatform(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	if _, err := e.run(ctx, Options{}, cust); err != nil {
+		t.Fatal(err)
+	}
+	// Someone deletes customer 1 on the platform; the next import changes its row.
+	if err := e.rc.DeleteCustomer(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", "sdCustomerNumber,firstName\n1,Anna\n2,Bob\n")
+	rep, err := e.run(ctx, Options{}, cust)
+	if err != nil || rep.Held != 1 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	m, ok, _ := e.st.GetMapping(ctx, "1")
+	dels, _ := e.st.ListDeletions(ctx, state.DeletionFilter{})
+	if !ok || !m.DeletedInYaaS || len(dels) != 1 || dels[0].Reason != state.ReasonDeletedInPlatform {
+		t.Fatalf("mapping %+v, deletion log %+v", m, dels)
+	}
+	// Until the ERP acknowledges the deletion, the row is held, not re-created.
+	e.srv.ResetRequests()
+	rep, err = e.run(ctx, Options{}, cust)
+	if err != nil || rep.Held != 1 || len(e.writes()) != 0 {
+		t.Fatalf("%v %s %v", err, rep.Summary(), e.writes())
+	}
+	if _, err := AckDeletions(ctx, e.st, e.rc, AckOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledged, the row is tried again; the platform itself refuses to re-use a deleted customer number
+	// (tenant setting enableRecreationOfDeletedCustomer), and the row error says so.
+	rep, err = e.run(ctx, Options{}, cust)
+	if !errors.Is(err, ErrPartial) || rep.Held != 0 || rep.Failed != 1 || !strings.Contains(rep.Failures[0].Reason, "409") {
+		t.Fatalf("after ack: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
 	}
 }

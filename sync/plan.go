@@ -81,6 +81,7 @@ type entityPlan struct {
 	deletes    []*op
 	unchanged  int
 	ignored    int
+	held       int // rows of customers deleted on the platform, waiting for the ERP's acknowledgement
 	// levels are the upserts in dependency order (companies: parents first); nil means one level.
 	levels [][]*op
 	// deleteLevels are the deletes in order (companies: children first); nil means one level.
@@ -92,6 +93,12 @@ type entityPlan struct {
 
 // plan is everything the run will do.
 type plan struct {
+	ctx      context.Context
+	st       *state.Store
+	spec     *mapping.Spec
+	adopted  map[string]string // ERP key -> platform customer number of adopted customers (lazy)
+	gone     map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
+	lazyErr  error
 	views    map[mapping.Entity]*checkpointView
 	sources  []*source
 	entities map[mapping.Entity]*entityPlan
@@ -216,7 +223,7 @@ func (v *checkpointView) claimIndex(i int, src *source, pos mapping.Position) bo
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
 func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*source, tables [][]formats.Table) (*plan, error) {
-	p := &plan{sources: sources, entities: map[mapping.Entity]*entityPlan{}}
+	p := &plan{ctx: ctx, st: st, spec: opts.Spec, sources: sources, entities: map[mapping.Entity]*entityPlan{}}
 	views := map[mapping.Entity]*checkpointView{}
 	var needed []mapping.Entity
 	need := func(e mapping.Entity) {
@@ -272,6 +279,9 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 	if err := waitLoaded(); err != nil {
 		return nil, err
 	}
+	if p.lazyErr != nil {
+		return nil, p.lazyErr
+	}
 	p.views = views
 	resolveReferences(p, views)
 	if opts.Mode == ModeFull {
@@ -297,6 +307,46 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 	return p, nil
 }
 
+// adoptedIDs returns the customers adopted from the platform (`mappings pull`) or imported with an explicit
+// customer number, loaded on first need: only rows and references missing from the checkpoint need them, so
+// a no-op re-run never pays for the scan.
+func (p *plan) adoptedIDs() map[string]string {
+	if p.adopted == nil {
+		var err error
+		p.adopted, err = AdoptedIDs(p.ctx, p.st, p.spec.IDTemplate(mapping.Customers))
+		if err != nil && p.lazyErr == nil {
+			p.lazyErr = err
+		}
+		if p.adopted == nil {
+			p.adopted = map[string]string{}
+		}
+	}
+	return p.adopted
+}
+
+// goneCustomers returns the customers deleted on the platform and not yet acknowledged, loaded on first need.
+func (p *plan) goneCustomers() map[string]string {
+	if p.gone == nil {
+		var err error
+		p.gone, err = DeletedInPlatformKeys(p.ctx, p.st)
+		if err != nil && p.lazyErr == nil {
+			p.lazyErr = err
+		}
+		if p.gone == nil {
+			p.gone = map[string]string{}
+		}
+	}
+	return p.gone
+}
+
+// customerKeyOf returns the ERP key of the customer a row belongs to, if any.
+func customerKeyOf(rec mapping.Record) string {
+	if rec.Entity == mapping.Customers {
+		return rec.Key
+	}
+	return refKeyOf(rec, mapping.Customers)
+}
+
 // referencedEntities lists, per entity, the entities its rows reference.
 var referencedEntities = map[mapping.Entity][]mapping.Entity{
 	mapping.Addresses: {mapping.Customers},
@@ -316,6 +366,12 @@ func resolveReferences(p *plan, views map[mapping.Entity]*checkpointView) {
 					if v := views[ref.Entity]; v != nil {
 						if cp, ok := v.lookup(ref.Key); ok && cp.RemoteID != "" {
 							ref.RemoteID = cp.RemoteID
+							continue
+						}
+					}
+					if ref.Entity == mapping.Customers {
+						if id, ok := p.adoptedIDs()[ref.Key]; ok {
+							ref.RemoteID = id
 						}
 					}
 				}
@@ -542,6 +598,21 @@ func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view
 	if known && ref.RowHash == hash {
 		ep.unchanged++
 		return
+	}
+	if !known {
+		// Someone deleted this customer on the platform: re-creating it (or its addresses and assignments)
+		// would undo that, so the row waits until the ERP acknowledges the deletion.
+		if ck := customerKeyOf(rec); ck != "" {
+			if _, gone := p.goneCustomers()[ck]; gone {
+				ep.held++
+				return
+			}
+		}
+		if e == mapping.Customers {
+			if id, ok := p.adoptedIDs()[rec.Key]; ok {
+				rec.RemoteID = id
+			}
+		}
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
 		cells: row.cells, rawHash: row.raw[j]}

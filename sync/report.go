@@ -17,6 +17,9 @@ type Counts struct {
 	Deleted   int `json:"deleted"`
 	Failed    int `json:"failed"`
 	Ignored   int `json:"ignored"`
+	// Held are rows not applied because their customer was deleted on the platform outside custsync; they
+	// wait until the ERP acknowledges the deletion (custsync deletions ack).
+	Held int `json:"held"`
 	// Pending are planned ops not applied: the run was interrupted, or deletes were held back after failures.
 	Pending int `json:"pending"`
 }
@@ -28,6 +31,7 @@ func (c *Counts) add(o Counts) {
 	c.Deleted += o.Deleted
 	c.Failed += o.Failed
 	c.Ignored += o.Ignored
+	c.Held += o.Held
 	c.Pending += o.Pending
 }
 
@@ -100,6 +104,9 @@ func (r *Report) Summary() string {
 	}
 	if r.Pending > 0 {
 		fmt.Fprintf(&b, ", %d pending", r.Pending)
+	}
+	if r.Held > 0 {
+		fmt.Fprintf(&b, ", %d held (deleted on the platform; see custsync deletions list)", r.Held)
 	}
 	if !r.DryRun {
 		fmt.Fprintf(&b, ", %d retried", r.Retried)

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"custsync/state"
+	syncer "custsync/sync"
+)
+
+func exportCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "entity", Aliases: []string{"e"}, Usage: "what to export: customers, addresses, companies, locations, contacts, mappings, deletions (repeat or comma-separate; XLSX for several)"},
+		&cli.StringFlag{Name: "format", Usage: "csv or xlsx (default: from the --out extension)"},
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE`, written atomically"},
+		&cli.StringFlag{Name: "q", Usage: "platform `QUERY` selecting the records, e.g. 'active:true' (customers and their addresses, Customer Management lists)"},
+		&cli.BoolFlag{Name: "include-acked", Usage: "deletions: include entries the ERP already acknowledged"},
+		&cli.IntFlag{Name: "page-workers", Value: 4, Usage: "customer pages fetched at once (all requests share --tps)"},
+	}
+	return &cli.Command{
+		Name:  "export",
+		Usage: "export platform data, the SD mappings or the deletion log to CSV/XLSX",
+		Description: "Pages through the platform with the largest page sizes under the shared rate limit, fills the ERP\n" +
+			"number (sdCustomerNumber) from the SD mappings and the checkpoint, and writes the default column layout,\n" +
+			"so the file re-imports unchanged: a tenant migration is `export` from A then `import` into B.\n" +
+			"An XLSX export of several entities has one sheet per entity.\n\n" +
+			"Examples:\n" +
+			"  custsync export --tenant acme --entity customers --out customers.csv\n" +
+			"  custsync export --tenant acme -e customers,addresses -o tenant-acme.xlsx\n" +
+			"  custsync export --tenant acme --entity deletions --out deletions.xlsx",
+		Flags:  append(flags, platformFlags()...),
+		Action: runExport,
+	}
+}
+
+func runExport(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("export takes no arguments (got %q); name the output with --out", c.Args().First())
+	}
+	opts := syncer.ExportOptions{
+		Entities:     c.StringSlice("entity"),
+		Format:       c.String("format"),
+		Out:          c.String("out"),
+		Q:            c.String("q"),
+		IncludeAcked: c.Bool("include-acked"),
+		PageWorkers:  c.Int("page-workers"),
+		Workers:      c.Int("checkers"),
+	}
+	if len(opts.Entities) == 0 {
+		return usageErrorf("--entity is required (customers, addresses, companies, locations, contacts, mappings, deletions)")
+	}
+	if opts.Out == "" {
+		return usageErrorf("--out is required")
+	}
+	if opts.PageWorkers < 1 {
+		return usageErrorf("--page-workers must be at least 1")
+	}
+	localOnly := true
+	for _, raw := range opts.Entities {
+		for _, name := range strings.Split(raw, ",") {
+			if n := strings.ToLower(strings.TrimSpace(name)); n != "" && n != syncer.ExportMappings && n != syncer.ExportDeletions {
+				localOnly = false
+			}
+		}
+	}
+	var (
+		st   *state.Store
+		sess *session
+		err  error
+	)
+	if localOnly {
+		// The local tables need no platform: open the state file for reading whatever it is bound to.
+		if st, err = openState(c, state.Binding{}); err != nil {
+			return err
+		}
+		defer st.Close()
+	} else {
+		if sess, err = connect(c, false); err != nil {
+			return err
+		}
+		defer sess.Close()
+		st = sess.Store
+	}
+	progress := newLineProgress(c.App.ErrWriter)
+	opts.Progress = func(p syncer.ExportProgress) { progress.show(p.String(), p.Done) }
+	opts.ProgressEvery = progress.every
+	var rep syncer.ExportReport
+	if sess != nil {
+		rep, err = syncer.Export(c.Context, st, sess.Client, opts)
+	} else {
+		rep, err = syncer.Export(c.Context, st, nil, opts)
+	}
+	progress.finish()
+	if errors.Is(err, syncer.ErrExportOptions) {
+		return &UsageError{Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	parts := make([]string, len(rep.Tables))
+	for i, t := range rep.Tables {
+		parts[i] = fmt.Sprintf("%d %s", t.Rows, t.Name)
+	}
+	fmt.Fprintf(c.App.Writer, "exported %s to %s (%s, %d requests, %s)\n", strings.Join(parts, ", "), rep.Out, rep.Format,
+		rep.Requests, rep.Duration.Round(10*time.Millisecond))
+	return nil
+}
+
+// lineProgress shows progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.
+type lineProgress struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	mu    stdsync.Mutex
+	drawn bool
+}
+
+func newLineProgress(w io.Writer) *lineProgress {
+	p := &lineProgress{w: w, every: 10 * time.Second}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty, p.every = true, 500*time.Millisecond
+	}
+	return p
+}
+
+func (p *lineProgress) show(line string, done bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	if !done {
+		fmt.Fprintf(p.w, "progress: %s\n", line)
+	}
+}
+
+func (p *lineProgress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"custsync/formats"
+	"custsync/mapping"
+	"custsync/state"
+	syncer "custsync/sync"
+)
+
+func mappingsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "mappings",
+		Usage: "list, export, push and pull the SD customer mappings (platform customer number <-> ERP number)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "list",
+				Usage: "print the mappings of the state file",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "unpushed", Usage: "only mappings not yet sent to the remote endpoint"},
+					&cli.BoolFlag{Name: "deleted", Usage: "only mappings of customers deleted on the platform (deletedInYaaS)"},
+				},
+				Action: runMappingsList,
+			},
+			{
+				Name:  "export",
+				Usage: "write the mappings to CSV/XLSX",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE`"},
+					&cli.StringFlag{Name: "format", Usage: "csv or xlsx (default: from the extension)"},
+				},
+				Action: runMappingsExport,
+			},
+			{
+				Name:  "push",
+				Usage: "send new and changed mappings to the remote sdCustomerMappings endpoint (--mappings-url)",
+				Flags: platformFlags(),
+				Action: func(c *cli.Context) error {
+					sess, err := connect(c, true)
+					if err != nil {
+						return err
+					}
+					defer sess.Close()
+					rep, err := syncer.PushMappings(c.Context, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
+					fmt.Fprintf(c.App.Writer, "pushed %d mappings, %d failed\n", rep.Pushed, rep.Failed)
+					for _, e := range rep.Errors {
+						fmt.Fprintf(c.App.Writer, "  %s\n", e)
+					}
+					if err != nil {
+						return err
+					}
+					if rep.Failed > 0 {
+						return &exitError{code: ExitPartial, err: fmt.Errorf("%d mappings were not pushed; they stay pending for the next push", rep.Failed)}
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "pull",
+				Usage:     "adopt existing platform customers by ERP number, so a first import does not duplicate them",
+				ArgsUsage: "[ERP-FILE...]",
+				Description: "Records an SD mapping for every platform customer whose ERP number is known from the remote\n" +
+					"sdCustomerMappings endpoint (--remote), from a customer field (--key-field), or because its id is the\n" +
+					"deterministic id of a customer number in the given ERP files. Nothing is written to the platform.\n" +
+					"Import then writes to the adopted customer numbers instead of creating new customers.\n\n" +
+					"Examples:\n" +
+					"  custsync mappings pull --tenant acme --remote --mappings-url https://ec.example.com\n" +
+					"  custsync mappings pull --tenant acme --key-field mixins.erp.customerNumber --dry-run\n" +
+					"  custsync mappings pull --tenant acme customers.csv",
+				Flags: append(append([]cli.Flag{
+					&cli.BoolFlag{Name: "remote", Usage: "adopt the records of the remote sdCustomerMappings endpoint"},
+					&cli.StringFlag{Name: "key-field", Usage: "dotted `PATH` of the customer field holding the ERP number"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be adopted; write nothing"},
+				}, inputReadFlags()...), platformFlags()...),
+				Action: runMappingsPull,
+			},
+		},
+	}
+}
+
+func runMappingsList(c *cli.Context) error {
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CUSTOMER NUMBER\tSD CUSTOMER NUMBER\tDELETED IN PLATFORM\tPUSHED\tUPDATED")
+	n := 0
+	err = st.ScanMappings(c.Context, state.MappingFilter{OnlyUnpushed: c.Bool("unpushed"), OnlyDeletedInYaaS: c.Bool("deleted")},
+		func(m state.SDMapping) error {
+			n++
+			_, err := fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\n", m.CustomerNumber, m.SDCustomerNumber, m.DeletedInYaaS, m.Pushed, shortTime(m.UpdatedAt))
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%d mappings\n", n)
+	return nil
+}
+
+func runMappingsExport(c *cli.Context) error {
+	return exportLocalTable(c, syncer.ExportMappings, false)
+}
+
+// exportLocalTable writes the mappings or the deletion log through the export engine.
+func exportLocalTable(c *cli.Context, table string, includeAcked bool) error {
+	if c.String("out") == "" {
+		return usageErrorf("--out is required")
+	}
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := syncer.Export(c.Context, st, nil, syncer.ExportOptions{Entities: []string{table}, Out: c.String("out"),
+		Format: c.String("format"), IncludeAcked: includeAcked})
+	if errors.Is(err, syncer.ErrExportOptions) {
+		return &UsageError{Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "exported %d %s to %s\n", rep.Rows(table), table, rep.Out)
+	return nil
+}
+
+func runMappingsPull(c *cli.Context) error {
+	read, spec, entity, err := inputOptions(c)
+	if err != nil {
+		return err
+	}
+	keys, err := erpCustomerKeys(c.Args().Slice(), read, spec, entity)
+	if err != nil {
+		return err
+	}
+	sess, err := connect(c, !c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	rep, err := syncer.PullMappings(c.Context, sess.Store, sess.Client, syncer.PullOptions{
+		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Keys: keys,
+		IDTemplate: spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
+	})
+	if err != nil {
+		return err
+	}
+	verb := "adopted"
+	if c.Bool("dry-run") {
+		verb = "would adopt"
+	}
+	fmt.Fprintf(c.App.Writer, "%d platform customers listed, %s %d, %d already mapped, %d conflicts\n",
+		rep.Listed, verb, rep.Adopted, rep.Unchanged, len(rep.Conflicts))
+	for _, conflict := range rep.Conflicts {
+		fmt.Fprintf(c.App.Writer, "  conflict: %s\n", conflict)
+	}
+	return nil
+}
+
+// erpCustomerKeys reads the customer ERP numbers of ERP files (rows that fail validation still give their key).
+func erpCustomerKeys(files []string, read formats.Options, spec *mapping.Spec, entity mapping.Entity) ([]string, error) {
+	var keys []string
+	for _, path := range files {
+		tables, err := formats.Open(path, read)
+		if err != nil {
+			return nil, usageErrorf("%w", err)
+		}
+		err = func() error {
+			defer formats.CloseAll(tables)
+			for _, t := range tables {
+				sheet := ""
+				if isXLSX(path) {
+					sheet = t.Name()
+				}
+				mappers, err := mapping.Resolve(spec, mapping.Table{File: path, Sheet: sheet, Entity: entity}, t.Header())
+				if err != nil {
+					return usageErrorf("%w", err)
+				}
+				for {
+					row, err := t.Next()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					var rowErr *formats.RowError
+					if errors.As(err, &rowErr) {
+						continue
+					}
+					if err != nil {
+						return usageErrorf("%w", err)
+					}
+					for _, m := range mappers {
+						if m.Entity() != mapping.Customers {
+							continue
+						}
+						rec, _ := m.Map(mapping.Position{File: path, Line: row.Pos.Line}, row.Cells)
+						if rec.Key != "" {
+							keys = append(keys, rec.Key)
+						}
+					}
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+func isXLSX(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".xlsx" || ext == ".xlsm"
+}
+
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"custsync/state"
+)
+
+func stateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "state",
+		Usage: "inspect the state file (checkpoint, runs, lock) and remove a stale lock",
+		Subcommands: []*cli.Command{
+			{Name: "show", Usage: "summarise the state file: binding, entities, mappings, deletions, lock, last runs", Action: runStateShow},
+			{
+				Name:   "runs",
+				Usage:  "list the most recent runs",
+				Flags:  []cli.Flag{&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs"}},
+				Action: runStateRuns,
+			},
+			{
+				Name:  "unlock",
+				Usage: "remove the run lock left by a crashed run",
+				Description: "Shows who holds the lock. A lock whose heartbeat is fresh belongs to a run that is probably still\n" +
+					"active and is only removed with --force; removing it makes that run stop at its next heartbeat.",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "remove the lock even if its heartbeat is fresh"}},
+				Action: runStateUnlock,
+			},
+		},
+	}
+}
+
+func runStateShow(c *cli.Context) error {
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.Describe(c.Context)
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	fmt.Fprintf(out, "state file:   %s (schema %d, this custsync knows %d)\n", d.Path, d.SchemaVersion, d.KnownSchemaVersion)
+	if d.Binding.IsZero() {
+		fmt.Fprintln(out, "bound to:     nothing yet (no run has used it)")
+	} else {
+		fmt.Fprintf(out, "bound to:     tenant %s at %s\n", d.Binding.Tenant, d.Binding.APIURL)
+	}
+	kinds := make([]string, 0, len(d.Entities))
+	for k := range d.Entities {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	fmt.Fprint(out, "checkpoint:  ")
+	if len(kinds) == 0 {
+		fmt.Fprint(out, " empty")
+	}
+	for _, k := range kinds {
+		fmt.Fprintf(out, " %s %d", k, d.Entities[k])
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "mappings:     %d (%d deleted in platform, %d not pushed)\n", d.Mappings.Total, d.Mappings.DeletedInYaaS, d.Mappings.Unpushed)
+	fmt.Fprintf(out, "deletion log: %d unacknowledged\n", d.UnackedDeletions)
+	if d.Lock != nil {
+		fmt.Fprintf(out, "lock:         %s\n", lockText(*d.Lock))
+	} else {
+		fmt.Fprintln(out, "lock:         none")
+	}
+	if d.Resumable != nil {
+		fmt.Fprintf(out, "resumable:    run %d (%s, started %s): the next import resumes it\n", d.Resumable.ID, d.Resumable.Status, shortTime(d.Resumable.StartedAt))
+	}
+	if len(d.LastRuns) > 0 {
+		fmt.Fprintln(out, "last runs:")
+		printRuns(c, d.LastRuns)
+	}
+	return nil
+}
+
+func lockText(l state.LockInfo) string {
+	age := time.Since(l.Heartbeat).Round(time.Second)
+	s := fmt.Sprintf("held by %s since %s, last heartbeat %s ago", l.Owner, shortTime(l.Since), age)
+	if l.Stale(state.DefaultStaleAfter) {
+		s += " (stale)"
+	}
+	return s
+}
+
+func runStateRuns(c *cli.Context) error {
+	if c.Int("limit") < 1 {
+		return usageErrorf("--limit must be at least 1")
+	}
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.ListRuns(c.Context, c.Int("limit"))
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(c.App.Writer, "no runs yet")
+		return nil
+	}
+	printRuns(c, runs)
+	return nil
+}
+
+func printRuns(c *cli.Context, runs []state.Run) {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tSTARTED\tDURATION\tARGS")
+	for _, r := range runs {
+		dur := "-"
+		if !r.FinishedAt.IsZero() {
+			dur = r.FinishedAt.Sub(r.StartedAt).Round(10 * time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, shortTime(r.StartedAt), dur, string(r.Args))
+	}
+	_ = tw.Flush()
+}
+
+func runStateUnlock(c *cli.Context) error {
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	info, locked, err := st.ReadLock(c.Context)
+	if err != nil {
+		return err
+	}
+	if !locked {
+		fmt.Fprintln(c.App.Writer, "the state file is not locked")
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "lock %s\n", lockText(info))
+	if !info.Stale(state.DefaultStaleAfter) && !c.Bool("force") {
+		return &exitError{code: ExitState, err: fmt.Errorf("the lock's heartbeat is fresh, so its run is probably still active; "+
+			"stop it first, or wait %s for the lock to go stale, or use --force", state.DefaultStaleAfter)}
+	}
+	removed, ok, err := st.ForceUnlock(c.Context)
+	if err != nil {
+		return err
+	}
+	if ok {
+		fmt.Fprintf(c.App.Writer, "removed the lock of %s\n", removed.Owner)
+	}
+	return nil
+}

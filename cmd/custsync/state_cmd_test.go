@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"custsync/state"
+)
+
+func TestStateShowAndRuns(t *testing.T) {
+	dir := t.TempDir()
+	importSamples(t, dir)
+	st := filepath.Join(dir, "state.db")
+	code, out, _ := runRecon(t, "--state", st, "state", "show")
+	if code != ExitOK || !strings.Contains(out, "tenant demo at sandbox://in-process") || !strings.Contains(out, "customers 30") ||
+		!strings.Contains(out, "lock:         none") {
+		t.Fatalf("show: code %d\n%s", code, out)
+	}
+	code, out, _ = runRecon(t, "--state", st, "state", "runs", "--limit", "5")
+	if code != ExitOK || !strings.Contains(out, "import") || !strings.Contains(out, "completed") {
+		t.Fatalf("runs: code %d\n%s", code, out)
+	}
+}
+
+func TestStateUnlockRefusesAFreshLockWithoutForce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	st, err := state.Open(context.Background(), path, state.Binding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	lock, err := st.AcquireLock(context.Background(), state.LockOwner{Host: "batch-host", PID: 777}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	code, out, errOut := runRecon(t, "--state", path, "state", "unlock")
+	if code != ExitState || !strings.Contains(out, "batch-host (pid 777)") || !strings.Contains(errOut, "--force") {
+		t.Fatalf("unlock without --force: code %d\n%s%s", code, out, errOut)
+	}
+	if _, locked, _ := st.ReadLock(context.Background()); !locked {
+		t.Fatal("the fresh lock was removed without --force")
+	}
+	code, out, _ = runRecon(t, "--state", path, "state", "unlock", "--force")
+	if code != ExitOK || !strings.Contains(out, "removed the lock of batch-host (pid 777)") {
+		t.Fatalf("unlock --force: code %d\n%s", code, out)
+	}
+	if _, locked, _ := st.ReadLock(context.Background()); locked {
+		t.Fatal("lock still present after unlock --force")
+	}
+	if code, out, _ = runRecon(t, "--state", path, "state", "unlock"); code != ExitOK || !strings.Contains(out, "not locked") {
+		t.Fatalf("unlock of an unlocked file: code %d\n%s", code, out)
+	}
+}
