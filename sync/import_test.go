@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"custsync/formats"
-	"custsync/remote"
 	"custsync/mapping"
+	"custsync/remote"
 	"custsync/sandbox"
 	"custsync/state"
 )
