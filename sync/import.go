@@ -45,6 +45,13 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 			_ = formats.CloseAll(ts)
 		}
 	}()
+	if opts.DetectDeletions && !opts.DryRun {
+		found, err := DetectDeletedInPlatform(ctx, st, rc)
+		if err != nil {
+			return finish(fmt.Errorf("detect customers deleted on the platform: %w", err))
+		}
+		rep.DeletedInPlatform = len(found.Deleted)
+	}
 	p, err := buildPlan(ctx, st, &opts, sources, tables)
 	if err != nil {
 		return finish(err)

@@ -478,3 +478,24 @@ func TestImportHoldsCustomersDeletedOnThePlatform(t *testing.T) {
 		t.Fatalf("after ack: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
 	}
 }
+
+func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n3,Cy\n")
+	if _, err := e.run(ctx, Options{}, cust); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rc.DeleteCustomer(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
+	// The file did not change: without detection the run would not notice; with it, the deletion is logged.
+	rep, err := e.run(ctx, Options{DetectDeletions: true}, cust)
+	if err != nil || rep.DeletedInPlatform != 1 || rep.Held != 1 || rep.Unchanged != 2 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+	dels, _ := e.st.ListDeletions(ctx, state.DeletionFilter{})
+	if len(dels) != 1 || dels[0].ERPKey != "2" {
+		t.Fatalf("deletion log %+v", dels)
+	}
+}

@@ -102,6 +102,11 @@ type Options struct {
 	ResultsDir    string
 	ResultsFormat string
 
+	// DetectDeletions lists the platform's customers before planning and records those deleted outside
+	// custsync (see DetectDeletedInPlatform); their rows are then held. Without it, deletions on the platform
+	// are still found when an update meets a 404.
+	DetectDeletions bool
+
 	// PushMappings sends every new or changed SD customer mapping to the remote sdCustomerMappings endpoint.
 	PushMappings bool
 

@@ -73,6 +73,8 @@ type Report struct {
 	Changes        []PlannedChange `json:"changes,omitempty"`
 	Failures       []RowFailure    `json:"failures,omitempty"`
 	ResultFiles    []string        `json:"resultFiles,omitempty"`
+	// DeletedInPlatform counts customers found deleted on the platform before planning (--detect-deletions).
+	DeletedInPlatform int `json:"deletedInPlatform,omitempty"`
 	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
 	MappingsPushed int    `json:"mappingsPushed,omitempty"`
 	MappingsFailed int    `json:"mappingsFailed,omitempty"`
@@ -124,6 +126,9 @@ func (r *Report) Summary() string {
 		if c.Pending > 0 {
 			fmt.Fprintf(&b, " %6d pending", c.Pending)
 		}
+	}
+	if r.DeletedInPlatform > 0 {
+		fmt.Fprintf(&b, "\n  %d customers were deleted on the platform outside custsync (see custsync deletions list)", r.DeletedInPlatform)
 	}
 	if r.MappingsPushed+r.MappingsFailed > 0 {
 		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)

@@ -31,6 +31,7 @@ func importCommand() *cli.Command {
 		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
 		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
+		&cli.BoolFlag{Name: "detect-deletions", Usage: "first list the platform's customers and record those deleted outside custsync (their rows are held)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},
 	}
@@ -140,6 +141,7 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	opts.ResultsDir = c.String("results")
 	opts.DryRun = c.Bool("dry-run")
 	opts.AllowEmpty = c.Bool("allow-empty")
+	opts.DetectDeletions = c.Bool("detect-deletions")
 	opts.Writers = c.Int("writers")
 	if opts.Writers < 1 {
 		return opts, usageErrorf("--writers must be at least 1")
