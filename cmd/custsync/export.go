@@ -3,14 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	stdsync "sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"custsync/state"
 	syncer "custsync/sync"
@@ -112,43 +108,4 @@ func runExport(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "exported %s to %s (%s, %d requests, %s)\n", strings.Join(parts, ", "), rep.Out, rep.Format,
 		rep.Requests, rep.Duration.Round(10*time.Millisecond))
 	return nil
-}
-
-// lineProgress shows progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.
-type lineProgress struct {
-	w     io.Writer
-	tty   bool
-	every time.Duration
-	mu    stdsync.Mutex
-	drawn bool
-}
-
-func newLineProgress(w io.Writer) *lineProgress {
-	p := &lineProgress{w: w, every: 10 * time.Second}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty, p.every = true, 500*time.Millisecond
-	}
-	return p
-}
-
-func (p *lineProgress) show(line string, done bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.drawn = true
-		return
-	}
-	if !done {
-		fmt.Fprintf(p.w, "progress: %s\n", line)
-	}
-}
-
-func (p *lineProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprintln(p.w)
-		p.drawn = false
-	}
 }

@@ -4,14 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"custsync/mapping"
 	syncer "custsync/sync"
@@ -84,8 +79,12 @@ func runImport(c *cli.Context) error {
 		}()
 	}
 
-	progress := newProgressPrinter(c.App.ErrWriter)
-	opts.Progress = progress.print
+	progress := newLineProgress(c.App.ErrWriter)
+	opts.Progress = func(p syncer.Progress) {
+		if p.Planned > 0 {
+			progress.show(p.String(), false)
+		}
+	}
 	opts.ProgressEvery = progress.every
 	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
 	progress.finish()
@@ -187,44 +186,5 @@ func printImportReport(c *cli.Context, rep *syncer.Report) {
 	}
 	if len(shown) < len(rep.Failures) {
 		fmt.Fprintf(out, "  ... %d more failures (use -v, --json or --results DIR)\n", len(rep.Failures)-len(shown))
-	}
-}
-
-// progressPrinter shows progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.
-type progressPrinter struct {
-	w     io.Writer
-	tty   bool
-	every time.Duration
-	mu    sync.Mutex
-	drawn bool
-}
-
-func newProgressPrinter(w io.Writer) *progressPrinter {
-	p := &progressPrinter{w: w, every: 10 * time.Second}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty, p.every = true, 500*time.Millisecond
-	}
-	return p
-}
-
-func (p *progressPrinter) print(pr syncer.Progress) {
-	if pr.Planned == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", pr)
-		p.drawn = true
-		return
-	}
-	fmt.Fprintf(p.w, "progress: %s\n", pr)
-}
-
-func (p *progressPrinter) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprintln(p.w)
 	}
 }
