@@ -226,14 +226,22 @@ func (s *Server) listCustomers(c *reqCtx, q string) *apiError {
 		return apiErr
 	}
 	idx := s.assignmentsByCustomer(c.tenant)
+	docs := s.store.list(c.tenant, kindCustomer)
+	sortSpec := params.Get("sort")
+	if strings.TrimSpace(q) == "" && sortSpec == "" {
+		// Nothing to match or sort on: build views for the requested page only, so that paging through a
+		// large tenant costs O(page) per request rather than O(tenant).
+		docs = page(docs, number, size)
+		number = 1
+	}
 	var matched []map[string]any
-	for _, doc := range s.store.list(c.tenant, kindCustomer) {
+	for _, doc := range docs {
 		v := s.customerView(c.tenant, doc, idx)
 		if expr.Match(v) {
 			matched = append(matched, v)
 		}
 	}
-	if sortSpec := params.Get("sort"); sortSpec != "" {
+	if sortSpec != "" {
 		if err := query.SortDocs(matched, sortSpec); err != nil {
 			return badRequest("Invalid sort: " + err.Error())
 		}
@@ -274,12 +282,12 @@ func (s *Server) emailTaken(tenant, email, exceptID string) bool {
 	if email == "" {
 		return false
 	}
-	taken := false
-	s.store.each(tenant, kindCustomer, func(doc map[string]any) bool {
-		taken = str(doc, "id") != exceptID && strings.EqualFold(str(doc, "contactEmail"), email)
-		return !taken
-	})
-	return taken
+	for id := range s.store.customersWithEmail(tenant, email) {
+		if id != exceptID {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) newCustomerNumber(tenant string) string {

@@ -201,3 +201,17 @@ func ids(l []map[string]any) []any {
 	}
 	return out
 }
+
+func TestCustomerEmailUniquenessFollowsChangesAndDeletes(t *testing.T) {
+	a := newTestAPI(t, Options{})
+	a.must(201, "POST", cust, map[string]any{"id": "A", "contactEmail": "x@example.com"})
+	// A changes its e-mail: the old one is free, the new one taken.
+	a.must(200, "PATCH", cust+"/A", map[string]any{"contactEmail": "y@example.com"})
+	a.must(201, "POST", cust, map[string]any{"id": "B", "contactEmail": "X@example.com"})
+	a.must(409, "POST", cust, map[string]any{"id": "C", "contactEmail": "y@EXAMPLE.com"})
+	// A customer may keep its own e-mail on an update.
+	a.must(204, "PUT", cust+"/A", map[string]any{"contactEmail": "y@example.com", "firstName": "Ann"})
+	// Deleting A frees its e-mail.
+	a.must(202, "DELETE", cust+"/A", nil)
+	a.must(201, "POST", cust, map[string]any{"id": "C", "contactEmail": "y@example.com"})
+}

@@ -44,13 +44,16 @@ type change struct {
 // serialises all access with one mutex.
 type store struct {
 	buckets map[bucketKey]map[string]*entry
+	// byEmail indexes customers by lower-cased contact e-mail per tenant, so that the uniqueness check on
+	// every customer write is a lookup rather than a scan of the tenant.
+	byEmail map[string]map[string]map[string]struct{}
 	seq     int64
 	db      *sql.DB
 	pending []change
 }
 
 func openStore(path string) (*store, error) {
-	st := &store{buckets: map[bucketKey]map[string]*entry{}}
+	st := &store{buckets: map[bucketKey]map[string]*entry{}, byEmail: map[string]map[string]map[string]struct{}{}}
 	if path == "" {
 		return st, nil
 	}
@@ -85,6 +88,7 @@ func openStore(path string) (*store, error) {
 			return nil, fmt.Errorf("load sandbox document %s/%s/%s: %w", tenant, kind, id, err)
 		}
 		st.bucket(tenant, kind, true)[id] = &entry{seq: seq, doc: doc}
+		st.reindex(tenant, kind, id, nil, doc)
 		if seq > st.seq {
 			st.seq = seq
 		}
@@ -138,18 +142,51 @@ func (st *store) put(tenant, kind, id string, doc map[string]any) {
 		e = &entry{seq: st.seq}
 		b[id] = e
 	}
+	st.reindex(tenant, kind, id, e.doc, doc)
 	e.doc = doc
 	st.pending = append(st.pending, change{key: bucketKey{tenant, kind}, id: id, seq: e.seq, doc: doc})
 }
 
 func (st *store) del(tenant, kind, id string) bool {
 	b := st.bucket(tenant, kind, false)
-	if _, ok := b[id]; !ok {
+	e, ok := b[id]
+	if !ok {
 		return false
 	}
+	st.reindex(tenant, kind, id, e.doc, nil)
 	delete(b, id)
 	st.pending = append(st.pending, change{key: bucketKey{tenant, kind}, id: id, deleted: true})
 	return true
+}
+
+// reindex moves a customer's entry in the e-mail index from its old document to its new one (nil: none).
+func (st *store) reindex(tenant, kind, id string, old, doc map[string]any) {
+	if kind != kindCustomer {
+		return
+	}
+	if email := strings.ToLower(str(old, "contactEmail")); email != "" {
+		if ids := st.byEmail[tenant][email]; ids != nil {
+			delete(ids, id)
+			if len(ids) == 0 {
+				delete(st.byEmail[tenant], email)
+			}
+		}
+	}
+	if email := strings.ToLower(str(doc, "contactEmail")); email != "" {
+		if st.byEmail[tenant] == nil {
+			st.byEmail[tenant] = map[string]map[string]struct{}{}
+		}
+		if st.byEmail[tenant][email] == nil {
+			st.byEmail[tenant][email] = map[string]struct{}{}
+		}
+		st.byEmail[tenant][email][id] = struct{}{}
+	}
+}
+
+// customersWithEmail returns the ids of the tenant's customers whose contact e-mail equals email, ignoring
+// case. The caller must not modify the result.
+func (st *store) customersWithEmail(tenant, email string) map[string]struct{} {
+	return st.byEmail[tenant][strings.ToLower(email)]
 }
 
 func (st *store) delKind(tenant, kind string) {
