@@ -1,0 +1,74 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestREADMEWalkthrough runs the walkthrough block of README.md as a shell script, on a free port, so that
+// every command the documentation shows keeps working.
+func TestREADMEWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a sandbox process")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- walkthrough -->\n```sh\n")
+	if !ok {
+		t.Fatal("README.md has no walkthrough block")
+	}
+	script, _, ok := strings.Cut(after, "```")
+	if !ok {
+		t.Fatal("the walkthrough block is not closed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	script = strings.ReplaceAll(script, "127.0.0.1:8089", "127.0.0.1:"+port)
+
+	root, _ := filepath.Abs("../..")
+	cmd := exec.Command("bash", "-e", "-x", "-c", script)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	done := make(chan struct{})
+	var out []byte
+	go func() {
+		out, err = cmd.CombinedOutput()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the walkthrough did not finish:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("the walkthrough failed: %v\n%s", err, out)
+	}
+	text := string(out)
+	t.Logf("walkthrough output:\n%s", text)
+	for _, want := range []string{
+		"24 created",  // first import: 12 customers + 12 addresses
+		"1 updated",   // the changed street
+		"2 deleted",   // the deletion flag: customer and its address
+		"safety stop", // the truncated file
+		"exported",    // export
+		"0000100081",  // the deletion log lists the deleted customer
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("walkthrough output lacks %q:\n%s", want, text)
+		}
+	}
+}
