@@ -499,3 +499,46 @@ func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
 		t.Fatalf("deletion log %+v", dels)
 	}
 }
+
+func TestImportEverySample(t *testing.T) {
+	cases := []struct {
+		name  string
+		opts  func() Options
+		files []string
+		want  map[mapping.Entity]int
+	}{
+		{"default layout", func() Options { return Options{} },
+			[]string{"../samples/contacts.csv", "../samples/customers.csv", "../samples/companies.csv", "../samples/addresses.csv", "../samples/locations.csv"},
+			map[mapping.Entity]int{mapping.Customers: 30, mapping.Addresses: 34, mapping.Companies: 8, mapping.Locations: 9, mapping.Contacts: 14}},
+		{"xlsx", func() Options { return Options{} }, []string{"../samples/customers.xlsx"},
+			map[mapping.Entity]int{mapping.Customers: 30, mapping.Addresses: 34}},
+		{"messy", func() Options { return Options{Entity: mapping.Customers} },
+			[]string{"../samples/messy/customers-messy.csv", "../samples/messy/customers-cp1252.csv"},
+			map[mapping.Entity]int{mapping.Customers: 10}},
+		{"sap", func() Options {
+			spec, err := mapping.LoadMappingFile("../samples/mappings/sap-sd.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Options{Spec: spec}
+		}, []string{"../samples/sap/KNA1.csv"}, map[mapping.Entity]int{mapping.Customers: 12, mapping.Addresses: 12}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			rep, err := e.run(context.Background(), tc.opts(), tc.files...)
+			if err != nil {
+				t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+			}
+			for ent, n := range tc.want {
+				if c := rep.Entities[ent]; c == nil || c.Created != n {
+					t.Errorf("%s: %+v, want %d created\n%s", ent, c, n, rep.Summary())
+				}
+			}
+			rep, err = e.run(context.Background(), tc.opts(), tc.files...)
+			if err != nil || rep.Created+rep.Updated+rep.Deleted != 0 {
+				t.Fatalf("second run not a no-op: %v\n%s", err, rep.Summary())
+			}
+		})
+	}
+}
