@@ -410,3 +410,35 @@ func TestMergeUpsertCustomerKeepsFieldsItDoesNotSend(t *testing.T) {
 		t.Fatalf("the contrast case no longer holds: a plain PUT kept lastName: %v", doc)
 	}
 }
+
+func TestListStartsAtFirstPage(t *testing.T) {
+	p := startPlatform(t, sandbox.Options{})
+	c := newTestClient(t, testConfig(p))
+	seedCustomers(t, c, 130)
+	n := 0
+	for _, err := range c.Customers(context.Background(), ListOptions{PageSize: 60, FirstPage: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 70 {
+		t.Fatalf("pages 2 and 3 hold %d customers, want 70", n)
+	}
+	// Customer Management lists carry a total: starting later must still stop at the end.
+	for i := 0; i < 40; i++ {
+		if _, err := c.UpsertLocation(context.Background(), fmt.Sprintf("L%02d", i), Doc{"type": "OFFICE", "contactDetails": Doc{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n = 0
+	for _, err := range c.Locations(context.Background(), ListOptions{PageSize: 16, FirstPage: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 24 {
+		t.Fatalf("locations from page 2: %d, want 24", n)
+	}
+}

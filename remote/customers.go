@@ -149,7 +149,8 @@ func (c *Client) DeleteCustomer(ctx context.Context, id string) error {
 func (c *Client) Customers(ctx context.Context, opts ListOptions) iter.Seq2[Doc, error] {
 	path := c.customersPath()
 	return c.pages(ctx, pager{
-		size: pageSizeOr(opts.PageSize, CustomersPageSize),
+		first: opts.FirstPage,
+		size:  pageSizeOr(opts.PageSize, CustomersPageSize),
 		build: func(page, size int) *request {
 			q := pageQuery(opts, page, size)
 			if opts.Q != "" {
@@ -166,7 +167,8 @@ func (c *Client) Customers(ctx context.Context, opts ListOptions) iter.Seq2[Doc,
 func (c *Client) SearchCustomers(ctx context.Context, q string, opts ListOptions) iter.Seq2[Doc, error] {
 	path := c.customersPath() + "/search"
 	return c.pages(ctx, pager{
-		size: pageSizeOr(opts.PageSize, CustomersPageSize),
+		first: opts.FirstPage,
+		size:  pageSizeOr(opts.PageSize, CustomersPageSize),
 		build: func(page, size int) *request {
 			return &request{method: http.MethodPost, base: c.baseURL, path: path, query: pageQuery(opts, page, size),
 				body: Doc{"q": q}, read: true, repeatable: true}

@@ -42,6 +42,9 @@ type ListOptions struct {
 	// Filters are Customer Management filter parameters, e.g. {"legalEntity.id": "LE1"} or
 	// {"customer.id": "C1"} for contact assignments.
 	Filters map[string]string
+	// FirstPage is the 1-based page the iteration starts at (0 means 1): concurrent readers such as an
+	// export fetch page N of a list by starting there and consuming one page.
+	FirstPage int
 }
 
 // Filter keys of the contact-assignment list.
@@ -55,6 +58,7 @@ type pager struct {
 	// build returns the request for a 1-based page number.
 	build func(page, size int) *request
 	size  int
+	first int // the first page; 0 means 1
 	// totalHeader names the response header carrying the total count, if the API has a
 	// reliable one. The Customer Service "Count" header is not used: the docs do not say
 	// whether it counts the page or the whole result.
@@ -66,9 +70,9 @@ type pager struct {
 // items follow), when the consumer stops, or at the first error, which it yields once.
 func (c *Client) pages(ctx context.Context, p pager) iter.Seq2[Doc, error] {
 	return func(yield func(Doc, error) bool) {
-		seen := 0
+		seen := (max(p.first, 1) - 1) * p.size // items on the pages skipped, for the total-count check
 		prevFirst := ""
-		for page := 1; ; page++ {
+		for page := max(p.first, 1); ; page++ {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
 				return

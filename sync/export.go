@@ -557,17 +557,9 @@ func (x *exporter) fillAddresses(ctx context.Context, docs []remote.Doc) error {
 	return g.Wait()
 }
 
-// customerPage fetches one page of customers. The client's iterator always starts at page 1, so the page is
-// selected by overriding pageNumber through ListOptions.Filters (added to the query after the paging
-// parameters), and only that first page is consumed. This works for the customer list because it has no
-// total-count header: its iterator ends at a short page or takes only what is consumed.
+// customerPage fetches one page of customers: the iteration starts at that page and only it is consumed.
 func customerPage(ctx context.Context, rc *remote.Client, opts remote.ListOptions, page int) ([]remote.Doc, error) {
-	filters := make(map[string]string, len(opts.Filters)+1)
-	for k, v := range opts.Filters {
-		filters[k] = v
-	}
-	filters["pageNumber"] = strconv.Itoa(page)
-	opts.Filters = filters
+	opts.FirstPage = page
 	docs := make([]remote.Doc, 0, opts.PageSize)
 	for d, err := range rc.Customers(ctx, opts) {
 		if err != nil {
