@@ -4,12 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -41,7 +42,7 @@ type EntityRef struct {
 // conversions of database/sql cost about a third of the time (see BenchmarkLoadEntities1M).
 func (s *Store) LoadEntities(ctx context.Context, kind string) (map[string]EntityRef, error) {
 	var out map[string]EntityRef
-	err := s.loadEntityRows(ctx, kind, keyRange{}, func(n int) { out = make(map[string]EntityRef, n) },
+	err := s.loadEntityRows(ctx, kind, "", func(n int) { out = make(map[string]EntityRef, n) },
 		func(key string, ref EntityRef, _ uint64) { out[key] = ref })
 	return out, err
 }
@@ -50,10 +51,9 @@ func (s *Store) LoadEntities(ctx context.Context, kind string) (map[string]Entit
 //
 // It reads through the driver directly rather than database/sql: on a million rows the per-row Scan
 // conversions of database/sql cost about a third of the time (see BenchmarkLoadEntities1M).
-func (s *Store) loadEntityRows(ctx context.Context, kind string, r keyRange, size func(int), add func(string, EntityRef, uint64)) error {
+func (s *Store) loadEntityRows(ctx context.Context, kind, order string, size func(int), add func(string, EntityRef, uint64)) error {
 	var n int
-	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?1 AND erp_key >= ?2 AND (?3 = '' OR erp_key < ?3)`,
-		kind, r.from, r.to).Scan(&n); err != nil {
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?`, kind).Scan(&n); err != nil {
 		return fmt.Errorf("load %s entities: %w", kind, err)
 	}
 	size(n)
@@ -67,9 +67,8 @@ func (s *Store) loadEntityRows(ctx context.Context, kind string, r keyRange, siz
 		if !ok {
 			return errors.New("the sqlite driver cannot query a raw connection")
 		}
-		rows, err := q.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entities
-			WHERE kind = ?1 AND erp_key >= ?2 AND (?3 = '' OR erp_key < ?3)`,
-			[]driver.NamedValue{{Ordinal: 1, Value: kind}, {Ordinal: 2, Value: r.from}, {Ordinal: 3, Value: r.to}})
+		rows, err := q.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entities WHERE kind = ?`+order,
+			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
 		if err != nil {
 			return err
 		}
@@ -216,102 +215,142 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// keyRange selects ERP keys from <= key < to; an empty to means no upper bound.
-type keyRange struct{ from, to string }
-
-// EntityIndex holds the checkpoint of one kind in memory for planning: a key -> position lookup over parallel
-// slices, so the planner can keep per-entity marks in flat slices instead of further maps.
+// EntityIndex holds the checkpoint of one kind in memory for planning: parallel slices sorted by ERP key
+// (byte order), searched by binary search, so the planner keeps per-entity marks in flat slices and a million
+// entities cost no map.
 type EntityIndex struct {
-	shards []indexShard
-	Keys   []string
-	Refs   []EntityRef
+	Keys []string
+	Refs []EntityRef
 	// RawHashes are the hashes of the input cells each entity was last synced from (0: unknown).
 	RawHashes []uint64
 }
 
-// indexShard maps the keys from its lower bound on (up to the next shard's) to positions.
-type indexShard struct {
-	from   string
-	offset int
-	pos    map[string]int32
-}
-
 // Lookup returns the position of key, if the checkpoint has it.
 func (x *EntityIndex) Lookup(key string) (int, bool) {
-	sh := &x.shards[0]
-	for i := len(x.shards) - 1; i > 0; i-- {
-		if key >= x.shards[i].from {
-			sh = &x.shards[i]
-			break
-		}
-	}
-	i, ok := sh.pos[key]
-	return sh.offset + int(i), ok
+	i := sort.SearchStrings(x.Keys, key)
+	return i, i < len(x.Keys) && x.Keys[i] == key
 }
 
 // Len is the number of entities.
 func (x *EntityIndex) Len() int { return len(x.Keys) }
 
-// indexShardMin is the size from which LoadEntityIndex splits the load over two connections: a large
-// checkpoint then loads on two cores (the load is on the critical path of a no-op re-run).
-const indexShardMin = 50_000
-
-// LoadEntityIndex loads every entity of kind into an EntityIndex.
+// LoadEntityIndex loads every entity of kind into an EntityIndex. It reads the cached index blob when the
+// cache is as new as the entities (the usual case on a re-run), else the entities table, and then refreshes
+// the cache for the next run.
 func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex, error) {
-	ranges := []keyRange{{}}
-	var n int
-	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM entities WHERE kind = ?`, kind).Scan(&n); err != nil {
-		return nil, fmt.Errorf("load %s entities: %w", kind, err)
+	var gen int64
+	err := s.reader.QueryRowContext(ctx, `SELECT generation FROM entity_generation WHERE kind = ?`, kind).Scan(&gen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	if n >= indexShardMin {
-		var mid string
-		if err := s.reader.QueryRowContext(ctx, `SELECT erp_key FROM entities WHERE kind = ? ORDER BY erp_key LIMIT 1 OFFSET ?`,
-			kind, n/2).Scan(&mid); err != nil {
-			return nil, fmt.Errorf("load %s entities: %w", kind, err)
+	var cacheGen int64
+	var data []byte
+	err = s.reader.QueryRowContext(ctx, `SELECT generation, data FROM entity_index WHERE kind = ?`, kind).Scan(&cacheGen, &data)
+	switch {
+	case err == nil && cacheGen == gen:
+		if x, err := decodeEntityIndex(data); err == nil {
+			return x, nil
 		}
-		ranges = []keyRange{{to: mid}, {from: mid}}
+		// A damaged cache is only a slower start: fall through to the table.
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	type part struct {
-		pos  map[string]int32
-		keys []string
-		refs []EntityRef
-		raws []uint64
-		err  error
-	}
-	parts := make([]part, len(ranges))
-	var wg sync.WaitGroup
-	for i, r := range ranges {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := &parts[i]
-			p.err = s.loadEntityRows(ctx, kind, r, func(n int) {
-				p.pos, p.keys, p.refs, p.raws = make(map[string]int32, n), make([]string, 0, n), make([]EntityRef, 0, n), make([]uint64, 0, n)
-			}, func(key string, ref EntityRef, raw uint64) {
-				if ref.RemoteID == key {
-					ref.RemoteID = key // share the key's bytes: most ids are the ERP key itself
-				}
-				p.pos[key] = int32(len(p.keys))
-				p.keys = append(p.keys, key)
-				p.refs = append(p.refs, ref)
-				p.raws = append(p.raws, raw)
-			})
-		}()
-	}
-	wg.Wait()
 	x := &EntityIndex{}
-	for i, p := range parts {
-		if p.err != nil {
-			return nil, p.err
+	err = s.loadEntityRows(ctx, kind, ` ORDER BY erp_key`, func(n int) {
+		x.Keys, x.Refs, x.RawHashes = make([]string, 0, n), make([]EntityRef, 0, n), make([]uint64, 0, n)
+	}, func(key string, ref EntityRef, raw uint64) {
+		if ref.RemoteID == key {
+			ref.RemoteID = key // share the key's bytes: most ids are the ERP key itself
 		}
-		x.shards = append(x.shards, indexShard{from: ranges[i].from, offset: len(x.Keys), pos: p.pos})
-		if i == 0 {
-			x.Keys, x.Refs, x.RawHashes = p.keys, p.refs, p.raws
-			continue
+		x.Keys = append(x.Keys, key)
+		x.Refs = append(x.Refs, ref)
+		x.RawHashes = append(x.RawHashes, raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	blob := encodeEntityIndex(x)
+	err = s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
+		// Written only if no change landed since the generation was read; otherwise the next run rebuilds it.
+		_, err := tx.ExecContext(ctx, `INSERT INTO entity_index (kind, generation, data)
+			SELECT ?1, ?2, ?3 WHERE COALESCE((SELECT generation FROM entity_generation WHERE kind = ?1), 0) = ?2
+			ON CONFLICT (kind) DO UPDATE SET generation = excluded.generation, data = excluded.data`, kind, gen, blob)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// The index blob: a uvarint count, then per entity in key order: the key, the remote id (empty when it equals
+// the key) as uvarint-length-prefixed bytes, and the row and raw hashes as 8-byte little-endian words.
+func encodeEntityIndex(x *EntityIndex) []byte {
+	size := binary.MaxVarintLen64
+	for i, k := range x.Keys {
+		size += 2*binary.MaxVarintLen64 + len(k) + len(x.Refs[i].RemoteID) + 16
+	}
+	b := make([]byte, 0, size)
+	b = binary.AppendUvarint(b, uint64(len(x.Keys)))
+	for i, k := range x.Keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		id := x.Refs[i].RemoteID
+		if id == k {
+			id = ""
 		}
-		x.Keys = append(x.Keys, p.keys...)
-		x.Refs = append(x.Refs, p.refs...)
-		x.RawHashes = append(x.RawHashes, p.raws...)
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.LittleEndian.AppendUint64(b, x.Refs[i].RowHash)
+		b = binary.LittleEndian.AppendUint64(b, x.RawHashes[i])
+	}
+	return b
+}
+
+var errBadIndex = errors.New("damaged entity index cache")
+
+// decodeEntityIndex parses an index blob. The keys and ids are substrings of one copy of the blob, so a
+// million entities cost one allocation for their text.
+func decodeEntityIndex(data []byte) (*EntityIndex, error) {
+	n, w := binary.Uvarint(data)
+	if w <= 0 || n > uint64(len(data)) {
+		return nil, errBadIndex
+	}
+	b := data[w:]
+	s := string(b) // one copy: every key and id below is a substring of it
+	x := &EntityIndex{Keys: make([]string, n), Refs: make([]EntityRef, n), RawHashes: make([]uint64, n)}
+	pos := 0
+	field := func() (string, bool) {
+		l, w := binary.Uvarint(b[pos:])
+		if w <= 0 || uint64(len(b)-pos-w) < l {
+			return "", false
+		}
+		v := s[pos+w : pos+w+int(l)]
+		pos += w + int(l)
+		return v, true
+	}
+	for i := range x.Keys {
+		key, ok := field()
+		if !ok {
+			return nil, errBadIndex
+		}
+		id, ok := field()
+		if !ok || len(b)-pos < 16 {
+			return nil, errBadIndex
+		}
+		if id == "" {
+			id = key
+		}
+		x.Keys[i] = key
+		x.Refs[i] = EntityRef{RemoteID: id, RowHash: binary.LittleEndian.Uint64(b[pos:])}
+		x.RawHashes[i] = binary.LittleEndian.Uint64(b[pos+8:])
+		pos += 16
+		if i > 0 && x.Keys[i-1] >= key {
+			return nil, errBadIndex
+		}
+	}
+	if pos != len(s) {
+		return nil, errBadIndex
 	}
 	return x, nil
 }

@@ -37,3 +37,80 @@ func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
 		t.Fatal("an address leaked into the customer index")
 	}
 }
+
+func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	commit := func(outs ...Outcome) {
+		t.Helper()
+		if err := s.Commit(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() *EntityIndex {
+		t.Helper()
+		x, err := s.LoadEntityIndex(ctx, "customers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	commit(Outcome{Kind: "customers", ERPKey: "b", Action: ActionCreate, RemoteID: "b", RowHash: 1, RawHash: 10},
+		Outcome{Kind: "customers", ERPKey: "a", Action: ActionCreate, RemoteID: "ID-a", RowHash: 2, RawHash: 20})
+	first := load()  // from the table; writes the cache
+	second := load() // from the cache
+	for _, x := range []*EntityIndex{first, second} {
+		if x.Len() != 2 || x.Keys[0] != "a" || x.Refs[0].RemoteID != "ID-a" || x.Refs[1].RemoteID != "b" || x.RawHashes[1] != 10 {
+			t.Fatalf("index %+v", x)
+		}
+	}
+	// Every kind of change invalidates the cache: update, insert, delete.
+	commit(Outcome{Kind: "customers", ERPKey: "a", Action: ActionUpdate, RemoteID: "ID-a", RowHash: 3, RawHash: 30})
+	if x := load(); x.Refs[0].RowHash != 3 || x.RawHashes[0] != 30 {
+		t.Fatalf("stale cache after an update: %+v", x)
+	}
+	commit(Outcome{Kind: "customers", ERPKey: "c", Action: ActionCreate, RemoteID: "c", RowHash: 4})
+	if x := load(); x.Len() != 3 {
+		t.Fatalf("stale cache after an insert: %+v", x)
+	}
+	if _, err := s.DeleteEntity(ctx, DeletionEntry{Kind: "customers", ERPKey: "b", Reason: ReasonDeletedInPlatform}); err != nil {
+		t.Fatal(err)
+	}
+	x := load()
+	if _, ok := x.Lookup("b"); ok || x.Len() != 2 {
+		t.Fatalf("stale cache after a delete: %+v", x)
+	}
+	if i, ok := x.Lookup("c"); !ok || x.Keys[i] != "c" {
+		t.Fatalf("lookup of c: %d %v", i, ok)
+	}
+	// Another kind's changes leave this cache valid, and a damaged cache only means a reload from the table.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_index SET data = x'0102' WHERE kind = 'customers'`); err != nil {
+		t.Fatal(err)
+	}
+	if x := load(); x.Len() != 2 {
+		t.Fatalf("after a damaged cache: %+v", x)
+	}
+}
+
+func TestDecodeEntityIndexRejectsGarbage(t *testing.T) {
+	good := encodeEntityIndex(&EntityIndex{Keys: []string{"a", "b"}, Refs: []EntityRef{{RemoteID: "a"}, {RemoteID: "X"}}, RawHashes: []uint64{1, 2}})
+	if _, err := decodeEntityIndex(good); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(good); i++ {
+		if _, err := decodeEntityIndex(good[:i]); err == nil {
+			t.Fatalf("a blob cut at %d bytes decoded", i)
+		}
+	}
+}
+
+func FuzzDecodeEntityIndex(f *testing.F) {
+	f.Add(encodeEntityIndex(&EntityIndex{Keys: []string{"0001", "0002"}, Refs: []EntityRef{{RemoteID: "0001"}, {RemoteID: "C-2"}}, RawHashes: []uint64{1, 2}}))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := decodeEntityIndex(data)
+		if err == nil && (len(x.Keys) != len(x.Refs) || len(x.Keys) != len(x.RawHashes)) {
+			t.Fatalf("inconsistent index %+v", x)
+		}
+	})
+}
