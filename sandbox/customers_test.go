@@ -215,3 +215,26 @@ func TestCustomerEmailUniquenessFollowsChangesAndDeletes(t *testing.T) {
 	a.must(202, "DELETE", cust+"/A", nil)
 	a.must(201, "POST", cust, map[string]any{"id": "C", "contactEmail": "y@example.com"})
 }
+
+func TestCustomerListKeepsInsertionOrderAcrossChanges(t *testing.T) {
+	a := newTestAPI(t, Options{})
+	for _, id := range []string{"A", "B", "C"} {
+		a.must(201, "PUT", cust+"/"+id, map[string]any{"firstName": id})
+	}
+	ids := func() string {
+		var out []string
+		for _, c := range a.must(200, "GET", cust+"?pageSize=10", nil).list(t) {
+			out = append(out, c["id"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := ids(); got != "A,B,C" {
+		t.Fatalf("order %s", got)
+	}
+	a.must(202, "DELETE", cust+"/B", nil)
+	a.must(204, "PUT", cust+"/A", map[string]any{"firstName": "A2"}) // an update keeps the place
+	a.must(201, "PUT", cust+"/D", map[string]any{"firstName": "D"})
+	if got := ids(); got != "A,C,D" {
+		t.Fatalf("order after delete, update and insert: %s", got)
+	}
+}

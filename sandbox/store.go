@@ -47,13 +47,16 @@ type store struct {
 	// byEmail indexes customers by lower-cased contact e-mail per tenant, so that the uniqueness check on
 	// every customer write is a lookup rather than a scan of the tenant.
 	byEmail map[string]map[string]map[string]struct{}
+	// ordered caches each bucket's entries in insertion order for list; an insert or a delete drops it.
+	ordered map[bucketKey][]*entry
 	seq     int64
 	db      *sql.DB
 	pending []change
 }
 
 func openStore(path string) (*store, error) {
-	st := &store{buckets: map[bucketKey]map[string]*entry{}, byEmail: map[string]map[string]map[string]struct{}{}}
+	st := &store{buckets: map[bucketKey]map[string]*entry{}, byEmail: map[string]map[string]map[string]struct{}{},
+		ordered: map[bucketKey][]*entry{}}
 	if path == "" {
 		return st, nil
 	}
@@ -89,6 +92,7 @@ func openStore(path string) (*store, error) {
 		}
 		st.bucket(tenant, kind, true)[id] = &entry{seq: seq, doc: doc}
 		st.reindex(tenant, kind, id, nil, doc)
+		delete(st.ordered, bucketKey{tenant, kind})
 		if seq > st.seq {
 			st.seq = seq
 		}
@@ -141,6 +145,7 @@ func (st *store) put(tenant, kind, id string, doc map[string]any) {
 		st.seq++
 		e = &entry{seq: st.seq}
 		b[id] = e
+		delete(st.ordered, bucketKey{tenant, kind})
 	}
 	st.reindex(tenant, kind, id, e.doc, doc)
 	e.doc = doc
@@ -155,6 +160,7 @@ func (st *store) del(tenant, kind, id string) bool {
 	}
 	st.reindex(tenant, kind, id, e.doc, nil)
 	delete(b, id)
+	delete(st.ordered, bucketKey{tenant, kind})
 	st.pending = append(st.pending, change{key: bucketKey{tenant, kind}, id: id, deleted: true})
 	return true
 }
@@ -199,12 +205,17 @@ func (st *store) delKind(tenant, kind string) {
 // list returns the documents of a kind in insertion order (the order the platform lists them in
 // when no sort is given, as far as the sandbox is concerned).
 func (st *store) list(tenant, kind string) []map[string]any {
-	b := st.bucket(tenant, kind, false)
-	entries := make([]*entry, 0, len(b))
-	for _, e := range b {
-		entries = append(entries, e)
+	k := bucketKey{tenant, kind}
+	entries, ok := st.ordered[k]
+	if !ok {
+		b := st.bucket(tenant, kind, false)
+		entries = make([]*entry, 0, len(b))
+		for _, e := range b {
+			entries = append(entries, e)
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].seq < entries[j].seq })
+		st.ordered[k] = entries
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].seq < entries[j].seq })
 	docs := make([]map[string]any, len(entries))
 	for i, e := range entries {
 		docs[i] = e.doc
