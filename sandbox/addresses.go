@@ -116,9 +116,6 @@ func (s *Server) handleCreateAddress(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if problems := addressCreateSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)
 	}
@@ -166,9 +163,6 @@ func (s *Server) handleUpsertAddress(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if problems := addressSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)
 	}
@@ -206,9 +200,6 @@ func (s *Server) handlePatchAddress(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	if problems := addressSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)

@@ -151,9 +151,6 @@ func (s *Server) handleCreateAssignment(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if apiErr := checkAssignmentBody(assignmentCreateSchema, body, false); apiErr != nil {
 		return apiErr
 	}
@@ -178,9 +175,6 @@ func (s *Server) handleUpsertAssignment(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	if apiErr := checkAssignmentBody(assignmentSchema, body, true); apiErr != nil {
 		return apiErr

@@ -202,7 +202,7 @@ func (s *Server) handleSearchCustomers(c *reqCtx) *apiError {
 		return apiErr
 	}
 	q := ""
-	if body != nil && body["q"] != nil {
+	if body["q"] != nil {
 		s, ok := body["q"].(string)
 		if !ok {
 			return validationError(fieldProblem{Field: "q", Type: "invalid_type", Message: "q must be a string."})
@@ -359,9 +359,6 @@ func (s *Server) handleCreateCustomer(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if problems := customerCreateSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)
 	}
@@ -397,9 +394,6 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	if problems := customerSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)
@@ -479,9 +473,6 @@ func (s *Server) handlePatchCustomer(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	if problems := customerSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)

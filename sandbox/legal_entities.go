@@ -162,7 +162,7 @@ func (s *Server) handleSearchLegalEntities(c *reqCtx) *apiError {
 		return apiErr
 	}
 	q := ""
-	if body != nil && body["q"] != nil {
+	if body["q"] != nil {
 		qs, ok := body["q"].(string)
 		if !ok {
 			return badRequest("q must be a string.")
@@ -222,9 +222,6 @@ func (s *Server) handleCreateLegalEntity(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	problems := legalEntityCreateSchema.check(body, "")
 	if p := requireString(body, "name"); p != nil {
 		problems = append(problems, *p)
@@ -266,9 +263,6 @@ func (s *Server) handleUpsertLegalEntity(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	problems := legalEntityUpdateSchema.check(body, "")
 	for _, name := range []string{"name", "type"} {

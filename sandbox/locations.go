@@ -83,9 +83,6 @@ func (s *Server) handleCreateLocation(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if apiErr := checkLocation(locationCreateSchema, body); apiErr != nil {
 		return apiErr
 	}
@@ -107,9 +104,6 @@ func (s *Server) handleUpsertLocation(c *reqCtx) *apiError {
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
 		return apiErr
-	}
-	if body == nil {
-		body = map[string]any{}
 	}
 	if apiErr := checkLocation(locationSchema, body); apiErr != nil {
 		return apiErr

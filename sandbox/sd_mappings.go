@@ -34,9 +34,6 @@ func (s *Server) handleCreateSDMapping(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	if body == nil {
-		body = map[string]any{}
-	}
 	if problems := sdMappingSchema.check(body, ""); len(problems) > 0 {
 		return validationError(problems...)
 	}

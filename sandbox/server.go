@@ -559,15 +559,15 @@ func (c *reqCtx) readBody() ([]byte, *apiError) {
 	return raw, nil
 }
 
-// decodeObject decodes a JSON object body. An empty body gives (nil, nil) so callers decide whether
-// a body is required.
+// decodeObject decodes a JSON object body. An empty body is an empty object: no endpoint here requires
+// a body as such, only fields in it, which the schemas check.
 func (c *reqCtx) decodeObject() (map[string]any, *apiError) {
 	raw, apiErr := c.readBody()
 	if apiErr != nil {
 		return nil, apiErr
 	}
 	if len(strings.TrimSpace(string(raw))) == 0 {
-		return nil, nil
+		return map[string]any{}, nil // an empty body is an empty object
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	var v any
