@@ -74,3 +74,30 @@ func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
 		t.Fatalf("%d customers created, want 400", len(puts))
 	}
 }
+
+func TestImportMaxDurationStopsAndResumes(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := t.TempDir()
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,firstName\n")
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&rows, "%d,Name%d\n", 1000+i, i)
+	}
+	in := writeFile(t, dir, "customers.csv", rows.String())
+	base := []string{"--api-url", hs.URL, "--tenant", "maxdur", "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db"), "import", "--tps", "0", "--writers", "2"}
+	code, out, errOut := runCLI(t, append(append(base, "--max-duration", "300ms"), in)...)
+	if code != ExitInterrupted || !strings.Contains(out, "--max-duration reached") {
+		t.Fatalf("code %d, want %d\n%s\n%s", code, ExitInterrupted, out, errOut)
+	}
+	srv.SetFaults(sandbox.Faults{})
+	code, out, _ = runCLI(t, append(base, in)...)
+	if code != ExitOK || !strings.Contains(out, "resumed interrupted run") {
+		t.Fatalf("resume: code %d\n%s", code, out)
+	}
+}
