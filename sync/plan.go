@@ -93,16 +93,19 @@ type entityPlan struct {
 
 // plan is everything the run will do.
 type plan struct {
-	ctx      context.Context
-	st       *state.Store
-	spec     *mapping.Spec
-	adopted  map[string]string // ERP key -> platform customer number of adopted customers (lazy)
-	gone     map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
-	lazyErr  error
-	views    map[mapping.Entity]*checkpointView
-	sources  []*source
-	entities map[mapping.Entity]*entityPlan
-	invalid  []rowError
+	ctx context.Context
+	st  *state.Store
+	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
+	// import they are a good part of the plan's memory.
+	keepCells bool
+	spec      *mapping.Spec
+	adopted   map[string]string // ERP key -> platform customer number of adopted customers (lazy)
+	gone      map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
+	lazyErr   error
+	views     map[mapping.Entity]*checkpointView
+	sources   []*source
+	entities  map[mapping.Entity]*entityPlan
+	invalid   []rowError
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -223,7 +226,7 @@ func (v *checkpointView) claimIndex(i int, src *source, pos mapping.Position) bo
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
 func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*source, tables [][]formats.Table) (*plan, error) {
-	p := &plan{ctx: ctx, st: st, spec: opts.Spec, sources: sources, entities: map[mapping.Entity]*entityPlan{}}
+	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{}}
 	views := map[mapping.Entity]*checkpointView{}
 	var needed []mapping.Entity
 	need := func(e mapping.Entity) {
@@ -305,6 +308,14 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 		}
 	}
 	return p, nil
+}
+
+// rowCells returns the input cells of a row to keep with its op or error, or nil when no result file wants them.
+func (p *plan) rowCells(row *mappedRow) []string {
+	if p.keepCells {
+		return row.cells
+	}
+	return nil
 }
 
 // adoptedIDs returns the customers adopted from the platform (`mappings pull`) or imported with an explicit
@@ -573,7 +584,7 @@ func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view
 	if len(ferrs) > 0 {
 		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid.
 		for _, fe := range ferrs {
-			p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, cells: row.cells, entity: e,
+			p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, cells: p.rowCells(row), entity: e,
 				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Error()})
 		}
 		return
@@ -591,7 +602,7 @@ func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view
 			return
 		}
 		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: ref.RemoteID,
-			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: row.cells})
+			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: p.rowCells(row)})
 		return
 	}
 	hash := row.hashes[j]
@@ -615,7 +626,7 @@ func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view
 		}
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
-		cells: row.cells, rawHash: row.raw[j]}
+		cells: p.rowCells(row), rawHash: row.raw[j]}
 	if e == mapping.Addresses {
 		o.RemoteID = addressRemoteID(rec)
 	} else {
