@@ -34,8 +34,59 @@ func Main(args []string, s Streams) int {
 		<-ctx.Done()
 		stop()
 	}()
-	err := NewApp(s).RunContext(ctx, args)
+	err := NewApp(s).RunContext(ctx, hoistGlobalFlags(args))
 	return report(s.Err, err)
+}
+
+// hoistGlobalFlags moves global flags that follow the command name (custsync import --tenant acme ...) in
+// front of it, where urfave/cli v2 expects them: users type them either way, and "flag provided but not
+// defined: -tenant" helps nobody. Only the value-taking global flags move; "--" ends the scan.
+func hoistGlobalFlags(args []string) []string {
+	global := map[string]bool{}
+	for _, f := range globalFlags() {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			global[n] = true
+		}
+	}
+	if len(args) < 2 {
+		return args
+	}
+	var hoisted, rest []string
+	seenCommand := false
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		isFlag := strings.HasPrefix(a, "-") && a != "-"
+		switch {
+		case isFlag && global[name] && seenCommand:
+			hoisted = append(hoisted, a)
+			if !hasValue && i+1 < len(args) {
+				i++
+				hoisted = append(hoisted, args[i])
+			}
+		case isFlag && global[name]:
+			// Before the command: keep it, and its value, where it is.
+			rest = append(rest, a)
+			if !hasValue && i+1 < len(args) {
+				i++
+				rest = append(rest, args[i])
+			}
+		default:
+			if !isFlag {
+				seenCommand = true
+			}
+			rest = append(rest, a)
+		}
+	}
+	out := append([]string{args[0]}, hoisted...)
+	return append(out, rest...)
 }
 
 // report prints one final error line (if any) and returns the exit code for err.

@@ -127,3 +127,36 @@ func TestMissingConfigFileIsUsageError(t *testing.T) {
 		t.Fatalf("code %d, want %d", code, ExitUsage)
 	}
 }
+
+func TestHoistGlobalFlags(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"custsync import --tenant acme a.csv", "custsync --tenant acme import a.csv"},
+		{"custsync import --tenant=acme --dry-run a.csv", "custsync --tenant=acme import --dry-run a.csv"},
+		{"custsync --state s.db import --mapping m.yaml --api-url http://x a.csv", "custsync --api-url http://x --state s.db import --mapping m.yaml a.csv"},
+		{"custsync state show --state s.db", "custsync --state s.db state show"},
+		{"custsync -v import -v a.csv", "custsync -v import -v a.csv"},
+		{"custsync import -- --tenant", "custsync import -- --tenant"},
+		{"custsync", "custsync"},
+	}
+	for _, tc := range cases {
+		if got := strings.Join(hoistGlobalFlags(strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestGlobalFlagsAfterTheCommandWork(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"custsync", "import", "--sandbox", "--tps", "0", "--state", filepath.Join(dir, "s.db"), "--tenant", "acme", in},
+		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitOK || !strings.Contains(out.String(), "1 created") {
+		t.Fatalf("code %d\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	code = Main([]string{"custsync", "state", "show", "--state", filepath.Join(dir, "s.db")}, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitOK || !strings.Contains(out.String(), "tenant acme") {
+		t.Fatalf("state show: code %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
