@@ -139,7 +139,10 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 		Burst:        flagInt(c, "tps-burst", defaultTPSBurst),
 		Writers:      flagInt(c, "writers", defaultWriters),
 		Readers:      flagInt(c, "checkers", defaultCheckers),
-		Logger:       log,
+		// Off unless asked for: the platform's default would e-mail a password-reset link to every customer
+		// an import creates.
+		SendPasswordResetNotifications: definesFlag(c, "send-password-reset") && c.Bool("send-password-reset"),
+		Logger:                         log,
 	})
 	if err != nil {
 		return fail(usageErrorf("%w", err))

@@ -26,6 +26,7 @@ func importCommand() *cli.Command {
 		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
 		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
+		&cli.BoolFlag{Name: "send-password-reset", Usage: "let the platform e-mail a password-reset link to each customer created (off by default)"},
 		&cli.BoolFlag{Name: "detect-deletions", Usage: "first list the platform's customers and record those deleted outside custsync (their rows are held)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -99,5 +100,59 @@ func TestImportMaxDurationStopsAndResumes(t *testing.T) {
 	code, out, _ = runCLI(t, append(base, in)...)
 	if code != ExitOK || !strings.Contains(out, "resumed interrupted run") {
 		t.Fatalf("resume: code %d\n%s", code, out)
+	}
+}
+
+func TestImportCredentialsRefusedExits4WithoutLeakingTheSecret(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
+	const secret = "s3cr3t-Do-Not-Print-7731"
+	secretFile := writeFile(t, dir, "secret", secret+"\n")
+	state := filepath.Join(dir, "state.db")
+	code, out, errOut := runCLI(t, "--api-url", hs.URL, "--tenant", "acme", "--client-id", "sandbox", "--client-secret-file", secretFile,
+		"--state", state, "-v", "-v", "import", in)
+	if code != ExitCredentials {
+		t.Fatalf("code %d, want %d\n%s%s", code, ExitCredentials, out, errOut)
+	}
+	raw, _ := os.ReadFile(state)
+	for where, text := range map[string]string{"stdout": out, "stderr": errOut, "state file": string(raw)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the secret appears in %s", where)
+		}
+	}
+}
+
+func TestImportSendPasswordResetFlagReachesThePlatform(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
+	base := []string{"--api-url", hs.URL, "--tenant", "acme", "--client-id", "sandbox", "--client-secret", "sandbox", "--state", filepath.Join(dir, "s.db")}
+	if code, out, errOut := runCLI(t, append(base, "import", in)...); code != ExitOK {
+		t.Fatalf("code %d\n%s%s", code, out, errOut)
+	}
+	writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n2,Bob\n")
+	if code, out, errOut := runCLI(t, append(base, "import", "--send-password-reset", in)...); code != ExitOK {
+		t.Fatalf("code %d\n%s%s", code, out, errOut)
+	}
+	var got []string
+	for _, r := range srv.Requests() {
+		if r.Method == "PUT" {
+			got = append(got, r.Path[strings.LastIndex(r.Path, "/")+1:]+"?"+r.RawQuery)
+		}
+	}
+	want := "1?sendPasswordResetNotifications=false,2?sendPasswordResetNotifications=true"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("PUTs %v, want %s", got, want)
 	}
 }
