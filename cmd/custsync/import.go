@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -89,7 +90,9 @@ func runImport(c *cli.Context) error {
 	opts.ProgressEvery = progress.every
 	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
 	progress.finish()
-	if rep != nil {
+	// A file that cannot be read or a wrong header stops the run before anything is planned: the error says it
+	// all, and an all-zero summary would only suggest that something ran.
+	if rep != nil && !errors.Is(err, syncer.ErrInput) {
 		printImportReport(c, rep)
 	}
 	return err
