@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"custsync/formats"
 	"custsync/mapping"
 	syncer "custsync/sync"
 )
@@ -35,54 +34,6 @@ func checkCommand() *cli.Command {
 		Flags:  append(flags, platformFlags()...),
 		Action: runCheck,
 	}
-}
-
-// inputReadFlags are the flags that say how ERP files are read (shared by check and mappings pull).
-func inputReadFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "mapping", Usage: "column mapping `FILE` (YAML or JSON); default: files use the default column names"},
-		&cli.StringFlag{Name: "entity", Usage: "entity of every input table instead of detecting it from the file or sheet name"},
-		&cli.StringFlag{Name: "sheet", Usage: "XLSX: read only this sheet"},
-		&cli.StringFlag{Name: "delimiter", Usage: "CSV delimiter: , ; | or tab (default: detected)"},
-		&cli.StringFlag{Name: "encoding", Usage: "CSV encoding: utf-8, windows-1252, iso-8859-1 (default: detected)"},
-	}
-}
-
-// inputOptions reads inputReadFlags.
-func inputOptions(c *cli.Context) (formats.Options, *mapping.Spec, mapping.Entity, error) {
-	var (
-		read   formats.Options
-		spec   *mapping.Spec
-		entity mapping.Entity
-		err    error
-	)
-	if p := c.String("mapping"); p != "" {
-		if spec, err = mapping.LoadMappingFile(p); err != nil {
-			return read, nil, "", usageErrorf("--mapping: %w", err)
-		}
-	}
-	if e := c.String("entity"); e != "" {
-		if entity, err = mapping.ParseEntity(e); err != nil {
-			return read, nil, "", usageErrorf("--entity: %w", err)
-		}
-	}
-	switch d := c.String("delimiter"); strings.ToLower(d) {
-	case "":
-	case "tab", `\t`, "\t":
-		read.Delimiter = '\t'
-	case ",", ";", "|":
-		read.Delimiter = rune(d[0])
-	default:
-		return read, nil, "", usageErrorf("--delimiter must be , ; | or tab, not %q", d)
-	}
-	switch enc := strings.ToLower(c.String("encoding")); enc {
-	case "", "auto", "utf-8", "utf8", "windows-1252", "cp1252", "iso-8859-1", "latin1":
-		read.Encoding = enc
-	default:
-		return read, nil, "", usageErrorf("--encoding must be utf-8, windows-1252 or iso-8859-1, not %q", enc)
-	}
-	read.Sheet = c.String("sheet")
-	return read, spec, entity, nil
 }
 
 func runCheck(c *cli.Context) error {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"custsync/mapping"
 	syncer "custsync/sync"
 )
 
@@ -19,11 +18,6 @@ func importCommand() *cli.Command {
 		&cli.StringFlag{Name: "mode", Value: "delta", Usage: "delta: apply the rows; full: the files are complete snapshots, keys missing from them are deleted"},
 		&cli.StringFlag{Name: "max-delete", Value: "10%", Usage: "stop (exit 6, nothing deleted) if an entity would lose more than `N` or P% of its synced records"},
 		&cli.BoolFlag{Name: "allow-empty", Usage: "accept input files without data rows (otherwise a safety stop)"},
-		&cli.StringFlag{Name: "mapping", Usage: "column mapping `FILE` (YAML or JSON); default: files use the default column names"},
-		&cli.StringFlag{Name: "entity", Usage: "entity of every input table (customers, addresses, ...) instead of detecting it from the file or sheet name"},
-		&cli.StringFlag{Name: "sheet", Usage: "XLSX: read only this sheet"},
-		&cli.StringFlag{Name: "delimiter", Usage: "CSV delimiter: , ; tab (default: detected)"},
-		&cli.StringFlag{Name: "encoding", Usage: "CSV encoding: utf-8, windows-1252, iso-8859-1 (default: detected)"},
 		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
 		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
@@ -44,7 +38,7 @@ func importCommand() *cli.Command {
 			"  custsync import --tenant acme --dry-run -v customers.csv\n" +
 			"  custsync import --tenant acme --mapping samples/mappings/sap-sd.yaml --results out/ KNA1.csv\n" +
 			"  custsync import --tenant acme --mode full --max-delete 2% customers.xlsx",
-		Flags:  append(flags, platformFlags()...),
+		Flags:  append(append(flags, inputReadFlags()...), platformFlags()...),
 		Action: runImport,
 	}
 }
@@ -109,32 +103,9 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	if opts.MaxDelete, err = syncer.ParseDeleteLimit(c.String("max-delete")); err != nil {
 		return opts, usageErrorf("--max-delete: %w", err)
 	}
-	if p := c.String("mapping"); p != "" {
-		if opts.Spec, err = mapping.LoadMappingFile(p); err != nil {
-			return opts, usageErrorf("--mapping: %w", err)
-		}
+	if opts.Read, opts.Spec, opts.Entity, err = inputOptions(c); err != nil {
+		return opts, err
 	}
-	if e := c.String("entity"); e != "" {
-		if opts.Entity, err = mapping.ParseEntity(e); err != nil {
-			return opts, usageErrorf("--entity: %w", err)
-		}
-	}
-	switch d := c.String("delimiter"); strings.ToLower(d) {
-	case "":
-	case "tab", `\t`, "\t":
-		opts.Read.Delimiter = '\t'
-	case ",", ";", "|":
-		opts.Read.Delimiter = rune(d[0])
-	default:
-		return opts, usageErrorf("--delimiter must be , ; | or tab, not %q", d)
-	}
-	switch enc := strings.ToLower(c.String("encoding")); enc {
-	case "", "auto", "utf-8", "utf8", "windows-1252", "cp1252", "iso-8859-1", "latin1":
-		opts.Read.Encoding = enc
-	default:
-		return opts, usageErrorf("--encoding must be utf-8, windows-1252 or iso-8859-1, not %q", enc)
-	}
-	opts.Read.Sheet = c.String("sheet")
 	switch f := strings.ToLower(c.String("format")); f {
 	case "csv", "xlsx":
 		opts.ResultsFormat = f

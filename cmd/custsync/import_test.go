@@ -80,3 +80,20 @@ func TestImportCommandResultsAndDryRun(t *testing.T) {
 		t.Fatalf("success file: %v", err)
 	}
 }
+
+func TestImportDecimalCommaAndDateFormatFlags(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "companies.csv", "companyKey,name,type,accountLimit.currency,accountLimit.value,legalInfo.registrationDate\nC1,Acme,COMPANY,EUR,\"1.234,50\",24.12.2019\n")
+	// Without the flags the German number and date are row errors naming the columns.
+	code, out, _ := runCLI(t, sandboxArgs(dir, "import", in)...)
+	if code != ExitPartial || !strings.Contains(out, "accountLimit.value") {
+		t.Fatalf("code %d\n%s", code, out)
+	}
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--decimal-comma", "--date-format", "DD.MM.YYYY", "--json", in)...)
+	if code != ExitOK || !strings.Contains(out, `"created": 1`) {
+		t.Fatalf("code %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, sandboxArgs(dir, "import", "--date-format", "nonsense", in)...); code != ExitUsage {
+		t.Fatalf("bad --date-format: code %d %s", code, errOut)
+	}
+}
