@@ -14,25 +14,34 @@ import (
 	"custsync/sandbox"
 )
 
-// TestImportInterruptedBySIGINTExits130AndResumes sends the process a real SIGINT in the middle of an import:
-// the run must stop with exit 130, keep what succeeded, and the next run must finish the job without
-// duplicates.
-func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
+// slowPlatform serves a sandbox that answers every request 20 ms late, and writes a file of n customers: an
+// import of it takes long enough to be interrupted. It returns the global flags that reach it.
+func slowPlatform(t *testing.T, n int) (*sandbox.Server, []string, string) {
+	t.Helper()
 	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	t.Cleanup(hs.Close)
 	dir := t.TempDir()
 	var rows strings.Builder
 	rows.WriteString("sdCustomerNumber,firstName\n")
-	for i := 0; i < 400; i++ {
+	for i := 0; i < n; i++ {
 		fmt.Fprintf(&rows, "%d,Name%d\n", 1000+i, i)
 	}
 	in := writeFile(t, dir, "customers.csv", rows.String())
-	args := []string{"custsync", "--api-url", hs.URL, "--tenant", "sigtest", "--client-id", "sandbox", "--client-secret", "sandbox",
-		"--state", filepath.Join(dir, "state.db"), "import", "--tps", "0", "--writers", "4", in}
+	global := []string{"--api-url", hs.URL, "--tenant", "slow", "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db")}
+	return srv, global, in
+}
+
+// TestImportInterruptedBySIGINTExits130AndResumes sends the process a real SIGINT in the middle of an import:
+// the run must stop with exit 130, keep what succeeded, and the next run must finish the job without
+// duplicates.
+func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
+	srv, global, in := slowPlatform(t, 400)
+	args := append(append([]string{"custsync"}, global...), "import", "--tps", "0", "--writers", "4", in)
 
 	go func() {
 		// Wait until some customers exist, then interrupt.
@@ -77,21 +86,8 @@ func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
 }
 
 func TestImportMaxDurationStopsAndResumes(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	dir := t.TempDir()
-	var rows strings.Builder
-	rows.WriteString("sdCustomerNumber,firstName\n")
-	for i := 0; i < 300; i++ {
-		fmt.Fprintf(&rows, "%d,Name%d\n", 1000+i, i)
-	}
-	in := writeFile(t, dir, "customers.csv", rows.String())
-	base := []string{"--api-url", hs.URL, "--tenant", "maxdur", "--client-id", "sandbox", "--client-secret", "sandbox",
-		"--state", filepath.Join(dir, "state.db"), "import", "--tps", "0", "--writers", "2"}
+	srv, global, in := slowPlatform(t, 300)
+	base := append(global, "import", "--tps", "0", "--writers", "2")
 	code, out, errOut := runCLI(t, append(append(base, "--max-duration", "300ms"), in)...)
 	if code != ExitInterrupted || !strings.Contains(out, "--max-duration reached") {
 		t.Fatalf("code %d, want %d\n%s\n%s", code, ExitInterrupted, out, errOut)
