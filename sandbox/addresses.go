@@ -112,12 +112,9 @@ func (s *Server) handleCreateAddress(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(addressCreateSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := addressCreateSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	fields := addressCreateSchema.pick(body, false)
 	if str(fields, "contactName") == "" {
@@ -159,12 +156,9 @@ func (s *Server) handleUpsertAddress(c *reqCtx) *apiError {
 		return apiErr
 	}
 	id := c.param("addressId")
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(addressSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := addressSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	fields := addressSchema.pick(body, false)
 	existing, exists := s.store.get(c.tenant, addressKind(cn), id)
@@ -197,12 +191,9 @@ func (s *Server) handlePatchAddress(c *reqCtx) *apiError {
 		return apiErr
 	}
 	id := c.param("addressId")
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(addressSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := addressSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	existing, ok := s.store.get(c.tenant, addressKind(cn), id)
 	if !ok {

@@ -355,12 +355,9 @@ func (s *Server) handleCreateCustomer(c *reqCtx) *apiError {
 	if apiErr := checkBoolParam(c, "sendPasswordResetNotifications"); apiErr != nil {
 		return apiErr
 	}
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(customerCreateSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := customerCreateSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	fields := customerCreateSchema.pick(body, false)
 	id, _ := fields["id"].(string)
@@ -391,12 +388,9 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 		return apiErr
 	}
 	id := c.param("customerNumber")
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(customerSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := customerSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	existing, exists := s.store.get(c.tenant, kindCustomer, id)
 	if !exists {
@@ -470,12 +464,9 @@ func (s *Server) mergeCustomer(existing, body map[string]any) (map[string]any, *
 // handlePatchCustomer is PATCH: merge semantics, 200 without a body, 404 when missing.
 func (s *Server) handlePatchCustomer(c *reqCtx) *apiError {
 	id := c.param("customerNumber")
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(customerSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := customerSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	existing, ok := s.store.get(c.tenant, kindCustomer, id)
 	if !ok {

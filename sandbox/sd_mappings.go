@@ -30,12 +30,9 @@ func sdMappingView(doc map[string]any) map[string]any {
 }
 
 func (s *Server) handleCreateSDMapping(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, apiErr := c.decodeChecked(sdMappingSchema)
 	if apiErr != nil {
 		return apiErr
-	}
-	if problems := sdMappingSchema.check(body, ""); len(problems) > 0 {
-		return validationError(problems...)
 	}
 	if p := requireString(body, "customerNumber"); p != nil {
 		return validationError(*p)

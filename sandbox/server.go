@@ -584,6 +584,19 @@ func (c *reqCtx) decodeObject() (map[string]any, *apiError) {
 	return obj, nil
 }
 
+// decodeChecked decodes a JSON object body and checks it against a Customer Service schema, answering the
+// service's validation error for a field of the wrong type or value.
+func (c *reqCtx) decodeChecked(sc schema) (map[string]any, *apiError) {
+	body, apiErr := c.decodeObject()
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if problems := sc.check(body, ""); len(problems) > 0 {
+		return nil, validationError(problems...)
+	}
+	return body, nil
+}
+
 // paging reads pageNumber/pageSize (1-based) with the service's default page size.
 func (c *reqCtx) paging(defaultSize int) (number, size int, apiErr *apiError) {
 	q := c.r.URL.Query()
