@@ -14,16 +14,23 @@ import (
 	"custsync/sandbox"
 )
 
-// slowPlatform serves a sandbox that answers every request 20 ms late, and writes a file of n customers: an
-// import of it takes long enough to be interrupted. It returns the global flags that reach it.
-func slowPlatform(t *testing.T, n int) (*sandbox.Server, []string, string) {
+// platform serves a sandbox over HTTP for the rest of the test and returns it with its URL.
+func platform(t *testing.T, opts sandbox.Options) (*sandbox.Server, string) {
 	t.Helper()
-	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
+	srv, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
+	return srv, hs.URL
+}
+
+// slowPlatform serves a sandbox that answers every request 20 ms late, and writes a file of n customers: an
+// import of it takes long enough to be interrupted. It returns the global flags that reach it.
+func slowPlatform(t *testing.T, n int) (*sandbox.Server, []string, string) {
+	t.Helper()
+	srv, url := platform(t, sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}})
 	dir := t.TempDir()
 	var rows strings.Builder
 	rows.WriteString("sdCustomerNumber,firstName\n")
@@ -31,7 +38,7 @@ func slowPlatform(t *testing.T, n int) (*sandbox.Server, []string, string) {
 		fmt.Fprintf(&rows, "%d,Name%d\n", 1000+i, i)
 	}
 	in := writeFile(t, dir, "customers.csv", rows.String())
-	global := []string{"--api-url", hs.URL, "--tenant", "slow", "--client-id", "sandbox", "--client-secret", "sandbox",
+	global := []string{"--api-url", url, "--tenant", "slow", "--client-id", "sandbox", "--client-secret", "sandbox",
 		"--state", filepath.Join(dir, "state.db")}
 	return srv, global, in
 }
@@ -100,18 +107,13 @@ func TestImportMaxDurationStopsAndResumes(t *testing.T) {
 }
 
 func TestImportCredentialsRefusedExits4WithoutLeakingTheSecret(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	_, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
 	const secret = "s3cr3t-Do-Not-Print-7731"
 	secretFile := writeFile(t, dir, "secret", secret+"\n")
 	state := filepath.Join(dir, "state.db")
-	code, out, errOut := runCLI(t, "--api-url", hs.URL, "--tenant", "acme", "--client-id", "sandbox", "--client-secret-file", secretFile,
+	code, out, errOut := runCLI(t, "--api-url", url, "--tenant", "acme", "--client-id", "sandbox", "--client-secret-file", secretFile,
 		"--state", state, "-v", "-v", "import", in)
 	if code != ExitCredentials {
 		t.Fatalf("code %d, want %d\n%s%s", code, ExitCredentials, out, errOut)
@@ -125,15 +127,10 @@ func TestImportCredentialsRefusedExits4WithoutLeakingTheSecret(t *testing.T) {
 }
 
 func TestImportSendPasswordResetFlagReachesThePlatform(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	srv, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
-	base := []string{"--api-url", hs.URL, "--tenant", "acme", "--client-id", "sandbox", "--client-secret", "sandbox", "--state", filepath.Join(dir, "s.db")}
+	base := []string{"--api-url", url, "--tenant", "acme", "--client-id", "sandbox", "--client-secret", "sandbox", "--state", filepath.Join(dir, "s.db")}
 	if code, out, errOut := runCLI(t, append(base, "import", in)...); code != ExitOK {
 		t.Fatalf("code %d\n%s%s", code, out, errOut)
 	}
