@@ -39,6 +39,18 @@ type Row struct {
 	// The slice is only valid until the next call to Next (the reader reuses
 	// it); the strings in it are immutable and may be retained.
 	Cells []string
+	// Errors lists the cells of an XLSX row that hold a spreadsheet error value (a cell of type "e", such as a
+	// failed VLOOKUP's #N/A, #DIV/0!, #REF!, #VALUE!), in column order; Cells[Col] holds the error text. Such a
+	// cell is not data: whoever reads the column must treat the row as invalid, never as a clear. Always empty
+	// for CSV, where "#N/A" is text. Like Cells, only valid until the next call to Next.
+	Errors []CellError
+}
+
+// CellError is a spreadsheet error value in one cell of a row.
+type CellError struct {
+	Col   int    // index into Row.Cells
+	Ref   string // the cell's reference as the spreadsheet names it, e.g. "C7"
+	Value string // the error text, e.g. "#N/A"
 }
 
 // Table is a stream of rows under one header: a CSV file or an XLSX sheet.
