@@ -18,8 +18,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +113,7 @@ type Server struct {
 	logger  *slog.Logger
 	faults  *faultInjector
 	limiter *rateLimiter
+	mux     *http.ServeMux
 	routes  []route
 
 	tokMu  sync.Mutex
@@ -171,7 +170,10 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	s.routes = s.buildRoutes()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.buildRoutes() {
+		s.handle(rt)
+	}
 	return s, nil
 }
 
@@ -338,161 +340,10 @@ func (d *discardWriter) WriteHeader(code int) {
 	}
 }
 
-// route is one endpoint of the platform.
-type route struct {
-	method string
-	segs   []string // literal segments, or "{name}" wildcards
-	shape  errorShape
-	public bool     // no bearer token needed
-	scopes []string // any one suffices; empty = any valid token
-	handle func(c *reqCtx) *apiError
-}
-
-// reqCtx carries one request through a handler. Handlers answer through reply so that the
-// dispatcher can commit the store before anything reaches the client.
-type reqCtx struct {
-	s       *Server
-	r       *http.Request
-	tenant  string
-	params  map[string]string
-	shape   errorShape
-	status  int
-	body    any
-	headers http.Header
-	entry   *Request
-	token   *token
-}
-
-func (c *reqCtx) reply(status int, body any) {
-	c.status, c.body = status, body
-}
-
-func (c *reqCtx) header(k, v string) {
-	if c.headers == nil {
-		c.headers = http.Header{}
-	}
-	c.headers.Set(k, v)
-}
-
-func (c *reqCtx) param(name string) string { return c.params[name] }
-
-var tenantPattern = regexp.MustCompile(`^[a-z][a-z0-9]+$`)
-
-func validTenant(t string) bool {
-	return len(t) >= 3 && len(t) <= 16 && tenantPattern.MatchString(t)
-}
-
-func shapeForPath(path string) errorShape {
-	if strings.HasPrefix(path, "/customer-management/") {
-		return shapeManagement
-	}
-	return shapeCustomer
-}
-
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, entry *Request) {
-	shape := shapeForPath(r.URL.Path)
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.logger.Error("sandbox handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			writeError(w, shape, newError(http.StatusInternalServerError, "internal_error",
-				"A server-side exception occurred that prevented the system from correctly returning the result."))
-		}
-	}()
-
-	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	var matched *route
-	var params map[string]string
-	var allowed []string
-	for i := range s.routes {
-		rt := &s.routes[i]
-		p, ok := matchSegs(rt.segs, segs)
-		if !ok {
-			continue
-		}
-		if rt.method != r.Method {
-			allowed = append(allowed, rt.method)
-			continue
-		}
-		matched, params = rt, p
-		break
-	}
-	if matched == nil {
-		if len(allowed) > 0 {
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeError(w, shape, newError(http.StatusMethodNotAllowed, "method_not_allowed",
-				fmt.Sprintf("Request method '%s' is not supported.", r.Method)))
-			return
-		}
-		writeError(w, shape, notFound("No endpoint "+r.Method+" "+r.URL.Path+"."))
-		return
-	}
-	c := &reqCtx{s: s, r: r, params: params, shape: matched.shape, entry: entry}
-	if r.ContentLength > s.opts.MaxBodyBytes {
-		writeError(w, matched.shape, tooLarge(s.opts.MaxBodyBytes))
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	if !matched.public {
-		tok, fault := s.authenticate(r)
-		if fault != nil {
-			writeFault(w, http.StatusUnauthorized, fault.faultString, fault.errorCode)
-			return
-		}
-		entry.ClientID = tok.clientID
-		c.token = &tok
-	}
-	if t, ok := params["tenant"]; ok {
-		if !validTenant(t) {
-			writeError(w, matched.shape, badRequest("The tenant information provided with the request is not valid."))
-			return
-		}
-		c.tenant = t
-	}
-	if c.token != nil && len(matched.scopes) > 0 && !c.token.hasAny(matched.scopes) {
-		if matched.shape == shapeManagement {
-			writeError(w, matched.shape, newError(http.StatusForbidden, "forbidden", "The access to the given resource is forbidden."))
-		} else {
-			// The spec's example uses type "Forbidden", which breaks its own lowercase rule; the sandbox
-			// follows the schema's rule.
-			writeError(w, matched.shape, newError(http.StatusForbidden, "forbidden", "User not authorized."))
-		}
-		return
-	}
-
-	var apiErr *apiError
-	if matched.public {
-		apiErr = matched.handle(c)
-	} else {
-		apiErr = s.handleLocked(matched, c)
-	}
-	if apiErr != nil {
-		writeError(w, matched.shape, apiErr)
-		return
-	}
-	for k, vs := range c.headers {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
-	switch body := c.body.(type) {
-	case nil:
-		w.WriteHeader(c.status)
-	case rawJSON:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(c.status)
-		_, _ = w.Write(body)
-	default:
-		writeJSON(w, c.status, body)
-	}
-}
-
 // handleLocked runs a data handler under the store mutex and commits its writes before anything is
 // answered. The deferred unlock and rollback keep a panicking handler from deadlocking the server or
 // leaking half its writes into the next commit.
-func (s *Server) handleLocked(rt *route, c *reqCtx) (apiErr *apiError) {
+func (s *Server) handleLocked(c *reqCtx, handle func(*reqCtx) *apiError) (apiErr *apiError) {
 	s.mu.Lock()
 	committed := false
 	defer func() {
@@ -501,7 +352,7 @@ func (s *Server) handleLocked(rt *route, c *reqCtx) (apiErr *apiError) {
 		}
 		s.mu.Unlock()
 	}()
-	if apiErr = rt.handle(c); apiErr != nil {
+	if apiErr = handle(c); apiErr != nil {
 		return apiErr
 	}
 	committed = true
@@ -514,29 +365,6 @@ func (s *Server) handleLocked(rt *route, c *reqCtx) (apiErr *apiError) {
 
 // rawJSON is a pre-encoded response body.
 type rawJSON []byte
-
-func matchSegs(pattern, segs []string) (map[string]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	var params map[string]string
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			if params == nil {
-				params = map[string]string{}
-			}
-			params[p[1:len(p)-1]] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, true
-}
 
 func tooLarge(limit int64) *apiError {
 	return newError(http.StatusRequestEntityTooLarge, "payload_too_large",

@@ -10,8 +10,7 @@ import (
 func TestPanicsBecome500AndAreLogged(t *testing.T) {
 	var logged bytes.Buffer
 	a := newTestAPI(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-	a.srv.routes = append(a.srv.routes, route{method: "GET", segs: []string{"customer", "{tenant}", "boom"}, shape: shapeCustomer,
-		handle: func(*reqCtx) *apiError { panic("handler bug") }})
+	a.srv.handle(newRoute("GET", "/customer/{tenant}/boom", shapeCustomer, nil, func(*reqCtx) *apiError { panic("handler bug") }))
 	r := a.call("GET", "/customer/acme/boom", nil)
 	customerErr(t, r, 500, "internal_error")
 	if !strings.Contains(logged.String(), "handler bug") {
