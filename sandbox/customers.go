@@ -496,6 +496,7 @@ func (s *Server) handleDeleteCustomer(c *reqCtx) *apiError {
 		return customerNotFound(id)
 	}
 	s.store.del(c.tenant, kindCustomer, id)
+	s.store.del(c.tenant, kindAccount, id)
 	s.store.delKind(c.tenant, addressKind(id))
 	var doomed []string
 	s.store.each(c.tenant, kindAssignment, func(a map[string]any) bool {

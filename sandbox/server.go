@@ -1,5 +1,6 @@
 // Package sandbox is a local implementation of the Emporix customer APIs custsync talks to: the
-// OAuth token endpoint, the tenant-managed Customer Service (customers, addresses, tags), Customer
+// OAuth token endpoint, the tenant-managed Customer Service (customers, addresses, tags, the bulk
+// import with password migration and its retention configuration), Customer
 // Management (legal entities, locations, contact assignments) and the Engagement Center style
 // SD customer mappings. It follows the official OpenAPI specs in testdata/specs and the decisions
 // recorded in the research digest, so every other package is tested over real HTTP against it.
@@ -77,7 +78,7 @@ const (
 // read-only.
 var AllScopes = []string{
 	scopeCustomerRead, scopeCustomerReadOwn, scopeCustomerManage, scopeCustomerManageOwn,
-	"customer.import_read", "customer.import_manage",
+	scopeImportRead, scopeImportManage,
 	scopeLegalEntityRead, scopeLegalEntityReadOwn, scopeLegalEntityManage,
 	scopeAssignmentRead, scopeAssignmentManage,
 	scopeLocationRead, scopeLocationManage,
@@ -387,23 +388,47 @@ func (c *reqCtx) readBody() ([]byte, *apiError) {
 	return raw, nil
 }
 
-// decodeObject decodes a JSON object body. An empty body is an empty object: no endpoint here requires
-// a body as such, only fields in it, which the schemas check.
-func (c *reqCtx) decodeObject() (map[string]any, *apiError) {
+// decodeValue decodes a JSON body of any type; empty reports a body of nothing but white space.
+func (c *reqCtx) decodeValue() (v any, empty bool, apiErr *apiError) {
 	raw, apiErr := c.readBody()
+	if apiErr != nil {
+		return nil, false, apiErr
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return nil, true, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&v); err != nil {
+		return nil, false, badRequest("Malformed JSON: " + err.Error())
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false, badRequest("Malformed JSON: unexpected data after the JSON value.")
+	}
+	return v, false, nil
+}
+
+// decodeArray decodes a JSON array body, as the bulk endpoints take.
+func (c *reqCtx) decodeArray() ([]any, *apiError) {
+	v, _, apiErr := c.decodeValue()
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
-		return map[string]any{}, nil // an empty body is an empty object
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, badRequest("The request body must be a JSON array.")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badRequest("Malformed JSON: " + err.Error())
+	return arr, nil
+}
+
+// decodeObject decodes a JSON object body. An empty body is an empty object: no endpoint here requires
+// a body as such, only fields in it, which the schemas check.
+func (c *reqCtx) decodeObject() (map[string]any, *apiError) {
+	v, empty, apiErr := c.decodeValue()
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("Malformed JSON: unexpected data after the JSON value.")
+	if empty {
+		return map[string]any{}, nil
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

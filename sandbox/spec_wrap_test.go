@@ -23,6 +23,8 @@ func specWrap(t *testing.T, h http.Handler) http.Handler {
 		"unknown legal entity; the spec documents no 404 for this operation")
 	v.AllowStatus("GET", "/customer-management/{tenant}/legal-entities/{legalEntityId}/parent-hierarchy", http.StatusBadRequest,
 		"invalid tenant; the spec documents no 400 for this operation")
+	v.AllowStatus("GET", "/customer/{tenant}/config/password-migration-retention", http.StatusBadRequest,
+		"invalid tenant; the spec documents no 400 for this operation")
 	// Proof that the validator saw the traffic: every test that starts a server sends requests the
 	// specs know (at least the token call is under the OAuth spec).
 	t.Cleanup(func() {

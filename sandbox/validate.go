@@ -20,6 +20,7 @@ const (
 	kStringArray // array of strings
 	kRefArray    // array of {"id": string}
 	kObjectArray // array of objects with the sub-schema
+	kStringMap   // an object whose members are all strings
 )
 
 // field describes one writable member of a request body. Members not in a schema are read-only or
@@ -128,6 +129,18 @@ func (sc schema) check(body map[string]any, prefix string) []fieldProblem {
 		case kFreeObject:
 			if _, ok := v.(map[string]any); !ok {
 				wrongType("an object")
+			}
+		case kStringMap:
+			obj, ok := v.(map[string]any)
+			if !ok {
+				wrongType("an object of strings")
+				continue
+			}
+			for _, x := range obj {
+				if _, ok := x.(string); !ok {
+					wrongType("an object of strings")
+					break
+				}
 			}
 		case kStringArray:
 			arr, ok := v.([]any)

@@ -20,7 +20,9 @@ func sandboxCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:  "serve",
 			Usage: "serve the sandbox over HTTP until interrupted",
-			Description: "The sandbox accepts any lowercase tenant and the demo client \"sandbox\" with secret \"sandbox\".\n\n" +
+			Description: "The sandbox accepts any lowercase tenant and the demo client \"sandbox\" with secret \"sandbox\", which holds\n" +
+				"every scope the sandbox knows (customer, customer management, SD mappings, and customer.import_manage /\n" +
+				"customer.import_read for the bulk import and the password migration retention configuration).\n\n" +
 				"Examples:\n" +
 				"  custsync sandbox serve --addr 127.0.0.1:8089\n" +
 				"  custsync sandbox serve --data sandbox.db --faults 503=0.05,429=0.02,drop=0.01",
