@@ -26,6 +26,8 @@ const tokenFetchTimeout = 30 * time.Second
 // token is a cached access token.
 type token struct {
 	value string
+	// scope is the answer's space-separated scope (granted scopes and tenant=...).
+	scope string
 	// refreshAt is when the token is replaced proactively; zero means only after a 401.
 	refreshAt time.Time
 }
@@ -130,6 +132,7 @@ type tokenResponse struct {
 	AccessToken string          `json:"access_token"`
 	TokenType   string          `json:"token_type"`
 	ExpiresIn   json.RawMessage `json:"expires_in"`
+	Scope       string          `json:"scope"`
 }
 
 // fetch makes one token request. Errors never contain the secret or the token: the secret
@@ -180,7 +183,7 @@ func (ts *tokenSource) fetch(ctx context.Context) (token, time.Duration, error) 
 		return token{}, 0, fmt.Errorf("POST %s: unsupported token type %q", tokenPath, tr.TokenType)
 	}
 	c.rememberToken(tr.AccessToken)
-	return token{value: tr.AccessToken, refreshAt: refreshTime(issuedAt, parseExpiresIn(tr.ExpiresIn))}, 0, nil
+	return token{value: tr.AccessToken, scope: tr.Scope, refreshAt: refreshTime(issuedAt, parseExpiresIn(tr.ExpiresIn))}, 0, nil
 }
 
 // parseExpiresIn accepts expires_in as a number or a numeric string (the platform's examples

@@ -34,6 +34,11 @@ func Main(args []string, s Streams) int {
 		<-ctx.Done()
 		stop()
 	}()
+	return run(ctx, args, s)
+}
+
+// run is Main without the signal handling: tests call it with their own context.
+func run(ctx context.Context, args []string, s Streams) int {
 	err := NewApp(s).RunContext(ctx, hoistGlobalFlags(args))
 	return report(s.Err, err)
 }
@@ -120,6 +125,7 @@ func NewApp(s Streams) *cli.App {
 			versionCommand(),
 			sandboxCommand(),
 			exitCodesCommand(),
+			configCommand(),
 		},
 		HideVersion:          true,
 		EnableBashCompletion: false,
@@ -162,17 +168,18 @@ func usageErrorHook(_ *cli.Context, err error, _ bool) error {
 	return &UsageError{Err: err}
 }
 
-// globalFlags are the flags every command shares. Each can also come from the environment or the config file;
-// precedence is flag > environment > config file > default.
+// globalFlags are the flags every command shares. Each can also come from the environment, a profile or the
+// config file; precedence is flag > environment > profile > config file > default.
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "api-url", EnvVars: []string{"CUSTSYNC_API_URL"}, Value: "https://api.emporix.io", Usage: "platform API base `URL`"},
+		&cli.StringFlag{Name: "api-url", EnvVars: []string{"CUSTSYNC_API_URL"}, Value: defaultAPIURL, Usage: "platform API base `URL`"},
 		&cli.StringFlag{Name: "tenant", EnvVars: []string{"CUSTSYNC_TENANT"}, Usage: "platform tenant (lowercase)"},
 		&cli.StringFlag{Name: "client-id", EnvVars: []string{"CUSTSYNC_CLIENT_ID"}, Usage: "OAuth client id"},
 		&cli.StringFlag{Name: "client-secret", EnvVars: []string{"CUSTSYNC_CLIENT_SECRET"}, Usage: "OAuth client secret (prefer the environment or --client-secret-file)"},
 		&cli.StringFlag{Name: "client-secret-file", EnvVars: []string{"CUSTSYNC_CLIENT_SECRET_FILE"}, Usage: "read the OAuth client secret from `FILE`"},
-		&cli.StringFlag{Name: "state", EnvVars: []string{"CUSTSYNC_STATE"}, Value: "custsync.db", Usage: "SQLite checkpoint `FILE`"},
-		&cli.StringFlag{Name: "config", EnvVars: []string{"CUSTSYNC_CONFIG"}, Usage: "YAML `FILE` of flag values (keys are flag names)"},
+		&cli.StringFlag{Name: "state", EnvVars: []string{"CUSTSYNC_STATE"}, Value: defaultStateFile, Usage: "SQLite checkpoint `FILE` (with --profile: the profile's, default custsync-NAME.db)"},
+		&cli.StringFlag{Name: "config", EnvVars: []string{"CUSTSYNC_CONFIG"}, Usage: "YAML `FILE` of flag values (keys are flag names) and profiles"},
+		&cli.StringFlag{Name: "profile", EnvVars: []string{"CUSTSYNC_PROFILE"}, Usage: "use the tenant settings of profile `NAME` of the config file (default file: ~/.config/custsync/config.yaml)"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"CUSTSYNC_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), EnvVars: []string{"CUSTSYNC_VERBOSE"}, Usage: "more detail (repeat for debug logs)"},
 	}

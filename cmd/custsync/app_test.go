@@ -22,8 +22,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 func runCLIContext(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := NewApp(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}).RunContext(ctx, append([]string{"custsync"}, args...))
-	code := report(&errOut, err)
+	code := run(ctx, append([]string{"custsync"}, args...), Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	return code, out.String(), errOut.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -64,13 +65,70 @@ type session struct {
 	Close func() error
 }
 
+// target is one tenant as a command reaches it: the platform, the credentials' sources, the state file
+// that belongs to the tenant and the rate limit. Profile names the config profile it came from, if any.
+type target struct {
+	Profile                                  string
+	APIURL, Tenant, MappingsURL              string
+	ClientID, ClientSecret, ClientSecretFile string
+	State                                    string
+	TPS                                      float64
+	Burst                                    int
+}
+
+// flagTarget reads the target from the running command's flags, which already hold the environment, the
+// --profile and the config file by precedence (applyConfigFile).
+func flagTarget(c *cli.Context) target {
+	return target{
+		Profile:          c.String("profile"),
+		APIURL:           c.String("api-url"),
+		Tenant:           strings.TrimSpace(c.String("tenant")),
+		MappingsURL:      c.String("mappings-url"),
+		ClientID:         c.String("client-id"),
+		ClientSecret:     c.String("client-secret"),
+		ClientSecretFile: c.String("client-secret-file"),
+		State:            strings.TrimSpace(c.String("state")),
+		TPS:              flagFloat(c, "tps", defaultTPS),
+		Burst:            flagInt(c, "tps-burst", defaultTPSBurst),
+	}
+}
+
+// credentials resolves the target's client id and secret (flag, environment, secret file).
+func (t target) credentials(log *slog.Logger) (remote.Credentials, error) {
+	creds, err := remote.LoadCredentials(remote.CredentialSources{
+		FlagClientID:     t.ClientID,
+		FlagClientSecret: t.ClientSecret,
+		SecretFile:       t.ClientSecretFile,
+		Logger:           log,
+	})
+	if err != nil {
+		return creds, usageErrorf("%s%w", t.label(), err)
+	}
+	return creds, nil
+}
+
+// label prefixes messages about a profile's target with its name.
+func (t target) label() string {
+	if t.Profile == "" {
+		return ""
+	}
+	return "profile " + t.Profile + ": "
+}
+
 // connect opens the state file and the platform client from the global flags (--api-url, --tenant,
-// --client-id, --client-secret(-file), --state) and, where the command defines them, the rate flags and
-// --sandbox. With needLock it also takes the run lock, so that no other run uses the state file meanwhile.
+// --client-id, --client-secret(-file), --state, or a --profile) and, where the command defines them, the
+// rate flags and --sandbox. With needLock it also takes the run lock, so that no other run uses the state
+// file meanwhile.
 //
 // Errors: missing tenant or credentials and bad URLs are usage errors (exit 2); a state file bound to
 // another tenant, locked by another run or newer than this binary exits 7.
 func connect(c *cli.Context, needLock bool) (*session, error) {
+	return connectTarget(c, flagTarget(c), needLock)
+}
+
+// connectTarget is connect for a given target: the command's own flags serve only for --sandbox, the
+// worker counts and --send-password-reset.
+func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -92,15 +150,15 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 		return nil, err
 	}
 
-	apiURL, binding := c.String("api-url"), ""
-	tenant := strings.TrimSpace(c.String("tenant"))
+	apiURL, binding := t.APIURL, ""
+	tenant := t.Tenant
 	creds := remote.Credentials{}
 	if c.Bool("sandbox") {
 		// The sandbox's data lives beside the state file unless told otherwise: a state file that remembers
 		// records the sandbox no longer has would make the next run lie ("nothing to do").
 		data := c.String("sandbox-data")
 		if data == "" {
-			data = strings.TrimSpace(c.String("state")) + ".sandbox"
+			data = t.State + ".sandbox"
 		}
 		url, stop, err := startSandbox(data)
 		if err != nil {
@@ -115,28 +173,22 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 	} else {
 		binding = apiURL
 		var err error
-		creds, err = remote.LoadCredentials(remote.CredentialSources{
-			FlagClientID:     c.String("client-id"),
-			FlagClientSecret: c.String("client-secret"),
-			SecretFile:       c.String("client-secret-file"),
-			Logger:           log,
-		})
-		if err != nil {
-			return fail(usageErrorf("%w", err))
+		if creds, err = t.credentials(log); err != nil {
+			return fail(err)
 		}
 	}
 	if tenant == "" {
-		return fail(usageErrorf("--tenant is required (or CUSTSYNC_TENANT)"))
+		return fail(usageErrorf("%s--tenant is required (or CUSTSYNC_TENANT, or a profile's tenant)", t.label()))
 	}
 
 	client, err := remote.New(remote.Config{
 		BaseURL:      apiURL,
-		MappingsURL:  c.String("mappings-url"),
+		MappingsURL:  t.MappingsURL,
 		Tenant:       tenant,
 		ClientID:     creds.ClientID,
 		ClientSecret: creds.ClientSecret,
-		TPS:          flagFloat(c, "tps", defaultTPS),
-		Burst:        flagInt(c, "tps-burst", defaultTPSBurst),
+		TPS:          t.TPS,
+		Burst:        t.Burst,
 		Writers:      flagInt(c, "writers", defaultWriters),
 		Readers:      flagInt(c, "checkers", defaultCheckers),
 		// Off unless asked for: the platform's default would e-mail a password-reset link to every customer
@@ -145,10 +197,10 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 		Logger:                         log,
 	})
 	if err != nil {
-		return fail(usageErrorf("%w", err))
+		return fail(usageErrorf("%s%w", t.label(), err))
 	}
 
-	st, err := openState(c, state.Binding{APIURL: binding, Tenant: tenant})
+	st, err := openStateFile(ctx, t.State, state.Binding{APIURL: binding, Tenant: tenant})
 	if err != nil {
 		return fail(err)
 	}
@@ -169,13 +221,17 @@ func connect(c *cli.Context, needLock bool) (*session, error) {
 // openState opens the --state file with the given binding; a zero binding opens it for inspection only
 // (state show|runs|unlock, mappings list, deletions list).
 func openState(c *cli.Context, binding state.Binding) (*state.Store, error) {
-	path := strings.TrimSpace(c.String("state"))
-	if path == "" {
-		return nil, usageErrorf("--state must name a file")
-	}
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	return openStateFile(ctx, strings.TrimSpace(c.String("state")), binding)
+}
+
+// openStateFile opens the state file at path with the given binding.
+func openStateFile(ctx context.Context, path string, binding state.Binding) (*state.Store, error) {
+	if path == "" {
+		return nil, usageErrorf("--state must name a file")
 	}
 	st, err := state.Open(ctx, path, binding)
 	if err != nil {

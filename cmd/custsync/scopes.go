@@ -1,0 +1,49 @@
+package main
+
+import (
+	"custsync/mapping"
+	"custsync/remote"
+)
+
+// scopeNeed is one thing a command does on the platform (for one entity, where it works per entity) and
+// the endpoints it calls for it. The scopes each endpoint needs come from the official specs
+// (remote.SpecScopes); TestScopeNeedsCoverEveryRequest runs the commands against the sandbox and
+// checks that every request they send is listed here.
+type scopeNeed struct {
+	Command   string
+	Entity    mapping.Entity // "" where the command does not work per entity
+	Endpoints []remote.Endpoint
+}
+
+// readsOf are the list endpoints that export and check page through per entity. Addresses are read
+// per customer, so they need the customer list as well.
+var readsOf = map[mapping.Entity][]remote.Endpoint{
+	mapping.Customers: {remote.ListCustomers},
+	mapping.Addresses: {remote.ListCustomers, remote.ListAddresses},
+	mapping.Companies: {remote.ListLegalEntities},
+	mapping.Locations: {remote.ListLocations},
+	mapping.Contacts:  {remote.ListContactAssignments},
+}
+
+// scopeNeeds lists, per command and entity, what custsync calls. Writes read the record first where the
+// write merges into it or needs its version (Customer Management), deletes keep a pre-image, and an import
+// of customers lists them with --detect-deletions.
+var scopeNeeds = []scopeNeed{
+	{"import", mapping.Locations, []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation}},
+	{"import", mapping.Companies, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
+	{"import", mapping.Customers, []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
+	{"import", mapping.Addresses, []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},
+	{"import", mapping.Contacts, []remote.Endpoint{remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment}},
+	{"export", mapping.Locations, readsOf[mapping.Locations]},
+	{"export", mapping.Companies, readsOf[mapping.Companies]},
+	{"export", mapping.Customers, readsOf[mapping.Customers]},
+	{"export", mapping.Addresses, readsOf[mapping.Addresses]},
+	{"export", mapping.Contacts, readsOf[mapping.Contacts]},
+	{"check", mapping.Locations, readsOf[mapping.Locations]},
+	{"check", mapping.Companies, readsOf[mapping.Companies]},
+	{"check", mapping.Customers, readsOf[mapping.Customers]},
+	{"check", mapping.Addresses, readsOf[mapping.Addresses]},
+	{"check", mapping.Contacts, readsOf[mapping.Contacts]},
+	{"mappings pull", "", []remote.Endpoint{remote.ListCustomers}},
+	{"deletions detect", "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer}},
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/sandbox"
+)
+
+// sampleOrder is the dependency order of the sample files, one per entity.
+var sampleOrder = []mapping.Entity{mapping.Locations, mapping.Companies, mapping.Customers, mapping.Addresses, mapping.Contacts}
+
+// changedColumn is, per entity, a column of the samples and a valid new value for its first row: an update.
+var changedColumn = map[mapping.Entity][2]string{
+	mapping.Locations: {"name", "Changed HQ"},
+	mapping.Companies: {"name", "Changed Holding"},
+	mapping.Customers: {"firstName", "Changed"},
+	mapping.Addresses: {"contactName", "Changed Name"},
+	mapping.Contacts:  {"type", "LOGISTICS"},
+}
+
+// editedSample writes the sample of entity into dir with the first row changed and the last row dropped.
+func editedSample(t *testing.T, dir string, entity mapping.Entity) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("../../samples", string(entity)+".csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], changedColumn[entity][0])
+	if col < 0 {
+		t.Fatalf("%s: no column %s", entity, changedColumn[entity][0])
+	}
+	rows[1][col] = changedColumn[entity][1]
+	rows = rows[:len(rows)-1]
+	path := filepath.Join(dir, string(entity)+".csv")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(out)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// endpointOf finds the endpoint template among candidates that a logged request path matches.
+func endpointOf(r sandbox.Request, candidates []remote.Endpoint) (remote.Endpoint, bool) {
+	segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
+	for _, e := range candidates {
+		tmpl := strings.Split(strings.TrimPrefix(e.Path, "/"), "/")
+		if e.Method != r.Method || len(tmpl) != len(segs) {
+			continue
+		}
+		match := true
+		for i, s := range tmpl {
+			if !strings.HasPrefix(s, "{") && s != segs[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return e, true
+		}
+	}
+	return remote.Endpoint{}, false
+}
+
+func needOf(command string, entity mapping.Entity) []remote.Endpoint {
+	for _, n := range scopeNeeds {
+		if n.Command == command && n.Entity == entity {
+			return n.Endpoints
+		}
+	}
+	return nil
+}
+
+// TestScopeNeedsCoverEveryRequest runs every platform command per entity against the sandbox (creates,
+// updates and deletes for import) and checks that each request it sent is listed in scopeNeeds for that
+// command and entity, so `config check` judges a grant by what the commands really call.
+func TestScopeNeedsCoverEveryRequest(t *testing.T) {
+	t.Parallel()
+	srv, url := platform(t, sandbox.Options{})
+	dir := t.TempDir()
+	global := []string{"--api-url", url, "--tenant", "scopes", "--client-id", sandbox.DemoClientID, "--client-secret", sandbox.DemoClientSecret,
+		"--state", filepath.Join(dir, "state.db")}
+	seen := map[string]map[remote.Endpoint]bool{}
+	run := func(command string, entity mapping.Entity, args ...string) {
+		t.Helper()
+		before := len(srv.Requests())
+		code, out, errOut := runCLI(t, append(append([]string{}, global...), args...)...)
+		if code != ExitOK && code != ExitPartial {
+			t.Fatalf("%s: code %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		need := needOf(command, entity)
+		if need == nil {
+			t.Fatalf("scopeNeeds has nothing for %s %s", command, entity)
+		}
+		key := command + " " + string(entity)
+		if seen[key] == nil {
+			seen[key] = map[remote.Endpoint]bool{}
+		}
+		for _, r := range srv.Requests()[before:] {
+			if r.Path == "/oauth/token" {
+				continue
+			}
+			ep, ok := endpointOf(r, need)
+			if !ok {
+				t.Errorf("%s (%s): %s %s is not in scopeNeeds", strings.Join(args, " "), key, r.Method, r.Path)
+				continue
+			}
+			seen[key][ep] = true
+		}
+	}
+	edited := t.TempDir()
+	for _, e := range sampleOrder {
+		sample := filepath.Join("../../samples", string(e)+".csv")
+		run("import", e, "import", "--tps", "0", sample)
+		run("export", e, "export", "--tps", "0", "--entity", string(e), "--out", filepath.Join(dir, string(e)+".csv"))
+		run("check", e, "check", "--tps", "0", "--report", filepath.Join(dir, string(e)+"-check.csv"), sample)
+	}
+	// Updates and deletes, children first so that every delete meets its record.
+	for _, e := range slices.Backward(sampleOrder) {
+		run("import", e, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", editedSample(t, edited, e))
+	}
+	run("import", mapping.Customers, "import", "--tps", "0", "--detect-deletions", filepath.Join("../../samples", "customers.csv"))
+	run("mappings pull", "", "mappings", "pull", "--tps", "0", filepath.Join("../../samples", "customers.csv"))
+	run("deletions detect", "", "deletions", "detect", "--tps", "0")
+	// Every write endpoint of an import must have been exercised, or the run above proves little.
+	for _, e := range sampleOrder {
+		for _, ep := range needOf("import", e) {
+			if ep.Method != "GET" && !seen["import "+string(e)][ep] {
+				t.Errorf("import %s never called %s", e, ep)
+			}
+		}
+	}
+}
