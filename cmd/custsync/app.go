@@ -126,9 +126,13 @@ func NewApp(s Streams) *cli.App {
 			sandboxCommand(),
 			exitCodesCommand(),
 			configCommand(),
+			completionCommand(),
+			manCommand(),
 		},
-		HideVersion:          true,
-		EnableBashCompletion: false,
+		HideVersion: true,
+		// The completion scripts (custsync completion) ask the binary for candidates with
+		// --generate-bash-completion.
+		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError:         usageErrorHook,
 		Before: func(c *cli.Context) error {
