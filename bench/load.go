@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -42,7 +43,7 @@ func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
 	m := mappers[0]
 	cells := make([]string, 0, len(CustomerHeader))
 	for i := 0; i < d.Rows; i++ {
-		rec, ferrs := m.Map(mapping.Position{File: "customers.csv", Line: i + 2}, d.Row(cells, i))
+		rec, ferrs := m.Map(formats.Position{File: "customers.csv", Line: i + 2}, d.Row(cells, i))
 		if len(ferrs) > 0 {
 			return nil, nil, fmt.Errorf("row %d: %s", i, ferrs[0].Error())
 		}

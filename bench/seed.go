@@ -68,7 +68,7 @@ func SeedState(ctx context.Context, csvPath, statePath, apiURL, tenant string) (
 		if err != nil {
 			return n, fmt.Errorf("read %s: %w", csvPath, err)
 		}
-		rec, ferrs := m.Map(mapping.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}, row.Cells)
+		rec, ferrs := m.Map(formats.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}, row.Cells)
 		if len(ferrs) > 0 {
 			return n, fmt.Errorf("%s line %d: %v", csvPath, row.Pos.Line, ferrs[0].Error())
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
 )
@@ -332,7 +333,7 @@ func platformProblems(ctx context.Context, baseURL, tenant string, ds Dataset) (
 	}
 	cells := make([]string, 0, len(CustomerHeader))
 	for i := 0; i < ds.Rows; i++ {
-		rec, ferrs := mappers[0].Map(mapping.Position{File: "customers.csv", Line: i + 2}, ds.Row(cells, i))
+		rec, ferrs := mappers[0].Map(formats.Position{File: "customers.csv", Line: i + 2}, ds.Row(cells, i))
 		if len(ferrs) > 0 {
 			return nil, fmt.Errorf("row %d: %v", i, ferrs[0].Error())
 		}

@@ -106,7 +106,7 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return fail(0, errors.New("the file is empty: no header line"))
+			return fail(0, fmt.Errorf("%w: no header line", ErrEmptyFile))
 		}
 		line := t.startLine()
 		if err != nil {

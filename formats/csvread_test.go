@@ -352,3 +352,13 @@ func TestUTF8CheckerReaderContract(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEmptyFileIsErrEmptyFile(t *testing.T) {
+	for name, content := range map[string]string{"zero.csv": "", "zero.xlsx": "", "blank.csv": "\n\n  \n"} {
+		_, err := Open(writeTestFile(t, name, []byte(content)), Options{})
+		var fe *FileError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrEmptyFile) {
+			t.Errorf("%s: err = %v, want a FileError wrapping ErrEmptyFile", name, err)
+		}
+	}
+}

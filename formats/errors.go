@@ -2,10 +2,14 @@ package formats
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// Position says where a row came from, for error messages a user can act on.
+// Position says where a row came from, for error messages a user can act on. It is the one position type of
+// custsync: the readers set it, the input stage and the mappers carry it (mapping.Record.Pos,
+// mapping.FieldError.Pos), and result files and reports print it. mapping uses this type rather than one of
+// its own, so a row's position crosses no conversion between reading, mapping and planning.
 type Position struct {
 	// File is the path as given to Open.
 	File string
@@ -17,8 +21,22 @@ type Position struct {
 	Line int
 }
 
-// String renders the position as `file, sheet "S", row N` or `file, line N`.
+// String renders the compact form row-level messages, reports and result files use: "file:line" or
+// "file[sheet]:line" (just the file or file[sheet] when Line is zero).
 func (p Position) String() string {
+	s := p.File
+	if p.Sheet != "" {
+		s += "[" + p.Sheet + "]"
+	}
+	if p.Line > 0 {
+		s += ":" + strconv.Itoa(p.Line)
+	}
+	return s
+}
+
+// Words renders the position spelled out for the readers' own errors: `file, sheet "S", row N` or
+// `file, line N`.
+func (p Position) Words() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Sheet != "" {
@@ -45,7 +63,7 @@ type FileError struct {
 
 // Error states the file, where in it, and why.
 func (e *FileError) Error() string {
-	return Position{File: e.Path, Sheet: e.Sheet, Line: e.Line}.String() + ": " + e.Err.Error()
+	return Position{File: e.Path, Sheet: e.Sheet, Line: e.Line}.Words() + ": " + e.Err.Error()
 }
 
 // Unwrap returns the underlying cause.
@@ -60,7 +78,7 @@ type RowError struct {
 }
 
 // Error states the row's position and the reason.
-func (e *RowError) Error() string { return e.Pos.String() + ": " + e.Err.Error() }
+func (e *RowError) Error() string { return e.Pos.Words() + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying cause.
 func (e *RowError) Unwrap() error { return e.Err }

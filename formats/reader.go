@@ -79,6 +79,11 @@ type CSVDialect interface {
 	Dialect() (delimiter rune, encoding string)
 }
 
+// ErrEmptyFile is wrapped by the FileError Open returns for a file without any content: 0 bytes, or for CSV
+// nothing but blank lines. Callers treat it like a table without data rows (custsync stops unless empty input
+// is allowed), not like damage.
+var ErrEmptyFile = errors.New("the file is empty")
+
 // ErrUnsupportedFormat is wrapped by the FileError Open returns for files that
 // are neither CSV nor XLSX, such as legacy .xls workbooks.
 var ErrUnsupportedFormat = errors.New("unsupported file format")
@@ -154,6 +159,9 @@ func sniff(path string) (fileKind, error) {
 		return 0, &FileError{Path: path, Err: err}
 	}
 	head = head[:n]
+	if n == 0 {
+		return 0, &FileError{Path: path, Err: fmt.Errorf("%w: 0 bytes, no header line", ErrEmptyFile)}
+	}
 	switch {
 	case bytes.HasPrefix(head, zipMagic):
 		return kindXLSX, nil

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkMapCustomers(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rec, errs := ms[0].Map(mapping.Position{Line: i}, rows[i%len(rows)])
+		rec, errs := ms[0].Map(formats.Position{Line: i}, rows[i%len(rows)])
 		if len(errs) > 0 {
 			b.Fatal(errs)
 		}
@@ -42,7 +43,7 @@ func BenchmarkMapSAP(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, m := range ms {
-			rec, _ := m.Map(mapping.Position{Line: i}, rows[i%len(rows)])
+			rec, _ := m.Map(formats.Position{Line: i}, rows[i%len(rows)])
 			_ = rec.Hash()
 		}
 	}
@@ -62,7 +63,7 @@ func BenchmarkKeySet1M(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		s := mapping.NewKeySet(0)
 		for j, k := range keys {
-			if _, dup := s.Add(mapping.Customers, k, mapping.Position{File: "c.csv", Line: j + 2}); dup {
+			if _, dup := s.Add(mapping.Customers, k, formats.Position{File: "c.csv", Line: j + 2}); dup {
 				b.Fatal("false duplicate")
 			}
 		}

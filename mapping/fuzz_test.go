@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -26,7 +27,7 @@ func FuzzMap(f *testing.F) {
 			return
 		}
 		for _, m := range ms {
-			rec, errs := m.Map(mapping.Position{File: table, Line: 2}, cells)
+			rec, errs := m.Map(formats.Position{File: table, Line: 2}, cells)
 			_ = rec.Hash()
 			for i := 1; i < len(rec.Fields); i++ {
 				if rec.Fields[i-1].Path >= rec.Fields[i].Path {
@@ -74,7 +75,7 @@ func FuzzLoadMappingFile(f *testing.F) {
 				continue
 			}
 			for _, m := range ms {
-				rec, _ := m.Map(mapping.Position{}, []string{"1", "2", "3", "4", "5", "6", "7"})
+				rec, _ := m.Map(formats.Position{}, []string{"1", "2", "3", "4", "5", "6", "7"})
 				_ = rec.Payload()
 				_ = rec.Hash()
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -61,7 +62,7 @@ func mapTable(t testing.TB, spec *mapping.Spec, table mapping.Table, header []st
 	var errs []mapping.FieldError
 	for i, row := range rows {
 		for _, m := range mappers {
-			rec, fe := m.Map(mapping.Position{File: table.File, Sheet: table.Sheet, Line: lines[i]}, row)
+			rec, fe := m.Map(formats.Position{File: table.File, Sheet: table.Sheet, Line: lines[i]}, row)
 			recs = append(recs, rec)
 			errs = append(errs, fe...)
 		}
@@ -79,7 +80,7 @@ func mapOne(t testing.TB, e mapping.Entity, header, row []string) (mapping.Recor
 	if len(mappers) != 1 {
 		t.Fatalf("want 1 mapper, got %d", len(mappers))
 	}
-	return mappers[0].Map(mapping.Position{File: string(e) + ".csv", Line: 2}, row)
+	return mappers[0].Map(formats.Position{File: string(e) + ".csv", Line: 2}, row)
 }
 
 func writeFile(t testing.TB, name, content string) string {

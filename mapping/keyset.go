@@ -3,6 +3,8 @@ package mapping
 import (
 	"fmt"
 	"hash/maphash"
+
+	"custsync/formats"
 )
 
 // KeySet detects duplicate keys within one input. It stores 16 bytes per key (a 64-bit hash of entity and
@@ -29,7 +31,7 @@ func (s *KeySet) Len() int { return len(s.seen) }
 
 // Add records the key of a record at its position. If the same entity and key were added before, it
 // returns the first position and true, and keeps the first.
-func (s *KeySet) Add(e Entity, key string, pos Position) (Position, bool) {
+func (s *KeySet) Add(e Entity, key string, pos formats.Position) (formats.Position, bool) {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(string(e))
@@ -38,7 +40,7 @@ func (s *KeySet) Add(e Entity, key string, pos Position) (Position, bool) {
 	sum := h.Sum64()
 	if packed, dup := s.seen[sum]; dup {
 		src := s.sources[packed>>32]
-		return Position{File: src.file, Sheet: src.sheet, Line: int(uint32(packed))}, true
+		return formats.Position{File: src.file, Sheet: src.sheet, Line: int(uint32(packed))}, true
 	}
 	name := sourceName{pos.File, pos.Sheet}
 	idx, ok := s.index[name]
@@ -52,7 +54,7 @@ func (s *KeySet) Add(e Entity, key string, pos Position) (Position, bool) {
 		line = 0
 	}
 	s.seen[sum] = uint64(idx)<<32 | uint64(uint32(line))
-	return Position{}, false
+	return formats.Position{}, false
 }
 
 // Check adds r's key and returns a FieldError for a duplicate, naming both positions; nil otherwise.

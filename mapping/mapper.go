@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"custsync/formats"
 )
 
 // Mapper maps the rows of one resolved table to records of one entity. It is safe for concurrent use:
@@ -44,6 +46,10 @@ type colMapper struct {
 
 // Entity returns the entity the Mapper produces.
 func (m *Mapper) Entity() Entity { return m.entity }
+
+// SourceColumns returns the header indexes the Mapper reads, ascending: a cell outside them cannot change its
+// records.
+func (m *Mapper) SourceColumns() []int { return slices.Clone(m.srcIdx) }
 
 // IDTemplate returns the id template the Mapper applies to keys.
 func (m *Mapper) IDTemplate() string { return m.idText }
@@ -405,7 +411,7 @@ func (m *Mapper) text(c *colMapper, v string) (string, string) {
 // Map maps one row. cells are read by header position and never retained: the row is copied once, so the
 // reader may reuse its buffers (values of one record share that copy). The Record is returned even when there are errors (with whatever could be
 // mapped), but a row with errors must not be sent. Delete and Ignore rows are only checked for their key.
-func (m *Mapper) Map(pos Position, cells []string) (Record, []FieldError) {
+func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError) {
 	cells = m.copyCells(cells)
 	rec := Record{Entity: m.entity, Pos: pos}
 	var errs []FieldError

@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"testing"
+
+	"custsync/formats"
 )
 
 func resolveDefault(t *testing.T, file string, header []string) *Mapper {
@@ -28,7 +30,7 @@ func TestKeyMatchesMap(t *testing.T) {
 		{addr, []string{"0001", "", "Ann"}},
 	}
 	for _, tc := range cases {
-		rec, errs := tc.m.Map(Position{File: "f", Line: 2}, tc.cells)
+		rec, errs := tc.m.Map(formats.Position{File: "f", Line: 2}, tc.cells)
 		key, ok := tc.m.Key(tc.cells)
 		if ok != (rec.Key != "") || key != rec.Key {
 			t.Errorf("cells %q: Key() = %q, %v; Map gave key %q (errors %v)", tc.cells, key, ok, rec.Key, errs)

@@ -6,28 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"custsync/formats"
 )
-
-// Position locates a row in its source: the file, the sheet (XLSX only) and the 1-based line (CSV: the
-// physical line the record starts on; XLSX: the row number shown by Excel).
-type Position struct {
-	File  string
-	Sheet string
-	Line  int
-}
-
-// String renders "file:line" or "file[sheet]:line".
-func (p Position) String() string {
-	if p.Sheet != "" {
-		return fmt.Sprintf("%s[%s]:%d", p.File, p.Sheet, p.Line)
-	}
-	return fmt.Sprintf("%s:%d", p.File, p.Line)
-}
 
 // FieldError is one validation problem of one row. Column is the source column as written in the header
 // (or the target field for constants); Field is the target field path or column role.
 type FieldError struct {
-	Pos    Position
+	Pos    formats.Position
 	Column string
 	Field  string
 	Value  string
@@ -108,7 +94,7 @@ type Ref struct {
 // Record is one mapped row for one entity.
 type Record struct {
 	Entity Entity
-	Pos    Position
+	Pos    formats.Position
 	// Key is the ERP key as text: the key cell itself, or for composite keys (addresses: customer, address;
 	// contacts: company, customer) the parts joined by JoinKey.
 	Key string

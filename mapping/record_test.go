@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -126,7 +127,7 @@ func TestHashStability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := ms[0].Map(mapping.Position{}, []string{"EUR", "#N/A", "0001", "yes", "Anna"})
+	rec, _ := ms[0].Map(formats.Position{}, []string{"EUR", "#N/A", "0001", "yes", "Anna"})
 	if rec.Hash() != base.Hash() {
 		t.Error("mapping names changed the hash")
 	}
@@ -149,7 +150,7 @@ func TestHashStability(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms, _ = mapping.Resolve(emptySpec, mapping.Table{File: "c.csv"}, []string{"K"})
-	withBlank, _ := ms[0].Map(mapping.Position{}, []string{"1"})
+	withBlank, _ := ms[0].Map(formats.Position{}, []string{"1"})
 	absent, _ := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "title"}, []string{"1", ""})
 	cleared, _ := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "title"}, []string{"1", "#N/A"})
 	if withBlank.Hash() == absent.Hash() || absent.Hash() == cleared.Hash() || withBlank.Hash() == cleared.Hash() {
@@ -268,8 +269,8 @@ func TestApplyToAndDiff(t *testing.T) {
 
 func TestKeySet(t *testing.T) {
 	s := mapping.NewKeySet(0)
-	p1 := mapping.Position{File: "a.xlsx", Sheet: "customers", Line: 2}
-	p2 := mapping.Position{File: "a.xlsx", Sheet: "customers", Line: 9}
+	p1 := formats.Position{File: "a.xlsx", Sheet: "customers", Line: 2}
+	p2 := formats.Position{File: "a.xlsx", Sheet: "customers", Line: 9}
 	if _, dup := s.Add(mapping.Customers, "0001", p1); dup {
 		t.Fatal("first add is a duplicate")
 	}
@@ -283,7 +284,7 @@ func TestKeySet(t *testing.T) {
 	if _, dup := s.Add(mapping.Customers, "001", p2); dup {
 		t.Fatal("leading zeros make a different key")
 	}
-	fe := s.Check(mapping.Record{Entity: mapping.Customers, Key: "0001", Pos: mapping.Position{File: "a.xlsx", Sheet: "customers", Line: 12}})
+	fe := s.Check(mapping.Record{Entity: mapping.Customers, Key: "0001", Pos: formats.Position{File: "a.xlsx", Sheet: "customers", Line: 12}})
 	if fe == nil || !strings.Contains(fe.Error(), "a.xlsx[customers]:2") || !strings.Contains(fe.Error(), "a.xlsx[customers]:12") {
 		t.Fatalf("Check: %v", fe)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -125,7 +126,7 @@ func TestSAPSample(t *testing.T) {
 	langs := map[string]string{"D": "de_DE", "E": "en_US", "F": "fr_FR", "I": "it_IT", "S": "es_ES", "N": "nl_NL", "L": "pl_PL"}
 	deletes := 0
 	for i, row := range rows {
-		pos := mapping.Position{File: path, Line: lines[i]}
+		pos := formats.Position{File: path, Line: lines[i]}
 		cust, errs := mappers[0].Map(pos, row)
 		addr, aerrs := mappers[1].Map(pos, row)
 		if len(errs)+len(aerrs) > 0 {
@@ -255,7 +256,7 @@ func TestXLSXSampleMatchesCSV(t *testing.T) {
 				}
 				continue
 			}
-			rec, errs := mappers[0].Map(mapping.Position{File: "customers.xlsx", Sheet: sheet, Line: line}, cells)
+			rec, errs := mappers[0].Map(formats.Position{File: "customers.xlsx", Sheet: sheet, Line: line}, cells)
 			if len(errs) > 0 {
 				t.Fatalf("%s", errText(errs))
 			}
@@ -289,7 +290,7 @@ func TestExportRowRoundTrip(t *testing.T) {
 			remote := r.Payload()
 			remote["id"] = r.RemoteID
 			row := mapping.ExportRow(e, remote, keys, nil, "")
-			back, errs := ms[0].Map(mapping.Position{File: "export.csv"}, row)
+			back, errs := ms[0].Map(formats.Position{File: "export.csv"}, row)
 			if len(errs) > 0 {
 				t.Fatalf("%s %s: %s", e, r.Key, errText(errs))
 			}

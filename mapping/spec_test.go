@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -43,7 +44,7 @@ func TestTransforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := mappers[0]
-	rec, errs := m.Map(mapping.Position{File: "export.csv", Line: 2},
+	rec, errs := m.Map(formats.Position{File: "export.csv", Line: 2},
 		[]string{"000420", "  Acme  ", "t", "0000041", "", "31.12.1999", " de ", "", "1.250,75", "A", "egal"})
 	if len(errs) > 0 {
 		t.Fatal(errText(errs))
@@ -68,17 +69,17 @@ func TestTransforms(t *testing.T) {
 		t.Errorf("key %q id %q refs %+v", rec.Key, rec.RemoteID, rec.Refs)
 	}
 	// The custom sentinel clears; "#N/A" is then an ordinary value (and not a valid type).
-	rec, errs = m.Map(mapping.Position{Line: 3}, []string{"1", "<leer>", "F", "", "", "", "", "", "", "", ""})
+	rec, errs = m.Map(formats.Position{Line: 3}, []string{"1", "<leer>", "F", "", "", "", "", "", "", "", ""})
 	if len(errs) > 0 {
 		t.Fatal(errText(errs))
 	}
 	if v, ok := rec.Get("name"); !ok || !v.IsClear() {
 		t.Errorf("custom sentinel did not clear: %v %v", v, ok)
 	}
-	if _, errs = m.Map(mapping.Position{Line: 4}, []string{"1", "", "X", "", "", "", "", "", "", "", ""}); len(errs) != 1 || !strings.Contains(errs[0].Reason, "map") {
+	if _, errs = m.Map(formats.Position{Line: 4}, []string{"1", "", "X", "", "", "", "", "", "", "", ""}); len(errs) != 1 || !strings.Contains(errs[0].Reason, "map") {
 		t.Errorf("strictMap: %v", errs)
 	}
-	if _, errs = m.Map(mapping.Position{Line: 5}, []string{"1", "", "", "", "", "1999-12-31", "", "", "", "", ""}); len(errs) != 1 || errs[0].Column != "GRUENDUNG" {
+	if _, errs = m.Map(formats.Position{Line: 5}, []string{"1", "", "", "", "", "1999-12-31", "", "", "", "", ""}); len(errs) != 1 || errs[0].Column != "GRUENDUNG" {
 		t.Errorf("date layout: %v", errs)
 	}
 	// Leading zeros are kept unless asked: the default layout keeps them.
@@ -116,7 +117,7 @@ func TestBlankCellsAndClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ = ms[0].Map(mapping.Position{}, []string{"1", "Anna", "", "", ""})
+	rec, _ = ms[0].Map(formats.Position{}, []string{"1", "Anna", "", "", ""})
 	for _, p := range []string{"lastName", "middleName", "active"} {
 		if v, ok := rec.Get(p); !ok || !v.IsClear() {
 			t.Errorf("blankCells clear: %s not cleared", p)
@@ -188,7 +189,7 @@ mappings:
 	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
 		t.Fatalf("by entity name: %v", err)
 	}
-	rec, errs := ms[0].Map(mapping.Position{}, []string{"9", "Huber", "h@x.de"})
+	rec, errs := ms[0].Map(formats.Position{}, []string{"9", "Huber", "h@x.de"})
 	if v, _ := rec.Get("contactEmail"); len(errs) > 0 || v.String() != "h@x.de" || rec.Key != "9" {
 		t.Errorf("identity column: %v %v", rec, errs)
 	}
@@ -267,7 +268,7 @@ func TestJSONMappingEqualsYAML(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, errs := ms[0].Map(mapping.Position{}, []string{"007", "D"})
+		rec, errs := ms[0].Map(formats.Position{}, []string{"007", "D"})
 		if len(errs) > 0 || rec.Key != "7" {
 			t.Fatalf("%v %v", rec, errs)
 		}

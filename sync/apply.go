@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
 	"custsync/state"
@@ -37,8 +38,8 @@ func isRunFatal(err error) bool {
 
 // successRow is a row applied on the platform, for the success file.
 type successRow struct {
-	src      *source
-	pos      mapping.Position
+	src      *InputTable
+	pos      formats.Position
 	cells    []string
 	entity   mapping.Entity
 	key      string

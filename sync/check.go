@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +37,8 @@ type CheckOptions struct {
 	Spec   *mapping.Spec  // nil: the default columns
 	Entity mapping.Entity // optional: the entity of every table
 	Read   formats.Options
+	// ExpectRows are control totals checked by the input stage (--expect-rows).
+	ExpectRows []RowCount
 	// Report is the report file (CSV or XLSX by Format or extension); "" writes none.
 	Report string
 	Format string
@@ -143,15 +144,14 @@ func (c *checker) readFiles(ctx context.Context) error {
 		return err
 	}
 	c.adopted = adopted
+	in, err := OpenInput(InputOptions{Files: c.opts.Files, Spec: c.opts.Spec, Entity: c.opts.Entity, Read: c.opts.Read, ExpectRows: c.opts.ExpectRows})
+	if err != nil {
+		return checkInputError(err)
+	}
+	defer in.Close()
 	keys := mapping.NewKeySet(0)
-	for _, path := range c.opts.Files {
-		tables, err := formats.Open(path, c.opts.Read)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCheckInput, err)
-		}
-		err = c.readTables(ctx, path, tables, keys)
-		_ = formats.CloseAll(tables)
-		if err != nil {
+	for _, t := range in.Tables {
+		if err := c.readTable(ctx, t, keys); err != nil {
 			return err
 		}
 	}
@@ -166,63 +166,49 @@ func (c *checker) readFiles(ctx context.Context) error {
 	return nil
 }
 
-func (c *checker) readTables(ctx context.Context, path string, tables []formats.Table, keys *mapping.KeySet) error {
-	for _, t := range tables {
-		sheet := ""
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
-			sheet = t.Name()
-		}
-		header, keep := dropResultColumns(t.Header())
-		mappers, err := mapping.Resolve(c.opts.Spec, mapping.Table{File: path, Sheet: sheet, Entity: c.opts.Entity}, header)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCheckInput, err)
-		}
-		for _, m := range mappers {
-			e := m.Entity()
-			if c.wanted[e] == nil {
-				c.wanted[e] = map[string]*checkRow{}
-				c.claimed[e] = map[string]bool{}
-				refs, err := c.st.LoadEntities(ctx, string(e))
-				if err != nil {
-					return err
-				}
-				c.checkpoint[e] = refs
-			}
-		}
-		var kept []string
-		for {
-			row, err := t.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			var rowErr *formats.RowError
-			if errors.As(err, &rowErr) {
-				c.add(CheckResult{Entity: mappers[0].Entity(), Status: CheckError, Detail: rowErr.Error()})
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrCheckInput, err)
-			}
-			cells := row.Cells
-			if keep != nil {
-				kept = kept[:0]
-				for _, i := range keep {
-					kept = append(kept, cells[i])
-				}
-				cells = kept
-			}
-			pos := mapping.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}
-			for _, m := range mappers {
-				c.addRow(m, pos, cells, keys)
-			}
-		}
+// checkInputError marks an input error as check's (exit 2); a safety stop (an empty file) stays one.
+func checkInputError(err error) error {
+	var guard *GuardError
+	if errors.As(err, &guard) {
+		return err
 	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrCheckInput, err)
 }
 
-func (c *checker) addRow(m *mapping.Mapper, pos mapping.Position, cells []string, keys *mapping.KeySet) {
-	e := m.Entity()
-	rec, ferrs := m.Map(pos, cells)
+func (c *checker) readTable(ctx context.Context, t *InputTable, keys *mapping.KeySet) error {
+	for _, m := range t.Mappers {
+		e := m.Entity()
+		if c.wanted[e] == nil {
+			c.wanted[e] = map[string]*checkRow{}
+			c.claimed[e] = map[string]bool{}
+			refs, err := c.st.LoadEntities(ctx, string(e))
+			if err != nil {
+				return err
+			}
+			c.checkpoint[e] = refs
+		}
+	}
+	for {
+		row, err := t.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return checkInputError(err)
+		}
+		if row.ReadErr != "" {
+			c.add(CheckResult{Entity: t.Mappers[0].Entity(), Status: CheckError, Detail: row.Pos.Words() + ": " + row.ReadErr})
+			continue
+		}
+		for j := range t.Mappers {
+			c.addRow(t, j, &row, keys)
+		}
+	}
+}
+
+func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySet) {
+	e := t.Mappers[j].Entity()
+	rec, ferrs := t.MapRow(j, in)
 	if len(ferrs) == 0 {
 		if dup := keys.Check(rec); dup != nil {
 			ferrs = append(ferrs, *dup)

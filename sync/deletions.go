@@ -585,17 +585,18 @@ func AckDeletions(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 	return rep, nil
 }
 
-// readAckFile reads the kind and erpKey columns of every table of a CSV/XLSX file.
+// readAckFile reads the kind and erpKey columns of every table of a CSV/XLSX file. An empty file acknowledges
+// nothing.
 func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
-	tables, err := formats.Open(path, opts)
+	in, err := OpenInput(InputOptions{Files: []string{path}, Read: opts, Unmapped: true, AllowEmpty: true})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
 	}
-	defer formats.CloseAll(tables)
+	defer in.Close()
 	var out []state.EntityKey
-	for _, t := range tables {
+	for _, t := range in.Tables {
 		kindCol, keyCol := -1, -1
-		for i, h := range t.Header() {
+		for i, h := range t.Header {
 			switch strings.ToLower(strings.TrimSpace(h)) {
 			case "kind", "entity":
 				kindCol = i
@@ -604,19 +605,18 @@ func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
 			}
 		}
 		if kindCol < 0 || keyCol < 0 {
-			return nil, fmt.Errorf("%w: %s[%s]: needs the columns kind and erpKey (as in a deletions export)", ErrAckInput, path, t.Name())
+			return nil, fmt.Errorf("%w: %s: needs the columns kind and erpKey (as in a deletions export)", ErrAckInput, t)
 		}
 		for {
 			row, err := t.Next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			var rowErr *formats.RowError
-			if errors.As(err, &rowErr) {
-				return nil, fmt.Errorf("%w: %v", ErrAckInput, rowErr)
-			}
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
+			}
+			if row.ReadErr != "" {
+				return nil, fmt.Errorf("%w: %s: %s", ErrAckInput, row.Pos.Words(), row.ReadErr)
 			}
 			kind, key := strings.TrimSpace(row.Cells[kindCol]), strings.TrimSpace(row.Cells[keyCol])
 			if kind == "" || key == "" {

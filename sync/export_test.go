@@ -110,7 +110,7 @@ func loadRecords(t *testing.T, path string, e mapping.Entity) []mapping.Record {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec, ferrs := ms[0].Map(mapping.Position{File: path, Line: row.Pos.Line}, row.Cells)
+			rec, ferrs := ms[0].Map(formats.Position{File: path, Line: row.Pos.Line}, row.Cells)
 			if len(ferrs) > 0 {
 				t.Fatalf("%s line %d: %v", path, row.Pos.Line, ferrs)
 			}

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
 	"custsync/state"
@@ -36,15 +35,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return rep, err
 	}
 
-	sources, tables, err := openSources(&opts)
+	in, err := OpenInput(opts.input())
 	if err != nil {
 		return finish(err)
 	}
-	defer func() {
-		for _, ts := range tables {
-			_ = formats.CloseAll(ts)
-		}
-	}()
+	defer in.Close()
 	if opts.DetectDeletions && !opts.DryRun {
 		found, err := DetectDeletedInPlatform(ctx, st, rc)
 		if err != nil {
@@ -52,7 +47,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		}
 		rep.DeletedInPlatform = len(found.Deleted)
 	}
-	p, err := buildPlan(ctx, st, &opts, sources, tables)
+	p, err := buildPlan(ctx, st, &opts, in)
 	if err != nil {
 		return finish(err)
 	}
@@ -63,9 +58,8 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err := orderCompanyDeletes(ctx, st, p); err != nil {
 		return finish(err)
 	}
-	for _, src := range sources {
-		rep.Rows += src.rows
-	}
+	rep.Rows = p.rows
+	rep.Warnings = p.warnings
 	entityCounts(rep, p)
 	reportInvalid(rep, p)
 	if err := checkGuards(p, &opts); err != nil {
@@ -73,7 +67,13 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	if opts.DryRun {
 		dryRunCounts(rep, p)
-		return finish(nil)
+		rep, _ = finish(nil)
+		if rep.Failed > 0 {
+			// The dry run answers like the real run would: a cron job or a script that rehearses with
+			// --dry-run must see the invalid rows in the exit code, not only in the text.
+			return rep, fmt.Errorf("%w: dry run: %d of %d rows are invalid; the real run would fail them too (exit 3)", ErrPartial, rep.Failed, rep.Rows)
+		}
+		return rep, nil
 	}
 
 	runID, err := st.BeginRun(ctx, "import", opts.Args)
@@ -168,12 +168,12 @@ func reportInvalid(rep *Report, p *plan) {
 	}
 	seen := map[rowID]bool{}
 	for _, re := range p.invalid {
-		id := rowID{src: re.src.id, line: re.pos.Line, entity: re.entity}
+		id := rowID{src: re.src.ID, line: re.pos.Line, entity: re.entity}
 		if !seen[id] {
 			seen[id] = true
 			e := re.entity
-			if e == "" && len(re.src.mappers) > 0 {
-				e = re.src.mappers[0].Entity()
+			if e == "" && len(re.src.Mappers) > 0 {
+				e = re.src.Mappers[0].Entity()
 			}
 			rep.entity(e).Failed++
 		}

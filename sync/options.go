@@ -117,6 +117,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Args are recorded with the run (for `state runs`); they must not contain secrets.
 	Args any
+
+	// ExpectRows are control totals checked by the input stage (--expect-rows).
+	ExpectRows []RowCount
+}
+
+// input returns the options of the input stage.
+func (o *Options) input() InputOptions {
+	return InputOptions{Files: o.Files, Spec: o.Spec, Entity: o.Entity, Read: o.Read, AllowEmpty: o.AllowEmpty, ExpectRows: o.ExpectRows}
 }
 
 func (o *Options) normalise() {

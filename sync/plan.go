@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -25,30 +24,12 @@ const resultColumnPrefix = "custsync_"
 // that list them, customers before their addresses). Deletes run in reverse.
 var applyOrder = mapping.Entities()
 
-// source is one input table with its resolved mappers.
-type source struct {
-	id      int
-	file    string
-	sheet   string
-	header  []string // the input header without custsync_ result columns
-	keep    []int    // indexes of the kept columns in the raw rows; nil when nothing was dropped
-	mappers []*mapping.Mapper
-	rows    int
-}
-
-func (s *source) String() string {
-	if s.sheet != "" {
-		return fmt.Sprintf("%s[%s]", s.file, s.sheet)
-	}
-	return s.file
-}
-
 // op is one planned change.
 type op struct {
 	state.PlannedOp
 	entity mapping.Entity
 	rec    mapping.Record // zero for full-snapshot deletes
-	src    *source        // nil for full-snapshot deletes
+	src    *InputTable    // nil for full-snapshot deletes
 	cells  []string       // the input row, for result files
 	// rawHash is the hash of the input cells, recorded so that the next run recognises the row unmapped.
 	rawHash uint64
@@ -59,8 +40,8 @@ type op struct {
 
 // rowError is a row that failed, at validation or when applied.
 type rowError struct {
-	src    *source
-	pos    mapping.Position
+	src    *InputTable
+	pos    formats.Position
 	cells  []string
 	entity mapping.Entity
 	key    string
@@ -103,9 +84,15 @@ type plan struct {
 	gone      map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
 	lazyErr   error
 	views     map[mapping.Entity]*checkpointView
-	sources   []*source
+	sources   []*InputTable
 	entities  map[mapping.Entity]*entityPlan
 	invalid   []rowError
+	// rows counts the data rows, also those the readers could not split.
+	rows int
+	// unknownKey holds, per entity, the first invalid row whose key could not be read.
+	unknownKey map[mapping.Entity]formats.Position
+	// warnings explain what the plan left out on purpose (full-mode deletes withheld).
+	warnings []string
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -117,63 +104,6 @@ func (p *plan) entity(e mapping.Entity) *entityPlan {
 	return ep
 }
 
-// openSources opens every file and resolves the mappers of every table, before anything else happens, so a
-// wrong header or an unreadable file stops the run with nothing sent.
-func openSources(opts *Options) ([]*source, [][]formats.Table, error) {
-	var sources []*source
-	var tables [][]formats.Table
-	fail := func(err error) ([]*source, [][]formats.Table, error) {
-		for _, ts := range tables {
-			_ = formats.CloseAll(ts)
-		}
-		return nil, nil, fmt.Errorf("%w: %w", ErrInput, err)
-	}
-	for _, path := range opts.Files {
-		ts, err := formats.Open(path, opts.Read)
-		if err != nil {
-			return fail(err)
-		}
-		tables = append(tables, ts)
-		for _, t := range ts {
-			src := &source{id: len(sources), file: path}
-			if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
-				src.sheet = t.Name()
-			}
-			src.header, src.keep = dropResultColumns(t.Header())
-			mappers, err := mapping.Resolve(opts.Spec, mapping.Table{File: path, Sheet: src.sheet, Entity: opts.Entity}, src.header)
-			if err != nil {
-				return fail(err)
-			}
-			src.mappers = mappers
-			sources = append(sources, src)
-		}
-	}
-	return sources, tables, nil
-}
-
-// dropResultColumns removes the columns a result file added, so that an error file can be fed back.
-func dropResultColumns(header []string) ([]string, []int) {
-	drop := false
-	for _, h := range header {
-		if strings.HasPrefix(strings.ToLower(h), resultColumnPrefix) {
-			drop = true
-			break
-		}
-	}
-	if !drop {
-		return header, nil
-	}
-	var kept []string
-	var keep []int
-	for i, h := range header {
-		if !strings.HasPrefix(strings.ToLower(h), resultColumnPrefix) {
-			kept = append(kept, h)
-			keep = append(keep, i)
-		}
-	}
-	return kept, keep
-}
-
 // checkpointView is the checkpoint of one entity kind as the planner sees it, plus which keys the input
 // claimed (for duplicate detection, and in full mode for finding the keys that disappeared).
 type checkpointView struct {
@@ -181,11 +111,11 @@ type checkpointView struct {
 	// first marks checkpoint entities the input claimed: source id+1 << 32 | line of the first row.
 	first []uint64
 	// fresh holds the keys of rows not in the checkpoint, with their first position.
-	fresh map[string]mapping.Position
+	fresh map[string]formats.Position
 }
 
 func newCheckpointView(idx *state.EntityIndex) *checkpointView {
-	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]mapping.Position{}}
+	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]formats.Position{}}
 }
 
 // lookup returns the checkpoint entry of key.
@@ -199,34 +129,36 @@ func (v *checkpointView) lookup(key string) (state.EntityRef, bool) {
 
 // claim records that a row of src at pos carries key. If an earlier row carried it, claim returns that row's
 // position and true.
-func (v *checkpointView) claim(p *plan, key string, src *source, pos mapping.Position) (mapping.Position, bool) {
+func (v *checkpointView) claim(p *plan, key string, src *InputTable, pos formats.Position) (formats.Position, bool) {
 	if i, ok := v.idx.Lookup(key); ok {
 		if f := v.first[i]; f != 0 {
 			first := p.sources[f>>32-1]
-			return mapping.Position{File: first.file, Sheet: first.sheet, Line: int(uint32(f))}, true
+			return formats.Position{File: first.File, Sheet: first.Sheet, Line: int(uint32(f))}, true
 		}
 		v.claimIndex(i, src, pos)
-		return mapping.Position{}, false
+		return formats.Position{}, false
 	}
 	if first, ok := v.fresh[key]; ok {
 		return first, true
 	}
 	v.fresh[key] = pos
-	return mapping.Position{}, false
+	return formats.Position{}, false
 }
 
 // claimIndex claims checkpoint entity i for a row; false if an earlier row claimed it.
-func (v *checkpointView) claimIndex(i int, src *source, pos mapping.Position) bool {
+func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position) bool {
 	if v.first[i] != 0 {
 		return false
 	}
-	v.first[i] = uint64(src.id+1)<<32 | uint64(uint32(pos.Line))
+	v.first[i] = uint64(src.ID+1)<<32 | uint64(uint32(pos.Line))
 	return true
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
-func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*source, tables [][]formats.Table) (*plan, error) {
-	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{}}
+func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (*plan, error) {
+	sources := in.Tables
+	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
+		unknownKey: map[mapping.Entity]formats.Position{}}
 	views := map[mapping.Entity]*checkpointView{}
 	var needed []mapping.Entity
 	need := func(e mapping.Entity) {
@@ -235,7 +167,7 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 		}
 	}
 	for _, src := range sources {
-		for _, m := range src.mappers {
+		for _, m := range src.Mappers {
 			p.entity(m.Entity()).inInput = true
 			need(m.Entity())
 			// References resolve through the checkpoint of the entities they point to.
@@ -268,15 +200,10 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 		}
 		return nil
 	}
-	i := 0
-	for _, ts := range tables {
-		for _, t := range ts {
-			src := sources[i]
-			i++
-			if err := readTable(ctx, p, src, t, views, ready, waitLoaded); err != nil {
-				_ = waitLoaded()
-				return nil, err
-			}
+	for _, src := range sources {
+		if err := readTable(ctx, p, src, views, ready, waitLoaded); err != nil {
+			_ = waitLoaded()
+			return nil, err
 		}
 	}
 	if err := waitLoaded(); err != nil {
@@ -291,6 +218,10 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 		for e, v := range views {
 			ep := p.entity(e)
 			if !ep.inInput {
+				continue
+			}
+			if why := p.fullDeleteBlocker(e); why != "" {
+				p.warnings = append(p.warnings, fmt.Sprintf("--mode full deletes no %s in this run: %s", e, why))
 				continue
 			}
 			for i, key := range v.idx.Keys {
@@ -310,10 +241,35 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, sources []*s
 	return p, nil
 }
 
+// keyUnknown records that a row of entity e at pos carries a key nobody can read (the row could not be read,
+// or its key cells are invalid): in full mode that row might be any synced key.
+func (p *plan) keyUnknown(e mapping.Entity, pos formats.Position) {
+	if _, seen := p.unknownKey[e]; !seen {
+		p.unknownKey[e] = pos
+	}
+}
+
+// fullDeleteBlocker says why full mode must not delete entities of kind e, or "" when it may: every table
+// feeding e was read to its proper end and every row of it had a readable key, so a synced key missing from
+// the input is really missing.
+func (p *plan) fullDeleteBlocker(e mapping.Entity) string {
+	for _, src := range p.sources {
+		for _, m := range src.Mappers {
+			if m.Entity() == e && !src.Complete() {
+				return fmt.Sprintf("%s was not read to its end", src)
+			}
+		}
+	}
+	if pos, ok := p.unknownKey[e]; ok {
+		return fmt.Sprintf("the key of the row at %s could not be read, so no missing key can be told apart from it (fix the row and re-run)", pos)
+	}
+	return ""
+}
+
 // rowCells returns the input cells of a row to keep with its op or error, or nil when no result file wants them.
 func (p *plan) rowCells(row *mappedRow) []string {
 	if p.keepCells {
-		return row.cells
+		return row.Cells
 	}
 	return nil
 }
@@ -405,9 +361,7 @@ const (
 // mappedRow is one row of a batch after mapping: its cells, and per mapper of the table the raw hash and
 // either the checkpoint entity it matched unchanged (fast) or the record, validation errors and row hash.
 type mappedRow struct {
-	pos    mapping.Position
-	cells  []string
-	rowErr string // the reader could not split the row
+	InputRow
 	raw    []uint64
 	fast   []int32 // checkpoint index + 1 of an entity whose raw hash matched; 0: mapped
 	recs   []mapping.Record
@@ -422,7 +376,7 @@ type rowBatch struct {
 
 // readTable streams one table through its mappers into the plan: one goroutine reads, mapperWorkers map and
 // hash, and this goroutine plans the rows in input order (so the first of two duplicate rows wins).
-func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views map[mapping.Entity]*checkpointView,
+func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.Entity]*checkpointView,
 	ready <-chan struct{}, waitLoaded func() error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -432,7 +386,7 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		readErr <- readBatches(ctx, src, t, ordered, work)
+		readErr <- readBatches(ctx, src, ordered, work)
 	}()
 	var wg stdsync.WaitGroup
 	for w := 0; w < mapperWorkers; w++ {
@@ -455,15 +409,19 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 		}
 		for i := range b.rows {
 			row := &b.rows[i]
-			if row.rowErr != "" {
-				p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, reason: row.rowErr, action: "read"})
+			if row.ReadErr != "" {
+				p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, reason: row.ReadErr, action: "read"})
+				for _, m := range src.Mappers {
+					p.keyUnknown(m.Entity(), row.Pos)
+				}
+				p.rows++
 				continue
 			}
-			src.rows++
-			for j, m := range src.mappers {
+			p.rows++
+			for j, m := range src.Mappers {
 				view := views[m.Entity()]
 				if f := row.fast[j]; f != 0 {
-					if view.claimIndex(int(f-1), src, row.pos) {
+					if view.claimIndex(int(f-1), src, row.Pos) {
 						ep := p.entity(m.Entity())
 						ep.rows++
 						ep.unchanged++
@@ -471,11 +429,11 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 					}
 					// The same row again: map it so that it is reported like any other duplicate.
 					if row.recs == nil {
-						row.recs = make([]mapping.Record, len(src.mappers))
-						row.errs = make([][]mapping.FieldError, len(src.mappers))
-						row.hashes = make([]uint64, len(src.mappers))
+						row.recs = make([]mapping.Record, len(src.Mappers))
+						row.errs = make([][]mapping.FieldError, len(src.Mappers))
+						row.hashes = make([]uint64, len(src.Mappers))
 					}
-					row.recs[j], row.errs[j] = m.Map(row.pos, row.cells)
+					row.recs[j], row.errs[j] = src.MapRow(j, &row.InputRow)
 				}
 				planRow(p, src, m.Entity(), row, j, view)
 			}
@@ -485,7 +443,7 @@ func readTable(ctx context.Context, p *plan, src *source, t formats.Table, views
 }
 
 // readBatches reads the table into batches, handing each to the mappers and, in order, to the planner.
-func readBatches(ctx context.Context, src *source, t formats.Table, ordered, work chan<- *rowBatch) error {
+func readBatches(ctx context.Context, src *InputTable, ordered, work chan<- *rowBatch) error {
 	b := &rowBatch{done: make(chan struct{})}
 	send := func() bool {
 		if len(b.rows) == 0 {
@@ -505,30 +463,17 @@ func readBatches(ctx context.Context, src *source, t formats.Table, ordered, wor
 		return true
 	}
 	for {
-		row, err := t.Next()
+		row, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			if !send() {
 				return ctx.Err()
 			}
 			return nil
 		}
-		var rowErr *formats.RowError
-		if errors.As(err, &rowErr) {
-			b.rows = append(b.rows, mappedRow{pos: mapping.Position{File: rowErr.Pos.File, Sheet: rowErr.Pos.Sheet, Line: rowErr.Pos.Line},
-				rowErr: rowErr.Err.Error()})
-		} else if err != nil {
-			return fmt.Errorf("%w: %w", ErrInput, err)
-		} else {
-			cells := make([]string, len(src.header))
-			if src.keep != nil {
-				for i, k := range src.keep {
-					cells[i] = row.Cells[k]
-				}
-			} else {
-				copy(cells, row.Cells)
-			}
-			b.rows = append(b.rows, mappedRow{pos: mapping.Position{File: row.Pos.File, Sheet: row.Pos.Sheet, Line: row.Pos.Line}, cells: cells})
+		if err != nil {
+			return err
 		}
+		b.rows = append(b.rows, mappedRow{InputRow: row})
 		if len(b.rows) == batchRows && !send() {
 			return ctx.Err()
 		}
@@ -537,19 +482,19 @@ func readBatches(ctx context.Context, src *source, t formats.Table, ordered, wor
 
 // mapBatch maps, validates and hashes every row of a batch. A row whose key is in the checkpoint with the same
 // raw hash is unchanged and is not mapped at all: on a nightly re-run that is nearly every row.
-func mapBatch(src *source, b *rowBatch, views map[mapping.Entity]*checkpointView) {
-	nm := len(src.mappers)
+func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpointView) {
+	nm := len(src.Mappers)
 	raw := make([]uint64, len(b.rows)*nm)
 	fast := make([]int32, len(b.rows)*nm)
 	for i := range b.rows {
 		row := &b.rows[i]
-		if row.rowErr != "" {
+		if row.ReadErr != "" {
 			continue
 		}
 		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
-		for j, m := range src.mappers {
-			row.raw[j] = m.RawHash(row.cells)
-			if key, ok := m.Key(row.cells); ok {
+		for j, m := range src.Mappers {
+			row.raw[j] = m.RawHash(row.Cells)
+			if key, ok := m.Key(row.Cells); ok && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
 				if k, found := idx.Lookup(key); found && idx.RawHashes[k] == row.raw[j] {
 					row.fast[j] = int32(k) + 1
@@ -561,7 +506,7 @@ func mapBatch(src *source, b *rowBatch, views map[mapping.Entity]*checkpointView
 				row.errs = make([][]mapping.FieldError, nm)
 				row.hashes = make([]uint64, nm)
 			}
-			row.recs[j], row.errs[j] = m.Map(row.pos, row.cells)
+			row.recs[j], row.errs[j] = src.MapRow(j, &row.InputRow)
 			if len(row.errs[j]) == 0 && row.recs[j].Command == mapping.Upsert {
 				row.hashes[j] = row.recs[j].Hash()
 			}
@@ -570,21 +515,25 @@ func mapBatch(src *source, b *rowBatch, views map[mapping.Entity]*checkpointView
 }
 
 // planRow decides what to do with one mapped row for one entity.
-func planRow(p *plan, src *source, e mapping.Entity, row *mappedRow, j int, view *checkpointView) {
+func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, view *checkpointView) {
 	ep := p.entity(e)
 	ep.rows++
 	rec, ferrs := row.recs[j], row.errs[j]
 	if rec.Key != "" {
-		if first, dup := view.claim(p, rec.Key, src, row.pos); dup && len(ferrs) == 0 {
+		if first, dup := view.claim(p, rec.Key, src, row.Pos); dup && len(ferrs) == 0 {
 			col := mapping.KeyColumns(e)[len(mapping.KeyColumns(e))-1]
-			ferrs = append(ferrs, mapping.FieldError{Pos: row.pos, Column: col, Field: col, Value: rec.Key,
+			ferrs = append(ferrs, mapping.FieldError{Pos: row.Pos, Column: col, Field: col, Value: rec.Key,
 				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
 		}
 	}
 	if len(ferrs) > 0 {
-		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid.
+		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid. A row
+		// whose key could not be read might be any synced key, so full mode deletes nothing of its entity.
+		if rec.Key == "" {
+			p.keyUnknown(e, row.Pos)
+		}
 		for _, fe := range ferrs {
-			p.invalid = append(p.invalid, rowError{src: src, pos: row.pos, cells: p.rowCells(row), entity: e,
+			p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, cells: p.rowCells(row), entity: e,
 				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Error()})
 		}
 		return

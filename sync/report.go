@@ -73,6 +73,9 @@ type Report struct {
 	Changes        []PlannedChange `json:"changes,omitempty"`
 	Failures       []RowFailure    `json:"failures,omitempty"`
 	ResultFiles    []string        `json:"resultFiles,omitempty"`
+	// Warnings explain what the run left out on purpose, e.g. full-mode deletes withheld because a row's key
+	// could not be read.
+	Warnings []string `json:"warnings,omitempty"`
 	// DeletedInPlatform counts customers found deleted on the platform before planning (--detect-deletions).
 	DeletedInPlatform int `json:"deletedInPlatform,omitempty"`
 	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
@@ -138,6 +141,9 @@ func (r *Report) Summary() string {
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "\n  stopped early: %s", r.Stopped)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "\n  warning: %s", w)
 	}
 	for _, f := range r.ResultFiles {
 		fmt.Fprintf(&b, "\n  wrote %s", f)

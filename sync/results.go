@@ -31,8 +31,8 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
-	errs := map[*source][]resultRow{}
-	merged := map[*source]map[int]int{} // line -> index in errs, so several problems of a row make one line
+	errs := map[*InputTable][]resultRow{}
+	merged := map[*InputTable]map[int]int{} // line -> index in errs, so several problems of a row make one line
 	addErr := func(re rowError) {
 		if re.src == nil {
 			return
@@ -47,7 +47,7 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 			row[n-1] = joinNonEmpty(row[n-1], re.reason)
 			return
 		}
-		cells := fit(re.cells, len(re.src.header))
+		cells := fit(re.cells, len(re.src.Header))
 		status := ""
 		if re.status != 0 {
 			status = strconv.Itoa(re.status)
@@ -63,9 +63,9 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 	for _, re := range r.rowErrors {
 		addErr(re)
 	}
-	oks := map[*source][]resultRow{}
+	oks := map[*InputTable][]resultRow{}
 	for _, s := range r.successes {
-		cells := append(fit(s.cells, len(s.src.header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
+		cells := append(fit(s.cells, len(s.src.Header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
 		oks[s.src] = append(oks[s.src], resultRow{line: s.pos.Line, cells: cells})
 	}
 	r.mu.Unlock()
@@ -73,9 +73,9 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 	var files []string
 	names := map[string]int{}
 	for _, src := range p.sources {
-		base := strings.TrimSuffix(filepath.Base(src.file), filepath.Ext(src.file))
-		if src.sheet != "" {
-			base += "-" + src.sheet
+		base := strings.TrimSuffix(filepath.Base(src.File), filepath.Ext(src.File))
+		if src.Sheet != "" {
+			base += "-" + src.Sheet
 		}
 		if n := names[base]; n > 0 {
 			base = fmt.Sprintf("%s-%d", base, n+1)
@@ -90,7 +90,7 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 				continue
 			}
 			path := filepath.Join(dir, base+"."+out.suffix+"."+format)
-			if err := writeResultFile(path, format, base, append(append([]string(nil), src.header...), out.extra...), out.rows); err != nil {
+			if err := writeResultFile(path, format, base, append(append([]string(nil), src.Header...), out.extra...), out.rows); err != nil {
 				return files, err
 			}
 			files = append(files, path)

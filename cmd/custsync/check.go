@@ -40,7 +40,7 @@ func runCheck(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageErrorf("check needs at least one FILE")
 	}
-	read, spec, entity, err := inputOptions(c)
+	in, err := inputOptions(c)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func runCheck(c *cli.Context) error {
 		}
 	}
 	rep, err := syncer.Check(c.Context, sess.Store, sess.Client, syncer.CheckOptions{
-		Files: c.Args().Slice(), Spec: spec, Entity: entity, Read: read,
+		Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
 		Report: c.String("report"), Format: c.String("format"), PageWorkers: c.Int("page-workers"),
 	})
 	if errors.Is(err, syncer.ErrCheckInput) {

@@ -103,9 +103,11 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	if opts.MaxDelete, err = syncer.ParseDeleteLimit(c.String("max-delete")); err != nil {
 		return opts, usageErrorf("--max-delete: %w", err)
 	}
-	if opts.Read, opts.Spec, opts.Entity, err = inputOptions(c); err != nil {
+	in, err := inputOptions(c)
+	if err != nil {
 		return opts, err
 	}
+	opts.Read, opts.Spec, opts.Entity, opts.ExpectRows = in.Read, in.Spec, in.Entity, in.ExpectRows
 	switch f := strings.ToLower(c.String("format")); f {
 	case "csv", "xlsx":
 		opts.ResultsFormat = f

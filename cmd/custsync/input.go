@@ -7,6 +7,7 @@ import (
 
 	"custsync/formats"
 	"custsync/mapping"
+	syncer "custsync/sync"
 )
 
 // inputReadFlags are the flags that say how ERP files are read (import, check and mappings pull).
@@ -19,11 +20,29 @@ func inputReadFlags() []cli.Flag {
 		&cli.StringFlag{Name: "encoding", Usage: "CSV encoding: utf-8, windows-1252, iso-8859-1 (default: detected)"},
 		&cli.BoolFlag{Name: "decimal-comma", Usage: "numbers use a decimal comma (1.234,50) instead of the mapping's setting"},
 		&cli.StringFlag{Name: "date-format", Usage: "layout of date cells, e.g. DD.MM.YYYY or YYYYMMDD, instead of the mapping's (default ISO 8601)"},
+		&cli.StringSliceFlag{Name: "expect-rows", Usage: "control total: stop (exit 2, nothing sent) unless every table has `N` data rows; TABLE=N for one table (file name without extension, or sheet name); repeat for several"},
 	}
 }
 
-// inputOptions reads inputReadFlags.
-func inputOptions(c *cli.Context) (formats.Options, *mapping.Spec, mapping.Entity, error) {
+// inputOptions reads inputReadFlags; the files are the command's arguments.
+func inputOptions(c *cli.Context) (syncer.InputOptions, error) {
+	read, spec, entity, err := readFlags(c)
+	if err != nil {
+		return syncer.InputOptions{}, err
+	}
+	in := syncer.InputOptions{Files: c.Args().Slice(), Spec: spec, Entity: entity, Read: read}
+	for _, v := range c.StringSlice("expect-rows") {
+		rc, err := syncer.ParseRowCount(v)
+		if err != nil {
+			return in, usageErrorf("--expect-rows: %w", err)
+		}
+		in.ExpectRows = append(in.ExpectRows, rc)
+	}
+	return in, nil
+}
+
+// readFlags reads the flags that say how cells are read and mapped.
+func readFlags(c *cli.Context) (formats.Options, *mapping.Spec, mapping.Entity, error) {
 	var (
 		read   formats.Options
 		spec   *mapping.Spec

@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"custsync/formats"
 	"custsync/mapping"
 	"custsync/state"
 	syncer "custsync/sync"
@@ -139,11 +136,11 @@ func exportLocalTable(c *cli.Context, table string, includeAcked bool) error {
 }
 
 func runMappingsPull(c *cli.Context) error {
-	read, spec, entity, err := inputOptions(c)
+	in, err := inputOptions(c)
 	if err != nil {
 		return err
 	}
-	keys, err := erpCustomerKeys(c.Args().Slice(), read, spec, entity)
+	keys, err := erpCustomerKeys(in)
 	if err != nil {
 		return err
 	}
@@ -154,7 +151,7 @@ func runMappingsPull(c *cli.Context) error {
 	defer sess.Close()
 	rep, err := syncer.PullMappings(c.Context, sess.Store, sess.Client, syncer.PullOptions{
 		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Keys: keys,
-		IDTemplate: spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
+		IDTemplate: in.Spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
 	})
 	if err != nil {
 		return err
@@ -171,60 +168,41 @@ func runMappingsPull(c *cli.Context) error {
 	return nil
 }
 
-// erpCustomerKeys reads the customer ERP numbers of ERP files (rows that fail validation still give their key).
-func erpCustomerKeys(files []string, read formats.Options, spec *mapping.Spec, entity mapping.Entity) ([]string, error) {
+// erpCustomerKeys reads the customer ERP numbers of ERP files through the input stage (rows that fail
+// validation still give their key).
+func erpCustomerKeys(opts syncer.InputOptions) ([]string, error) {
+	if len(opts.Files) == 0 {
+		return nil, nil
+	}
+	in, err := syncer.OpenInput(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
 	var keys []string
-	for _, path := range files {
-		tables, err := formats.Open(path, read)
-		if err != nil {
-			return nil, usageErrorf("%w", err)
-		}
-		err = func() error {
-			defer formats.CloseAll(tables)
-			for _, t := range tables {
-				sheet := ""
-				if isXLSX(path) {
-					sheet = t.Name()
+	for _, t := range in.Tables {
+		for {
+			row, err := t.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if row.ReadErr != "" {
+				continue
+			}
+			for j, m := range t.Mappers {
+				if m.Entity() != mapping.Customers {
+					continue
 				}
-				mappers, err := mapping.Resolve(spec, mapping.Table{File: path, Sheet: sheet, Entity: entity}, t.Header())
-				if err != nil {
-					return usageErrorf("%w", err)
-				}
-				for {
-					row, err := t.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					var rowErr *formats.RowError
-					if errors.As(err, &rowErr) {
-						continue
-					}
-					if err != nil {
-						return usageErrorf("%w", err)
-					}
-					for _, m := range mappers {
-						if m.Entity() != mapping.Customers {
-							continue
-						}
-						rec, _ := m.Map(mapping.Position{File: path, Line: row.Pos.Line}, row.Cells)
-						if rec.Key != "" {
-							keys = append(keys, rec.Key)
-						}
-					}
+				if rec, _ := t.MapRow(j, &row); rec.Key != "" {
+					keys = append(keys, rec.Key)
 				}
 			}
-			return nil
-		}()
-		if err != nil {
-			return nil, err
 		}
 	}
 	return keys, nil
-}
-
-func isXLSX(path string) bool {
-	ext := strings.ToLower(filepath.Ext(path))
-	return ext == ".xlsx" || ext == ".xlsm"
 }
 
 func shortTime(t time.Time) string {

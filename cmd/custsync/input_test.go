@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"custsync/sandbox"
+)
+
+// syncedPlatform serves a sandbox, imports five customers into it through the CLI, and forgets the requests
+// that took: what a later run sends is then all the request log holds. It returns the sandbox, the global
+// flags that reach it, and the directory of the test's files.
+func syncedPlatform(t *testing.T) (*sandbox.Server, []string, string) {
+	t.Helper()
+	srv, url := platform(t, sandbox.Options{})
+	dir := t.TempDir()
+	global := []string{"--api-url", url, "--tenant", "damaged", "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db")}
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,firstName,lastName,contactEmail\n")
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&rows, "%d,Name%d,Last%d,c%d@example.com\n", i, i, i, i)
+	}
+	good := writeFile(t, dir, "customers.csv", rows.String())
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", good)...); code != ExitOK {
+		t.Fatalf("first import: code %d\n%s%s", code, out, errOut)
+	}
+	srv.ResetRequests()
+	return srv, global, dir
+}
+
+// TestDamagedCSVStopsWithNothingSent feeds files that are not whole, or not what the control total says, to a
+// tenant that holds their customers: each is an input error (exit 2) naming the file, in delta and in full
+// mode, and the platform sees no request at all.
+func TestDamagedCSVStopsWithNothingSent(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	header := "sdCustomerNumber,firstName,lastName,contactEmail\n"
+	cases := []struct {
+		name, content string
+		flags         []string
+		want          string
+	}{
+		{"fewer rows than --expect-rows", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n", []string{"--expect-rows", "5"}, "--expect-rows says 5"},
+		{"more rows than TABLE=N", header + "1,N,L,c1@example.com\n2,N,L,c2@example.com\n", []string{"--expect-rows", "customers=1"}, "--expect-rows says 1"},
+	}
+	for _, tc := range cases {
+		path := writeFile(t, t.TempDir(), "customers.csv", tc.content)
+		for _, mode := range []string{"delta", "full"} {
+			args := append(append(append([]string{}, global...), "import", "--tps", "0", "--mode", mode, "--max-delete", "100%"), tc.flags...)
+			code, out, errOut := runCLI(t, append(args, path)...)
+			if code != ExitUsage || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "customers.csv") {
+				t.Errorf("%s, --mode %s: code %d, want %d naming the file and %q\n%s%s", tc.name, mode, code, ExitUsage, tc.want, out, errOut)
+			}
+			if n := len(srv.Requests()); n != 0 {
+				t.Errorf("%s, --mode %s: %d requests reached the platform, want none", tc.name, mode, n)
+				srv.ResetRequests()
+			}
+		}
+	}
+	// The same file with the count it really has goes through, so the flag itself is not what stopped it.
+	whole := writeFile(t, dir, "customers.csv", header+"1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n")
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--expect-rows", "customers=2", whole)...); code != ExitOK {
+		t.Fatalf("matching --expect-rows: code %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, append(global, "import", "--expect-rows", "kna1=2", whole)...); code != ExitUsage || !strings.Contains(errOut, `no table is named "kna1"`) {
+		t.Fatalf("--expect-rows naming no table: code %d %s", code, errOut)
+	}
+}
+
+// TestEmptyFilesAreOneSafetyStop: a 0-byte file stops like a file with only a header (exit 6, nothing sent),
+// and --allow-empty lets both through.
+func TestEmptyFilesAreOneSafetyStop(t *testing.T) {
+	t.Parallel()
+	srv, global, _ := syncedPlatform(t)
+	dir := t.TempDir()
+	zero := writeFile(t, dir, "customers.csv", "")
+	headerOnly := writeFile(t, t.TempDir(), "customers.csv", "sdCustomerNumber,firstName\n")
+	zeroXLSX := writeFile(t, dir, "customers.xlsx", "")
+	for _, path := range []string{zero, headerOnly, zeroXLSX} {
+		for _, mode := range []string{"delta", "full"} {
+			code, out, errOut := runCLI(t, append(global, "import", "--mode", mode, path)...)
+			if code != ExitSafetyStop || !strings.Contains(errOut, "empty") || !strings.Contains(errOut, "--allow-empty") {
+				t.Errorf("%s --mode %s: code %d, want %d\n%s%s", path, mode, code, ExitSafetyStop, out, errOut)
+			}
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("%d requests reached the platform, want none", n)
+	}
+	for _, path := range []string{zero, headerOnly} {
+		if code, out, errOut := runCLI(t, append(global, "import", "--allow-empty", path)...); code != ExitOK {
+			t.Errorf("%s --allow-empty: code %d\n%s%s", path, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, append(global, "check", zero)...); code != ExitSafetyStop {
+		t.Errorf("check of a 0-byte file: code %d %s", code, errOut)
+	}
+}
+
+// TestUnreadableRowNeverBecomesAFullModeDelete: a row the reader cannot split (more cells than the header) has
+// no key anyone can trust, so --mode full plans no deletion of its entity, says why, and the run exits 3; the
+// dry run of the same file exits 3 too and says so.
+func TestUnreadableRowNeverBecomesAFullModeDelete(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,firstName,lastName,contactEmail\n")
+	for i := 1; i <= 4; i++ {
+		fmt.Fprintf(&rows, "%d,Name%d,Last%d,c%d@example.com\n", i, i, i, i)
+	}
+	rows.WriteString("5,Name5,Müller, Sohn,c5@example.com\n") // an unquoted comma: five cells
+	path := writeFile(t, dir, "customers.csv", rows.String())
+
+	code, out, errOut := runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", "--dry-run", path)...)
+	if code != ExitPartial || strings.Contains(out, "delete") && strings.Contains(out, "customers 5") ||
+		!strings.Contains(out, "deletes no customers") || !strings.Contains(errOut, "dry run: 1 of 5 rows are invalid") {
+		t.Fatalf("dry run: code %d, want %d without a delete of customer 5\n%s%s", code, ExitPartial, out, errOut)
+	}
+	code, out, errOut = runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", "--json", path)...)
+	if code != ExitPartial || !strings.Contains(out, `"deleted": 0`) || !strings.Contains(out, "customers.csv:6") {
+		t.Fatalf("import: code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == "DELETE" {
+			t.Fatalf("a DELETE reached the platform: %+v", r)
+		}
+	}
+}
+
+// TestDryRunWithInvalidRowsExits3 rehearses a file with a bad e-mail: the dry run answers 3 like the real run.
+func TestDryRunWithInvalidRowsExits3(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,ann@example.com\n2,Bob,broken\n")
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--dry-run", in)...)
+	if code != ExitPartial || !strings.Contains(out, "1 failed") || !strings.Contains(errOut, "the real run would fail them too") {
+		t.Fatalf("dry run: code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	code, _, _ = runCLI(t, sandboxArgs(dir, "import", in)...)
+	if code != ExitPartial {
+		t.Fatalf("real run: code %d, want %d", code, ExitPartial)
+	}
+}
