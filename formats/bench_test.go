@@ -157,7 +157,7 @@ func (h *heapPeak) finish() uint64 {
 // plus not yet collected objects, so it varies with GC pacing and machine
 // load) and the largest live heap after a forced GC at each tenth of the file
 // (max-live-MB), which is what shows memory does not grow with row count.
-func readBench(b *testing.B, path string, wantRows int) {
+func readBench(b *testing.B, path string, wantRows int, opts Options) {
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
@@ -169,7 +169,7 @@ func readBench(b *testing.B, path string, wantRows int) {
 	cpuStart := processCPU()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		tables, err := Open(path, Options{})
+		tables, err := Open(path, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -214,14 +214,24 @@ func readBench(b *testing.B, path string, wantRows int) {
 func BenchmarkReadCSV1M(b *testing.B) {
 	const rows = 1_000_000
 	path := fixture(b, "customers-1m.csv", buildBenchCSV(rows))
-	readBench(b, path, rows)
+	readBench(b, path, rows, Options{})
+}
+
+// BenchmarkCSVWholeFileCheck reads the same 1M-row file with and without the check that the file was not cut
+// off (the last record short and without a line break): the difference between the two is what the check
+// costs. Compare with benchstat over several -count runs; the target is at most 10% of the read time.
+func BenchmarkCSVWholeFileCheck(b *testing.B) {
+	const rows = 1_000_000
+	path := fixture(b, "customers-1m.csv", buildBenchCSV(rows))
+	b.Run("check=on", func(b *testing.B) { readBench(b, path, rows, Options{}) })
+	b.Run("check=off", func(b *testing.B) { readBench(b, path, rows, Options{skipWholeCheck: true}) })
 }
 
 func BenchmarkReadXLSX200k(b *testing.B) {
 	for _, rows := range []int{50_000, 200_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
 			path := fixture(b, fmt.Sprintf("customers-%d.xlsx", rows), buildBenchXLSX(rows))
-			readBench(b, path, rows)
+			readBench(b, path, rows, Options{})
 		})
 	}
 }

@@ -38,6 +38,32 @@ type csvTable struct {
 	lineOffset int
 	delim      rune
 	encoding   func() string
+	// tail sees the decoded bytes on their way to the CSV parser, so that at the end of the file the table
+	// knows whether the last record ended with a line break; nil when the check is off.
+	tail *tailReader
+	// lastShort says the last data record had fewer cells than the header.
+	lastShort bool
+}
+
+// tailReader remembers the last byte that passed through it.
+type tailReader struct {
+	r    io.Reader
+	last byte
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last = p[n-1]
+	}
+	return n, err
+}
+
+// cutOff reports whether the file ended inside its last record: the record has fewer cells than the header
+// and no line break follows it. That is what a transfer or export that stopped early leaves behind; a
+// complete file either ends with a line break or with a full record.
+func (t *csvTable) cutOff() bool {
+	return t.tail != nil && t.lastShort && t.tail.last != '\n' && t.tail.last != '\r'
 }
 
 // Dialect implements CSVDialect.
@@ -77,6 +103,11 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	if err != nil {
 		return fail(0, err)
 	}
+	var tail *tailReader
+	if !opts.skipWholeCheck {
+		tail = &tailReader{r: decoded}
+		decoded = tail
+	}
 	br := bufio.NewReaderSize(decoded, csvBufferSize)
 	delim := opts.Delimiter
 	lineOffset := 0
@@ -102,7 +133,7 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	cr.LazyQuotes = true
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName}
+	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName, tail: tail}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -144,6 +175,10 @@ func (t *csvTable) Next() (Row, error) {
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(rec) == 0 {
 				t.err = io.EOF
+				if t.cutOff() {
+					t.err = &FileError{Path: t.path, Line: t.line, Err: fmt.Errorf("%w: its last record has fewer cells than the header's %d and no line break ends it; the export or transfer stopped early",
+						ErrCutOff, len(t.header))}
+				}
 				break
 			}
 			var pe *csv.ParseError
@@ -159,8 +194,10 @@ func (t *csvTable) Next() (Row, error) {
 		line := t.startLine()
 		t.line = line
 		if isBlank(rec) {
+			t.lastShort = false
 			continue
 		}
+		t.lastShort = len(rec) < len(t.header)
 		pos := Position{File: t.path, Line: line}
 		span := t.recordLines(rec)
 		if span > maxRecordLines {

@@ -1,10 +1,12 @@
 package formats
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -294,6 +296,8 @@ func FuzzCSVReader(f *testing.F) {
 	for _, seed := range []string{
 		"id,name\n1,a\n", "a;b\r\n\"x;\"\"y\";z\r\n", "\xEF\xBB\xBFa\tb\n1\t2\n", "a,b\n\"unterminated\n",
 		"name\nM\xfcller\n", "\xFF\xFEa\x00", "a,a\n", ",\n", "a\n\"\"\"\n", "x\n1,2,3\n",
+		// cut-off files: the last record short and without a line break
+		"a,b,c\n1,2,3\n4,5", "a;b;c\r\n1;2;3\r\n4;", "a,b,c\n1,\"x\ny", "a,b,c\n1,2\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -353,6 +357,69 @@ func TestUTF8CheckerReaderContract(t *testing.T) {
 	}
 }
 
+// readUntilEnd reads a CSV table to its end and returns the rows and the error that ended it (io.EOF or a
+// FileError).
+func readUntilEnd(t testing.TB, data []byte, opts Options) ([][]string, error) {
+	t.Helper()
+	tab, err := newCSVTable(bytes.NewReader(data), "cut.csv", opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	var rows [][]string
+	for {
+		row, err := tab.Next()
+		var re *RowError
+		switch {
+		case errors.As(err, &re):
+			continue
+		case err != nil:
+			return rows, err
+		}
+		rows = append(rows, append([]string(nil), row.Cells...))
+	}
+}
+
+func TestCSVCutOffLastRecord(t *testing.T) {
+	cases := []struct {
+		name, content string
+		cut           bool
+		line          int
+	}{
+		{"cut in the last record", "a,b,c\n1,2,3\n4,5", true, 3},
+		{"cut right after a delimiter", "a;b;c\r\n1;2;3\r\n4;", true, 3},
+		{"cut inside a quoted cell that spans lines", "a,b,c\n1,2,3\n4,\"Haupt\nstr", true, 3},
+		{"windows-1252 bytes, cut", "KUNNR;NAME1;ORT01\r\n0001;M\xfcller;K\xf6ln\r\n0002;B\xe4cker", true, 3},
+		{"short last record with a line break", "a,b,c\n1,2,3\n4,5\n", false, 0},
+		{"short last record with CRLF", "a;b;c\r\n1;2;3\r\n4;5\r\n", false, 0},
+		{"full last record without a line break", "a,b,c\n1,2,3\n4,5,6", false, 0},
+		{"header only without a line break", "a,b,c", false, 0},
+		{"short record, then blank lines", "a,b,c\n1,2\n\n\n", false, 0},
+		{"short record then white space only", "a,b,c\n1,2\n   ", false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := readUntilEnd(t, []byte(tc.content), Options{})
+			if !tc.cut {
+				if err != io.EOF {
+					t.Fatalf("err = %v, want io.EOF (rows %q)", err, rows)
+				}
+				return
+			}
+			var fe *FileError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrCutOff) || fe.Line != tc.line || fe.Path != "cut.csv" {
+				t.Fatalf("err = %v, want a FileError at line %d wrapping ErrCutOff", err, tc.line)
+			}
+			if !strings.Contains(err.Error(), "cut.csv, line 3") || !strings.Contains(err.Error(), "no line break") {
+				t.Fatalf("message does not say where and what: %v", err)
+			}
+			// Every later call says the same: the table never turns complete.
+			if _, again := readUntilEnd(t, []byte(tc.content), Options{}); !errors.Is(again, ErrCutOff) {
+				t.Fatalf("second read: %v", again)
+			}
+		})
+	}
+}
+
 func TestEmptyFileIsErrEmptyFile(t *testing.T) {
 	for name, content := range map[string]string{"zero.csv": "", "zero.xlsx": "", "blank.csv": "\n\n  \n"} {
 		_, err := Open(writeTestFile(t, name, []byte(content)), Options{})
@@ -361,4 +428,72 @@ func TestEmptyFileIsErrEmptyFile(t *testing.T) {
 			t.Errorf("%s: err = %v, want a FileError wrapping ErrEmptyFile", name, err)
 		}
 	}
+}
+
+// FuzzCSVCutOff writes a well-formed CSV file from fuzzed cells (every cell non-blank), cuts it at a fuzzed
+// byte, and reads it back. Where the cut leaves the last record shorter than the header and without a line
+// break, the reader must say the file is cut off; it may never end with io.EOF after a padded last row.
+func FuzzCSVCutOff(f *testing.F) {
+	f.Add("Müller;Hauptstraße 5\nKöln", uint16(3), uint16(40))
+	f.Add("a,b\"c\nd", uint16(2), uint16(17))
+	f.Add("x\ty\r\nz", uint16(4), uint16(9))
+	f.Fuzz(func(t *testing.T, text string, rows, cut uint16) {
+		words := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' })
+		if len(words) == 0 {
+			words = []string{"w"}
+		}
+		const width = 4
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		cw := &csvWriter{w: w, width: width}
+		if err := cw.writeRecord([]string{"k", "a", "b", "c"}); err != nil {
+			t.Skip()
+		}
+		n := int(rows%50) + 1
+		for i := 0; i < n; i++ {
+			rec := make([]string, width)
+			for j := range rec {
+				rec[j] = fmt.Sprintf("v%d%s", i, words[(i*width+j)%len(words)])
+			}
+			if err := cw.writeRecord(rec); err != nil {
+				t.Skip()
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		data := buf.Bytes()
+		data = data[:int(cut)%(len(data)+1)]
+		tab, err := newCSVTable(bytes.NewReader(data), "cut.csv", Options{Delimiter: ',', Encoding: "utf-8"})
+		if err != nil {
+			return // cut inside the header
+		}
+		var last []string
+		for {
+			row, err := tab.Next()
+			var re *RowError
+			if errors.As(err, &re) {
+				last = nil
+				continue
+			}
+			if err == io.EOF {
+				ends := len(data) > 0 && (data[len(data)-1] == '\n' || data[len(data)-1] == '\r')
+				// A padded cell before the last one means the record was short. (A record cut right after its
+				// last delimiter has every cell and is legal CSV: only --expect-rows or --max-delete catch it.)
+				if !ends && len(last) > 0 && slices.Contains(last[:len(last)-1], "") {
+					t.Fatalf("read to io.EOF although the last row %q was cut off (file %q)", last, data)
+				}
+				return
+			}
+			if err != nil {
+				// ErrCutOff, or another FileError such as a multi-byte character cut in half: never trusted.
+				var fe *FileError
+				if !errors.As(err, &fe) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			last = append(last[:0], row.Cells...)
+		}
+	})
 }

@@ -43,6 +43,9 @@ func TestDamagedCSVStopsWithNothingSent(t *testing.T) {
 		flags         []string
 		want          string
 	}{
+		{"cut in the last row", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n3,Na", nil, "cut off"},
+		{"cut after a delimiter, CRLF", strings.ReplaceAll(header, "\n", "\r\n") + "1,Name1,Last1,c1@example.com\r\n2,", nil, "cut off"},
+		{"cut inside a quoted cell", header + "1,Name1,Last1,c1@example.com\n2,\"Name\n2", nil, "cut off"},
 		{"fewer rows than --expect-rows", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n", []string{"--expect-rows", "5"}, "--expect-rows says 5"},
 		{"more rows than TABLE=N", header + "1,N,L,c1@example.com\n2,N,L,c2@example.com\n", []string{"--expect-rows", "customers=1"}, "--expect-rows says 1"},
 	}
