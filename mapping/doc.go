@@ -47,14 +47,15 @@
 //	  preferredLanguage: {column: SPRAS, upper: true, map: {D: de_DE, E: en_US}, strictMap: true}
 //	  legalInfo.registrationDate: {column: ERDAT, date: YYYYMMDD}
 //	  accountLimit.value: {column: KLIMK, decimalComma: true}
-//	  sdCustomerNumber: {column: KUNNR, stripLeadingZeros: true}   # zeros are kept unless asked
+//	  sdCustomerNumber: {column: KUNNR, pad: 10}   # SAP ALPHA: digit-only keys get their zeros back
+//	  # (stripLeadingZeros: true drops them instead; otherwise zeros are kept as read)
 //	  deleted: LOEVM
 //	ignore: [MANDT, ERDAT]
 //	mappings:                   # or several entities, e.g. one table feeding two
 //	  - {entity: customers, table: KNA1, fields: {...}, ignore: [...]}
 //	  - {entity: addresses, table: KNA1, fields: {...}}
 //
-// Per-field keys: column (or columns), const, default, trim, upper, lower, stripLeadingZeros, date,
+// Per-field keys: column (or columns), const, default, trim, upper, lower, stripLeadingZeros, pad, date,
 // decimalComma, map, strictMap, optional. Header columns named like one of the entity's default columns are
 // mapped to it automatically unless the mapping uses them as a source, so a mapping lists only what
 // differs. Unknown keys, entities and fields are errors naming the file and line (wrapping ErrMappingFile).

@@ -368,6 +368,16 @@ func (m *Mapper) classify(v, col string, c *colMapper) (string, string, cellStat
 	return v, col, cellSet
 }
 
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // text applies the text transforms (zeros, case, value map, date) to a set cell.
 func (m *Mapper) text(c *colMapper, v string) (string, string) {
 	if c.fs.StripLeadingZeros {
@@ -376,6 +386,9 @@ func (m *Mapper) text(c *colMapper, v string) (string, string) {
 			t = "0"
 		}
 		v = t
+	}
+	if c.fs.Pad > len(v) && isDigits(v) {
+		v = strings.Repeat("0", c.fs.Pad-len(v)) + v
 	}
 	if c.fs.Upper {
 		v = strings.ToUpper(v)

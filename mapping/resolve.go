@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -35,15 +37,47 @@ func (t Table) names() []string {
 	return out
 }
 
+// tableMatches reports whether a mapping's `table:` pattern names the table: its sheet name or file name (without
+// directory and extension), case-insensitive, "*" and "?" as wildcards. A name also matches in its short forms
+// (see nameForms), so `table: KNA1` reads KNA1_20261201.csv and the error file KNA1.errors.csv.
 func tableMatches(pattern string, t Table) bool {
-	p := strings.ToLower(pattern)
+	p := strings.ToLower(strings.TrimSpace(pattern))
 	for _, n := range t.names() {
-		n = strings.ToLower(n)
-		if ok, err := path.Match(p, n); (err == nil && ok) || p == n {
-			return true
+		for _, form := range nameForms(strings.ToLower(n)) {
+			if ok, err := path.Match(p, form); (err == nil && ok) || p == form {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// dateStamp is a trailing date or time stamp of an export's name: a separator, then at least six digits in
+// groups (KNA1_20261201, kna1-2026-12-01, KNA1_20261201_2330).
+var dateStamp = regexp.MustCompile(`^(.+?)[-_. ]+(\d[-_. \d]*)$`)
+
+// nameForms returns a table name and its short forms: without the .errors or .success of a result file, and
+// without a trailing date stamp.
+func nameForms(n string) []string {
+	forms := []string{n}
+	for _, suffix := range []string{".errors", ".success"} {
+		if base, ok := strings.CutSuffix(n, suffix); ok && base != "" {
+			n = base
+			forms = append(forms, n)
+		}
+	}
+	if m := dateStamp.FindStringSubmatch(n); m != nil {
+		digits := 0
+		for _, r := range m[2] {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits >= 6 {
+			forms = append(forms, m[1])
+		}
+	}
+	return forms
 }
 
 // Resolve decides which entities a table feeds and returns one Mapper per entity, parents first (e.g. a SAP
@@ -183,8 +217,10 @@ func chooseMappings(spec *Spec, table Table, hdr []string) ([]EntityMapping, err
 		return byTable, nil
 	}
 	for _, n := range table.names() {
-		if e, ok := EntityFromName(n); ok {
-			return forEntity(e, false), nil
+		for _, form := range nameForms(n) {
+			if e, ok := EntityFromName(form); ok {
+				return forEntity(e, false), nil
+			}
 		}
 	}
 	var generic []EntityMapping
@@ -210,9 +246,27 @@ func chooseMappings(spec *Spec, table Table, hdr []string) ([]EntityMapping, err
 	}
 	e, err := entityByHeader(hdr)
 	if err != nil {
+		if bound := boundTables(spec); len(bound) > 0 {
+			// A mapping written for ERP tables that this file is not named after: say which names it expects,
+			// not which default layout the header is closest to.
+			return nil, fmt.Errorf("%w: %s: no mapping of %s applies to it: the mapping's tables are %s and neither the file name %q nor a sheet name matches; "+
+				"rename the file (or sheet) to match, e.g. %s_20261201.csv (a date suffix is fine), or add its name or a pattern such as %q to `table:` in the mapping",
+				ErrHeader, table, spec.Source, strings.Join(bound, ", "), filepath.Base(table.File), strings.Trim(bound[0], "*?"), strings.Trim(bound[0], "*?")+"*")
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrHeader, table, err)
 	}
 	return []EntityMapping{identity(e)}, nil
+}
+
+// boundTables lists the distinct `table:` patterns of a spec's mappings.
+func boundTables(spec *Spec) []string {
+	var out []string
+	for _, m := range spec.Mappings {
+		if m.Table != "" && !slices.Contains(out, m.Table) {
+			out = append(out, m.Table)
+		}
+	}
+	return out
 }
 
 func keySourcesPresent(m EntityMapping, hdr []string) bool {

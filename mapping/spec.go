@@ -88,7 +88,7 @@ type EntityMapping struct {
 
 // FieldSpec says where a field's value comes from and how the cell is transformed.
 //
-// Order of transforms: trim, clear sentinel / blank check, stripLeadingZeros, upper/lower, map, date; then
+// Order of transforms: trim, clear sentinel / blank check, stripLeadingZeros or pad, upper/lower, map, date; then
 // the value is converted to the field's type and validated.
 type FieldSpec struct {
 	// Columns are the source columns; the first with a non-blank cell wins. Empty when Const is set.
@@ -104,6 +104,10 @@ type FieldSpec struct {
 	// StripLeadingZeros removes leading zeros ("0000100080" -> "100080"; "0000" -> "0"). Off by default:
 	// ERP numbers keep their zeros unless asked.
 	StripLeadingZeros bool
+	// Pad is SAP's ALPHA conversion: a value of digits only that is shorter than Pad is left-padded with zeros
+	// to Pad characters ("8000002" -> "0008000002" with pad 10); other values pass unchanged. Declare it on
+	// key columns a spreadsheet may have stored as numbers. 0 turns it off.
+	Pad int
 	// Date is the cell's date layout (see DateLayout); the value becomes yyyy-mm-dd.
 	Date string
 	// DecimalComma overrides Options.DecimalComma for this field.
@@ -455,6 +459,10 @@ func decodeFieldSpec(field string, n *yaml.Node) (FieldSpec, *nodeError) {
 			fs.Lower, err = decodeBool(v, key)
 		case "stripLeadingZeros":
 			fs.StripLeadingZeros, err = decodeBool(v, key)
+		case "pad":
+			if v.Kind != yaml.ScalarNode || v.Decode(&fs.Pad) != nil || fs.Pad < 1 || fs.Pad > 66 {
+				err = errAt(v, "%s: expected the length to pad digit-only values to (1-66, e.g. 10 for a SAP KUNNR), not %q", key, v.Value)
+			}
 		case "date":
 			if fs.Date, err = decodeString(v, key); err == nil {
 				if _, e := DateLayout(fs.Date); e != nil {
@@ -484,7 +492,7 @@ func decodeFieldSpec(field string, n *yaml.Node) (FieldSpec, *nodeError) {
 		case "optional":
 			fs.Optional, err = decodeBool(v, key)
 		default:
-			err = errAt(k, "unknown key %q (known: column, const, default, trim, upper, lower, stripLeadingZeros, date, decimalComma, map, strictMap, optional)", key)
+			err = errAt(k, "unknown key %q (known: column, const, default, trim, upper, lower, stripLeadingZeros, pad, date, decimalComma, map, strictMap, optional)", key)
 		}
 		if err != nil {
 			return fs, err
@@ -497,6 +505,8 @@ func decodeFieldSpec(field string, n *yaml.Node) (FieldSpec, *nodeError) {
 		return fs, errAt(n, "fields.%s: needs a column or a const", field)
 	case fs.Upper && fs.Lower:
 		return fs, errAt(n, "fields.%s: upper and lower together", field)
+	case fs.Pad > 0 && fs.StripLeadingZeros:
+		return fs, errAt(n, "fields.%s: pad and stripLeadingZeros together", field)
 	}
 	for _, c := range fs.Columns {
 		if strings.TrimSpace(c) == "" {

@@ -291,16 +291,93 @@ func TestResolveTableBoundMappings(t *testing.T) {
 		t.Fatalf("default layout next to a SAP mapping: %v", err)
 	}
 	h, _, _ := readCSVFile(t, "../samples/sap/KNA1.csv", ';')
-	// The hint selects the customers mapping only, so the address columns are unknown: the error says so.
-	_, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, h)
-	if err == nil || !strings.Contains(err.Error(), `"LAND1"`) || !strings.Contains(err.Error(), "for customers") {
+	// The hint selects the customers mapping only. The sample reads past the columns it does not map (a real
+	// KNA1 export has a hundred more), so the address columns are ignored ...
+	ms, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, h)
+	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
 		t.Fatalf("hinted SAP export: %v", err)
+	}
+	// ... and a mapping that does not ignore unknown columns names them.
+	strict := *spec
+	strict.Options.IgnoreUnknownColumns = false
+	_, err = mapping.Resolve(&strict, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, h)
+	if err == nil || !strings.Contains(err.Error(), `"LAND1"`) || !strings.Contains(err.Error(), "for customers") {
+		t.Fatalf("hinted SAP export, strict mapping: %v", err)
 	}
 	ms, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv", Entity: mapping.Customers}, []string{"KUNNR", "NAME1", "NAME2", "TELF1", "SMTP_ADDR", "SPRAS", "LOEVM"})
 	if err != nil || len(ms) != 1 || ms[0].Entity() != mapping.Customers {
 		t.Fatalf("hinted customer columns of KNA1: %v", err)
 	}
-	if _, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv"}, h); err == nil {
-		t.Fatal("an unnamed SAP export without hint must not resolve")
+	if _, err = mapping.Resolve(spec, mapping.Table{File: "export-2026.csv"}, h); err == nil ||
+		!strings.Contains(err.Error(), "the mapping's tables are KNA1*") || !strings.Contains(err.Error(), `"export-2026.csv"`) {
+		t.Fatalf("an unnamed SAP export without hint must not resolve, and the error names the tables and the file: %v", err)
+	}
+}
+
+// TestPadIsSAPAlphaConversion: `pad: 10` gives digit-only keys their zeros back and leaves other keys alone;
+// a key and the reference to it pad alike, so an address finds its customer.
+func TestPadIsSAPAlphaConversion(t *testing.T) {
+	spec, err := mapping.ParseMapping([]byte("mappings:\n"+
+		"  - {entity: customers, fields: {sdCustomerNumber: {column: KUNNR, pad: 10}}}\n"+
+		"  - {entity: addresses, fields: {sdCustomerNumber: {column: KUNNR, pad: 10}, addressKey: {const: main}}}\n"), "pad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "KNA1.csv", Entity: mapping.Customers}, []string{"KUNNR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{"8000002": "0008000002", "0008000002": "0008000002", " 100080 ": "0000100080",
+		"12345678901": "12345678901", "CPD-01": "CPD-01", "0": "0000000000"} {
+		rec, errs := ms[0].Map(formats.Position{}, []string{in})
+		if len(errs) > 0 || rec.Key != want {
+			t.Errorf("KUNNR %q: key %q %v, want %q", in, rec.Key, errs, want)
+		}
+	}
+	ms, err = mapping.Resolve(spec, mapping.Table{File: "KNA1.csv", Entity: mapping.Addresses}, []string{"KUNNR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, errs := ms[0].Map(formats.Position{}, []string{"100080"})
+	if len(errs) > 0 || rec.KeyParts[0] != "0000100080" || rec.Refs[0].Key != "0000100080" {
+		t.Fatalf("address of 100080: %+v %v", rec, errs)
+	}
+	for _, bad := range []string{"pad: 0", "pad: 67", "pad: ten", "pad: 10, stripLeadingZeros: true"} {
+		_, err := mapping.ParseMapping([]byte("entity: customers\nfields:\n  sdCustomerNumber: {column: KUNNR, "+bad+"}\n"), "bad.yaml")
+		if !errors.Is(err, mapping.ErrMappingFile) || !strings.Contains(err.Error(), "bad.yaml:3") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+// TestTablePatternsMatchRealExportNames: `table:` matches file and sheet names in any case, with a date stamp
+// after the name, and the error file of a run; not a different table that merely starts alike without *.
+func TestTablePatternsMatchRealExportNames(t *testing.T) {
+	for _, pattern := range []string{"KNA1", "KNA1*", "kna1"} {
+		spec, err := mapping.ParseMapping([]byte("entity: customers\ntable: \""+pattern+"\"\nfields:\n  sdCustomerNumber: KUNNR\n"), "m.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []mapping.Table{
+			{File: "KNA1.csv"}, {File: "/exports/kna1_20261201.csv"}, {File: "KNA1-2026-12-01.CSV"}, {File: "KNA1_20261201_2330.csv"},
+			{File: "KNA1_20261201.errors.csv"}, {File: "KNA1.errors.xlsx", Sheet: "KNA1"}, {File: "Debitoren.xlsx", Sheet: "KNA1 20261201"},
+		} {
+			if ms, err := mapping.Resolve(spec, table, []string{"KUNNR"}); err != nil || len(ms) != 1 {
+				t.Errorf("table: %s does not match %s: %v", pattern, table, err)
+			}
+		}
+		for _, table := range []mapping.Table{{File: "KNA1_backup.csv"}, {File: "KNA1_2026.csv"}, {File: "Debitoren_Export.xlsx", Sheet: "Tabelle1"}} {
+			if pattern == "KNA1*" && table.File == "KNA1_backup.csv" || pattern == "KNA1*" && table.File == "KNA1_2026.csv" {
+				continue // the wildcard takes any suffix, by design
+			}
+			_, err := mapping.Resolve(spec, table, []string{"KUNNR"})
+			if !errors.Is(err, mapping.ErrHeader) || !strings.Contains(err.Error(), "the mapping's tables are "+pattern) {
+				t.Errorf("table: %s matched %s or said the wrong thing: %v", pattern, table, err)
+			}
+		}
+	}
+	// Default-layout files may carry a date stamp too.
+	if ms, err := mapping.Resolve(nil, mapping.Table{File: "customers_20261201.csv"}, []string{"sdCustomerNumber", "firstName"}); err != nil || ms[0].Entity() != mapping.Customers {
+		t.Fatalf("customers_20261201.csv: %v", err)
 	}
 }

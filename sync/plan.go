@@ -112,10 +112,46 @@ type checkpointView struct {
 	first []uint64
 	// fresh holds the keys of rows not in the checkpoint, with their first position.
 	fresh map[string]formats.Position
+	// zeroLedLen is the length of the longest all-digit checkpoint key with a leading zero; -1 until needed.
+	zeroLedLen int
 }
 
 func newCheckpointView(idx *state.EntityIndex) *checkpointView {
-	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]formats.Position{}}
+	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]formats.Position{}, zeroLedLen: -1}
+}
+
+// zeroPaddedTwin returns the checkpoint key that is key with leading zeros, if key is all digits and one
+// exists: the sign of a key a spreadsheet stored as a number. It costs a few binary searches of the sorted
+// index (one per possible number of zeros), and only rows that are not in the checkpoint ask.
+func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
+	if !allDigits(key) {
+		return "", false
+	}
+	if v.zeroLedLen < 0 {
+		v.zeroLedLen = 0
+		// Keys starting with '0' form one run of the sorted index.
+		for i := sort.SearchStrings(v.idx.Keys, "0"); i < len(v.idx.Keys) && v.idx.Keys[i][0] == '0'; i++ {
+			if k := v.idx.Keys[i]; len(k) > v.zeroLedLen && allDigits(k) {
+				v.zeroLedLen = len(k)
+			}
+		}
+	}
+	for n := len(key) + 1; n <= v.zeroLedLen; n++ {
+		twin := strings.Repeat("0", n-len(key)) + key
+		if _, ok := v.idx.Lookup(twin); ok {
+			return twin, true
+		}
+	}
+	return "", false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // lookup returns the checkpoint entry of key.
@@ -160,6 +196,7 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (
 	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
 		unknownKey: map[mapping.Entity]formats.Position{}}
 	views := map[mapping.Entity]*checkpointView{}
+	p.views = views // filled by the loader below before any row is planned
 	var needed []mapping.Entity
 	need := func(e mapping.Entity) {
 		if !slices.Contains(needed, e) {
@@ -212,7 +249,6 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (
 	if p.lazyErr != nil {
 		return nil, p.lazyErr
 	}
-	p.views = views
 	resolveReferences(p, views)
 	if opts.Mode == ModeFull {
 		for e, v := range views {
@@ -526,6 +562,9 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
 		}
 	}
+	if len(ferrs) == 0 && rec.Key != "" && rec.Command != mapping.Ignore {
+		ferrs = p.lostZeros(e, rec, src, row.Pos, view)
+	}
 	if len(ferrs) > 0 {
 		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid. A row
 		// whose key could not be read might be any synced key, so full mode deletes nothing of its entity.
@@ -591,6 +630,39 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		o.Action = state.ActionCreate
 		ep.creates = append(ep.creates, o)
 	}
+}
+
+// lostZeros rejects a row whose key, or a key it references, is not in the checkpoint but is a synced key
+// without its leading zeros: a spreadsheet that stored KUNNR 0008000002 as the number 8000002 would otherwise
+// create a second customer (or write an address to a customer that does not exist). The synced twin of the
+// row's own key counts as present, so --mode full does not delete it either.
+func (p *plan) lostZeros(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
+	var errs []mapping.FieldError
+	check := func(v *checkpointView, ent mapping.Entity, key, column string, own bool) {
+		if v == nil {
+			return
+		}
+		if _, known := v.idx.Lookup(key); known {
+			return
+		}
+		twin, ok := v.zeroPaddedTwin(key)
+		if !ok {
+			return
+		}
+		if own {
+			v.claim(p, twin, src, pos)
+		}
+		errs = append(errs, mapping.FieldError{Pos: pos, Column: column, Field: column, Value: key,
+			Reason: fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
+				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, twin, len(twin))})
+	}
+	if cols := mapping.KeyColumns(e); len(cols) == 1 {
+		check(view, e, rec.Key, cols[0], true)
+	}
+	for _, r := range rec.Refs {
+		check(p.views[r.Entity], r.Entity, r.Key, r.Column, false)
+	}
+	return errs
 }
 
 // addressRemoteID is the checkpoint id of an address: the customer's platform id and the address id, since an

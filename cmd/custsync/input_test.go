@@ -147,3 +147,49 @@ func TestDryRunWithInvalidRowsExits3(t *testing.T) {
 		t.Fatalf("real run: code %d, want %d", code, ExitPartial)
 	}
 }
+
+// TestKeyWithoutItsZerosIsNotANewCustomer: a spreadsheet that stored 0008000002 as the number 8000002 would
+// create a second customer. Against a checkpoint that holds the zero-padded key the row is an error that
+// says so, no request creates the short key, and --mode full keeps the synced customer.
+func TestKeyWithoutItsZerosIsNotANewCustomer(t *testing.T) {
+	t.Parallel()
+	srv, url := platform(t, sandbox.Options{})
+	dir := t.TempDir()
+	global := []string{"--api-url", url, "--tenant", "zeros", "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db")}
+	header := "sdCustomerNumber,firstName\n"
+	first := writeFile(t, dir, "customers.csv", header+"0008000002,Ann\n0008000003,Bob\n")
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", first)...); code != ExitOK {
+		t.Fatalf("first import: code %d\n%s%s", code, out, errOut)
+	}
+	srv.ResetRequests()
+	mangled := writeFile(t, t.TempDir(), "customers.csv", header+"8000002,Ann\n0008000003,Bob\n8000004,Cy\n")
+	code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", mangled)...)
+	if code != ExitPartial || !strings.Contains(out, `"8000002" is the synced key "0008000002" without its leading zeros`) ||
+		!strings.Contains(out, "pad: 10") || !strings.Contains(out, "1 created") || !strings.Contains(out, "0 deleted") {
+		t.Fatalf("code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	for _, r := range srv.Requests() {
+		if strings.HasSuffix(r.Path, "/8000002") || r.Method == "DELETE" {
+			t.Errorf("request %s %s reached the platform", r.Method, r.Path)
+		}
+	}
+}
+
+// TestOverLongCellIsARowError: a cell beyond sync.MaxCellBytes in a column a mapper reads fails its row and
+// is never sent; the same cell in a column nobody reads does no harm.
+func TestOverLongCellIsARowError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	huge := strings.Repeat("x", 5<<20)
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName\n1,Ann,Lee\n2,"+huge+",Doe\n")
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...)
+	if code != ExitPartial || !strings.Contains(out, "1 created") || !strings.Contains(out, "customers.csv:3: column firstName: the cell holds 5242880 bytes, more than the 65536") {
+		t.Fatalf("code %d, want %d\n%.2000s%s", code, ExitPartial, out, errOut)
+	}
+	mapping := writeFile(t, dir, "m.yaml", "entity: customers\nfields:\n  sdCustomerNumber: KNR\nignore: [NOTES]\n")
+	ignored := writeFile(t, dir, "kunden.csv", "KNR,NOTES\n3,"+huge+"\n")
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--mapping", mapping, ignored)...); code != ExitOK {
+		t.Fatalf("over-long ignored column: code %d\n%.2000s%s", code, out, errOut)
+	}
+}
