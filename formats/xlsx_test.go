@@ -2,8 +2,10 @@ package formats
 
 import (
 	"archive/zip"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,11 +179,24 @@ func FuzzXLSXReader(f *testing.F) {
 	if err := w.Close(); err != nil {
 		f.Fatal(err)
 	}
-	data, err := os.ReadFile(seed)
-	if err != nil {
-		f.Fatal(err)
+	// Damaged shapes: a raw '&', a cut-off sheet, a checksum that does not
+	// match, a cell past the shared strings.
+	damaged := []string{
+		seed,
+		rewriteMember(f, seed, sheetMember, func(b []byte) []byte { return bytes.Replace(b, []byte("Anna"), []byte("A & B"), 1) }),
+		rewriteMember(f, seed, sheetMember, func(b []byte) []byte { return b[:len(b)*2/3] }),
+		rewriteRaw(f, seed, sheetMember, func(fh *zip.FileHeader) { fh.CRC32++ }, nil),
+		rewriteMember(f, seed, sheetMember, func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`t="inlineStr"><is><t>Anna</t></is>`), []byte(`t="s"><v>3</v>`), 1)
+		}),
 	}
-	f.Add(data)
+	for _, path := range damaged {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "f.xlsx")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -203,6 +218,10 @@ func FuzzXLSXReader(f *testing.F) {
 					var re *RowError
 					if errors.As(err, &re) {
 						continue
+					}
+					var fe *FileError
+					if err != io.EOF && !errors.As(err, &fe) {
+						t.Fatalf("Next error is neither io.EOF, a RowError nor a FileError: %v", err)
 					}
 					break
 				}
@@ -237,9 +256,11 @@ func TestTemplateColumnsAreText(t *testing.T) {
 	}
 }
 
-// Parts above xlsxUnzipXMLLimit are extracted to temporary files by excelize;
-// both the worksheet and the shared-string table take that path here.
-func TestXLSXLargePartsFromTempFiles(t *testing.T) {
+// Large parts stream through many refills of the tokenizer's buffer, and a
+// shared-string table larger than its memory budget moves to a temporary
+// file that is gone once the workbook is closed. (Not parallel: it lowers
+// the package's memory budget and sets TMPDIR.)
+func TestXLSXLargeParts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds multi-megabyte workbooks")
 	}
@@ -283,13 +304,14 @@ func TestXLSXLargePartsFromTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, zf := range zr.File {
-			if zf.Name == part && zf.UncompressedSize64 <= xlsxUnzipXMLLimit {
-				t.Fatalf("%s in %s is only %d bytes; the test would not cover the temp-file path", part, path, zf.UncompressedSize64)
+			if zf.Name == part && zf.UncompressedSize64 <= 4*xmlReadBuffer {
+				t.Fatalf("%s in %s is only %d bytes; the test would not cover buffer refills", part, path, zf.UncompressedSize64)
 			}
 		}
 		_ = zr.Close()
 	}
-	for _, path := range []string{inline, shared} {
+	check := func(path string) [][]string {
+		t.Helper()
 		got := readOne(t, path, Options{})
 		if len(got.rows) != rows {
 			t.Fatalf("%s: %d rows", path, len(got.rows))
@@ -299,5 +321,31 @@ func TestXLSXLargePartsFromTempFiles(t *testing.T) {
 				t.Fatalf("%s row %d = %q at line %d", path, i, got.rows[i], got.lines[i])
 			}
 		}
+		return got.rows
+	}
+	check(inline)
+	inMemory := check(shared)
+
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	text, index := sstMemText, sstMemIndex
+	sstMemText, sstMemIndex = 4096, 256
+	defer func() { sstMemText, sstMemIndex = text, index }()
+	tables, err := Open(shared, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sst := tables[0].(*xlsxTable).wb.sst
+	if sst.text.file == nil || sst.index.file == nil {
+		t.Fatal("the shared strings did not move to a temporary file")
+	}
+	if err := CloseAll(tables); err != nil {
+		t.Fatal(err)
+	}
+	if !equalRows(check(shared), inMemory) {
+		t.Fatal("the spilled shared strings read differently")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
 	}
 }

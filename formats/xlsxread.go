@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,17 +11,13 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// xlsxUnzipXMLLimit is the size above which excelize extracts a worksheet or
-// the shared-string table to a temporary file instead of memory (its default
-// is 16 MiB per part). Keeping it small is what makes reading a sheet use the
-// same memory for 50 thousand rows as for a million (excelize#845, #1581).
-const xlsxUnzipXMLLimit = 1 << 20
-
-// workbook is shared by the tables of one XLSX file; the file is closed when
-// the last of them is.
+// workbook is shared by the tables of one XLSX file; the file is closed (and
+// a spilled shared-string table removed) when the last of them is.
 type workbook struct {
 	mu   sync.Mutex
-	f    *excelize.File
+	pkg  *xlsxPackage
+	sst  *sharedStrings // nil without shared strings
+	pads []*zeroPadFormat
 	open int
 }
 
@@ -28,40 +25,50 @@ func (wb *workbook) release() error {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
 	wb.open--
-	if wb.open == 0 {
-		return wb.f.Close()
+	if wb.open > 0 {
+		return nil
 	}
-	return nil
+	var err error
+	if wb.sst != nil {
+		err = wb.sst.close()
+	}
+	return errors.Join(err, wb.pkg.close())
 }
 
-// xlsxTable streams one worksheet with excelize's row iterator.
+// xlsxTable streams one worksheet.
 type xlsxTable struct {
 	path   string
 	sheet  string
+	part   string // the sheet's zip member, for messages
 	header []string
 	wb     *workbook
-	rows   *excelize.Rows
-	rowNum int // 1-based number of the row the iterator is on
+	member io.ReadCloser
+	rows   *sheetReader
 	offset int // empty columns left of the header (a table starting in column B)
+	cells  []string
 	buf    []string
+	errs   []CellError
 	err    error
 	closed bool
 }
 
+// openXLSX opens a workbook: excelize reads what describes it (sheet names
+// and visibility, styles) from a copy of just those parts, and each sheet's
+// rows stream from its zip member through sheetReader, which also verifies
+// the member to its end (see sheetReader and xmlScanner).
 func openXLSX(path string, opts Options) (tables []Table, err error) {
-	// excelize parses untrusted XML; a panic inside it must become an input
-	// error, not a crash of the run.
+	// Parsing untrusted XML must end in an input error, never a crash.
 	defer func() {
 		if p := recover(); p != nil {
 			_ = CloseAll(tables)
-			tables, err = nil, &FileError{Path: path, Err: fmt.Errorf("the workbook could not be parsed (excelize: %v)", p)}
+			tables, err = nil, &FileError{Path: path, Err: fmt.Errorf("the workbook could not be parsed (%v)", p)}
 		}
 	}()
-	f, err := excelize.OpenFile(path, excelize.Options{RawCellValue: true, UnzipXMLSizeLimit: xlsxUnzipXMLLimit})
+	pkg, err := openPackage(path)
 	if err != nil {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("not a readable XLSX workbook: %w", err)}
+		return nil, &FileError{Path: path, Err: err}
 	}
-	wb := &workbook{f: f, open: 1} // the extra reference is dropped below
+	wb := &workbook{pkg: pkg, open: 1} // the extra reference is dropped below
 	defer func() {
 		if err != nil {
 			_ = CloseAll(tables)
@@ -71,34 +78,41 @@ func openXLSX(path string, opts Options) (tables []Table, err error) {
 			err = &FileError{Path: path, Err: rerr}
 		}
 	}()
-	sheets := f.GetSheetList()
-	var selected []string
+	sheets, err := wb.describe()
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	var selected []xlsxSheet
 	if opts.Sheet != "" {
 		for _, s := range sheets {
-			if strings.EqualFold(s, opts.Sheet) {
+			if strings.EqualFold(s.name, opts.Sheet) {
 				selected = append(selected, s)
 				break
 			}
 		}
 		if len(selected) == 0 {
-			return nil, &FileError{Path: path, Err: fmt.Errorf("no sheet named %q (the workbook has %s)", opts.Sheet, quoteList(sheets))}
+			names := make([]string, len(sheets))
+			for i, s := range sheets {
+				names[i] = s.name
+			}
+			return nil, &FileError{Path: path, Err: fmt.Errorf("no sheet named %q (the workbook has %s)", opts.Sheet, quoteList(names))}
 		}
 	} else {
 		for _, s := range sheets {
-			if visible, verr := f.GetSheetVisible(s); verr == nil && !visible {
+			if s.hidden {
 				continue // hidden sheets usually hold lookup lists, not data
 			}
 			selected = append(selected, s)
 		}
 	}
 	for _, s := range selected {
-		t, terr := openSheet(wb, path, s)
+		t, terr := wb.openSheet(path, s)
 		if terr != nil {
 			return tables, terr
 		}
-		if t == nil { // an empty sheet
+		if t == nil { // an empty sheet, or a chart
 			if opts.Sheet != "" {
-				return tables, &FileError{Path: path, Sheet: s, Err: errors.New("the sheet is empty: no header row")}
+				return tables, &FileError{Path: path, Sheet: s.name, Err: errors.New("the sheet is empty: no header row")}
 			}
 			continue
 		}
@@ -110,63 +124,187 @@ func openXLSX(path string, opts Options) (tables []Table, err error) {
 	return tables, nil
 }
 
-// openSheet positions a row iterator after the sheet's header, the first
-// non-blank row. It returns nil, nil for a sheet without any content.
-func openSheet(wb *workbook, path, sheet string) (*xlsxTable, error) {
-	rows, err := wb.f.Rows(sheet)
+// xlsxSheet is a sheet as the workbook lists it.
+type xlsxSheet struct {
+	name   string
+	hidden bool
+	part   string // "" when it is not a worksheet (a chart sheet)
+}
+
+// describe lists the sheets, reads the styles and the shared strings.
+func (wb *workbook) describe() ([]xlsxSheet, error) {
+	wbPart, err := wb.pkg.workbookPart()
 	if err != nil {
-		return nil, &FileError{Path: path, Sheet: sheet, Err: err}
+		return nil, err
+	}
+	meta, err := wb.pkg.metadataPackage(wbPart)
+	if err != nil {
+		return nil, err
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(meta), excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, fmt.Errorf("not a readable XLSX workbook: %w", err)
+	}
+	defer f.Close()
+	if f.WorkBook == nil {
+		return nil, errors.New("not a readable XLSX workbook: it has no workbook part")
+	}
+	rels, err := wb.pkg.relationships(wbPart)
+	if err != nil {
+		return nil, err
+	}
+	var sheets []xlsxSheet
+	for _, s := range f.WorkBook.Sheets.Sheet {
+		sh := xlsxSheet{name: s.Name, hidden: s.State != "" && s.State != "visible"}
+		rel, ok := rels[s.ID]
+		if !ok || wb.pkg.part(rel.Target) == nil {
+			return nil, fmt.Errorf("the workbook lists the sheet %q, but the archive does not hold it", s.Name)
+		}
+		if rel.Type == "worksheet" {
+			sh.part = wb.pkg.part(rel.Target).Name
+		}
+		sheets = append(sheets, sh)
+	}
+	wb.pads = zeroPadStyles(f)
+	for _, rel := range rels {
+		if rel.Type != "sharedStrings" {
+			continue
+		}
+		zf := wb.pkg.part(rel.Target)
+		if zf == nil {
+			return nil, fmt.Errorf("the workbook's shared strings (%s) are missing from the archive", rel.Target)
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, memberError(zf.Name, err)
+		}
+		wb.sst, err = parseSharedStrings(rc)
+		_ = rc.Close()
+		if err != nil {
+			return nil, partError(fmt.Sprintf("the shared-string table (%s)", zf.Name), zf.Name, err)
+		}
+		break
+	}
+	return sheets, nil
+}
+
+// partError describes a damaged part: not well-formed, cut off, or a zip
+// member that does not inflate to what its checksum says. subject names the
+// part for the user, e.g. `the sheet's XML (xl/worksheets/sheet1.xml)`.
+func partError(subject, member string, err error) error {
+	var se *xmlSyntaxError
+	var re *xmlReadError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%s is not well-formed: %w", subject, err)
+	case errors.Is(err, errXMLTruncated):
+		return fmt.Errorf("%s %w; the file is incomplete", subject, err)
+	case errors.As(err, &re):
+		return memberError(member, re.err)
+	}
+	return err
+}
+
+// openSheet positions a table after the sheet's header, its first non-blank
+// row. It returns nil, nil for a sheet without any content, or a chart sheet.
+func (wb *workbook) openSheet(path string, s xlsxSheet) (*xlsxTable, error) {
+	if s.part == "" {
+		return nil, nil
+	}
+	zf := wb.pkg.part(s.part)
+	member, err := zf.Open()
+	if err != nil {
+		return nil, &FileError{Path: path, Sheet: s.name, Err: memberError(zf.Name, err)}
+	}
+	var sst *sstReader
+	if wb.sst != nil {
+		sst = wb.sst.reader()
 	}
 	wb.mu.Lock()
 	wb.open++
 	wb.mu.Unlock()
-	t := &xlsxTable{path: path, sheet: sheet, wb: wb, rows: rows}
+	t := &xlsxTable{path: path, sheet: s.name, part: zf.Name, wb: wb, member: member,
+		rows: newSheetReader(newXMLScanner(member), sst, wb.pads)}
 	for {
-		cells, ok, err := t.nextCells()
+		ok, err := t.nextRow()
 		if err != nil {
 			_ = t.Close()
+			if errors.Is(err, errNotWorksheet) {
+				return nil, nil
+			}
 			return nil, err
 		}
 		if !ok {
 			_ = t.Close()
 			return nil, nil
 		}
+		cells := t.rowCells()
 		if isBlank(cells) {
 			continue
+		}
+		for _, c := range t.rows.cells {
+			if c.isError {
+				return nil, t.closeWith(&FileError{Path: path, Sheet: s.name, Line: t.rows.row,
+					Err: fmt.Errorf("header cell %s holds the spreadsheet error %s", cellRef(c.col, t.rows.row), cells[c.col])})
+			}
 		}
 		for t.offset < len(cells) && strings.TrimSpace(cells[t.offset]) == "" {
 			t.offset++
 		}
 		if t.header, err = normalizeHeader(cells[t.offset:]); err != nil {
-			_ = t.Close()
-			return nil, &FileError{Path: path, Sheet: sheet, Line: t.rowNum, Err: err}
+			return nil, t.closeWith(&FileError{Path: path, Sheet: s.name, Line: t.rows.row, Err: err})
 		}
 		return t, nil
 	}
 }
 
-// nextCells advances the iterator; ok is false at the end of the sheet.
-func (t *xlsxTable) nextCells() (cells []string, ok bool, err error) {
+func (t *xlsxTable) closeWith(err error) error {
+	_ = t.Close()
+	return err
+}
+
+// nextRow reads the next row with cells; ok is false at the end of the
+// sheet, which has then been verified to its end.
+func (t *xlsxTable) nextRow() (ok bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			cells, ok = nil, false
-			err = &FileError{Path: t.path, Sheet: t.sheet, Line: t.rowNum, Err: fmt.Errorf("the sheet could not be parsed (excelize: %v)", p)}
+			ok, err = false, &FileError{Path: t.path, Sheet: t.sheet, Line: t.rows.row, Err: fmt.Errorf("the sheet could not be parsed (%v)", p)}
 		}
 	}()
-	if !t.rows.Next() {
-		if err := t.rows.Error(); err != nil {
-			return nil, false, &FileError{Path: t.path, Sheet: t.sheet, Line: t.rowNum + 1, Err: err}
+	ok, err = t.rows.nextRow()
+	if err != nil && !errors.Is(err, errNotWorksheet) {
+		line := t.rows.row
+		var se *sheetError
+		if errors.As(err, &se) {
+			line, err = se.row, se.err
 		}
-		return nil, false, nil
+		var re *xmlReadError
+		if errors.As(err, &re) {
+			line = 0 // the zip member as a whole is damaged, not this row
+		}
+		return false, &FileError{Path: t.path, Sheet: t.sheet, Line: line, Err: partError(fmt.Sprintf("the sheet's XML (%s)", t.part), t.part, err)}
 	}
-	// The iterator yields every row number, including rows absent from the
-	// file, so counting calls gives the row number Excel shows.
-	t.rowNum++
-	cells, err = t.rows.Columns()
-	if err != nil {
-		return nil, false, &FileError{Path: t.path, Sheet: t.sheet, Line: t.rowNum, Err: err}
+	return ok, err
+}
+
+// rowCells spreads the current row's cells over their columns. The strings
+// share one allocation per row, as encoding/csv's fields do.
+func (t *xlsxTable) rowCells() []string {
+	r := t.rows
+	width := 0
+	if n := len(r.cells); n > 0 {
+		width = r.cells[n-1].col + 1
 	}
-	return cells, true, nil
+	cells := t.cells[:0]
+	for len(cells) < width {
+		cells = append(cells, "")
+	}
+	text := string(r.text)
+	for _, c := range r.cells {
+		cells[c.col] = text[c.start:c.end]
+	}
+	t.cells = cells
+	return cells
 }
 
 func (t *xlsxTable) Name() string     { return t.sheet }
@@ -174,7 +312,7 @@ func (t *xlsxTable) Header() []string { return t.header }
 
 func (t *xlsxTable) Next() (Row, error) {
 	for t.err == nil {
-		cells, ok, err := t.nextCells()
+		ok, err := t.nextRow()
 		if err != nil {
 			t.err = err
 			break
@@ -183,10 +321,11 @@ func (t *xlsxTable) Next() (Row, error) {
 			t.err = io.EOF
 			break
 		}
+		cells := t.rowCells()
 		if isBlank(cells) {
 			continue
 		}
-		pos := Position{File: t.path, Sheet: t.sheet, Line: t.rowNum}
+		pos := Position{File: t.path, Sheet: t.sheet, Line: t.rows.row}
 		if t.offset > 0 {
 			lead := cells[:min(t.offset, len(cells))]
 			if !isBlank(lead) {
@@ -198,7 +337,17 @@ func (t *xlsxTable) Next() (Row, error) {
 		if !ok {
 			return Row{}, &RowError{Pos: pos, Err: errTooManyCells(cells, len(t.header))}
 		}
-		return Row{Pos: pos, Cells: fitted}, nil
+		t.errs = t.errs[:0]
+		for _, c := range t.rows.cells {
+			if col := c.col - t.offset; c.isError && col >= 0 && col < len(fitted) {
+				t.errs = append(t.errs, CellError{Col: col, Ref: cellRef(c.col, pos.Line), Value: fitted[col]})
+			}
+		}
+		row := Row{Pos: pos, Cells: fitted}
+		if len(t.errs) > 0 {
+			row.Errors = t.errs
+		}
+		return row, nil
 	}
 	return Row{}, t.err
 }
@@ -211,11 +360,8 @@ func (t *xlsxTable) Close() error {
 	if t.err == nil {
 		t.err = &FileError{Path: t.path, Sheet: t.sheet, Err: errors.New("read after Close")}
 	}
-	err := t.rows.Close()
-	if rerr := t.wb.release(); err == nil {
-		err = rerr
-	}
-	return err
+	err := t.member.Close()
+	return errors.Join(err, t.wb.release())
 }
 
 func quoteList(names []string) string {
