@@ -43,6 +43,8 @@ type csvTable struct {
 	tail *tailReader
 	// lastShort says the last data record had fewer cells than the header.
 	lastShort bool
+	// bom is whether the file started with a byte-order mark (UTF-8 or UTF-16).
+	bom bool
 }
 
 // tailReader remembers the last byte that passed through it.
@@ -99,7 +101,10 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	fail := func(line int, err error) (*csvTable, error) {
 		return nil, &FileError{Path: path, Line: line, Err: err}
 	}
-	decoded, encodingName, err := decodeInput(bufio.NewReaderSize(r, csvBufferSize), opts.Encoding)
+	src := bufio.NewReaderSize(r, csvBufferSize)
+	head, _ := src.Peek(3)
+	bom := bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF})
+	decoded, encodingName, err := decodeInput(src, opts.Encoding)
 	if err != nil {
 		return fail(0, err)
 	}
@@ -133,7 +138,7 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	cr.LazyQuotes = true
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName, tail: tail}
+	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName, tail: tail, bom: bom}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {

@@ -11,17 +11,30 @@ import (
 type csvWriter struct {
 	file  *atomicFile
 	w     *bufio.Writer
+	comma byte
 	width int
 	rows  int
 	err   error
 }
 
-func createCSVWriter(path string) (*csvWriter, error) {
+func createCSVWriter(path string, style CSVStyle) (*csvWriter, error) {
+	comma := byte(',')
+	switch style.Delimiter {
+	case 0, ',':
+	case ';', '|', '\t':
+		comma = byte(style.Delimiter)
+	default:
+		return nil, fmt.Errorf("CSV delimiter %q: use , ; | or tab", style.Delimiter)
+	}
 	f, err := createAtomic(path)
 	if err != nil {
 		return nil, err
 	}
-	return &csvWriter{file: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	w := &csvWriter{file: f, w: bufio.NewWriterSize(f, 64<<10), comma: comma}
+	if style.BOM {
+		_, _ = w.w.WriteString("\ufeff")
+	}
+	return w, nil
 }
 
 func (w *csvWriter) WriteHeader(header []string) error {
@@ -54,9 +67,9 @@ func (w *csvWriter) Write(cells []string) error {
 func (w *csvWriter) writeRecord(cells []string) error {
 	for i, c := range cells {
 		if i > 0 {
-			w.w.WriteByte(',')
+			w.w.WriteByte(w.comma)
 		}
-		if !csvNeedsQuotes(c) {
+		if !csvNeedsQuotes(c, w.comma) {
 			w.w.WriteString(c)
 			continue
 		}
@@ -79,9 +92,12 @@ func (w *csvWriter) writeRecord(cells []string) error {
 	return w.err
 }
 
-func csvNeedsQuotes(c string) bool {
+func csvNeedsQuotes(c string, comma byte) bool {
 	if c == "" {
 		return false
+	}
+	if strings.IndexByte(c, comma) >= 0 {
+		return true
 	}
 	if strings.ContainsAny(c, ",\";\t\r\n") {
 		return true

@@ -30,31 +30,83 @@ type Writer interface {
 
 // Create starts an atomic writer for path. format is "csv" or "xlsx"; ""
 // picks by extension (.xlsx/.xlsm are XLSX, anything else CSV). sheet names
-// the XLSX worksheet ("" means "Sheet1") and is ignored for CSV.
+// the XLSX worksheet ("" means "Sheet1") and is ignored for CSV. CSV output
+// has the default CSVStyle; CreateWith chooses another.
 //
-// CSV output is UTF-8 without a byte-order mark, comma-separated, with "\n"
-// line endings and RFC 4180 quoting. Fields are quoted when they contain a
-// comma, quote, CR, LF, semicolon or tab, or begin or end with white space:
-// quoting the other candidate delimiters keeps delimiter auto-detection
-// unambiguous when the file is read back. There is deliberately no BOM (ERP
-// import tools often choke on one); Excel, however, guesses a legacy code page
-// for BOM-less CSV on double-click, so files meant for people should be XLSX.
+// CSV output is UTF-8, "\n" line endings and RFC 4180 quoting. Fields are
+// quoted when they contain a comma, quote, CR, LF, semicolon or tab, or begin
+// or end with white space: quoting every candidate delimiter keeps delimiter
+// auto-detection unambiguous when the file is read back. By default there is
+// no byte-order mark (ERP import tools often choke on one) and the delimiter is
+// a comma; Excel, however, guesses a legacy code page for BOM-less CSV on
+// double-click and splits on the regional list separator (";" in Germany), so
+// files meant for people get a BOM and the reader's delimiter (CSVStyle).
 // Cells starting with "=", "+", "-" or "@" are written as they are (no
 // formula-injection escaping), because escaping would change the values on
 // re-import.
 func Create(path, format, sheet string) (Writer, error) {
-	switch strings.ToLower(format) {
+	return CreateWith(path, WriteOptions{Format: format, Sheet: sheet})
+}
+
+// WriteOptions say how CreateWith writes a table.
+type WriteOptions struct {
+	// Format is "csv", "xlsx" or "" (by the extension of the path).
+	Format string
+	// Sheet names the XLSX worksheet ("" means "Sheet1").
+	Sheet string
+	// CSV is the delimiter and byte-order mark of CSV output.
+	CSV CSVStyle
+}
+
+// CSVStyle is how a CSV file is written for its reader: the delimiter and whether a UTF-8 byte-order mark
+// leads the file. The zero value is comma-separated UTF-8 without a BOM.
+type CSVStyle struct {
+	// Delimiter separates fields: ',', ';', '|' or '\t'; 0 means ','.
+	Delimiter rune
+	// BOM starts the file with the UTF-8 byte-order mark, which makes Excel read it as UTF-8.
+	BOM bool
+}
+
+// CreateWith starts an atomic writer for path as o says; see Create.
+func CreateWith(path string, o WriteOptions) (Writer, error) {
+	switch strings.ToLower(o.Format) {
 	case "":
 		if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
-			return createXLSXWriter(path, sheet)
+			return createXLSXWriter(path, o.Sheet)
 		}
-		return createCSVWriter(path)
+		return createCSVWriter(path, o.CSV)
 	case "csv":
-		return createCSVWriter(path)
+		return createCSVWriter(path, o.CSV)
 	case "xlsx":
-		return createXLSXWriter(path, sheet)
+		return createXLSXWriter(path, o.Sheet)
 	}
-	return nil, fmt.Errorf("unknown output format %q (use csv or xlsx)", format)
+	return nil, fmt.Errorf("unknown output format %q (use csv or xlsx)", o.Format)
+}
+
+// CSVStyleFor is the style of CSV output made from an input table, so that it opens in Excel as the
+// input did: the input's delimiter, and a byte-order mark when the input had one or was not UTF-8.
+// Windows-1252, ISO-8859-1 and UTF-16 input thus becomes UTF-8 with a BOM rather than its own encoding:
+// Excel opens that correctly on double-click in every locale, and no character is lost (Windows-1252
+// cannot hold a Polish "Ś" or a euro sign in ISO-8859-1). An XLSX or nil input gives the zero style.
+// A non-zero delimiter and a non-nil bom override what the input says.
+func CSVStyleFor(input Table, delimiter rune, bom *bool) CSVStyle {
+	var style CSVStyle
+	if t, ok := input.(*csvTable); ok {
+		style.Delimiter = t.delim
+		switch enc := t.encoding(); {
+		case t.bom:
+			style.BOM = true
+		case enc != "utf-8" && enc != "ascii":
+			style.BOM = true
+		}
+	}
+	if delimiter != 0 {
+		style.Delimiter = delimiter
+	}
+	if bom != nil {
+		style.BOM = *bom
+	}
+	return style
 }
 
 // checkHeaderForWrite applies the reader's header rules, so that whatever is

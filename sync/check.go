@@ -2,10 +2,13 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,9 +42,14 @@ type CheckOptions struct {
 	Read   formats.Options
 	// ExpectRows are control totals checked by the input stage (--expect-rows).
 	ExpectRows []RowCount
-	// Report is the report file (CSV or XLSX by Format or extension); "" writes none.
+	// Report is the report file (CSV or XLSX by Format or extension); "" writes none. A CSV report has
+	// one row per key; an XLSX report has a summary sheet with a chart, and a sheet per entity with the
+	// differing fields in columns of their own.
 	Report string
 	Format string
+	// ReportBOM says whether a CSV report starts with a UTF-8 byte-order mark; nil follows the first CSV
+	// input, whose delimiter it uses too (formats.CSVStyleFor).
+	ReportBOM *bool
 	// PageWorkers is how many customer pages are read at once (default 4).
 	PageWorkers int
 	// Progress, if set, is called with the number of platform records compared so far, after each page.
@@ -136,6 +144,8 @@ type checker struct {
 	adopted        map[string]string
 	results        []CheckResult
 	compared       int64
+	// firstTable is the first input table, whose dialect a CSV report follows.
+	firstTable *InputTable
 }
 
 func (c *checker) readFiles(ctx context.Context) error {
@@ -150,6 +160,9 @@ func (c *checker) readFiles(ctx context.Context) error {
 	}
 	defer in.Close()
 	keys := mapping.NewKeySet(0)
+	if len(in.Tables) > 0 {
+		c.firstTable = in.Tables[0]
+	}
 	for _, t := range in.Tables {
 		if err := c.readTable(ctx, t, keys); err != nil {
 			return err
@@ -439,13 +452,37 @@ func joinDetail(a, b string) string {
 
 func (c *checker) writeReport() error {
 	format := strings.ToLower(c.opts.Format)
-	w, err := formats.Create(c.opts.Report, format, "check")
+	if format == "" {
+		format = "csv"
+		if ext := strings.ToLower(filepath.Ext(c.opts.Report)); ext == ".xlsx" || ext == ".xlsm" {
+			format = "xlsx"
+		}
+	}
+	var err error
+	if format == "xlsx" {
+		err = c.writeWorkbookReport()
+	} else {
+		err = c.writeCSVReport(format)
+	}
 	if err != nil {
 		return fmt.Errorf("check report: %w", err)
 	}
+	return nil
+}
+
+// writeCSVReport writes one row per key, the differing fields joined in one column.
+func (c *checker) writeCSVReport(format string) error {
+	style := formats.CSVStyleFor(nil, 0, c.opts.ReportBOM)
+	if c.firstTable != nil {
+		style = c.firstTable.CSVStyle(c.opts.ReportBOM)
+	}
+	w, err := formats.CreateWith(c.opts.Report, formats.WriteOptions{Format: format, CSV: style})
+	if err != nil {
+		return err
+	}
 	defer w.Abort()
 	if err := w.WriteHeader(CheckColumns); err != nil {
-		return fmt.Errorf("check report: %w", err)
+		return err
 	}
 	for _, r := range c.results {
 		fields := make([]string, len(r.Fields))
@@ -453,11 +490,120 @@ func (c *checker) writeReport() error {
 			fields[i] = f.String()
 		}
 		if err := w.Write([]string{string(r.Entity), r.Key, r.RemoteID, string(r.Status), strings.Join(fields, "; "), r.Detail}); err != nil {
-			return fmt.Errorf("check report: %w", err)
+			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("check report: %w", err)
+	return w.Close()
+}
+
+// checkStatuses are the verdicts in report order.
+var checkStatuses = []CheckStatus{CheckSame, CheckDiffers, CheckOnlyInFile, CheckOnlyOnPlatform, CheckError}
+
+// verdictColors are the chart colour and the (lighter) row colour of each verdict, in Excel's palette:
+// green for same, amber for differs, blue and purple for the one-sided keys, red for errors.
+var verdictColors = map[CheckStatus][2]string{
+	CheckSame:           {"70AD47", "E2EFDA"},
+	CheckDiffers:        {"FFC000", "FFEB9C"},
+	CheckOnlyInFile:     {"5B9BD5", "DDEBF7"},
+	CheckOnlyOnPlatform: {"8064A2", "E4DFEC"},
+	CheckError:          {"C00000", "FFC7CE"},
+}
+
+// CheckSummarySheet is the first sheet of an XLSX check report.
+const CheckSummarySheet = "summary"
+
+// checkEntityColumns start every entity sheet of an XLSX check report; the differing fields follow, each
+// as two columns "<field> (platform)" and "<field> (file)".
+var checkEntityColumns = []string{"key", "remoteId", "status", "detail"}
+
+// writeWorkbookReport writes the summary sheet (verdict counts per entity and a bar chart of them) and
+// one sheet per entity: a row per key, coloured by verdict, with a pair of columns per differing field.
+func (c *checker) writeWorkbookReport() error {
+	wb, err := formats.CreateWorkbook(c.opts.Report)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer wb.Abort()
+	byEntity := map[mapping.Entity][]CheckResult{}
+	var entities []mapping.Entity
+	for _, r := range c.results {
+		if byEntity[r.Entity] == nil {
+			entities = append(entities, r.Entity)
+		}
+		byEntity[r.Entity] = append(byEntity[r.Entity], r)
+	}
+	if len(entities) == 0 {
+		// Nothing was compared: the summary still says so, with one empty row per input entity.
+		for e := range c.wanted {
+			entities = append(entities, e)
+		}
+		slices.Sort(entities)
+	}
+	summary := formats.CountTable{Title: "check: verdicts per entity", Category: "entity"}
+	for _, s := range checkStatuses {
+		summary.Series = append(summary.Series, formats.CountSeries{Name: string(s), Color: verdictColors[s][0]})
+	}
+	for _, e := range entities {
+		row := formats.CountRow{Label: string(e)}
+		for _, s := range checkStatuses {
+			row.Counts = append(row.Counts, c.rep.Entities[e][s])
+		}
+		summary.Rows = append(summary.Rows, row)
+	}
+	if len(summary.Rows) > 0 {
+		if err := wb.AddCountSheet(CheckSummarySheet, summary); err != nil {
+			return err
+		}
+	}
+	for _, e := range entities {
+		results := byEntity[e]
+		var paths []string
+		for _, r := range results {
+			for _, f := range r.Fields {
+				if !slices.Contains(paths, f.Path) {
+					paths = append(paths, f.Path)
+				}
+			}
+		}
+		slices.Sort(paths)
+		header := slices.Clone(checkEntityColumns)
+		for _, p := range paths {
+			header = append(header, p+" (platform)", p+" (file)")
+		}
+		sheet, err := wb.AddSheet(string(e), header)
+		if err != nil {
+			return err
+		}
+		cells := make([]string, len(header))
+		for _, r := range results {
+			clear(cells)
+			cells[0], cells[1], cells[2], cells[3] = r.Key, r.RemoteID, string(r.Status), r.Detail
+			for _, f := range r.Fields {
+				i := len(checkEntityColumns) + 2*slices.Index(paths, f.Path)
+				cells[i], cells[i+1] = fieldText(f.Old, "(none)"), fieldText(f.New, "(cleared)")
+			}
+			if err := sheet.WriteFilled(cells, verdictColors[r.Status][1]); err != nil {
+				return err
+			}
+		}
+	}
+	return wb.Close()
+}
+
+// fieldText renders one side of a field difference for a cell: strings as they are, lists comma-separated,
+// other values as JSON, and absent ones as none.
+func fieldText(v any, none string) string {
+	switch t := v.(type) {
+	case nil:
+		return none
+	case string:
+		return t
+	case []string:
+		return strings.Join(t, ", ")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

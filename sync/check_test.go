@@ -3,13 +3,17 @@ package sync
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"custsync/formats"
 	"custsync/mapping"
@@ -142,6 +146,129 @@ func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
 	}
 	if bad := rows["customers 0000200006 0000200006"]; bad == nil || bad[3] != "error" || !strings.Contains(bad[5], "contactEmail") {
 		t.Errorf("invalid row: %q", bad)
+	}
+
+	// The same check as a workbook for the ERP team.
+	book := filepath.Join(p.dir, "check.xlsx")
+	if _, err := Check(ctx, st, rc, CheckOptions{Files: []string{file, "../samples/addresses.csv"}, Report: book}); err != nil {
+		t.Fatal(err)
+	}
+	assertCheckWorkbook(t, book)
+}
+
+// assertCheckWorkbook opens the XLSX report of TestCheckFindsDriftAndChangesNothing with excelize: a summary
+// sheet with the counts and a bar chart of them, then a sheet per entity with a frozen, filtered header,
+// a colour per verdict and the differing fields in columns of their own.
+func assertCheckWorkbook(t *testing.T, path string) {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !slices.Equal(got, []string{CheckSummarySheet, "customers", "addresses"}) {
+		t.Fatalf("sheets %v", got)
+	}
+	summary, _ := f.GetRows(CheckSummarySheet)
+	want := [][]string{
+		{"entity", "same", "differs", "only-in-file", "only-on-platform", "error", "total"},
+		{"customers", "26", "2", "1", "1", "1", "31"},
+		{"addresses", "31", "1", "2", "0", "0", "34"},
+		{"total", "57", "3", "3", "1", "1", "65"},
+	}
+	if fmt.Sprint(summary) != fmt.Sprint(want) {
+		t.Errorf("summary %q, want %q", summary, want)
+	}
+	chart, ok := f.Pkg.Load("xl/charts/chart1.xml")
+	if !ok {
+		t.Fatal("the summary has no chart")
+	}
+	var bars struct {
+		Dir struct {
+			Val string `xml:"val,attr"`
+		} `xml:"chart>plotArea>barChart>barDir"`
+		Series []struct {
+			Name  string `xml:"tx>strRef>f"`
+			Value string `xml:"val>numRef>f"`
+			Color struct {
+				Val string `xml:"val,attr"`
+			} `xml:"spPr>solidFill>srgbClr"`
+		} `xml:"chart>plotArea>barChart>ser"`
+	}
+	if err := xml.Unmarshal(chart.([]byte), &bars); err != nil {
+		t.Fatal(err)
+	}
+	if bars.Dir.Val != "bar" || len(bars.Series) != len(checkStatuses) {
+		t.Fatalf("chart series %+v", bars.Series)
+	}
+	for i, s := range checkStatuses {
+		col := string(rune('B' + i))
+		ser := bars.Series[i]
+		if ser.Name != "'summary'!$"+col+"$1" || ser.Value != "'summary'!$"+col+"$2:$"+col+"$3" || ser.Color.Val != verdictColors[s][0] {
+			t.Errorf("series %s: %+v", s, ser)
+		}
+	}
+	filters := map[string]bool{}
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == "_xlnm._FilterDatabase" {
+			filters[dn.Scope] = true
+		}
+	}
+	for _, sheet := range []string{"customers", "addresses"} {
+		if panes, _ := f.GetPanes(sheet); !panes.Freeze || panes.YSplit != 1 {
+			t.Errorf("%s: header not frozen: %+v", sheet, panes)
+		}
+		if !filters[sheet] {
+			t.Errorf("%s: no autofilter", sheet)
+		}
+	}
+	rowsOf := func(sheet string) (map[string]int, []string, [][]string) {
+		rows, err := f.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byKey := map[string]int{}
+		for i, r := range rows[1:] {
+			byKey[r[0]+"|"+r[1]] = i + 2 // worksheet row
+		}
+		return byKey, rows[0], rows
+	}
+	fill := func(sheet string, row, col int) string {
+		cell, _ := excelize.CoordinatesToCellName(col, row)
+		id, _ := f.GetCellStyle(sheet, cell)
+		st, _ := f.GetStyle(id)
+		if st == nil || len(st.Fill.Color) == 0 {
+			return ""
+		}
+		return st.Fill.Color[0]
+	}
+	byKey, header, rows := rowsOf("customers")
+	if !slices.Equal(header[:4], checkEntityColumns) {
+		t.Fatalf("customers header %q", header)
+	}
+	pc, fc := slices.Index(header, "firstName (platform)"), slices.Index(header, "firstName (file)")
+	if pc < 0 || fc != pc+1 {
+		t.Fatalf("no firstName columns in %q", header)
+	}
+	r := byKey["0000200002|0000200002"]
+	if got := rows[r-1]; got[2] != "differs" || got[pc] != "Kathrin" || got[fc] != "Katrin" {
+		t.Errorf("drift row %q", got)
+	}
+	for status, key := range map[CheckStatus]string{CheckDiffers: "0000200002|0000200002", CheckSame: "0000200001|0000200001",
+		CheckOnlyOnPlatform: "|shop-1", CheckError: "0000200006|0000200006", CheckOnlyInFile: "0000200003|0000200003"} {
+		row := byKey[key]
+		if row == 0 {
+			t.Errorf("no row %s", key)
+			continue
+		}
+		if got := fill("customers", row, 1); got != verdictColors[status][1] || fill("customers", row, len(header)) != got {
+			t.Errorf("%s row %s: fill %q, want %q across the row", status, key, got, verdictColors[status][1])
+		}
+	}
+	byKey, header, rows = rowsOf("addresses")
+	pc = slices.Index(header, "city (platform)")
+	if r := byKey["0000200001/A1|0000200001/0000200001-A1"]; pc < 0 || rows[r-1][pc] != "Munich" || rows[r-1][pc+1] != "München" {
+		t.Errorf("address drift: header %q row %q", header, rows[r-1])
 	}
 }
 

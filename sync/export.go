@@ -53,6 +53,8 @@ type ExportOptions struct {
 	Q string
 	// IncludeAcked also exports deletion log entries the ERP already acknowledged.
 	IncludeAcked bool
+	// CSV is the delimiter and byte-order mark of a CSV export.
+	CSV formats.CSVStyle
 	// PageWorkers is how many customer pages are fetched at once (default 4); every request still goes
 	// through the client's shared rate limiter and read concurrency limit.
 	PageWorkers int
@@ -153,7 +155,7 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 		before = rc.Stats()
 	}
 
-	out, err := newExportSink(opts.Out, format)
+	out, err := newExportSink(opts.Out, format, opts.CSV)
 	if err != nil {
 		return rep, err
 	}
@@ -259,7 +261,7 @@ type exportSink struct {
 
 type rowWriter interface{ Write([]string) error }
 
-func newExportSink(path, format string) (*exportSink, error) {
+func newExportSink(path, format string, style formats.CSVStyle) (*exportSink, error) {
 	if format == "xlsx" {
 		wb, err := formats.CreateWorkbook(path)
 		if err != nil {
@@ -267,7 +269,7 @@ func newExportSink(path, format string) (*exportSink, error) {
 		}
 		return &exportSink{wb: wb}, nil
 	}
-	w, err := formats.Create(path, "csv", "")
+	w, err := formats.CreateWith(path, formats.WriteOptions{Format: "csv", CSV: style})
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}

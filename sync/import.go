@@ -108,7 +108,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 
 	if opts.ResultsDir != "" {
-		files, err := writeResults(opts.ResultsDir, opts.ResultsFormat, p, r)
+		files, err := writeResults(opts.ResultsDir, opts.ResultsFormat, opts.ResultsBOM, p, r)
 		rep.ResultFiles = files
 		if err != nil && runErr == nil {
 			runErr = fmt.Errorf("write result files: %w", err)

@@ -105,6 +105,10 @@ func (t *InputTable) String() string {
 	return t.File
 }
 
+// CSVStyle is the style of CSV output made from this table, so that it opens in Excel as the table did
+// (formats.CSVStyleFor); a non-nil bom overrides the byte-order mark.
+func (t *InputTable) CSVStyle(bom *bool) formats.CSVStyle { return formats.CSVStyleFor(t.t, 0, bom) }
+
 // Complete reports whether the table was read to its proper end: Next returned io.EOF.
 func (t *InputTable) Complete() bool { return t.complete }
 

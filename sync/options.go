@@ -101,6 +101,9 @@ type Options struct {
 	// ResultsDir, if set, receives success and error files per input table; ResultsFormat is csv or xlsx.
 	ResultsDir    string
 	ResultsFormat string
+	// ResultsBOM says whether CSV result files start with a UTF-8 byte-order mark; nil follows each input
+	// table (formats.CSVStyleFor), whose delimiter they use too.
+	ResultsBOM *bool
 
 	// DetectDeletions lists the platform's customers before planning and records those deleted outside
 	// custsync (see DetectDeletedInPlatform); their rows are then held. Without it, deletions on the platform

@@ -26,8 +26,9 @@ type resultRow struct {
 
 // writeResults writes, per input table that has any, an error file (the failed rows as read, plus why) and a
 // success file (the rows applied, plus what was done). Rows of a table keep the table's header, so the error
-// file can be fixed and imported again.
-func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
+// file can be fixed and imported again; CSV result files keep its delimiter and get a byte-order mark where
+// it had one or was not UTF-8 (formats.CSVStyleFor; bom overrides), so they open in Excel as it did.
+func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
@@ -90,7 +91,8 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 				continue
 			}
 			path := filepath.Join(dir, base+"."+out.suffix+"."+format)
-			if err := writeResultFile(path, format, base, append(append([]string(nil), src.Header...), out.extra...), out.rows); err != nil {
+			opts := formats.WriteOptions{Format: format, Sheet: base, CSV: src.CSVStyle(bom)}
+			if err := writeResultFile(path, opts, append(append([]string(nil), src.Header...), out.extra...), out.rows); err != nil {
 				return files, err
 			}
 			files = append(files, path)
@@ -99,9 +101,9 @@ func writeResults(dir, format string, p *plan, r *runner) ([]string, error) {
 	return files, nil
 }
 
-func writeResultFile(path, format, sheet string, header []string, rows []resultRow) error {
+func writeResultFile(path string, opts formats.WriteOptions, header []string, rows []resultRow) error {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].line < rows[j].line })
-	w, err := formats.Create(path, format, sheet)
+	w, err := formats.CreateWith(path, opts)
 	if err != nil {
 		return err
 	}

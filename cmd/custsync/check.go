@@ -16,6 +16,7 @@ func checkCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "report", Value: "check-report.csv", Usage: "write the verdict of every key to `FILE` (CSV or XLSX by extension or --format)"},
 		&cli.StringFlag{Name: "format", Usage: "report format: csv or xlsx (default: from the --report extension)"},
+		bomFlag(),
 		&cli.BoolFlag{Name: "fail-on-diff", Usage: "exit 1 when any key is not the same on the platform (for monitoring)"},
 		&cli.IntFlag{Name: "page-workers", Value: 4, Usage: "customer pages fetched at once (all requests share --tps)"},
 		&cli.BoolFlag{Name: "record-deletions", Usage: "also record mapped customers deleted on the platform in the deletion log (the one thing that writes: the state file)"},
@@ -59,7 +60,7 @@ func runCheck(c *cli.Context) error {
 	}
 	rep, err := syncer.Check(c.Context, sess.Store, sess.Client, syncer.CheckOptions{
 		Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
-		Report: c.String("report"), Format: c.String("format"), PageWorkers: c.Int("page-workers"),
+		Report: c.String("report"), Format: c.String("format"), ReportBOM: bomChoice(c), PageWorkers: c.Int("page-workers"),
 	})
 	if errors.Is(err, syncer.ErrCheckInput) {
 		return &UsageError{Err: err}

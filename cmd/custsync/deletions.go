@@ -48,11 +48,11 @@ func deletionsCommand() *cli.Command {
 			{
 				Name:  "export",
 				Usage: "write the unacknowledged entries to CSV/XLSX (the ERP team's worklist; `deletions ack` reads it back)",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE`"},
 					&cli.StringFlag{Name: "format", Usage: "csv or xlsx (default: from the extension)"},
 					&cli.BoolFlag{Name: "all", Usage: "also acknowledged entries"},
-				},
+				}, csvOutputFlags()...),
 				Action: func(c *cli.Context) error { return exportLocalTable(c, syncer.ExportDeletions, c.Bool("all")) },
 			},
 			{

@@ -32,7 +32,7 @@ func exportCommand() *cli.Command {
 			"  custsync export --tenant acme --entity customers --out customers.csv\n" +
 			"  custsync export --tenant acme -e customers,addresses -o tenant-acme.xlsx\n" +
 			"  custsync export --tenant acme --entity deletions --out deletions.xlsx",
-		Flags:  append(flags, platformFlags()...),
+		Flags:  append(append(flags, csvOutputFlags()...), platformFlags()...),
 		Action: runExport,
 	}
 }
@@ -49,6 +49,10 @@ func runExport(c *cli.Context) error {
 		IncludeAcked: c.Bool("include-acked"),
 		PageWorkers:  c.Int("page-workers"),
 		Workers:      c.Int("checkers"),
+	}
+	var err error
+	if opts.CSV, err = csvOutputStyle(c); err != nil {
+		return err
 	}
 	if len(opts.Entities) == 0 {
 		return usageErrorf("--entity is required (customers, addresses, companies, locations, contacts, mappings, deletions)")
@@ -70,7 +74,6 @@ func runExport(c *cli.Context) error {
 	var (
 		st   *state.Store
 		sess *session
-		err  error
 	)
 	if localOnly {
 		// The local tables need no platform: open the state file for reading whatever it is bound to.

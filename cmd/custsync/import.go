@@ -20,6 +20,7 @@ func importCommand() *cli.Command {
 		&cli.BoolFlag{Name: "allow-empty", Usage: "accept input files without data rows (otherwise a safety stop)"},
 		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
 		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
+		bomFlag(),
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
 		&cli.BoolFlag{Name: "send-password-reset", Usage: "let the platform e-mail a password-reset link to each customer created (off by default)"},
 		&cli.BoolFlag{Name: "detect-deletions", Usage: "first list the platform's customers and record those deleted outside custsync (their rows are held)"},
@@ -115,6 +116,7 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 		return opts, usageErrorf("--format must be csv or xlsx, not %q", f)
 	}
 	opts.ResultsDir = c.String("results")
+	opts.ResultsBOM = bomChoice(c)
 	opts.DryRun = c.Bool("dry-run")
 	opts.AllowEmpty = c.Bool("allow-empty")
 	opts.DetectDeletions = c.Bool("detect-deletions")

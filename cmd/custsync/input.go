@@ -59,14 +59,8 @@ func readFlags(c *cli.Context) (formats.Options, *mapping.Spec, mapping.Entity, 
 			return read, nil, "", usageErrorf("--entity: %w", err)
 		}
 	}
-	switch d := c.String("delimiter"); strings.ToLower(d) {
-	case "":
-	case "tab", `\t`, "\t":
-		read.Delimiter = '\t'
-	case ",", ";", "|":
-		read.Delimiter = rune(d[0])
-	default:
-		return read, nil, "", usageErrorf("--delimiter must be , ; | or tab, not %q", d)
+	if read.Delimiter, err = parseDelimiter(c.String("delimiter")); err != nil {
+		return read, nil, "", err
 	}
 	switch enc := strings.ToLower(c.String("encoding")); enc {
 	case "", "auto", "utf-8", "utf8", "windows-1252", "cp1252", "iso-8859-1", "latin1":

@@ -31,10 +31,10 @@ func mappingsCommand() *cli.Command {
 			{
 				Name:  "export",
 				Usage: "write the mappings to CSV/XLSX",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE`"},
 					&cli.StringFlag{Name: "format", Usage: "csv or xlsx (default: from the extension)"},
-				},
+				}, csvOutputFlags()...),
 				Action: runMappingsExport,
 			},
 			{
@@ -118,13 +118,17 @@ func exportLocalTable(c *cli.Context, table string, includeAcked bool) error {
 	if c.String("out") == "" {
 		return usageErrorf("--out is required")
 	}
+	style, err := csvOutputStyle(c)
+	if err != nil {
+		return err
+	}
 	st, err := openState(c, state.Binding{})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	rep, err := syncer.Export(c.Context, st, nil, syncer.ExportOptions{Entities: []string{table}, Out: c.String("out"),
-		Format: c.String("format"), IncludeAcked: includeAcked})
+		Format: c.String("format"), IncludeAcked: includeAcked, CSV: style})
 	if errors.Is(err, syncer.ErrExportOptions) {
 		return &UsageError{Err: err}
 	}

@@ -167,6 +167,7 @@ func TestSAPSampleReadsRealExports(t *testing.T) {
 	}
 
 	// The error file, fixed (the country corrected, the duplicate dropped), goes back in with the same mapping.
+	// It keeps the export's ';' (and, the export being Windows-1252, is UTF-8 with a BOM).
 	errFile := filepath.Join(results, "KNA1_20261201.errors.csv")
 	data, err := os.ReadFile(errFile)
 	if err != nil {
@@ -177,7 +178,7 @@ func TestSAPSampleReadsRealExports(t *testing.T) {
 		if strings.Contains(line, "Dublette") {
 			continue
 		}
-		fixed = append(fixed, strings.Replace(line, ",XY,", ",DE,", 1))
+		fixed = append(fixed, strings.Replace(line, ";XY;", ";DE;", 1))
 	}
 	if len(fixed) != 2 {
 		t.Fatalf("error file:\n%s", data)

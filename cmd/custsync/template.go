@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -19,11 +20,11 @@ func templateCommand() *cli.Command {
 			"Examples:\n" +
 			"  custsync template --entity customers --out customers.xlsx\n" +
 			"  custsync template --entity addresses --format csv --out addresses.csv",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "entity", Aliases: []string{"e"}, Usage: "customers, addresses, companies, locations or contacts"},
 			&cli.StringFlag{Name: "format", Usage: "csv or xlsx (default: from the --out extension)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (default: the CSV header on stdout)"},
-		},
+		}, csvOutputFlags()...),
 		Action: runTemplate,
 	}
 }
@@ -40,16 +41,20 @@ func runTemplate(c *cli.Context) error {
 	if format != "" && format != "csv" && format != "xlsx" {
 		return usageErrorf("--format must be csv or xlsx, not %q", format)
 	}
+	style, err := csvOutputStyle(c)
+	if err != nil {
+		return err
+	}
 	cols := mapping.Columns(e)
 	out := c.String("out")
 	if out == "" || out == "-" {
 		if format == "xlsx" {
 			return usageErrorf("an XLSX template needs --out FILE")
 		}
-		_, err := fmt.Fprintln(c.App.Writer, strings.Join(cols, ","))
+		_, err := fmt.Fprintln(c.App.Writer, strings.Join(cols, string(cmp.Or(style.Delimiter, ','))))
 		return err
 	}
-	w, err := formats.Create(out, format, string(e))
+	w, err := formats.CreateWith(out, formats.WriteOptions{Format: format, Sheet: string(e), CSV: style})
 	if err != nil {
 		return usageErrorf("%w", err)
 	}
