@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"custsync/mapping"
 	"custsync/remote"
@@ -101,8 +102,11 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	seen := map[string]map[remote.Endpoint]bool{}
 	run := func(command string, entity mapping.Entity, args ...string) {
 		t.Helper()
-		before := len(srv.Requests())
+		// Requests are attributed by when they started: one a previous command abandoned (a page fetch
+		// cancelled at the end of the list) may be logged during the next command.
+		start := time.Now()
 		code, out, errOut := runCLI(t, append(append([]string{}, global...), args...)...)
+		end := time.Now()
 		if code != ExitOK && code != ExitPartial {
 			t.Fatalf("%s: code %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
@@ -114,8 +118,8 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 		if seen[key] == nil {
 			seen[key] = map[remote.Endpoint]bool{}
 		}
-		for _, r := range srv.Requests()[before:] {
-			if r.Path == "/oauth/token" {
+		for _, r := range srv.Requests() {
+			if r.Path == "/oauth/token" || r.Time.Before(start) || r.Time.After(end) {
 				continue
 			}
 			ep, ok := endpointOf(r, need)
