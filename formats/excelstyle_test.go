@@ -171,7 +171,7 @@ func TestWorkbookHeaderTreatmentAndFills(t *testing.T) {
 		if style := cellStyle(t, f, sheet, "A1"); style.Font == nil || !style.Font.Bold {
 			t.Errorf("%s: the header is not bold", sheet)
 		}
-		if !strings.Contains(sheetXML(t, f, sheet), "<autoFilter ") {
+		if !strings.Contains(storedSheetXML(t, f, sheet), "<autoFilter ") {
 			t.Errorf("%s: no autoFilter element", sheet)
 		}
 	}
@@ -199,8 +199,8 @@ func cellStyle(t *testing.T, f *excelize.File, sheet, cell string) *excelize.Sty
 	return s
 }
 
-// sheetXML returns the stored XML of a worksheet.
-func sheetXML(t *testing.T, f *excelize.File, sheet string) string {
+// storedSheetXML returns the stored XML of a worksheet.
+func storedSheetXML(t *testing.T, f *excelize.File, sheet string) string {
 	t.Helper()
 	idx, err := f.GetSheetIndex(sheet)
 	if err != nil {
