@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"custsync/sandbox"
@@ -76,32 +77,31 @@ func TestConcurrentWorkersShareOneTokenFetch(t *testing.T) {
 
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{TokenTTL: 100 * time.Second})
-	clock := newTestClock(true)
-	cfg := testConfig(p)
-	cfg.Clock = clock
-	c := newTestClient(t, cfg)
-	ctx := context.Background()
-	seedCustomers(t, c, 1)
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleClient(t, testConfig(p))
+		ctx := context.Background()
+		seedCustomers(t, c, 1)
 
-	clock.Advance(40 * time.Second) // before the refresh point (50 s for a 100 s token)
-	if _, err := c.GetCustomer(ctx, customerID(0)); err != nil {
-		t.Fatal(err)
-	}
-	if n := p.countRequests(http.MethodPost, tokenPath); n != 1 {
-		t.Errorf("%d token requests at 40s, want 1", n)
-	}
-	clock.Advance(20 * time.Second)
-	if _, err := c.GetCustomer(ctx, customerID(0)); err != nil {
-		t.Fatal(err)
-	}
-	if n := p.countRequests(http.MethodPost, tokenPath); n != 2 {
-		t.Errorf("%d token requests at 60s, want 2", n)
-	}
-	for _, r := range p.srv.Requests() {
-		if r.Status == http.StatusUnauthorized {
-			t.Errorf("a request was refused: %+v", r)
+		time.Sleep(40 * time.Second) // before the refresh point (50 s for a 100 s token)
+		if _, err := c.GetCustomer(ctx, customerID(0)); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if n := p.countRequests(http.MethodPost, tokenPath); n != 1 {
+			t.Errorf("%d token requests at 40s, want 1", n)
+		}
+		time.Sleep(20 * time.Second)
+		if _, err := c.GetCustomer(ctx, customerID(0)); err != nil {
+			t.Fatal(err)
+		}
+		if n := p.countRequests(http.MethodPost, tokenPath); n != 2 {
+			t.Errorf("%d token requests at 60s, want 2", n)
+		}
+		for _, r := range p.srv.Requests() {
+			if r.Status == http.StatusUnauthorized {
+				t.Errorf("a request was refused: %+v", r)
+			}
+		}
+	})
 }
 
 func TestSecondUnauthorizedIsFinal(t *testing.T) {

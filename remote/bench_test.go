@@ -58,7 +58,7 @@ func BenchmarkRateLimited200(b *testing.B) {
 		cfg := testConfig(p)
 		cfg.TPS = tps
 		c := newTestClient(b, cfg)
-		// Take the token before the clock starts: token requests are not rate limited.
+		// Take the token before the clock starts: the measured window holds API requests only.
 		if _, err := c.GetCustomer(context.Background(), customerID(0)); err != nil {
 			b.Fatal(err)
 		}

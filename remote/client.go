@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,18 +35,17 @@ const (
 type Client struct {
 	cfg         Config
 	baseURL     string
-	mappingsURL string
+	mappingsURL string // "" when none is configured
 	http        *http.Client
 	logger      *slog.Logger
-	clock       Clock
 	randN       func(int64) int64
 	limiter     *rate.Limiter
 	writers     semaphore
 	readers     semaphore
 	gate        pauseGate
 	tokens      *tokenSource
-	// mappingTokens serves the mappings host; it is tokens itself unless MappingsURL names
-	// another host, which then issues its own tokens for the same credentials.
+	// mappingTokens serves the mappings host, which issues its own tokens for the same
+	// credentials; nil without a mappings URL.
 	mappingTokens *tokenSource
 	maxRetries    int
 	baseBackoff   time.Duration
@@ -53,6 +53,10 @@ type Client struct {
 	maxRetryAfter time.Duration
 	timeout       time.Duration
 	stats         counters
+
+	// acceptedMu serialises Config.OnAccepted; accepted is set once it succeeded.
+	acceptedMu sync.Mutex
+	accepted   atomic.Bool
 
 	secretsMu sync.Mutex
 	// secrets are strings scrubbed from every platform message: the client secret and the
@@ -73,7 +77,6 @@ func New(cfg Config) (*Client, error) {
 		mappingsURL:   mappings,
 		http:          cfg.HTTPClient,
 		logger:        cfg.Logger,
-		clock:         cfg.Clock,
 		randN:         randomInt64N,
 		writers:       newSemaphore(cfg.Writers),
 		readers:       newSemaphore(cfg.Readers),
@@ -96,18 +99,18 @@ func New(cfg Config) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	if c.clock == nil {
-		c.clock = RealClock{}
-	}
 	if cfg.TPS > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.TPS), max(cfg.Burst, 1))
 	} else {
 		c.limiter = rate.NewLimiter(rate.Inf, 1)
 	}
-	c.tokens = &tokenSource{c: c, url: base + tokenPath}
-	c.mappingTokens = c.tokens
-	if mappings != base {
-		c.mappingTokens = &tokenSource{c: c, url: mappings + tokenPath}
+	c.tokens = &tokenSource{c: c, base: base}
+	switch mappings {
+	case "":
+	case base:
+		c.mappingTokens = c.tokens
+	default:
+		c.mappingTokens = &tokenSource{c: c, base: mappings}
 	}
 	return c, nil
 }
@@ -133,6 +136,10 @@ func (c *Client) Tenant() string { return c.cfg.Tenant }
 
 // BaseURL returns the normalised API root.
 func (c *Client) BaseURL() string { return c.baseURL }
+
+// MappingsURL returns the normalised root of the SD customer mappings endpoint, "" if none is
+// configured.
+func (c *Client) MappingsURL() string { return c.mappingsURL }
 
 // rememberToken adds a token to the strings scrubbed from messages, keeping the last few.
 func (c *Client) rememberToken(tok string) {
@@ -179,10 +186,19 @@ type request struct {
 	query  url.Values
 	header http.Header
 	body   any
+	// form, if set, is sent form-encoded instead of body. It may carry the client secret, so
+	// nothing ever logs or quotes it.
+	form url.Values
 	// read selects the readers' concurrency limit (GET, POST searches); otherwise writers'.
 	read bool
 	// repeatable allows retrying a POST after a 5xx or a network failure.
 	repeatable bool
+	// anonymous marks the token request itself: it carries no bearer token, and it skips
+	// the concurrency limits so that it never waits for the workers that wait for it.
+	anonymous bool
+	// check, if set, inspects a 2xx answer inside the retry loop; a *badAnswer it returns is
+	// retried when temporary.
+	check func(*response) error
 }
 
 // response is a 2xx answer.
@@ -190,6 +206,18 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+}
+
+// badAnswer is a 2xx answer that check refused. A temporary one (cut short) is retried.
+type badAnswer struct {
+	method, path string
+	status       int
+	reason       string
+	temporary    bool
+}
+
+func (e *badAnswer) Error() string {
+	return fmt.Sprintf("%s %s: %d answer %s", e.method, e.path, e.status, e.reason)
 }
 
 // idempotent reports whether the request may be repeated after an unknown outcome.
@@ -206,20 +234,35 @@ func (r *request) idempotent() bool {
 	return r.repeatable
 }
 
-// do sends r and returns its 2xx answer. It retries per the package's policy and returns an
-// *APIError for a final answer, an error wrapping ErrRetriesExhausted when every attempt
-// failed temporarily, or the context's error when ctx ends first.
+// retryable reports whether an error answer to attempt number attempt is worth another try.
+func (r *request) retryable(status, attempt int) bool {
+	switch {
+	case status == http.StatusTooManyRequests:
+		// Refused before processing, so safe for every method.
+		return true
+	case !r.idempotent():
+		return false
+	case status == http.StatusInternalServerError:
+		// The token endpoint has no records to fail on: its 500 passes like a 503.
+		return r.anonymous || attempt <= ServerErrorRetries
+	}
+	return retryableStatus(status)
+}
+
+// do sends r and returns its 2xx answer. It is the one retry loop of the client, token
+// requests included: it retries per the package's policy and returns an *APIError for a final
+// answer, an error wrapping ErrRetriesExhausted when every attempt failed temporarily, a
+// *TokenError when no token could be had, or the context's error when ctx ends first.
 func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	var payload []byte
-	if r.body != nil {
+	switch {
+	case r.form != nil:
+		payload = []byte(r.form.Encode())
+	case r.body != nil:
 		var err error
 		if payload, err = json.Marshal(r.body); err != nil {
 			return nil, fmt.Errorf("%s %s: encode body: %w", r.method, r.path, err)
 		}
-	}
-	sem := c.writers
-	if r.read {
-		sem = c.readers
 	}
 	var (
 		lastErr        error
@@ -227,24 +270,32 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		refreshed      bool
 	)
 	for attempt := 1; ; attempt++ {
-		resp, err := c.attempt(ctx, r, payload, sem)
+		resp, err := c.attempt(ctx, r, payload)
+		if err == nil && r.check != nil {
+			err = r.check(resp)
+		}
 		if err == nil {
+			if !r.anonymous && r.base == c.baseURL {
+				if err := c.markAccepted(ctx); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+				}
+			}
 			return resp, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, ctxErr)
 		}
 		var (
-			apiErr     *APIError
-			netErr     *NetworkError
-			authErr    *refusedToken
-			retryAfter time.Duration
-			hasAfter   bool
+			apiErr  *APIError
+			netErr  *NetworkError
+			authErr *refusedToken
+			bad     *badAnswer
+			tokErr  *TokenError
 		)
-		var tokenErr *tokenFailure
 		switch {
-		case errors.As(err, &tokenErr):
-			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, tokenErr.err)
+		case errors.As(err, &tokErr):
+			// The token request has been through this loop already.
+			return nil, tokErr
 		case errors.As(err, &authErr):
 			// The token was refused: fetch a new one and repeat once. The request was not
 			// processed, so this is safe for every method and is not counted as a retry.
@@ -261,9 +312,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		case errors.As(err, &apiErr):
 			apiErr.Attempts = attempt
 			apiErr.AfterUnknownOutcome = unknownOutcome
-			retryAfter, hasAfter = apiErr.RetryAfter, apiErr.RetryAfter > 0
-			// A 429 is refused before processing, so it is retried for every method.
-			if !retryableStatus(apiErr.Status) || (apiErr.Status != http.StatusTooManyRequests && !r.idempotent()) {
+			if !r.retryable(apiErr.Status, attempt) {
 				return nil, apiErr
 			}
 		case errors.As(err, &netErr):
@@ -273,22 +322,26 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			if netErr.UnknownOutcome && !r.idempotent() {
 				return nil, err
 			}
+		case errors.As(err, &bad):
+			if !bad.temporary {
+				return nil, err
+			}
 		default:
 			return nil, err
 		}
 		lastErr = err
 		if attempt > c.maxRetries {
-			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)
+			return nil, &retriesExhausted{attempts: attempt, last: lastErr}
 		}
 		delay := backoffDelay(attempt, c.baseBackoff, c.maxBackoff, c.randN)
-		if (apiErr != nil && apiErr.Status == http.StatusTooManyRequests) || hasAfter {
+		if apiErr != nil && (apiErr.Status == http.StatusTooManyRequests || apiErr.RetryAfter > 0) {
 			// Too many requests concern the whole tenant: pause every worker, for the time
 			// the platform asked for or else for our own backoff delay.
 			pause := delay
-			if hasAfter {
-				pause = min(retryAfter, c.maxRetryAfter)
+			if apiErr.RetryAfter > 0 {
+				pause = min(apiErr.RetryAfter, c.maxRetryAfter)
 			}
-			now := c.clock.Now()
+			now := time.Now()
 			if extended := c.gate.pauseUntil(now, now.Add(pause)); extended > 0 {
 				c.logger.Warn("platform asked to slow down, pausing all requests",
 					slog.String("method", r.method), slog.String("path", r.path),
@@ -298,11 +351,28 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		c.stats.retries.Add(1)
 		c.logger.Debug("retrying", slog.String("method", r.method), slog.String("path", r.path),
-			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", err.Error()))
-		if err := c.clock.Sleep(ctx, delay); err != nil {
+			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", c.scrub(err.Error())))
+		if err := sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("%s %s: %w (last failure: %w)", r.method, r.path, err, lastErr)
 		}
 	}
+}
+
+// markAccepted calls Config.OnAccepted after the first 2xx answer to an authenticated request.
+func (c *Client) markAccepted(ctx context.Context) error {
+	if c.cfg.OnAccepted == nil || c.accepted.Load() {
+		return nil
+	}
+	c.acceptedMu.Lock()
+	defer c.acceptedMu.Unlock()
+	if c.accepted.Load() {
+		return nil
+	}
+	if err := c.cfg.OnAccepted(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	c.accepted.Store(true)
+	return nil
 }
 
 // refusedToken is an internal marker: the API answered 401 to the given token.
@@ -314,40 +384,47 @@ type refusedToken struct {
 
 func (e *refusedToken) Error() string { return e.apiErr.Error() }
 
-// tokenFailure marks an attempt that failed to obtain a token.
-type tokenFailure struct{ err error }
-
-func (e *tokenFailure) Error() string { return e.err.Error() }
-
-// attempt makes one try: concurrency slot, pause gate, rate limiter, token, HTTP exchange.
-func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem semaphore) (*response, error) {
-	if err := sem.acquire(ctx); err != nil {
-		return nil, err
+// attempt makes one try: token, concurrency slot, pause gate, rate limiter, HTTP exchange.
+func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*response, error) {
+	var (
+		tokens *tokenSource
+		tok    string
+	)
+	if !r.anonymous {
+		tokens = c.tokens
+		if r.base != c.baseURL {
+			tokens = c.mappingTokens
+		}
+		// Before taking a slot: a worker waiting for the shared token fetch holds none.
+		var err error
+		if tok, err = tokens.get(ctx); err != nil {
+			return nil, err
+		}
+		sem := c.writers
+		if r.read {
+			sem = c.readers
+		}
+		if err := sem.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer sem.release()
 	}
-	defer sem.release()
 	for {
-		if err := c.gate.wait(ctx, c.clock); err != nil {
+		if err := c.gate.wait(ctx); err != nil {
 			return nil, err
 		}
-		waited, err := limiterWait(ctx, c.limiter, c.clock)
-		if err != nil {
-			return nil, err
+		if c.limiter.Limit() != rate.Inf {
+			start := time.Now()
+			if err := c.limiter.Wait(ctx); err != nil {
+				return nil, fmt.Errorf("rate limiter: %w", err)
+			}
+			c.stats.limiterWait.Add(int64(time.Since(start)))
 		}
-		c.stats.limiterWait.Add(int64(waited))
 		// The gate may have closed while we waited for the limiter; a token spent here is
 		// the smaller evil than a request sent into a pause.
-		if !c.gate.openAt().After(c.clock.Now()) {
+		if !c.gate.openAt().After(time.Now()) {
 			break
 		}
-	}
-	tokens := c.tokens
-	if r.base == c.mappingsURL {
-		tokens = c.mappingTokens
-	}
-	tok, err := tokens.get(ctx)
-	if err != nil {
-		// The token source has its own retries; do must not retry on top of them.
-		return nil, &tokenFailure{err: err}
 	}
 
 	attemptCtx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -367,18 +444,31 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem se
 	for k, vs := range r.header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
+	if !r.anonymous {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	if payload != nil && req.Header.Get("Content-Type") == "" {
+	switch {
+	case r.form != nil:
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case payload != nil && req.Header.Get("Content-Type") == "":
 		req.Header.Set("Content-Type", "application/json")
 	}
 
-	c.stats.requests.Add(1)
+	if r.anonymous {
+		c.stats.tokenFetches.Add(1)
+	} else {
+		c.stats.requests.Add(1)
+	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.stats.networkErrors.Add(1)
+		if attemptCtx.Err() != nil && ctx.Err() == nil {
+			// This attempt's own timeout: a network failure to retry, not the caller's deadline.
+			err = fmt.Errorf("no answer within %s", c.timeout)
+		}
 		wrapped := classifyTransportError(r.method, r.path, err)
 		c.logger.Debug("request failed", slog.String("method", r.method), slog.String("path", r.path), slog.String("error", wrapped.Error()))
 		return nil, wrapped
@@ -391,6 +481,9 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem se
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		c.stats.networkErrors.Add(1)
+		if attemptCtx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("answer not complete within %s", c.timeout)
+		}
 		wrapped := classifyTransportError(r.method, r.path, err)
 		return nil, wrapped
 	}
@@ -407,7 +500,7 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem se
 	}
 	apiErr := newAPIError(r.method, r.path, resp, body)
 	c.scrubAPIError(apiErr)
-	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()); ok {
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		apiErr.RetryAfter = d
 	}
 	switch {
@@ -415,7 +508,7 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte, sem se
 		c.stats.throttled.Add(1)
 	case resp.StatusCode >= 500:
 		c.stats.serverErrors.Add(1)
-	case resp.StatusCode == http.StatusUnauthorized:
+	case resp.StatusCode == http.StatusUnauthorized && !r.anonymous:
 		return nil, &refusedToken{source: tokens, token: tok, apiErr: apiErr}
 	}
 	return nil, apiErr

@@ -19,6 +19,10 @@ const (
 	DefaultMaxBackoff     = 30 * time.Second
 	DefaultMaxRetryAfter  = 2 * time.Minute
 	DefaultRequestTimeout = 60 * time.Second
+	// ServerErrorRetries bounds the retries of a 500 answer to an idempotent request. A
+	// gateway's 500 passes, but on this platform a 500 is as often a deterministic failure of
+	// one record, which no number of retries mends.
+	ServerErrorRetries = 2
 )
 
 // Config configures a Client. BaseURL, Tenant, ClientID and ClientSecret are required; every
@@ -29,11 +33,13 @@ type Config struct {
 	// BaseURL is the API root, e.g. https://api.emporix.io. A trailing slash is ignored.
 	BaseURL string
 	// MappingsURL is the root of the SD customer mappings endpoint
-	// ({MappingsURL}/{tenant}/sdCustomerMappings). Empty means BaseURL. When it differs
-	// from BaseURL, tokens for it are requested at {MappingsURL}/oauth/token with the same
-	// client credentials.
+	// ({MappingsURL}/{tenant}/sdCustomerMappings), an Engagement Center (YaaS) service the
+	// platform itself does not have. Empty means none: the SD mapping calls then fail with
+	// ErrNoMappingsURL before sending anything. Tokens for it are requested at
+	// {MappingsURL}/oauth/token with the same client credentials.
 	MappingsURL string
-	// Tenant is the lowercase tenant name used in every path.
+	// Tenant is the tenant name used in every path; it must follow the platform's rule
+	// (TenantRule).
 	Tenant string
 
 	// ClientID and ClientSecret are the OAuth2 client credentials of the tenant's API key.
@@ -54,7 +60,9 @@ type Config struct {
 	Writers, Readers int
 
 	// MaxRetries is how many times a temporary failure is retried (so at most MaxRetries+1
-	// attempts). Zero means DefaultMaxRetries; negative means no retries.
+	// attempts); a 500 answer to an idempotent request is retried at most
+	// ServerErrorRetries times of these. Zero means DefaultMaxRetries; negative means no
+	// retries.
 	MaxRetries int
 	// BaseBackoff is the cap of the first retry's random delay; each further retry doubles it.
 	// Zero means DefaultBaseBackoff.
@@ -80,14 +88,20 @@ type Config struct {
 	// attempt and retry at Debug; Stats counts them all. Nil discards. Log lines carry method,
 	// path, status and the platform's message, never headers, query strings or bodies.
 	Logger *slog.Logger
-	// Clock tells time and sleeps. Nil means the real clock. Tests inject a fake one so
-	// backoff and Retry-After waits take no real time.
-	Clock Clock
+
+	// OnAccepted, if set, is called once, when the platform first answers a request that
+	// carried an access token with 2xx: the moment the platform has accepted the credentials
+	// for this tenant (custsync binds its state file to the tenant then). The call that
+	// triggered it waits for it; if it fails, that call fails with its error and the next
+	// successful call tries again.
+	OnAccepted func(context.Context) error
 }
 
-// tenantPattern is the platform's tenant rule (lowercase letters and digits, starting with a
-// letter); the length limits of the spec are not enforced so that odd legacy tenants still work.
-var tenantPattern = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+// TenantRule is the platform's rule for tenant names (the specs' tenant path parameter:
+// ^[a-z][a-z0-9]+$, 3 to 16 characters).
+const TenantRule = "3 to 16 lowercase letters and digits, starting with a letter"
+
+var tenantPattern = regexp.MustCompile(`^[a-z][a-z0-9]{2,15}$`)
 
 // ErrInvalidConfig is wrapped by every error New returns for a bad Config.
 var ErrInvalidConfig = errors.New("invalid remote configuration")
@@ -98,14 +112,13 @@ func (c Config) validate() (base, mappings string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	mappings = base
 	if c.MappingsURL != "" {
 		if mappings, err = normaliseBaseURL("mappings URL", c.MappingsURL); err != nil {
 			return "", "", err
 		}
 	}
 	if !tenantPattern.MatchString(c.Tenant) {
-		return "", "", fmt.Errorf("%w: tenant %q must be lowercase letters and digits starting with a letter", ErrInvalidConfig, c.Tenant)
+		return "", "", fmt.Errorf("%w: tenant %q is not a platform tenant name (%s)", ErrInvalidConfig, c.Tenant, TenantRule)
 	}
 	if c.ClientID == "" || c.ClientSecret == "" {
 		return "", "", fmt.Errorf("%w: %w", ErrInvalidConfig, ErrMissingCredentials)
@@ -157,34 +170,4 @@ func redacted(s string) string {
 		return "unset"
 	}
 	return "[REDACTED]"
-}
-
-// Clock is the time source of a Client.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// Sleep waits for d or until ctx is done, whichever comes first, and returns ctx.Err()
-	// in the latter case.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep waits for d or until ctx is done.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

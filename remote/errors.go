@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,7 +30,71 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict matches an *APIError with status 409 (id in use, duplicate, stale version).
 	ErrConflict = errors.New("conflict")
+	// ErrNotPlatform means the server at the configured URL does not answer like the
+	// platform's OAuth service (HTML, a 404 or 501, a JSON answer without a token): a
+	// configuration error, not a failure to retry. The CLI maps it to exit code 2.
+	ErrNotPlatform = errors.New("not the platform")
+	// ErrNoMappingsURL is returned, before any request, by the SD mapping calls of a client
+	// configured without a MappingsURL.
+	ErrNoMappingsURL = errors.New("no SD customer mappings URL is configured")
 )
+
+// TokenError is a token request that failed for good: refused credentials
+// (ErrCredentialsRefused), a server that is not the platform (ErrNotPlatform), or temporary
+// failures until the retries ran out (ErrRetriesExhausted). Every call of the client that
+// needs a token then fails with it, without asking the endpoint again, so a run stops once
+// instead of failing each record on its own token request.
+type TokenError struct {
+	// Endpoint is the token endpoint's URL.
+	Endpoint string
+	// Status is the last answer's HTTP status; 0 if there was none.
+	Status int
+	// Answer is a one-line excerpt of the last answer or the transport error.
+	Answer string
+	// Attempts is how many requests were made.
+	Attempts int
+	// Err wraps the class sentinel and the last failure.
+	Err error
+}
+
+// Error names the endpoint, what went wrong, the answer's status and excerpt, and what to do.
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	switch {
+	case errors.Is(e.Err, ErrNotPlatform):
+		fmt.Fprintf(&b, "%s does not answer like the platform's OAuth token endpoint (check the API URL)", e.Endpoint)
+	case errors.Is(e.Err, ErrCredentialsRefused):
+		fmt.Fprintf(&b, "the platform refused the client credentials at %s", e.Endpoint)
+	case errors.Is(e.Err, ErrRetriesExhausted):
+		fmt.Fprintf(&b, "no access token from %s after %d attempts; re-run later", e.Endpoint, e.Attempts)
+	default:
+		fmt.Fprintf(&b, "token request to %s failed", e.Endpoint)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Answer != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Answer)
+	}
+	return b.String()
+}
+
+// Unwrap returns the class sentinel and the last failure.
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// retriesExhausted is the error of a call whose every attempt failed temporarily.
+type retriesExhausted struct {
+	attempts int
+	last     error
+}
+
+func (e *retriesExhausted) Error() string {
+	return fmt.Sprintf("%v after %d attempts: %v", ErrRetriesExhausted, e.attempts, e.last)
+}
+
+// Unwrap makes errors.Is(err, ErrRetriesExhausted) true and exposes the last failure.
+func (e *retriesExhausted) Unwrap() []error { return []error{ErrRetriesExhausted, e.last} }
 
 // APIError is a non-2xx answer of the platform. It is decoded from any of the platform's
 // error bodies: the Customer Service shape {status,type,message,moreInfo,details[{field,type,
@@ -62,22 +128,38 @@ type APIError struct {
 	// the platform without an answer (connection dropped, timeout). A 409 on a write is then
 	// often the trace of that earlier attempt having been applied.
 	AfterUnknownOutcome bool
+
+	// fromJSON is true when the body was a JSON object, as the platform's error bodies are.
+	fromJSON bool
 }
 
 // Error describes the failure with method, path, status and the platform's message.
 func (e *APIError) Error() string {
+	s := fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
+	if d := e.describe(); d != "" {
+		if !strings.HasPrefix(d, "(") {
+			s += ":"
+		}
+		s += " " + d
+	}
+	return s
+}
+
+// describe is what the answer said: type and code, message, details and request id.
+func (e *APIError) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
 	switch {
 	case e.Type != "" && e.Code != "":
-		fmt.Fprintf(&b, " (%s, %s)", e.Type, e.Code)
+		fmt.Fprintf(&b, "(%s, %s)", e.Type, e.Code)
 	case e.Type != "":
-		fmt.Fprintf(&b, " (%s)", e.Type)
+		fmt.Fprintf(&b, "(%s)", e.Type)
 	case e.Code != "":
-		fmt.Fprintf(&b, " (%s)", e.Code)
+		fmt.Fprintf(&b, "(%s)", e.Code)
 	}
 	if e.Message != "" {
-		b.WriteString(": ")
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
 		b.WriteString(e.Message)
 	}
 	if len(e.Details) > 0 {
@@ -88,7 +170,7 @@ func (e *APIError) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
 	}
-	return b.String()
+	return strings.TrimSpace(b.String())
 }
 
 // Is lets errors.Is match the sentinels: ErrNotFound (404), ErrConflict (409) and
@@ -137,7 +219,7 @@ func IsAuth(err error) bool { return errors.Is(err, ErrCredentialsRefused) }
 // IsTemporary reports whether err may go away by itself: a network error, a 408, 429 or
 // 5xx answer, or exhausted retries of those. A later run may succeed.
 func IsTemporary(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrNotPlatform) || errors.Is(err, ErrCredentialsRefused) {
 		return false
 	}
 	if errors.Is(err, ErrRetriesExhausted) {
@@ -152,12 +234,12 @@ func IsTemporary(err error) bool {
 }
 
 // IsFinal reports whether err is an answer the platform will give again to the same request:
-// a 4xx other than 408 and 429, or refused credentials. Such a record goes to the error file.
+// a 4xx other than 408 and 429, refused credentials, or a server that is not the platform.
 func IsFinal(err error) bool {
 	if err == nil || IsTemporary(err) {
 		return false
 	}
-	if errors.Is(err, ErrCredentialsRefused) {
+	if errors.Is(err, ErrCredentialsRefused) || errors.Is(err, ErrNotPlatform) {
 		return true
 	}
 	var apiErr *APIError
@@ -168,8 +250,8 @@ func temporaryStatus(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
-// retryableStatus lists the answers the client retries. Other 5xx (500, 501) are not retried:
-// on this platform a 500 is usually a deterministic failure of one record.
+// retryableStatus lists the answers retried up to MaxRetries times. A 500 is retried only
+// ServerErrorRetries times, and 501 never: it says the server lacks the operation.
 func retryableStatus(status int) bool {
 	switch status {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -204,11 +286,12 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-// maxMessageLen bounds what a non-JSON body contributes to an error message.
-const maxMessageLen = 300
+// maxMessageLen bounds what a non-JSON body contributes to an error message: a failure line
+// quotes the answer, it does not reproduce a proxy's error page.
+const maxMessageLen = 120
 
 // decodeErrorBody fills the platform fields of e from an error body of any known shape.
-// Bodies that are not JSON (a proxy's HTML page) contribute a short single-line snippet.
+// Bodies that are not JSON (a proxy's HTML page) contribute a one-line excerpt.
 func decodeErrorBody(e *APIError, body []byte) {
 	trimmed := strings.TrimSpace(string(body))
 	if trimmed == "" {
@@ -216,9 +299,10 @@ func decodeErrorBody(e *APIError, body []byte) {
 	}
 	var eb errorBody
 	if err := json.Unmarshal([]byte(trimmed), &eb); err != nil || !strings.HasPrefix(trimmed, "{") {
-		e.Message = snippet(trimmed)
+		e.Message = excerpt(trimmed)
 		return
 	}
+	e.fromJSON = true
 	switch {
 	case eb.Fault != nil:
 		e.Message = eb.Fault.FaultString
@@ -268,7 +352,21 @@ func decodeDetail(raw json.RawMessage) string {
 	return fe.Type
 }
 
-func snippet(s string) string {
+// excerpt is a one-line quote of an answer that is not JSON. Of an HTML page it keeps the title
+// (or else the text without the markup), which is what a gateway's error page has to say.
+func excerpt(body string) string {
+	if looksLikeHTML(body) {
+		text := htmlTitle(body)
+		if text == "" {
+			text = htmlTagPattern.ReplaceAllString(body, " ")
+		}
+		return fmt.Sprintf("HTML page %q", shorten(html.UnescapeString(text)))
+	}
+	return shorten(body)
+}
+
+// shorten joins s into one line of at most maxMessageLen bytes.
+func shorten(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= maxMessageLen {
 		return s
@@ -278,6 +376,24 @@ func snippet(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+var (
+	htmlTagPattern   = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<[^>]*>`)
+	htmlTitlePattern = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+)
+
+func looksLikeHTML(body string) bool {
+	head := strings.ToLower(body[:min(len(body), 512)])
+	return strings.HasPrefix(head, "<") && (strings.Contains(head, "<html") || strings.Contains(head, "<!doctype") ||
+		strings.Contains(head, "<body") || strings.Contains(head, "<head") || strings.Contains(head, "<h1") || strings.Contains(head, "<title"))
+}
+
+func htmlTitle(body string) string {
+	if m := htmlTitlePattern.FindStringSubmatch(body); m != nil {
+		return strings.TrimSpace(htmlTagPattern.ReplaceAllString(m[1], " "))
+	}
+	return ""
 }
 
 // requestIDHeaders are the headers the platform, its gateway or a proxy use for a request id,

@@ -89,6 +89,24 @@ func testConfig(p *platform) Config {
 	}
 }
 
+// bubbleTransport is an HTTP transport for clients inside a testing/synctest bubble, whose fake
+// clock makes backoff and Retry-After waits cost no real time. It keeps no idle connections:
+// time in a bubble stands still while any of its goroutines waits on a socket, and an idle
+// connection's reader always does.
+func bubbleTransport() *http.Transport {
+	return &http.Transport{DisableKeepAlives: true}
+}
+
+// newBubbleClient is newTestClient for a client used inside a synctest bubble (and created
+// there, so that its transport belongs to the bubble).
+func newBubbleClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Transport: bubbleTransport()}
+	}
+	return newTestClient(t, cfg)
+}
+
 func newTestClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	c, err := New(cfg)
@@ -115,8 +133,13 @@ type recordingTransport struct {
 }
 
 func newRecordingTransport() *recordingTransport {
+	return recordOn(defaultHTTPClient().Transport)
+}
+
+// recordOn wraps next, e.g. a bubbleTransport.
+func recordOn(next http.RoundTripper) *recordingTransport {
 	return &recordingTransport{
-		next:        defaultHTTPClient().Transport,
+		next:        next,
 		authHeaders: map[string]bool{},
 		inFlight:    map[string]int{},
 		maxInFlight: map[string]int{},

@@ -29,12 +29,20 @@ func (c *Client) CreateSDMapping(ctx context.Context, m SDMapping) error {
 	if err := checkIDs("create SD mapping", m.CustomerNumber); err != nil {
 		return err
 	}
+	if c.mappingsURL == "" {
+		return fmt.Errorf("create SD mapping: %w", ErrNoMappingsURL)
+	}
 	_, err := c.do(ctx, &request{method: http.MethodPost, base: c.mappingsURL, path: c.sdMappingsPath(), body: m, repeatable: true})
 	return err
 }
 
 // SDMappings iterates over the mappings matching the query q (empty: all), page by page.
 func (c *Client) SDMappings(ctx context.Context, q string) iter.Seq2[SDMapping, error] {
+	if c.mappingsURL == "" {
+		return func(yield func(SDMapping, error) bool) {
+			yield(SDMapping{}, fmt.Errorf("list SD mappings: %w", ErrNoMappingsURL))
+		}
+	}
 	path := c.sdMappingsPath()
 	docs := c.pages(ctx, pager{
 		size:        SDMappingsPageSize,
@@ -81,6 +89,9 @@ func docToSDMapping(d Doc) (SDMapping, error) {
 func (c *Client) DeleteSDMapping(ctx context.Context, customerNumber string) error {
 	if err := checkIDs("delete SD mapping", customerNumber); err != nil {
 		return err
+	}
+	if c.mappingsURL == "" {
+		return fmt.Errorf("delete SD mapping: %w", ErrNoMappingsURL)
 	}
 	return c.delete(ctx, c.mappingsURL, c.sdMappingsPath()+"/"+url.PathEscape(customerNumber))
 }

@@ -1,13 +1,17 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"custsync/sandbox"
@@ -26,11 +30,13 @@ func putLog(p *platform) map[string][]sandbox.Request {
 
 func TestRetriesConvergeUnderInjected503And429(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{Faults: sandbox.Faults{Error503: 0.25, Error429: 0.15, Seed: 7}})
+	synctest.Test(t, func(t *testing.T) { retriesConverge(t, p) })
+}
+
+func retriesConverge(t *testing.T, p *platform) {
 	cfg := testConfig(p)
 	cfg.MaxRetries = 25
-	clock := newTestClock(true)
-	cfg.Clock = clock
-	c := newTestClient(t, cfg)
+	c := newBubbleClient(t, cfg)
 	ctx := context.Background()
 
 	const n = 120
@@ -97,10 +103,14 @@ func TestRetriesConvergeUnderInjected503And429(t *testing.T) {
 
 func TestDropAfterCommitIsRetriedWithoutDuplicates(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{})
+	synctest.Test(t, func(t *testing.T) { dropAfterCommit(t, p) })
+}
+
+func dropAfterCommit(t *testing.T, p *platform) {
 	cfg := testConfig(p)
 	cfg.MaxRetries = 20
-	cfg.Clock = newTestClock(true)
-	c := newTestClient(t, cfg)
+	cfg.MappingsURL = p.http.URL // the sandbox also serves sdCustomerMappings
+	c := newBubbleClient(t, cfg)
 	ctx := context.Background()
 	// Fetch the token before the faults start, so drops hit the data calls.
 	if _, err := c.GetCustomer(ctx, "none"); !IsNotFound(err) {
@@ -217,85 +227,110 @@ func TestRetryAfterPausesEveryWorker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startPlatform(t, sandbox.Options{})
-			clock := newTestClock(false)
-			cfg := testConfig(p)
-			cfg.Clock = clock
-			cfg.MaxRetryAfter = tc.maxRetryAfter
-			c := newTestClient(t, cfg)
-			ctx := context.Background()
-			seedCustomers(t, c, 2)
-			start := clock.Now()
+			synctest.Test(t, func(t *testing.T) {
+				cfg := testConfig(p)
+				cfg.MaxRetryAfter = tc.maxRetryAfter
+				c := newBubbleClient(t, cfg)
+				ctx := context.Background()
+				seedCustomers(t, c, 2)
+				start := time.Now()
 
-			p.srv.ResetRequests()
-			p.srv.SetFaults(sandbox.Faults{Error429: 1})
-			results := make(chan error, 2)
-			go func() { _, err := c.GetCustomer(ctx, customerID(0)); results <- err }()
-			// Worker 1 got the 429 (Retry-After: 1) and now waits for the gate.
-			first := clock.waitSleepers(t, 1)
-			p.srv.SetFaults(sandbox.Faults{})
-
-			// Worker 2 starts after the 429: it must wait for the same gate, not send.
-			go func() { _, err := c.GetCustomer(ctx, customerID(1)); results <- err }()
-			both := clock.waitSleepers(t, 2)
-			if n := len(p.apiRequests()); n != 1 {
-				t.Fatalf("%d requests reached the platform during the pause, want only the 429", n)
-			}
-			for _, until := range append(first, both...) {
-				if got := until.Sub(start); got != tc.wantPause {
-					t.Errorf("a worker sleeps until start+%v, want start+%v", got, tc.wantPause)
+				p.srv.ResetRequests()
+				p.srv.SetFaults(sandbox.Faults{Error429: 1})
+				type result struct {
+					err error
+					at  time.Duration
 				}
-			}
-
-			clock.Advance(tc.wantPause)
-			for range 2 {
-				if err := <-results; err != nil {
-					t.Errorf("after the pause: %v", err)
+				results := make(chan result, 2)
+				get := func(i int) {
+					_, err := c.GetCustomer(ctx, customerID(i))
+					results <- result{err, time.Since(start)}
 				}
-			}
-			reqs := p.apiRequests()
-			if len(reqs) != 3 || reqs[0].Status != 429 || reqs[1].Status != 200 || reqs[2].Status != 200 {
-				t.Errorf("request log %+v, want 429 then two 200s", reqs)
-			}
-			if s := c.Stats(); s.Throttled != 1 || s.PausedTime != tc.wantPause {
-				t.Errorf("stats %+v", s)
-			}
+				go get(0)
+				// Worker 1 got the 429 (Retry-After: 1) and now waits for the gate.
+				synctest.Wait()
+				p.srv.SetFaults(sandbox.Faults{})
+
+				// Worker 2 starts after the 429: it must wait for the same gate, not send.
+				go get(1)
+				synctest.Wait()
+				if n := len(p.apiRequests()); n != 1 {
+					t.Fatalf("%d requests reached the platform during the pause, want only the 429", n)
+				}
+				for range 2 {
+					// No fake time passes on the network: both finish exactly when the gate opens.
+					r := <-results
+					if r.err != nil {
+						t.Errorf("after the pause: %v", r.err)
+					}
+					if r.at != tc.wantPause {
+						t.Errorf("a worker finished at start+%v, want start+%v", r.at, tc.wantPause)
+					}
+				}
+				reqs := p.apiRequests()
+				if len(reqs) != 3 || reqs[0].Status != 429 || reqs[1].Status != 200 || reqs[2].Status != 200 {
+					t.Errorf("request log %+v, want 429 then two 200s", reqs)
+				}
+				if s := c.Stats(); s.Throttled != 1 || s.PausedTime != tc.wantPause {
+					t.Errorf("stats %+v", s)
+				}
+			})
 		})
 	}
 }
 
 func TestRetriesExhausted(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{})
-	cfg := testConfig(p)
-	cfg.MaxRetries = 3
-	clock := newTestClock(true)
-	cfg.Clock = clock
-	c := newTestClient(t, cfg)
-	ctx := context.Background()
-	seedCustomers(t, c, 1)
-	p.srv.ResetRequests()
-	p.srv.SetFaults(sandbox.Faults{Error503: 1})
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		cfg := testConfig(p)
+		cfg.MaxRetries = 3
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c := newBubbleClient(t, cfg)
+		ctx := context.Background()
+		seedCustomers(t, c, 1)
+		p.srv.ResetRequests()
+		p.srv.SetFaults(sandbox.Faults{Error503: 1})
 
-	_, err := c.GetCustomer(ctx, customerID(0))
-	if !errors.Is(err, ErrRetriesExhausted) || !IsTemporary(err) || IsFinal(err) {
-		t.Fatalf("want exhausted retries, got %v", err)
-	}
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 503 || apiErr.Attempts != 4 {
-		t.Errorf("last answer %#v", apiErr)
-	}
-	if n := p.countRequests(http.MethodGet, "/customer/acme/customers/"+customerID(0)); n != 4 {
-		t.Errorf("%d attempts, want 1 + 3 retries", n)
-	}
-	// Three backoff sleeps, each within its full-jitter ceiling (1ms, 2ms, 4ms).
-	sleeps := clock.sleeps()
-	if len(sleeps) != 3 {
-		t.Fatalf("sleeps %v", sleeps)
-	}
-	for i, d := range sleeps {
-		if ceiling := time.Millisecond << i; d > ceiling {
-			t.Errorf("sleep %d = %v above its ceiling %v", i, d, ceiling)
+		start := time.Now()
+		_, err := c.GetCustomer(ctx, customerID(0))
+		elapsed := time.Since(start)
+		if !errors.Is(err, ErrRetriesExhausted) || !IsTemporary(err) || IsFinal(err) {
+			t.Fatalf("want exhausted retries, got %v", err)
 		}
-	}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != 503 || apiErr.Attempts != 4 {
+			t.Errorf("last answer %#v", apiErr)
+		}
+		if n := p.countRequests(http.MethodGet, "/customer/acme/customers/"+customerID(0)); n != 4 {
+			t.Errorf("%d attempts, want 1 + 3 retries", n)
+		}
+		// Three backoff sleeps, each within its full-jitter ceiling (1ms, 2ms, 4ms), and
+		// nothing else took (fake) time.
+		var delays []time.Duration
+		for line := range strings.Lines(logs.String()) {
+			var rec struct {
+				Msg   string
+				Delay time.Duration
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "retrying" {
+				delays = append(delays, rec.Delay)
+			}
+		}
+		if len(delays) != 3 {
+			t.Fatalf("retry delays %v", delays)
+		}
+		var sum time.Duration
+		for i, d := range delays {
+			if ceiling := time.Millisecond << i; d > ceiling {
+				t.Errorf("sleep %d = %v above its ceiling %v", i, d, ceiling)
+			}
+			sum += d
+		}
+		if elapsed != sum {
+			t.Errorf("the call took %v, the backoff delays add up to %v", elapsed, sum)
+		}
+	})
 }
 
 func TestCancellationStopsInFlightRequest(t *testing.T) {
@@ -346,28 +381,32 @@ func TestCancellationStopsWaiting(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startPlatform(t, sandbox.Options{})
-			clock := newTestClock(false)
-			cfg := testConfig(p)
-			cfg.Clock = clock
-			cfg.TPS = tc.tps
-			cfg.BaseBackoff = time.Second // a jitter draw of 0 is then practically impossible
-			c := newTestClient(t, cfg)
-			seedCustomers(t, c, 1) // takes the limiter's only token
-			p.srv.ResetRequests()
-			p.srv.SetFaults(tc.faults)
+			synctest.Test(t, func(t *testing.T) {
+				cfg := testConfig(p)
+				cfg.TPS = tc.tps
+				cfg.BaseBackoff = time.Second // a jitter draw of 0 is then practically impossible
+				c := newBubbleClient(t, cfg)
+				seedCustomers(t, c, 1) // takes the limiter's only token
+				p.srv.ResetRequests()
+				p.srv.SetFaults(tc.faults)
 
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { _, err := c.GetCustomer(ctx, customerID(0)); done <- err }()
-			clock.waitSleepers(t, 1)
-			before := len(p.apiRequests())
-			cancel()
-			if err := <-done; !errors.Is(err, context.Canceled) {
-				t.Errorf("want context.Canceled, got %v", err)
-			}
-			if after := len(p.apiRequests()); after != before {
-				t.Errorf("%d requests sent after cancellation", after-before)
-			}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				start := time.Now()
+				go func() { _, err := c.GetCustomer(ctx, customerID(0)); done <- err }()
+				synctest.Wait() // the call waits: for its backoff, the gate or the limiter
+				before := len(p.apiRequests())
+				cancel()
+				if err := <-done; !errors.Is(err, context.Canceled) {
+					t.Errorf("want context.Canceled, got %v", err)
+				}
+				if after := len(p.apiRequests()); after != before {
+					t.Errorf("%d requests sent after cancellation", after-before)
+				}
+				if waited := time.Since(start); waited != 0 {
+					t.Errorf("cancelling took %v of the wait", waited)
+				}
+			})
 		})
 	}
 }
@@ -442,9 +481,12 @@ func TestConcurrencyLimitsPerKind(t *testing.T) {
 // is repeated: the platform refuses it before acting.
 func TestUnsafePostIsNotRepeatedAfterUnknownOutcome(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{})
+	synctest.Test(t, func(t *testing.T) { unsafePostOnce(t, p) })
+}
+
+func unsafePostOnce(t *testing.T, p *platform) {
 	cfg := testConfig(p)
-	cfg.Clock = newTestClock(true)
-	rt := newRecordingTransport()
+	rt := recordOn(bubbleTransport())
 	cfg.HTTPClient = &http.Client{Transport: rt}
 	c := newTestClient(t, cfg)
 	ctx := context.Background()

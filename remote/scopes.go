@@ -165,7 +165,7 @@ func parseGrant(scope string) Grant {
 // reports what it granted. The new token replaces the cached one. Refused credentials give an
 // error wrapping ErrCredentialsRefused; no error carries the secret.
 func (c *Client) RequestGrant(ctx context.Context) (Grant, error) {
-	tok, err := c.tokens.fetchWithRetries(ctx)
+	tok, err := c.tokens.fetch(ctx)
 	if err != nil {
 		return Grant{}, err
 	}

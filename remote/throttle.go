@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // backoffDelay is the wait before retry number retry (1 for the first retry): "full jitter",
@@ -102,44 +99,32 @@ func (g *pauseGate) pausedTotal() time.Duration {
 
 // wait blocks until the gate is open. The gate may be pushed further while waiting, hence
 // the loop.
-func (g *pauseGate) wait(ctx context.Context, clock Clock) error {
+func (g *pauseGate) wait(ctx context.Context) error {
 	for {
 		until := g.openAt()
-		now := clock.Now()
+		now := time.Now()
 		if !until.After(now) {
 			return ctx.Err()
 		}
-		if err := clock.Sleep(ctx, until.Sub(now)); err != nil {
+		if err := sleep(ctx, until.Sub(now)); err != nil {
 			return err
 		}
 	}
 }
 
-// limiterWait takes one token of l, sleeping on clock. It mirrors rate.Limiter.Wait but uses
-// the injected Clock, so tests with a fake clock see exactly which delays the limiter imposed.
-// It returns the time it waited.
-func limiterWait(ctx context.Context, l *rate.Limiter, clock Clock) (time.Duration, error) {
-	if l.Limit() == rate.Inf {
-		return 0, ctx.Err()
+// sleep waits for d or until ctx is done, and then returns ctx.Err().
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
 	}
-	now := clock.Now()
-	r := l.ReserveN(now, 1)
-	if !r.OK() {
-		return 0, fmt.Errorf("rate limiter: burst %d cannot serve a request", l.Burst())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	delay := r.DelayFrom(now)
-	if delay <= 0 {
-		return 0, ctx.Err()
-	}
-	if deadline, ok := ctx.Deadline(); ok && deadline.Before(now.Add(delay)) {
-		r.CancelAt(now)
-		return 0, fmt.Errorf("rate limiter: wait of %s would exceed the context deadline: %w", delay, context.DeadlineExceeded)
-	}
-	if err := clock.Sleep(ctx, delay); err != nil {
-		r.CancelAt(clock.Now())
-		return 0, err
-	}
-	return delay, nil
 }
 
 // semaphore bounds concurrency; a nil semaphore does not.

@@ -1,12 +1,12 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,10 +19,6 @@ import (
 // tokenPath is the OAuth token endpoint, relative to BaseURL.
 const tokenPath = "/oauth/token"
 
-// tokenFetchTimeout bounds one token request. The fetch is shared by every waiting worker, so
-// it runs detached from the context of the worker that happened to start it.
-const tokenFetchTimeout = 30 * time.Second
-
 // token is a cached access token.
 type token struct {
 	value string
@@ -32,43 +28,40 @@ type token struct {
 	refreshAt time.Time
 }
 
-// tokenSource caches the client-credentials token and fetches a new one when it is due,
-// with concurrent callers sharing a single request.
+// tokenSource caches the client-credentials token of one host and fetches a new one when it
+// is due, with concurrent callers sharing a single request.
 type tokenSource struct {
 	c *Client
-	// url is the token endpoint.
-	url   string
+	// base is the root of the host that issues the tokens.
+	base  string
 	group singleflight.Group
 
 	mu      sync.Mutex
 	current token
+	// failed is the *TokenError of a fetch that failed for good; every later get returns it.
+	failed error
 }
 
 // get returns a valid token, fetching one if none is cached or the cached one is due.
 func (ts *tokenSource) get(ctx context.Context) (string, error) {
-	ts.mu.Lock()
-	cur := ts.current
-	ts.mu.Unlock()
-	if cur.value != "" && (cur.refreshAt.IsZero() || ts.c.clock.Now().Before(cur.refreshAt)) {
-		return cur.value, nil
+	if tok, err, ok := ts.cached(); ok {
+		return tok, err
 	}
 	ch := ts.group.DoChan("token", func() (any, error) {
 		// Another caller may have stored a fresh token between our check and this call.
-		ts.mu.Lock()
-		cur := ts.current
-		ts.mu.Unlock()
-		if cur.value != "" && (cur.refreshAt.IsZero() || ts.c.clock.Now().Before(cur.refreshAt)) {
-			return cur.value, nil
+		if tok, err, ok := ts.cached(); ok {
+			return tok, err
 		}
-		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenFetchTimeout)
-		defer cancel()
-		tok, err := ts.fetchWithRetries(fetchCtx)
+		// The fetch is shared by every waiting worker, so it does not end with the context of
+		// the one that happened to start it; its attempts are bounded by the retry policy.
+		tok, err := ts.fetch(context.WithoutCancel(ctx))
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
 		if err != nil {
+			ts.failed = err
 			return "", err
 		}
-		ts.mu.Lock()
 		ts.current = tok
-		ts.mu.Unlock()
 		return tok.value, nil
 	})
 	select {
@@ -82,6 +75,20 @@ func (ts *tokenSource) get(ctx context.Context) (string, error) {
 	}
 }
 
+// cached returns the cached token, or the failure that ended fetching, if either applies.
+func (ts *tokenSource) cached() (string, error, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.failed != nil {
+		return "", ts.failed, true
+	}
+	cur := ts.current
+	if cur.value != "" && (cur.refreshAt.IsZero() || time.Now().Before(cur.refreshAt)) {
+		return cur.value, nil, true
+	}
+	return "", nil, false
+}
+
 // invalidate drops the cached token if it is still the one that was refused, so that of
 // many workers refused with the same token only the first causes a new fetch.
 func (ts *tokenSource) invalidate(refused string) {
@@ -89,41 +96,6 @@ func (ts *tokenSource) invalidate(refused string) {
 	defer ts.mu.Unlock()
 	if ts.current.value == refused {
 		ts.current = token{}
-	}
-}
-
-// fetchWithRetries requests a token, retrying temporary failures like any other call. A token
-// request has no side effect, so it is always safe to repeat.
-func (ts *tokenSource) fetchWithRetries(ctx context.Context) (token, error) {
-	c := ts.c
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		tok, retryAfter, err := ts.fetch(ctx)
-		if err == nil {
-			return tok, nil
-		}
-		lastErr = err
-		var apiErr *APIError
-		retryable := errors.As(err, &apiErr) && retryableStatus(apiErr.Status)
-		var netErr *NetworkError
-		if errors.As(err, &netErr) {
-			retryable = true
-		}
-		if !retryable || ctx.Err() != nil {
-			return token{}, err
-		}
-		if attempt > c.maxRetries {
-			return token{}, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)
-		}
-		delay := backoffDelay(attempt, c.baseBackoff, c.maxBackoff, c.randN)
-		if retryAfter > delay {
-			delay = retryAfter
-		}
-		c.stats.retries.Add(1)
-		c.logger.Warn("token request failed, retrying", slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", c.scrub(err.Error())))
-		if err := c.clock.Sleep(ctx, delay); err != nil {
-			return token{}, fmt.Errorf("token request: %w (last failure: %w)", err, lastErr)
-		}
 	}
 }
 
@@ -135,55 +107,100 @@ type tokenResponse struct {
 	Scope       string          `json:"scope"`
 }
 
-// fetch makes one token request. Errors never contain the secret or the token: the secret
-// travels only in the form body, which no error or log line includes, and platform messages
-// are scrubbed of both.
-func (ts *tokenSource) fetch(ctx context.Context) (token, time.Duration, error) {
+// fetch requests a token through the client's retry loop and rate limiter, like any other
+// call: a token request has no side effect, so it is always safe to repeat. Every failure is
+// a *TokenError naming the endpoint. Errors never contain the secret or the token: the secret
+// travels only in the form body, which nothing logs or quotes, and platform messages are
+// scrubbed of both.
+func (ts *tokenSource) fetch(ctx context.Context) (token, error) {
 	c := ts.c
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.cfg.ClientID}, "client_secret": {c.cfg.ClientSecret}}
 	if len(c.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(c.cfg.Scopes, " "))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.url, strings.NewReader(form.Encode()))
-	if err != nil {
-		return token{}, 0, fmt.Errorf("POST %s: %w", tokenPath, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-
-	c.stats.tokenFetches.Add(1)
-	issuedAt := c.clock.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		wrapped := classifyTransportError(http.MethodPost, tokenPath, err)
-		return token{}, 0, wrapped
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil {
-		wrapped := classifyTransportError(http.MethodPost, tokenPath, err)
-		return token{}, 0, wrapped
-	}
-	if resp.StatusCode != http.StatusOK {
-		apiErr := newAPIError(http.MethodPost, tokenPath, resp, body)
-		c.scrubAPIError(apiErr)
-		retryAfter, _ := parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
-		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			return token{}, 0, fmt.Errorf("token request: %w: %w", ErrCredentialsRefused, apiErr)
-		}
-		return token{}, min(retryAfter, c.maxRetryAfter), apiErr
-	}
 	var tr tokenResponse
-	if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
-		// The body may hold a token; say nothing about its content.
-		return token{}, 0, fmt.Errorf("POST %s: 200 answer without a usable access_token", tokenPath)
-	}
-	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
-		return token{}, 0, fmt.Errorf("POST %s: unsupported token type %q", tokenPath, tr.TokenType)
+	issuedAt := time.Now()
+	r := &request{method: http.MethodPost, base: ts.base, path: tokenPath, form: form, anonymous: true, repeatable: true,
+		check: func(resp *response) error { return decodeTokenAnswer(resp, &tr) }}
+	_, err := c.do(ctx, r)
+	if err != nil {
+		return token{}, ts.failure(err)
 	}
 	c.rememberToken(tr.AccessToken)
-	return token{value: tr.AccessToken, scope: tr.Scope, refreshAt: refreshTime(issuedAt, parseExpiresIn(tr.ExpiresIn))}, 0, nil
+	return token{value: tr.AccessToken, scope: tr.Scope, refreshAt: refreshTime(issuedAt, parseExpiresIn(tr.ExpiresIn))}, nil
+}
+
+// decodeTokenAnswer reads a 200 answer of the token endpoint into tr. JSON cut short is a
+// transient failure (a proxy or the network lost the end); anything else without a bearer
+// token did not come from the platform's OAuth service. The body may hold a token, so
+// nothing of it is quoted.
+func decodeTokenAnswer(resp *response, tr *tokenResponse) error {
+	bad := func(reason string, temporary bool) error {
+		return &badAnswer{method: http.MethodPost, path: tokenPath, status: resp.status, reason: reason, temporary: temporary}
+	}
+	body := bytes.TrimSpace(resp.body)
+	if len(body) == 0 {
+		return bad("with an empty body", true)
+	}
+	if body[0] != '{' {
+		return bad("that is not JSON", false)
+	}
+	if err := json.Unmarshal(body, tr); err != nil {
+		var syntaxErr *json.SyntaxError
+		if errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &syntaxErr) && int(syntaxErr.Offset) >= len(body)) {
+			return bad("cut short (incomplete JSON)", true)
+		}
+		return bad("that is not the JSON of a token", false)
+	}
+	if tr.AccessToken == "" {
+		return bad("without an access_token", false)
+	}
+	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
+		return bad(fmt.Sprintf("with the unsupported token type %q", tr.TokenType), false)
+	}
+	return nil
+}
+
+// failure turns the error of a token request into a *TokenError of the right class.
+func (ts *tokenSource) failure(err error) error {
+	te := &TokenError{Endpoint: ts.base + tokenPath}
+	var (
+		apiErr *APIError
+		netErr *NetworkError
+		bad    *badAnswer
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		te.Status, te.Answer, te.Attempts = apiErr.Status, apiErr.describe(), apiErr.Attempts
+	case errors.As(err, &bad):
+		te.Status, te.Answer = bad.status, "an answer "+bad.reason
+	case errors.As(err, &netErr):
+		te.Answer = netErr.Err.Error()
+	default:
+		te.Answer = ts.c.scrub(err.Error())
+	}
+	var exhausted *retriesExhausted
+	if errors.As(err, &exhausted) {
+		te.Attempts = exhausted.attempts
+	}
+	te.Attempts = max(te.Attempts, 1)
+	class := ErrNotPlatform
+	switch {
+	case errors.Is(err, ErrRetriesExhausted):
+		class = ErrRetriesExhausted
+	case apiErr != nil && apiErr.Status == http.StatusNotImplemented:
+	case apiErr != nil && apiErr.Status >= 500, apiErr != nil && apiErr.Status == http.StatusTooManyRequests, netErr != nil:
+		class = ErrRetriesExhausted // not retried: retries are switched off
+	case apiErr != nil && apiErr.fromJSON && (apiErr.Status == http.StatusBadRequest || apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden):
+		class = ErrCredentialsRefused
+	}
+	if class == ErrNotPlatform {
+		// Only the class: a 401 page of a web server must not read as refused credentials.
+		te.Err = class
+	} else {
+		te.Err = fmt.Errorf("%w: %w", class, err)
+	}
+	return te
 }
 
 // parseExpiresIn accepts expires_in as a number or a numeric string (the platform's examples

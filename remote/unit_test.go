@@ -175,10 +175,17 @@ func TestDecodeGatewayFaultAndOAuthError(t *testing.T) {
 }
 
 func TestDecodeNonJSONErrorBody(t *testing.T) {
-	html := "<html><body><h1>502 Bad Gateway</h1>\n" + strings.Repeat("x", 1000) + "</body></html>"
-	e := decodeForTest(502, nil, html)
-	if !strings.HasPrefix(e.Message, "<html><body><h1>502 Bad Gateway</h1> ") || len(e.Message) > maxMessageLen+len("…") {
-		t.Errorf("snippet %q (%d bytes)", e.Message, len(e.Message))
+	page := "<html><body><h1>502 Bad Gateway</h1>\n" + strings.Repeat("x", 1000) + "</body></html>"
+	e := decodeForTest(502, nil, page)
+	if !strings.HasPrefix(e.Message, `HTML page "502 Bad Gateway xxx`) || len(e.Message) > maxMessageLen+len(`HTML page "…"`) {
+		t.Errorf("excerpt %q (%d bytes)", e.Message, len(e.Message))
+	}
+	nginx := "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+	if e := decodeForTest(500, nil, nginx); e.Message != `HTML page "500 Internal Server Error"` {
+		t.Errorf("the title is the excerpt of a page that has one: %q", e.Message)
+	}
+	if e := decodeForTest(500, nil, "upstream connect error or disconnect/reset before headers\n"+strings.Repeat("y", 500)); strings.Contains(e.Message, "\n") || len(e.Message) > maxMessageLen+len("…") {
+		t.Errorf("plain text is one short line: %q", e.Message)
 	}
 	if !IsTemporary(e) || IsFinal(e) {
 		t.Errorf("502 must be temporary")

@@ -31,9 +31,12 @@ type errFatal struct{ err error }
 func (e *errFatal) Error() string { return e.err.Error() }
 func (e *errFatal) Unwrap() error { return e.err }
 
-// isRunFatal tells errors that concern the whole run from errors of one row.
+// isRunFatal tells errors that concern the whole run from errors of one row: no token (refused, not the
+// platform, retries exhausted), credentials refused, the platform unavailable, the checkpoint not writable.
 func isRunFatal(err error) bool {
-	return remote.IsAuth(err) || errors.Is(err, remote.ErrRetriesExhausted) || errors.Is(err, state.ErrWriteFailed)
+	var tokenErr *remote.TokenError
+	return errors.As(err, &tokenErr) || remote.IsAuth(err) || errors.Is(err, remote.ErrRetriesExhausted) ||
+		errors.Is(err, state.ErrWriteFailed) || errors.Is(err, state.ErrOtherTenant)
 }
 
 // successRow is a row applied on the platform, for the success file.
@@ -168,7 +171,11 @@ func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error
 				if gctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 					return nil // interrupted: the op stays planned and the next run resumes it
 				}
-				if isRunFatal(err) {
+				var tokenErr *remote.TokenError
+				switch {
+				case errors.As(err, &tokenErr):
+					return &errFatal{err: err} // about the run, not this row: no row to name
+				case isRunFatal(err):
 					return &errFatal{err: fmt.Errorf("%s %s %q: %w", o.Action, o.entity, o.ERPKey, err)}
 				}
 				r.fail(o, statusOf(err), err.Error())

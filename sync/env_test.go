@@ -65,7 +65,7 @@ func (e *env) open() {
 	}
 	e.t.Cleanup(func() { st.Close() })
 	e.st = st
-	rc, err := remote.New(remote.Config{BaseURL: e.http.URL, Tenant: testTenant, ClientID: sandbox.DemoClientID,
+	rc, err := remote.New(remote.Config{BaseURL: e.http.URL, MappingsURL: e.http.URL, Tenant: testTenant, ClientID: sandbox.DemoClientID,
 		ClientSecret: sandbox.DemoClientSecret, Writers: 8, Readers: 8, BaseBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		MaxRetryAfter: 50 * time.Millisecond, MaxRetries: 12})
 	if err != nil {

@@ -50,7 +50,7 @@ func newReconPlatform(t *testing.T) *reconPlatform {
 
 func (p *reconPlatform) client(tenant string) *remote.Client {
 	p.t.Helper()
-	rc, err := remote.New(remote.Config{BaseURL: p.http.URL, Tenant: tenant, ClientID: sandbox.DemoClientID,
+	rc, err := remote.New(remote.Config{BaseURL: p.http.URL, MappingsURL: p.http.URL, Tenant: tenant, ClientID: sandbox.DemoClientID,
 		ClientSecret: sandbox.DemoClientSecret, Writers: 8, Readers: 8, BaseBackoff: time.Millisecond,
 		MaxBackoff: 20 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond})
 	if err != nil {

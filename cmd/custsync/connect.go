@@ -29,6 +29,9 @@ const (
 	sandboxBinding = "sandbox://in-process"
 	// defaultSandboxTenant is the tenant of --sandbox runs when --tenant is not given.
 	defaultSandboxTenant = "demo"
+	// sandboxMappings is the --mappings-url value that names the in-process sandbox's own sdCustomerMappings
+	// endpoint, whose port is random.
+	sandboxMappings = "sandbox"
 )
 
 // rateFlags are the load and endpoint flags shared by every command that reads or writes the platform in bulk
@@ -39,7 +42,8 @@ func rateFlags() []cli.Flag {
 		&cli.IntFlag{Name: "tps-burst", EnvVars: []string{"CUSTSYNC_TPS_BURST"}, Value: defaultTPSBurst, Usage: "rate limiter burst"},
 		&cli.IntFlag{Name: "writers", EnvVars: []string{"CUSTSYNC_WRITERS"}, Value: defaultWriters, Usage: "concurrent write requests"},
 		&cli.IntFlag{Name: "checkers", EnvVars: []string{"CUSTSYNC_CHECKERS"}, Value: defaultCheckers, Usage: "concurrent read requests"},
-		&cli.StringFlag{Name: "mappings-url", EnvVars: []string{"CUSTSYNC_MAPPINGS_URL"}, Usage: "root `URL` of a remote sdCustomerMappings endpoint (default: the API URL)"},
+		&cli.IntFlag{Name: "retries", EnvVars: []string{"CUSTSYNC_RETRIES"}, Value: remote.DefaultMaxRetries, Usage: "retries of a request that failed temporarily (429, 5xx, network) before the run stops (exit 5)"},
+		&cli.StringFlag{Name: "mappings-url", EnvVars: []string{"CUSTSYNC_MAPPINGS_URL"}, Usage: "root `URL` of the SD customer mappings endpoint (Engagement Center; the platform has none), or \"sandbox\" with --sandbox"},
 	}
 }
 
@@ -151,6 +155,7 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	}
 
 	apiURL, binding := t.APIURL, ""
+	mappingsURL := strings.TrimSpace(t.MappingsURL)
 	tenant := t.Tenant
 	creds := remote.Credentials{}
 	if c.Bool("sandbox") {
@@ -166,6 +171,9 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		}
 		closers = append(closers, stop)
 		apiURL, binding = url, sandboxBinding
+		if mappingsURL == sandboxMappings {
+			mappingsURL = url
+		}
 		if tenant == "" {
 			tenant = defaultSandboxTenant
 		}
@@ -180,10 +188,21 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	if tenant == "" {
 		return fail(usageErrorf("%s--tenant is required (or CUSTSYNC_TENANT, or a profile's tenant)", t.label()))
 	}
+	if mappingsURL == sandboxMappings {
+		return fail(usageErrorf("--mappings-url sandbox names the in-process sandbox's endpoint: it needs --sandbox"))
+	}
+	retries := flagInt(c, "retries", remote.DefaultMaxRetries)
+	if retries < 0 {
+		return fail(usageErrorf("--retries must be 0 or more"))
+	}
+	if retries == 0 {
+		retries = -1 // remote.Config: zero is the default, negative none
+	}
 
 	client, err := remote.New(remote.Config{
 		BaseURL:      apiURL,
-		MappingsURL:  t.MappingsURL,
+		MappingsURL:  mappingsURL,
+		MaxRetries:   retries,
 		Tenant:       tenant,
 		ClientID:     creds.ClientID,
 		ClientSecret: creds.ClientSecret,

@@ -142,6 +142,9 @@ func runDeletionsAck(c *cli.Context) error {
 			return err
 		}
 		defer sess.Close()
+		if sess.Client.MappingsURL() == "" {
+			return errNoMappingsURL("deletions ack --remote")
+		}
 		st = sess.Store
 	} else {
 		// Local only: no platform needed, but the lock is, since the state file is written.

@@ -35,7 +35,7 @@ func TestDeletionsCommandsFlow(t *testing.T) {
 	if code, out, _ = runRecon(t, "--state", st, "deletions", "export", "-o", export); code != ExitOK || !strings.Contains(out, "exported 2 deletions") {
 		t.Fatalf("export: code %d\n%s", code, out)
 	}
-	code, out, errOut = runRecon(t, sandboxSub(dir, "deletions", "ack", "--remote", export)...)
+	code, out, errOut = runRecon(t, sandboxSub(dir, "deletions", "ack", "--remote", "--mappings-url", "sandbox", export)...)
 	if code != ExitOK || !strings.Contains(out, "acknowledged 2 entries; dropped 1 mappings locally, 1 on the remote endpoint") {
 		t.Fatalf("ack: code %d\n%s%s", code, out, errOut)
 	}

@@ -18,7 +18,7 @@ import (
 const (
 	ExitOK          = 0   // success, also "nothing to do"
 	ExitFailure     = 1   // failure not classified below
-	ExitUsage       = 2   // bad flags, arguments, config or input file; nothing was sent
+	ExitUsage       = 2   // bad flags, arguments, config or input file, or the API URL is not the platform; nothing was written
 	ExitPartial     = 3   // the run finished but some rows failed; a re-run is safe
 	ExitCredentials = 4   // the platform refused our credentials
 	ExitTemporary   = 5   // retries exhausted on 429/5xx/network errors; re-run later
@@ -33,7 +33,7 @@ var exitCodeHelp = []struct {
 }{
 	{ExitOK, "success (also: nothing to do)"},
 	{ExitFailure, "failure not classified below"},
-	{ExitUsage, "usage, configuration or input file error; nothing was sent"},
+	{ExitUsage, "usage, configuration or input file error, or the API URL does not answer like the platform; nothing was written"},
 	{ExitPartial, "partial: some rows failed (see the error file); a re-run is safe"},
 	{ExitCredentials, "the platform refused the credentials (401/403)"},
 	{ExitTemporary, "temporary: retries exhausted on 429/5xx/network errors; re-run later"},
@@ -87,6 +87,8 @@ func ExitCode(err error) int {
 	case errors.Is(err, state.ErrOtherTenant), errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchemaTooNew),
 		errors.Is(err, state.ErrLockLost):
 		return ExitState
+	case errors.Is(err, remote.ErrNotPlatform), errors.Is(err, remote.ErrNoMappingsURL):
+		return ExitUsage
 	case errors.Is(err, remote.ErrCredentialsRefused):
 		return ExitCredentials
 	case errors.Is(err, remote.ErrRetriesExhausted):

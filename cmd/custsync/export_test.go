@@ -36,7 +36,7 @@ func withSandbox(t *testing.T, dir string, fn func(rc *remote.Client)) {
 		hs.Close()
 		srv.Close()
 	}()
-	rc, err := remote.New(remote.Config{BaseURL: hs.URL, Tenant: defaultSandboxTenant, ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret})
+	rc, err := remote.New(remote.Config{BaseURL: hs.URL, MappingsURL: hs.URL, Tenant: defaultSandboxTenant, ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

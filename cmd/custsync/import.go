@@ -83,6 +83,7 @@ func runImport(c *cli.Context) error {
 		}
 	}
 	opts.ProgressEvery = progress.every
+	opts.PushMappings = sess.Client.MappingsURL() != ""
 	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
 	progress.finish()
 	// A file that cannot be read or a wrong header stops the run before anything is planned: the error says it
@@ -124,7 +125,6 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	if opts.Writers < 1 {
 		return opts, usageErrorf("--writers must be at least 1")
 	}
-	opts.PushMappings = c.String("mappings-url") != ""
 	opts.Logger = logger(c)
 	opts.Args = map[string]any{"files": opts.Files, "mode": opts.Mode, "maxDelete": opts.MaxDelete.String(),
 		"dryRun": opts.DryRun, "mapping": c.String("mapping")}

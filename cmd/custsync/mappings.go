@@ -47,6 +47,9 @@ func mappingsCommand() *cli.Command {
 						return err
 					}
 					defer sess.Close()
+					if sess.Client.MappingsURL() == "" {
+						return errNoMappingsURL("mappings push")
+					}
 					rep, err := syncer.PushMappings(c.Context, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
 					fmt.Fprintf(c.App.Writer, "pushed %d mappings, %d failed\n", rep.Pushed, rep.Failed)
 					for _, e := range rep.Errors {
@@ -153,6 +156,9 @@ func runMappingsPull(c *cli.Context) error {
 		return err
 	}
 	defer sess.Close()
+	if c.Bool("remote") && sess.Client.MappingsURL() == "" {
+		return errNoMappingsURL("mappings pull --remote")
+	}
 	rep, err := syncer.PullMappings(c.Context, sess.Store, sess.Client, syncer.PullOptions{
 		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Keys: keys,
 		IDTemplate: in.Spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
@@ -207,6 +213,12 @@ func erpCustomerKeys(opts syncer.InputOptions) ([]string, error) {
 		}
 	}
 	return keys, nil
+}
+
+// errNoMappingsURL is the usage error of a command that needs the SD customer mappings endpoint when none is
+// configured.
+func errNoMappingsURL(what string) error {
+	return usageErrorf("%s needs the SD customer mappings endpoint: give --mappings-url (the platform itself has none)", what)
 }
 
 func shortTime(t time.Time) string {

@@ -17,7 +17,12 @@ func TestMappingsCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "30 mappings") {
 		t.Fatalf("list --unpushed: code %d\n%s", code, out)
 	}
-	code, out, errOut := runRecon(t, sandboxSub(dir, "mappings", "push")...)
+	// The platform has no SD mappings endpoint: pushing needs one named.
+	code, _, errOut := runRecon(t, sandboxSub(dir, "mappings", "push")...)
+	if code != ExitUsage || !strings.Contains(errOut, "--mappings-url") {
+		t.Fatalf("push without a mappings URL: code %d\n%s", code, errOut)
+	}
+	code, out, errOut = runRecon(t, sandboxSub(dir, "mappings", "push", "--mappings-url", "sandbox")...)
 	if code != ExitOK || !strings.Contains(out, "pushed 30 mappings, 0 failed") {
 		t.Fatalf("push: code %d\n%s%s", code, out, errOut)
 	}

@@ -72,3 +72,44 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEExitCodesMatchTheBinary compares README's exit-code table with `custsync exit-codes` (exitCodeHelp),
+// row by row: cron jobs are written against the README, and the binary is what they get.
+func TestREADMEExitCodesMatchTheBinary(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "## Exit codes\n")
+	if !ok {
+		t.Fatal("README.md has no exit-code section")
+	}
+	documented := map[int]string{}
+	var order []int
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 2 {
+			continue
+		}
+		code, err := strconv.Atoi(strings.TrimSpace(cells[0]))
+		if err != nil {
+			continue
+		}
+		documented[code] = strings.TrimSpace(cells[1])
+		order = append(order, code)
+	}
+	if len(order) != len(exitCodeHelp) {
+		t.Errorf("README lists codes %v; the binary has %d codes", order, len(exitCodeHelp))
+	}
+	for i, e := range exitCodeHelp {
+		if i < len(order) && order[i] != e.code {
+			t.Errorf("row %d: README has code %d, the binary %d", i+1, order[i], e.code)
+		}
+		if got, ok := documented[e.code]; !ok || got != e.text {
+			t.Errorf("code %d:\n  README:      %q\n  exit-codes:  %q", e.code, got, e.text)
+		}
+	}
+}
