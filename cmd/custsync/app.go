@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -37,10 +38,20 @@ func Main(args []string, s Streams) int {
 	return run(ctx, args, s)
 }
 
-// run is Main without the signal handling: tests call it with their own context.
+// run is Main without the signal handling: tests call it with their own context. It is the one place that
+// knows the exit code, so it writes the --metrics-file.
 func run(ctx context.Context, args []string, s Streams) int {
-	err := NewApp(s).RunContext(ctx, hoistGlobalFlags(args))
-	return report(s.Err, err)
+	start := time.Now()
+	app := NewApp(s)
+	args = hoistGlobalFlags(args)
+	err := app.RunContext(ctx, args)
+	code := report(s.Err, err)
+	if f := figuresAfter(app, args); f.metricsFile != "" {
+		if err := writeMetrics(f, start, time.Now(), code); err != nil {
+			fmt.Fprintln(s.Err, metricsWriteError(err))
+		}
+	}
+	return code
 }
 
 // hoistGlobalFlags moves global flags that follow the command name (custsync import --tenant acme ...) in
@@ -139,7 +150,11 @@ func NewApp(s Streams) *cli.App {
 			if err := applyConfigFile(c); err != nil {
 				return err
 			}
-			return setupLogging(c)
+			if err := setupLogging(c); err != nil {
+				return err
+			}
+			startFigures(c)
+			return nil
 		},
 	}
 	for _, c := range app.Commands {
@@ -155,6 +170,7 @@ func prepareCommand(c *cli.Command) {
 	}
 	before := c.Before
 	c.Before = func(ctx *cli.Context) error {
+		figuresOf(ctx).command = ctx.Command.FullName()
 		if err := applyConfigFile(ctx); err != nil {
 			return err
 		}
@@ -184,6 +200,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "state", EnvVars: []string{"CUSTSYNC_STATE"}, Value: defaultStateFile, Usage: "SQLite checkpoint `FILE` (with --profile: the profile's, default custsync-NAME.db)"},
 		&cli.StringFlag{Name: "config", EnvVars: []string{"CUSTSYNC_CONFIG"}, Usage: "YAML `FILE` of flag values (keys are flag names) and profiles"},
 		&cli.StringFlag{Name: "profile", EnvVars: []string{"CUSTSYNC_PROFILE"}, Usage: "use the tenant settings of profile `NAME` of the config file (default file: ~/.config/custsync/config.yaml)"},
+		metricsFlag(),
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"CUSTSYNC_LOG_FORMAT"}, Value: "text", Usage: "log format: text or json"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), EnvVars: []string{"CUSTSYNC_VERBOSE"}, Usage: "more detail (repeat for debug logs)"},
 	}

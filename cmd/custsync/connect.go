@@ -219,6 +219,8 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		return fail(usageErrorf("%s%w", t.label(), err))
 	}
 
+	fig := figuresOf(c)
+	fig.client, fig.tenant = client, tenant
 	st, err := openStateFile(ctx, t.State, state.Binding{APIURL: binding, Tenant: tenant})
 	if err != nil {
 		return fail(err)

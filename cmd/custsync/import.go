@@ -86,6 +86,12 @@ func runImport(c *cli.Context) error {
 	opts.PushMappings = sess.Client.MappingsURL() != ""
 	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
 	progress.finish()
+	if rep != nil {
+		fig := figuresOf(c)
+		fig.rows = rep.Entities
+		// The history includes this run: Import has recorded how it ended.
+		fig.lastSuccess, _ = syncer.LastSuccess(context.WithoutCancel(ctx), sess.Store, "import")
+	}
 	// A file that cannot be read or a wrong header stops the run before anything is planned: the error says it
 	// all, and an all-zero summary would only suggest that something ran.
 	if rep != nil && !errors.Is(err, syncer.ErrInput) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"custsync/state"
+	syncer "custsync/sync"
 )
 
 func stateCommand() *cli.Command {
@@ -18,9 +20,16 @@ func stateCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "show", Usage: "summarise the state file: binding, entities, mappings, deletions, lock, last runs", Action: runStateShow},
 			{
-				Name:   "runs",
-				Usage:  "list the most recent runs",
-				Flags:  []cli.Flag{&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs"}},
+				Name:  "runs",
+				Usage: "list the most recent runs",
+				Description: "--json prints the runs as a JSON array, most recent first, for other tools: id, kind, status\n" +
+					"(completed, failed, interrupted, planned for a dry run, running), succeeded (ended as exit code 0\n" +
+					"would: completed, no row failed), startedAt, finishedAt (null while running), durationSeconds,\n" +
+					"args and stats (the import's JSON report); every key is always present.",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs"},
+					&cli.BoolFlag{Name: "json", Usage: "print the runs as a JSON array"},
+				},
 				Action: runStateRuns,
 			},
 			{
@@ -104,12 +113,51 @@ func runStateRuns(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("json") {
+		return printRunsJSON(c, runs)
+	}
 	if len(runs) == 0 {
 		fmt.Fprintln(c.App.Writer, "no runs yet")
 		return nil
 	}
 	printRuns(c, runs)
 	return nil
+}
+
+// runJSON is one run of `state runs --json`.
+type runJSON struct {
+	ID         int64           `json:"id"`
+	Kind       string          `json:"kind"`
+	Status     state.RunStatus `json:"status"`
+	Succeeded  bool            `json:"succeeded"`
+	StartedAt  time.Time       `json:"startedAt"`
+	FinishedAt *time.Time      `json:"finishedAt"`
+	Seconds    *float64        `json:"durationSeconds"`
+	Args       json.RawMessage `json:"args"`
+	Stats      json.RawMessage `json:"stats"`
+}
+
+func printRunsJSON(c *cli.Context, runs []state.Run) error {
+	out := make([]runJSON, len(runs))
+	for i, r := range runs {
+		out[i] = runJSON{ID: r.ID, Kind: r.Kind, Status: r.Status, Succeeded: syncer.RunSucceeded(r), StartedAt: r.StartedAt,
+			Args: orNull(r.Args), Stats: orNull(r.Stats)}
+		if !r.FinishedAt.IsZero() {
+			finished, secs := r.FinishedAt, r.FinishedAt.Sub(r.StartedAt).Seconds()
+			out[i].FinishedAt, out[i].Seconds = &finished, &secs
+		}
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// orNull keeps a key present in the JSON when the state holds no value for it.
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
 }
 
 func printRuns(c *cli.Context, runs []state.Run) {
