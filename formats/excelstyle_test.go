@@ -27,21 +27,7 @@ func TestCSVStyleRoundTrip(t *testing.T) {
 	for _, style := range []CSVStyle{{}, {Delimiter: ';', BOM: true}, {Delimiter: '\t'}, {Delimiter: '|', BOM: true}} {
 		t.Run(fmt.Sprintf("%q-bom=%v", style.Delimiter, style.BOM), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "out.csv")
-			w, err := CreateWith(path, WriteOptions{CSV: style})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.WriteHeader(header); err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				if err := w.Write(r); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeTableWith(t, path, WriteOptions{CSV: style}, header, rows)
 			raw, _ := os.ReadFile(path)
 			if got := bytes.HasPrefix(raw, []byte("\ufeff")); got != style.BOM {
 				t.Fatalf("BOM %v, want %v", got, style.BOM)

@@ -23,7 +23,12 @@ var goldenRows = [][]string{
 
 func writeTable(t *testing.T, path, format string, header []string, rows [][]string) {
 	t.Helper()
-	w, err := Create(path, format, "customers")
+	writeTableWith(t, path, WriteOptions{Format: format, Sheet: "customers"}, header, rows)
+}
+
+func writeTableWith(t *testing.T, path string, opts WriteOptions, header []string, rows [][]string) {
+	t.Helper()
+	w, err := CreateWith(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,15 +58,7 @@ func run(ctx context.Context, args []string, s Streams) int {
 // front of it, where urfave/cli v2 expects them: users type them either way, and "flag provided but not
 // defined: -tenant" helps nobody. Only the value-taking global flags move; "--" ends the scan.
 func hoistGlobalFlags(args []string) []string {
-	global := map[string]bool{}
-	for _, f := range globalFlags() {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
-			continue
-		}
-		for _, n := range f.Names() {
-			global[n] = true
-		}
-	}
+	global := valueFlags()
 	if len(args) < 2 {
 		return args
 	}
@@ -103,6 +95,20 @@ func hoistGlobalFlags(args []string) []string {
 	}
 	out := append([]string{args[0]}, hoisted...)
 	return append(out, rest...)
+}
+
+// valueFlags names the global flags that take a value.
+func valueFlags() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range globalFlags() {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			out[n] = true
+		}
+	}
+	return out
 }
 
 // report prints one final error line (if any) and returns the exit code for err.

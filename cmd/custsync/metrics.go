@@ -100,20 +100,6 @@ func figuresAfter(app *cli.App, args []string) *runFigures {
 	return f
 }
 
-// valueFlags names the global flags that take a value.
-func valueFlags() map[string]bool {
-	out := map[string]bool{}
-	for _, f := range globalFlags() {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
-			continue
-		}
-		for _, n := range f.Names() {
-			out[n] = true
-		}
-	}
-	return out
-}
-
 // writeMetrics writes the run's figures to f.metricsFile with client_golang's own text writer, which
 // replaces the file atomically (temporary file in the same directory, then rename) and leaves it 0644 for
 // the collector; the figures hold no customer data. The time of the last successful run is the latest of:
