@@ -335,6 +335,15 @@ var (
 	staticErr  error
 )
 
+// TestMain removes the binary staticBinary built, which outlives every single test.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if staticPath != "" {
+		_ = os.RemoveAll(filepath.Dir(staticPath))
+	}
+	os.Exit(code)
+}
+
 // staticBinary builds custsync the way the sample Dockerfile does (its environment, flags and package,
 // VERSION=deploytest) into a temporary directory, once per test process.
 func staticBinary(t *testing.T) string {
