@@ -104,7 +104,13 @@ func DiffRemote(remote map[string]any, r Record) []FieldChange {
 			continue
 		}
 		want := payloadValue(sc, f.Path, f.Value)
-		if !sameJSON(old, want) {
+		var same bool
+		if f.Value.Kind() == KindJSON {
+			same = jsonEqual(old, want)
+		} else {
+			same = sameJSON(old, want)
+		}
+		if !same {
 			out = append(out, FieldChange{Path: f.Path, Old: normalizeJSON(old), New: f.Value.Interface()})
 		}
 	}
@@ -236,4 +242,42 @@ func sameJSON(remote, want any) bool {
 		return ok && r == w
 	}
 	return remote == want
+}
+
+// jsonEqual compares two decoded JSON values deeply, numbers by value whatever their decoding.
+func jsonEqual(a, b any) bool {
+	if fa, ok := number(a); ok {
+		fb, ok := number(b)
+		return ok && fa == fb
+	}
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !jsonEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case []string:
+		return jsonEqual(stringsToAny(x), b)
+	case string, bool, nil:
+		return a == b // a is comparable, so this cannot panic whatever b holds
+	}
+	return false
 }

@@ -47,6 +47,9 @@ const (
 	// CustomerNumberColumn optionally carries the platform customer number explicitly; it then replaces
 	// the id template for that row (see SDMapping).
 	CustomerNumberColumn = "customerNumber"
+	// ApprovalGroupColumn lists a company's approval group: contact assignments, each named by the customer's
+	// sdCustomerNumber when it is an assignment to this company, else by companyKey/sdCustomerNumber.
+	ApprovalGroupColumn = "approvalGroup"
 )
 
 // EntityFromName maps a table, sheet or file name to an entity: the entity name in singular or plural, any
@@ -95,6 +98,9 @@ const (
 	KindNumber             // JSON number; decimal point, or decimal comma when the mapping says so
 	KindList               // JSON array of strings; cells split on the list separator
 	KindDate               // JSON string, ISO 8601 (yyyy-mm-dd or an RFC 3339 timestamp)
+	// KindJSON is any JSON value, kept as its canonical text: typed mixin columns (mixins.NAME.FIELD:number
+	// and :json) hold it, so a mixin keeps its JSON type through an export and an import.
+	KindJSON
 )
 
 // String names the kind as messages use it.
@@ -108,6 +114,8 @@ func (k Kind) String() string {
 		return "list"
 	case KindDate:
 		return "date"
+	case KindJSON:
+		return "json"
 	}
 	return "string"
 }
@@ -126,21 +134,25 @@ const (
 type check uint8
 
 const (
-	checkNone     check = iota
-	checkEmail          // every value must look like an e-mail address
-	checkCountry        // ISO 3166-1 alpha-2
-	checkCurrency       // ISO 4217
-	checkEnum           // one of fieldDef.enum (case-insensitive, stored upper case)
-	checkLocale         // language tag such as de_DE, en-US or de
+	checkNone       check = iota
+	checkEmail            // every value must look like an e-mail address
+	checkCountry          // ISO 3166-1 alpha-2
+	checkCurrency         // ISO 4217
+	checkEnum             // one of fieldDef.enum (case-insensitive, stored upper case)
+	checkLocale           // language tag such as de_DE, en-US or de
+	checkJSONNumber       // a JSON number (KindJSON)
 )
 
 // fieldDef describes one column of an entity's default layout.
 type fieldDef struct {
-	column string // default column name; for payload fields also the dotted payload path
-	kind   Kind
-	role   role
-	check  check
-	enum   []string
+	column string // default column name; for payload fields also the dotted payload path unless path is set
+	// path is the payload path when it differs from the column: a typed mixin column
+	// (mixins.loyalty.points:number) writes mixins.loyalty.points.
+	path  string
+	kind  Kind
+	role  role
+	check check
+	enum  []string
 	// idLike marks identifiers and numbers kept as text: Excel's scientific notation is rejected there.
 	idLike bool
 	// noClear marks fields the platform cannot unset, so the clear sentinel is a row error.
@@ -204,7 +216,7 @@ var schemas = map[Entity]*schema{
 			{column: "preferredLanguage", kind: KindString, check: checkLocale},
 			currency("preferredCurrency"), str("preferredSite"),
 			boolean("active"), boolean("onHold"),
-			enumOf("type", "CUSTOMER", "CONTACT"),
+			enumOf("type", "CUSTOMER", "CONTACT"), str("photoUrl"),
 			idStr("b2b.companyRegistrationId"), str("restriction"),
 		},
 	},
@@ -240,6 +252,7 @@ var schemas = map[Entity]*schema{
 			{column: "accountLimit.value", kind: KindNumber, minZero: true},
 			{column: "customerGroups", kind: KindList, idLike: true, refIDObjects: true},
 			{column: LocationKeysColumn, kind: KindList, role: roleRef, idLike: true, refEntity: Locations, refPath: "entitiesAddresses", refIDObjects: true},
+			{column: ApprovalGroupColumn, kind: KindList, role: roleRef, idLike: true, refEntity: Contacts, refPath: "approvalGroup", refIDObjects: true},
 			list("restrictions"),
 		},
 	},
@@ -257,7 +270,9 @@ var schemas = map[Entity]*schema{
 			str("contactDetails.addressLine1"), str("contactDetails.addressLine2"),
 			str("contactDetails.city"), str("contactDetails.state"), idStr("contactDetails.postcode"),
 			country("contactDetails.countryCode"), list("contactDetails.tags"),
-			{column: CompanyKeyColumn, kind: KindString, role: roleRef, idLike: true, refEntity: Companies},
+			// The companies whose entitiesAddresses list this location (usually one): the platform keeps the link
+			// on the company, so the engine writes it there.
+			{column: CompanyKeyColumn, kind: KindList, role: roleRef, idLike: true, refEntity: Companies},
 		},
 	},
 	Contacts: {
@@ -292,38 +307,74 @@ func schemaOf(e Entity) (*schema, error) {
 	return s, nil
 }
 
-// lookup finds the definition of a column (case-insensitive). Mixin columns get a synthetic string definition.
+// lookup finds the definition of a column (case-insensitive). Mixin columns get a synthetic definition: a
+// string, or the type their suffix names (see MixinColumn).
 func (s *schema) lookup(column string) (fieldDef, bool) {
 	c := strings.TrimSpace(column)
 	if d, ok := s.byColumn[strings.ToLower(c)]; ok {
 		return *d, true
 	}
 	for _, w := range s.wildcards {
-		if len(c) > len(w) && strings.EqualFold(c[:len(w)], w) && validMixinPath(w, c[len(w):]) {
-			return fieldDef{column: w + c[len(w):], kind: KindString}, true
+		if len(c) > len(w) && strings.EqualFold(c[:len(w)], w) {
+			if d, ok := mixinDef(w, c[len(w):]); ok {
+				return d, true
+			}
 		}
 	}
 	return fieldDef{}, false
 }
 
-// validMixinPath accepts mixins.NAME.FIELD[.SUB...] (a mixin is an object of fields) and
-// metadata.mixins.NAME (the mixin's schema URL).
-func validMixinPath(wildcard, p string) bool {
-	parts := strings.Split(p, ".")
+// Mixin column types: the suffix of a typed mixin column, which keeps the JSON type of a mixin field that is
+// not a string.
+const (
+	MixinNumber  = "number"  // a JSON number, written as it is ("3", "-1.25", "1e6")
+	MixinBoolean = "boolean" // true or false (the cell accepts what boolean columns accept)
+	MixinJSON    = "json"    // any JSON value written as JSON text: arrays, objects, null
+)
+
+// mixinDef defines a column under a mixin wildcard: mixins.NAME.FIELD[.SUB...] with an optional type suffix
+// (:number, :boolean, :json), mixins.NAME:json for a whole mixin, and metadata.mixins.NAME (the mixin's
+// schema URL, a string).
+func mixinDef(wildcard, rest string) (fieldDef, bool) {
+	typ := ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		rest, typ = rest[:i], strings.ToLower(rest[i+1:])
+	}
+	parts := strings.Split(rest, ".")
 	for _, part := range parts {
-		if part == "" {
-			return false
+		if part == "" || strings.TrimSpace(part) != part {
+			return fieldDef{}, false
 		}
 	}
+	path := wildcard + rest
 	if wildcard == "metadata.mixins." {
-		return len(parts) == 1
+		return fieldDef{column: path, kind: KindString}, len(parts) == 1 && typ == ""
 	}
-	return len(parts) >= 2
+	switch {
+	case typ == "" && len(parts) >= 2:
+		return fieldDef{column: path, kind: KindString}, true
+	case typ == MixinJSON:
+		return fieldDef{column: path + ":" + typ, path: path, kind: KindJSON}, true
+	case typ == MixinNumber && len(parts) >= 2:
+		return fieldDef{column: path + ":" + typ, path: path, kind: KindJSON, check: checkJSONNumber}, true
+	case typ == MixinBoolean && len(parts) >= 2:
+		return fieldDef{column: path + ":" + typ, path: path, kind: KindBool}, true
+	}
+	return fieldDef{}, false
+}
+
+// payloadPath is the payload path a field column writes.
+func (d fieldDef) payloadPath() string {
+	if d.path != "" {
+		return d.path
+	}
+	return d.column
 }
 
 // Columns returns the default column layout of an entity, key columns first, as written into templates
-// (custsync template) and exports. Mixin columns (mixins.NAME.FIELD, metadata.mixins.NAME) are accepted
-// on input but not listed. It returns nil for an unknown entity.
+// (custsync template) and exports. Mixin columns (mixins.NAME.FIELD[:TYPE], metadata.mixins.NAME) are
+// accepted on input and written by exports (see MixinCells) but not listed. It returns nil for an unknown
+// entity.
 func Columns(e Entity) []string {
 	s, err := schemaOf(e)
 	if err != nil {

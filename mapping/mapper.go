@@ -80,7 +80,11 @@ func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, 
 	for _, f := range sc.fields {
 		if f.refEntity != "" {
 			text := spec.IDTemplate(f.refEntity)
-			t, err := parseIDTemplate(text, []string{"key"})
+			vars := []string{"key"}
+			if f.refEntity == Contacts {
+				vars = IDTemplateVars(Contacts) // an approval group member is named by company and customer
+			}
+			t, err := parseIDTemplate(text, vars)
 			if err != nil {
 				return nil, fmt.Errorf("%s references %s, whose id template has several placeholders: %w", em.Entity, f.refEntity, err)
 			}
@@ -316,7 +320,7 @@ func (c *colMapper) outPath() string {
 	if c.def.role == roleRef && c.def.refPath != "" {
 		return c.def.refPath
 	}
-	return c.def.column
+	return c.def.payloadPath()
 }
 
 func isKeyColumn(sc *schema, col string) bool { return containsFold(sc.keyColumns, col) }
@@ -550,7 +554,7 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			case c.def.role == roleRef:
 				rec.Fields = append(rec.Fields, Field{Path: c.def.refPath, Value: ClearValue()})
 			default:
-				rec.Fields = append(rec.Fields, Field{Path: c.def.column, Value: ClearValue()})
+				rec.Fields = append(rec.Fields, Field{Path: c.def.payloadPath(), Value: ClearValue()})
 			}
 			continue
 		}
@@ -569,7 +573,15 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 					fail(c, col, k, excelScientificReason)
 					continue
 				}
-				rid, err := m.refTmpl[c.def.refEntity].apply(m.refText[c.def.refEntity], map[string]string{"key": k})
+				vars := map[string]string{"key": k}
+				if c.def.refEntity == Contacts {
+					var reason string
+					if k, vars, reason = approvalMember(k, rec.Key); reason != "" {
+						fail(c, col, k, reason)
+						continue
+					}
+				}
+				rid, err := m.refTmpl[c.def.refEntity].apply(m.refText[c.def.refEntity], vars)
 				if err != nil {
 					fail(c, col, k, err.Error())
 					continue
@@ -583,10 +595,54 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			fail(c, col, v, reason)
 			continue
 		}
-		rec.Fields = append(rec.Fields, Field{Path: c.def.column, Value: val})
+		rec.Fields = append(rec.Fields, Field{Path: c.def.payloadPath(), Value: val})
 	}
+	errs = append(errs, m.overlaps(rec)...)
 	errs = append(errs, m.crossChecks(rec)...)
 	return rec, errs
+}
+
+// approvalMember reads one member of a company's approval group: "sdCustomerNumber" names the customer's
+// assignment to the company itself (companyKey), "companyKey/sdCustomerNumber" (a contact assignment's key,
+// see JoinKey) an assignment to another company. It returns the assignment's key and id template variables.
+func approvalMember(item, companyKey string) (key string, vars map[string]string, reason string) {
+	company, customer := companyKey, item
+	if strings.Contains(item, "/") {
+		parts := SplitKey(item, 2)
+		if len(parts) != 2 || parts[0] == "" || parts[1] == "" || strings.Contains(parts[1], "/") {
+			return item, nil, "not an approval group member: use sdCustomerNumber or companyKey/sdCustomerNumber"
+		}
+		company, customer = parts[0], parts[1]
+	}
+	if company == "" {
+		return item, nil, "the company key is missing, so the member cannot be named"
+	}
+	return JoinKey(company, customer), map[string]string{"company": company, "customer": customer}, ""
+}
+
+// overlaps reports mixin fields of a row that write the same payload path, or a path inside another's value
+// (mixins.a.b and mixins.a.b:number, or mixins.a:json and mixins.a.b): one would silently replace the other.
+func (m *Mapper) overlaps(rec Record) []FieldError {
+	var paths map[string]bool
+	var errs []FieldError
+	for _, f := range rec.Fields {
+		if !strings.HasPrefix(f.Path, "mixins.") && !strings.HasPrefix(f.Path, "metadata.mixins.") {
+			continue
+		}
+		if paths == nil {
+			paths = map[string]bool{}
+		}
+		clash := paths[f.Path]
+		for i := 0; i < len(f.Path) && !clash; i++ {
+			clash = f.Path[i] == '.' && paths[f.Path[:i]]
+		}
+		if clash {
+			errs = append(errs, FieldError{Pos: rec.Pos, Column: f.Path, Field: f.Path,
+				Reason: "two columns set " + f.Path + " or a path containing it; keep one per row"})
+		}
+		paths[f.Path] = true
+	}
+	return errs
 }
 
 func indexOf(list []*colMapper, c *colMapper) int {
@@ -666,6 +722,8 @@ func (m *Mapper) typed(c *colMapper, v string) (Value, string) {
 			return Value{}, err.Error()
 		}
 		return DateValue(s), ""
+	case KindJSON:
+		return jsonCell(v, d.check == checkJSONNumber, c.decComma)
 	case KindList:
 		items := m.splitList(v)
 		for i := range items {

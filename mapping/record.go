@@ -374,6 +374,9 @@ func (r Record) Hash() uint64 {
 		case KindDate:
 			h = fnvAdd(h, "D", false)
 			h = fnvAdd(h, v.str, true)
+		case KindJSON:
+			h = fnvAdd(h, "J", false)
+			h = fnvAdd(h, v.str, true)
 		default:
 			h = fnvAdd(h, "S", false)
 			h = fnvAdd(h, v.str, true)

@@ -1,6 +1,10 @@
 package mapping
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,18 +41,57 @@ func ListValue(items []string) Value {
 	return Value{kind: KindList, list: append([]string{}, items...)}
 }
 
+// JSONValue sets any JSON value from its text (KindJSON); it reports an error when text is not one JSON value.
+func JSONValue(text string) (Value, error) {
+	v, err := decodeJSONText(text)
+	if err != nil {
+		return Value{}, err
+	}
+	return Value{kind: KindJSON, str: canonicalJSON(v)}, nil
+}
+
+// decodeJSONText decodes exactly one JSON value, numbers kept as json.Number.
+func decodeJSONText(text string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("text after the JSON value")
+	}
+	return v, nil
+}
+
+// canonicalJSON renders a decoded JSON value compactly with sorted object keys and without HTML escaping, so
+// equal values have equal text.
+func canonicalJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // IsClear reports whether the value clears the field.
 func (v Value) IsClear() bool { return v.clear }
 
 // Kind returns the JSON type of a set value (meaningless for Clear).
 func (v Value) Kind() Kind { return v.kind }
 
-// Interface returns the JSON value: nil for Clear, else string, bool, float64 or []string (a copy).
+// Interface returns the JSON value: nil for Clear, else string, bool, float64 or []string (a copy), or for
+// KindJSON the decoded value (numbers as json.Number).
 func (v Value) Interface() any {
 	if v.clear {
 		return nil
 	}
 	switch v.kind {
+	case KindJSON:
+		x, _ := decodeJSONText(v.str)
+		return x
 	case KindBool:
 		return v.b
 	case KindNumber:
@@ -100,4 +143,60 @@ func (v Value) String() string {
 type Field struct {
 	Path  string
 	Value Value
+}
+
+// jsonCell reads the cell of a typed mixin column: a number for :number (a JSON number as written, or a number
+// in the mapping's decimal style), any JSON value for :json.
+func jsonCell(cell string, number, decComma bool) (Value, string) {
+	if number {
+		if isJSONNumber(cell) {
+			return Value{kind: KindJSON, str: cell}, ""
+		}
+		f, err := ParseNumber(cell, decComma)
+		if err != nil {
+			return Value{}, err.Error()
+		}
+		return Value{kind: KindJSON, str: strconv.FormatFloat(f, 'f', -1, 64)}, ""
+	}
+	v, err := JSONValue(cell)
+	if err != nil {
+		return Value{}, "not a JSON value (" + err.Error() + "); write strings in quotes, e.g. \"text\""
+	}
+	return v, ""
+}
+
+// isJSONNumber reports whether s is a number as JSON writes it (-?int(.frac)?(e[+-]?exp)?).
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	start := i
+	if n := digits(); n == 0 || (n > 1 && s[start] == '0') {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

@@ -1,0 +1,213 @@
+package mapping_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"custsync/mapping"
+)
+
+// decode reads JSON as the remote client does (numbers as json.Number).
+func decode(t *testing.T, s string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// viaJSON re-encodes a value and decodes it as decode does, so payloads compare with platform documents.
+func viaJSON(t *testing.T, v any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, string(b))
+}
+
+// TestMixinCellsRoundTrip renders every kind of mixin value as columns, maps the row back and compares the
+// payload's mixins with the original: types, nesting, arrays and odd strings survive; only the empty string
+// is left out (a blank cell keeps).
+func TestMixinCellsRoundTrip(t *testing.T) {
+	remote := decode(t, `{
+		"id": "C1",
+		"metadata": {"version": 3, "mixins": {"loyalty": "https://schema.example/loyalty.json", "erp": "https://schema.example/erp.json", "gone": null}},
+		"mixins": {
+			"loyalty": {"level": "gold", "points": 1250, "ratio": 0.125, "big": 12345678901234567890, "vip": true,
+				"since": "2019-04-01", "tags": ["a", "b,c"], "nested": {"deep": {"x": "y"}, "n": -3}, "empty": {},
+				"blank": "", "padded": " spaced ", "sentinel": "#N/A", "nothing": null, "dotted": {"a.b": 1}, "quoted": "\"q\""},
+			"erp": {"creditRating": "A", "blocked": false},
+			"flag": true,
+			"list": [1, {"k": "v"}]
+		}
+	}`)
+	cells, err := mapping.MixinCells(remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []string{"sdCustomerNumber"}
+	row := []string{"C1"}
+	for i, c := range cells {
+		if i > 0 && cells[i-1].Column >= c.Column {
+			t.Fatalf("columns not sorted: %q before %q", cells[i-1].Column, c.Column)
+		}
+		header = append(header, c.Column)
+		row = append(row, c.Text)
+	}
+	for _, want := range []string{"mixins.loyalty.points:number", "mixins.loyalty.vip:boolean", "mixins.loyalty.tags:json",
+		"mixins.loyalty.nested.deep.x", "mixins.loyalty.empty:json", "mixins.loyalty.padded:json", "mixins.loyalty.sentinel:json",
+		"mixins.loyalty.dotted:json", "mixins.flag:json", "mixins.list:json", "metadata.mixins.loyalty"} {
+		if !containsString(header, want) {
+			t.Errorf("no column %q in %v", want, header)
+		}
+	}
+	if containsString(header, "mixins.loyalty.blank") || containsString(header, "metadata.mixins.gone") {
+		t.Errorf("empty values got columns: %v", header)
+	}
+	rec, errs := mapOne(t, mapping.Customers, header, row)
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	got := viaJSON(t, rec.Payload())
+	wantMixins := remote["mixins"].(map[string]any)
+	delete(wantMixins["loyalty"].(map[string]any), "blank")
+	if !reflect.DeepEqual(got["mixins"], wantMixins) {
+		t.Errorf("mixins changed:\n got %v\nwant %v", got["mixins"], wantMixins)
+	}
+	wantURLs := map[string]any{"loyalty": "https://schema.example/loyalty.json", "erp": "https://schema.example/erp.json"}
+	if md, _ := got["metadata"].(map[string]any); !reflect.DeepEqual(md["mixins"], wantURLs) {
+		t.Errorf("metadata.mixins: %v", got["metadata"])
+	}
+	// The platform's document and the row agree field by field, numbers compared by value.
+	if d := mapping.DiffRemote(remote, rec); len(d) != 0 {
+		t.Errorf("the row differs from the document it was exported from: %v", d)
+	}
+	// The same cells hash the same, and a changed number is a change.
+	again, _ := mapOne(t, mapping.Customers, header, row)
+	if again.Hash() != rec.Hash() {
+		t.Error("hash not stable")
+	}
+	row[indexOf(header, "mixins.loyalty.points:number")] = "1251"
+	changed, _ := mapOne(t, mapping.Customers, header, row)
+	if d := mapping.DiffRemote(remote, changed); len(d) != 1 || d[0].Path != "mixins.loyalty.points" {
+		t.Errorf("diff after changing points: %v", d)
+	}
+}
+
+func TestMixinCellsRefuseNamesThatCannotBeColumns(t *testing.T) {
+	_, err := mapping.MixinCells(decode(t, `{"mixins": {"a.b": {"x": 1}}, "metadata": {"mixins": {"": "u"}}}`))
+	if err == nil || !strings.Contains(err.Error(), `mixins.a.b`) || !strings.Contains(err.Error(), "metadata.mixins.") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestTypedMixinColumns checks the typed mixin cells as a user writes them by hand.
+func TestTypedMixinColumns(t *testing.T) {
+	header := []string{"sdCustomerNumber", "mixins.erp.rating:number", "Mixins.ERP.Blocked:BOOLEAN", "mixins.erp.codes:json", "mixins.erp.note"}
+	rec, errs := mapOne(t, mapping.Customers, header, []string{"1", "2.50", "x", `["a", 1]`, "plain text"})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	got := viaJSON(t, rec.Payload())
+	want := decode(t, `{"mixins": {"erp": {"rating": 2.50, "codes": ["a", 1], "note": "plain text"}, "ERP": {"Blocked": true}}}`)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("payload %v, want %v", got, want)
+	}
+	for _, c := range []struct{ col, cell, reason string }{
+		{"mixins.erp.rating:number", "two", "not a number"},
+		{"mixins.erp.codes:json", "[1,", "not a JSON value"},
+		{"mixins.erp.codes:json", "plain", "not a JSON value"},
+	} {
+		_, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", c.col}, []string{"1", c.cell})
+		if len(errs) != 1 || !strings.Contains(errs[0].Reason, c.reason) {
+			t.Errorf("%s %q: %v, want %q", c.col, c.cell, errs, c.reason)
+		}
+	}
+	// Two columns for one path in the same row would silently replace each other.
+	_, errs = mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "mixins.a.b", "mixins.a.b:number"}, []string{"1", "x", "2"})
+	if len(errs) != 1 || !strings.Contains(errs[0].Reason, "two columns set mixins.a.b") {
+		t.Errorf("same path twice: %v", errs)
+	}
+	_, errs = mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "mixins.a:json", "mixins.a.b"}, []string{"1", `{"b": 1}`, "x"})
+	if len(errs) != 1 {
+		t.Errorf("a path inside another: %v", errs)
+	}
+	// Either one alone is fine, and a blank one is no conflict.
+	if _, errs = mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "mixins.a.b", "mixins.a.b:number"}, []string{"1", "", "2"}); len(errs) != 0 {
+		t.Errorf("blank twin: %v", errs)
+	}
+	for _, bad := range []string{"mixins.a:number", "mixins.a.b:date", "metadata.mixins.a:json", "mixins.a..b", "mixins.a"} {
+		if _, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, []string{"sdCustomerNumber", bad}); err == nil {
+			t.Errorf("column %q accepted", bad)
+		}
+	}
+}
+
+// TestApprovalGroupAndLocationCompanies maps the company's approval group (members of its own and of another
+// company) and a location linked to two companies, and renders them back.
+func TestApprovalGroupAndLocationCompanies(t *testing.T) {
+	rec, errs := mapOne(t, mapping.Companies, []string{"companyKey", "name", "approvalGroup"}, []string{"C1", "One", "0001, C2/0002"})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	var keys, ids []string
+	for _, r := range rec.Refs {
+		if r.Column == mapping.ApprovalGroupColumn {
+			keys, ids = append(keys, r.Key), append(ids, r.RemoteID)
+		}
+	}
+	if strings.Join(keys, " ") != "C1/0001 C2/0002" || strings.Join(ids, " ") != "C1-0001 C2-0002" {
+		t.Fatalf("approval group refs %v %v", keys, ids)
+	}
+	payload := viaJSON(t, rec.Payload())
+	if got, _ := json.Marshal(payload["approvalGroup"]); string(got) != `[{"id":"C1-0001"},{"id":"C2-0002"}]` {
+		t.Errorf("approvalGroup payload %s", got)
+	}
+	if _, errs := mapOne(t, mapping.Companies, []string{"companyKey", "approvalGroup"}, []string{"C1", "C2/"}); len(errs) != 1 {
+		t.Errorf("half a member accepted: %v", errs)
+	}
+
+	// Rendered back from what the platform answers (the members expanded with their legal entity and customer).
+	remote := decode(t, `{"id": "C1", "name": "One", "type": "COMPANY", "approvalGroup": [
+		{"id": "C1-0001", "legalEntity": {"id": "C1"}, "customer": {"id": "0001", "name": "A"}},
+		{"id": "C2-0002", "legalEntity": {"id": "C2"}, "customer": {"id": "0002"}}]}`)
+	row := mapping.ExportRow(mapping.Companies, remote, map[string]string{"companyKey": "C1"}, nil, "")
+	if got := row[indexOf(mapping.Columns(mapping.Companies), "approvalGroup")]; got != "0001,C2/0002" {
+		t.Errorf("approvalGroup cell %q", got)
+	}
+
+	loc, errs := mapOne(t, mapping.Locations, []string{"locationKey", "type", "companyKey"}, []string{"L1", "OFFICE", "C1,C2"})
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	if len(loc.Refs) != 2 || loc.Refs[0].Key != "C1" || loc.Refs[1].Key != "C2" || loc.Refs[0].Path != "" {
+		t.Errorf("location refs %+v", loc.Refs)
+	}
+	if _, ok := loc.Payload()["companyKey"]; ok {
+		t.Error("companyKey in the location's payload")
+	}
+}
+
+func TestCustomerPhotoURL(t *testing.T) {
+	rec, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "photoUrl"}, []string{"1", "https://img.example/1.png"})
+	if len(errs) > 0 || rec.Payload()["photoUrl"] != "https://img.example/1.png" {
+		t.Fatalf("%v %v", rec.Payload(), errs)
+	}
+}
+
+func containsString(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
