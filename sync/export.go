@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -126,10 +127,14 @@ func (r ExportReport) Rows(name string) int64 {
 //   - companies, locations and contacts use the checkpoint's keys, else the platform ids.
 //
 // The customerNumber column always carries the platform id, so a migration keeps the customer numbers.
-// A location's companyKey stays blank (the company's locationKeys carry the link), and a company's
-// customerGroups leave out the groups the platform creates for every legal entity (roles ADMIN, BUYER,
-// REQUESTER): the target tenant makes its own. Mixins are not exported. st may be nil: every key is then
-// derived from the platform ids.
+// The company <-> location link is written on both sides (a company's locationKeys, a location's companyKey),
+// a company's approval group as its members' keys, and a company's customerGroups leave out the groups the
+// platform creates for every legal entity (roles ADMIN, BUYER, REQUESTER): the target tenant makes its own.
+// Mixins are written as one column per field (mixins.NAME.FIELD, typed by a :number, :boolean or :json
+// suffix where the value is not a string) plus the schema URL (metadata.mixins.NAME), sorted, after the
+// default columns: since that set is known only after the last record, rows wait in a private temporary
+// file next to the output until the table is complete. st may be nil: every key is then derived from the
+// platform ids.
 func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts ExportOptions) (ExportReport, error) {
 	start := time.Now()
 	rep := ExportReport{Out: opts.Out}
@@ -169,11 +174,7 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 		}
 	}
 	for _, name := range tables {
-		w, err := out.table(name, exportHeader(name))
-		if err != nil {
-			return rep, err
-		}
-		t, err := ex.exportTable(ctx, name, w)
+		t, err := ex.exportTable(ctx, name, out)
 		rep.Tables = append(rep.Tables, t)
 		if err != nil {
 			return rep, fmt.Errorf("export %s: %w", name, err)
@@ -243,14 +244,18 @@ func exportPlan(opts ExportOptions) ([]string, string, error) {
 	return tables, format, nil
 }
 
-func exportHeader(name string) []string {
-	switch name {
-	case ExportMappings:
-		return MappingColumns
-	case ExportDeletions:
-		return DeletionColumns
+// entityHeader is the header of an entity's export: its default columns with the mixin columns, sorted,
+// before the command and deleted columns. at is where the mixin columns start.
+func entityHeader(e mapping.Entity, mixins []string) (header []string, at int) {
+	cols := mapping.Columns(e)
+	at = len(cols)
+	for at > 0 && (cols[at-1] == mapping.CommandColumn || cols[at-1] == mapping.DeletedColumn) {
+		at--
 	}
-	return mapping.Columns(mapping.Entity(name))
+	header = make([]string, 0, len(cols)+len(mixins))
+	header = append(header, cols[:at]...)
+	header = append(header, mixins...)
+	return append(header, cols[at:]...), at
 }
 
 // exportSink is the output file: one CSV table or an XLSX workbook with one sheet per table.
@@ -307,14 +312,17 @@ type keyIndex struct {
 	addresses map[string]string // "<customer number>/<address id>" -> addressKey
 	companies map[string]string // legal entity id -> companyKey
 	locations map[string]string // location id -> locationKey
+	contacts  map[string]string // contact assignment id -> its key (companyKey/sdCustomerNumber)
 }
 
 func loadKeyIndex(ctx context.Context, st *state.Store) (*keyIndex, error) {
-	k := &keyIndex{customers: map[string]string{}, addresses: map[string]string{}, companies: map[string]string{}, locations: map[string]string{}}
+	k := &keyIndex{customers: map[string]string{}, addresses: map[string]string{}, companies: map[string]string{},
+		locations: map[string]string{}, contacts: map[string]string{}}
 	if st == nil {
 		return k, nil
 	}
-	simple := map[mapping.Entity]map[string]string{mapping.Customers: k.customers, mapping.Companies: k.companies, mapping.Locations: k.locations}
+	simple := map[mapping.Entity]map[string]string{mapping.Customers: k.customers, mapping.Companies: k.companies,
+		mapping.Locations: k.locations, mapping.Contacts: k.contacts}
 	for e, m := range simple {
 		err := st.ScanEntities(ctx, string(e), func(en state.Entity) error {
 			if en.RemoteID != "" {
@@ -372,6 +380,8 @@ func (k *keyIndex) ref(e mapping.Entity, id string) string {
 		m = k.companies
 	case mapping.Locations:
 		m = k.locations
+	case mapping.Contacts:
+		m = k.contacts
 	}
 	if key, ok := m[id]; ok {
 		return key
@@ -386,6 +396,9 @@ type exporter struct {
 	opts  ExportOptions
 	keys  *keyIndex
 	start time.Time
+
+	// locationCompanies: location id -> keys of the companies listing it (while locations are exported).
+	locationCompanies map[string][]string
 
 	rows, pages atomic.Int64
 }
@@ -403,29 +416,60 @@ func (x *exporter) normalise() {
 }
 
 // exportTable writes one table and reports it, with progress while it runs.
-func (x *exporter) exportTable(ctx context.Context, name string, w rowWriter) (ExportTable, error) {
+func (x *exporter) exportTable(ctx context.Context, name string, out *exportSink) (ExportTable, error) {
 	x.rows.Store(0)
 	x.pages.Store(0)
 	stop := x.startProgress(name)
-	var err error
-	switch name {
-	case ExportMappings:
-		err = x.exportMappings(ctx, w)
-	case ExportDeletions:
-		err = x.exportDeletions(ctx, w)
-	case string(mapping.Customers), string(mapping.Addresses):
-		err = x.exportCustomers(ctx, mapping.Entity(name), w)
-	case string(mapping.Companies):
-		err = x.exportManaged(ctx, mapping.Companies, x.rc.LegalEntities, w)
-	case string(mapping.Locations):
-		err = x.exportManaged(ctx, mapping.Locations, x.rc.Locations, w)
-	case string(mapping.Contacts):
-		err = x.exportManaged(ctx, mapping.Contacts, x.rc.ContactAssignments, w)
-	default:
-		err = fmt.Errorf("%w: unknown table %q", ErrExportOptions, name)
-	}
+	err := x.writeTable(ctx, name, out)
 	stop(err == nil)
 	return ExportTable{Name: name, Rows: x.rows.Load(), Pages: x.pages.Load()}, err
+}
+
+func (x *exporter) writeTable(ctx context.Context, name string, out *exportSink) error {
+	switch name {
+	case ExportMappings:
+		w, err := out.table(name, MappingColumns)
+		if err != nil {
+			return err
+		}
+		return x.exportMappings(ctx, w)
+	case ExportDeletions:
+		w, err := out.table(name, DeletionColumns)
+		if err != nil {
+			return err
+		}
+		return x.exportDeletions(ctx, w)
+	}
+	e, ok := mapping.EntityFromName(name)
+	if !ok {
+		return fmt.Errorf("%w: unknown table %q", ErrExportOptions, name)
+	}
+	sp, err := newSpill(filepath.Dir(x.opts.Out))
+	if err != nil {
+		return err
+	}
+	defer sp.remove()
+	switch e {
+	case mapping.Customers, mapping.Addresses:
+		err = x.exportCustomers(ctx, e, sp)
+	case mapping.Companies:
+		err = x.exportManaged(ctx, mapping.Companies, x.rc.LegalEntities, sp)
+	case mapping.Locations:
+		if x.locationCompanies, err = x.loadLocationCompanies(ctx); err == nil {
+			err = x.exportManaged(ctx, mapping.Locations, x.rc.Locations, sp)
+		}
+	case mapping.Contacts:
+		err = x.exportManaged(ctx, mapping.Contacts, x.rc.ContactAssignments, sp)
+	}
+	if err != nil {
+		return err
+	}
+	header, at := entityHeader(e, sp.mixinColumns())
+	w, err := out.table(name, header)
+	if err != nil {
+		return err
+	}
+	return sp.replay(at, w)
 }
 
 func (x *exporter) startProgress(name string) func(done bool) {
@@ -468,14 +512,29 @@ func (x *exporter) write(w rowWriter, row []string) error {
 	return nil
 }
 
+// record keeps one exported platform record: its default columns and its mixin columns.
+func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys map[string]string) error {
+	mixins, err := mapping.MixinCells(doc)
+	if err != nil {
+		id, _ := doc["id"].(string)
+		return fmt.Errorf("%s %s: %w", singular(e), id, err)
+	}
+	if err := sp.add(mapping.ExportRow(e, doc, keys, x.keys.ref, ""), mixins); err != nil {
+		return err
+	}
+	x.rows.Add(1)
+	return nil
+}
+
 // exportCustomers writes customers or their addresses. Customer pages are fetched concurrently (see
 // fetchPagesInOrder) with their addresses expanded, so addresses cost no request per customer.
-func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, w rowWriter) error {
+func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, sp *spill) error {
 	size := x.opts.PageSize
 	if size <= 0 {
 		size = remote.CustomersPageSize
 	}
-	list := remote.ListOptions{Q: x.opts.Q, PageSize: size}
+	// Mixins come only when asked for; an address's mixins come with the address.
+	list := remote.ListOptions{Q: x.opts.Q, PageSize: size, Expand: []string{"mixin:*"}}
 	if e == mapping.Addresses {
 		list.Expand = []string{"addresses"}
 	}
@@ -501,8 +560,7 @@ func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, w rowW
 			seen[id] = struct{}{}
 			key := x.keys.customer(id)
 			if e == mapping.Customers {
-				row := mapping.ExportRow(mapping.Customers, d, map[string]string{mapping.CustomerKeyColumn: key}, x.keys.ref, "")
-				if err := x.write(w, row); err != nil {
+				if err := x.record(sp, e, d, map[string]string{mapping.CustomerKeyColumn: key}); err != nil {
 					return err
 				}
 				continue
@@ -518,7 +576,7 @@ func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, w rowW
 					continue
 				}
 				keys := map[string]string{mapping.CustomerKeyColumn: key, mapping.AddressKeyColumn: x.keys.address(id, key, addrID)}
-				if err := x.write(w, mapping.ExportRow(mapping.Addresses, addr, keys, x.keys.ref, "")); err != nil {
+				if err := x.record(sp, e, addr, keys); err != nil {
 					return err
 				}
 			}
@@ -653,7 +711,7 @@ func fetchPagesInOrder(ctx context.Context, workers, size int, fetch func(contex
 
 // exportManaged writes legal entities or contact assignments, page by page. Customer Management lists are
 // read through the client's own iterator: it relies on their total-count header to end the list.
-func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error], w rowWriter) error {
+func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error], sp *spill) error {
 	size := x.managedPageSize()
 	n := 0
 	for d, err := range list(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size}) {
@@ -671,15 +729,41 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, id)
 			d = withoutPlatformGroups(d)
 		case mapping.Locations:
-			// companyKey stays blank: the company's locationKeys column already carries the link (the platform
-			// keeps it on the company's side only), and one link is what a re-import must see.
+			// The platform keeps the link on the company (entitiesAddresses); companyKey repeats it, so a
+			// locations file alone still says where each location belongs.
 			keys[mapping.LocationKeyColumn] = x.keys.ref(mapping.Locations, id)
+			keys[mapping.CompanyKeyColumn] = strings.Join(x.locationCompanies[id], mapping.DefaultListSeparator)
 		}
-		if err := x.write(w, mapping.ExportRow(e, d, keys, x.keys.ref, "")); err != nil {
+		if err := x.record(sp, e, d, keys); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// loadLocationCompanies lists every legal entity (the export's query is about locations, not about them) and
+// returns, per location id, the keys of the companies that list it, sorted.
+func (x *exporter) loadLocationCompanies(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	for d, err := range x.rc.LegalEntities(ctx, remote.ListOptions{PageSize: x.managedPageSize()}) {
+		if err != nil {
+			return nil, fmt.Errorf("list companies for the locations' companyKey: %w", err)
+		}
+		id, _ := d["id"].(string)
+		locs, _ := d["entitiesAddresses"].([]any)
+		for _, l := range locs {
+			if m, ok := l.(map[string]any); ok {
+				if lid, _ := m["id"].(string); lid != "" {
+					out[lid] = append(out[lid], x.keys.ref(mapping.Companies, id))
+				}
+			}
+		}
+	}
+	for id := range out {
+		slices.Sort(out[id])
+		out[id] = slices.Compact(out[id])
+	}
+	return out, nil
 }
 
 // platformGroupRoles are the roles of the customer groups the platform creates itself for every legal entity.
