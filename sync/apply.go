@@ -70,6 +70,8 @@ type runner struct {
 
 	done, failures atomic.Int64
 	counts         map[mapping.Entity]*Counts
+	// companyLocks serialise the links added to one company (linkLocation).
+	companyLocks map[string]*stdsync.Mutex
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64) *runner {
@@ -162,6 +164,9 @@ func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error
 				return nil
 			}
 			out, err := apply(gctx, o)
+			if errors.Is(err, errLater) {
+				return nil
+			}
 			var gone *goneFromPlatform
 			if errors.As(err, &gone) {
 				r.hold(o, gone.outcome)
@@ -387,7 +392,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone
 // counts as deleted.
 func (r *runner) deleteCustomer(ctx context.Context, o *op) (state.Outcome, error) {
-	pre, err := r.rc.GetCustomer(ctx, o.RemoteID, "addresses")
+	pre, err := r.rc.GetCustomer(ctx, o.RemoteID, "addresses", "mixin:*")
 	if err != nil && !remote.IsNotFound(err) {
 		return state.Outcome{}, err
 	}
@@ -438,7 +443,7 @@ func (r *runner) upsertFunc(e mapping.Entity) applyFunc {
 	case mapping.Addresses:
 		return r.applyAddress
 	}
-	return r.applyManagement
+	return r.applyManagementEarly
 }
 
 func (r *runner) deleteFunc(e mapping.Entity) applyFunc {

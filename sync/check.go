@@ -142,8 +142,10 @@ type checker struct {
 	// byCheckpointID: entity -> checkpoint remote id -> ERP key, to name platform-only records custsync wrote.
 	byCheckpointID map[mapping.Entity]map[string]string
 	adopted        map[string]string
-	results        []CheckResult
-	compared       int64
+	// listedBy: location id -> ids of the companies listing it (only when a location row has a companyKey).
+	listedBy map[string][]string
+	results  []CheckResult
+	compared int64
 	// firstTable is the first input table, whose dialect a CSV report follows.
 	firstTable *InputTable
 }
@@ -310,6 +312,9 @@ func (c *checker) compare(ctx context.Context) error {
 		{mapping.Companies, c.rc.LegalEntities},
 		{mapping.Contacts, c.rc.ContactAssignments},
 	}
+	if err := c.loadLocationLinks(ctx); err != nil {
+		return err
+	}
 	for _, m := range managed {
 		if _, ok := c.wanted[m.e]; !ok {
 			continue
@@ -327,9 +332,10 @@ func (c *checker) compare(ctx context.Context) error {
 
 func (c *checker) compareCustomers(ctx context.Context, customers, addresses bool) error {
 	size := remote.CustomersPageSize
-	opts := remote.ListOptions{PageSize: size}
+	// Mixins come only when asked for; without them every mixin column would read as lost.
+	opts := remote.ListOptions{PageSize: size, Expand: []string{"mixin:*"}}
 	if addresses {
-		opts.Expand = []string{"addresses"}
+		opts.Expand = append(opts.Expand, "addresses")
 	}
 	seen := map[string]bool{}
 	return fetchPagesInOrder(ctx, c.opts.PageWorkers, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
@@ -391,6 +397,9 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 		return
 	}
 	res.Fields = mapping.DiffRemote(doc, row.rec)
+	if e == mapping.Locations {
+		res.Fields = append(res.Fields, c.linkChanges(remoteID, row.rec)...)
+	}
 	res.Status = CheckSame
 	if len(res.Fields) > 0 {
 		res.Status = CheckDiffers
@@ -399,6 +408,66 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 		}
 	}
 	c.add(res)
+}
+
+// loadLocationLinks reads which companies list which locations, when a location row names its companies
+// (companyKey): the platform keeps that link on the company.
+func (c *checker) loadLocationLinks(ctx context.Context) error {
+	needed := false
+	for _, row := range c.wanted[mapping.Locations] {
+		for _, ref := range row.rec.Refs {
+			needed = needed || ref.Column == mapping.CompanyKeyColumn
+		}
+	}
+	if !needed {
+		return nil
+	}
+	c.listedBy = map[string][]string{}
+	for d, err := range c.rc.LegalEntities(ctx, remote.ListOptions{}) {
+		if err != nil {
+			return fmt.Errorf("list companies for the locations' companyKey: %w", err)
+		}
+		id, _ := d["id"].(string)
+		locs, _ := d["entitiesAddresses"].([]any)
+		for _, l := range locs {
+			if m, ok := l.(map[string]any); ok {
+				if lid, _ := m["id"].(string); lid != "" {
+					c.listedBy[lid] = append(c.listedBy[lid], id)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// linkChanges compares a location row's companyKey with the companies that list the location: a company the
+// row names that does not list it is a difference (companies may list it besides: companyKey only adds).
+func (c *checker) linkChanges(locationID string, rec mapping.Record) []mapping.FieldChange {
+	var want []string
+	missing := false
+	for _, ref := range rec.Refs {
+		if ref.Column != mapping.CompanyKeyColumn {
+			continue
+		}
+		want = append(want, ref.Key)
+		id := ref.RemoteID
+		if cp, ok := c.checkpoint[mapping.Companies][ref.Key]; ok && cp.RemoteID != "" {
+			id = cp.RemoteID
+		}
+		missing = missing || !slices.Contains(c.listedBy[locationID], id)
+	}
+	if !missing {
+		return nil
+	}
+	var have []string
+	for _, id := range c.listedBy[locationID] {
+		if key, ok := c.byCheckpointID[mapping.Companies][id]; ok {
+			id = key
+		}
+		have = append(have, id)
+	}
+	slices.Sort(have)
+	return []mapping.FieldChange{{Path: mapping.CompanyKeyColumn, Old: have, New: want}}
 }
 
 // finish adds the rows no platform record matched.

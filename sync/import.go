@@ -51,6 +51,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err != nil {
 		return finish(err)
 	}
+	planLinks(p)
 	if err := loadDiffs(ctx, st, p); err != nil {
 		return finish(err)
 	}
@@ -296,6 +297,9 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 				return err
 			}
 		}
+	}
+	if err := r.runLate(ctx, p); err != nil {
+		return err
 	}
 	failed := r.failures.Load() + int64(len(p.invalid))
 	for i := len(applyOrder) - 1; i >= 0; i-- {

@@ -36,6 +36,8 @@ type op struct {
 	prev    map[string]any // the checkpoint snapshot (updates)
 	diff    []mapping.FieldChange
 	seq     int64
+	// late ops finish after the other upserts (see links.go).
+	late bool
 }
 
 // rowError is a row that failed, at validation or when applied.
@@ -93,6 +95,10 @@ type plan struct {
 	unknownKey map[mapping.Entity]formats.Position
 	// warnings explain what the plan left out on purpose (full-mode deletes withheld).
 	warnings []string
+	// linkPlan gathers the links written after the records they need (links.go).
+	linkPlan linkPlan
+	// mapAll: ids of the tables whose rows are all mapped, no raw-hash fast path (see mapsLinksBothWays).
+	mapAll map[int]bool
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -194,6 +200,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
+		mapAll:     map[int]bool{},
 		unknownKey: map[mapping.Entity]formats.Position{}}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
@@ -203,8 +210,12 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (
 			needed = append(needed, e)
 		}
 	}
+	bothWays := mapsLinksBothWays(sources)
 	for _, src := range sources {
 		for _, m := range src.Mappers {
+			if bothWays && (m.Entity() == mapping.Locations || m.Entity() == mapping.Companies) {
+				p.mapAll[src.ID] = true
+			}
 			p.entity(m.Entity()).inInput = true
 			need(m.Entity())
 			// References resolve through the checkpoint of the entities they point to.
@@ -353,7 +364,7 @@ func customerKeyOf(rec mapping.Record) string {
 // referencedEntities lists, per entity, the entities its rows reference.
 var referencedEntities = map[mapping.Entity][]mapping.Entity{
 	mapping.Addresses: {mapping.Customers},
-	mapping.Companies: {mapping.Companies, mapping.Locations},
+	mapping.Companies: {mapping.Companies, mapping.Locations, mapping.Contacts},
 	mapping.Locations: {mapping.Companies},
 	mapping.Contacts:  {mapping.Companies, mapping.Customers},
 }
@@ -431,7 +442,7 @@ func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.
 			defer wg.Done()
 			<-ready
 			for b := range work {
-				mapBatch(src, b, views)
+				mapBatch(src, b, views, p.mapAll[src.ID])
 				close(b.done)
 			}
 		}()
@@ -518,7 +529,7 @@ func readBatches(ctx context.Context, src *InputTable, ordered, work chan<- *row
 
 // mapBatch maps, validates and hashes every row of a batch. A row whose key is in the checkpoint with the same
 // raw hash is unchanged and is not mapped at all: on a nightly re-run that is nearly every row.
-func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpointView) {
+func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpointView, mapAll bool) {
 	nm := len(src.Mappers)
 	raw := make([]uint64, len(b.rows)*nm)
 	fast := make([]int32, len(b.rows)*nm)
@@ -530,7 +541,7 @@ func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpoint
 		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
 		for j, m := range src.Mappers {
 			row.raw[j] = m.RawHash(row.Cells)
-			if key, ok := m.Key(row.Cells); ok && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
+			if key, ok := m.Key(row.Cells); ok && !mapAll && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
 				if k, found := idx.Lookup(key); found && idx.RawHashes[k] == row.raw[j] {
 					row.fast[j] = int32(k) + 1
@@ -594,7 +605,9 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		return
 	}
 	hash := row.hashes[j]
-	if known && ref.RowHash == hash {
+	unchanged := known && ref.RowHash == hash
+	p.noteLinks(src, row, rec, unchanged)
+	if unchanged {
 		ep.unchanged++
 		return
 	}
@@ -707,7 +720,8 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 				}
 			}
 			o.diff = mapping.DiffRemote(o.prev, o.rec)
-			if len(o.diff) == 0 {
+			// A late op also writes links the snapshot does not show (a location's companyKey).
+			if len(o.diff) == 0 && !o.late {
 				ep.refresh = append(ep.refresh, o)
 				continue
 			}

@@ -1,0 +1,180 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"testing"
+
+	"custsync/mapping"
+)
+
+// entitiesAddressIDs returns the ids of the locations a legal entity lists.
+func (e *env) entitiesAddressIDs(companyID string) []string {
+	e.t.Helper()
+	doc, err := e.rc.GetLegalEntity(context.Background(), companyID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range doc["entitiesAddresses"].([]any) {
+		ids = append(ids, l.(map[string]any)["id"].(string))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestImportLocationCompanyKeyListsTheLocationOnTheCompany: a locations file that names its company, with a
+// companies file that does not list locations, links them on the company (where the platform keeps the
+// link); a re-run sends nothing, and a location moved to another company is added there.
+func TestImportLocationCompanyKeyListsTheLocationOnTheCompany(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	companies := e.file("companies.csv", "companyKey,name,type\nK1,One,COMPANY\nK2,Two,COMPANY\n")
+	locations := e.file("locations.csv", "locationKey,name,type,companyKey\nL1,Plant,WAREHOUSE,K1\nL2,Office,OFFICE,\"K1,K2\"\nL3,Depot,WAREHOUSE,\n")
+	rep, err := e.run(ctx, Options{}, companies, locations)
+	if err != nil || rep.Created != 5 {
+		t.Fatalf("first import: %v\n%s", err, rep.Summary())
+	}
+	if got := e.entitiesAddressIDs("K1"); strings.Join(got, ",") != "L1,L2" {
+		t.Errorf("K1 lists %v, want L1,L2", got)
+	}
+	if got := e.entitiesAddressIDs("K2"); strings.Join(got, ",") != "L2" {
+		t.Errorf("K2 lists %v, want L2", got)
+	}
+	chk, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{companies, locations}})
+	if err != nil || chk.Totals[CheckSame] != 5 || len(chk.Problems) != 0 {
+		t.Fatalf("check after the import: %v %+v %+v", err, chk.Totals, chk.Problems)
+	}
+
+	e.srv.ResetRequests()
+	if rep, err = e.run(ctx, Options{}, companies, locations); err != nil || rep.Unchanged != 5 {
+		t.Fatalf("re-run: %v\n%s", err, rep.Summary())
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("re-run sent %v", w)
+	}
+
+	// L1 moves to K2 (and only its companyKey changes): K2 lists it; K1 keeps it, companyKey never unlinks.
+	e.file("locations.csv", "locationKey,name,type,companyKey\nL1,Plant,WAREHOUSE,K2\nL2,Office,OFFICE,\"K1,K2\"\nL3,Depot,WAREHOUSE,\n")
+	if rep, err = e.run(ctx, Options{}, companies, locations); err != nil || rep.Updated != 1 {
+		t.Fatalf("move: %v\n%s", err, rep.Summary())
+	}
+	if got := e.entitiesAddressIDs("K2"); strings.Join(got, ",") != "L1,L2" {
+		t.Errorf("K2 lists %v after the move, want L1,L2", got)
+	}
+
+	// A company neither in the input nor synced is a row error; the other rows go on.
+	bad := e.file("more.csv", "locationKey,name,type,companyKey\nL4,Lab,OFFICE,K9\nL5,Shop,OFFICE,K1\n")
+	rep, err = e.run(ctx, Options{Entity: mapping.Locations}, bad)
+	if !errors.Is(err, ErrPartial) || rep.Created != 1 || len(rep.Failures) != 1 ||
+		!strings.Contains(rep.Failures[0].Reason, `companyKey "K9": the company is neither in the input nor synced before`) {
+		t.Fatalf("unknown company: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	if got := e.entitiesAddressIDs("K1"); !slices.Contains(got, "L5") || slices.Contains(got, "L4") {
+		t.Errorf("K1 lists %v", got)
+	}
+}
+
+// TestImportLocationCompanyKeyMustAgreeWithLocationKeys: when the companies file says which locations a
+// company has, a location naming that company must be among them.
+func TestImportLocationCompanyKeyMustAgreeWithLocationKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	companies := e.file("companies.csv", "companyKey,name,type,locationKeys\nK1,One,COMPANY,L1\nK2,Two,COMPANY,\n")
+	locations := e.file("locations.csv", "locationKey,name,type,companyKey\nL1,Plant,WAREHOUSE,K1\nL2,Office,OFFICE,K1\nL3,Depot,WAREHOUSE,K2\n")
+	rep, err := e.run(ctx, Options{}, companies, locations)
+	if !errors.Is(err, ErrPartial) || len(rep.Failures) != 1 {
+		t.Fatalf("import: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	f := rep.Failures[0]
+	if f.Key != "L2" || f.Column != "companyKey" || !strings.Contains(f.Reason, `the locationKeys of company "K1" in this input do not list location "L2"`) {
+		t.Errorf("failure %+v", f)
+	}
+	if got := e.entitiesAddressIDs("K1"); strings.Join(got, ",") != "L1" {
+		t.Errorf("K1 lists %v", got)
+	}
+	// K2's locationKeys cell is blank: it keeps what it has, and L3's companyKey adds the link.
+	if got := e.entitiesAddressIDs("K2"); strings.Join(got, ",") != "L3" {
+		t.Errorf("K2 lists %v", got)
+	}
+
+	// Once K1 lists L2 both sides agree. When K1's row drops it again while L2's row (unchanged since it was
+	// synced) still names K1, L2's row is refused: every row of both tables is read, not only changed ones.
+	e.file("companies.csv", "companyKey,name,type,locationKeys\nK1,One,COMPANY,\"L1,L2\"\nK2,Two,COMPANY,\n")
+	if rep, err = e.run(ctx, Options{}, companies, locations); err != nil {
+		t.Fatalf("agreeing import: %v\n%s", err, rep.Summary())
+	}
+	e.file("companies.csv", "companyKey,name,type,locationKeys\nK1,One,COMPANY,L1\nK2,Two,COMPANY,\n")
+	rep, err = e.run(ctx, Options{}, companies, locations)
+	if !errors.Is(err, ErrPartial) || len(rep.Failures) != 1 || rep.Failures[0].Key != "L2" {
+		t.Fatalf("third import: %v\n%s", err, rep.Summary())
+	}
+	if c := rep.Entities[mapping.Locations]; c.Unchanged != 2 || c.Failed != 1 {
+		t.Errorf("locations counted %+v", c)
+	}
+}
+
+// TestImportApprovalGroupNamesAssignmentsOfTheSameRun: a company's approval group names contact assignments
+// created in the same run; the company is written without them first, then with them, and a re-run sends
+// nothing.
+func TestImportApprovalGroupNamesAssignmentsOfTheSameRun(t *testing.T) {
+	var mu stdsync.Mutex
+	var puts []string // bodies of the PUTs of legal entity K1, in order
+	e := newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/legal-entities/K1") {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				mu.Lock()
+				puts = append(puts, string(body))
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	files := []string{
+		e.file("companies.csv", "companyKey,name,type,parentCompanyKey,approvalGroup\nK1,One,COMPANY,,\"C1,K2/C2\"\nK2,Two,SUBSIDIARY,K1,C2\n"),
+		e.file("customers.csv", "sdCustomerNumber,firstName,lastName\nC1,Ann,A\nC2,Bob,B\n"),
+		e.file("contacts.csv", "companyKey,sdCustomerNumber,type\nK1,C1,PRIMARY\nK2,C2,BILLING\n"),
+	}
+	rep, err := e.run(ctx, Options{}, files...)
+	if err != nil || rep.Created != 6 {
+		t.Fatalf("import: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	doc, err := e.rc.GetLegalEntity(ctx, "K1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var group []string
+	for _, a := range doc["approvalGroup"].([]any) {
+		group = append(group, a.(map[string]any)["id"].(string))
+	}
+	if strings.Join(group, ",") != "K1-C1,K2-C2" {
+		t.Errorf("K1's approval group %v", group)
+	}
+	// Written before its assignments existed, then with the group once they did.
+	if len(puts) != 2 || strings.Contains(puts[0], "approvalGroup") || !strings.Contains(puts[1], `"approvalGroup":[{"id":"K1-C1"},{"id":"K2-C2"}]`) {
+		t.Errorf("PUTs of K1: %q", puts)
+	}
+	chk, err := Check(ctx, e.st, e.rc, CheckOptions{Files: files})
+	if err != nil || len(chk.Problems) != 0 {
+		t.Fatalf("check: %v %+v", err, chk.Problems)
+	}
+	e.srv.ResetRequests()
+	if rep, err = e.run(ctx, Options{}, files...); err != nil || rep.Unchanged != 6 || len(e.writes()) != 0 {
+		t.Fatalf("re-run: %v %v\n%s", err, e.writes(), rep.Summary())
+	}
+	// A member that exists nowhere is refused before anything is sent for that company.
+	e.file("companies.csv", "companyKey,name,type,parentCompanyKey,approvalGroup\nK1,One,COMPANY,,\"C1,C9\"\nK2,Two,SUBSIDIARY,K1,C2\n")
+	rep, err = e.run(ctx, Options{}, files...)
+	if !errors.Is(err, ErrPartial) || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Reason, `"K1/C9"`) {
+		t.Fatalf("unknown member: %v\n%+v", err, rep.Failures)
+	}
+}
