@@ -396,6 +396,11 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 		c.add(res)
 		return
 	}
+	if e == mapping.Companies {
+		// The groups the platform made for the company are no file's business: export leaves them out and
+		// import keeps them.
+		doc = withoutPlatformGroups(doc)
+	}
 	res.Fields = mapping.DiffRemote(doc, row.rec)
 	if e == mapping.Locations {
 		res.Fields = append(res.Fields, c.linkChanges(remoteID, row.rec)...)

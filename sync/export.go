@@ -133,8 +133,8 @@ func (r ExportReport) Rows(name string) int64 {
 // Mixins are written as one column per field (mixins.NAME.FIELD, typed by a :number, :boolean or :json
 // suffix where the value is not a string) plus the schema URL (metadata.mixins.NAME), sorted, after the
 // default columns: since that set is known only after the last record, rows wait in a private temporary
-// file next to the output until the table is complete. st may be nil: every key is then derived from the
-// platform ids.
+// file next to the output until the table is complete; they are written in ERP key order, so exports of the
+// same data are the same file. st may be nil: every key is then derived from the platform ids.
 func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts ExportOptions) (ExportReport, error) {
 	start := time.Now()
 	rep := ExportReport{Out: opts.Out}
@@ -519,7 +519,8 @@ func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys 
 		id, _ := doc["id"].(string)
 		return fmt.Errorf("%s %s: %w", singular(e), id, err)
 	}
-	if err := sp.add(mapping.ExportRow(e, doc, keys, x.keys.ref, ""), mixins); err != nil {
+	row := mapping.ExportRow(e, doc, keys, x.keys.ref, "")
+	if err := sp.add(sortKey(e, row), row, mixins); err != nil {
 		return err
 	}
 	x.rows.Add(1)
@@ -739,6 +740,18 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 		}
 	}
 	return nil
+}
+
+// sortKey is the ERP key of an exported row, which orders the rows of its table.
+func sortKey(e mapping.Entity, row []string) string {
+	cols := mapping.Columns(e)
+	var parts []string
+	for _, k := range mapping.KeyColumns(e) {
+		if i := slices.Index(cols, k); i >= 0 && i < len(row) {
+			parts = append(parts, row[i])
+		}
+	}
+	return mapping.JoinKey(parts...)
 }
 
 // loadLocationCompanies lists every legal entity (the export's query is about locations, not about them) and

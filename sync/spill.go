@@ -2,28 +2,37 @@ package sync
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 
 	"custsync/mapping"
 )
 
-// spill holds the rows of one exported table until its header is known. The mixin columns a table needs
-// are known only once every record was read, while the header comes first in the file; keeping 100k
-// records in memory for that would cost hundreds of MiB, reading the platform twice would double the
-// requests (and could see other records the second time). So the rows go to a private temporary file next to
-// the output, with their mixin cells keyed by a column number, and are replayed under the final header.
+// spill holds the rows of one exported table until its header is known, and puts them in key order. The
+// mixin columns a table needs are known only once every record was read, while the header comes first in
+// the file; keeping 100k records in memory for that would cost hundreds of MiB, and reading the platform
+// twice would double the requests (and could see other records the second time). So the rows go to a
+// private temporary file next to the output, their mixin cells keyed by a column number; only each row's
+// key, offset and length stay in memory. Replayed sorted by ERP key, two exports of the same data are the
+// same file whatever order the platform lists it in.
 type spill struct {
 	f     *os.File
 	w     *bufio.Writer
+	off   int64
+	index []spillRow
 	ids   map[string]uint64 // mixin column -> number, in order of first appearance
 	names []string
-	rows  int64
 	buf   []byte
+}
+
+type spillRow struct {
+	key  string
+	off  int64
+	size int
 }
 
 // newSpill creates the temporary file in dir (0600, as os.CreateTemp makes it).
@@ -35,8 +44,8 @@ func newSpill(dir string) (*spill, error) {
 	return &spill{f: f, w: bufio.NewWriterSize(f, 1<<16), ids: map[string]uint64{}}, nil
 }
 
-// add keeps one row: the cells of the entity's fixed columns and its mixin cells.
-func (s *spill) add(fixed []string, mixins []mapping.MixinCell) error {
+// add keeps one row: its sort key, the cells of the entity's fixed columns and its mixin cells.
+func (s *spill) add(key string, fixed []string, mixins []mapping.MixinCell) error {
 	b := binary.AppendUvarint(s.buf[:0], uint64(len(fixed)))
 	for _, c := range fixed {
 		b = appendString(b, c)
@@ -53,10 +62,11 @@ func (s *spill) add(fixed []string, mixins []mapping.MixinCell) error {
 		b = appendString(b, m.Text)
 	}
 	s.buf = b
-	s.rows++
 	if _, err := s.w.Write(b); err != nil {
 		return fmt.Errorf("temporary file for the export: %w", err)
 	}
+	s.index = append(s.index, spillRow{key: key, off: s.off, size: len(b)})
+	s.off += int64(len(b))
 	return nil
 }
 
@@ -72,57 +82,49 @@ func (s *spill) mixinColumns() []string {
 	return cols
 }
 
-// replay writes every row in the layout header(base, mixins): the fixed cells with the mixin columns
-// inserted at position at (before the command and deleted columns).
+// replay writes every row in key order, the mixin columns (sorted) inserted at position at of the fixed
+// cells (before the command and deleted columns).
 func (s *spill) replay(at int, w rowWriter) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("temporary file for the export: %w", err)
 	}
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("temporary file for the export: %w", err)
-	}
+	slices.SortStableFunc(s.index, func(a, b spillRow) int { return cmp.Compare(a.key, b.key) })
 	sorted := s.mixinColumns()
 	pos := make([]int, len(s.names)) // column number -> index among the sorted mixin columns
 	for i, name := range sorted {
 		pos[s.ids[name]] = i
 	}
-	r := bufio.NewReaderSize(s.f, 1<<16)
 	var row []string
-	for n := int64(0); n < s.rows; n++ {
-		nf, err := binary.ReadUvarint(r)
-		if err != nil {
+	for _, r := range s.index {
+		buf := slices.Grow(s.buf[:0], r.size)[:r.size]
+		s.buf = buf
+		if _, err := s.f.ReadAt(buf, r.off); err != nil {
 			return spillCorrupt(err)
 		}
-		width := int(nf) + len(sorted)
+		d := spillDecoder{b: buf}
+		nf := int(d.uvarint())
+		width := nf + len(sorted)
 		row = slices.Grow(row[:0], width)[:width]
-		for i := range row {
-			row[i] = ""
-		}
-		for i := 0; i < int(nf); i++ {
-			c, err := readString(r)
-			if err != nil {
-				return spillCorrupt(err)
-			}
+		clear(row)
+		for i := 0; i < nf; i++ {
+			c := d.string()
 			if i < at {
 				row[i] = c
 			} else {
 				row[i+len(sorted)] = c
 			}
 		}
-		nm, err := binary.ReadUvarint(r)
-		if err != nil {
-			return spillCorrupt(err)
-		}
-		for i := uint64(0); i < nm; i++ {
-			id, err := binary.ReadUvarint(r)
-			if err != nil || id >= uint64(len(pos)) {
-				return spillCorrupt(err)
-			}
-			c, err := readString(r)
-			if err != nil {
-				return spillCorrupt(err)
+		for nm := d.uvarint(); nm > 0 && d.err == nil; nm-- {
+			id := d.uvarint()
+			c := d.string()
+			if id >= uint64(len(pos)) {
+				d.err = errors.New("unknown column number")
+				break
 			}
 			row[at+pos[id]] = c
+		}
+		if d.err != nil {
+			return spillCorrupt(d.err)
 		}
 		if err := w.Write(row); err != nil {
 			return err
@@ -131,22 +133,40 @@ func (s *spill) replay(at int, w rowWriter) error {
 	return nil
 }
 
-func readString(r *bufio.Reader) (string, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return "", err
+// spillDecoder reads one spilled row; the first error sticks.
+type spillDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *spillDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", err
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("truncated number")
+		return 0
 	}
-	return string(b), nil
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *spillDecoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errors.New("truncated text")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
 }
 
 func spillCorrupt(err error) error {
-	if err == nil {
-		err = errors.New("unknown column number")
-	}
 	return fmt.Errorf("temporary file for the export is damaged: %w", err)
 }
 
