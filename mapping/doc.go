@@ -18,9 +18,12 @@
 //
 // Files whose header uses the default column names (Columns) need no mapping file. Columns are named after
 // the API fields, dotted for nesting (legalInfo.legalName, contactDetails.city, mixins.NAME.FIELD), plus the
-// key and reference columns sdCustomerNumber, addressKey, companyKey, parentCompanyKey, locationKeys and
-// locationKey, the optional customerNumber (explicit platform customer number), and the optional command
-// (UPSERT|DELETE|IGNORE) and deleted (X/1/true/yes) columns. Header matching ignores case and surrounding
+// key and reference columns sdCustomerNumber, addressKey, companyKey, parentCompanyKey, locationKeys,
+// approvalGroup and locationKey, the optional customerNumber (explicit platform customer number), and the
+// optional command (UPSERT|DELETE|IGNORE) and deleted (X/1/true/yes) columns. Mixin columns are strings
+// unless a suffix says otherwise: mixins.NAME.FIELD:number, :boolean, or :json (any JSON value, also
+// mixins.NAME:json for a whole mixin); metadata.mixins.NAME is a mixin's schema URL. MixinCells renders a
+// platform record's mixins in these columns. Header matching ignores case and surrounding
 // space; an empty header cell (a trailing delimiter) is ignored.
 //
 // # Mapping files

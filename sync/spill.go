@@ -2,10 +2,12 @@ package sync
 
 import (
 	"bufio"
-	"cmp"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"slices"
 
@@ -24,16 +26,21 @@ type spill struct {
 	w     *bufio.Writer
 	off   int64
 	index []spillRow
+	keys  []byte            // every row's key, back to back: one allocation instead of one per row
 	ids   map[string]uint64 // mixin column -> number, in order of first appearance
 	names []string
 	buf   []byte
 }
 
+// spillRow locates one row: its key in spill.keys, its bytes in the file (24 bytes a row in memory).
 type spillRow struct {
-	key  string
-	off  int64
-	size int
+	off    int64
+	keyOff uint32
+	keyLen uint32
+	size   uint32
 }
+
+func (s *spill) key(r spillRow) []byte { return s.keys[r.keyOff : r.keyOff+r.keyLen] }
 
 // newSpill creates the temporary file in dir (0600, as os.CreateTemp makes it).
 func newSpill(dir string) (*spill, error) {
@@ -62,10 +69,14 @@ func (s *spill) add(key string, fixed []string, mixins []mapping.MixinCell) erro
 		b = appendString(b, m.Text)
 	}
 	s.buf = b
+	if len(b) > math.MaxUint32 || len(s.keys)+len(key) > math.MaxUint32 {
+		return errors.New("export table too large for its temporary file")
+	}
 	if _, err := s.w.Write(b); err != nil {
 		return fmt.Errorf("temporary file for the export: %w", err)
 	}
-	s.index = append(s.index, spillRow{key: key, off: s.off, size: len(b)})
+	s.index = append(s.index, spillRow{off: s.off, keyOff: uint32(len(s.keys)), keyLen: uint32(len(key)), size: uint32(len(b))})
+	s.keys = append(s.keys, key...)
 	s.off += int64(len(b))
 	return nil
 }
@@ -88,7 +99,20 @@ func (s *spill) replay(at int, w rowWriter) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("temporary file for the export: %w", err)
 	}
-	slices.SortStableFunc(s.index, func(a, b spillRow) int { return cmp.Compare(a.key, b.key) })
+	byKey := func(a, b spillRow) int { return bytes.Compare(s.key(a), s.key(b)) }
+	// Rows listed in key order already (common: platform ids follow the ERP keys) are read back in one
+	// sequential pass; others one read each.
+	sequential := slices.IsSortedFunc(s.index, byKey)
+	if !sequential {
+		slices.SortStableFunc(s.index, byKey)
+	}
+	var seq *bufio.Reader
+	if sequential {
+		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+			return spillCorrupt(err)
+		}
+		seq = bufio.NewReaderSize(s.f, 1<<16)
+	}
 	sorted := s.mixinColumns()
 	pos := make([]int, len(s.names)) // column number -> index among the sorted mixin columns
 	for i, name := range sorted {
@@ -96,12 +120,19 @@ func (s *spill) replay(at int, w rowWriter) error {
 	}
 	var row []string
 	for _, r := range s.index {
-		buf := slices.Grow(s.buf[:0], r.size)[:r.size]
+		buf := slices.Grow(s.buf[:0], int(r.size))[:r.size]
 		s.buf = buf
-		if _, err := s.f.ReadAt(buf, r.off); err != nil {
+		var err error
+		if seq != nil {
+			_, err = io.ReadFull(seq, buf)
+		} else {
+			_, err = s.f.ReadAt(buf, r.off)
+		}
+		if err != nil {
 			return spillCorrupt(err)
 		}
-		d := spillDecoder{b: buf}
+		// One string per row; the cells are substrings of it (the writers do not keep them).
+		d := spillDecoder{s: string(buf)}
 		nf := int(d.uvarint())
 		width := nf + len(sorted)
 		row = slices.Grow(row[:0], width)[:width]
@@ -135,7 +166,7 @@ func (s *spill) replay(at int, w rowWriter) error {
 
 // spillDecoder reads one spilled row; the first error sticks.
 type spillDecoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -143,13 +174,17 @@ func (d *spillDecoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("truncated number")
-		return 0
+	var v uint64
+	for i, shift := 0, uint(0); i < len(d.s) && i < binary.MaxVarintLen64; i, shift = i+1, shift+7 {
+		c := d.s[i]
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			d.s = d.s[i+1:]
+			return v
+		}
 	}
-	d.b = d.b[n:]
-	return v
+	d.err = errors.New("truncated number")
+	return 0
 }
 
 func (d *spillDecoder) string() string {
@@ -157,12 +192,12 @@ func (d *spillDecoder) string() string {
 	if d.err != nil {
 		return ""
 	}
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.s)) {
 		d.err = errors.New("truncated text")
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.s = d.s[n:]
 	return s
 }
 
