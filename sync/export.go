@@ -127,9 +127,10 @@ func (r ExportReport) Rows(name string) int64 {
 //   - companies, locations and contacts use the checkpoint's keys, else the platform ids.
 //
 // The customerNumber column always carries the platform id, so a migration keeps the customer numbers.
-// The company <-> location link is written on both sides (a company's locationKeys, a location's companyKey),
-// a company's approval group as its members' keys, and a company's customerGroups leave out the groups the
-// platform creates for every legal entity (roles ADMIN, BUYER, REQUESTER): the target tenant makes its own.
+// The company <-> location link is written on the company's side (locationKeys, where the platform keeps it;
+// a location's companyKey stays blank), a company's approval group as its members' keys, and a company's
+// customerGroups leave out the groups the platform creates for every legal entity (roles ADMIN, BUYER,
+// REQUESTER): the target tenant makes its own.
 // Mixins are written as one column per field (mixins.NAME.FIELD, typed by a :number, :boolean or :json
 // suffix where the value is not a string) plus the schema URL (metadata.mixins.NAME), sorted, after the
 // default columns: since that set is known only after the last record, rows wait in a private temporary
@@ -397,9 +398,6 @@ type exporter struct {
 	keys  *keyIndex
 	start time.Time
 
-	// locationCompanies: location id -> keys of the companies listing it (while locations are exported).
-	locationCompanies map[string][]string
-
 	rows, pages atomic.Int64
 }
 
@@ -455,9 +453,7 @@ func (x *exporter) writeTable(ctx context.Context, name string, out *exportSink)
 	case mapping.Companies:
 		err = x.exportManaged(ctx, mapping.Companies, x.rc.LegalEntities, sp)
 	case mapping.Locations:
-		if x.locationCompanies, err = x.loadLocationCompanies(ctx); err == nil {
-			err = x.exportManaged(ctx, mapping.Locations, x.rc.Locations, sp)
-		}
+		err = x.exportManaged(ctx, mapping.Locations, x.rc.Locations, sp)
 	case mapping.Contacts:
 		err = x.exportManaged(ctx, mapping.Contacts, x.rc.ContactAssignments, sp)
 	}
@@ -730,10 +726,9 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, id)
 			d = withoutPlatformGroups(d)
 		case mapping.Locations:
-			// The platform keeps the link on the company (entitiesAddresses); companyKey repeats it, so a
-			// locations file alone still says where each location belongs.
+			// companyKey stays blank: the platform keeps the link on the company (entitiesAddresses), and the
+			// company's locationKeys column carries all of it, also a location listed by several companies.
 			keys[mapping.LocationKeyColumn] = x.keys.ref(mapping.Locations, id)
-			keys[mapping.CompanyKeyColumn] = strings.Join(x.locationCompanies[id], mapping.DefaultListSeparator)
 		}
 		if err := x.record(sp, e, d, keys); err != nil {
 			return err
@@ -752,31 +747,6 @@ func sortKey(e mapping.Entity, row []string) string {
 		}
 	}
 	return mapping.JoinKey(parts...)
-}
-
-// loadLocationCompanies lists every legal entity (the export's query is about locations, not about them) and
-// returns, per location id, the keys of the companies that list it, sorted.
-func (x *exporter) loadLocationCompanies(ctx context.Context) (map[string][]string, error) {
-	out := map[string][]string{}
-	for d, err := range x.rc.LegalEntities(ctx, remote.ListOptions{PageSize: x.managedPageSize()}) {
-		if err != nil {
-			return nil, fmt.Errorf("list companies for the locations' companyKey: %w", err)
-		}
-		id, _ := d["id"].(string)
-		locs, _ := d["entitiesAddresses"].([]any)
-		for _, l := range locs {
-			if m, ok := l.(map[string]any); ok {
-				if lid, _ := m["id"].(string); lid != "" {
-					out[lid] = append(out[lid], x.keys.ref(mapping.Companies, id))
-				}
-			}
-		}
-	}
-	for id := range out {
-		slices.Sort(out[id])
-		out[id] = slices.Compact(out[id])
-	}
-	return out, nil
 }
 
 // platformGroupRoles are the roles of the customer groups the platform creates itself for every legal entity.

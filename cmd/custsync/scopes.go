@@ -16,7 +16,8 @@ type scopeNeed struct {
 }
 
 // readsOf are the list endpoints that export and check page through per entity. Addresses are read
-// per customer, so they need the customer list as well.
+// per customer, so they need the customer list as well. (check also lists the legal entities when a
+// location row names its companies in companyKey.)
 var readsOf = map[mapping.Entity][]remote.Endpoint{
 	mapping.Customers: {remote.ListCustomers},
 	mapping.Addresses: {remote.ListCustomers, remote.ListAddresses},
@@ -29,7 +30,9 @@ var readsOf = map[mapping.Entity][]remote.Endpoint{
 // write merges into it or needs its version (Customer Management), deletes keep a pre-image, and an import
 // of customers lists them with --detect-deletions.
 var scopeNeeds = []scopeNeed{
-	{"import", mapping.Locations, []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation}},
+	// A location's companyKey lists it on the company.
+	{"import", mapping.Locations, []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation,
+		remote.GetLegalEntity, remote.PutLegalEntity}},
 	{"import", mapping.Companies, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
 	{"import", mapping.Customers, []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
 	{"import", mapping.Addresses, []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},

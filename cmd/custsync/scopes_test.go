@@ -137,6 +137,12 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 		run("export", e, "export", "--tps", "0", "--entity", string(e), "--out", filepath.Join(dir, string(e)+".csv"))
 		run("check", e, "check", "--tps", "0", "--report", filepath.Join(dir, string(e)+"-check.csv"), sample)
 	}
+	// A location that names its company, with no companies in the input, is listed on that company.
+	linked := filepath.Join(edited, "linked-locations.csv")
+	if err := os.WriteFile(linked, []byte("locationKey,type,companyKey\nLOC-LINKED,OFFICE,C1000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("import", mapping.Locations, "import", "--tps", "0", "--entity", "locations", linked)
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
 		run("import", e, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", editedSample(t, edited, e))
