@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"custsync/mapping"
+	"custsync/state"
 )
 
 // entitiesAddressIDs returns the ids of the locations a legal entity lists.
@@ -176,5 +177,36 @@ func TestImportApprovalGroupNamesAssignmentsOfTheSameRun(t *testing.T) {
 	rep, err = e.run(ctx, Options{}, files...)
 	if !errors.Is(err, ErrPartial) || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Reason, `"K1/C9"`) {
 		t.Fatalf("unknown member: %v\n%+v", err, rep.Failures)
+	}
+}
+
+// TestDeletionPreImagesKeepMixins: the deletion log's pre-image of a deleted customer and of a deleted
+// company holds their mixins (a customer is read with its mixins expanded), so nothing of them is lost.
+func TestDeletionPreImagesKeepMixins(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := e.file("customers.csv", "sdCustomerNumber,lastName,metadata.mixins.erp,mixins.erp.rating:number,deleted\nC1,One,https://schema.example/erp.json,7,\nC2,Two,,,\n")
+	companies := e.file("companies.csv", "companyKey,name,mixins.erp.segment,deleted\nK1,One,A,\nK2,Two,,\n")
+	if _, err := e.run(ctx, Options{}, companies, customers); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", "sdCustomerNumber,lastName,metadata.mixins.erp,mixins.erp.rating:number,deleted\nC1,One,https://schema.example/erp.json,7,X\nC2,Two,,,\n")
+	e.file("companies.csv", "companyKey,name,mixins.erp.segment,deleted\nK1,One,A,X\nK2,Two,,\n")
+	if rep, err := e.run(ctx, Options{MaxDelete: DeleteLimit{Percent: 50, IsPct: true}}, companies, customers); err != nil || rep.Deleted != 2 {
+		t.Fatalf("delete: %v\n%s", err, rep.Summary())
+	}
+	pre := map[string]string{}
+	err := e.st.ScanDeletions(ctx, state.DeletionFilter{}, func(d state.DeletionEntry) error {
+		pre[d.Kind+" "+d.ERPKey] = string(d.PreImage)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := pre["customers C1"]; !strings.Contains(c, `"mixins":{"erp":{"rating":7}}`) || !strings.Contains(c, `"erp":"https://schema.example/erp.json"`) {
+		t.Errorf("customer pre-image %s", c)
+	}
+	if k := pre["companies K1"]; !strings.Contains(k, `"mixins":{"erp":{"segment":"A"}}`) {
+		t.Errorf("company pre-image %s", k)
 	}
 }
