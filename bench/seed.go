@@ -31,6 +31,10 @@ func SeedState(ctx context.Context, csvPath, statePath, apiURL, tenant string) (
 			_ = st.Close()
 		}
 	}()
+	// As after the import it stands for, which the platform accepted.
+	if err := st.Bind(ctx); err != nil {
+		return 0, err
+	}
 	tables, err := formats.Open(csvPath, formats.Options{})
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", csvPath, err)

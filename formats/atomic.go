@@ -30,9 +30,13 @@ func createAtomic(target string) (*atomicFile, error) {
 	return &atomicFile{File: f, target: target}, nil
 }
 
-// commit syncs the temporary file, gives it the target's permissions (0644
-// for a new file) and renames it over the target, then syncs the directory so
-// the rename survives a crash.
+// fileMode is the mode of every file the writers create: they hold customer
+// data (result files, exports, check reports), so only their owner reads them,
+// whatever the umask and whatever mode a file they replace had.
+const fileMode = os.FileMode(0o600)
+
+// commit syncs the temporary file, makes it private (fileMode) and renames it
+// over the target, then syncs the directory so the rename survives a crash.
 func (a *atomicFile) commit() error {
 	if a.done {
 		return errors.New("already closed")
@@ -44,11 +48,7 @@ func (a *atomicFile) commit() error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(a.target); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if err := a.Chmod(mode); err != nil {
+	if err := a.Chmod(fileMode); err != nil {
 		return fail(fmt.Errorf("setting permissions: %w", err))
 	}
 	if err := a.Sync(); err != nil {

@@ -172,7 +172,8 @@ func TestAtomicWriteAbortAndFailure(t *testing.T) {
 	for _, format := range []string{"csv", "xlsx"} {
 		dir := t.TempDir()
 		target := filepath.Join(dir, "out."+format)
-		if err := os.WriteFile(target, []byte("previous"), 0o600); err != nil {
+		// A world-readable file from an older custsync: its replacement is private.
+		if err := os.WriteFile(target, []byte("previous"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		w, err := Create(target, "", "")
@@ -204,14 +205,14 @@ func TestAtomicWriteAbortAndFailure(t *testing.T) {
 		}
 		assertOnlyTarget(t, dir, target, "previous")
 
-		// A successful Close replaces the target and keeps its permissions.
+		// A successful Close replaces the target with a private file.
 		writeTable(t, target, format, []string{"a"}, [][]string{{"x"}})
 		st, err := os.Stat(target)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Mode().Perm() != 0o600 {
-			t.Fatalf("%s mode = %v, want the target's 0600", format, st.Mode().Perm())
+			t.Fatalf("%s mode = %v, want 0600", format, st.Mode().Perm())
 		}
 		if got := readOne(t, target, Options{}); !equalRows(got.rows, [][]string{{"x"}}) {
 			t.Fatalf("%s read back %q", format, got.rows)

@@ -106,6 +106,12 @@ var tenantPattern = regexp.MustCompile(`^[a-z][a-z0-9]{2,15}$`)
 // ErrInvalidConfig is wrapped by every error New returns for a bad Config.
 var ErrInvalidConfig = errors.New("invalid remote configuration")
 
+// Validate reports what New would refuse, without creating a client.
+func (c Config) Validate() error {
+	_, _, err := c.validate()
+	return err
+}
+
 // validate checks the required fields and returns the normalised base URLs.
 func (c Config) validate() (base, mappings string, err error) {
 	base, err = normaliseBaseURL("base URL", c.BaseURL)

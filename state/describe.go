@@ -2,13 +2,17 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 )
 
 // Description summarises a state file for `custsync state show`.
 type Description struct {
 	Path               string
 	Binding            Binding // zero if never bound
+	BoundAt            time.Time
+	MappingsURL        string // "" if none is remembered
 	SchemaVersion      int
 	KnownSchemaVersion int
 	Entities           map[string]int64 // per kind
@@ -24,9 +28,21 @@ const describeRuns = 5
 
 // Describe gathers the summary shown by `custsync state show`.
 func (s *Store) Describe(ctx context.Context) (Description, error) {
-	d := Description{Path: s.path, Binding: s.bound, KnownSchemaVersion: KnownSchemaVersion()}
+	d := Description{Path: s.path, Binding: s.Binding(), KnownSchemaVersion: KnownSchemaVersion()}
 	var err error
 	if d.SchemaVersion, err = s.SchemaVersion(ctx); err != nil {
+		return Description{}, err
+	}
+	if !d.Binding.IsZero() {
+		var at sql.NullString
+		if err := s.reader.QueryRowContext(ctx, `SELECT bound_at FROM binding WHERE id = 1`).Scan(&at); err != nil {
+			return Description{}, fmt.Errorf("describe state: %w", err)
+		}
+		if d.BoundAt, err = parseTime(at); err != nil {
+			return Description{}, err
+		}
+	}
+	if d.MappingsURL, err = s.MappingsURL(ctx); err != nil {
 		return Description{}, err
 	}
 	if d.Entities, err = s.CountEntities(ctx); err != nil {

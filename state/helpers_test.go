@@ -23,6 +23,10 @@ func openAt(t testing.TB, path string) *Store {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	// As after a run the platform accepted.
+	if err := s.Bind(context.Background()); err != nil {
+		t.Fatalf("Bind(%s): %v", path, err)
+	}
 	return s
 }
 

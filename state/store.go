@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -66,10 +68,12 @@ func NormalizeBinding(b Binding) (Binding, error) {
 
 // Store is an open state file. It is safe for concurrent use; writes are serialised on one connection.
 type Store struct {
-	path   string
-	writer *sql.DB // exactly one connection: every write, so SQLite never sees two writers from us
-	reader *sql.DB // read-only pool: WAL lets these read while the writer commits
-	bound  Binding
+	path    string
+	writer  *sql.DB // exactly one connection: every write, so SQLite never sees two writers from us
+	reader  *sql.DB // read-only pool: WAL lets these read while the writer commits
+	want    Binding // what Open was asked for; Bind writes it
+	boundMu sync.Mutex
+	bound   Binding // what the file records; zero until bound
 
 	mu    sync.Mutex
 	locks map[*Lock]struct{} // held locks whose heartbeats Close stops
@@ -83,8 +87,8 @@ func dsn(path string, write bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	if write {
 		// FULL, not NORMAL: this file records side effects on the platform; a commit lost to a power cut would
-		// make the next run repeat work it believes undone.
-		q.Add("_pragma", "journal_mode(WAL)")
+		// make the next run repeat work it believes undone. (WAL is switched on by Open, once the file is
+		// known to be ours: the switch writes to the file.)
 		q.Add("_pragma", "synchronous(FULL)")
 		// BEGIN IMMEDIATE takes the write lock up front instead of failing on a read-to-write upgrade.
 		q.Set("_txlock", "immediate")
@@ -96,10 +100,17 @@ func dsn(path string, write bool) string {
 
 // Open opens (creating if needed) the state file at path, applies pending migrations and checks the binding.
 //
-// On the first open with a non-zero binding the file is bound to it; later opens with another API URL or tenant
-// fail with a *BindingError (errors.Is ErrOtherTenant). A zero Binding skips the check and binds nothing: it is
-// meant for commands that only inspect or unlock a file (`state show|runs|unlock`). A file whose schema is newer
-// than this binary fails with a *SchemaTooNewError (errors.Is ErrSchemaTooNew).
+// Open refuses, with a *ForeignFileError (errors.Is ErrNotOurs) and without writing a byte or creating a -wal or
+// -shm file, a file that is not custsync's: not a SQLite database, another application's application_id, or
+// tables custsync did not create. A custsync file of an older version (application_id 0, custsync's tables) is
+// stamped with ApplicationID. A new file is created 0600, whatever the umask: it holds customer data; SQLite
+// gives its -wal and -shm files the same mode.
+//
+// A file bound to another API URL or tenant than binding fails with a *BindingError (errors.Is
+// ErrOtherTenant). Open writes no binding: Bind does, once the platform has accepted the client (a run that
+// fails before that, an input error or a dry run leaves the file unbound). A zero Binding skips the check: it
+// is meant for commands that only inspect or unlock a file (`state show|runs|unlock`). A file whose schema is
+// newer than this binary fails with a *SchemaTooNewError (errors.Is ErrSchemaTooNew).
 func Open(ctx context.Context, path string, binding Binding) (*Store, error) {
 	var want Binding
 	if !binding.IsZero() {
@@ -107,6 +118,12 @@ func Open(ctx context.Context, path string, binding Binding) (*Store, error) {
 		if want, err = NormalizeBinding(binding); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkOwner(ctx, path); err != nil {
+		return nil, err
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	writer, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -116,23 +133,36 @@ func Open(ctx context.Context, path string, binding Binding) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
+	fail := func(err error) (*Store, error) {
+		writer.Close()
+		return nil, err
+	}
 	if err := writer.PingContext(ctx); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open state file %s: %w", path, err)
+		return fail(fmt.Errorf("open state file %s: %w", path, err))
 	}
-	s := &Store{path: path, writer: writer, locks: map[*Lock]struct{}{}}
+	// Checked again through SQLite: the header may not show what only the -wal file holds yet.
+	if err := checkOwnerSchema(ctx, writer, path); err != nil {
+		return fail(err)
+	}
+	if _, err := writer.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		return fail(fmt.Errorf("open state file %s: %w", path, err))
+	}
+	s := &Store{path: path, writer: writer, want: want, locks: map[*Lock]struct{}{}}
 	if err := s.migrate(ctx); err != nil {
-		writer.Close()
-		return nil, err
+		return fail(err)
 	}
-	if s.bound, err = s.bind(ctx, want); err != nil {
-		writer.Close()
-		return nil, err
+	if err := s.stamp(ctx); err != nil {
+		return fail(err)
+	}
+	if s.bound, err = s.readBinding(ctx); err != nil {
+		return fail(err)
+	}
+	if !want.IsZero() && !s.bound.IsZero() && s.bound != want {
+		return fail(&BindingError{Path: path, Bound: s.bound, Requested: want})
 	}
 	s.reader, err = sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open state file %s for reading: %w", path, err)
+		return fail(fmt.Errorf("open state file %s for reading: %w", path, err))
 	}
 	s.reader.SetMaxOpenConns(readPoolSize)
 	s.reader.SetMaxIdleConns(readPoolSize)
@@ -140,39 +170,73 @@ func Open(ctx context.Context, path string, binding Binding) (*Store, error) {
 	return s, nil
 }
 
-// bind records want as the file's binding if it has none, or checks it against the stored one.
-func (s *Store) bind(ctx context.Context, want Binding) (Binding, error) {
+// createPrivate creates an absent state file empty and 0600, so that SQLite, which keeps an existing file's
+// mode and gives it to the -wal and -shm files, never makes it readable by others under the usual umask.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(0o600) // the umask may have taken more than 0600 allows, never less
+}
+
+// readBinding returns the file's binding; zero if it has none.
+func (s *Store) readBinding(ctx context.Context) (Binding, error) {
+	var b Binding
+	err := s.writer.QueryRowContext(ctx, `SELECT api_url, tenant FROM binding WHERE id = 1`).Scan(&b.APIURL, &b.Tenant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Binding{}, nil
+	}
+	if err != nil {
+		return Binding{}, fmt.Errorf("read the binding of state file %s: %w", s.path, err)
+	}
+	return b, nil
+}
+
+// Bind records the binding Open was asked for, if the file has none yet. Call it once the platform has
+// accepted the client for that tenant (custsync does so at the first 2xx answer to an authenticated request).
+// It fails with a *BindingError if the file was bound to something else meanwhile, and does nothing for a
+// store opened with a zero Binding.
+func (s *Store) Bind(ctx context.Context) error {
+	if s.want.IsZero() {
+		return nil
+	}
+	s.boundMu.Lock()
+	defer s.boundMu.Unlock()
+	if s.bound == s.want {
+		return nil
+	}
 	var bound Binding
 	err := s.writeTx(ctx, "bind state file", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT api_url, tenant FROM binding WHERE id = 1`).Scan(&bound.APIURL, &bound.Tenant)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			if want.IsZero() {
-				return nil
-			}
-			bound = want
-			_, err = tx.ExecContext(ctx, `INSERT INTO binding (id, api_url, tenant, bound_at) VALUES (1, ?, ?, ?)`,
-				want.APIURL, want.Tenant, formatTime(time.Now()))
-			return err
-		case err != nil:
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO binding (id, api_url, tenant, bound_at) VALUES (1, ?, ?, ?)`,
+			s.want.APIURL, s.want.Tenant, formatTime(time.Now())); err != nil {
 			return err
 		}
-		return nil
+		return tx.QueryRowContext(ctx, `SELECT api_url, tenant FROM binding WHERE id = 1`).Scan(&bound.APIURL, &bound.Tenant)
 	})
 	if err != nil {
-		return Binding{}, err
+		return err
 	}
-	if !want.IsZero() && bound != want {
-		return Binding{}, &BindingError{Path: s.path, Bound: bound, Requested: want}
+	if bound != s.want {
+		return &BindingError{Path: s.path, Bound: bound, Requested: s.want}
 	}
-	return bound, nil
+	s.bound = bound
+	return nil
 }
 
 // Path is the file the store was opened from.
 func (s *Store) Path() string { return s.path }
 
 // Binding is the API URL and tenant the file is bound to; zero if it was never bound.
-func (s *Store) Binding() Binding { return s.bound }
+func (s *Store) Binding() Binding {
+	s.boundMu.Lock()
+	defer s.boundMu.Unlock()
+	return s.bound
+}
 
 // Close stops the heartbeat of any lock still held and closes the file. It does not remove such a lock: a held
 // lock must be released with Lock.Release first (a run that dies without releasing leaves its lock to go stale).

@@ -108,6 +108,9 @@ func TestBindingEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := first.Bind(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got := first.Binding(); got != testBinding {
 		t.Fatalf("stored binding %+v, want %+v", got, testBinding)
 	}
@@ -153,21 +156,75 @@ func TestBindingEnforced(t *testing.T) {
 	}
 }
 
-func TestUnboundOpenDoesNotBind(t *testing.T) {
+// Opening with a binding binds nothing: only Bind does, which custsync calls once the platform has accepted it.
+// A run that fails before that (a typo in the API URL, an input error, a dry run) leaves the file free.
+func TestOpenDoesNotBindUntilBind(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(ctx, path, Binding{})
+	for _, b := range []Binding{{}, {APIURL: "https://typo.example", Tenant: "acme"}, {APIURL: "https://x.example", Tenant: "globex"}} {
+		s, err := Open(ctx, path, b)
+		if err != nil {
+			t.Fatalf("open with %+v: %v", b, err)
+		}
+		if !s.Binding().IsZero() {
+			t.Fatalf("open with %+v bound the file to %+v", b, s.Binding())
+		}
+		s.Close()
+	}
+	s, err := Open(ctx, path, testBinding)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	s, err = Open(ctx, path, Binding{APIURL: "https://x.example", Tenant: "globex"})
-	if err != nil {
-		t.Fatalf("first bound open after an unbound one: %v", err)
+	if err := s.Bind(ctx); err != nil || s.Binding() != testBinding {
+		t.Fatalf("Bind: %v, binding %+v", err, s.Binding())
+	}
+	if err := s.Bind(ctx); err != nil {
+		t.Fatalf("Bind again: %v", err)
 	}
 	s.Close()
-	if _, err := Open(ctx, path, testBinding); !errors.Is(err, ErrOtherTenant) {
-		t.Fatalf("want the file bound to globex now, got %v", err)
+	if _, err := Open(ctx, path, Binding{APIURL: "https://x.example", Tenant: "globex"}); !errors.Is(err, ErrOtherTenant) {
+		t.Fatalf("want the file bound to acme now, got %v", err)
+	}
+	// Two opens of an unbound file: the first Bind wins, the second is refused.
+	fresh := filepath.Join(t.TempDir(), "state.db")
+	a, err := Open(ctx, fresh, testBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, fresh, Binding{APIURL: "https://x.example", Tenant: "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Bind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Bind(ctx); !errors.Is(err, ErrOtherTenant) {
+		t.Fatalf("second Bind: %v, want ErrOtherTenant", err)
+	}
+}
+
+func TestMappingsURLIsRemembered(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTestStore(t)
+	if u, err := s.MappingsURL(ctx); err != nil || u != "" {
+		t.Fatalf("new file: %q %v", u, err)
+	}
+	if err := s.SetMappingsURL(ctx, "https://ec.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path)
+	d, err := s.Describe(ctx)
+	if err != nil || d.MappingsURL != "https://ec.example.com" {
+		t.Fatalf("reopened: %q %v", d.MappingsURL, err)
+	}
+	if err := s.SetMappingsURL(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.MappingsURL(ctx); u != "" {
+		t.Fatalf("forgotten URL still there: %q", u)
 	}
 }
 

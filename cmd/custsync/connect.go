@@ -32,6 +32,8 @@ const (
 	// sandboxMappings is the --mappings-url value that names the in-process sandbox's own sdCustomerMappings
 	// endpoint, whose port is random.
 	sandboxMappings = "sandbox"
+	// mappingsNone is the --mappings-url value that makes the state file forget a remembered mappings URL.
+	mappingsNone = "none"
 )
 
 // rateFlags are the load and endpoint flags shared by every command that reads or writes the platform in bulk
@@ -43,7 +45,7 @@ func rateFlags() []cli.Flag {
 		&cli.IntFlag{Name: "writers", EnvVars: []string{"CUSTSYNC_WRITERS"}, Value: defaultWriters, Usage: "concurrent write requests"},
 		&cli.IntFlag{Name: "checkers", EnvVars: []string{"CUSTSYNC_CHECKERS"}, Value: defaultCheckers, Usage: "concurrent read requests"},
 		&cli.IntFlag{Name: "retries", EnvVars: []string{"CUSTSYNC_RETRIES"}, Value: remote.DefaultMaxRetries, Usage: "retries of a request that failed temporarily (429, 5xx, network) before the run stops (exit 5)"},
-		&cli.StringFlag{Name: "mappings-url", EnvVars: []string{"CUSTSYNC_MAPPINGS_URL"}, Usage: "root `URL` of the SD customer mappings endpoint (Engagement Center; the platform has none), or \"sandbox\" with --sandbox"},
+		&cli.StringFlag{Name: "mappings-url", EnvVars: []string{"CUSTSYNC_MAPPINGS_URL"}, Usage: "root `URL` of the SD customer mappings endpoint (Engagement Center; the platform has none), remembered with the state file; \"sandbox\" with --sandbox, \"none\" to forget it"},
 	}
 }
 
@@ -67,6 +69,9 @@ type session struct {
 	Lock   *state.Lock // nil unless connect was asked for the lock
 	// Close releases the lock, closes the state file and stops the in-process sandbox, if any.
 	Close func() error
+
+	given      string // the --mappings-url of this run, "" if none was given
+	remembered bool   // given has been recorded with the state file
 }
 
 // target is one tenant as a command reaches it: the platform, the credentials' sources, the state file
@@ -155,25 +160,12 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	}
 
 	apiURL, binding := t.APIURL, ""
-	mappingsURL := strings.TrimSpace(t.MappingsURL)
 	tenant := t.Tenant
 	creds := remote.Credentials{}
-	if c.Bool("sandbox") {
-		// The sandbox's data lives beside the state file unless told otherwise: a state file that remembers
-		// records the sandbox no longer has would make the next run lie ("nothing to do").
-		data := c.String("sandbox-data")
-		if data == "" {
-			data = t.State + ".sandbox"
-		}
-		url, stop, err := startSandbox(data)
-		if err != nil {
-			return fail(err)
-		}
-		closers = append(closers, stop)
-		apiURL, binding = url, sandboxBinding
-		if mappingsURL == sandboxMappings {
-			mappingsURL = url
-		}
+	inSandbox := c.Bool("sandbox")
+	if inSandbox {
+		// The sandbox starts once the state file has been found usable; its URL is known then.
+		apiURL, binding = "http://127.0.0.1", sandboxBinding
 		if tenant == "" {
 			tenant = defaultSandboxTenant
 		}
@@ -188,7 +180,8 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	if tenant == "" {
 		return fail(usageErrorf("%s--tenant is required (or CUSTSYNC_TENANT, or a profile's tenant)", t.label()))
 	}
-	if mappingsURL == sandboxMappings {
+	given := strings.TrimSpace(t.MappingsURL)
+	if given == sandboxMappings && !inSandbox {
 		return fail(usageErrorf("--mappings-url sandbox names the in-process sandbox's endpoint: it needs --sandbox"))
 	}
 	retries := flagInt(c, "retries", remote.DefaultMaxRetries)
@@ -198,10 +191,9 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	if retries == 0 {
 		retries = -1 // remote.Config: zero is the default, negative none
 	}
-
-	client, err := remote.New(remote.Config{
+	cfg := remote.Config{
 		BaseURL:      apiURL,
-		MappingsURL:  mappingsURL,
+		MappingsURL:  mappingsEndpoint(given, apiURL),
 		MaxRetries:   retries,
 		Tenant:       tenant,
 		ClientID:     creds.ClientID,
@@ -214,19 +206,46 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		// an import creates.
 		SendPasswordResetNotifications: definesFlag(c, "send-password-reset") && c.Bool("send-password-reset"),
 		Logger:                         log,
-	})
-	if err != nil {
+	}
+	// Checked before the state file is touched: a bad tenant or URL is a usage error with nothing opened or sent.
+	if err := cfg.Validate(); err != nil {
 		return fail(usageErrorf("%s%w", t.label(), err))
 	}
 
 	fig := figuresOf(c)
-	fig.client, fig.tenant = client, tenant
+	fig.tenant = tenant
 	st, err := openStateFile(ctx, t.State, state.Binding{APIURL: binding, Tenant: tenant})
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, st.Close)
-	s := &session{Store: st, Client: client}
+	if inSandbox {
+		// The sandbox's data lives beside the state file unless told otherwise: a state file that remembers
+		// records the sandbox no longer has would make the next run lie ("nothing to do").
+		data := c.String("sandbox-data")
+		if data == "" {
+			data = t.State + ".sandbox"
+		}
+		url, stop, err := startSandbox(data)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, stop)
+		cfg.BaseURL, cfg.MappingsURL = url, mappingsEndpoint(given, url)
+	}
+	s := &session{Store: st, given: given}
+	if given == "" {
+		// Once given, the mappings URL stays with the state file, so that no run leaves the remote behind.
+		remembered, err := st.MappingsURL(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		sandboxURL := ""
+		if inSandbox {
+			sandboxURL = cfg.BaseURL
+		}
+		cfg.MappingsURL = mappingsEndpoint(remembered, sandboxURL)
+	}
 	if needLock {
 		lock, err := st.AcquireLock(ctx, state.CurrentLockOwner(), state.DefaultStaleAfter)
 		if err != nil {
@@ -234,9 +253,76 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		}
 		closers = append(closers, lock.Release)
 		s.Lock = lock
+		// Only a run that holds the lock writes the state file: it binds it to the tenant once the platform
+		// accepted the credentials, never before (a typo in --api-url, an input error or a dry run binds
+		// nothing), and remembers the mappings URL then.
+		cfg.OnAccepted = s.accepted
+		if !st.Binding().IsZero() {
+			if err := s.rememberMappings(ctx); err != nil {
+				return fail(err)
+			}
+		}
 	}
+	if s.Client, err = remote.New(cfg); err != nil {
+		return fail(usageErrorf("%s%w", t.label(), err))
+	}
+	fig.client = s.Client
 	s.Close = closeAll
 	return s, nil
+}
+
+// rememberedMappingsURL reads the mappings URL remembered with the --state file, for commands that decide from
+// it whether to connect at all.
+func rememberedMappingsURL(c *cli.Context) (string, error) {
+	st, err := openState(c, state.Binding{})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	return st.MappingsURL(c.Context)
+}
+
+// mappingsEndpoint is the SD customer mappings root a --mappings-url value (given or remembered) stands for:
+// "" or "none" for none, "sandbox" for the in-process sandbox of this run (none if the run has no sandbox).
+func mappingsEndpoint(value, sandboxURL string) string {
+	switch value {
+	case "", mappingsNone:
+		return ""
+	case sandboxMappings:
+		return sandboxURL
+	}
+	return value
+}
+
+// accepted runs once the platform first accepted an authenticated request: the state file is bound to the
+// tenant and remembers the mappings URL.
+func (s *session) accepted(ctx context.Context) error {
+	if err := s.Store.Bind(ctx); err != nil {
+		return err
+	}
+	return s.rememberMappings(ctx)
+}
+
+// rememberMappings records the --mappings-url given to this run with the state file ("none" forgets it).
+func (s *session) rememberMappings(ctx context.Context) error {
+	if s.given == "" || s.remembered {
+		return nil
+	}
+	value := s.given
+	if value == mappingsNone {
+		value = ""
+	}
+	current, err := s.Store.MappingsURL(ctx)
+	if err != nil {
+		return err
+	}
+	if current != value {
+		if err := s.Store.SetMappingsURL(ctx, value); err != nil {
+			return err
+		}
+	}
+	s.remembered = true
+	return nil
 }
 
 // openState opens the --state file with the given binding; a zero binding opens it for inspection only
@@ -261,9 +347,9 @@ func openStateFile(ctx context.Context, path string, binding state.Binding) (*st
 	return st, nil
 }
 
-// stateExit gives the state file's refusals (another tenant, locked, schema too new) exit code 7.
+// stateExit gives the state file's refusals (not custsync's, another tenant, locked, schema too new) exit code 7.
 func stateExit(err error) error {
-	if errors.Is(err, state.ErrOtherTenant) || errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrSchemaTooNew) {
+	if errors.Is(err, state.ErrNotOurs) || errors.Is(err, state.ErrOtherTenant) || errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrSchemaTooNew) {
 		return &exitError{code: ExitState, err: err}
 	}
 	return err

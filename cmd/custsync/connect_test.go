@@ -45,9 +45,11 @@ func sandboxSub(dir, command, sub string, args ...string) []string {
 
 func TestConnectRefusesAStateFileOfAnotherTenant(t *testing.T) {
 	dir := t.TempDir()
-	if code, out, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "a.csv"))...); code != ExitOK {
+	// An export reads: it binds nothing. The import binds the state file to tenant demo.
+	if code, out, errOut := runRecon(t, append([]string{"--tenant", "other"}, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "a.csv"))...)...); code != ExitOK {
 		t.Fatalf("export: code %d\n%s%s", code, out, errOut)
 	}
+	importSamples(t, dir)
 	args := append([]string{"--tenant", "other"}, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "b.csv"))...)
 	code, _, errOut := runRecon(t, args...)
 	if code != ExitState || !strings.Contains(errOut, "belongs to tenant \"demo\"") {

@@ -61,7 +61,7 @@ func deletionsCommand() *cli.Command {
 				ArgsUsage: "[FILE...]",
 				Description: "FILE is CSV/XLSX with the columns kind and erpKey, e.g. a `deletions export` reduced to the rows\n" +
 					"the ERP processed. For acknowledged customers the mapping flagged deletedInYaaS is dropped, locally and,\n" +
-					"with --remote (default when --mappings-url is set), on the remote sdCustomerMappings endpoint.\n\n" +
+					"when a mappings URL is given or remembered with the state file, on the remote sdCustomerMappings endpoint.\n\n" +
 					"Examples:\n" +
 					"  custsync deletions ack processed.xlsx\n" +
 					"  custsync deletions ack --key customers:0000100080\n" +
@@ -69,7 +69,7 @@ func deletionsCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "all", Usage: "acknowledge every entry"},
 					&cli.StringSliceFlag{Name: "key", Usage: "acknowledge `ENTITY:ERPKEY` (repeatable)"},
-					&cli.BoolFlag{Name: "remote", Usage: "also delete the mappings on the remote endpoint (default: when --mappings-url is set)"},
+					&cli.BoolFlag{Name: "remote", Usage: "also delete the mappings on the remote endpoint (default: when a mappings URL is given or remembered)"},
 				}, platformFlags()...),
 				Action: runDeletionsAck,
 			},
@@ -130,7 +130,20 @@ func runDeletionsAck(c *cli.Context) error {
 	if !opts.All && len(opts.Keys) == 0 && len(opts.Files) == 0 {
 		return usageErrorf("say what to acknowledge: FILE..., --key ENTITY:ERPKEY or --all")
 	}
-	opts.RemoteMappings = c.Bool("remote") || (!c.IsSet("remote") && c.String("mappings-url") != "")
+	switch given := strings.TrimSpace(c.String("mappings-url")); {
+	case c.IsSet("remote"):
+		opts.RemoteMappings = c.Bool("remote")
+	case given == mappingsNone:
+	case given != "":
+		opts.RemoteMappings = true
+	default:
+		// A mappings URL given to an earlier run keeps the remote in step here too.
+		remembered, err := rememberedMappingsURL(c)
+		if err != nil {
+			return err
+		}
+		opts.RemoteMappings = remembered != "" && (remembered != sandboxMappings || c.Bool("sandbox"))
+	}
 
 	var (
 		st   *state.Store
@@ -170,8 +183,13 @@ func runDeletionsAck(c *cli.Context) error {
 		}
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "acknowledged %d entries; dropped %d mappings locally, %d on the remote endpoint\n",
-		rep.Acked, rep.MappingsLocal, rep.MappingsRemote)
+	if opts.RemoteMappings {
+		fmt.Fprintf(c.App.Writer, "acknowledged %d entries; dropped %d mappings locally, %d on the remote endpoint\n",
+			rep.Acked, rep.MappingsLocal, rep.MappingsRemote)
+	} else {
+		fmt.Fprintf(c.App.Writer, "acknowledged %d entries; dropped %d mappings locally (no mappings URL: no remote endpoint to update)\n",
+			rep.Acked, rep.MappingsLocal)
+	}
 	for _, k := range rep.NotFound {
 		fmt.Fprintf(c.App.Writer, "  no unacknowledged entry for %s %s\n", k.Kind, k.ERPKey)
 	}

@@ -23,7 +23,7 @@ const (
 	ExitCredentials = 4   // the platform refused our credentials
 	ExitTemporary   = 5   // retries exhausted on 429/5xx/network errors; re-run later
 	ExitSafetyStop  = 6   // a guard stopped the run (max-delete, empty or truncated input); nothing deleted
-	ExitState       = 7   // the state file is locked, newer than this binary, or bound to another tenant
+	ExitState       = 7   // the state file is not custsync's, locked, newer than this binary, or bound to another tenant
 	ExitInterrupted = 130 // interrupted by a signal; the state is consistent and a re-run resumes
 )
 
@@ -38,7 +38,7 @@ var exitCodeHelp = []struct {
 	{ExitCredentials, "the platform refused the credentials (401/403)"},
 	{ExitTemporary, "temporary: retries exhausted on 429/5xx/network errors; re-run later"},
 	{ExitSafetyStop, "safety stop: a guard tripped (max-delete, empty or truncated input); nothing deleted"},
-	{ExitState, "state file locked by another run, newer than this binary, or bound to another tenant/API URL"},
+	{ExitState, "state file not custsync's, locked by another run, newer than this binary, or bound to another tenant/API URL; left untouched"},
 	{ExitInterrupted, "interrupted; the state is consistent and a re-run resumes"},
 }
 
@@ -84,7 +84,7 @@ func ExitCode(err error) int {
 	}
 	var fe *formats.FileError
 	switch {
-	case errors.Is(err, state.ErrOtherTenant), errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchemaTooNew),
+	case errors.Is(err, state.ErrNotOurs), errors.Is(err, state.ErrOtherTenant), errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchemaTooNew),
 		errors.Is(err, state.ErrLockLost):
 		return ExitState
 	case errors.Is(err, remote.ErrNotPlatform), errors.Is(err, remote.ErrNoMappingsURL):

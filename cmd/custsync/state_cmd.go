@@ -57,9 +57,14 @@ func runStateShow(c *cli.Context) error {
 	out := c.App.Writer
 	fmt.Fprintf(out, "state file:   %s (schema %d, this custsync knows %d)\n", d.Path, d.SchemaVersion, d.KnownSchemaVersion)
 	if d.Binding.IsZero() {
-		fmt.Fprintln(out, "bound to:     nothing yet (no run has used it)")
+		fmt.Fprintln(out, "bound to:     nothing yet (no run has been accepted by a platform)")
 	} else {
-		fmt.Fprintf(out, "bound to:     tenant %s at %s\n", d.Binding.Tenant, d.Binding.APIURL)
+		fmt.Fprintf(out, "bound to:     tenant %s at %s (since %s)\n", d.Binding.Tenant, d.Binding.APIURL, shortTime(d.BoundAt))
+	}
+	if d.MappingsURL == "" {
+		fmt.Fprintln(out, "mappings URL: none (SD customer mappings are kept only here)")
+	} else {
+		fmt.Fprintf(out, "mappings URL: %s (every run keeps it in step)\n", d.MappingsURL)
 	}
 	kinds := make([]string, 0, len(d.Entities))
 	for k := range d.Entities {
