@@ -9,15 +9,22 @@ import (
 	"custsync/sandbox"
 )
 
+// servedTenant serves a sandbox for the rest of the test and returns it with the global flags that reach it
+// (the demo client, the tenant, a state file in the returned directory).
+func servedTenant(t *testing.T, tenant string) (*sandbox.Server, []string, string) {
+	t.Helper()
+	srv, url := platform(t, sandbox.Options{})
+	dir := t.TempDir()
+	return srv, []string{"--api-url", url, "--tenant", tenant, "--client-id", "sandbox", "--client-secret", "sandbox",
+		"--state", filepath.Join(dir, "state.db")}, dir
+}
+
 // syncedPlatform serves a sandbox, imports five customers into it through the CLI, and forgets the requests
 // that took: what a later run sends is then all the request log holds. It returns the sandbox, the global
 // flags that reach it, and the directory of the test's files.
 func syncedPlatform(t *testing.T) (*sandbox.Server, []string, string) {
 	t.Helper()
-	srv, url := platform(t, sandbox.Options{})
-	dir := t.TempDir()
-	global := []string{"--api-url", url, "--tenant", "damaged", "--client-id", "sandbox", "--client-secret", "sandbox",
-		"--state", filepath.Join(dir, "state.db")}
+	srv, global, dir := servedTenant(t, "damaged")
 	var rows strings.Builder
 	rows.WriteString("sdCustomerNumber,firstName,lastName,contactEmail\n")
 	for i := 1; i <= 5; i++ {
@@ -153,10 +160,7 @@ func TestDryRunWithInvalidRowsExits3(t *testing.T) {
 // says so, no request creates the short key, and --mode full keeps the synced customer.
 func TestKeyWithoutItsZerosIsNotANewCustomer(t *testing.T) {
 	t.Parallel()
-	srv, url := platform(t, sandbox.Options{})
-	dir := t.TempDir()
-	global := []string{"--api-url", url, "--tenant", "zeros", "--client-id", "sandbox", "--client-secret", "sandbox",
-		"--state", filepath.Join(dir, "state.db")}
+	srv, global, dir := servedTenant(t, "zeros")
 	header := "sdCustomerNumber,firstName\n"
 	first := writeFile(t, dir, "customers.csv", header+"0008000002,Ann\n0008000003,Bob\n")
 	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", first)...); code != ExitOK {

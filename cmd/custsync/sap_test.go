@@ -133,10 +133,7 @@ func writes(srv *sandbox.Server) (n int, paths []string) {
 // the first run, fixed, imports with the same mapping.
 func TestSAPSampleReadsRealExports(t *testing.T) {
 	t.Parallel()
-	srv, url := platform(t, sandbox.Options{})
-	dir := t.TempDir()
-	global := []string{"--api-url", url, "--tenant", "sap", "--client-id", "sandbox", "--client-secret", "sandbox",
-		"--state", filepath.Join(dir, "state.db")}
+	srv, global, dir := servedTenant(t, "sap")
 	results := filepath.Join(dir, "results")
 	importArgs := append(append([]string{}, global...), "import", "--tps", "0", "--mapping", sapMapping)
 
