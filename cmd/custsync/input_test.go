@@ -1,7 +1,11 @@
 package main
 
 import (
+	"archive/zip"
+	"encoding/xml"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,5 +199,93 @@ func TestOverLongCellIsARowError(t *testing.T) {
 	ignored := writeFile(t, dir, "kunden.csv", "KNR,NOTES\n3,"+huge+"\n")
 	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--mapping", mapping, ignored)...); code != ExitOK {
 		t.Fatalf("over-long ignored column: code %d\n%.2000s%s", code, out, errOut)
+	}
+}
+
+// writeRawXLSX writes a one-sheet workbook by hand, so that cells can be what a spreadsheet program leaves
+// behind: rows[r][c] is a cell's text, stored as an inline string, or as an error cell (t="e") when it
+// starts with "#" and ends with "!" or is "#N/A".
+func writeRawXLSX(t *testing.T, path, sheet string, rows [][]string) {
+	t.Helper()
+	var data strings.Builder
+	for r, row := range rows {
+		fmt.Fprintf(&data, `<row r="%d">`, r+1)
+		for c, v := range row {
+			ref := string(rune('A'+c)) + fmt.Sprint(r+1)
+			if v == "#N/A" || strings.HasPrefix(v, "#") && strings.HasSuffix(v, "!") {
+				fmt.Fprintf(&data, `<c r="%s" t="e"><v>%s</v></c>`, ref, v)
+				continue
+			}
+			var esc strings.Builder
+			_ = xml.EscapeText(&esc, []byte(v))
+			fmt.Fprintf(&data, `<c r="%s" t="inlineStr"><is><t>%s</t></is></c>`, ref, esc.String())
+		}
+		data.WriteString(`</row>`)
+	}
+	parts := map[string]string{
+		"[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+			`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>` +
+			`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>` +
+			`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`,
+		"_rels/.rels": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
+			`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
+		"xl/workbook.xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ` +
+			`xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="` + sheet + `" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+		"xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
+			`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
+		"xl/worksheets/sheet1.xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` +
+			`<dimension ref="A1:` + string(rune('A'+len(rows[0])-1)) + fmt.Sprint(len(rows)) + `"/><sheetData>` + data.String() + `</sheetData></worksheet>`,
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, name := range []string{"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/worksheets/sheet1.xml"} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, parts[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpreadsheetErrorCellsFailTheirRow: error cells (a failed VLOOKUP's #N/A, #REF!) in columns the import
+// reads fail their rows naming the cell; nothing is cleared or sent as text, and a row whose key cell is an
+// error keeps --mode full from deleting anything. An error cell in a column the mapping ignores is harmless.
+func TestSpreadsheetErrorCellsFailTheirRow(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	book := filepath.Join(dir, "customers.xlsx")
+	writeRawXLSX(t, book, "customers", [][]string{
+		{"sdCustomerNumber", "firstName", "lastName", "contactEmail"},
+		{"1", "Name1", "#N/A", "c1@example.com"},
+		{"2", "#REF!", "Last2", "c2@example.com"},
+		{"3", "Name3", "Last3", "c3@example.com"},
+		{"#N/A", "Name4", "Last4", "c4@example.com"},
+	})
+	code, out, errOut := runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", book)...)
+	if code != ExitPartial || !strings.Contains(out, "C2: the cell holds the spreadsheet error #N/A") ||
+		!strings.Contains(out, "B3: the cell holds the spreadsheet error #REF!") || !strings.Contains(out, "A5: the cell holds the spreadsheet error #N/A") ||
+		!strings.Contains(out, "deletes no customers") {
+		t.Fatalf("code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	if n, paths := writes(srv); n != 0 {
+		t.Fatalf("%d writes reached the platform: %v", n, paths)
+	}
+
+	mapping := writeFile(t, dir, "m.yaml", "entity: customers\nfields:\n  sdCustomerNumber: KNR\n  firstName: VORNAME\nignore: [LOOKUP]\n")
+	ignored := filepath.Join(dir, "kunden.xlsx")
+	writeRawXLSX(t, ignored, "kunden", [][]string{{"KNR", "VORNAME", "LOOKUP"}, {"1", "Name1", "#N/A"}})
+	if code, out, errOut := runCLI(t, append(global, "import", "--mapping", mapping, ignored)...); code != ExitOK {
+		t.Fatalf("error cell in an ignored column: code %d\n%s%s", code, out, errOut)
 	}
 }
