@@ -207,6 +207,14 @@ func TestOverLongCellIsARowError(t *testing.T) {
 // starts with "#" and ends with "!" or is "#N/A".
 func writeRawXLSX(t *testing.T, path, sheet string, rows [][]string) {
 	t.Helper()
+	writeDamagedXLSX(t, path, sheet, rows, len(rows), nil)
+}
+
+// writeDamagedXLSX is writeRawXLSX with the damage real files show: the dimension may claim more rows than
+// the sheet has (dimRows), and damage may rewrite the sheet part's XML. Parts are stored uncompressed, so a
+// damage that changes the stored bytes after the checksum was taken (see corruptStored) is possible too.
+func writeDamagedXLSX(t *testing.T, path, sheet string, rows [][]string, dimRows int, damage func(sheetXML string) string) {
+	t.Helper()
 	var data strings.Builder
 	for r, row := range rows {
 		fmt.Fprintf(&data, `<row r="%d">`, r+1)
@@ -234,7 +242,10 @@ func writeRawXLSX(t *testing.T, path, sheet string, rows [][]string) {
 		"xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
 			`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
 		"xl/worksheets/sheet1.xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` +
-			`<dimension ref="A1:` + string(rune('A'+len(rows[0])-1)) + fmt.Sprint(len(rows)) + `"/><sheetData>` + data.String() + `</sheetData></worksheet>`,
+			`<dimension ref="A1:` + string(rune('A'+len(rows[0])-1)) + fmt.Sprint(dimRows) + `"/><sheetData>` + data.String() + `</sheetData></worksheet>`,
+	}
+	if damage != nil {
+		parts["xl/worksheets/sheet1.xml"] = damage(parts["xl/worksheets/sheet1.xml"])
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -242,7 +253,7 @@ func writeRawXLSX(t *testing.T, path, sheet string, rows [][]string) {
 	}
 	zw := zip.NewWriter(f)
 	for _, name := range []string{"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/worksheets/sheet1.xml"} {
-		w, err := zw.Create(name)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,5 +298,55 @@ func TestSpreadsheetErrorCellsFailTheirRow(t *testing.T) {
 	writeRawXLSX(t, ignored, "kunden", [][]string{{"KNR", "VORNAME", "LOOKUP"}, {"1", "Name1", "#N/A"}})
 	if code, out, errOut := runCLI(t, append(global, "import", "--mapping", mapping, ignored)...); code != ExitOK {
 		t.Fatalf("error cell in an ignored column: code %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestDamagedXLSXStopsWithNothingSent: workbooks damaged the ways real files are (XML that is not well-formed,
+// a sheet part that ends early, rows that end before the sheet's dimension, a part whose bytes no longer
+// match its checksum) are input errors naming the file, in delta and in full mode, with no request sent.
+func TestDamagedXLSXStopsWithNothingSent(t *testing.T) {
+	t.Parallel()
+	srv, global, _ := syncedPlatform(t)
+	rows := [][]string{{"sdCustomerNumber", "firstName", "lastName", "contactEmail"}}
+	for i := 1; i <= 5; i++ {
+		rows = append(rows, []string{fmt.Sprint(i), fmt.Sprintf("Name%d", i), fmt.Sprintf("Last%d", i), fmt.Sprintf("c%d@example.com", i)})
+	}
+	cases := []struct {
+		name    string
+		dimRows int
+		damage  func(string) string
+		corrupt bool
+		want    string
+	}{
+		{"a raw & in a cell", len(rows), func(x string) string { return strings.Replace(x, "Last3", "Last & Co", 1) }, false, "not well-formed"},
+		{"the sheet part ends early", len(rows), func(x string) string { return x[:strings.Index(x, `<row r="4"`)+40] }, false, "ends early"},
+		{"rows end before the dimension", len(rows) + 7, nil, false, "its dimension says the cells reach row 13"},
+		{"a stored part that fails its checksum", len(rows), nil, true, "checksum"},
+	}
+	for _, tc := range cases {
+		path := filepath.Join(t.TempDir(), "customers.xlsx")
+		writeDamagedXLSX(t, path, "customers", rows, tc.dimRows, tc.damage)
+		if tc.corrupt {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Same length, well-formed XML, wrong bytes: only the checksum can tell.
+			i := strings.Index(string(data), "Last3")
+			data[i+4] = '4'
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, mode := range []string{"delta", "full"} {
+			code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--mode", mode, "--max-delete", "100%", path)...)
+			if code != ExitUsage || !strings.Contains(errOut, "customers.xlsx") || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%s, --mode %s: code %d, want %d naming the file and %q\n%s%s", tc.name, mode, code, ExitUsage, tc.want, out, errOut)
+			}
+			if n := len(srv.Requests()); n != 0 {
+				t.Errorf("%s, --mode %s: %d requests reached the platform, want none", tc.name, mode, n)
+				srv.ResetRequests()
+			}
+		}
 	}
 }
