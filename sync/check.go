@@ -78,9 +78,6 @@ type CheckReport struct {
 	Duration time.Duration
 }
 
-// ErrCheckInput marks an unreadable file or a wrong header given to check.
-var ErrCheckInput = errors.New("check input error")
-
 const maxCheckProblems = 1000
 
 // Check compares the ERP files with the live platform and the checkpoint, key by key, and writes a report.
@@ -158,7 +155,7 @@ func (c *checker) readFiles(ctx context.Context) error {
 	c.adopted = adopted
 	in, err := OpenInput(InputOptions{Files: c.opts.Files, Spec: c.opts.Spec, Entity: c.opts.Entity, Read: c.opts.Read, ExpectRows: c.opts.ExpectRows})
 	if err != nil {
-		return checkInputError(err)
+		return err
 	}
 	defer in.Close()
 	keys := mapping.NewKeySet(0)
@@ -181,15 +178,6 @@ func (c *checker) readFiles(ctx context.Context) error {
 	return nil
 }
 
-// checkInputError marks an input error as check's (exit 2); a safety stop (an empty file) stays one.
-func checkInputError(err error) error {
-	var guard *GuardError
-	if errors.As(err, &guard) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrCheckInput, err)
-}
-
 func (c *checker) readTable(ctx context.Context, t *InputTable, keys *mapping.KeySet) error {
 	for _, m := range t.Mappers {
 		e := m.Entity()
@@ -209,7 +197,7 @@ func (c *checker) readTable(ctx context.Context, t *InputTable, keys *mapping.Ke
 			return nil
 		}
 		if err != nil {
-			return checkInputError(err)
+			return err
 		}
 		if row.ReadErr != "" {
 			c.add(CheckResult{Entity: t.Mappers[0].Entity(), Status: CheckError, Detail: row.Pos.Words() + ": " + row.ReadErr})

@@ -279,7 +279,7 @@ func TestCheckWrongHeaderIsInputError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Check(context.Background(), p.state("hdr"), p.client("hdr"), CheckOptions{Files: []string{file}})
-	if !errors.Is(err, ErrCheckInput) || !errors.Is(err, mapping.ErrHeader) {
-		t.Fatalf("error %v, want ErrCheckInput wrapping mapping.ErrHeader", err)
+	if !errors.Is(err, ErrInput) || !errors.Is(err, mapping.ErrHeader) {
+		t.Fatalf("error %v, want ErrInput wrapping mapping.ErrHeader", err)
 	}
 }

@@ -494,9 +494,6 @@ type AckReport struct {
 	MappingsRemote int // remote mappings deleted
 }
 
-// ErrAckInput marks an ack file that cannot be read or lacks the kind and erpKey columns.
-var ErrAckInput = errors.New("invalid acknowledgement input")
-
 // AckDeletions acknowledges deletion log entries the ERP processed. The entries stay in the log with their
 // acknowledgement time (`deletions list --all`). For acknowledged customer deletions, the customer's mapping,
 // if it is flagged deletedInYaaS, is dropped locally and, with RemoteMappings, on the remote endpoint (a
@@ -514,7 +511,7 @@ func AckDeletions(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 		keys = append(keys, ks...)
 	}
 	if !opts.All && len(keys) == 0 {
-		return rep, fmt.Errorf("%w: nothing to acknowledge (give keys, a file or --all)", ErrAckInput)
+		return rep, fmt.Errorf("%w: nothing to acknowledge (give keys, a file or --all)", ErrInput)
 	}
 	if opts.RemoteMappings && rc == nil {
 		return rep, errors.New("acknowledge deletions: the remote mappings endpoint needs a platform client")
@@ -590,7 +587,7 @@ func AckDeletions(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
 	in, err := OpenInput(InputOptions{Files: []string{path}, Read: opts, Unmapped: true, AllowEmpty: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
+		return nil, err
 	}
 	defer in.Close()
 	var out []state.EntityKey
@@ -605,7 +602,7 @@ func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
 			}
 		}
 		if kindCol < 0 || keyCol < 0 {
-			return nil, fmt.Errorf("%w: %s: needs the columns kind and erpKey (as in a deletions export)", ErrAckInput, t)
+			return nil, fmt.Errorf("%w: %s: needs the columns kind and erpKey (as in a deletions export)", ErrInput, t)
 		}
 		for {
 			row, err := t.Next()
@@ -613,10 +610,10 @@ func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrAckInput, err)
+				return nil, err
 			}
 			if row.ReadErr != "" {
-				return nil, fmt.Errorf("%w: %s: %s", ErrAckInput, row.Pos.Words(), row.ReadErr)
+				return nil, fmt.Errorf("%w: %s: %s", ErrInput, row.Pos.Words(), row.ReadErr)
 			}
 			kind, key := strings.TrimSpace(row.Cells[kindCol]), strings.TrimSpace(row.Cells[keyCol])
 			if kind == "" || key == "" {

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"path/filepath"
@@ -35,9 +34,6 @@ var (
 	MappingColumns  = []string{"customerNumber", "sdCustomerNumber", "deletedInYaaS", "pushed", "updatedAt"}
 	DeletionColumns = []string{"kind", "erpKey", "remoteId", "reason", "runId", "createdAt", "ackedAt", "preImage"}
 )
-
-// ErrExportOptions marks export options that make no sense (unknown entity, several entities in one CSV).
-var ErrExportOptions = errors.New("invalid export options")
 
 // ExportOptions configure one export.
 type ExportOptions struct {
@@ -151,10 +147,10 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 		}
 	}
 	if needsRemote && rc == nil {
-		return rep, fmt.Errorf("%w: exporting platform entities needs a platform client", ErrExportOptions)
+		return rep, fmt.Errorf("%w: exporting platform entities needs a platform client", ErrInput)
 	}
 	if !needsRemote && st == nil {
-		return rep, fmt.Errorf("%w: exporting mappings or deletions needs the state file", ErrExportOptions)
+		return rep, fmt.Errorf("%w: exporting mappings or deletions needs the state file", ErrInput)
 	}
 	var before remote.Stats
 	if rc != nil {
@@ -194,7 +190,7 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 // exportPlan validates the options and returns the tables in output order and the format.
 func exportPlan(opts ExportOptions) ([]string, string, error) {
 	if strings.TrimSpace(opts.Out) == "" {
-		return nil, "", fmt.Errorf("%w: no output file", ErrExportOptions)
+		return nil, "", fmt.Errorf("%w: no output file", ErrInput)
 	}
 	format := strings.ToLower(strings.TrimSpace(opts.Format))
 	if format == "" {
@@ -204,7 +200,7 @@ func exportPlan(opts ExportOptions) ([]string, string, error) {
 		}
 	}
 	if format != "csv" && format != "xlsx" {
-		return nil, "", fmt.Errorf("%w: format %q: use csv or xlsx", ErrExportOptions, opts.Format)
+		return nil, "", fmt.Errorf("%w: format %q: use csv or xlsx", ErrInput, opts.Format)
 	}
 	want := map[string]bool{}
 	for _, raw := range opts.Entities {
@@ -219,7 +215,7 @@ func exportPlan(opts ExportOptions) ([]string, string, error) {
 			}
 			e, err := mapping.ParseEntity(name)
 			if err != nil {
-				return nil, "", fmt.Errorf("%w: %v (or mappings, deletions)", ErrExportOptions, err)
+				return nil, "", fmt.Errorf("%w: %v (or mappings, deletions)", ErrInput, err)
 			}
 			want[string(e)] = true
 		}
@@ -236,11 +232,11 @@ func exportPlan(opts ExportOptions) ([]string, string, error) {
 		}
 	}
 	if len(tables) == 0 {
-		return nil, "", fmt.Errorf("%w: name at least one entity to export", ErrExportOptions)
+		return nil, "", fmt.Errorf("%w: name at least one entity to export", ErrInput)
 	}
 	if format == "csv" && len(tables) > 1 {
 		return nil, "", fmt.Errorf("%w: a CSV file holds one entity, not %s; export to XLSX (one sheet each) or run one export per entity",
-			ErrExportOptions, strings.Join(tables, ", "))
+			ErrInput, strings.Join(tables, ", "))
 	}
 	return tables, format, nil
 }
@@ -440,7 +436,7 @@ func (x *exporter) writeTable(ctx context.Context, name string, out *exportSink)
 	}
 	e, ok := mapping.EntityFromName(name)
 	if !ok {
-		return fmt.Errorf("%w: unknown table %q", ErrExportOptions, name)
+		return fmt.Errorf("%w: unknown table %q", ErrInput, name)
 	}
 	sp, err := newSpill(filepath.Dir(x.opts.Out))
 	if err != nil {

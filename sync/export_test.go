@@ -342,8 +342,8 @@ func TestExportOptionsAreChecked(t *testing.T) {
 		{Entities: nil, Out: filepath.Join(dir, "x.csv")},
 	}
 	for _, opts := range cases {
-		if _, err := Export(context.Background(), nil, nil, opts); !errors.Is(err, ErrExportOptions) {
-			t.Errorf("%+v: error %v, want ErrExportOptions", opts, err)
+		if _, err := Export(context.Background(), nil, nil, opts); !errors.Is(err, ErrInput) {
+			t.Errorf("%+v: error %v, want ErrInput", opts, err)
 		}
 	}
 }

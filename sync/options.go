@@ -156,7 +156,8 @@ func (o *Options) normalise() {
 
 // Errors the CLI maps to exit codes.
 var (
-	// ErrInput marks an unreadable file or a wrong header: nothing was sent.
+	// ErrInput marks input the command cannot work from: an unreadable file, a wrong header, an
+	// acknowledgement file without its columns, export options that make no sense. Nothing was sent or written.
 	ErrInput = errors.New("input error")
 	// ErrSafetyStop marks a guard that stopped the run before any write: nothing was deleted.
 	ErrSafetyStop = errors.New("safety stop")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,9 +61,6 @@ func runCheck(c *cli.Context) error {
 		Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
 		Report: c.String("report"), Format: c.String("format"), ReportBOM: bomChoice(c), PageWorkers: c.Int("page-workers"),
 	})
-	if errors.Is(err, syncer.ErrCheckInput) {
-		return &UsageError{Err: err}
-	}
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -178,9 +177,6 @@ func runDeletionsAck(c *cli.Context) error {
 		rep, err = syncer.AckDeletions(c.Context, st, nil, opts)
 	}
 	if err != nil {
-		if errors.Is(err, syncer.ErrAckInput) {
-			return &UsageError{Err: err}
-		}
 		return err
 	}
 	if opts.RemoteMappings {

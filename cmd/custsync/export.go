@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -98,9 +97,6 @@ func runExport(c *cli.Context) error {
 		rep, err = syncer.Export(c.Context, st, nil, opts)
 	}
 	progress.finish()
-	if errors.Is(err, syncer.ErrExportOptions) {
-		return &UsageError{Err: err}
-	}
 	if err != nil {
 		return err
 	}

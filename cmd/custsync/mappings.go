@@ -132,9 +132,6 @@ func exportLocalTable(c *cli.Context, table string, includeAcked bool) error {
 	defer st.Close()
 	rep, err := syncer.Export(c.Context, st, nil, syncer.ExportOptions{Entities: []string{table}, Out: c.String("out"),
 		Format: c.String("format"), IncludeAcked: includeAcked, CSV: style})
-	if errors.Is(err, syncer.ErrExportOptions) {
-		return &UsageError{Err: err}
-	}
 	if err != nil {
 		return err
 	}
