@@ -470,17 +470,16 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			fail(c, col, v, "not a deletion flag: use X, 1, true or yes to delete; blank, 0, false or no to keep")
 		}
 	}
-	if rec.Command == Ignore {
-		return rec, errs
-	}
-
-	// The key.
+	// The key. An IGNORE row still names its key: in --mode full the key is present in the snapshot and must not
+	// be taken for a deletion. Its key is not judged, though: an ignored row never fails.
 	vars := make(map[string]string, len(m.keys))
 	keyOK := true
 	for i, c := range m.keys {
 		v, col, reason := m.keyPart(c, cells)
 		if reason != "" {
-			fail(c, col, v, reason)
+			if rec.Command != Ignore {
+				fail(c, col, v, reason)
+			}
 			keyOK = false
 			continue
 		}
@@ -489,6 +488,9 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 	}
 	if keyOK {
 		rec.Key = JoinKey(rec.KeyParts...)
+		if rec.Command == Ignore {
+			return rec, errs
+		}
 		id, err := m.idTmpl.apply(m.idText, vars)
 		if err != nil {
 			errs = append(errs, FieldError{Pos: pos, Column: "", Field: "id", Reason: err.Error()})
@@ -506,6 +508,9 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			}
 			rec.Refs = append(rec.Refs, Ref{Entity: c.def.refEntity, Column: c.def.column, Path: c.def.refPath, Key: k, RemoteID: rid})
 		}
+	}
+	if rec.Command == Ignore {
+		return rec, errs
 	}
 	if c := m.remoteID; c != nil {
 		v, col, st := m.raw(c, cells)

@@ -567,7 +567,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	ep.rows++
 	rec, ferrs := row.recs[j], row.errs[j]
 	if rec.Key != "" {
-		if first, dup := view.claim(p, rec.Key, src, row.Pos); dup && len(ferrs) == 0 {
+		if first, dup := view.claim(p, rec.Key, src, row.Pos); dup && len(ferrs) == 0 && rec.Command != mapping.Ignore {
 			col := mapping.KeyColumns(e)[len(mapping.KeyColumns(e))-1]
 			ferrs = append(ferrs, mapping.FieldError{Pos: row.Pos, Column: col, Field: col, Value: rec.Key,
 				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
@@ -592,6 +592,9 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	switch rec.Command {
 	case mapping.Ignore:
 		ep.ignored++
+		if rec.Key == "" {
+			p.keyUnknown(e, row.Pos)
+		}
 		return
 	case mapping.Delete:
 		if !known {

@@ -350,3 +350,25 @@ func TestDamagedXLSXStopsWithNothingSent(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoredRowKeepsItsKeyInFullMode marks one synced customer IGNORE in a complete snapshot: the row says
+// "leave this one alone", so --mode full must neither update nor delete it, and the run is clean.
+func TestIgnoredRowKeepsItsKeyInFullMode(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,firstName,lastName,contactEmail,command\n")
+	for i := 1; i <= 4; i++ {
+		fmt.Fprintf(&rows, "%d,Name%d,Last%d,c%d@example.com,\n", i, i, i, i)
+	}
+	rows.WriteString("5,Changed,Last5,c5@example.com,IGNORE\n")
+	path := writeFile(t, dir, "customers.csv", rows.String())
+
+	code, out, errOut := runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", "--json", path)...)
+	if code != ExitOK || !strings.Contains(out, `"deleted": 0`) || !strings.Contains(out, `"ignored": 1`) {
+		t.Fatalf("import: code %d, want %d with nothing deleted and one row ignored\n%s%s", code, ExitOK, out, errOut)
+	}
+	if reqs := srv.Requests(); len(reqs) != 0 {
+		t.Fatalf("an ignored row and four unchanged ones sent %d requests, first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
+	}
+}
