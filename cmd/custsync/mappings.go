@@ -38,31 +38,10 @@ func mappingsCommand() *cli.Command {
 				Action: runMappingsExport,
 			},
 			{
-				Name:  "push",
-				Usage: "send new and changed mappings to the remote sdCustomerMappings endpoint (--mappings-url)",
-				Flags: platformFlags(),
-				Action: func(c *cli.Context) error {
-					sess, err := connect(c, true)
-					if err != nil {
-						return err
-					}
-					defer sess.Close()
-					if sess.Client.MappingsURL() == "" {
-						return errNoMappingsURL("mappings push")
-					}
-					rep, err := syncer.PushMappings(c.Context, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
-					fmt.Fprintf(c.App.Writer, "pushed %d mappings, %d failed\n", rep.Pushed, rep.Failed)
-					for _, e := range rep.Errors {
-						fmt.Fprintf(c.App.Writer, "  %s\n", e)
-					}
-					if err != nil {
-						return err
-					}
-					if rep.Failed > 0 {
-						return &exitError{code: ExitPartial, err: fmt.Errorf("%d mappings were not pushed; they stay pending for the next push", rep.Failed)}
-					}
-					return nil
-				},
+				Name:   "push",
+				Usage:  "send new and changed mappings to the remote sdCustomerMappings endpoint (--mappings-url)",
+				Flags:  platformFlags(),
+				Action: runMappingsPush,
 			},
 			{
 				Name:      "pull",
@@ -109,6 +88,29 @@ func runMappingsList(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "%d mappings\n", n)
+	return nil
+}
+
+func runMappingsPush(c *cli.Context) error {
+	sess, err := connect(c, true)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if sess.Client.MappingsURL() == "" {
+		return errNoMappingsURL("mappings push")
+	}
+	rep, err := syncer.PushMappings(c.Context, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
+	fmt.Fprintf(c.App.Writer, "pushed %d mappings, %d failed\n", rep.Pushed, rep.Failed)
+	for _, e := range rep.Errors {
+		fmt.Fprintf(c.App.Writer, "  %s\n", e)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed > 0 {
+		return &exitError{code: ExitPartial, err: fmt.Errorf("%d mappings were not pushed; they stay pending for the next push", rep.Failed)}
+	}
 	return nil
 }
 
