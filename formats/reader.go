@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -181,7 +180,7 @@ func sniff(path string) (fileKind, error) {
 	case bytes.Equal(head, oleMagic):
 		return kindOLE, nil
 	}
-	if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
+	if IsWorkbookPath(path) {
 		return 0, &FileError{Path: path, Err: errors.New("has an Excel extension but is not an XLSX workbook (not a ZIP archive)")}
 	}
 	return kindCSV, nil

@@ -71,7 +71,7 @@ type CSVStyle struct {
 func CreateWith(path string, o WriteOptions) (Writer, error) {
 	switch strings.ToLower(o.Format) {
 	case "":
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
+		if IsWorkbookPath(path) {
 			return createXLSXWriter(path, o.Sheet)
 		}
 		return createCSVWriter(path, o.CSV)
@@ -81,6 +81,13 @@ func CreateWith(path string, o WriteOptions) (Writer, error) {
 		return createXLSXWriter(path, o.Sheet)
 	}
 	return nil, fmt.Errorf("unknown output format %q (use csv or xlsx)", o.Format)
+}
+
+// IsWorkbookPath reports whether path ends in an Excel workbook's extension, .xlsx or .xlsm in any case: such
+// a file is XLSX wherever no format is named.
+func IsWorkbookPath(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".xlsx" || ext == ".xlsm"
 }
 
 // CSVStyleFor is the style of CSV output made from an input table, so that it opens in Excel as the

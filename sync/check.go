@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -516,7 +515,7 @@ func (c *checker) writeReport() error {
 	format := strings.ToLower(c.opts.Format)
 	if format == "" {
 		format = "csv"
-		if ext := strings.ToLower(filepath.Ext(c.opts.Report)); ext == ".xlsx" || ext == ".xlsm" {
+		if formats.IsWorkbookPath(c.opts.Report) {
 			format = "xlsx"
 		}
 	}

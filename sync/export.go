@@ -195,7 +195,7 @@ func exportPlan(opts ExportOptions) ([]string, string, error) {
 	format := strings.ToLower(strings.TrimSpace(opts.Format))
 	if format == "" {
 		format = "csv"
-		if ext := strings.ToLower(filepath.Ext(opts.Out)); ext == ".xlsx" || ext == ".xlsm" {
+		if formats.IsWorkbookPath(opts.Out) {
 			format = "xlsx"
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"custsync/formats"
@@ -160,7 +159,7 @@ func OpenInput(opts InputOptions) (*Input, error) {
 		in.files = append(in.files, ts)
 		for _, ft := range ts {
 			t := &InputTable{ID: len(in.Tables), File: path, t: ft, expect: -1}
-			if ext := strings.ToLower(filepath.Ext(path)); ext == ".xlsx" || ext == ".xlsm" {
+			if formats.IsWorkbookPath(path) {
 				t.Sheet = ft.Name()
 			}
 			t.Header, t.keep = dropResultColumns(ft.Header())
