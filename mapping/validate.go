@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // iso3166Alpha2 holds the 249 officially assigned ISO 3166-1 alpha-2 codes. User-assigned codes such as XK
@@ -223,35 +225,14 @@ func normalizeDate(s, layout string) (string, error) {
 	return "", errors.New("not an ISO 8601 date (yyyy-mm-dd or yyyy-mm-ddThh:mm:ssZ); set a date layout in the mapping")
 }
 
-// isLocale accepts language tags as the platform's examples use them: "de", "en_US", "en-US", "zh_Hans_CN".
+// isLocale accepts language tags as the platform's examples use them ("de", "en_US", "en-US", "zh_Hans_CN"): a
+// well-formed BCP 47 tag of a known language, "_" standing for "-", with at most two subtags after the language.
 func isLocale(s string) bool {
-	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '-' })
-	if len(parts) == 0 || len(parts) > 3 || strings.Count(s, "_")+strings.Count(s, "-") != len(parts)-1 {
+	tag := strings.ReplaceAll(s, "_", "-")
+	lang, _, _ := strings.Cut(tag, "-")
+	if len(lang) < 2 || len(lang) > 3 || strings.Count(tag, "-") > 2 {
 		return false
 	}
-	if l := len(parts[0]); l < 2 || l > 3 || !isLetters(parts[0]) {
-		return false
-	}
-	for _, p := range parts[1:] {
-		if len(p) < 2 || len(p) > 8 {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isLetters(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
+	_, err := language.Parse(tag)
+	return err == nil
 }
