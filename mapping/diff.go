@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -52,7 +53,7 @@ func DiffFields(prev, next Record) []FieldChange {
 		}
 	}
 	pk, nk := refKeys(prev), refKeys(next)
-	for _, col := range sortedKeys(nk) {
+	for _, col := range slices.Sorted(maps.Keys(nk)) {
 		if col == "" {
 			continue
 		}
@@ -125,7 +126,7 @@ func DiffRemote(remote map[string]any, r Record) []FieldChange {
 			isList[ref.Path] = true
 		}
 	}
-	for _, p := range sortedKeys(byPath) {
+	for _, p := range slices.Sorted(maps.Keys(byPath)) {
 		old, _ := getPath(remote, p)
 		var want any = byPath[p][0]
 		if isList[p] {

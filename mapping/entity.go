@@ -2,7 +2,7 @@ package mapping
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -409,20 +409,7 @@ func IDTemplateVars(e Entity) []string {
 	return append([]string(nil), s.idVars...)
 }
 
+// containsFold reports whether list holds s, ignoring case.
 func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
 }

@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -131,7 +132,7 @@ func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, 
 		m.cols = append(m.cols, cm)
 		return nil
 	}
-	for _, target := range sortedKeys(em.Fields) {
+	for _, target := range slices.Sorted(maps.Keys(em.Fields)) {
 		def, ok := sc.lookup(target)
 		if !ok {
 			return nil, fmt.Errorf("mapping line %d: %q is not a field of %s", em.Fields[target].Line, target, em.Entity)
@@ -501,7 +502,7 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			if c.def.refEntity == "" {
 				continue
 			}
-			k := rec.KeyParts[indexOf(m.keys, c)]
+			k := rec.KeyParts[slices.Index(m.keys, c)]
 			rid, err := m.refTmpl[c.def.refEntity].apply(m.refText[c.def.refEntity], map[string]string{"key": k})
 			if err != nil {
 				fail(c, "", k, err.Error())
@@ -648,15 +649,6 @@ func (m *Mapper) overlaps(rec Record) []FieldError {
 		paths[f.Path] = true
 	}
 	return errs
-}
-
-func indexOf(list []*colMapper, c *colMapper) int {
-	for i, x := range list {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func (m *Mapper) splitList(v string) []string {

@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,11 +64,11 @@ func TestMixinCellsRoundTrip(t *testing.T) {
 	for _, want := range []string{"mixins.loyalty.points:number", "mixins.loyalty.vip:boolean", "mixins.loyalty.tags:json",
 		"mixins.loyalty.nested.deep.x", "mixins.loyalty.empty:json", "mixins.loyalty.padded:json", "mixins.loyalty.sentinel:json",
 		"mixins.loyalty.dotted:json", "mixins.flag:json", "mixins.list:json", "metadata.mixins.loyalty"} {
-		if !containsString(header, want) {
+		if !slices.Contains(header, want) {
 			t.Errorf("no column %q in %v", want, header)
 		}
 	}
-	if containsString(header, "mixins.loyalty.blank") || containsString(header, "metadata.mixins.gone") {
+	if slices.Contains(header, "mixins.loyalty.blank") || slices.Contains(header, "metadata.mixins.gone") {
 		t.Errorf("empty values got columns: %v", header)
 	}
 	rec, errs := mapOne(t, mapping.Customers, header, row)
@@ -93,7 +94,7 @@ func TestMixinCellsRoundTrip(t *testing.T) {
 	if again.Hash() != rec.Hash() {
 		t.Error("hash not stable")
 	}
-	row[indexOf(header, "mixins.loyalty.points:number")] = "1251"
+	row[slices.Index(header, "mixins.loyalty.points:number")] = "1251"
 	changed, _ := mapOne(t, mapping.Customers, header, row)
 	if d := mapping.DiffRemote(remote, changed); len(d) != 1 || d[0].Path != "mixins.loyalty.points" {
 		t.Errorf("diff after changing points: %v", d)
@@ -178,7 +179,7 @@ func TestApprovalGroupAndLocationCompanies(t *testing.T) {
 		{"id": "C1-0001", "legalEntity": {"id": "C1"}, "customer": {"id": "0001", "name": "A"}},
 		{"id": "C2-0002", "legalEntity": {"id": "C2"}, "customer": {"id": "0002"}}]}`)
 	row := mapping.ExportRow(mapping.Companies, remote, map[string]string{"companyKey": "C1"}, nil, "")
-	if got := row[indexOf(mapping.Columns(mapping.Companies), "approvalGroup")]; got != "0001,C2/0002" {
+	if got := row[slices.Index(mapping.Columns(mapping.Companies), "approvalGroup")]; got != "0001,C2/0002" {
 		t.Errorf("approvalGroup cell %q", got)
 	}
 
@@ -199,15 +200,4 @@ func TestCustomerPhotoURL(t *testing.T) {
 	if len(errs) > 0 || rec.Payload()["photoUrl"] != "https://img.example/1.png" {
 		t.Fatalf("%v %v", rec.Payload(), errs)
 	}
-}
-
-func containsString(list []string, s string) bool { return indexOf(list, s) >= 0 }
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -522,7 +524,7 @@ func checkMapping(m *EntityMapping) *nodeError {
 	if err != nil {
 		return &nodeError{line: m.Line, msg: err.Error()}
 	}
-	for _, target := range sortedKeys(m.Fields) {
+	for _, target := range slices.Sorted(maps.Keys(m.Fields)) {
 		if _, ok := sc.lookup(target); !ok {
 			return &nodeError{line: m.Fields[target].Line, msg: fmt.Sprintf("fields: %q is not a field of %s (fields: %s)", target, m.Entity, strings.Join(Columns(m.Entity), ", "))}
 		}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,10 +82,10 @@ func New(cfg Config) (*Client, error) {
 		writers:       newSemaphore(cfg.Writers),
 		readers:       newSemaphore(cfg.Readers),
 		maxRetries:    cfg.MaxRetries,
-		baseBackoff:   cmpOr(cfg.BaseBackoff, DefaultBaseBackoff),
-		maxBackoff:    cmpOr(cfg.MaxBackoff, DefaultMaxBackoff),
-		maxRetryAfter: cmpOr(cfg.MaxRetryAfter, DefaultMaxRetryAfter),
-		timeout:       cmpOr(cfg.RequestTimeout, DefaultRequestTimeout),
+		baseBackoff:   cmp.Or(max(cfg.BaseBackoff, 0), DefaultBaseBackoff),
+		maxBackoff:    cmp.Or(max(cfg.MaxBackoff, 0), DefaultMaxBackoff),
+		maxRetryAfter: cmp.Or(max(cfg.MaxRetryAfter, 0), DefaultMaxRetryAfter),
+		timeout:       cmp.Or(max(cfg.RequestTimeout, 0), DefaultRequestTimeout),
 		secrets:       []string{cfg.ClientSecret},
 	}
 	switch {
@@ -113,13 +114,6 @@ func New(cfg Config) (*Client, error) {
 		c.mappingTokens = &tokenSource{c: c, base: mappings}
 	}
 	return c, nil
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // defaultHTTPClient keeps enough idle connections per host for many workers; the standard

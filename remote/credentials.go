@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,8 +60,8 @@ func LoadCredentials(src CredentialSources) (Credentials, error) {
 		getenv = os.Getenv
 	}
 	creds := Credentials{
-		ClientID:     firstNonEmpty(src.FlagClientID, getenv(EnvClientID)),
-		ClientSecret: firstNonEmpty(src.FlagClientSecret, getenv(EnvClientSecret)),
+		ClientID:     cmp.Or(src.FlagClientID, getenv(EnvClientID)),
+		ClientSecret: cmp.Or(src.FlagClientSecret, getenv(EnvClientSecret)),
 	}
 	if creds.ClientSecret == "" && src.SecretFile != "" {
 		secret, err := readSecretFile(src.SecretFile, src.Logger)
@@ -101,13 +102,4 @@ func readSecretFile(path string, logger *slog.Logger) (string, error) {
 		return "", fmt.Errorf("client secret file %s holds more than one line; it must contain the secret alone", path)
 	}
 	return secret, nil
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

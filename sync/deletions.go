@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -340,7 +342,7 @@ func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 	}
 
 	var adopt []state.SDMapping
-	for _, key := range sortedStrings(claims) {
+	for _, key := range slices.Sorted(maps.Keys(claims)) {
 		ids := claims[key]
 		if len(ids) > 1 {
 			rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("ERP key %s is claimed by customers %s", key, strings.Join(ids, ", ")))
@@ -399,15 +401,6 @@ func textAt(doc map[string]any, path string) string {
 	default:
 		return fmt.Sprint(v)
 	}
-}
-
-func sortedStrings[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // PushReport is what PushMappings did.

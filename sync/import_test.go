@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,7 +125,7 @@ func TestImportBadRowsGoToErrorFileWhileGoodRowsSync(t *testing.T) {
 	}
 	defer formats.CloseAll(tables)
 	hdr := tables[0].Header()
-	lineCol, errCol := indexOf(hdr, "custsync_line"), indexOf(hdr, "custsync_error")
+	lineCol, errCol := slices.Index(hdr, "custsync_line"), slices.Index(hdr, "custsync_error")
 	want := map[string]string{"3": "e-mail", "4": "sdCustomerNumber", "5": "preferredCurrency", "6": "duplicate"}
 	got := map[string]string{}
 	for {
@@ -160,15 +161,6 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestImportConvergesUnderFaults(t *testing.T) {

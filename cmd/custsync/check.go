@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -82,7 +83,7 @@ func runCheck(c *cli.Context) error {
 		for i, f := range p.Fields {
 			fields[i] = f.String()
 		}
-		line := fmt.Sprintf("  %-16s %s %s", p.Status, p.Entity, firstNonBlank(p.Key, p.RemoteID))
+		line := fmt.Sprintf("  %-16s %s %s", p.Status, p.Entity, cmp.Or(p.Key, p.RemoteID))
 		if len(fields) > 0 {
 			line += ": " + strings.Join(fields, "; ")
 		}
@@ -118,15 +119,6 @@ func sumVerdicts(m map[syncer.CheckStatus]int) int {
 		n += v
 	}
 	return n
-}
-
-func firstNonBlank(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // detectDeletions runs the deleted-in-platform detection and prints what it found.
