@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,7 +113,7 @@ func valueFlags() map[string]bool {
 // report prints one final error line (if any) and returns the exit code for err.
 func report(w io.Writer, err error) int {
 	code := ExitCode(err)
-	if err != nil && !errors.Is(err, errReported) {
+	if err != nil {
 		fmt.Fprintf(w, "custsync: %v\n", err)
 	}
 	return code
@@ -169,7 +168,8 @@ func NewApp(s Streams) *cli.App {
 	return app
 }
 
-// prepareCommand installs the usage-error hook and the config-file loader on a command and its subcommands.
+// prepareCommand installs the usage-error hook, the config-file loader and the lock-lost error on a command and
+// its subcommands.
 func prepareCommand(c *cli.Command) {
 	if c.OnUsageError == nil {
 		c.OnUsageError = usageErrorHook
@@ -184,6 +184,9 @@ func prepareCommand(c *cli.Command) {
 			return before(ctx)
 		}
 		return nil
+	}
+	if action := c.Action; action != nil {
+		c.Action = func(ctx *cli.Context) error { return lockLostError(ctx, action(ctx)) }
 	}
 	for _, sub := range c.Subcommands {
 		prepareCommand(sub)

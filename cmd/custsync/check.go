@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -54,11 +55,11 @@ func runCheck(c *cli.Context) error {
 	}
 	defer sess.Close()
 	if c.Bool("record-deletions") {
-		if err := detectDeletions(c, sess); err != nil {
+		if err := detectDeletions(sess.Ctx, c, sess); err != nil {
 			return err
 		}
 	}
-	rep, err := syncer.Check(c.Context, sess.Store, sess.Client, syncer.CheckOptions{
+	rep, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, syncer.CheckOptions{
 		Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
 		Report: c.String("report"), Format: c.String("format"), ReportBOM: bomChoice(c), PageWorkers: c.Int("page-workers"),
 	})
@@ -122,8 +123,8 @@ func sumVerdicts(m map[syncer.CheckStatus]int) int {
 }
 
 // detectDeletions runs the deleted-in-platform detection and prints what it found.
-func detectDeletions(c *cli.Context, sess *session) error {
-	rep, err := syncer.DetectDeletedInPlatform(c.Context, sess.Store, sess.Client)
+func detectDeletions(ctx context.Context, c *cli.Context, sess *session) error {
+	rep, err := syncer.DetectDeletedInPlatform(ctx, sess.Store, sess.Client)
 	if err != nil {
 		return fmt.Errorf("detect customers deleted on the platform: %w", err)
 	}

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,7 +64,9 @@ func platformFlags() []cli.Flag { return append(rateFlags(), sandboxFlags()...) 
 type session struct {
 	Store  *state.Store
 	Client *remote.Client
-	Lock   *state.Lock // nil unless connect was asked for the lock
+	Lock   *runLock // nil unless connect was asked for the lock
+	// Ctx is the command's context: with the lock, it ends when the lock is lost (see lockRun).
+	Ctx context.Context
 	// Close releases the lock, closes the state file and stops the in-process sandbox, if any.
 	Close func() error
 
@@ -226,14 +226,20 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		if data == "" {
 			data = t.State + ".sandbox"
 		}
-		url, stop, err := startSandbox(data)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fail(fmt.Errorf("start sandbox: %w", err))
+		}
+		sb, err := serveSandbox(ln, sandbox.Options{DataFile: data})
 		if err != nil {
 			return fail(err)
 		}
-		closers = append(closers, stop)
+		// Close, not Shutdown: the command's requests are over when the session closes.
+		closers = append(closers, sb.Close)
+		url := sb.URL()
 		cfg.BaseURL, cfg.MappingsURL = url, mappingsEndpoint(given, url)
 	}
-	s := &session{Store: st, given: given}
+	s := &session{Store: st, Ctx: ctx, given: given}
 	if given == "" {
 		// Once given, the mappings URL stays with the state file, so that no run leaves the remote behind.
 		remembered, err := st.MappingsURL(ctx)
@@ -247,12 +253,12 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 		cfg.MappingsURL = mappingsEndpoint(remembered, sandboxURL)
 	}
 	if needLock {
-		lock, err := st.AcquireLock(ctx, state.CurrentLockOwner(), state.DefaultStaleAfter)
+		lock, err := lockRun(c, st)
 		if err != nil {
-			return fail(stateExit(err))
+			return fail(err)
 		}
 		closers = append(closers, lock.Release)
-		s.Lock = lock
+		s.Lock, s.Ctx = lock, lock.Ctx
 		// Only a run that holds the lock writes the state file: it binds it to the tenant once the platform
 		// accepted the credentials, never before (a typo in --api-url, an input error or a dry run binds
 		// nothing), and remembers the mappings URL then.
@@ -340,45 +346,63 @@ func openStateFile(ctx context.Context, path string, binding state.Binding) (*st
 	if path == "" {
 		return nil, usageErrorf("--state must name a file")
 	}
-	st, err := state.Open(ctx, path, binding)
-	if err != nil {
-		return nil, stateExit(err)
-	}
-	return st, nil
+	return state.Open(ctx, path, binding)
 }
 
-// stateExit gives the state file's refusals (not custsync's, another tenant, locked, schema too new) exit code 7.
-func stateExit(err error) error {
-	if errors.Is(err, state.ErrNotOurs) || errors.Is(err, state.ErrOtherTenant) || errors.Is(err, state.ErrLocked) || errors.Is(err, state.ErrSchemaTooNew) {
-		return &exitError{code: ExitState, err: err}
+// runLock is the state file's run lock as a command holds it.
+type runLock struct {
+	*state.Lock
+	// Ctx ends when the lock is lost, with an error wrapping state.ErrLockLost as its cause.
+	Ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// lockRun takes the state file's run lock for the running command. It is the one place a command gets the
+// lock, so every command that holds it works in a context that ends when the lock is lost (the heartbeat
+// found it removed by `custsync state unlock --force`, or taken): the command stops instead of writing on
+// without it, and lockLostError makes it exit as a state error.
+func lockRun(c *cli.Context, st *state.Store) (*runLock, error) {
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	lock, err := st.AcquireLock(ctx, state.CurrentLockOwner(), state.DefaultStaleAfter)
+	if err != nil {
+		return nil, err
+	}
+	l := &runLock{Lock: lock}
+	l.Ctx, l.cancel = context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-lock.Lost():
+			l.cancel(fmt.Errorf("the state lock was taken away (custsync state unlock?): %w", lock.Err()))
+		case <-l.Ctx.Done():
+		}
+	}()
+	c.App.Metadata[runLockKey] = l
+	return l, nil
+}
+
+// runLockKey keeps the invocation's run lock in the app's metadata, for lockLostError.
+const runLockKey = "runLock"
+
+// lockLostError is the error a command ends with: when it stopped because the run lock was lost, the lock's
+// error (exit 7) rather than the bare cancellation (which would read as an interrupt, exit 130).
+func lockLostError(c *cli.Context, err error) error {
+	l, ok := c.App.Metadata[runLockKey].(*runLock)
+	if !ok || err == nil || !errors.Is(err, context.Canceled) || errors.Is(err, state.ErrLockLost) {
+		return err
+	}
+	if cause := context.Cause(l.Ctx); errors.Is(cause, state.ErrLockLost) {
+		return fmt.Errorf("%w (%v)", cause, err)
 	}
 	return err
 }
 
-// startSandbox serves a fresh sandbox on a loopback port and returns its base URL and a stop function.
-func startSandbox(dataFile string) (string, func() error, error) {
-	srv, err := sandbox.New(sandbox.Options{DataFile: dataFile})
-	if err != nil {
-		return "", nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = srv.Close()
-		return "", nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	// Close, not Shutdown: the command's requests are over when the session closes, and Shutdown would wait
-	// 5 s for connections a cancelled request dialled but never used (net/http treats new connections as
-	// active that long).
-	stop := func() error {
-		err := hs.Close()
-		if cerr := srv.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-	return "http://" + ln.Addr().String(), stop, nil
+// Release ends the lock's context and releases the lock.
+func (l *runLock) Release() error {
+	l.cancel(nil)
+	return l.Lock.Release()
 }
 
 // definesFlag reports whether the running command or one of its parents defines the flag.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -41,7 +42,7 @@ func deletionsCommand() *cli.Command {
 						return err
 					}
 					defer sess.Close()
-					return detectDeletions(c, sess)
+					return detectDeletions(sess.Ctx, c, sess)
 				},
 			},
 			{
@@ -147,6 +148,7 @@ func runDeletionsAck(c *cli.Context) error {
 	var (
 		st   *state.Store
 		sess *session
+		ctx  context.Context
 		err  error
 	)
 	if opts.RemoteMappings {
@@ -157,24 +159,25 @@ func runDeletionsAck(c *cli.Context) error {
 		if sess.Client.MappingsURL() == "" {
 			return errNoMappingsURL("deletions ack --remote")
 		}
-		st = sess.Store
+		st, ctx = sess.Store, sess.Ctx
 	} else {
 		// Local only: no platform needed, but the lock is, since the state file is written.
 		if st, err = openState(c, state.Binding{}); err != nil {
 			return err
 		}
 		defer st.Close()
-		lock, err := st.AcquireLock(c.Context, state.CurrentLockOwner(), state.DefaultStaleAfter)
+		lock, err := lockRun(c, st)
 		if err != nil {
-			return stateExit(err)
+			return err
 		}
 		defer lock.Release()
+		ctx = lock.Ctx
 	}
 	var rep syncer.AckReport
 	if sess != nil {
-		rep, err = syncer.AckDeletions(c.Context, st, sess.Client, opts)
+		rep, err = syncer.AckDeletions(ctx, st, sess.Client, opts)
 	} else {
-		rep, err = syncer.AckDeletions(c.Context, st, nil, opts)
+		rep, err = syncer.AckDeletions(ctx, st, nil, opts)
 	}
 	if err != nil {
 		return err

@@ -62,9 +62,6 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// errReported marks an error whose message the command already printed; Main then prints nothing more.
-var errReported = errors.New("reported")
-
 // ExitCode maps an error to the process exit code. It is the only place that decides exit codes.
 func ExitCode(err error) int {
 	if err == nil {

@@ -52,28 +52,16 @@ func runImport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Context
-	if d := c.Duration("max-duration"); d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	}
 	sess, err := connect(c, !opts.DryRun)
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
-	if sess.Lock != nil {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-sess.Lock.Lost():
-				cancel(fmt.Errorf("the state lock was taken away (custsync state unlock?): %w", sess.Lock.Err()))
-			case <-ctx.Done():
-			}
-		}()
+	ctx := sess.Ctx
+	if d := c.Duration("max-duration"); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
 	}
 
 	progress := newLineProgress(c.App.ErrWriter)

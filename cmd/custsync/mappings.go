@@ -100,7 +100,7 @@ func runMappingsPush(c *cli.Context) error {
 	if sess.Client.MappingsURL() == "" {
 		return errNoMappingsURL("mappings push")
 	}
-	rep, err := syncer.PushMappings(c.Context, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
+	rep, err := syncer.PushMappings(sess.Ctx, sess.Store, sess.Client, flagInt(c, "writers", defaultWriters))
 	fmt.Fprintf(c.App.Writer, "pushed %d mappings, %d failed\n", rep.Pushed, rep.Failed)
 	for _, e := range rep.Errors {
 		fmt.Fprintf(c.App.Writer, "  %s\n", e)
@@ -158,7 +158,7 @@ func runMappingsPull(c *cli.Context) error {
 	if c.Bool("remote") && sess.Client.MappingsURL() == "" {
 		return errNoMappingsURL("mappings pull --remote")
 	}
-	rep, err := syncer.PullMappings(c.Context, sess.Store, sess.Client, syncer.PullOptions{
+	rep, err := syncer.PullMappings(sess.Ctx, sess.Store, sess.Client, syncer.PullOptions{
 		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Keys: keys,
 		IDTemplate: in.Spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
 	})

@@ -45,29 +45,69 @@ func runSandboxServe(c *cli.Context) error {
 	if c.Float64("rate-limit") < 0 {
 		return usageErrorf("--rate-limit must not be negative")
 	}
-	srv, err := sandbox.New(sandbox.Options{DataFile: c.String("data"), RateLimit: c.Float64("rate-limit"), Faults: faults})
-	if err != nil {
-		return fmt.Errorf("start sandbox: %w", err)
-	}
-	defer srv.Close()
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return usageErrorf("--addr: %w", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	sb, err := serveSandbox(ln, sandbox.Options{DataFile: c.String("data"), RateLimit: c.Float64("rate-limit"), Faults: faults})
+	if err != nil {
+		return err
+	}
 	// The address goes to stdout so scripts can start the sandbox on port 0 and read where it listens.
-	fmt.Fprintf(c.App.Writer, "sandbox listening on http://%s (client id \"sandbox\", secret \"sandbox\")\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(c.App.Writer, "sandbox listening on %s (client id \"sandbox\", secret \"sandbox\")\n", sb.URL())
 	select {
-	case err := <-errc:
+	case err := <-sb.served:
+		_ = sb.srv.Close()
 		return fmt.Errorf("sandbox: %w", err)
 	case <-c.Context.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("sandbox shutdown: %w", err)
-		}
-		return nil
+		return sb.Shutdown()
 	}
+}
+
+// servedSandbox is a sandbox answering HTTP on a listener of its own: the platform of --sandbox runs (in
+// process, on a free loopback port) and of `custsync sandbox serve`.
+type servedSandbox struct {
+	srv    *sandbox.Server
+	hs     *http.Server
+	addr   net.Addr
+	served chan error // what Serve returned
+}
+
+// serveSandbox builds a sandbox with opts and serves it on ln until Close or Shutdown. ln is closed if the
+// sandbox cannot be built.
+func serveSandbox(ln net.Listener, opts sandbox.Options) (*servedSandbox, error) {
+	srv, err := sandbox.New(opts)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	s := &servedSandbox{srv: srv, hs: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}, addr: ln.Addr(),
+		served: make(chan error, 1)}
+	go func() { s.served <- s.hs.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the sandbox's base URL.
+func (s *servedSandbox) URL() string { return "http://" + s.addr.String() }
+
+// Close stops serving at once and closes the sandbox. A command's own sandbox closes this way: its requests
+// are over, and Shutdown would wait 5 s for connections a cancelled request dialled but never used (net/http
+// treats new connections as active that long).
+func (s *servedSandbox) Close() error {
+	err := s.hs.Close()
+	if cerr := s.srv.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Shutdown lets the requests in flight finish, for at most 5 s, then closes the sandbox.
+func (s *servedSandbox) Shutdown() error {
+	defer s.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.hs.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sandbox shutdown: %w", err)
+	}
+	return nil
 }
