@@ -1,20 +1,22 @@
 package mapping
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // FieldChange is one field a row would change. Old and New are JSON values (string, bool, float64,
 // []string, or nil for absent/cleared).
 type FieldChange struct {
-	Path string
-	Old  any
-	New  any
+	Path string `json:"path"`
+	Old  any    `json:"old"`
+	New  any    `json:"new"`
 }
 
 // String renders `path: old -> new` with JSON values, "(none)" for absent or cleared.
@@ -26,11 +28,14 @@ func jsonText(v any) string {
 	if v == nil {
 		return "(none)"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Values are shown as the user wrote them: "&", "<" and ">" are not escaped for HTML.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // DiffFields lists the fields whose desired state differs between two records of the same key (e.g. the row

@@ -22,9 +22,12 @@ type FieldError struct {
 
 // Error renders "customers.csv:12: column contactEmail (contactEmail) value "x@": not an e-mail address".
 func (e FieldError) Error() string {
+	return e.Pos.String() + ": " + e.Detail()
+}
+
+// Detail is Error without the position, for lines that name the row already.
+func (e FieldError) Detail() string {
 	var b strings.Builder
-	b.WriteString(e.Pos.String())
-	b.WriteString(": ")
 	if e.Column != "" {
 		b.WriteString("column ")
 		b.WriteString(e.Column)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -39,6 +40,12 @@ func isRunFatal(err error) bool {
 		errors.Is(err, state.ErrWriteFailed) || errors.Is(err, state.ErrOtherTenant)
 }
 
+// heldDelete is a planned delete not made because of failures, for the result files.
+type heldDelete struct {
+	op     *op
+	reason string
+}
+
 // successRow is a row applied on the platform, for the success file.
 type successRow struct {
 	src      *InputTable
@@ -67,6 +74,8 @@ type runner struct {
 	failed    map[mapping.Entity]map[string]string // ERP key -> reason, for dependants
 	rowErrors []rowError
 	successes []successRow
+	holds     []DeleteHold // per entity whose deletes were held
+	heldOps   []heldDelete
 
 	done, failures atomic.Int64
 	counts         map[mapping.Entity]*Counts
@@ -454,4 +463,116 @@ func (r *runner) deleteFunc(e mapping.Entity) applyFunc {
 		return r.deleteAddress
 	}
 	return r.deleteManagement
+}
+
+// deleteDependents lists, per entity, the entities whose rows hang on its records: the inverse of
+// referencedEntities. A customer's addresses and contact assignments hang on it; a company's subsidiaries,
+// locations (companyKey) and contact assignments on the company; the companies that list a location on it.
+var deleteDependents = func() map[mapping.Entity][]mapping.Entity {
+	out := map[mapping.Entity][]mapping.Entity{}
+	for _, e := range mapping.Entities() {
+		for _, ref := range referencedEntities[e] {
+			if !slices.Contains(out[ref], e) {
+				out[ref] = append(out[ref], e)
+			}
+		}
+	}
+	return out
+}()
+
+// holdDeletes decides, per entity, whether its deletes are held: they are when a row of the entity itself, or of
+// an entity whose rows hang on it (deleteDependents), failed in the run, unless despite (--delete-despite-failures).
+//
+// Why: a failed row is a record whose wanted state this run does not know. Deleting a record of the same kind
+// may be deleting what the failed row meant to keep (a key that moved, a file read wrong), and deleting a
+// record others hang on takes them along on the platform (a customer's addresses, a company's subsidiaries,
+// locations and assignments) while their rows are failing. Entities with no failure in that family delete as
+// planned, so one bad address row no longer stops the deletion of locations, night after night.
+func holdDeletes(p *plan, failed map[mapping.Entity]int, despite bool) map[mapping.Entity]DeleteHold {
+	holds := map[mapping.Entity]DeleteHold{}
+	if despite {
+		return holds
+	}
+	for e, ep := range p.entities {
+		if len(ep.deletes) == 0 {
+			continue
+		}
+		var parts []string
+		for _, f := range append([]mapping.Entity{e}, deleteDependents[e]...) {
+			if n := failed[f]; n > 0 && !slices.Contains(parts, fmt.Sprintf("%d %s", n, f)) {
+				parts = append(parts, fmt.Sprintf("%d %s", n, f))
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		reason := fmt.Sprintf("rows failed in this run (%s); deletes of %s wait for a run in which the failed rows of %s succeed (--delete-despite-failures deletes anyway)",
+			strings.Join(parts, ", "), e, strings.Join(entityNames(append([]mapping.Entity{e}, deleteDependents[e]...)), ", "))
+		holds[e] = DeleteHold{Entity: e, Deletes: len(ep.deletes), Reason: reason}
+	}
+	return holds
+}
+
+func entityNames(es []mapping.Entity) []string {
+	var out []string
+	for _, e := range es {
+		if !slices.Contains(out, string(e)) {
+			out = append(out, string(e))
+		}
+	}
+	return out
+}
+
+// invalidRows counts the rows that failed before anything was sent, per entity. A row that could not be read
+// far enough to tell its entity counts for every entity its table maps to.
+func invalidRows(p *plan) map[mapping.Entity]int {
+	type rowID struct {
+		src    int
+		line   int
+		entity mapping.Entity
+	}
+	seen := map[rowID]bool{}
+	out := map[mapping.Entity]int{}
+	for _, re := range p.invalid {
+		entities := []mapping.Entity{re.entity}
+		if re.entity == "" && re.src != nil {
+			entities = entities[:0]
+			for _, m := range re.src.Mappers {
+				entities = append(entities, m.Entity())
+			}
+		}
+		for _, e := range entities {
+			id := rowID{line: re.pos.Line, entity: e}
+			if re.src != nil {
+				id.src = re.src.ID
+			}
+			if !seen[id] {
+				seen[id] = true
+				out[e]++
+			}
+		}
+	}
+	return out
+}
+
+// failedRows counts the rows that failed in the run so far, invalid or refused, per entity.
+func (r *runner) failedRows(p *plan) map[mapping.Entity]int {
+	out := invalidRows(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for e, c := range r.counts {
+		out[e] += c.Failed
+	}
+	return out
+}
+
+// holdDeletes records deletes held for the report and the result files.
+func (r *runner) holdDeletes(ops []*op, hold DeleteHold) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.holds = append(r.holds, hold)
+	r.count(hold.Entity).DeletesHeld += len(ops)
+	for _, o := range ops {
+		r.heldOps = append(r.heldOps, heldDelete{op: o, reason: "held: " + hold.Reason})
+	}
 }

@@ -32,6 +32,12 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 			rep.Requests, rep.Retried = s.Requests, s.Retries
 		}
 		rep.total()
+		if err != nil && !errors.Is(err, ErrPartial) && rep.Stopped == "" {
+			rep.Stopped = err.Error()
+		}
+		if opts.ExitCode != nil {
+			rep.ExitCode = opts.ExitCode(err)
+		}
 		return rep, err
 	}
 
@@ -67,14 +73,15 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(err)
 	}
 	if opts.DryRun {
-		dryRunCounts(rep, p)
-		rep, _ = finish(nil)
+		dryRunCounts(rep, p, &opts)
+		rep.total()
 		if rep.Failed > 0 {
 			// The dry run answers like the real run would: a cron job or a script that rehearses with
 			// --dry-run must see the invalid rows in the exit code, not only in the text.
-			return rep, fmt.Errorf("%w: dry run: %d of %d rows are invalid; the real run would fail them too (exit 3)", ErrPartial, rep.Failed, rep.Rows)
+			return finish(fmt.Errorf("%w: dry run: %d of %d rows are invalid; the real run would fail them too%s (exit 3)",
+				ErrPartial, rep.Failed, rep.Rows, heldText(rep.DeletesHeld)))
 		}
-		return rep, nil
+		return finish(nil)
 	}
 
 	runID, err := st.BeginRun(ctx, "import", opts.Args)
@@ -86,8 +93,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(err)
 	}
 	if err := journal(ctx, st, runID, p); err != nil {
+		rep, err = finish(err)
 		_ = st.FinishRun(context.WithoutCancel(ctx), runID, state.RunFailed, rep)
-		return finish(err)
+		return rep, err
 	}
 
 	r := newRunner(st, rc, &opts, runID)
@@ -123,22 +131,31 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	case errors.Is(runErr, context.DeadlineExceeded):
 		status, rep.Stopped = state.RunInterrupted, "--max-duration reached; the next run resumes"
 	case runErr != nil:
-		status, rep.Stopped = state.RunFailed, runErr.Error()
+		status = state.RunFailed
 	}
-	rep, _ = finish(nil)
-	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, rep); err != nil && runErr == nil {
-		runErr = err
+	rep.total()
+	err = runErr
+	switch {
+	case err != nil:
+	case rep.Failed > 0 || rep.DeletesHeld > 0:
+		err = fmt.Errorf("%w: %d of %d rows failed%s", ErrPartial, rep.Failed, rep.Rows, heldText(rep.DeletesHeld))
+	case rep.MappingsFailed > 0:
+		err = fmt.Errorf("%w: %d SD customer mappings could not be pushed (they are kept and pushed by the next run)", ErrPartial, rep.MappingsFailed)
 	}
-	if runErr != nil {
-		return rep, runErr
+	// The history keeps the report as the user got it, exit code included.
+	rep, _ = finish(err)
+	if ferr := st.FinishRun(context.WithoutCancel(ctx), runID, status, rep); ferr != nil && runErr == nil {
+		return finish(ferr)
 	}
-	if rep.Failed > 0 {
-		return rep, fmt.Errorf("%w: %d of %d rows failed", ErrPartial, rep.Failed, rep.Rows)
+	return rep, err
+}
+
+// heldText is the part of a partial run's message about held deletes.
+func heldText(n int) string {
+	if n == 0 {
+		return ""
 	}
-	if rep.MappingsFailed > 0 {
-		return rep, fmt.Errorf("%w: %d SD customer mappings could not be pushed (they are kept and pushed by the next run)", ErrPartial, rep.MappingsFailed)
-	}
-	return rep, nil
+	return fmt.Sprintf("; %d deletes held until the failed rows succeed", n)
 }
 
 // entityCounts copies the planner's counts into the report.
@@ -197,8 +214,10 @@ func (r *Report) addFailure(re rowError) {
 		Column: re.column, Status: re.status, Reason: re.reason})
 }
 
-// dryRunCounts reports what the plan would do, with the field-level changes.
-func dryRunCounts(rep *Report, p *plan) {
+// dryRunCounts reports what the plan would do, with the field-level changes. It predicts the deletes the run
+// would hold because of the rows that are invalid already; rows the platform will refuse it cannot know.
+func dryRunCounts(rep *Report, p *plan, opts *Options) {
+	holds := holdDeletes(p, invalidRows(p), opts.DeleteDespiteFailures)
 	for _, e := range applyOrder {
 		ep := p.entities[e]
 		if ep == nil {
@@ -207,15 +226,27 @@ func dryRunCounts(rep *Report, p *plan) {
 		c := rep.entity(e)
 		c.Created += len(ep.creates)
 		c.Updated += len(ep.updates)
-		c.Deleted += len(ep.deletes)
 		for _, o := range ep.creates {
 			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
 		}
 		for _, o := range ep.updates {
 			rep.Changes = append(rep.Changes, change(o, o.diff))
 		}
+		hold, held := holds[e]
+		if held {
+			c.DeletesHeld += len(ep.deletes)
+			if len(ep.deletes) > 0 {
+				rep.DeleteHolds = append(rep.DeleteHolds, hold)
+			}
+		} else {
+			c.Deleted += len(ep.deletes)
+		}
 		for _, o := range ep.deletes {
-			rep.Changes = append(rep.Changes, change(o, nil))
+			pc := change(o, nil)
+			if held {
+				pc.Action += " held"
+			}
+			rep.Changes = append(rep.Changes, pc)
 		}
 	}
 }
@@ -272,8 +303,8 @@ func journal(ctx context.Context, st *state.Store, runID int64, p *plan) error {
 	return j.Close()
 }
 
-// apply runs the phases in dependency order: upserts parents first, then deletes in reverse order, and those
-// only if nothing failed before them.
+// apply runs the phases in dependency order: upserts parents first, then deletes in reverse order, each entity's
+// only if no row of the entity or of an entity depending on it failed (holdDeletes).
 func (r *runner) apply(ctx context.Context, p *plan) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -301,18 +332,18 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 	if err := r.runLate(ctx, p); err != nil {
 		return err
 	}
-	failed := r.failures.Load() + int64(len(p.invalid))
+	holds := holdDeletes(p, r.failedRows(p), r.opts.DeleteDespiteFailures)
 	for i := len(applyOrder) - 1; i >= 0; i-- {
 		e := applyOrder[i]
 		ep := p.entities[e]
 		if ep == nil || len(ep.deletes) == 0 {
 			continue
 		}
-		if failed > 0 {
-			why := fmt.Sprintf("held back: deletes run only when nothing failed before them (%d rows failed)", failed)
-			if _, err := r.st.SkipPendingOps(context.WithoutCancel(ctx), r.runID, string(e), why); err != nil {
+		if hold, ok := holds[e]; ok {
+			if _, err := r.st.SkipPendingOps(context.WithoutCancel(ctx), r.runID, string(e), "held: "+hold.Reason); err != nil {
 				return &errFatal{err: err}
 			}
+			r.holdDeletes(ep.deletes, hold)
 			continue
 		}
 		levels := ep.deleteLevels
@@ -382,9 +413,11 @@ func appliedCounts(rep *Report, p *plan, r *runner) {
 		c.Deleted += rc.Deleted
 		c.Failed += rc.Failed
 		c.Held += rc.Held
+		c.DeletesHeld += rc.DeletesHeld
 		planned := len(ep.creates) + len(ep.updates) + len(ep.deletes)
-		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed - rc.Held
+		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
 	}
+	rep.DeleteHolds = append(rep.DeleteHolds, r.holds...)
 	errs := slices.Clone(r.rowErrors)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].pos.Line < errs[j].pos.Line })
 	for _, re := range errs {

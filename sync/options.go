@@ -45,10 +45,16 @@ type DeleteLimit struct {
 	Count   int
 	Percent float64
 	IsPct   bool
+	// set tells a limit of 0 ("--max-delete 0": no deletion at all) from the zero value (no limit given: the
+	// default applies).
+	set bool
 }
 
+// given reports whether the limit was set, by ParseDeleteLimit or as a literal.
+func (l DeleteLimit) given() bool { return l.set || l.IsPct || l.Count > 0 }
+
 // DefaultDeleteLimit is 10% of the checkpoint.
-var DefaultDeleteLimit = DeleteLimit{Percent: 10, IsPct: true}
+var DefaultDeleteLimit = DeleteLimit{Percent: 10, IsPct: true, set: true}
 
 // ParseDeleteLimit parses "N" or "P%".
 func ParseDeleteLimit(s string) (DeleteLimit, error) {
@@ -61,13 +67,13 @@ func ParseDeleteLimit(s string) (DeleteLimit, error) {
 		if err != nil || f < 0 || f > 100 || math.IsNaN(f) {
 			return DeleteLimit{}, fmt.Errorf("max-delete %q: a percentage must be between 0%% and 100%%", s)
 		}
-		return DeleteLimit{Percent: f, IsPct: true}, nil
+		return DeleteLimit{Percent: f, IsPct: true, set: true}, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return DeleteLimit{}, fmt.Errorf("max-delete %q: want a count (e.g. 50) or a percentage (e.g. 5%%)", s)
 	}
-	return DeleteLimit{Count: n}, nil
+	return DeleteLimit{Count: n, set: true}, nil
 }
 
 // Allowed returns how many deletions the limit allows when the checkpoint holds total entities of a kind.
@@ -110,6 +116,12 @@ type Options struct {
 	// are still found when an update meets a 404.
 	DetectDeletions bool
 
+	// DeleteDespiteFailures makes the planned deletes even when rows failed (see holdDeletes).
+	DeleteDespiteFailures bool
+
+	// ExitCode, if set, gives the report the exit code an outcome (the error Import returns) means.
+	ExitCode func(error) int
+
 	// PushMappings sends every new or changed SD customer mapping to the remote sdCustomerMappings endpoint.
 	PushMappings bool
 
@@ -134,7 +146,7 @@ func (o *Options) normalise() {
 	if o.Mode == "" {
 		o.Mode = ModeDelta
 	}
-	if o.MaxDelete == (DeleteLimit{}) {
+	if !o.MaxDelete.given() {
 		o.MaxDelete = DefaultDeleteLimit
 	}
 	if o.Writers <= 0 {

@@ -584,7 +584,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		}
 		for _, fe := range ferrs {
 			p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, cells: p.rowCells(row), entity: e,
-				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Error()})
+				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Detail()})
 		}
 		return
 	}

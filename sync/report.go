@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,7 +21,10 @@ type Counts struct {
 	// Held are rows not applied because their customer was deleted on the platform outside custsync; they
 	// wait until the ERP acknowledges the deletion (custsync deletions ack).
 	Held int `json:"held"`
-	// Pending are planned ops not applied: the run was interrupted, or deletes were held back after failures.
+	// DeletesHeld are planned deletes not made because rows of the entity, or of an entity that depends on
+	// it, failed in the run (see holdDeletes); they wait for a run in which those rows succeed.
+	DeletesHeld int `json:"deletesHeld"`
+	// Pending are planned ops not applied because the run stopped early (interrupted, or a run-fatal error).
 	Pending int `json:"pending"`
 }
 
@@ -32,6 +36,7 @@ func (c *Counts) add(o Counts) {
 	c.Failed += o.Failed
 	c.Ignored += o.Ignored
 	c.Held += o.Held
+	c.DeletesHeld += o.DeletesHeld
 	c.Pending += o.Pending
 }
 
@@ -40,48 +45,103 @@ type PlannedChange struct {
 	Entity string                `json:"entity"`
 	Key    string                `json:"key"`
 	Action string                `json:"action"`
-	Source string                `json:"source,omitempty"`
-	Fields []mapping.FieldChange `json:"fields,omitempty"`
+	Source string                `json:"source"` // "" for a full-snapshot delete, which has no row
+	Fields []mapping.FieldChange `json:"fields"`
 }
 
 // RowFailure is a row that failed, as reported.
 type RowFailure struct {
 	Source string `json:"source"`
-	Entity string `json:"entity,omitempty"`
-	Key    string `json:"key,omitempty"`
+	Entity string `json:"entity"` // "" when the row could not be read far enough to tell
+	Key    string `json:"key"`
 	Action string `json:"action"`
-	Column string `json:"column,omitempty"`
-	Status int    `json:"status,omitempty"`
+	Column string `json:"column"`
+	Status int    `json:"status"` // the platform's HTTP status; 0 when the row failed before or without an answer
 	Reason string `json:"reason"`
 }
 
-// Report describes a finished (or stopped) import. Its top level carries the run totals.
+// DeleteHold says why the deletes of one entity were held.
+type DeleteHold struct {
+	Entity  mapping.Entity `json:"entity"`
+	Deletes int            `json:"deletes"`
+	Reason  string         `json:"reason"`
+}
+
+// Report describes a finished (or stopped) import. Its top level carries the run totals. Its JSON form is
+// the report of `custsync import --json` and the stats of `state runs`; cmd/custsync/report.schema.json
+// documents it, and every key is always present.
 type Report struct {
-	RunID  int64 `json:"runId,omitempty"`
+	RunID  int64 `json:"-"` // 0 on dry runs and runs that stopped before they were recorded
 	DryRun bool  `json:"dryRun"`
 	Mode   Mode  `json:"mode"`
+	// ExitCode is the process exit code this outcome gives (Options.ExitCode decides it).
+	ExitCode int `json:"exitCode"`
+	// Stopped says why the run stopped before doing all it planned ("" if it did not): a guard, an input
+	// error, the platform refusing or failing, an interruption.
+	Stopped string `json:"-"`
 	Counts
-	Entities map[mapping.Entity]*Counts `json:"entities"`
-	Rows     int                        `json:"rows"`
-	Retried  int64                      `json:"retried"`
-	Requests int64                      `json:"requests"`
-	Duration time.Duration              `json:"-"`
-	Seconds  float64                    `json:"durationSeconds"`
+	// DeleteHolds explain the held deletes, one entry per entity.
+	DeleteHolds []DeleteHold               `json:"deleteHolds"`
+	Entities    map[mapping.Entity]*Counts `json:"entities"`
+	Rows        int                        `json:"rows"`
+	Retried     int64                      `json:"retried"`
+	Requests    int64                      `json:"requests"`
+	Duration    time.Duration              `json:"-"`
+	Seconds     float64                    `json:"durationSeconds"`
 	// ResumedRun is the interrupted run whose pending ops this run took over (0 if none).
-	ResumedRun     int64           `json:"resumedRun,omitempty"`
-	ResumedPending int             `json:"resumedPending,omitempty"`
-	Changes        []PlannedChange `json:"changes,omitempty"`
-	Failures       []RowFailure    `json:"failures,omitempty"`
-	ResultFiles    []string        `json:"resultFiles,omitempty"`
+	ResumedRun     int64           `json:"-"`
+	ResumedPending int             `json:"resumedPending"`
+	Changes        []PlannedChange `json:"changes"`
+	Failures       []RowFailure    `json:"failures"`
+	ResultFiles    []string        `json:"resultFiles"`
 	// Warnings explain what the run left out on purpose, e.g. full-mode deletes withheld because a row's key
 	// could not be read.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []string `json:"warnings"`
 	// DeletedInPlatform counts customers found deleted on the platform before planning (--detect-deletions).
-	DeletedInPlatform int `json:"deletedInPlatform,omitempty"`
+	DeletedInPlatform int `json:"deletedInPlatform"`
 	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
-	MappingsPushed int    `json:"mappingsPushed,omitempty"`
-	MappingsFailed int    `json:"mappingsFailed,omitempty"`
-	Stopped        string `json:"stopped,omitempty"` // why the run stopped early, if it did
+	MappingsPushed int `json:"mappingsPushed"`
+	MappingsFailed int `json:"mappingsFailed"`
+}
+
+// MarshalJSON writes every key, also when empty: absent values are null (runId of a dry run, resumedRun,
+// stopped) and empty lists are [], so a cron job can read the report without guessing.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	w := struct {
+		plain
+		RunID      *int64  `json:"runId"`
+		ResumedRun *int64  `json:"resumedRun"`
+		Stopped    *string `json:"stopped"`
+	}{plain: plain(r)}
+	if r.RunID != 0 {
+		w.RunID = &r.RunID
+	}
+	if r.ResumedRun != 0 {
+		w.ResumedRun = &r.ResumedRun
+	}
+	if r.Stopped != "" {
+		w.Stopped = &r.Stopped
+	}
+	w.DeleteHolds = orEmpty(w.DeleteHolds)
+	w.Changes = orEmpty(w.Changes)
+	for i := range w.Changes {
+		w.Changes[i].Fields = orEmpty(w.Changes[i].Fields)
+	}
+	w.Failures = orEmpty(w.Failures)
+	w.ResultFiles = orEmpty(w.ResultFiles)
+	w.Warnings = orEmpty(w.Warnings)
+	if w.Entities == nil {
+		w.Entities = map[mapping.Entity]*Counts{}
+	}
+	return json.Marshal(w)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // maxReportedFailures bounds the failures kept in the report; the error file has them all.
@@ -95,17 +155,33 @@ func (r *Report) total() {
 	r.Seconds = r.Duration.Seconds()
 }
 
-// Summary is the one-paragraph, human-readable result of the run.
+// Summary is the one-paragraph, human-readable result of the run. A run that stopped says so first, and one
+// that stopped before sending anything (a guard, an input error) shows no counts that could pass for a result.
 func (r *Report) Summary() string {
 	var b strings.Builder
 	verb := "import"
 	if r.DryRun {
 		verb = "dry run (nothing sent)"
 	}
+	if r.Stopped != "" {
+		verb = "import"
+		if r.DryRun {
+			verb = "dry run"
+		}
+		fmt.Fprintf(&b, "%s stopped: %s", verb, r.Stopped)
+		if r.RunID == 0 {
+			b.WriteString("\n  nothing was written to the platform")
+			return b.String()
+		}
+		verb = "\n  before it stopped"
+	}
 	fmt.Fprintf(&b, "%s: %d created, %d updated, %d unchanged, %d deleted, %d failed", verb,
 		r.Created, r.Updated, r.Unchanged, r.Deleted, r.Failed)
 	if r.Ignored > 0 {
 		fmt.Fprintf(&b, ", %d ignored", r.Ignored)
+	}
+	if r.DeletesHeld > 0 {
+		fmt.Fprintf(&b, ", %d deletes held", r.DeletesHeld)
 	}
 	if r.Pending > 0 {
 		fmt.Fprintf(&b, ", %d pending", r.Pending)
@@ -126,9 +202,19 @@ func (r *Report) Summary() string {
 		c := r.Entities[mapping.Entity(e)]
 		fmt.Fprintf(&b, "\n  %-10s %6d created %6d updated %6d unchanged %6d deleted %6d failed", e,
 			c.Created, c.Updated, c.Unchanged, c.Deleted, c.Failed)
+		if c.DeletesHeld > 0 {
+			fmt.Fprintf(&b, " %6d deletes held", c.DeletesHeld)
+		}
 		if c.Pending > 0 {
 			fmt.Fprintf(&b, " %6d pending", c.Pending)
 		}
+	}
+	for _, h := range r.DeleteHolds {
+		verb := "held"
+		if r.DryRun {
+			verb = "would be held"
+		}
+		fmt.Fprintf(&b, "\n  %d deletes of %s %s: %s", h.Deletes, h.Entity, verb, h.Reason)
 	}
 	if r.DeletedInPlatform > 0 {
 		fmt.Fprintf(&b, "\n  %d customers were deleted on the platform outside custsync (see custsync deletions list)", r.DeletedInPlatform)
@@ -138,9 +224,6 @@ func (r *Report) Summary() string {
 	}
 	if r.ResumedRun != 0 {
 		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%d ops were pending)", r.ResumedRun, r.ResumedPending)
-	}
-	if r.Stopped != "" {
-		fmt.Fprintf(&b, "\n  stopped early: %s", r.Stopped)
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\n  warning: %s", w)

@@ -64,6 +64,18 @@ func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, 
 	for _, re := range r.rowErrors {
 		addErr(re)
 	}
+	// A held delete of a row is not applied: its row goes to the error file with why, and is applied when that
+	// file goes back in once the failed rows are fixed. Full-snapshot deletes have no row: they get a file of
+	// their own.
+	var heldFull []resultRow
+	for _, h := range r.heldOps {
+		o := h.op
+		if o.src == nil {
+			heldFull = append(heldFull, resultRow{cells: []string{string(o.entity), o.ERPKey, o.RemoteID, h.reason}})
+			continue
+		}
+		addErr(rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey, action: string(o.Action), reason: h.reason})
+	}
 	oks := map[*InputTable][]resultRow{}
 	for _, s := range r.successes {
 		cells := append(fit(s.cells, len(s.src.Header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
@@ -91,14 +103,57 @@ func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, 
 				continue
 			}
 			path := filepath.Join(dir, base+"."+out.suffix+"."+format)
-			opts := formats.WriteOptions{Format: format, Sheet: base, CSV: src.CSVStyle(bom)}
+			opts := formats.WriteOptions{Format: format, Sheet: sheetName(base), CSV: src.CSVStyle(bom)}
 			if err := writeResultFile(path, opts, append(append([]string(nil), src.Header...), out.extra...), out.rows); err != nil {
 				return files, err
 			}
 			files = append(files, path)
 		}
 	}
+	if len(heldFull) > 0 {
+		path := filepath.Join(dir, "deletes.held."+format)
+		opts := formats.WriteOptions{Format: format, Sheet: "deletes held"}
+		if bom != nil {
+			opts.CSV.BOM = *bom
+		}
+		for i := range heldFull {
+			heldFull[i].line = i // keep the plan's order
+		}
+		if err := writeResultFile(path, opts, heldDeleteColumns, heldFull); err != nil {
+			return files, err
+		}
+		files = append(files, path)
+	}
 	return files, nil
+}
+
+// heldDeleteColumns are the columns of deletes.held.csv: full-snapshot deletes held because rows failed.
+var heldDeleteColumns = []string{"entity", "erpKey", "remoteId", "reason"}
+
+// maxSheetName is Excel's limit on worksheet names.
+const maxSheetName = 31
+
+// sheetName makes a worksheet name of a result file's base name: Excel allows at most 31 characters and none of
+// : \ / ? * [ ], and no apostrophe at either end. The name of each result workbook's one sheet need not be
+// unique beyond it, but a shortened name keeps the end of the base (which tells the tables of one export apart,
+// "-2") behind an ellipsis.
+func sheetName(base string) string {
+	name := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`:\/?*[]`, r) {
+			return '_'
+		}
+		return r
+	}, base)
+	name = strings.Trim(name, "'")
+	if name == "" {
+		return "results"
+	}
+	runes := []rune(name)
+	if len(runes) <= maxSheetName {
+		return name
+	}
+	const keepEnd = 10
+	return string(runes[:maxSheetName-keepEnd-1]) + "…" + string(runes[len(runes)-keepEnd:])
 }
 
 func writeResultFile(path string, opts formats.WriteOptions, header []string, rows []resultRow) error {

@@ -151,6 +151,7 @@ func NewApp(s Streams) *cli.App {
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError:         usageErrorHook,
+		Action:               helpOrUnknown,
 		Before: func(c *cli.Context) error {
 			if err := applyConfigFile(c); err != nil {
 				return err
@@ -185,12 +186,33 @@ func prepareCommand(c *cli.Command) {
 		}
 		return nil
 	}
+	if len(c.Subcommands) > 0 && c.Action == nil {
+		c.Action = helpOrUnknown
+	}
 	if action := c.Action; action != nil {
 		c.Action = func(ctx *cli.Context) error { return lockLostError(ctx, action(ctx)) }
 	}
 	for _, sub := range c.Subcommands {
 		prepareCommand(sub)
 	}
+}
+
+// helpOrUnknown is the action of the app and of commands that only group subcommands: without arguments it
+// shows the help; with one, that argument names no command, which is a usage error (exit 2), like an unknown
+// flag. (urfave/cli's own answer exits 3, which means "partial" here.)
+func helpOrUnknown(c *cli.Context) error {
+	group := c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name
+	if c.NArg() == 0 {
+		if group {
+			return cli.ShowSubcommandHelp(c)
+		}
+		return cli.ShowAppHelp(c)
+	}
+	where := "custsync"
+	if group {
+		where = "custsync " + c.Command.FullName()
+	}
+	return usageErrorf("unknown command %q: see %s --help", c.Args().First(), where)
 }
 
 func usageErrorHook(_ *cli.Context, err error, _ bool) error {

@@ -80,7 +80,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{"usage", fmt.Errorf("wrapped: %w", &UsageError{Err: errors.New("bad")}), ExitUsage},
 		{"canceled", fmt.Errorf("run: %w", context.Canceled), ExitInterrupted},
 		{"explicit", &exitError{code: ExitPartial, err: errors.New("3 rows failed")}, ExitPartial},
-		{"cli exit", cli.Exit("x", 9), 9},
+		{"urfave/cli exit", cli.Exit("No help topic for 'bogus'", 3), ExitUsage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,7 +16,8 @@ func importCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan and print the changes; send nothing, change nothing"},
 		&cli.StringFlag{Name: "mode", Value: "delta", Usage: "delta: apply the rows; full: the files are complete snapshots, keys missing from them are deleted"},
-		&cli.StringFlag{Name: "max-delete", Value: "10%", Usage: "stop (exit 6, nothing deleted) if an entity would lose more than `N` or P% of its synced records"},
+		&cli.StringFlag{Name: "max-delete", Value: "10%", Usage: "stop (exit 6, nothing deleted) if an entity would lose more than `N` or P% of its synced records (0: no deletion at all)"},
+		&cli.BoolFlag{Name: "delete-despite-failures", Usage: "make the planned deletes even when rows of the entity or of entities that hang on it failed (they are held otherwise, exit 3)"},
 		&cli.BoolFlag{Name: "allow-empty", Usage: "accept input files without data rows (otherwise a safety stop)"},
 		&cli.StringFlag{Name: "results", Usage: "write success and error files per input table into `DIR`"},
 		&cli.StringFlag{Name: "format", Value: "csv", Usage: "format of the result files: csv or xlsx"},
@@ -44,17 +45,50 @@ func importCommand() *cli.Command {
 	}
 }
 
+// runImport runs an import and prints its report. With --json, the report is printed however the command ends,
+// also when it stops before the import starts (a usage error, a state file refused): a cron job gets one
+// JSON object with the exit code and the reason in every case.
 func runImport(c *cli.Context) error {
+	rep, err := importRun(c)
+	started := rep != nil
+	if !started {
+		mode, _ := syncer.ParseMode(c.String("mode"))
+		if mode == "" {
+			mode = syncer.ModeDelta
+		}
+		rep = &syncer.Report{DryRun: c.Bool("dry-run"), Mode: mode}
+		if err != nil {
+			rep.Stopped = err.Error()
+		}
+	}
+	rep.ExitCode = ExitCode(err)
+	switch {
+	case c.Bool("json"):
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(rep)
+	case !started, errors.Is(err, syncer.ErrInput):
+		// Refused before it started, or a file that cannot be read: the error line says it all, and a
+		// summary would only suggest that something ran.
+	default:
+		printImportReport(c, rep)
+	}
+	return err
+}
+
+// importRun does the import; the report is nil when the import did not start.
+func importRun(c *cli.Context) (*syncer.Report, error) {
 	if c.NArg() == 0 {
-		return usageErrorf("import needs at least one FILE")
+		return nil, usageErrorf("import needs at least one FILE")
 	}
 	opts, err := importOptions(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sess, err := connect(c, !opts.DryRun)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer sess.Close()
 	ctx := sess.Ctx
@@ -80,12 +114,7 @@ func runImport(c *cli.Context) error {
 		// The history includes this run: Import has recorded how it ended.
 		fig.lastSuccess, _ = syncer.LastSuccess(context.WithoutCancel(ctx), sess.Store, "import")
 	}
-	// A file that cannot be read or a wrong header stops the run before anything is planned: the error says it
-	// all, and an all-zero summary would only suggest that something ran.
-	if rep != nil && !errors.Is(err, syncer.ErrInput) {
-		printImportReport(c, rep)
-	}
-	return err
+	return rep, err
 }
 
 // importOptions turns the flags into engine options.
@@ -113,6 +142,8 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	opts.ResultsDir = c.String("results")
 	opts.ResultsBOM = bomChoice(c)
 	opts.DryRun = c.Bool("dry-run")
+	opts.DeleteDespiteFailures = c.Bool("delete-despite-failures")
+	opts.ExitCode = ExitCode
 	opts.AllowEmpty = c.Bool("allow-empty")
 	opts.DetectDeletions = c.Bool("detect-deletions")
 	opts.Writers = c.Int("writers")
@@ -121,19 +152,13 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	}
 	opts.Logger = logger(c)
 	opts.Args = map[string]any{"files": opts.Files, "mode": opts.Mode, "maxDelete": opts.MaxDelete.String(),
-		"dryRun": opts.DryRun, "mapping": c.String("mapping")}
+		"dryRun": opts.DryRun, "mapping": c.String("mapping"), "deleteDespiteFailures": opts.DeleteDespiteFailures}
 	return opts, nil
 }
 
-// printImportReport prints the summary (or the JSON report) and, for a dry run, the plan.
+// printImportReport prints the summary and, for a dry run, the plan.
 func printImportReport(c *cli.Context, rep *syncer.Report) {
 	out := c.App.Writer
-	if c.Bool("json") {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-		return
-	}
 	verbose := c.Count("verbose") > 0
 	if rep.DryRun {
 		for _, ch := range rep.Changes {

@@ -167,13 +167,17 @@ func orNull(raw json.RawMessage) json.RawMessage {
 
 func printRuns(c *cli.Context, runs []state.Run) {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tSTARTED\tDURATION\tARGS")
+	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tOUTCOME\tSTARTED\tDURATION\tARGS")
 	for _, r := range runs {
 		dur := "-"
 		if !r.FinishedAt.IsZero() {
 			dur = r.FinishedAt.Sub(r.StartedAt).Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, shortTime(r.StartedAt), dur, string(r.Args))
+		outcome := syncer.RunOutcome(r)
+		if outcome == "" {
+			outcome = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, outcome, shortTime(r.StartedAt), dur, string(r.Args))
 	}
 	_ = tw.Flush()
 }
