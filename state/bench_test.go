@@ -152,6 +152,8 @@ func BenchmarkCommitBatch100(b *testing.B) {
 	runID, seqs := journalPlan(b, s, ops)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpuStart := processCPUTime()
+	defer func() { b.ReportMetric((processCPUTime()-cpuStart).Seconds()*1e3/float64(b.N), "cpu-ms/op") }()
 	for i := 0; i < b.N; i++ {
 		outs := make([]Outcome, batch)
 		for k := range outs {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -56,6 +55,9 @@ type PlannedOp struct {
 	NewHash  uint64          // the row hash the checkpoint gets once the op is done; 0 for deletes
 	Reason   DeletionReason  // deletes only, required there
 	Payload  json.RawMessage // optional: what to send, or a reference to it; stored as given
+	// Record is the engine's own compact encoding of what it needs to apply the op later (opaque to the state
+	// package); stored as given, so a plan larger than memory is applied from the journal.
+	Record []byte
 }
 
 func (op PlannedOp) validate() error {
@@ -91,17 +93,30 @@ type Op struct {
 const (
 	journalRowsPerInsert = 64
 	journalRowsPerTx     = 100_000
-	journalColumns       = 8
+	journalColumns       = 9
 )
 
-// Journal writes the plan of a run in a few large transactions. It holds the writer connection between
-// Add calls, so nothing else writes (Commit, heartbeats wait) until Close or Abort; journal the whole plan
-// first, then apply. Not safe for concurrent use.
+// PhaseBits is the number of low bits of a seq that count ops within a phase (see Journal.AddIn): the seq of
+// an op is its phase << PhaseBits | its number within the phase, so reading a run's ops in seq order reads
+// them phase by phase, whatever order they were journaled in.
+const PhaseBits = 40
+
+// PhaseOf returns the phase of a seq.
+func PhaseOf(seq int64) int { return int(seq >> PhaseBits) }
+
+// MaxPhase is the highest phase AddIn accepts.
+const MaxPhase = 1<<(63-PhaseBits) - 1
+
+// Journal writes the plan of a run in a few large transactions. Between Add calls it holds the writer
+// connection while a transaction is open (nothing else writes until Flush, Close or Abort); it opens the
+// transaction at the first Add, so a journal may be begun before other writes of the same goroutine. Not safe
+// for concurrent use.
 type Journal struct {
-	store   *Store
-	ctx     context.Context
-	runID   int64
-	nextSeq int64
+	store *Store
+	ctx   context.Context
+	runID int64
+	// next is the next seq of each phase used so far.
+	next map[int]int64
 
 	tx       *sql.Tx
 	inTx     int
@@ -112,29 +127,20 @@ type Journal struct {
 }
 
 // BeginJournal starts (or, for a run journaled before, continues) the journal of a run; seqs continue after
-// the highest one already journaled. Always Close (marks the plan complete) or Abort it.
+// the highest one already journaled in each phase. Always Close (marks the plan complete) or Abort it.
 func (s *Store) BeginJournal(ctx context.Context, runID int64) (*Journal, error) {
-	var maxSeq int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ops WHERE run_id = ?`, runID).
-		Scan(&maxSeq); err != nil {
-		return nil, fmt.Errorf("begin journal of run %d: %w", runID, err)
-	}
-	j := &Journal{store: s, ctx: ctx, runID: runID, nextSeq: maxSeq + 1,
-		buffered: make([]any, 0, journalRowsPerInsert*journalColumns)}
-	if err := j.begin(); err != nil {
-		return nil, err
-	}
-	return j, nil
+	return &Journal{store: s, ctx: ctx, runID: runID, next: map[int]int64{},
+		buffered: make([]any, 0, journalRowsPerInsert*journalColumns)}, nil
 }
 
 func (j *Journal) begin() error {
-	const insert = `INSERT INTO ops (run_id, seq, kind, erp_key, remote_id, action, new_hash, reason, payload) VALUES `
+	const insert = `INSERT INTO ops (run_id, seq, kind, erp_key, remote_id, action, new_hash, reason, payload, record) VALUES `
 	tx, err := j.store.writer.BeginTx(j.ctx, nil)
 	if err != nil {
 		return writeFailed(fmt.Sprintf("journal run %d", j.runID), err)
 	}
-	one := "(" + fmt.Sprint(j.runID) + ", ?, ?, ?, ?, ?, ?, ?, ?)"
-	bulk, err := tx.PrepareContext(j.ctx, insert+strings.TrimSuffix(strings.Repeat(one+", ", journalRowsPerInsert), ", "))
+	one := "(" + fmt.Sprint(j.runID) + ", ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	bulk, err := tx.PrepareContext(j.ctx, insert+repeatTuple(one, journalRowsPerInsert))
 	if err != nil {
 		_ = tx.Rollback()
 		return writeFailed(fmt.Sprintf("journal run %d", j.runID), err)
@@ -148,17 +154,56 @@ func (j *Journal) begin() error {
 	return nil
 }
 
-// Add journals op and returns its seq, the key by which its Outcome is committed later.
-func (j *Journal) Add(op PlannedOp) (int64, error) {
+// nextSeq returns the next seq of a phase, continuing after what an earlier journal of the run wrote there.
+func (j *Journal) nextSeq(phase int) (int64, error) {
+	if n, ok := j.next[phase]; ok {
+		return n, nil
+	}
+	base := int64(phase) << PhaseBits
+	var q queryer = j.store.writer
+	if j.tx != nil {
+		q = j.tx // the writer's only connection is in the open transaction
+	}
+	var maxSeq int64
+	if err := q.QueryRowContext(j.ctx, `SELECT COALESCE(MAX(seq), ?1) FROM ops
+		WHERE run_id = ?2 AND seq >= ?1 AND seq < ?3`, base, j.runID, base+1<<PhaseBits).Scan(&maxSeq); err != nil {
+		return 0, fmt.Errorf("begin journal of run %d: %w", j.runID, err)
+	}
+	return maxSeq + 1, nil
+}
+
+// Add journals op in phase 0 and returns its seq, the key by which its Outcome is committed later.
+func (j *Journal) Add(op PlannedOp) (int64, error) { return j.AddIn(0, op) }
+
+// AddIn journals op in a phase (0..MaxPhase) and returns its seq: ops of a lower phase come first in seq
+// order, ops of one phase in the order they were added.
+func (j *Journal) AddIn(phase int, op PlannedOp) (int64, error) {
 	if j.closed {
 		return 0, errors.New("journal: Add after Close or Abort")
+	}
+	if phase < 0 || phase > MaxPhase {
+		return 0, fmt.Errorf("journal run %d: phase %d out of range", j.runID, phase)
 	}
 	if err := op.validate(); err != nil {
 		return 0, fmt.Errorf("journal run %d: %w", j.runID, err)
 	}
-	seq := j.nextSeq
+	seq, err := j.nextSeq(phase)
+	if err != nil {
+		j.Abort()
+		return 0, err
+	}
+	if j.tx == nil {
+		if err := j.begin(); err != nil {
+			j.Abort()
+			return 0, err
+		}
+	}
+	var record any
+	if op.Record != nil {
+		record = op.Record
+	}
 	j.buffered = append(j.buffered, seq, op.Kind, op.ERPKey, op.RemoteID, string(op.Action), int64(op.NewHash),
-		string(op.Reason), nullableJSON(op.Payload))
+		string(op.Reason), nullableJSON(op.Payload), record)
 	if len(j.buffered) == cap(j.buffered) {
 		if _, err := j.bulk.ExecContext(j.ctx, j.buffered...); err != nil {
 			j.Abort()
@@ -167,20 +212,50 @@ func (j *Journal) Add(op PlannedOp) (int64, error) {
 		j.buffered = j.buffered[:0]
 		j.inTx += journalRowsPerInsert
 		if j.inTx >= journalRowsPerTx {
-			if err := j.tx.Commit(); err != nil {
-				j.tx = nil
-				j.Abort()
-				return 0, writeFailed(fmt.Sprintf("journal run %d", j.runID), err)
-			}
-			if err := j.begin(); err != nil {
-				j.tx = nil
-				j.Abort()
+			if err := j.commit(); err != nil {
 				return 0, err
 			}
 		}
 	}
-	j.nextSeq++
+	j.next[phase] = seq + 1
 	return seq, nil
+}
+
+// writeBuffered inserts the rows not yet written.
+func (j *Journal) writeBuffered() error {
+	for i := 0; i < len(j.buffered); i += journalColumns {
+		if _, err := j.single.ExecContext(j.ctx, j.buffered[i:i+journalColumns]...); err != nil {
+			return err
+		}
+	}
+	j.buffered = j.buffered[:0]
+	return nil
+}
+
+// commit writes what is buffered and commits the open transaction, if any.
+func (j *Journal) commit() error {
+	if j.tx == nil {
+		return nil
+	}
+	err := j.writeBuffered()
+	if err == nil {
+		err = j.tx.Commit()
+	}
+	j.tx = nil
+	if err != nil {
+		j.Abort()
+		return writeFailed(fmt.Sprintf("journal run %d", j.runID), err)
+	}
+	return nil
+}
+
+// Flush commits what was added so far, so that readers see it and other writers may write; later Adds open a
+// new transaction. The plan is not marked complete (see Close).
+func (j *Journal) Flush() error {
+	if j.closed {
+		return errors.New("journal: Flush after Close or Abort")
+	}
+	return j.commit()
 }
 
 // Close writes what is buffered and marks the plan of the run complete; only a completely journaled run is
@@ -190,13 +265,16 @@ func (j *Journal) Close() error {
 		return errors.New("journal: Close after Close or Abort")
 	}
 	what := fmt.Sprintf("journal run %d", j.runID)
-	for i := 0; i < len(j.buffered); i += journalColumns {
-		if _, err := j.single.ExecContext(j.ctx, j.buffered[i:i+journalColumns]...); err != nil {
+	if j.tx == nil {
+		if err := j.begin(); err != nil {
 			j.Abort()
-			return writeFailed(what, err)
+			return err
 		}
 	}
-	j.buffered = j.buffered[:0]
+	if err := j.writeBuffered(); err != nil {
+		j.Abort()
+		return writeFailed(what, err)
+	}
 	if _, err := j.tx.ExecContext(j.ctx, `UPDATE runs SET journaled_at = ? WHERE id = ?`, formatTime(time.Now()), j.runID); err != nil {
 		j.Abort()
 		return writeFailed(what, err)
@@ -263,7 +341,7 @@ type OpFilter struct {
 // An error from fn stops the scan and is returned.
 func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn func(Op) error) error {
 	rows, err := s.reader.QueryContext(ctx, `SELECT seq, kind, erp_key, remote_id, action, new_hash, reason, payload,
-		status, attempts, http_status, error, updated_at FROM ops
+		status, attempts, http_status, error, updated_at, record FROM ops
 		WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) AND (?3 = '' OR status = ?3) ORDER BY seq`,
 		runID, filter.Kind, string(filter.Status))
 	if err != nil {
@@ -279,7 +357,7 @@ func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn fu
 			reason           string
 		)
 		if err := rows.Scan(&op.Seq, &op.Kind, &op.ERPKey, &op.RemoteID, &action, &hash, &reason, &payload,
-			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated); err != nil {
+			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated, &op.Record); err != nil {
 			return fmt.Errorf("read ops of run %d: %w", runID, err)
 		}
 		op.Action, op.Status, op.Reason, op.NewHash = Action(action), OpStatus(status), DeletionReason(reason), uint64(hash)
@@ -297,6 +375,59 @@ func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn fu
 		return fmt.Errorf("read ops of run %d: %w", runID, err)
 	}
 	return nil
+}
+
+// PlannedPage returns up to limit planned ops of a run with seq > after, in seq order, with their records.
+// Each call is a short read, so a run applied page by page never holds a read transaction open for long (a
+// long one would keep the WAL from being checkpointed while the committer writes).
+func (s *Store) PlannedPage(ctx context.Context, runID, after int64, limit int) ([]Op, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT seq, kind, erp_key, remote_id, action, new_hash, reason, record
+		FROM ops WHERE run_id = ? AND seq > ? AND status = 'planned' ORDER BY seq LIMIT ?`, runID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read planned ops of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var ops []Op
+	for rows.Next() {
+		op := Op{RunID: runID, Status: OpPlanned}
+		var (
+			hash           int64
+			action, reason string
+		)
+		if err := rows.Scan(&op.Seq, &op.Kind, &op.ERPKey, &op.RemoteID, &action, &hash, &reason, &op.Record); err != nil {
+			return nil, fmt.Errorf("read planned ops of run %d: %w", runID, err)
+		}
+		op.Action, op.Reason, op.NewHash = Action(action), DeletionReason(reason), uint64(hash)
+		ops = append(ops, op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read planned ops of run %d: %w", runID, err)
+	}
+	return ops, nil
+}
+
+// OpMove gives a journaled op another seq (see Journal.AddIn for what a seq orders).
+type OpMove struct{ From, To int64 }
+
+// MoveOps renumbers planned ops of a run in one transaction, e.g. to put ops into phases once the planner
+// knows their order. A target seq must be free.
+func (s *Store) MoveOps(ctx context.Context, runID int64, moves []OpMove) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, fmt.Sprintf("order ops of run %d", runID), func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE ops SET seq = ? WHERE run_id = ? AND seq = ? AND status = 'planned'`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, m := range moves {
+			if err := mustAffect(stmt.ExecContext(ctx, m.To, runID, m.From)); err != nil {
+				return fmt.Errorf("move op %d to %d: %w", m.From, m.To, err)
+			}
+		}
+		return nil
+	})
 }
 
 // PendingOps returns the planned ops of a run in seq order, all kinds if kind is empty.

@@ -359,3 +359,97 @@ func TestCommitWithoutOpAdoptsAndValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestJournalPhasesPagesAndMoves(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	runID, err := s.BeginRun(ctx, "import", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.BeginJournal(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Journaled out of phase order, with a flush in between (the planner flushes while other writes wait).
+	var want []string
+	add := func(phase, i int) int64 {
+		op := customerOp(i)
+		op.Record = []byte{byte(i), 0, 0xff}
+		seq, err := j.AddIn(phase, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if PhaseOf(seq) != phase {
+			t.Fatalf("seq %d is in phase %d, want %d", seq, PhaseOf(seq), phase)
+		}
+		return seq
+	}
+	add(2, 20)
+	add(1, 10)
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	moved := add(2, 21)
+	add(1, 11)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = s.BeginJournal(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(1, 12)
+	if _, err := j.AddIn(MaxPhase+1, customerOp(1)); err == nil {
+		t.Fatal("AddIn accepted a phase beyond MaxPhase")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Op 21 moves to phase 0, before everything else.
+	if err := s.MoveOps(ctx, runID, []OpMove{{From: moved, To: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MoveOps(ctx, runID, []OpMove{{From: moved, To: 6}}); !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("moving an op that is no longer there: %v, want ErrWriteFailed", err)
+	}
+	want = []string{"0000021", "0000010", "0000011", "0000012", "0000020"}
+	var got []string
+	var after int64
+	for {
+		page, err := s.PlannedPage(ctx, runID, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, op := range page {
+			i := op.ERPKey[len(op.ERPKey)-2:]
+			if string(op.Record) != string([]byte{byte(op.ERPKey[5]-'0')*10 + byte(op.ERPKey[6]-'0'), 0, 0xff}) {
+				t.Fatalf("op %s record %v", i, op.Record)
+			}
+			got = append(got, op.ERPKey)
+			after = op.Seq
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("planned ops in seq order: %v, want %v", got, want)
+	}
+}
+
+func TestCommitBatchTouchingOneKeyTwiceKeepsItsOrder(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	a := customerOp(1)
+	runID, seqs := journalPlan(t, s, []PlannedOp{a})
+	// Adopted first (no op), then written by the run's op: the later outcome wins.
+	adopt := Outcome{Kind: a.Kind, ERPKey: a.ERPKey, Action: ActionCreate, RemoteID: a.RemoteID, RowHash: 7}
+	if err := s.Commit(ctx, []Outcome{adopt, doneOutcome(runID, seqs[0], a)}); err != nil {
+		t.Fatal(err)
+	}
+	e, ok, err := s.GetEntity(ctx, EntityKey{a.Kind, a.ERPKey})
+	if err != nil || !ok || e.RowHash != a.NewHash || e.SyncedRun != runID {
+		t.Fatalf("entity %+v, %v, %v; want the op's row hash and run", e, ok, err)
+	}
+}

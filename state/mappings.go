@@ -21,7 +21,10 @@ type SDMapping struct {
 // upsertMappingSQL keeps updated_at and pushed when nothing changed, so an unchanged re-run leaves the
 // mapping pushed; any change marks it for pushing again.
 const upsertMappingSQL = `INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
-	VALUES (?1, ?2, ?3, 0, ?4)
+	VALUES (?1, ?2, ?3, 0, ?4)` + upsertMappingConflictSQL
+
+// upsertMappingConflictSQL is the conflict clause of upsertMappingSQL, shared with its multi-row form.
+const upsertMappingConflictSQL = `
 	ON CONFLICT (customer_number) DO UPDATE SET
 		sd_customer_number = excluded.sd_customer_number,
 		deleted_in_yaas = excluded.deleted_in_yaas,

@@ -76,7 +76,8 @@ type Store struct {
 	bound   Binding // what the file records; zero until bound
 
 	mu    sync.Mutex
-	locks map[*Lock]struct{} // held locks whose heartbeats Close stops
+	locks map[*Lock]struct{}   // held locks whose heartbeats Close stops
+	stmts map[string]*sql.Stmt // statements prepared once on the writer connection (see prepared)
 }
 
 // dsn builds the connection string. busy_timeout comes first in effect (the driver applies it before the other
@@ -246,11 +247,16 @@ func (s *Store) Close() error {
 	for l := range s.locks {
 		held = append(held, l)
 	}
+	stmts := s.stmts
+	s.stmts = nil
 	s.mu.Unlock()
 	for _, l := range held {
 		l.stopHeartbeat()
 	}
 	var errs []error
+	for _, stmt := range stmts {
+		errs = append(errs, stmt.Close())
+	}
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
