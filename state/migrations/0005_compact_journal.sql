@@ -1,4 +1,4 @@
--- 0004: the journal becomes the store of a streamed plan, so it must take millions of ops fast.
+-- 0005: the journal becomes the store of a streamed plan, so it must take millions of ops fast.
 -- ops is keyed by (run_id, seq) alone, without a rowid (one b-tree per insert instead of two), and gets a
 -- record column: the engine's compact encoding of everything an op needs to be applied later. Its CHECK
 -- constraints and the foreign key to runs go: they were over half of an insert's cost, and only the state
