@@ -18,6 +18,7 @@ import (
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/state"
 )
 
 // stateFingerprint hashes the state file and its WAL, to prove a command wrote nothing.
@@ -59,10 +60,11 @@ func readReport(t *testing.T, path string) map[string][]string {
 	return out
 }
 
-// TestCheckFindsDriftAndChangesNothing synchronises the samples, then changes the platform behind custsync's
-// back (a field edited, a customer deleted, a customer added) and the file (one row edited, one invalid):
-// check reports each case and writes nothing, neither to the platform nor to the state file.
-func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
+// driftedPlatform synchronises the sample customers and addresses, then changes the platform behind
+// custsync's back (a field edited, a customer deleted, a customer added) and the customers file (one row
+// edited, one invalid). It returns the platform, its client and state, and the edited customers file.
+func driftedPlatform(t *testing.T) (*reconPlatform, *remote.Client, *state.Store, string) {
+	t.Helper()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rc, st := p.client("drift"), p.state("drift")
@@ -96,7 +98,14 @@ func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return p, rc, st, file
+}
 
+// TestCheckFindsDriftAndChangesNothing runs check on driftedPlatform: check reports each case and writes
+// nothing, neither to the platform nor to the state file.
+func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
+	p, rc, st, file := driftedPlatform(t)
+	ctx := context.Background()
 	before := stateFingerprint(t, st.Path())
 	p.srv.ResetRequests()
 	report := filepath.Join(p.dir, "check.csv")
