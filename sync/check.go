@@ -30,9 +30,6 @@ const (
 	CheckError          CheckStatus = "error"            // the row is invalid (the reason is in the detail)
 )
 
-// CheckColumns is the header of the check report.
-var CheckColumns = []string{"entity", "key", "remoteId", "status", "fields", "detail"}
-
 // CheckOptions configure a check.
 type CheckOptions struct {
 	Files  []string
@@ -545,12 +542,14 @@ func (c *checker) writeCSVReport(format string) error {
 	if err := w.WriteHeader(CheckColumns); err != nil {
 		return err
 	}
+	rows := tableWriter[checkReportRow]{w}
 	for _, r := range c.results {
 		fields := make([]string, len(r.Fields))
 		for i, f := range r.Fields {
 			fields[i] = f.String()
 		}
-		if err := w.Write([]string{string(r.Entity), r.Key, r.RemoteID, string(r.Status), strings.Join(fields, "; "), r.Detail}); err != nil {
+		if err := rows.Write(checkReportRow{Entity: string(r.Entity), Key: r.Key, RemoteID: r.RemoteID, Status: string(r.Status),
+			Fields: strings.Join(fields, "; "), Detail: r.Detail}); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -585,30 +584,15 @@ func readAckFile(path string, opts formats.Options) ([]state.EntityKey, error) {
 	defer in.Close()
 	var out []state.EntityKey
 	for _, t := range in.Tables {
-		kindCol, keyCol := -1, -1
-		for i, h := range t.Header {
-			switch strings.ToLower(strings.TrimSpace(h)) {
-			case "kind", "entity":
-				kindCol = i
-			case "erpkey", "erp_key", "key":
-				keyCol = i
-			}
-		}
-		if kindCol < 0 || keyCol < 0 {
+		if missing := missingColumns[ackRow](t.Header); len(missing) > 0 {
 			return nil, fmt.Errorf("%w: %s: needs the columns kind and erpKey (as in a deletions export)", ErrInput, t)
 		}
-		for {
-			row, err := t.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if row.ReadErr != "" {
-				return nil, fmt.Errorf("%w: %s: %s", ErrInput, row.Pos.Words(), row.ReadErr)
-			}
-			kind, key := strings.TrimSpace(row.Cells[kindCol]), strings.TrimSpace(row.Cells[keyCol])
+		rows, err := readFixedTable[ackRow](t)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			kind, key := strings.TrimSpace(r.Kind), strings.TrimSpace(r.ERPKey)
 			if kind == "" || key == "" {
 				continue
 			}

@@ -3,9 +3,14 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
 	"custsync/state"
@@ -209,5 +214,39 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	again, err := PullMappings(ctx, st, rc, opts)
 	if err != nil || again.Adopted != 0 || again.Unchanged != 3 {
 		t.Fatalf("second pull: %+v %v", again, err)
+	}
+}
+
+// TestAckFileColumns reads `deletions ack` files: the kind and ERP key columns under any of their names, in
+// any case and order, beside other columns; blank keys skipped; a file without the columns or with a row the
+// reader cannot split is an input error.
+func TestAckFileColumns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, content string
+		want          []state.EntityKey
+		err           string
+	}{
+		{"export.csv", "kind,erpKey,remoteId\ncustomers,0001,C1\n", []state.EntityKey{{Kind: "customers", ERPKey: "0001"}}, ""},
+		{"german.csv", "Bemerkung;ENTITY;Erp_Key\nx;Customers; 0002 \ny;addresses;\n", []state.EntityKey{{Kind: "customers", ERPKey: "0002"}}, ""},
+		{"reversed.csv", "Key,Kind\n0003,companies\n0004,locations\n", []state.EntityKey{{Kind: "companies", ERPKey: "0003"}, {Kind: "locations", ERPKey: "0004"}}, ""},
+		{"nokey.csv", "kind,remoteId\ncustomers,C1\n", nil, "needs the columns kind and erpKey"},
+		{"torn.csv", "kind,erpKey\ncustomers,0005\ncustomers,0006,extra,cells\n", nil, "torn.csv"},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAckFile(path, formats.Options{})
+		if c.err != "" {
+			if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want ErrInput saying %q", c.name, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -26,13 +25,6 @@ const (
 	ExportMappings = "mappings"
 	// ExportDeletions is the deletion log of the checkpoint (unacknowledged entries unless IncludeAcked).
 	ExportDeletions = "deletions"
-)
-
-// MappingColumns and DeletionColumns are the headers of the mappings and deletions exports. A deletions
-// export (or any file with the kind and erpKey columns) is what `deletions ack FILE` reads back.
-var (
-	MappingColumns  = []string{"customerNumber", "sdCustomerNumber", "deletedInYaaS", "pushed", "updatedAt"}
-	DeletionColumns = []string{"kind", "erpKey", "remoteId", "reason", "runId", "createdAt", "ackedAt", "preImage"}
 )
 
 // ExportOptions configure one export.
@@ -426,13 +418,13 @@ func (x *exporter) writeTable(ctx context.Context, name string, out *exportSink)
 		if err != nil {
 			return err
 		}
-		return x.exportMappings(ctx, w)
+		return x.exportMappings(ctx, tableWriter[mappingRow]{w})
 	case ExportDeletions:
 		w, err := out.table(name, DeletionColumns)
 		if err != nil {
 			return err
 		}
-		return x.exportDeletions(ctx, w)
+		return x.exportDeletions(ctx, tableWriter[deletionRow]{w})
 	}
 	e, ok := mapping.EntityFromName(name)
 	if !ok {
@@ -494,14 +486,6 @@ func (x *exporter) startProgress(name string) func(done bool) {
 			report(true)
 		}
 	}
-}
-
-func (x *exporter) write(w rowWriter, row []string) error {
-	if err := w.Write(row); err != nil {
-		return err
-	}
-	x.rows.Add(1)
-	return nil
 }
 
 // record keeps one exported platform record: its default columns and its mixin columns.
@@ -780,27 +764,18 @@ func (x *exporter) managedPageSize() int {
 	return remote.CustomerManagementPageSize
 }
 
-func (x *exporter) exportMappings(ctx context.Context, w rowWriter) error {
+func (x *exporter) exportMappings(ctx context.Context, w tableWriter[mappingRow]) error {
 	return x.st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
-		return x.write(w, []string{m.CustomerNumber, m.SDCustomerNumber, strconv.FormatBool(m.DeletedInYaaS),
-			strconv.FormatBool(m.Pushed), exportTime(m.UpdatedAt)})
+		x.rows.Add(1)
+		return w.Write(mappingRow{CustomerNumber: m.CustomerNumber, SDCustomerNumber: m.SDCustomerNumber,
+			DeletedInYaaS: m.DeletedInYaaS, Pushed: m.Pushed, UpdatedAt: csvTime(m.UpdatedAt)})
 	})
 }
 
-func (x *exporter) exportDeletions(ctx context.Context, w rowWriter) error {
+func (x *exporter) exportDeletions(ctx context.Context, w tableWriter[deletionRow]) error {
 	return x.st.ScanDeletions(ctx, state.DeletionFilter{IncludeAcked: x.opts.IncludeAcked}, func(d state.DeletionEntry) error {
-		run := ""
-		if d.RunID != 0 {
-			run = strconv.FormatInt(d.RunID, 10)
-		}
-		return x.write(w, []string{d.Kind, d.ERPKey, d.RemoteID, string(d.Reason), run, exportTime(d.CreatedAt),
-			exportTime(d.AckedAt), string(d.PreImage)})
+		x.rows.Add(1)
+		return w.Write(deletionRow{Kind: d.Kind, ERPKey: d.ERPKey, RemoteID: d.RemoteID, Reason: string(d.Reason),
+			RunID: runID(d.RunID), CreatedAt: csvTime(d.CreatedAt), AckedAt: csvTime(d.AckedAt), PreImage: string(d.PreImage)})
 	})
-}
-
-func exportTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
