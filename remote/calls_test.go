@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -411,34 +412,83 @@ func TestMergeUpsertCustomerKeepsFieldsItDoesNotSend(t *testing.T) {
 	}
 }
 
-func TestListStartsAtFirstPage(t *testing.T) {
+// TestListWithWorkersKeepsPageOrder reads lists several pages at once: the items come in the order one
+// page after the other gives, each once, and a list with a total count costs no request past its end.
+func TestListWithWorkersKeepsPageOrder(t *testing.T) {
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
+	ctx := context.Background()
 	seedCustomers(t, c, 130)
+	ids := func(opts ListOptions) []string {
+		var out []string
+		for d, err := range c.Customers(ctx, opts) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(d["id"]))
+		}
+		return out
+	}
+	one := ids(ListOptions{PageSize: 20, Sort: "id"})
+	p.srv.ResetRequests()
+	four := ids(ListOptions{PageSize: 20, Sort: "id", Workers: 4})
+	if len(one) != 130 || !slices.Equal(one, four) {
+		t.Fatalf("with 4 workers: %d customers %v..., one after the other: %d", len(four), four[:min(3, len(four))], len(one))
+	}
+	// 7 pages hold them; without a total the end shows in the short page, with at most 3 asked for beyond.
+	if n := p.countRequests(http.MethodGet, "/customer/acme/customers"); n < 7 || n > 10 {
+		t.Errorf("%d list requests, want 7 to 10", n)
+	}
+
+	for i := range 40 {
+		if _, err := c.UpsertLocation(ctx, fmt.Sprintf("L%02d", i), Doc{"type": "OFFICE", "contactDetails": Doc{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.srv.ResetRequests()
 	n := 0
-	for _, err := range c.Customers(context.Background(), ListOptions{PageSize: 60, FirstPage: 2}) {
+	for _, err := range c.Locations(ctx, ListOptions{PageSize: 16, Workers: 4}) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		n++
 	}
-	if n != 70 {
-		t.Fatalf("pages 2 and 3 hold %d customers, want 70", n)
+	if lists := p.countRequests(http.MethodGet, "/customer-management/acme/locations"); n != 40 || lists != 3 {
+		t.Fatalf("locations with 4 workers: %d in %d requests, want 40 in 3 (the total count tells where the list ends)", n, lists)
 	}
-	// Customer Management lists carry a total: starting later must still stop at the end.
-	for i := 0; i < 40; i++ {
-		if _, err := c.UpsertLocation(context.Background(), fmt.Sprintf("L%02d", i), Doc{"type": "OFFICE", "contactDetails": Doc{}}); err != nil {
-			t.Fatal(err)
-		}
+}
+
+// TestListFillsAddressesThePlatformLeftOut: a platform that ignores expand=addresses still gives every
+// customer its addresses, fetched customer by customer.
+func TestListFillsAddressesThePlatformLeftOut(t *testing.T) {
+	p := startPlatform(t, sandbox.Options{})
+	ignoring := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		q.Del("expand")
+		r.URL.RawQuery = q.Encode()
+		p.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ignoring.Close)
+	cfg := testConfig(p)
+	cfg.BaseURL = ignoring.URL
+	c := newTestClient(t, cfg)
+	ctx := context.Background()
+	seedCustomers(t, c, 5)
+	if _, err := c.UpsertAddress(ctx, customerID(2), "A1", Doc{"contactName": "Ada", "street": "Main St", "city": "Berlin", "country": "DE"}); err != nil {
+		t.Fatal(err)
 	}
-	n = 0
-	for _, err := range c.Locations(context.Background(), ListOptions{PageSize: 16, FirstPage: 2}) {
+	got := map[string]int{}
+	for d, err := range c.Customers(ctx, ListOptions{Expand: []string{"addresses"}, Workers: 2}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n++
+		list, ok := d["addresses"].([]any)
+		if !ok {
+			t.Fatalf("customer %v came without addresses", d["id"])
+		}
+		got[fmt.Sprint(d["id"])] = len(list)
 	}
-	if n != 24 {
-		t.Fatalf("locations from page 2: %d, want 24", n)
+	if len(got) != 5 || got[customerID(2)] != 1 || got[customerID(1)] != 0 {
+		t.Fatalf("addresses per customer: %v", got)
 	}
 }

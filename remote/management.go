@@ -27,8 +27,8 @@ func (c *Client) managementItemPath(collection, id string) string {
 func (c *Client) managementList(ctx context.Context, collection string, opts ListOptions) iter.Seq2[Doc, error] {
 	path := c.managementPath(collection)
 	return c.pages(ctx, pager{
-		first:       opts.FirstPage,
 		size:        pageSizeOr(opts.PageSize, CustomerManagementPageSize),
+		workers:     opts.Workers,
 		totalHeader: "X-Total-Count",
 		build: func(page, size int) *request {
 			q := pageQuery(opts, page, size)

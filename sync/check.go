@@ -46,9 +46,10 @@ type CheckOptions struct {
 	// ReportBOM says whether a CSV report starts with a UTF-8 byte-order mark; nil follows the first CSV
 	// input, whose delimiter it uses too (formats.CSVStyleFor).
 	ReportBOM *bool
-	// PageWorkers is how many customer pages are read at once (default 4).
+	// PageWorkers is how many pages of a list are read at once (default 4).
 	PageWorkers int
-	// Progress, if set, is called with the number of platform records compared so far, after each page.
+	// Progress, if set, is called with the number of platform records compared so far, after each page of
+	// customers.
 	Progress func(compared int64)
 }
 
@@ -303,7 +304,7 @@ func (c *checker) compare(ctx context.Context) error {
 		if _, ok := c.wanted[m.e]; !ok {
 			continue
 		}
-		for d, err := range m.list(ctx, remote.ListOptions{}) {
+		for d, err := range m.list(ctx, remote.ListOptions{Workers: c.opts.PageWorkers}) {
 			if err != nil {
 				return fmt.Errorf("list %s: %w", m.e, err)
 			}
@@ -317,43 +318,39 @@ func (c *checker) compare(ctx context.Context) error {
 func (c *checker) compareCustomers(ctx context.Context, customers, addresses bool) error {
 	size := remote.CustomersPageSize
 	// Mixins come only when asked for; without them every mixin column would read as lost.
-	opts := remote.ListOptions{PageSize: size, Expand: []string{"mixin:*"}}
+	opts := remote.ListOptions{PageSize: size, Expand: []string{"mixin:*"}, Workers: c.opts.PageWorkers}
 	if addresses {
 		opts.Expand = append(opts.Expand, "addresses")
 	}
-	seen := map[string]bool{}
-	return fetchPagesInOrder(ctx, c.opts.PageWorkers, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
-		docs, err := customerPage(ctx, c.rc, opts, page)
-		if err != nil || !addresses {
-			return docs, err
+	n := 0
+	for d, err := range c.rc.Customers(ctx, opts) {
+		if err != nil {
+			return err
 		}
-		x := &exporter{rc: c.rc, opts: ExportOptions{Workers: 8}}
-		return docs, x.fillAddresses(ctx, docs)
-	}, func(docs []remote.Doc) error {
-		for _, d := range docs {
-			id, _ := d["id"].(string)
-			if id == "" || seen[id] {
-				continue
-			}
-			seen[id] = true
-			if customers {
-				c.comparePlatform(mapping.Customers, id, d)
-			}
-			if addresses {
-				list, _ := d["addresses"].([]any)
-				for _, a := range list {
-					if addr, ok := a.(map[string]any); ok {
-						addrID, _ := addr["id"].(string)
-						c.comparePlatform(mapping.Addresses, id+"/"+addrID, addr)
-					}
+		id, _ := d["id"].(string)
+		if id == "" {
+			continue
+		}
+		if customers {
+			c.comparePlatform(mapping.Customers, id, d)
+		}
+		if addresses {
+			list, _ := d["addresses"].([]any)
+			for _, a := range list {
+				if addr, ok := a.(map[string]any); ok {
+					addrID, _ := addr["id"].(string)
+					c.comparePlatform(mapping.Addresses, id+"/"+addrID, addr)
 				}
 			}
 		}
-		if c.opts.Progress != nil {
+		if n++; n%size == 0 && c.opts.Progress != nil {
 			c.opts.Progress(c.compared)
 		}
-		return nil
-	})
+	}
+	if c.opts.Progress != nil {
+		c.opts.Progress(c.compared)
+	}
+	return nil
 }
 
 // comparePlatform compares one platform record with the row that names it, if any.
@@ -412,7 +409,7 @@ func (c *checker) loadLocationLinks(ctx context.Context) error {
 		return nil
 	}
 	c.listedBy = map[string][]string{}
-	for d, err := range c.rc.LegalEntities(ctx, remote.ListOptions{}) {
+	for d, err := range c.rc.LegalEntities(ctx, remote.ListOptions{Workers: c.opts.PageWorkers}) {
 		if err != nil {
 			return fmt.Errorf("list companies for the locations' companyKey: %w", err)
 		}

@@ -156,19 +156,15 @@ func DetectDeletedInPlatform(ctx context.Context, st *state.Store, rc *remote.Cl
 // listCustomerIDs lists the ids of the platform customers matching q.
 func listCustomerIDs(ctx context.Context, rc *remote.Client, q string, workers int) (map[string]bool, error) {
 	ids := map[string]bool{}
-	size := remote.CustomersPageSize
-	opts := remote.ListOptions{Q: q, PageSize: size}
-	err := fetchPagesInOrder(ctx, workers, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
-		return customerPage(ctx, rc, opts, page)
-	}, func(docs []remote.Doc) error {
-		for _, d := range docs {
-			if id, _ := d["id"].(string); id != "" {
-				ids[id] = true
-			}
+	for d, err := range rc.Customers(ctx, remote.ListOptions{Q: q, Workers: workers}) {
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return ids, err
+		if id, _ := d["id"].(string); id != "" {
+			ids[id] = true
+		}
+	}
+	return ids, nil
 }
 
 // confirmGone returns the ids for which the platform answers 404, asking with bounded concurrency.
@@ -312,32 +308,25 @@ func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 
 	// claims: ERP key -> platform customer numbers claiming it.
 	claims := map[string][]string{}
-	size := remote.CustomersPageSize
-	list := remote.ListOptions{PageSize: size}
-	err := fetchPagesInOrder(ctx, 4, size, func(ctx context.Context, page int) ([]remote.Doc, error) {
-		return customerPage(ctx, rc, list, page)
-	}, func(docs []remote.Doc) error {
-		for _, d := range docs {
-			id, _ := d["id"].(string)
-			if id == "" {
-				continue
-			}
-			rep.Listed++
-			key := remoteKeys[id]
-			if key == "" && opts.KeyField != "" {
-				key = strings.TrimSpace(textAt(d, opts.KeyField))
-			}
-			if key == "" {
-				key = byID[id]
-			}
-			if key != "" {
-				claims[key] = append(claims[key], id)
-			}
+	for d, err := range rc.Customers(ctx, remote.ListOptions{Workers: 4}) {
+		if err != nil {
+			return rep, fmt.Errorf("list platform customers: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("list platform customers: %w", err)
+		id, _ := d["id"].(string)
+		if id == "" {
+			continue
+		}
+		rep.Listed++
+		key := remoteKeys[id]
+		if key == "" && opts.KeyField != "" {
+			key = strings.TrimSpace(textAt(d, opts.KeyField))
+		}
+		if key == "" {
+			key = byID[id]
+		}
+		if key != "" {
+			claims[key] = append(claims[key], id)
+		}
 	}
 
 	var adopt []state.SDMapping

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
@@ -44,12 +42,9 @@ type ExportOptions struct {
 	IncludeAcked bool
 	// CSV is the delimiter and byte-order mark of a CSV export.
 	CSV formats.CSVStyle
-	// PageWorkers is how many customer pages are fetched at once (default 4); every request still goes
+	// PageWorkers is how many pages of a list are fetched at once (default 4); every request still goes
 	// through the client's shared rate limiter and read concurrency limit.
 	PageWorkers int
-	// Workers bounds the per-customer address requests needed when a customer page comes without its
-	// addresses (default 8).
-	Workers int
 	// PageSize overrides the page size (default: the largest the client uses, remote.CustomersPageSize and
 	// remote.CustomerManagementPageSize).
 	PageSize int
@@ -393,9 +388,6 @@ func (x *exporter) normalise() {
 	if x.opts.PageWorkers <= 0 {
 		x.opts.PageWorkers = 4
 	}
-	if x.opts.Workers <= 0 {
-		x.opts.Workers = 8
-	}
 	if x.opts.ProgressEvery <= 0 {
 		x.opts.ProgressEvery = time.Second
 	}
@@ -503,195 +495,62 @@ func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys 
 	return nil
 }
 
-// exportCustomers writes customers or their addresses. Customer pages are fetched concurrently (see
-// fetchPagesInOrder) with their addresses expanded, so addresses cost no request per customer.
+// exportCustomers writes customers or their addresses. Customer pages are read PageWorkers at once with
+// their addresses expanded, so addresses cost no request per customer.
 func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, sp *spill) error {
 	size := x.opts.PageSize
 	if size <= 0 {
 		size = remote.CustomersPageSize
 	}
 	// Mixins come only when asked for; an address's mixins come with the address.
-	list := remote.ListOptions{Q: x.opts.Q, PageSize: size, Expand: []string{"mixin:*"}}
+	list := remote.ListOptions{Q: x.opts.Q, PageSize: size, Expand: []string{"mixin:*"}, Workers: x.opts.PageWorkers}
 	if e == mapping.Addresses {
 		list.Expand = []string{"addresses"}
 	}
-	seen := map[string]struct{}{}
-	fetch := func(ctx context.Context, page int) ([]remote.Doc, error) {
-		docs, err := customerPage(ctx, x.rc, list, page)
-		if err != nil || e != mapping.Addresses {
-			return docs, err
+	n := 0
+	for d, err := range x.rc.Customers(ctx, list) {
+		if err != nil {
+			return err
 		}
-		return docs, x.fillAddresses(ctx, docs)
-	}
-	return fetchPagesInOrder(ctx, x.opts.PageWorkers, size, fetch, func(docs []remote.Doc) error {
-		x.pages.Add(1)
-		for _, d := range docs {
-			id, _ := d["id"].(string)
-			if id == "" {
-				continue
-			}
-			// A customer created while the export pages shifts later pages by one: skip the repeat.
-			if _, dup := seen[id]; dup {
-				continue
-			}
-			seen[id] = struct{}{}
-			key := x.keys.customer(id)
-			if e == mapping.Customers {
-				if err := x.record(sp, e, d, map[string]string{mapping.CustomerKeyColumn: key}); err != nil {
-					return err
-				}
-				continue
-			}
-			addrs, _ := d["addresses"].([]any)
-			for _, a := range addrs {
-				addr, ok := a.(map[string]any)
-				if !ok {
-					continue
-				}
-				addrID, _ := addr["id"].(string)
-				if addrID == "" {
-					continue
-				}
-				keys := map[string]string{mapping.CustomerKeyColumn: key, mapping.AddressKeyColumn: x.keys.address(id, key, addrID)}
-				if err := x.record(sp, e, addr, keys); err != nil {
-					return err
-				}
-			}
+		if n%size == 0 {
+			x.pages.Add(1)
 		}
-		return nil
-	})
-}
-
-// fillAddresses fetches, with bounded concurrency, the addresses of customers whose page came without them
-// (a platform that ignores expand=addresses).
-func (x *exporter) fillAddresses(ctx context.Context, docs []remote.Doc) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(x.opts.Workers)
-	for _, d := range docs {
-		if _, ok := d["addresses"].([]any); ok {
-			continue
-		}
+		n++
 		id, _ := d["id"].(string)
 		if id == "" {
 			continue
 		}
-		g.Go(func() error {
-			addrs, err := x.rc.Addresses(gctx, id)
-			if remote.IsNotFound(err) {
-				addrs, err = nil, nil // deleted since the page was read
+		key := x.keys.customer(id)
+		if e == mapping.Customers {
+			if err := x.record(sp, e, d, map[string]string{mapping.CustomerKeyColumn: key}); err != nil {
+				return err
 			}
-			if err != nil {
-				return fmt.Errorf("addresses of customer %s: %w", id, err)
-			}
-			list := make([]any, len(addrs))
-			for i, a := range addrs {
-				list[i] = map[string]any(a)
-			}
-			d["addresses"] = list
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// customerPage fetches one page of customers: the iteration starts at that page and only it is consumed.
-func customerPage(ctx context.Context, rc *remote.Client, opts remote.ListOptions, page int) ([]remote.Doc, error) {
-	opts.FirstPage = page
-	docs := make([]remote.Doc, 0, opts.PageSize)
-	for d, err := range rc.Customers(ctx, opts) {
-		if err != nil {
-			return nil, err
+			continue
 		}
-		docs = append(docs, d)
-		if len(docs) == opts.PageSize {
-			break
+		addrs, _ := d["addresses"].([]any)
+		for _, a := range addrs {
+			addr, ok := a.(map[string]any)
+			if !ok {
+				continue
+			}
+			addrID, _ := addr["id"].(string)
+			if addrID == "" {
+				continue
+			}
+			keys := map[string]string{mapping.CustomerKeyColumn: key, mapping.AddressKeyColumn: x.keys.address(id, key, addrID)}
+			if err := x.record(sp, e, addr, keys); err != nil {
+				return err
+			}
 		}
 	}
-	return docs, nil
+	return nil
 }
 
-type pageResult struct {
-	docs []remote.Doc
-	err  error
-}
-
-// fetchPagesInOrder fetches pages 1, 2, ... with up to workers requests in flight and hands them to emit in
-// page order, until a page shorter than size (or, if the server turns out to cap the page size, shorter than
-// that cap). The total is not known in advance, so up to workers requests past the last page are wasted; they
-// are cancelled as soon as the end is seen.
-func fetchPagesInOrder(ctx context.Context, workers, size int, fetch func(context.Context, int) ([]remote.Doc, error), emit func([]remote.Doc) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	futures := make(chan chan pageResult, workers)
-	var ended atomic.Bool
-	go func() {
-		defer close(futures)
-		for page := 1; !ended.Load(); page++ {
-			ch := make(chan pageResult, 1)
-			select {
-			case futures <- ch:
-			case <-ctx.Done():
-				return
-			}
-			go func() {
-				docs, err := fetch(ctx, page)
-				ch <- pageResult{docs: docs, err: err}
-			}()
-		}
-	}()
-	drain := func() {
-		cancel()
-		for ch := range futures {
-			<-ch
-		}
-	}
-	for ch := range futures {
-		r := <-ch
-		if r.err != nil {
-			drain()
-			return r.err
-		}
-		if err := emit(r.docs); err != nil {
-			drain()
-			return err
-		}
-		if len(r.docs) < size {
-			// A short page ends the list, unless the server caps the page size below what was asked: then the
-			// next page (already requested) is not empty, and the cap is the real page size.
-			next, ok := <-futures
-			if ok && len(r.docs) > 0 {
-				nr := <-next
-				if nr.err != nil {
-					drain()
-					return nr.err
-				}
-				if len(nr.docs) > 0 {
-					size = len(r.docs)
-					if err := emit(nr.docs); err != nil {
-						drain()
-						return err
-					}
-					if len(nr.docs) == size {
-						continue
-					}
-				}
-			} else if ok {
-				<-next
-			}
-			ended.Store(true)
-			drain()
-			return nil
-		}
-	}
-	return ctx.Err()
-}
-
-// exportManaged writes legal entities or contact assignments, page by page. Customer Management lists are
-// read through the client's own iterator: it relies on their total-count header to end the list.
+// exportManaged writes legal entities, locations or contact assignments, PageWorkers pages at once.
 func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error], sp *spill) error {
 	size := x.managedPageSize()
 	n := 0
-	for d, err := range list(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size}) {
+	for d, err := range list(ctx, remote.ListOptions{Q: x.opts.Q, PageSize: size, Workers: x.opts.PageWorkers}) {
 		if err != nil {
 			return err
 		}

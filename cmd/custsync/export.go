@@ -47,7 +47,6 @@ func runExport(c *cli.Context) error {
 		Q:            c.String("q"),
 		IncludeAcked: c.Bool("include-acked"),
 		PageWorkers:  c.Int("page-workers"),
-		Workers:      c.Int("checkers"),
 	}
 	var err error
 	if opts.CSV, err = csvOutputStyle(c); err != nil {
