@@ -80,8 +80,9 @@ const maxCheckProblems = 1000
 // Check compares the ERP files with the live platform and the checkpoint, key by key, and writes a report.
 // It changes nothing anywhere: it only reads the files, the state file and the platform (GET requests).
 //
-// For each row: the record it maps to is looked up on the platform under the id an import would use (the
-// checkpoint's remote id, else an explicit customerNumber, else an adopted mapping, else the id template).
+// For each row: the record it maps to is looked up on the platform under the id an import would use, resolved
+// as the planner resolves it (ids.go): the checkpoint's remote id, else an adopted customer's number, else the
+// record's own (an explicit customerNumber, or the id template's).
 // Equal in every field the row sets (or clears): same; else differs, with the fields (platform value -> file
 // value); absent: only-in-file. A row flagged for deletion is same when the record is absent and differs when
 // it still exists. Records of the checked entities that no row names are only-on-platform (the detail says
@@ -181,11 +182,17 @@ func (c *checker) readTable(ctx context.Context, t *InputTable, keys *mapping.Ke
 		if c.wanted[e] == nil {
 			c.wanted[e] = map[string]*checkRow{}
 			c.claimed[e] = map[string]bool{}
-			refs, err := c.st.LoadEntities(ctx, string(e))
+		}
+		// References resolve through the checkpoint of the entities they point to, as in the planner.
+		for _, k := range append([]mapping.Entity{e}, referencedEntities[e]...) {
+			if c.checkpoint[k] != nil {
+				continue
+			}
+			refs, err := c.st.LoadEntities(ctx, string(k))
 			if err != nil {
 				return err
 			}
-			c.checkpoint[e] = refs
+			c.checkpoint[k] = refs
 		}
 	}
 	for {
@@ -243,37 +250,29 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 	c.wanted[e][row.remoteID] = row
 }
 
-// liveID is the platform id an import would write the record to.
+// liveID is the platform id an import would write the record to, resolved as the planner resolves it
+// (ids.go): the checkpoint's id, else an adopted customer's, else the record's own.
 func (c *checker) liveID(rec mapping.Record, ref state.EntityRef, known bool) string {
 	if known && ref.RemoteID != "" {
 		return ref.RemoteID
 	}
 	switch rec.Entity {
 	case mapping.Customers:
-		return c.customerID(rec.Key, rec.RemoteID)
+		return adoptedCustomerID(rec.Key, rec.RemoteID, c.adopted)
 	case mapping.Addresses:
-		customer := ""
-		for _, r := range rec.Refs {
-			if r.Entity == mapping.Customers {
-				customer = c.customerID(r.Key, r.RemoteID)
-			}
+		rec.Refs = slices.Clone(rec.Refs)
+		for i := range rec.Refs {
+			rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, func() map[string]string { return c.adopted })
 		}
-		if cref, ok := c.checkpoint[mapping.Customers][rec.KeyParts[0]]; ok && cref.RemoteID != "" {
-			customer = cref.RemoteID
-		}
-		return customer + "/" + rec.RemoteID
+		return addressRemoteID(rec)
 	}
 	return rec.RemoteID
 }
 
-// customerID is the platform id of a customer key: an adopted id when the record's id is the template's.
-func (c *checker) customerID(key, templateID string) string {
-	if id, ok := c.adopted[key]; ok {
-		if det, err := mapping.RemoteID(c.opts.Spec.IDTemplate(mapping.Customers), key); err == nil && det == templateID {
-			return id
-		}
-	}
-	return templateID
+// checkpointID returns the platform id the checkpoint knows for key, if it knows one.
+func (c *checker) checkpointID(e mapping.Entity, key string) (string, bool) {
+	ref, ok := c.checkpoint[e][key]
+	return ref.RemoteID, ok && ref.RemoteID != ""
 }
 
 func (c *checker) add(r CheckResult) {

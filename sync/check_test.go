@@ -292,3 +292,32 @@ func TestCheckWrongHeaderIsInputError(t *testing.T) {
 		t.Fatalf("error %v, want ErrInput wrapping mapping.ErrHeader", err)
 	}
 }
+
+// TestCheckResolvesIDsAsImportDoes: a customer adopted from the platform (shop-7, by `mappings pull`) whose
+// ERP row names another customerNumber. Import writes to the adopted customer, so check must compare that
+// one (the planner's resolution, ids.go), not report the row's customerNumber as missing from the platform.
+func TestCheckResolvesIDsAsImportDoes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.rc.UpsertCustomer(ctx, "shop-7", remote.Doc{"firstName": "Ada", "lastName": "Lovelace", "contactEmail": "ada@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutMappings(ctx, []state.SDMapping{{CustomerNumber: "shop-7", SDCustomerNumber: "0000300001"}}); err != nil {
+		t.Fatal(err)
+	}
+	file := e.file("customers.csv", "sdCustomerNumber,customerNumber,firstName,lastName,contactEmail\n0000300001,other-1,Ada,Lovelace,ada@example.com\n")
+	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Entities[mapping.Customers]; got[CheckSame] != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("customer verdicts %v, problems %+v; want the adopted customer the same", got, rep.Problems)
+	}
+	if r, err := e.run(ctx, Options{}, file); err != nil {
+		t.Fatal(err, r.Failures)
+	}
+	if _, err := e.rc.GetCustomer(ctx, "other-1"); !remote.IsNotFound(err) {
+		t.Fatalf("import wrote elsewhere than the adopted customer: GET other-1: %v", err)
+	}
+}

@@ -260,7 +260,7 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (
 	if p.lazyErr != nil {
 		return nil, p.lazyErr
 	}
-	resolveReferences(p, views)
+	resolveReferences(p)
 	if opts.Mode == ModeFull {
 		for e, v := range views {
 			ep := p.entity(e)
@@ -338,6 +338,16 @@ func (p *plan) adoptedIDs() map[string]string {
 	return p.adopted
 }
 
+// checkpointID returns the platform id the checkpoint knows for key, if it knows one.
+func (p *plan) checkpointID(e mapping.Entity, key string) (string, bool) {
+	if v := p.views[e]; v != nil {
+		if cp, ok := v.lookup(key); ok && cp.RemoteID != "" {
+			return cp.RemoteID, true
+		}
+	}
+	return "", false
+}
+
 // goneCustomers returns the customers deleted on the platform and not yet acknowledged, loaded on first need.
 func (p *plan) goneCustomers() map[string]string {
 	if p.gone == nil {
@@ -371,23 +381,12 @@ var referencedEntities = map[mapping.Entity][]mapping.Entity{
 
 // resolveReferences points every reference at the platform id the checkpoint knows for its key (an adopted or
 // earlier id wins over the id template), and computes the ids that depend on references.
-func resolveReferences(p *plan, views map[mapping.Entity]*checkpointView) {
+func resolveReferences(p *plan) {
 	for _, ep := range p.entities {
 		for _, list := range [][]*op{ep.creates, ep.updates} {
 			for _, o := range list {
 				for i := range o.rec.Refs {
-					ref := &o.rec.Refs[i]
-					if v := views[ref.Entity]; v != nil {
-						if cp, ok := v.lookup(ref.Key); ok && cp.RemoteID != "" {
-							ref.RemoteID = cp.RemoteID
-							continue
-						}
-					}
-					if ref.Entity == mapping.Customers {
-						if id, ok := p.adoptedIDs()[ref.Key]; ok {
-							ref.RemoteID = id
-						}
-					}
+					o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.checkpointID, p.adoptedIDs)
 				}
 				if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
 					o.RemoteID = addressRemoteID(o.rec)
@@ -624,9 +623,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			}
 		}
 		if e == mapping.Customers {
-			if id, ok := p.adoptedIDs()[rec.Key]; ok {
-				rec.RemoteID = id
-			}
+			rec.RemoteID = adoptedCustomerID(rec.Key, rec.RemoteID, p.adoptedIDs())
 		}
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
@@ -679,24 +676,6 @@ func (p *plan) lostZeros(e mapping.Entity, rec mapping.Record, src *InputTable, 
 		check(p.views[r.Entity], r.Entity, r.Key, r.Column, false)
 	}
 	return errs
-}
-
-// addressRemoteID is the checkpoint id of an address: the customer's platform id and the address id, since an
-// address is only reachable through its customer.
-func addressRemoteID(rec mapping.Record) string {
-	customer := ""
-	for _, r := range rec.Refs {
-		if r.Entity == mapping.Customers {
-			customer = r.RemoteID
-		}
-	}
-	return customer + "/" + rec.RemoteID
-}
-
-// splitAddressID reverses addressRemoteID.
-func splitAddressID(id string) (customerID, addressID string, ok bool) {
-	customerID, addressID, ok = strings.Cut(id, "/")
-	return customerID, addressID, ok && customerID != "" && addressID != ""
 }
 
 // loadDiffs reads the checkpoint snapshots of updated rows and computes what each update changes. Updates that
