@@ -99,8 +99,9 @@ func tortureScale(faults bool) tortureConfig {
 // platform ends up holding exactly the file: every customer once, every field as in the file, and that a
 // further run has nothing to send. The sandbox runs as its own process with a data file.
 func TestTortureKill9(t *testing.T) {
-	t.Run("clean", func(t *testing.T) { torture(t, tortureScale(false), "", 1) })
-	t.Run("faults", func(t *testing.T) { torture(t, tortureScale(true), tortureFaults, 2) })
+	t.Parallel()
+	t.Run("clean", func(t *testing.T) { t.Parallel(); torture(t, tortureScale(false), "", 1) })
+	t.Run("faults", func(t *testing.T) { t.Parallel(); torture(t, tortureScale(true), tortureFaults, 2) })
 }
 
 // tortureCounts are printed at the end of each torture run.
@@ -394,6 +395,7 @@ func diffInto(prefix string, want, got map[string]any) string {
 // TestSeedStateIsFaithful checks the no-op benchmark's shortcut: a checkpoint seeded with SeedState must be
 // indistinguishable from one written by a real import of the same file, so re-importing sends nothing.
 func TestSeedStateIsFaithful(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	csv := filepath.Join(dir, "customers.csv")

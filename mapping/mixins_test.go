@@ -36,6 +36,7 @@ func viaJSON(t *testing.T, v any) map[string]any {
 // payload's mixins with the original: types, nesting, arrays and odd strings survive; only the empty string
 // is left out (a blank cell keeps).
 func TestMixinCellsRoundTrip(t *testing.T) {
+	t.Parallel()
 	remote := decode(t, `{
 		"id": "C1",
 		"metadata": {"version": 3, "mixins": {"loyalty": "https://schema.example/loyalty.json", "erp": "https://schema.example/erp.json", "gone": null}},
@@ -102,6 +103,7 @@ func TestMixinCellsRoundTrip(t *testing.T) {
 }
 
 func TestMixinCellsRefuseNamesThatCannotBeColumns(t *testing.T) {
+	t.Parallel()
 	_, err := mapping.MixinCells(decode(t, `{"mixins": {"a.b": {"x": 1}}, "metadata": {"mixins": {"": "u"}}}`))
 	if err == nil || !strings.Contains(err.Error(), `mixins.a.b`) || !strings.Contains(err.Error(), "metadata.mixins.") {
 		t.Fatalf("error %v", err)
@@ -110,6 +112,7 @@ func TestMixinCellsRefuseNamesThatCannotBeColumns(t *testing.T) {
 
 // TestTypedMixinColumns checks the typed mixin cells as a user writes them by hand.
 func TestTypedMixinColumns(t *testing.T) {
+	t.Parallel()
 	header := []string{"sdCustomerNumber", "mixins.erp.rating:number", "Mixins.ERP.Blocked:BOOLEAN", "mixins.erp.codes:json", "mixins.erp.note"}
 	rec, errs := mapOne(t, mapping.Customers, header, []string{"1", "2.50", "x", `["a", 1]`, "plain text"})
 	if len(errs) > 0 {
@@ -153,6 +156,7 @@ func TestTypedMixinColumns(t *testing.T) {
 // TestApprovalGroupAndLocationCompanies maps the company's approval group (members of its own and of another
 // company) and a location linked to two companies, and renders them back.
 func TestApprovalGroupAndLocationCompanies(t *testing.T) {
+	t.Parallel()
 	rec, errs := mapOne(t, mapping.Companies, []string{"companyKey", "name", "approvalGroup"}, []string{"C1", "One", "0001, C2/0002"})
 	if len(errs) > 0 {
 		t.Fatal(errText(errs))
@@ -196,6 +200,7 @@ func TestApprovalGroupAndLocationCompanies(t *testing.T) {
 }
 
 func TestCustomerPhotoURL(t *testing.T) {
+	t.Parallel()
 	rec, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "photoUrl"}, []string{"1", "https://img.example/1.png"})
 	if len(errs) > 0 || rec.Payload()["photoUrl"] != "https://img.example/1.png" {
 		t.Fatalf("%v %v", rec.Payload(), errs)

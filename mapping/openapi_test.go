@@ -13,6 +13,7 @@ import (
 // TestSamplePayloadsMatchOfficialSchemas validates the PUT payload of every sample record against the
 // platform's official request schemas (copies in sandbox/testdata/specs), so the samples import cleanly.
 func TestSamplePayloadsMatchOfficialSchemas(t *testing.T) {
+	t.Parallel()
 	specDir := filepath.Join("..", "sandbox", "testdata", "specs")
 	load := func(name string) *openapi3.T {
 		doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join(specDir, name))

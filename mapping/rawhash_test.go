@@ -16,6 +16,7 @@ func resolveDefault(t *testing.T, file string, header []string) *Mapper {
 }
 
 func TestKeyMatchesMap(t *testing.T) {
+	t.Parallel()
 	addr := resolveDefault(t, "addresses.csv", []string{"sdCustomerNumber", "addressKey", "contactName"})
 	cust := resolveDefault(t, "customers.csv", []string{"sdCustomerNumber", "firstName"})
 	cases := []struct {
@@ -39,6 +40,7 @@ func TestKeyMatchesMap(t *testing.T) {
 }
 
 func TestRawHash(t *testing.T) {
+	t.Parallel()
 	m := resolveDefault(t, "customers.csv", []string{"sdCustomerNumber", "firstName", "lastName"})
 	a := m.RawHash([]string{"1", "Ann", "Lee"})
 	if a != m.RawHash([]string{"1", "Ann", "Lee"}) {

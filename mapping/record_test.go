@@ -13,6 +13,7 @@ import (
 )
 
 func TestRemoteID(t *testing.T) {
+	t.Parallel()
 	plain := []struct{ tmpl, key, want string }{
 		{"{key}", "0000100080", "0000100080"},
 		{"LE-{key}", "C1000", "LE-C1000"},
@@ -69,6 +70,7 @@ func TestRemoteID(t *testing.T) {
 // TestRemoteIDCollisionSafety maps many random keys, half of them needing the hashed form, and expects
 // distinct valid ids.
 func TestRemoteIDCollisionSafety(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []rune("abcXYZ019_-äö &/.")
 	n := 50000
@@ -94,6 +96,7 @@ func TestRemoteIDCollisionSafety(t *testing.T) {
 }
 
 func TestHashStability(t *testing.T) {
+	t.Parallel()
 	base, errs := mapOne(t, mapping.Customers,
 		[]string{"sdCustomerNumber", "firstName", "active", "preferredCurrency", "middleName", "lastName"},
 		[]string{"0001", "Anna", "true", "EUR", "#N/A", ""})
@@ -163,6 +166,7 @@ func TestHashStability(t *testing.T) {
 }
 
 func TestPayloadGolden(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		entity mapping.Entity
 		header string
@@ -211,6 +215,7 @@ func TestPayloadGolden(t *testing.T) {
 }
 
 func TestApplyToAndDiff(t *testing.T) {
+	t.Parallel()
 	header := []string{"sdCustomerNumber", "firstName", "lastName", "middleName", "onHold", "contactPhone"}
 	rec, errs := mapOne(t, mapping.Customers, header, []string{"7", "Anna", "", "#N/A", "true", "+49 1"})
 	if len(errs) > 0 {
@@ -268,6 +273,7 @@ func TestApplyToAndDiff(t *testing.T) {
 }
 
 func TestKeySet(t *testing.T) {
+	t.Parallel()
 	s := mapping.NewKeySet(0)
 	p1 := formats.Position{File: "a.xlsx", Sheet: "customers", Line: 2}
 	p2 := formats.Position{File: "a.xlsx", Sheet: "customers", Line: 9}
@@ -295,6 +301,7 @@ func TestKeySet(t *testing.T) {
 
 // TestCellsAreCopied maps cells that alias a buffer the reader then overwrites.
 func TestCellsAreCopied(t *testing.T) {
+	t.Parallel()
 	buf := []byte("0001Anna,B a@b.de")
 	cells := []string{unsafe.String(&buf[0], 4), unsafe.String(&buf[4], 6), unsafe.String(&buf[11], 6)}
 	rec, errs := mapOne(t, mapping.Addresses, []string{"sdCustomerNumber", "addressKey", "contactName"}, []string{cells[0], "A", cells[1]})
@@ -313,6 +320,7 @@ func TestCellsAreCopied(t *testing.T) {
 }
 
 func TestSDMappingFor(t *testing.T) {
+	t.Parallel()
 	rec, _ := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "customerNumber"}, []string{"0000100080", ""})
 	sd, ok := mapping.SDMappingFor(rec)
 	if !ok || sd != (mapping.SDMapping{CustomerNumber: "0000100080", SDCustomerNumber: "0000100080"}) {
@@ -330,6 +338,7 @@ func TestSDMappingFor(t *testing.T) {
 }
 
 func TestColumnsAndKeys(t *testing.T) {
+	t.Parallel()
 	for _, e := range mapping.Entities() {
 		cols := mapping.Columns(e)
 		keys := mapping.KeyColumns(e)
@@ -358,6 +367,7 @@ func TestColumnsAndKeys(t *testing.T) {
 const pinnedBaseHash = 0x67edf01334145d8
 
 func TestJoinSplitKey(t *testing.T) {
+	t.Parallel()
 	cases := [][]string{{"0001", "A1"}, {"a/b", "c"}, {"a", "b/c"}, {"%2F", "/"}, {"", ""}}
 	seen := map[string]bool{}
 	for _, parts := range cases {

@@ -30,6 +30,7 @@ func loadSample(t *testing.T, name string) []mapping.Record {
 // TestSamplesAreConsistent maps every plain sample with the default layout and checks that they are valid,
 // free of duplicates, and that every reference resolves to a key in the referenced sample.
 func TestSamplesAreConsistent(t *testing.T) {
+	t.Parallel()
 	byEntity := map[mapping.Entity][]mapping.Record{}
 	keys := map[mapping.Entity]map[string]bool{}
 	for _, e := range mapping.Entities() {
@@ -100,6 +101,7 @@ func TestSamplesAreConsistent(t *testing.T) {
 // TestSAPSample maps samples/sap/KNA1.csv with samples/mappings/sap-sd.yaml: each row feeds a customer and
 // its default address; LOEVM=X deletes both; leading zeros stay.
 func TestSAPSample(t *testing.T) {
+	t.Parallel()
 	spec, err := mapping.LoadMappingFile(filepath.Join(samplesDir, "mappings", "sap-sd.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +179,7 @@ func TestSAPSample(t *testing.T) {
 // TestMessySamples maps the BOM/semicolon/blank-line file and the Windows-1252 file without row errors, and
 // checks what the mess turns into.
 func TestMessySamples(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(samplesDir, "messy", "customers-messy.csv")
 	h, rows, lines := readCSVFile(t, path, ';')
 	recs, errs := mapTable(t, mapping.DefaultSpec(), mapping.Table{File: path}, h, rows, lines)
@@ -224,6 +227,7 @@ func TestMessySamples(t *testing.T) {
 // TestXLSXSampleMatchesCSV reads samples/customers.xlsx (sheet name selects the entity) and checks that
 // every row hashes exactly like the same row of the CSV samples.
 func TestXLSXSampleMatchesCSV(t *testing.T) {
+	t.Parallel()
 	f, err := excelize.OpenFile(filepath.Join(samplesDir, "customers.xlsx"))
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +279,7 @@ func TestXLSXSampleMatchesCSV(t *testing.T) {
 // TestExportRowRoundTrip renders each sample record's payload back into the default layout with ExportRow
 // and maps it again: the hash must not change, which is what lets an export re-import as "unchanged".
 func TestExportRowRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, e := range mapping.Entities() {
 		recs := loadSample(t, string(e)+".csv")
 		cols := mapping.Columns(e)

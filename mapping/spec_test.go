@@ -34,6 +34,7 @@ ignore: [BEMERKUNG]
 `
 
 func TestTransforms(t *testing.T) {
+	t.Parallel()
 	spec, err := mapping.LoadMappingFile(writeFile(t, "firmen.yaml", transformsYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,7 @@ func TestTransforms(t *testing.T) {
 }
 
 func TestBlankCellsAndClear(t *testing.T) {
+	t.Parallel()
 	header := []string{"sdCustomerNumber", "firstName", "lastName", "middleName", "active"}
 	rec, errs := mapOne(t, mapping.Customers, header, []string{"1", "Anna", "  ", "#N/A", ""})
 	if len(errs) > 0 {
@@ -126,6 +128,7 @@ func TestBlankCellsAndClear(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	def := mapping.DefaultSpec()
 	cases := []struct {
 		name   string
@@ -173,6 +176,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveMappingFile(t *testing.T) {
+	t.Parallel()
 	spec, err := mapping.ParseMapping([]byte(`
 mappings:
   - entity: customers
@@ -209,6 +213,7 @@ mappings:
 }
 
 func TestLoadMappingFileErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, file, content string
 		want                []string
@@ -254,6 +259,7 @@ func TestLoadMappingFileErrors(t *testing.T) {
 
 // TestJSONMappingEqualsYAML parses the same mapping in both syntaxes and expects identical records.
 func TestJSONMappingEqualsYAML(t *testing.T) {
+	t.Parallel()
 	yamlSpec, err := mapping.ParseMapping([]byte("entity: customers\nfields:\n  sdCustomerNumber: {column: KNR, stripLeadingZeros: true}\n  preferredLanguage: {column: SPR, map: {D: de_DE}}\n"), "m.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +288,7 @@ func TestJSONMappingEqualsYAML(t *testing.T) {
 // TestResolveTableBoundMappings: a mapping bound to KNA1 does not capture a default-layout customers.csv,
 // but the --entity hint applies it to a differently named file with the key columns.
 func TestResolveTableBoundMappings(t *testing.T) {
+	t.Parallel()
 	spec, err := mapping.LoadMappingFile("../samples/mappings/sap-sd.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +324,7 @@ func TestResolveTableBoundMappings(t *testing.T) {
 // TestPadIsSAPAlphaConversion: `pad: 10` gives digit-only keys their zeros back and leaves other keys alone;
 // a key and the reference to it pad alike, so an address finds its customer.
 func TestPadIsSAPAlphaConversion(t *testing.T) {
+	t.Parallel()
 	spec, err := mapping.ParseMapping([]byte("mappings:\n"+
 		"  - {entity: customers, fields: {sdCustomerNumber: {column: KUNNR, pad: 10}}}\n"+
 		"  - {entity: addresses, fields: {sdCustomerNumber: {column: KUNNR, pad: 10}, addressKey: {const: main}}}\n"), "pad.yaml")
@@ -353,6 +361,7 @@ func TestPadIsSAPAlphaConversion(t *testing.T) {
 // TestTablePatternsMatchRealExportNames: `table:` matches file and sheet names in any case, with a date stamp
 // after the name, and the error file of a run; not a different table that merely starts alike without *.
 func TestTablePatternsMatchRealExportNames(t *testing.T) {
+	t.Parallel()
 	for _, pattern := range []string{"KNA1", "KNA1*", "kna1"} {
 		spec, err := mapping.ParseMapping([]byte("entity: customers\ntable: \""+pattern+"\"\nfields:\n  sdCustomerNumber: KUNNR\n"), "m.yaml")
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 // TestRowValidation feeds one bad cell at a time and expects exactly one error naming the column with a
 // reason containing the given text; a good row of the same entity must map without errors.
 func TestRowValidation(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		name   string
 		entity mapping.Entity
@@ -85,6 +86,7 @@ func TestRowValidation(t *testing.T) {
 
 // TestBadRowsDoNotStopGoodRows maps a file mixing bad and good rows: every good row yields a clean record.
 func TestBadRowsDoNotStopGoodRows(t *testing.T) {
+	t.Parallel()
 	header, rows, lines := readCSVBytes(t, []byte("sdCustomerNumber,contactEmail,preferredCurrency\n1,a@b.de,EUR\n,x@y.de,EUR\n3,bad,EUR\n4,d@e.de,EURO\n5,e@f.de,usd\n"), ',')
 	recs, errs := mapTable(t, mapping.DefaultSpec(), mapping.Table{File: "customers.csv"}, header, rows, lines)
 	if len(recs) != 5 || len(errs) != 3 {
@@ -105,6 +107,7 @@ func TestBadRowsDoNotStopGoodRows(t *testing.T) {
 }
 
 func TestCommandAndDeletionFlag(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		command, deleted string
 		want             mapping.Command
@@ -135,6 +138,7 @@ func TestCommandAndDeletionFlag(t *testing.T) {
 }
 
 func TestCountryAndCurrencyLists(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for a := 'A'; a <= 'Z'; a++ {
 		for b := 'A'; b <= 'Z'; b++ {
@@ -169,6 +173,7 @@ func TestCountryAndCurrencyLists(t *testing.T) {
 }
 
 func TestParseHelpers(t *testing.T) {
+	t.Parallel()
 	nums := []struct {
 		in    string
 		comma bool

@@ -18,6 +18,7 @@ import (
 )
 
 func TestExpiredTokenIsRefreshedOnceOn401(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -48,6 +49,7 @@ func TestExpiredTokenIsRefreshedOnceOn401(t *testing.T) {
 }
 
 func TestConcurrentWorkersShareOneTokenFetch(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{Faults: sandbox.Faults{Latency: 2 * time.Millisecond}})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -76,6 +78,7 @@ func TestConcurrentWorkersShareOneTokenFetch(t *testing.T) {
 }
 
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{TokenTTL: 100 * time.Second})
 	synctest.Test(t, func(t *testing.T) {
 		c := newBubbleClient(t, testConfig(p))
@@ -105,6 +108,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 }
 
 func TestSecondUnauthorizedIsFinal(t *testing.T) {
+	t.Parallel()
 	// Tokens that are dead on arrival: the refresh cannot help.
 	p := startPlatform(t, sandbox.Options{TokenTTL: time.Nanosecond})
 	c := newTestClient(t, testConfig(p))
@@ -125,6 +129,7 @@ func TestSecondUnauthorizedIsFinal(t *testing.T) {
 }
 
 func TestWrongSecretIsRefused(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	cfg := testConfig(p)
 	cfg.ClientSecret = "Wr0ng-secret-5c1d"
@@ -151,6 +156,7 @@ func TestWrongSecretIsRefused(t *testing.T) {
 // TestSecretsNeverLeak drives every error path it can and searches all error messages and the
 // debug log for the client secrets and every token the client sent.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	var logs bytes.Buffer
 	var logMu sync.Mutex

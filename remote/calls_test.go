@@ -14,6 +14,7 @@ import (
 )
 
 func TestCustomerLifecycle(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -67,6 +68,7 @@ func TestCustomerLifecycle(t *testing.T) {
 }
 
 func TestCustomerServiceErrorShapeDecoded(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -100,6 +102,7 @@ func TestCustomerServiceErrorShapeDecoded(t *testing.T) {
 }
 
 func TestCustomerManagementCallsAndErrorShape(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -175,6 +178,7 @@ func TestCustomerManagementCallsAndErrorShape(t *testing.T) {
 }
 
 func TestAddresses(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -210,6 +214,7 @@ func TestAddresses(t *testing.T) {
 }
 
 func TestCustomerPagingFetchesPageByPage(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -284,6 +289,7 @@ func TestCustomerPagingFetchesPageByPage(t *testing.T) {
 }
 
 func TestManagementPagingUsesTotalCount(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -324,6 +330,7 @@ func TestManagementPagingUsesTotalCount(t *testing.T) {
 }
 
 func TestSDMappingsOnSeparateEndpoint(t *testing.T) {
+	t.Parallel()
 	api := startPlatform(t, sandbox.Options{})
 	mappings := startPlatform(t, sandbox.Options{})
 	cfg := testConfig(api)
@@ -384,6 +391,7 @@ func TestSDMappingsOnSeparateEndpoint(t *testing.T) {
 }
 
 func TestMergeUpsertCustomerKeepsFieldsItDoesNotSend(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -415,6 +423,7 @@ func TestMergeUpsertCustomerKeepsFieldsItDoesNotSend(t *testing.T) {
 // TestListWithWorkersKeepsPageOrder reads lists several pages at once: the items come in the order one
 // page after the other gives, each once, and a list with a total count costs no request past its end.
 func TestListWithWorkersKeepsPageOrder(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	ctx := context.Background()
@@ -461,6 +470,7 @@ func TestListWithWorkersKeepsPageOrder(t *testing.T) {
 // TestListFillsAddressesThePlatformLeftOut: a platform that ignores expand=addresses still gives every
 // customer its addresses, fetched customer by customer.
 func TestListFillsAddressesThePlatformLeftOut(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	ignoring := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

@@ -35,6 +35,7 @@ func proxiedConfig(p *platform, proxy *faultproxy.Proxy) Config {
 // A token endpoint that keeps failing is asked MaxRetries+1 times in all, however many workers
 // need a token, and then every call fails at once with the same *TokenError.
 func TestTokenEndpointFailureStopsEveryCallAfterOneRetriedFetch(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	proxy := startProxy(t, p)
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPost, Path: tokenPath, Answer: faultproxy.HTML(500, "500 Internal Server Error")})
@@ -70,6 +71,7 @@ func TestTokenEndpointFailureStopsEveryCallAfterOneRetriedFetch(t *testing.T) {
 }
 
 func TestTokenAnswerCutShortIsRetried(t *testing.T) {
+	t.Parallel()
 	for name, answer := range map[string]faultproxy.Answer{
 		// The header announces more than arrives: the client sees the connection end early.
 		"connection closed": faultproxy.CutShort(`{"access_token":"abc","token_type":"Bearer","expires_in":14399}`, 17),
@@ -100,6 +102,7 @@ func TestTokenAnswerCutShortIsRetried(t *testing.T) {
 // Answers that cannot come from the platform's OAuth service are a configuration error at the
 // first answer: no retry, no API request.
 func TestTokenEndpointThatIsNotThePlatform(t *testing.T) {
+	t.Parallel()
 	for name, answer := range map[string]faultproxy.Answer{
 		"501 HTML":           faultproxy.HTML(501, "501 Not Implemented"),
 		"200 HTML":           faultproxy.Body(200, "text/html", "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body>...</body></html>"),
@@ -131,6 +134,7 @@ func TestTokenEndpointThatIsNotThePlatform(t *testing.T) {
 // A token endpoint that does not answer is retried, each attempt bounded by RequestTimeout.
 // Real time: a fake clock stands still while the client waits on the network.
 func TestTokenEndpointTimeoutsAreRetried(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	proxy := startProxy(t, p)
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPost, Path: tokenPath, Answer: faultproxy.Hang()})
@@ -153,6 +157,7 @@ func TestTokenEndpointTimeoutsAreRetried(t *testing.T) {
 
 // A token request is subject to the client's rate limit like every other request.
 func TestTokenRequestTakesARateLimiterToken(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig(p)
@@ -171,6 +176,7 @@ func TestTokenRequestTakesARateLimiterToken(t *testing.T) {
 
 // Idempotent writes retry a 500 ServerErrorRetries times; a create (POST) is never repeated.
 func TestServerErrorRetriedOnlyForIdempotentRequests(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	proxy := startProxy(t, p)
 	synctest.Test(t, func(t *testing.T) {
@@ -214,6 +220,7 @@ func TestServerErrorRetriedOnlyForIdempotentRequests(t *testing.T) {
 // The binding hook runs once, after the first 2xx to an authenticated request, and not for a
 // client whose credentials were refused.
 func TestOnAcceptedRunsOnceAfterTheFirstAuthenticatedSuccess(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	var mu sync.Mutex
 	calls := 0

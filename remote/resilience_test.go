@@ -29,6 +29,7 @@ func putLog(p *platform) map[string][]sandbox.Request {
 }
 
 func TestRetriesConvergeUnderInjected503And429(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{Faults: sandbox.Faults{Error503: 0.25, Error429: 0.15, Seed: 7}})
 	synctest.Test(t, func(t *testing.T) { retriesConverge(t, p) })
 }
@@ -102,6 +103,7 @@ func retriesConverge(t *testing.T, p *platform) {
 }
 
 func TestDropAfterCommitIsRetriedWithoutDuplicates(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) { dropAfterCommit(t, p) })
 }
@@ -189,6 +191,7 @@ func dropAfterCommit(t *testing.T, p *platform) {
 // A replayed write that carries metadata.version meets the version its own first attempt
 // produced; the 409 then says that an earlier attempt had an unknown outcome.
 func TestConflictAfterUnknownOutcomeIsMarked(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	cfg := testConfig(p)
 	rt := newRecordingTransport()
@@ -217,6 +220,7 @@ func TestConflictAfterUnknownOutcomeIsMarked(t *testing.T) {
 }
 
 func TestRetryAfterPausesEveryWorker(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name          string
 		maxRetryAfter time.Duration
@@ -280,6 +284,7 @@ func TestRetryAfterPausesEveryWorker(t *testing.T) {
 }
 
 func TestRetriesExhausted(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) {
 		var logs bytes.Buffer
@@ -334,6 +339,7 @@ func TestRetriesExhausted(t *testing.T) {
 }
 
 func TestCancellationStopsInFlightRequest(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	cfg := testConfig(p)
 	rt := newRecordingTransport()
@@ -369,6 +375,7 @@ func TestCancellationStopsInFlightRequest(t *testing.T) {
 }
 
 func TestCancellationStopsWaiting(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		faults sandbox.Faults
@@ -412,6 +419,7 @@ func TestCancellationStopsWaiting(t *testing.T) {
 }
 
 func TestIteratorHonoursCancellation(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	c := newTestClient(t, testConfig(p))
 	seedCustomers(t, c, 130)
@@ -442,6 +450,7 @@ func TestIteratorHonoursCancellation(t *testing.T) {
 }
 
 func TestConcurrencyLimitsPerKind(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	cfg := testConfig(p)
 	cfg.Writers, cfg.Readers = 2, 3
@@ -480,6 +489,7 @@ func TestConcurrencyLimitsPerKind(t *testing.T) {
 // A POST not marked repeatable (a create) is sent once when its outcome is unknown, but a 429
 // is repeated: the platform refuses it before acting.
 func TestUnsafePostIsNotRepeatedAfterUnknownOutcome(t *testing.T) {
+	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) { unsafePostOnce(t, p) })
 }

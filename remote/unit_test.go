@@ -15,6 +15,7 @@ import (
 )
 
 func TestBackoffDelayGrowsAndIsCapped(t *testing.T) {
+	t.Parallel()
 	base, maxDelay := 100*time.Millisecond, 1500*time.Millisecond
 	// randN(n) = n-1 picks the ceiling of each draw.
 	top := func(n int64) int64 { return n - 1 }
@@ -34,6 +35,7 @@ func TestBackoffDelayGrowsAndIsCapped(t *testing.T) {
 }
 
 func TestBackoffDelayFullJitterSpansRange(t *testing.T) {
+	t.Parallel()
 	base, maxDelay := 100*time.Millisecond, time.Second
 	rng := rand.New(rand.NewPCG(1, 2))
 	var below, above int
@@ -55,6 +57,7 @@ func TestBackoffDelayFullJitterSpansRange(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in   string
@@ -83,6 +86,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestRefreshTime(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		ttl  time.Duration
@@ -104,6 +108,7 @@ func TestRefreshTime(t *testing.T) {
 }
 
 func TestParseExpiresIn(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]time.Duration{
 		`14399`: 14399 * time.Second, `"2591999"`: 2591999 * time.Second, `0`: 0, `"x"`: 0, `null`: 0, ``: 0,
 	} {
@@ -121,6 +126,7 @@ func decodeForTest(status int, header http.Header, body string) *APIError {
 }
 
 func TestDecodeCustomerServiceError(t *testing.T) {
+	t.Parallel()
 	e := decodeForTest(404, http.Header{"X-Request-Id": {"req-42"}},
 		`{"status":404,"type":"application/json","message":"Customer not Found","details":[{"message":"Couldn't find a customer with customerNumber 'C1'"}]}`)
 	if e.Status != 404 || e.Type != "application/json" || e.Message != "Customer not Found" || e.RequestID != "req-42" {
@@ -147,6 +153,7 @@ func TestDecodeCustomerServiceError(t *testing.T) {
 }
 
 func TestDecodeCustomerManagementError(t *testing.T) {
+	t.Parallel()
 	e := decodeForTest(409, http.Header{"X-Correlation-Id": {"corr-7"}},
 		`{"code":409,"status":"Conflict","message":"Given resource already exists.","resourceId":"LE1","details":["id LE1 is in use"]}`)
 	if e.Status != 409 || e.Type != "Conflict" || e.Message != "Given resource already exists." || e.ResourceID != "LE1" || e.RequestID != "corr-7" {
@@ -161,6 +168,7 @@ func TestDecodeCustomerManagementError(t *testing.T) {
 }
 
 func TestDecodeGatewayFaultAndOAuthError(t *testing.T) {
+	t.Parallel()
 	f := decodeForTest(401, nil, `{"fault":{"faultstring":"Access Token expired","detail":{"errorcode":"keymanagement.service.access_token_expired"}}}`)
 	if f.Message != "Access Token expired" || f.Code != "keymanagement.service.access_token_expired" {
 		t.Errorf("fault decoded as %+v", f)
@@ -175,6 +183,7 @@ func TestDecodeGatewayFaultAndOAuthError(t *testing.T) {
 }
 
 func TestDecodeNonJSONErrorBody(t *testing.T) {
+	t.Parallel()
 	page := "<html><body><h1>502 Bad Gateway</h1>\n" + strings.Repeat("x", 1000) + "</body></html>"
 	e := decodeForTest(502, nil, page)
 	if !strings.HasPrefix(e.Message, `HTML page "502 Bad Gateway xxx`) || len(e.Message) > maxMessageLen+len(`HTML page "…"`) {
@@ -196,6 +205,7 @@ func TestDecodeNonJSONErrorBody(t *testing.T) {
 }
 
 func TestRetriesExhaustedKeepsLastStatus(t *testing.T) {
+	t.Parallel()
 	last := decodeForTest(503, nil, `{"fault":{"faultstring":"Service unavailable","detail":{"errorcode":"sandbox.fault"}}}`)
 	err := fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, 7, last)
 	var apiErr *APIError
@@ -208,6 +218,7 @@ func TestRetriesExhaustedKeepsLastStatus(t *testing.T) {
 }
 
 func TestConfigNeverPrintsCredentials(t *testing.T) {
+	t.Parallel()
 	cfg := Config{BaseURL: "https://api.example", Tenant: "acme", ClientID: "client-id-xyz", ClientSecret: "s3cr3t-value"}
 	var logs strings.Builder
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -229,6 +240,7 @@ func TestConfigNeverPrintsCredentials(t *testing.T) {
 }
 
 func TestNewValidatesConfig(t *testing.T) {
+	t.Parallel()
 	good := Config{BaseURL: "http://127.0.0.1:1/", Tenant: "acme", ClientID: "id", ClientSecret: "secret"}
 	c, err := New(good)
 	if err != nil {
@@ -260,6 +272,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestLoadCredentialsPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte("  file-secret\n"), 0o600); err != nil {
@@ -290,6 +303,7 @@ func TestLoadCredentialsPrecedence(t *testing.T) {
 }
 
 func TestLoadCredentialsSecretFileChecks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	noenv := func(string) string { return "" }
 
@@ -333,6 +347,7 @@ func TestLoadCredentialsSecretFileChecks(t *testing.T) {
 }
 
 func TestScrubRemovesSecretAndTokens(t *testing.T) {
+	t.Parallel()
 	c, err := New(Config{BaseURL: "http://127.0.0.1:1", Tenant: "acme", ClientID: "id", ClientSecret: "the-secret"})
 	if err != nil {
 		t.Fatal(err)

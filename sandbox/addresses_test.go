@@ -5,6 +5,7 @@ import (
 )
 
 func TestAddressesLifecycle(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "PUT", cust+"/A1", map[string]any{"firstName": "Ann"})
 	base := cust + "/A1/addresses"

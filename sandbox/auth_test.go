@@ -27,6 +27,7 @@ func postToken(t *testing.T, a *testAPI, form url.Values, basic ...string) (int,
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{Clients: []Client{
 		{ID: "reader", Secret: "r-secret", Scopes: []string{scopeCustomerRead, scopeLocationRead}},
 	}})
@@ -93,6 +94,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestBearerChecks(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	a := newTestAPI(t, Options{Now: clock.Now, TokenTTL: time.Hour})
 	wantFault := func(r result, code string) {
@@ -120,6 +122,7 @@ func TestBearerChecks(t *testing.T) {
 }
 
 func TestTenantValidation(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	for _, tenant := range []string{"AB", "Acme", "1acme", "ab", "averyveryverylongtenant", "ac-me"} {
 		r := a.call("GET", "/customer/"+tenant+"/customers", nil)
@@ -141,6 +144,7 @@ func TestTenantValidation(t *testing.T) {
 }
 
 func TestUnknownRoutesAndMethods(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	customerErr(t, a.must(404, "GET", "/customer/acme/nothing", nil), 404, "")
 	managementErr(t, a.must(404, "GET", "/customer-management/acme/nothing", nil), 404)

@@ -10,6 +10,7 @@ import (
 const cust = "/customer/acme/customers"
 
 func TestCustomerCreateGetAndDerivedFields(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	r := a.must(201, "POST", cust, map[string]any{
 		"contactEmail": "john@example.com", "firstName": "John", "lastName": "Doe",
@@ -60,6 +61,7 @@ func TestCustomerCreateGetAndDerivedFields(t *testing.T) {
 }
 
 func TestCustomerCreateConflictsAndValidation(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "POST", cust, map[string]any{"id": "C-001", "contactEmail": "Jane@Example.com"})
 	r := a.must(409, "POST", cust, map[string]any{"id": "C-001"})
@@ -98,6 +100,7 @@ func TestCustomerCreateConflictsAndValidation(t *testing.T) {
 }
 
 func TestCustomerUpsertPatchDelete(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	r := a.must(201, "PUT", cust+"/K100", map[string]any{"firstName": "Ann", "contactEmail": "ann@example.com", "company": "ACME"})
 	if r.obj(t)["id"] != "K100" {
@@ -148,6 +151,7 @@ func TestCustomerUpsertPatchDelete(t *testing.T) {
 }
 
 func TestRecreateDeletedCustomersOption(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{RecreateDeletedCustomers: true})
 	a.must(201, "PUT", cust+"/R1", map[string]any{})
 	a.must(202, "DELETE", cust+"/R1", nil)
@@ -155,6 +159,7 @@ func TestRecreateDeletedCustomersOption(t *testing.T) {
 }
 
 func TestCustomerListQuerySortPagingCount(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	for i := 1; i <= 65; i++ {
 		a.must(201, "PUT", fmt.Sprintf("%s/C%03d", cust, i), map[string]any{
@@ -203,6 +208,7 @@ func ids(l []map[string]any) []any {
 }
 
 func TestCustomerEmailUniquenessFollowsChangesAndDeletes(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "POST", cust, map[string]any{"id": "A", "contactEmail": "x@example.com"})
 	// A changes its e-mail: the old one is free, the new one taken.
@@ -217,6 +223,7 @@ func TestCustomerEmailUniquenessFollowsChangesAndDeletes(t *testing.T) {
 }
 
 func TestCustomerListKeepsInsertionOrderAcrossChanges(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	for _, id := range []string{"A", "B", "C"} {
 		a.must(201, "PUT", cust+"/"+id, map[string]any{"firstName": id})

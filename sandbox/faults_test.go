@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseFaults(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFaults(" 503=0.05, 429=0.02,drop=0.01,latency=20ms,seed=7 ")
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +41,7 @@ func TestParseFaults(t *testing.T) {
 }
 
 func TestFaultFractionsAreSeededAndLogged(t *testing.T) {
+	t.Parallel()
 	run := func() []Request {
 		a := newTestAPI(t, Options{})
 		a.srv.SetFaults(Faults{Error503: 0.2, Error429: 0.1, Seed: 42})
@@ -76,6 +78,7 @@ func TestFaultFractionsAreSeededAndLogged(t *testing.T) {
 }
 
 func TestDropAfterCommit(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.srv.SetFaults(Faults{Drop: 1, Seed: 1})
 	// Reads are never dropped.
@@ -98,6 +101,7 @@ func TestDropAfterCommit(t *testing.T) {
 }
 
 func TestLatencyIsApplied(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{Faults: Faults{Latency: 30 * time.Millisecond}})
 	start := time.Now()
 	a.must(200, "GET", cust, nil)
@@ -108,6 +112,7 @@ func TestLatencyIsApplied(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{RateLimit: 2})
 	a.srv.ResetRequests()
 	var limited []result
@@ -139,6 +144,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "PUT", cust+"/L1", map[string]any{})
 	a.must(404, "GET", cust+"/L2?expand=addresses", nil)
@@ -166,6 +172,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestConcurrentClients(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)

@@ -31,6 +31,7 @@ var garbageQueries = []string{
 }
 
 func TestGarbageNeverFails(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{MaxBodyBytes: 64 << 10})
 	// Some data so item routes reach their handlers' deeper paths.
 	a.must(201, "PUT", cust+"/C1", map[string]any{"contactEmail": "c1@x.com"})
@@ -89,6 +90,7 @@ func TestGarbageNeverFails(t *testing.T) {
 }
 
 func TestOversizeBody(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{MaxBodyBytes: 1024})
 	big := `{"firstName":"` + strings.Repeat("x", 2000) + `"}`
 	customerErr(t, a.must(413, "POST", cust, big), 413, "payload_too_large")

@@ -35,6 +35,7 @@ func importResults(t *testing.T, a *testAPI, items []any) []map[string]any {
 }
 
 func TestBulkImportAnswersPerItem(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "PUT", cust+"/TAKEN", map[string]any{"contactEmail": "taken@x.com"})
 	items := []any{
@@ -114,6 +115,7 @@ func TestBulkImportAnswersPerItem(t *testing.T) {
 }
 
 func TestBulkImportRequestLimits(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	batch := make([]any, maxImportBatch+1)
 	for i := range batch {
@@ -151,6 +153,7 @@ func TestBulkImportRequestLimits(t *testing.T) {
 }
 
 func TestPasswordMigrationRetention(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{now: time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC)}
 	a := newTestAPI(t, Options{Now: clock.Now})
 	customerErr(t, a.must(404, "GET", retentionPath, nil), 404, "resource_not_found")

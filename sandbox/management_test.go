@@ -8,6 +8,7 @@ import (
 const cm = "/customer-management/acme"
 
 func TestLegalEntitiesLifecycle(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	managementErr(t, a.must(400, "POST", cm+"/legal-entities", map[string]any{"type": "COMPANY"}), 400)
 	managementErr(t, a.must(400, "POST", cm+"/legal-entities", map[string]any{"name": "X", "type": "PARTNER"}), 400)
@@ -92,6 +93,7 @@ func TestLegalEntitiesLifecycle(t *testing.T) {
 }
 
 func TestLegalEntityListFiltersPagingTotal(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	for i := 1; i <= 20; i++ {
 		typ, parent := "COMPANY", ""
@@ -137,6 +139,7 @@ func TestLegalEntityListFiltersPagingTotal(t *testing.T) {
 }
 
 func TestLocations(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	managementErr(t, a.must(400, "POST", cm+"/locations", map[string]any{"name": "x"}), 400)
 	managementErr(t, a.must(400, "POST", cm+"/locations", map[string]any{"type": "HEADQUARTER"}), 400)
@@ -172,6 +175,7 @@ func TestLocations(t *testing.T) {
 }
 
 func TestContactAssignments(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	a.must(201, "PUT", cust+"/C1", map[string]any{"firstName": "Ann", "lastName": "Lee", "contactEmail": "ann@x.com", "contactPhone": "123"})
 	a.must(201, "PUT", cust+"/C2", map[string]any{"firstName": "Bob"})

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "sandbox.db")
 	srv, err := New(Options{DataFile: file})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRoutingEdges(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	// "." and ".." are ids like any other (the mux would redirect them to the cleaned path).
 	nf := customerErr(t, a.must(404, "GET", cust+"/..", nil), 404, "application/json")

@@ -7,6 +7,7 @@ import (
 )
 
 func TestSDCustomerMappings(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{})
 	const base = "/acme/sdCustomerMappings"
 	customerErr(t, a.must(400, "POST", base, map[string]any{"sdCustomerNumber": "0003144965"}), 400, "validation_failure")
@@ -44,6 +45,7 @@ func TestSDCustomerMappings(t *testing.T) {
 }
 
 func TestSDMappingScopes(t *testing.T) {
+	t.Parallel()
 	a := newTestAPI(t, Options{Clients: []Client{
 		{ID: "yaas", Secret: "s", Scopes: []string{scopeCECenterManage}},
 		{ID: "viewer", Secret: "s", Scopes: []string{scopeCECenterView}},

@@ -8,6 +8,7 @@ import (
 )
 
 func TestPanicsBecome500AndAreLogged(t *testing.T) {
+	t.Parallel()
 	var logged bytes.Buffer
 	a := newTestAPI(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	a.srv.handle(newRoute("GET", "/customer/{tenant}/boom", shapeCustomer, nil, func(*reqCtx) *apiError { panic("handler bug") }))
@@ -27,6 +28,7 @@ func TestPanicsBecome500AndAreLogged(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string]Options{
 		"negative rate":                    {RateLimit: -1},
 		"negative latency":                 {Faults: Faults{Latency: -1}},

@@ -9,6 +9,7 @@ import (
 // TestReadersDoNotWaitForTheWriter holds a write transaction open (uncommitted rows) and reads through the
 // read pool of the same Store and through a second Store: both must answer, and see only committed data.
 func TestReadersDoNotWaitForTheWriter(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, path := openTestStore(t)
 	other := openAt(t, path)
@@ -62,6 +63,7 @@ func TestReadersDoNotWaitForTheWriter(t *testing.T) {
 // TestSecondStoreWaitsForWriteLock checks that two Stores on one file serialise their writes (busy_timeout)
 // instead of failing: a commit from the second store completes once the first releases the write lock.
 func TestSecondStoreWaitsForWriteLock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, path := openTestStore(t)
 	other := openAt(t, path)

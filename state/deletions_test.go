@@ -8,6 +8,7 @@ import (
 )
 
 func TestDeleteOutcomeLogsPreImage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	op := customerOp(5)
@@ -51,6 +52,7 @@ func TestDeleteOutcomeLogsPreImage(t *testing.T) {
 }
 
 func TestDeleteEntityAndAcks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	var plan []PlannedOp
@@ -110,6 +112,7 @@ func TestDeleteEntityAndAcks(t *testing.T) {
 }
 
 func TestMappings(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	in := []SDMapping{

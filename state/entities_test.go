@@ -6,6 +6,7 @@ import (
 )
 
 func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
+	t.Parallel()
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	outs := []Outcome{
@@ -39,6 +40,7 @@ func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
 }
 
 func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
+	t.Parallel()
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	commit := func(outs ...Outcome) {
@@ -93,6 +95,7 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 }
 
 func TestDecodeEntityIndexRejectsGarbage(t *testing.T) {
+	t.Parallel()
 	good := encodeEntityIndex(&EntityIndex{Keys: []string{"a", "b"}, Refs: []EntityRef{{RemoteID: "a"}, {RemoteID: "X"}}, RawHashes: []uint64{1, 2}})
 	if _, err := decodeEntityIndex(good); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ func doneOutcome(runID, seq int64, op PlannedOp) Outcome {
 }
 
 func TestJournalCommitCrashResume(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, path := openTestStore(t)
 
@@ -157,6 +158,7 @@ func TestJournalCommitCrashResume(t *testing.T) {
 }
 
 func TestAbortedJournalIsNotResumable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	runID, err := s.BeginRun(ctx, "import", nil)
@@ -186,6 +188,7 @@ func TestAbortedJournalIsNotResumable(t *testing.T) {
 }
 
 func TestJournalRejectsInvalidOps(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	runID, _ := s.BeginRun(ctx, "import", nil)
@@ -207,6 +210,7 @@ func TestJournalRejectsInvalidOps(t *testing.T) {
 }
 
 func TestJournalContinuesSeqs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	runID, _ := journalPlan(t, s, []PlannedOp{customerOp(1), customerOp(2)})
@@ -227,6 +231,7 @@ func TestJournalContinuesSeqs(t *testing.T) {
 }
 
 func TestCommitIsAtomicPerBatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	a, b := customerOp(1), customerOp(2)
@@ -285,6 +290,7 @@ func assertNothingCommitted(t *testing.T, s *Store, runID int64, op PlannedOp) {
 }
 
 func TestCommitUpdateKeepsMappingPushedAndDropsMissingSnapshot(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	op := customerOp(7)
@@ -318,6 +324,7 @@ func TestCommitUpdateKeepsMappingPushedAndDropsMissingSnapshot(t *testing.T) {
 }
 
 func TestCommitMasksSecretsInErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	op := customerOp(1)
@@ -337,6 +344,7 @@ func TestCommitMasksSecretsInErrors(t *testing.T) {
 }
 
 func TestCommitWithoutOpAdoptsAndValidates(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	adopt := Outcome{Kind: "customer", ERPKey: "0042", Action: ActionCreate, RemoteID: "existing-id", RowHash: 7,
@@ -361,6 +369,7 @@ func TestCommitWithoutOpAdoptsAndValidates(t *testing.T) {
 }
 
 func TestJournalPhasesPagesAndMoves(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	runID, err := s.BeginRun(ctx, "import", nil)
@@ -439,6 +448,7 @@ func TestJournalPhasesPagesAndMoves(t *testing.T) {
 }
 
 func TestCommitBatchTouchingOneKeyTwiceKeepsItsOrder(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	a := customerOp(1)

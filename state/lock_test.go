@@ -23,6 +23,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestLockContentionBetweenStores(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, path := openTestStore(t)
 	b := openAt(t, path)
@@ -62,6 +63,7 @@ func TestLockContentionBetweenStores(t *testing.T) {
 }
 
 func TestLockHeartbeatKeepsItFresh(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, path := openTestStore(t)
 	b := openAt(t, path)
@@ -88,6 +90,7 @@ func TestLockHeartbeatKeepsItFresh(t *testing.T) {
 }
 
 func TestStaleLockNeedsForceUnlock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, path := openTestStore(t)
 	dead := LockOwner{Host: "other-host", PID: 4242}
@@ -133,6 +136,7 @@ func TestStaleLockNeedsForceUnlock(t *testing.T) {
 }
 
 func TestLockOfDeadProcessOnSameHostIsTakenOver(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -168,6 +172,7 @@ func TestLockOfDeadProcessOnSameHostIsTakenOver(t *testing.T) {
 }
 
 func TestLockLostWhenForceUnlocked(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, path := openTestStore(t)
 	b := openAt(t, path)

@@ -54,6 +54,7 @@ func foreignDB(t *testing.T, path, journalMode string, statements ...string) {
 }
 
 func TestForeignFilesAreRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(t *testing.T, path string){
 		"text file": func(t *testing.T, path string) {
 			if err := os.WriteFile(path, []byte("customer,name\n1,Ann\n"), 0o644); err != nil {
@@ -98,6 +99,7 @@ func TestForeignFilesAreRefusedUntouched(t *testing.T) {
 // State files of custsync versions without an application_id must keep working: they are stamped (and made
 // private) on the first open.
 func TestOlderStateFileIsStamped(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, path := openTestStore(t)
 	if err := s.PutMappings(ctx, []SDMapping{{CustomerNumber: "C1", SDCustomerNumber: "0000000001"}}); err != nil {
@@ -126,6 +128,7 @@ func TestOlderStateFileIsStamped(t *testing.T) {
 }
 
 func TestEmptyFilesAreTakenAsNew(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.db")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestRunsLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	first, err := s.BeginRun(ctx, "import", map[string]any{"files": []string{"a.csv"}, "mode": "delta"})
@@ -55,6 +56,7 @@ func TestRunsLifecycle(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	plan := []PlannedOp{customerOp(1), customerOp(2), {Kind: "address", ERPKey: "A1", RemoteID: "C-1/A1", Action: ActionCreate, NewHash: 9}}
@@ -91,6 +93,7 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestScanEntitiesInKeyOrderAndSnapshotsInChunks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := openTestStore(t)
 	const n = 1200 // more than two snapshot chunks

@@ -9,6 +9,7 @@ import (
 )
 
 func TestMigrationsApplyOnceAndAreRecorded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
 	for i := 0; i < 3; i++ {
@@ -53,6 +54,7 @@ func TestMigrationsApplyOnceAndAreRecorded(t *testing.T) {
 }
 
 func TestWriterConnectionPragmas(t *testing.T) {
+	t.Parallel()
 	s, _ := openTestStore(t)
 	var sync, fk int
 	if err := s.writer.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
@@ -70,6 +72,7 @@ func TestWriterConnectionPragmas(t *testing.T) {
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
 	s, path := openTestStore(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -89,6 +92,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestNewerUserVersionRefused(t *testing.T) {
+	t.Parallel()
 	s, path := openTestStore(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -102,6 +106,7 @@ func TestNewerUserVersionRefused(t *testing.T) {
 }
 
 func TestBindingEnforced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
 	first, err := Open(ctx, path, Binding{APIURL: "HTTPS://API.Example.com:443/", Tenant: "Acme"})
@@ -159,6 +164,7 @@ func TestBindingEnforced(t *testing.T) {
 // Opening with a binding binds nothing: only Bind does, which custsync calls once the platform has accepted it.
 // A run that fails before that (a typo in the API URL, an input error, a dry run) leaves the file free.
 func TestOpenDoesNotBindUntilBind(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
 	for _, b := range []Binding{{}, {APIURL: "https://typo.example", Tenant: "acme"}, {APIURL: "https://x.example", Tenant: "globex"}} {
@@ -206,6 +212,7 @@ func TestOpenDoesNotBindUntilBind(t *testing.T) {
 }
 
 func TestMappingsURLIsRemembered(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, path := openTestStore(t)
 	if u, err := s.MappingsURL(ctx); err != nil || u != "" {
@@ -229,6 +236,7 @@ func TestMappingsURLIsRemembered(t *testing.T) {
 }
 
 func TestNormalizeBinding(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in      Binding
 		want    Binding

@@ -104,6 +104,7 @@ func driftedPlatform(t *testing.T) (*reconPlatform, *remote.Client, *state.Store
 // TestCheckFindsDriftAndChangesNothing runs check on driftedPlatform: check reports each case and writes
 // nothing, neither to the platform nor to the state file.
 func TestCheckFindsDriftAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	p, rc, st, file := driftedPlatform(t)
 	ctx := context.Background()
 	before := stateFingerprint(t, st.Path())
@@ -282,6 +283,7 @@ func assertCheckWorkbook(t *testing.T, path string) {
 }
 
 func TestCheckWrongHeaderIsInputError(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	file := filepath.Join(p.dir, "customers.csv")
 	if err := os.WriteFile(file, []byte("sdCustomerNumber,frstName\n1,A\n"), 0o644); err != nil {

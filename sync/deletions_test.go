@@ -33,6 +33,7 @@ func remoteMappings(t *testing.T, rc *remote.Client) map[string]remote.SDMapping
 // finds nothing new the second time; the deletions export carries the entries to the ERP, and acknowledging
 // that file clears them locally and on the remote mappings endpoint.
 func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rc, st := p.client("deltenant"), p.state("deltenant")
@@ -127,6 +128,7 @@ func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
 }
 
 func TestAckByKeyReportsUnknownKeys(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	st := p.state("ackkeys")
@@ -154,6 +156,7 @@ func TestAckByKeyReportsUnknownKeys(t *testing.T) {
 // remote mapping records, from a key field, and from deterministic ids of given keys; two customers claiming
 // one key and a key already mapped elsewhere are conflicts; AdoptedIDs exposes only non-deterministic ids.
 func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rc, st := p.client("adopt"), p.state("adopt")

@@ -195,6 +195,7 @@ func hashesByKey(recs []mapping.Record) map[string]uint64 {
 // which is what makes an export re-import as "unchanged". A customer whose platform id is not the key's
 // deterministic id gets its ERP number from the SD mapping.
 func TestExportRoundTripReMapsToTheSameRecords(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	rc, st := p.client("tenanta"), p.state("tenanta")
 	ctx := context.Background()
@@ -266,6 +267,7 @@ func TestExportRoundTripReMapsToTheSameRecords(t *testing.T) {
 // TestExportMigrationImportsUnchanged is the tenant migration: export tenant A, import the file into tenant B,
 // import it again: the second import sends nothing, and B holds A's customers under the same ids.
 func TestExportMigrationImportsUnchanged(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rcA, stA := p.client("tenanta"), p.state("tenanta")
@@ -301,6 +303,7 @@ func TestExportMigrationImportsUnchanged(t *testing.T) {
 // TestExportPagesConcurrentlyEveryCustomerOnce reads many pages with several page workers: every customer is
 // written exactly once, and the requests past the last page stay bounded by the number of workers.
 func TestExportPagesConcurrentlyEveryCustomerOnce(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	rc := p.client("pages")
 	seedCustomers(t, rc, 430)
@@ -334,6 +337,7 @@ func TestExportPagesConcurrentlyEveryCustomerOnce(t *testing.T) {
 }
 
 func TestExportOptionsAreChecked(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cases := []ExportOptions{
 		{Entities: []string{"customers", "addresses"}, Out: filepath.Join(dir, "two.csv")},
@@ -350,6 +354,7 @@ func TestExportOptionsAreChecked(t *testing.T) {
 
 // TestExportLocalTables exports the mapping table and the deletion log into one workbook.
 func TestExportLocalTables(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	st := p.state("local")
 	ctx := context.Background()
@@ -449,6 +454,7 @@ func BenchmarkExport100k(b *testing.B) {
 // what the customers round trip does: written to the platform directly, exported, mapped again, same hash.
 // The locations' companyKey stays blank: the companies' locationKeys carry the link.
 func TestExportCustomerManagementReMapsToTheSameRecords(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rc, st := p.client("cmtenant"), p.state("cmtenant")
@@ -498,6 +504,7 @@ func TestExportCustomerManagementReMapsToTheSameRecords(t *testing.T) {
 // TestExportReadsThroughAServerThatCapsThePageSize puts a proxy in front of the sandbox that answers at most 7
 // customers per page whatever was asked: the export must notice and still read every customer.
 func TestExportReadsThroughAServerThatCapsThePageSize(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	seedCustomers(t, p.client("capped"), 45)
 	capped := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,7 @@ func holdFiles(t *testing.T, e *env) (customers, addresses, locations string) {
 // invalid address holds the address deletes and the customer deletes (a customer's delete takes its addresses
 // along), while the location delete goes ahead.
 func TestFailedRowsHoldOnlyTheDeletesTheyConcern(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	customers, addresses, locations := holdFiles(t, e)
 	ctx := context.Background()
@@ -107,6 +108,7 @@ func TestFailedRowsHoldOnlyTheDeletesTheyConcern(t *testing.T) {
 }
 
 func TestMaxDeleteZeroAllowsNoDeletion(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []string{"0", "0%"} {
 		t.Run(limit, func(t *testing.T) {
 			e := newEnv(t)

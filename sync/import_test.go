@@ -19,6 +19,7 @@ import (
 )
 
 func TestImportSamplesCreatesEverythingThenNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	files := []string{"../samples/customers.csv", "../samples/addresses.csv"}
 	rep, err := e.run(context.Background(), Options{}, files...)
@@ -57,6 +58,7 @@ func TestImportSamplesCreatesEverythingThenNothing(t *testing.T) {
 }
 
 func TestImportSendsOnlyChangedRowsAndFields(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("customers.csv", customersCSV(200, nil))
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -81,6 +83,7 @@ func TestImportSendsOnlyChangedRowsAndFields(t *testing.T) {
 }
 
 func TestImportBlankKeepsAndSentinelClears(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("c.csv", "sdCustomerNumber,firstName,lastName,contactPhone\n42,Ann,Lee,+1 555\n")
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -100,6 +103,7 @@ func TestImportBlankKeepsAndSentinelClears(t *testing.T) {
 }
 
 func TestImportBadRowsGoToErrorFileWhileGoodRowsSync(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,preferredCurrency\n"+
 		"1,Ann,Lee,ann@example.com,EUR\n"+
@@ -164,6 +168,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestImportConvergesUnderFaults(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f, err := sandbox.ParseFaults("503=0.15,429=0.1,drop=0.1,seed=3")
 	if err != nil {
@@ -199,6 +204,7 @@ func TestImportConvergesUnderFaults(t *testing.T) {
 }
 
 func TestImportCancelledRunResumes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("customers.csv", customersCSV(300, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -236,6 +242,7 @@ func TestImportCancelledRunResumes(t *testing.T) {
 }
 
 func TestImportDeleteGuardTripsAndDeletesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("customers.csv", customersCSV(40, nil))
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -280,6 +287,7 @@ func TestImportDeleteGuardTripsAndDeletesNothing(t *testing.T) {
 }
 
 func TestImportExplicitDeleteFlag(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("c.csv", "sdCustomerNumber,firstName,deleted\n1,A,\n2,B,\n3,C,\n4,D,\n5,E,\n6,F,\n7,G,\n8,H,\n9,I,\n10,J,\n")
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -300,6 +308,7 @@ func TestImportExplicitDeleteFlag(t *testing.T) {
 }
 
 func TestImportDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("customers.csv", customersCSV(10, nil))
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -330,6 +339,7 @@ func TestImportDryRunChangesNothing(t *testing.T) {
 }
 
 func TestImportWrongHeaderStopsBeforeSending(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	good := e.file("customers.csv", customersCSV(3, nil))
 	bad := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,planet\n1,A,Ann,Mars\n")
@@ -344,6 +354,7 @@ func TestImportWrongHeaderStopsBeforeSending(t *testing.T) {
 }
 
 func TestImportAddressOfFailedCustomerFailsWithReason(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cust := e.file("customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,same@example.com\n2,Bob,same@example.com\n")
 	addr := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,country\n1,A,Ann,DE\n2,A,Bob,DE\n")
@@ -363,6 +374,7 @@ func TestImportAddressOfFailedCustomerFailsWithReason(t *testing.T) {
 }
 
 func TestImportPushesSDMappings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("c.csv", "sdCustomerNumber,customerNumber,firstName\n0000100080,C7534120357,Ann\n0003144965,C010101001,Bob\n")
 	rep, err := e.run(context.Background(), Options{PushMappings: true}, path)
@@ -391,6 +403,7 @@ func TestImportPushesSDMappings(t *testing.T) {
 }
 
 func TestImportDuplicateOfUnchangedRowIsRejected(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("c.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -405,6 +418,7 @@ func TestImportDuplicateOfUnchangedRowIsRejected(t *testing.T) {
 }
 
 func TestImportWritesToAdoptedCustomersInsteadOfCreatingDuplicates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	// A populated tenant: the customer exists under a platform-generated number and the remote mappings know it.
@@ -434,6 +448,7 @@ func TestImportWritesToAdoptedCustomersInsteadOfCreatingDuplicates(t *testing.T)
 }
 
 func TestImportHoldsCustomersDeletedOnThePlatform(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
@@ -472,6 +487,7 @@ func TestImportHoldsCustomersDeletedOnThePlatform(t *testing.T) {
 }
 
 func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n3,Cy\n")
@@ -493,6 +509,7 @@ func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
 }
 
 func TestImportEverySample(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		opts  func() Options

@@ -34,6 +34,7 @@ func (e *env) entitiesAddressIDs(companyID string) []string {
 // companies file that does not list locations, links them on the company (where the platform keeps the
 // link); a re-run sends nothing, and a location moved to another company is added there.
 func TestImportLocationCompanyKeyListsTheLocationOnTheCompany(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	companies := e.file("companies.csv", "companyKey,name,type\nK1,One,COMPANY\nK2,Two,COMPANY\n")
@@ -85,6 +86,7 @@ func TestImportLocationCompanyKeyListsTheLocationOnTheCompany(t *testing.T) {
 // TestImportLocationCompanyKeyMustAgreeWithLocationKeys: when the companies file says which locations a
 // company has, a location naming that company must be among them.
 func TestImportLocationCompanyKeyMustAgreeWithLocationKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	companies := e.file("companies.csv", "companyKey,name,type,locationKeys\nK1,One,COMPANY,L1\nK2,Two,COMPANY,\n")
@@ -125,6 +127,7 @@ func TestImportLocationCompanyKeyMustAgreeWithLocationKeys(t *testing.T) {
 // created in the same run; the company is written without them first, then with them, and a re-run sends
 // nothing.
 func TestImportApprovalGroupNamesAssignmentsOfTheSameRun(t *testing.T) {
+	t.Parallel()
 	var mu stdsync.Mutex
 	var puts []string // bodies of the PUTs of legal entity K1, in order
 	e := newEnvWith(t, func(h http.Handler) http.Handler {
@@ -183,6 +186,7 @@ func TestImportApprovalGroupNamesAssignmentsOfTheSameRun(t *testing.T) {
 // TestDeletionPreImagesKeepMixins: the deletion log's pre-image of a deleted customer and of a deleted
 // company holds their mixins (a customer is read with its mixins expanded), so nothing of them is lost.
 func TestDeletionPreImagesKeepMixins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	customers := e.file("customers.csv", "sdCustomerNumber,lastName,metadata.mixins.erp,mixins.erp.rating:number,deleted\nC1,One,https://schema.example/erp.json,7,\nC2,Two,,,\n")

@@ -16,6 +16,7 @@ import (
 const companiesHeader = "companyKey,name,type,parentCompanyKey,accountLimit.currency,accountLimit.value\n"
 
 func TestImportCompanyHierarchyFromShuffledFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Grandchild first, root last: the engine must still write parents before children.
 	path := e.file("companies.csv", companiesHeader+
@@ -56,6 +57,7 @@ func TestImportCompanyHierarchyFromShuffledFile(t *testing.T) {
 }
 
 func TestImportCompanyCycleAndMissingParentAreRowErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("companies.csv", companiesHeader+
 		"A,A,SUBSIDIARY,B,EUR,1\n"+
@@ -83,6 +85,7 @@ func TestImportCompanyCycleAndMissingParentAreRowErrors(t *testing.T) {
 }
 
 func TestImportContactsAfterCustomersAndCompanies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// The contacts file comes first on the command line and the customer only in the last file.
 	contacts := e.file("contacts.csv", "companyKey,sdCustomerNumber,type,primary\nC1,500,PRIMARY,true\n")
@@ -124,6 +127,7 @@ func TestImportContactsAfterCustomersAndCompanies(t *testing.T) {
 }
 
 func TestImportLegalEntityVersionConflictIsRetried(t *testing.T) {
+	t.Parallel()
 	var interfere atomic.Bool
 	var e *env
 	e = newEnvWith(t, func(h http.Handler) http.Handler {
@@ -175,6 +179,7 @@ func TestImportLegalEntityVersionConflictIsRetried(t *testing.T) {
 }
 
 func TestImportCustomerGroupsFromFileKeepPlatformGroups(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("companies.csv", "companyKey,name,type\nC1,Root,COMPANY\n")
 	if _, err := e.run(context.Background(), Options{}, path); err != nil {
@@ -197,6 +202,7 @@ func TestImportCustomerGroupsFromFileKeepPlatformGroups(t *testing.T) {
 }
 
 func TestImportDeletingParentCompanyWithChildren(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	path := e.file("companies.csv", companiesHeader+
 		"C1,Root,COMPANY,,EUR,30\nC2,Child,SUBSIDIARY,C1,EUR,20\nC3,Grandchild,SUBSIDIARY,C2,EUR,10\nD1,Other,COMPANY,,EUR,1\n")

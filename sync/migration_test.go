@@ -170,6 +170,7 @@ func sheetCells(t *testing.T, path string) map[string][][]string {
 // B and the CSVs into tenant C. The exports of B and C are byte for byte the exports of A, check finds
 // nothing, a second import sends nothing, and a mixin lost on the platform shows up in check.
 func TestMigrationRoundTripsEveryField(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rcA := p.client("tenanta")
@@ -273,6 +274,7 @@ func TestMigrationRoundTripsEveryField(t *testing.T) {
 // TestExportRowsAreInKeyOrderWhateverThePlatformOrder: two tenants holding the same customers, created in
 // opposite orders, export the same file.
 func TestExportRowsAreInKeyOrderWhateverThePlatformOrder(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	ids := []string{"0003", "0001", "0010", "0002"}
@@ -317,6 +319,7 @@ func TestExportRowsAreInKeyOrderWhateverThePlatformOrder(t *testing.T) {
 // imports its good rows; the error file keeps every column (mixins included), and once fixed it imports as it
 // is, after which the target exports exactly what the source did.
 func TestMigrationErrorFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	p := newReconPlatform(t)
 	ctx := context.Background()
 	rcA := p.client("source")

@@ -18,6 +18,7 @@ func (c *collectRows) Write(row []string) error {
 // TestSpillReplaysInKeyOrderWithTheMixinColumns: rows added out of order come back sorted by key, their mixin
 // cells under the sorted mixin columns, inserted before the tail of fixed cells.
 func TestSpillReplaysInKeyOrderWithTheMixinColumns(t *testing.T) {
+	t.Parallel()
 	sp, err := newSpill(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

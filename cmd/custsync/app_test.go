@@ -27,6 +27,7 @@ func runCLIContext(t *testing.T, ctx context.Context, args ...string) (int, stri
 }
 
 func TestVersionPrintsVersion(t *testing.T) {
+	t.Parallel()
 	code, out, _ := runCLI(t, "version")
 	if code != ExitOK || !strings.HasPrefix(out, "custsync ") {
 		t.Fatalf("version: code %d, out %q", code, out)
@@ -34,6 +35,7 @@ func TestVersionPrintsVersion(t *testing.T) {
 }
 
 func TestUnknownFlagIsUsageError(t *testing.T) {
+	t.Parallel()
 	code, _, errOut := runCLI(t, "version", "--no-such-flag")
 	if code != ExitUsage {
 		t.Fatalf("code %d, want %d; stderr %q", code, ExitUsage, errOut)
@@ -44,6 +46,7 @@ func TestUnknownFlagIsUsageError(t *testing.T) {
 }
 
 func TestUnknownGlobalFlagIsUsageError(t *testing.T) {
+	t.Parallel()
 	code, _, _ := runCLI(t, "--bogus", "version")
 	if code != ExitUsage {
 		t.Fatalf("code %d, want %d", code, ExitUsage)
@@ -51,6 +54,7 @@ func TestUnknownGlobalFlagIsUsageError(t *testing.T) {
 }
 
 func TestBadLogFormatIsUsageError(t *testing.T) {
+	t.Parallel()
 	code, _, errOut := runCLI(t, "--log-format", "xml", "version")
 	if code != ExitUsage || !strings.Contains(errOut, "log-format") {
 		t.Fatalf("code %d stderr %q", code, errOut)
@@ -58,6 +62,7 @@ func TestBadLogFormatIsUsageError(t *testing.T) {
 }
 
 func TestExitCodesCommandListsEveryCode(t *testing.T) {
+	t.Parallel()
 	code, out, _ := runCLI(t, "exit-codes")
 	if code != ExitOK {
 		t.Fatalf("code %d", code)
@@ -70,6 +75,7 @@ func TestExitCodesCommandListsEveryCode(t *testing.T) {
 }
 
 func TestExitCodeMapping(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		err  error
@@ -92,6 +98,7 @@ func TestExitCodeMapping(t *testing.T) {
 }
 
 func TestConfigFileFillsUnsetFlagsOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "custsync.yaml")
 	if err := os.WriteFile(cfg, []byte("log_format: xml\n"), 0o600); err != nil {
@@ -110,6 +117,7 @@ func TestConfigFileFillsUnsetFlagsOnly(t *testing.T) {
 }
 
 func TestConfigFileUnknownKeyIsUsageError(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(cfg, []byte("tennant: acme\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -121,6 +129,7 @@ func TestConfigFileUnknownKeyIsUsageError(t *testing.T) {
 }
 
 func TestMissingConfigFileIsUsageError(t *testing.T) {
+	t.Parallel()
 	code, _, _ := runCLI(t, "--config", filepath.Join(t.TempDir(), "absent.yaml"), "version")
 	if code != ExitUsage {
 		t.Fatalf("code %d, want %d", code, ExitUsage)
@@ -128,6 +137,7 @@ func TestMissingConfigFileIsUsageError(t *testing.T) {
 }
 
 func TestHoistGlobalFlags(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, want string }{
 		{"custsync import --tenant acme a.csv", "custsync --tenant acme import a.csv"},
 		{"custsync import --tenant=acme --dry-run a.csv", "custsync --tenant=acme import --dry-run a.csv"},

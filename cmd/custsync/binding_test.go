@@ -29,6 +29,7 @@ func stateShow(t *testing.T, path string) string {
 // unreachable URL, a server that is not the platform, refused credentials, an input error or a dry run leaves it
 // free for the corrected cron job.
 func TestStateIsBoundOnlyAfterThePlatformAccepted(t *testing.T) {
+	t.Parallel()
 	_, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	st := filepath.Join(dir, "state.db")
@@ -109,6 +110,7 @@ func fileFingerprint(t *testing.T, path string) string {
 // --state pointing at another application's SQLite file: every command refuses it with exit 7 and leaves the
 // file and its directory exactly as they were (no table added, no -wal or -shm file), the dry run included.
 func TestAnotherApplicationsDatabaseIsRefusedUntouched(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	other := filepath.Join(dir, "crm.db")
 	db, err := sql.Open("sqlite", "file:"+other+"?_pragma=journal_mode(WAL)")
@@ -144,6 +146,7 @@ func TestAnotherApplicationsDatabaseIsRefusedUntouched(t *testing.T) {
 // Once given, the mappings URL stays with the state file: later runs push without being told, deletions ack
 // keeps the remote in step, state show names it, and "none" forgets it.
 func TestMappingsURLIsRememberedWithTheState(t *testing.T) {
+	t.Parallel()
 	srv, url := platform(t, sandbox.Options{})
 	proxy, err := faultproxy.Start(url) // the mappings endpoint, counted on its own
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCheckCommandReportsDriftAndFailsOnDiffWhenAsked(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	report := filepath.Join(dir, "check.csv")
@@ -52,6 +53,7 @@ func TestCheckCommandReportsDriftAndFailsOnDiffWhenAsked(t *testing.T) {
 }
 
 func TestCheckCommandInputErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "customers.csv", "sdCustomerNumber,shoeSize\n1,42\n")
 	if code, _, errOut := runRecon(t, sandboxArgs(dir, "check", bad)...); code != ExitUsage || !strings.Contains(errOut, "shoeSize") {

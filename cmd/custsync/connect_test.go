@@ -44,6 +44,7 @@ func sandboxSub(dir, command, sub string, args ...string) []string {
 }
 
 func TestConnectRefusesAStateFileOfAnotherTenant(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// An export reads: it binds nothing. The import binds the state file to tenant demo.
 	if code, out, errOut := runRecon(t, append([]string{"--tenant", "other"}, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "a.csv"))...)...); code != ExitOK {
@@ -80,6 +81,7 @@ func TestConnectNeedsTenantAndCredentials(t *testing.T) {
 }
 
 func TestConnectLockIsExclusive(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	st, err := state.Open(context.Background(), filepath.Join(dir, "state.db"), state.Binding{})
 	if err != nil {

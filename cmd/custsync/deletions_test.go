@@ -12,6 +12,7 @@ import (
 // TestDeletionsCommandsFlow deletes an imported customer on the platform: detection logs it, list and export
 // show it to the ERP, and acknowledging the exported file clears it.
 func TestDeletionsCommandsFlow(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	withSandbox(t, dir, func(rc *remote.Client) {

@@ -66,6 +66,7 @@ func readTable(t *testing.T, path, name string) ([]string, [][]string) {
 }
 
 func TestExportCommandWritesAWorkbookThatReimportsUnchanged(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	out := filepath.Join(dir, "demo.xlsx")
@@ -89,6 +90,7 @@ func TestExportCommandWritesAWorkbookThatReimportsUnchanged(t *testing.T) {
 }
 
 func TestExportCommandUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cases := [][]string{
 		sandboxArgs(dir, "export", "-e", "customers,addresses", "-o", filepath.Join(dir, "two.csv")),
@@ -104,6 +106,7 @@ func TestExportCommandUsageErrors(t *testing.T) {
 }
 
 func TestExportCommandLocalTablesNeedNoPlatform(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	out := filepath.Join(dir, "mappings.csv")

@@ -38,6 +38,7 @@ const tokenPath = "/oauth/token"
 // A token endpoint that keeps failing stops the import once, after the retries of one shared fetch: exit 5, the
 // endpoint and one line of its answer, and not one token request per row.
 func TestImportStopsOnceWhenTheTokenEndpointFails(t *testing.T) {
+	t.Parallel()
 	proxy, global, in := faultyPlatform(t, 30)
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPost, Path: tokenPath, Answer: faultproxy.HTML(500, "500 Internal Server Error")})
 	code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--retries", "2", in)...)
@@ -57,6 +58,7 @@ func TestImportStopsOnceWhenTheTokenEndpointFails(t *testing.T) {
 }
 
 func TestImportRetriesATokenAnswerCutShort(t *testing.T) {
+	t.Parallel()
 	proxy, global, in := faultyPlatform(t, 5)
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPost, Path: tokenPath, Times: 1,
 		Answer: faultproxy.CutShort(`{"access_token":"abc","token_type":"Bearer","expires_in":14399}`, 20)})
@@ -71,6 +73,7 @@ func TestImportRetriesATokenAnswerCutShort(t *testing.T) {
 
 // A server that is not the platform is a configuration error, found at its first answer.
 func TestImportAgainstAServerThatIsNotThePlatform(t *testing.T) {
+	t.Parallel()
 	for name, answer := range map[string]faultproxy.Answer{
 		"501 HTML": faultproxy.HTML(501, "501 Not Implemented"),
 		"200 HTML": faultproxy.Body(200, "text/html", "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head></html>"),
@@ -90,6 +93,7 @@ func TestImportAgainstAServerThatIsNotThePlatform(t *testing.T) {
 }
 
 func TestTenantIsCheckedBeforeAnythingIsSent(t *testing.T) {
+	t.Parallel()
 	proxy, global, in := faultyPlatform(t, 5)
 	for _, tenant := range []string{"p3", "Acme", "a-b-c", "abcdefghijklmnopq"} {
 		args := append(append([]string(nil), global...), "--tenant", tenant, "import", in)
@@ -106,6 +110,7 @@ func TestTenantIsCheckedBeforeAnythingIsSent(t *testing.T) {
 // A gateway's 500 on a PUT is retried a bounded number of times; when it lasts, the row fails with a short
 // excerpt of the page and the others go through.
 func TestImportRetriesA500AndQuotesTheGatewayPage(t *testing.T) {
+	t.Parallel()
 	proxy, global, in := faultyPlatform(t, 4)
 	const path = "/customer/acme/customers/"
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPut, Path: path + "1001", Times: 1, Answer: faultproxy.HTML(500, "500 Internal Server Error")},

@@ -24,6 +24,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 func TestImportCommandSamplesThenNoop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "../../samples/customers.csv", "../../samples/addresses.csv")...)
 	if code != ExitOK || !strings.Contains(out, "64 created") {
@@ -40,6 +41,7 @@ func TestImportCommandSamplesThenNoop(t *testing.T) {
 }
 
 func TestImportCommandExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,contactEmail\n1,Ann,ann@example.com\n2,Bob,bob@example.com\n3,Cy,cy@example.com\n")
 	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", good)...); code != ExitOK {
@@ -66,6 +68,7 @@ func TestImportCommandExitCodes(t *testing.T) {
 }
 
 func TestImportCommandResultsAndDryRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
 	code, out, _ := runCLI(t, sandboxArgs(dir, "import", "--dry-run", "-v", in)...)
@@ -82,6 +85,7 @@ func TestImportCommandResultsAndDryRun(t *testing.T) {
 }
 
 func TestImportDecimalCommaAndDateFormatFlags(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := writeFile(t, dir, "companies.csv", "companyKey,name,type,accountLimit.currency,accountLimit.value,legalInfo.registrationDate\nC1,Acme,COMPANY,EUR,\"1.234,50\",24.12.2019\n")
 	// Without the flags the German number and date are row errors naming the columns.

@@ -10,6 +10,7 @@ import (
 )
 
 func TestMappingsCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	st := filepath.Join(dir, "state.db")

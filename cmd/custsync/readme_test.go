@@ -14,6 +14,7 @@ import (
 // TestREADMEWalkthrough runs the walkthrough block of README.md as a shell script, on a free port, so that
 // every command the documentation shows keeps working.
 func TestREADMEWalkthrough(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a sandbox process")
 	}
@@ -76,6 +77,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 // TestREADMEExitCodesMatchTheBinary compares README's exit-code table with `custsync exit-codes` (exitCodeHelp),
 // row by row: cron jobs are written against the README, and the binary is what they get.
 func TestREADMEExitCodesMatchTheBinary(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ func validReport(t *testing.T, def, out string) map[string]any {
 
 // Every way an import can end prints a report that follows the schema, with the exit code the process gets.
 func TestImportJSONReportFollowsTheSchema(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,company\n1,Ann,Smith & Sons\n2,Bob,\n3,Cy,\n")
 	type outcome struct {
@@ -145,6 +146,7 @@ func TestImportJSONReportFollowsTheSchema(t *testing.T) {
 // Held deletes are a result of their own: counted and explained in the text and the JSON report, written to the
 // result files and the run history, predicted by the dry run, and exit 3.
 func TestHeldDeletesAreReportedEverywhere(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	customers := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,deleted\n1,Ann,\n2,Bob,\n3,Cy,\n4,Dee,\n5,Eve,\n6,Fay,\n7,Gus,\n8,Hal,\n9,Ida,\n10,Jo,\n")
 	addresses := writeFile(t, dir, "addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country\n1,A1,Ann,Main Street,10115,Berlin,DE\n")
@@ -198,6 +200,7 @@ func TestHeldDeletesAreReportedEverywhere(t *testing.T) {
 
 // A safety stop shows the stop, not counts that read like a result.
 func TestSafetyStopPrintsTheStop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
 	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...); code != ExitOK {
@@ -212,6 +215,7 @@ func TestSafetyStopPrintsTheStop(t *testing.T) {
 }
 
 func TestUnknownCommandsAreUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"bogus"}, {"state", "bogus"}, {"mappings", "bogus", "x"}} {
 		if code, _, errOut := runCLI(t, args...); code != ExitUsage {
 			t.Errorf("%v: code %d, want %d\n%s", args, code, ExitUsage, errOut)
@@ -231,6 +235,7 @@ func TestUnknownCommandsAreUsageErrors(t *testing.T) {
 // The verbose plan prints values as they are; a failure line names its row once; XLSX result files of long file
 // names get a valid sheet name.
 func TestOutputDetails(t *testing.T) {
+	t.Parallel()
 	_, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	base := []string{"--api-url", url, "--tenant", "acme", "--client-id", "sandbox", "--client-secret", "sandbox", "--state", filepath.Join(dir, "s.db")}

@@ -93,6 +93,7 @@ func TestImportInterruptedBySIGINTExits130AndResumes(t *testing.T) {
 }
 
 func TestImportMaxDurationStopsAndResumes(t *testing.T) {
+	t.Parallel()
 	srv, global, in := slowPlatform(t, 300)
 	base := append(global, "import", "--tps", "0", "--writers", "2")
 	code, out, errOut := runCLI(t, append(append(base, "--max-duration", "300ms"), in)...)
@@ -107,6 +108,7 @@ func TestImportMaxDurationStopsAndResumes(t *testing.T) {
 }
 
 func TestImportCredentialsRefusedExits4WithoutLeakingTheSecret(t *testing.T) {
+	t.Parallel()
 	_, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
@@ -127,6 +129,7 @@ func TestImportCredentialsRefusedExits4WithoutLeakingTheSecret(t *testing.T) {
 }
 
 func TestImportSendPasswordResetFlagReachesThePlatform(t *testing.T) {
+	t.Parallel()
 	srv, url := platform(t, sandbox.Options{})
 	dir := t.TempDir()
 	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")

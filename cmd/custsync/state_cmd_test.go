@@ -10,6 +10,7 @@ import (
 )
 
 func TestStateShowAndRuns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	importSamples(t, dir)
 	st := filepath.Join(dir, "state.db")
@@ -25,6 +26,7 @@ func TestStateShowAndRuns(t *testing.T) {
 }
 
 func TestStateUnlockRefusesAFreshLockWithoutForce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.db")
 	st, err := state.Open(context.Background(), path, state.Binding{})

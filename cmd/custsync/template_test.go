@@ -9,6 +9,7 @@ import (
 )
 
 func TestTemplateCommand(t *testing.T) {
+	t.Parallel()
 	code, out, _ := runRecon(t, "template", "--entity", "addresses")
 	if code != ExitOK || strings.TrimSpace(out) != strings.Join(mapping.Columns(mapping.Addresses), ",") {
 		t.Fatalf("CSV header on stdout: code %d %q", code, out)
