@@ -39,15 +39,9 @@ func checkCommand() *cli.Command {
 }
 
 func runCheck(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return usageErrorf("check needs at least one FILE")
-	}
-	in, err := inputOptions(c)
+	opts, err := checkOptions(c)
 	if err != nil {
 		return err
-	}
-	if f := strings.ToLower(c.String("format")); f != "" && f != "csv" && f != "xlsx" {
-		return usageErrorf("--format must be csv or xlsx, not %q", f)
 	}
 	sess, err := connect(c, c.Bool("record-deletions"))
 	if err != nil {
@@ -59,10 +53,7 @@ func runCheck(c *cli.Context) error {
 			return err
 		}
 	}
-	rep, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, syncer.CheckOptions{
-		Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
-		Report: c.String("report"), Format: c.String("format"), ReportBOM: bomChoice(c), PageWorkers: c.Int("page-workers"),
-	})
+	rep, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, opts)
 	if err != nil {
 		return err
 	}
@@ -103,6 +94,22 @@ func runCheck(c *cli.Context) error {
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%d keys differ between the files and the platform", sumVerdicts(rep.Totals)-rep.Totals[syncer.CheckSame])}
 	}
 	return nil
+}
+
+// checkOptions turns the flags into engine options.
+func checkOptions(c *cli.Context) (syncer.CheckOptions, error) {
+	if c.NArg() == 0 {
+		return syncer.CheckOptions{}, usageErrorf("check needs at least one FILE")
+	}
+	in, err := inputOptions(c)
+	if err != nil {
+		return syncer.CheckOptions{}, err
+	}
+	if f := strings.ToLower(c.String("format")); f != "" && f != "csv" && f != "xlsx" {
+		return syncer.CheckOptions{}, usageErrorf("--format must be csv or xlsx, not %q", f)
+	}
+	return syncer.CheckOptions{Files: in.Files, Spec: in.Spec, Entity: in.Entity, Read: in.Read, ExpectRows: in.ExpectRows,
+		Report: c.String("report"), Format: c.String("format"), ReportBOM: bomChoice(c), PageWorkers: c.Int("page-workers")}, nil
 }
 
 func verdictLine(counts map[syncer.CheckStatus]int) string {

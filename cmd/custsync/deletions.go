@@ -115,20 +115,9 @@ func runDeletionsList(c *cli.Context) error {
 }
 
 func runDeletionsAck(c *cli.Context) error {
-	opts := syncer.AckOptions{All: c.Bool("all"), Files: c.Args().Slice()}
-	for _, k := range c.StringSlice("key") {
-		kind, key, ok := strings.Cut(k, ":")
-		e, err := mapping.ParseEntity(kind)
-		if !ok || key == "" || err != nil {
-			return usageErrorf("--key %q: want ENTITY:ERPKEY, e.g. customers:0000100080", k)
-		}
-		opts.Keys = append(opts.Keys, state.EntityKey{Kind: string(e), ERPKey: key})
-	}
-	if opts.All && (len(opts.Keys) > 0 || len(opts.Files) > 0) {
-		return usageErrorf("--all acknowledges everything: give no FILE or --key with it")
-	}
-	if !opts.All && len(opts.Keys) == 0 && len(opts.Files) == 0 {
-		return usageErrorf("say what to acknowledge: FILE..., --key ENTITY:ERPKEY or --all")
+	opts, err := ackOptions(c)
+	if err != nil {
+		return err
 	}
 	switch given := strings.TrimSpace(c.String("mappings-url")); {
 	case c.IsSet("remote"):
@@ -149,7 +138,6 @@ func runDeletionsAck(c *cli.Context) error {
 		st   *state.Store
 		sess *session
 		ctx  context.Context
-		err  error
 	)
 	if opts.RemoteMappings {
 		if sess, err = connect(c, true); err != nil {
@@ -193,4 +181,24 @@ func runDeletionsAck(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "  no unacknowledged entry for %s %s\n", k.Kind, k.ERPKey)
 	}
 	return nil
+}
+
+// ackOptions turns the flags into engine options, all but RemoteMappings, which may need the state file.
+func ackOptions(c *cli.Context) (syncer.AckOptions, error) {
+	opts := syncer.AckOptions{All: c.Bool("all"), Files: c.Args().Slice()}
+	for _, k := range c.StringSlice("key") {
+		kind, key, ok := strings.Cut(k, ":")
+		e, err := mapping.ParseEntity(kind)
+		if !ok || key == "" || err != nil {
+			return opts, usageErrorf("--key %q: want ENTITY:ERPKEY, e.g. customers:0000100080", k)
+		}
+		opts.Keys = append(opts.Keys, state.EntityKey{Kind: string(e), ERPKey: key})
+	}
+	if opts.All && (len(opts.Keys) > 0 || len(opts.Files) > 0) {
+		return opts, usageErrorf("--all acknowledges everything: give no FILE or --key with it")
+	}
+	if !opts.All && len(opts.Keys) == 0 && len(opts.Files) == 0 {
+		return opts, usageErrorf("say what to acknowledge: FILE..., --key ENTITY:ERPKEY or --all")
+	}
+	return opts, nil
 }

@@ -37,29 +37,9 @@ func exportCommand() *cli.Command {
 }
 
 func runExport(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageErrorf("export takes no arguments (got %q); name the output with --out", c.Args().First())
-	}
-	opts := syncer.ExportOptions{
-		Entities:     c.StringSlice("entity"),
-		Format:       c.String("format"),
-		Out:          c.String("out"),
-		Q:            c.String("q"),
-		IncludeAcked: c.Bool("include-acked"),
-		PageWorkers:  c.Int("page-workers"),
-	}
-	var err error
-	if opts.CSV, err = csvOutputStyle(c); err != nil {
+	opts, err := exportOptions(c)
+	if err != nil {
 		return err
-	}
-	if len(opts.Entities) == 0 {
-		return usageErrorf("--entity is required (customers, addresses, companies, locations, contacts, mappings, deletions)")
-	}
-	if opts.Out == "" {
-		return usageErrorf("--out is required")
-	}
-	if opts.PageWorkers < 1 {
-		return usageErrorf("--page-workers must be at least 1")
 	}
 	localOnly := true
 	for _, raw := range opts.Entities {
@@ -106,4 +86,33 @@ func runExport(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "exported %s to %s (%s, %d requests, %s)\n", strings.Join(parts, ", "), rep.Out, rep.Format,
 		rep.Requests, rep.Duration.Round(10*time.Millisecond))
 	return nil
+}
+
+// exportOptions turns the flags into engine options.
+func exportOptions(c *cli.Context) (syncer.ExportOptions, error) {
+	if c.NArg() > 0 {
+		return syncer.ExportOptions{}, usageErrorf("export takes no arguments (got %q); name the output with --out", c.Args().First())
+	}
+	opts := syncer.ExportOptions{
+		Entities:     c.StringSlice("entity"),
+		Format:       c.String("format"),
+		Out:          c.String("out"),
+		Q:            c.String("q"),
+		IncludeAcked: c.Bool("include-acked"),
+		PageWorkers:  c.Int("page-workers"),
+	}
+	var err error
+	if opts.CSV, err = csvOutputStyle(c); err != nil {
+		return opts, err
+	}
+	if len(opts.Entities) == 0 {
+		return opts, usageErrorf("--entity is required (customers, addresses, companies, locations, contacts, mappings, deletions)")
+	}
+	if opts.Out == "" {
+		return opts, usageErrorf("--out is required")
+	}
+	if opts.PageWorkers < 1 {
+		return opts, usageErrorf("--page-workers must be at least 1")
+	}
+	return opts, nil
 }
