@@ -145,6 +145,9 @@ func TestWrongSecretIsRefused(t *testing.T) {
 	if strings.Contains(err.Error(), cfg.ClientSecret) {
 		t.Errorf("secret in %q", err)
 	}
+	if want := "the platform refused the client credentials at " + p.http.URL + "/oauth/token: 401 Unauthorized (oauth.v2.InvalidClientIdentifier)"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want it to start with %q", err, want)
+	}
 	if n := p.countRequests(http.MethodPost, tokenPath); n != 1 {
 		t.Errorf("%d token requests, want 1: a refusal is not retried", n)
 	}

@@ -74,7 +74,10 @@ func (e *TokenError) Error() string {
 		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
 	}
 	if e.Answer != "" {
-		b.WriteString(": ")
+		if !strings.HasPrefix(e.Answer, "(") {
+			b.WriteString(":")
+		}
+		b.WriteString(" ")
 		b.WriteString(e.Answer)
 	}
 	return b.String()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -555,9 +556,10 @@ func invalidRows(p *plan) map[mapping.Entity]int {
 	return out
 }
 
-// failedRows counts the rows that failed in the run so far, invalid or refused, per entity.
-func (r *runner) failedRows(p *plan) map[mapping.Entity]int {
-	out := invalidRows(p)
+// failedRows counts the rows that failed in the run so far per entity: invalid (counted by invalidRows) or
+// refused.
+func (r *runner) failedRows(invalid map[mapping.Entity]int) map[mapping.Entity]int {
+	out := maps.Clone(invalid)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for e, c := range r.counts {

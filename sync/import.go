@@ -332,14 +332,15 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 	if err := r.runLate(ctx, p); err != nil {
 		return err
 	}
-	holds := holdDeletes(p, r.failedRows(p), r.opts.DeleteDespiteFailures)
+	invalid := invalidRows(p)
 	for i := len(applyOrder) - 1; i >= 0; i-- {
 		e := applyOrder[i]
 		ep := p.entities[e]
 		if ep == nil || len(ep.deletes) == 0 {
 			continue
 		}
-		if hold, ok := holds[e]; ok {
+		// Decided at each entity's turn: a delete of a dependent that failed just now holds its parent's.
+		if hold, ok := holdDeletes(p, r.failedRows(invalid), r.opts.DeleteDespiteFailures)[e]; ok {
 			if _, err := r.st.SkipPendingOps(context.WithoutCancel(ctx), r.runID, string(e), "held: "+hold.Reason); err != nil {
 				return &errFatal{err: err}
 			}
