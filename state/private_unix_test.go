@@ -13,7 +13,7 @@ import (
 // The state file holds names, e-mails and addresses: it and its -wal and -shm files are 0600 whatever the
 // umask. Not parallel: the umask is the process's.
 func TestStateFilesArePrivateWhateverTheUmask(t *testing.T) {
-	t.Parallel()
+	// Not t.Parallel(): the umask is the process's, and parallel tests would create their files under it.
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "state.db")

@@ -13,7 +13,7 @@ import (
 // files, exports and check reports are 0600 even under a umask that lets everyone read. Not parallel: the umask
 // is the process's.
 func TestFilesWithCustomerDataArePrivate(t *testing.T) {
-	t.Parallel()
+	// Not t.Parallel(): the umask is the process's, and parallel tests would create their files under it.
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
