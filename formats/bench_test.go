@@ -2,7 +2,9 @@ package formats
 
 import (
 	"bufio"
+	"compress/flate"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -225,6 +227,139 @@ func BenchmarkCSVWholeFileCheck(b *testing.B) {
 	path := fixture(b, "customers-1m.csv", buildBenchCSV(rows))
 	b.Run("check=on", func(b *testing.B) { readBench(b, path, rows, Options{}) })
 	b.Run("check=off", func(b *testing.B) { readBench(b, path, rows, Options{skipWholeCheck: true}) })
+}
+
+// BenchmarkReadXLSX1M is issue 13's XLSX target: 1M rows x 12 columns.
+// Where the time goes (BenchmarkXLSXIntegrityCost and -cpuprofile): the zip
+// member is inflated (compress/flate, checksum included) on one goroutine
+// and tokenised on another; tokenising is the larger half, about 35 ns per
+// tag: the tag itself (name, attributes), the sheet reader's handling of it,
+// and copying cell text into one string per row. The checks that make a
+// damaged file an error cost a few per cent of it.
+func BenchmarkReadXLSX1M(b *testing.B) {
+	const rows = 1_000_000
+	path := fixture(b, fmt.Sprintf("customers-%d.xlsx", rows), buildBenchXLSX(rows))
+	readBench(b, path, rows, Options{})
+}
+
+// xlsxRows sizes the XLSX fixture of the integrity benchmarks; a smaller one
+// suits instruction counting (valgrind --tool=callgrind), e.g.
+// -xlsx.rows 50000 -bench 'XLSXChecks/mode=checked'.
+var xlsxRows = flag.Int("xlsx.rows", 1_000_000, "rows of the XLSX fixture of BenchmarkXLSXIntegrityCost and BenchmarkXLSXChecks")
+
+// BenchmarkXLSXChecks reads the sheet in one mode per sub-benchmark, so each
+// can be measured alone: checked (as Open reads), unchecked (see
+// BenchmarkXLSXIntegrityCost) and none (builds the fixture, reads nothing: the
+// base to subtract from instruction counts).
+func BenchmarkXLSXChecks(b *testing.B) {
+	rows := *xlsxRows
+	path := fixture(b, fmt.Sprintf("customers-%d.xlsx", rows), buildBenchXLSX(rows))
+	modes := []struct {
+		name  string
+		open  func(string) ([]Table, error)
+		drain bool
+	}{
+		{"checked", func(p string) ([]Table, error) { return Open(p, Options{}) }, true},
+		{"unchecked", openUnchecked, false},
+		{"none", nil, false},
+	}
+	for _, m := range modes {
+		b.Run("mode="+m.name, func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				if m.open != nil {
+					readXLSXRows(b, path, rows, m.open, m.drain)
+				}
+			}
+		})
+	}
+}
+
+// readXLSXRows reads rows rows of path, then (drain) on to io.EOF.
+func readXLSXRows(b *testing.B, path string, rows int, open func(string) ([]Table, error), drain bool) {
+	tables, err := open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for n := 0; n < rows || drain; n++ {
+		_, err := tables[0].Next()
+		if drain && errors.Is(err, io.EOF) && n == rows {
+			break
+		}
+		if err != nil {
+			b.Fatalf("row %d: %v", n, err)
+		}
+	}
+	if err := CloseAll(tables); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkXLSXIntegrityCost reads the sheet (1M rows) twice per iteration,
+// alternating the order: as Open reads it (checked: the zip member's
+// checksum, well-formed XML with matching tags, valid characters and UTF-8,
+// the part read to its end) and with those checks left out (unchecked:
+// inflated without the checksum, a lax tokenizer, stopping after the last
+// row). checks-% is what the checks add to the read time, from wall time and
+// from process CPU time (the latter robust against other load).
+func BenchmarkXLSXIntegrityCost(b *testing.B) {
+	rows := *xlsxRows
+	path := fixture(b, fmt.Sprintf("customers-%d.xlsx", rows), buildBenchXLSX(rows))
+	read := func(open func(string) ([]Table, error), drain bool) (wall, cpu time.Duration) {
+		start, cpuStart := time.Now(), processCPU()
+		readXLSXRows(b, path, rows, open, drain)
+		return time.Since(start), processCPU() - cpuStart
+	}
+	checked := func(p string) ([]Table, error) { return Open(p, Options{}) }
+	var wall, cpu [2]time.Duration // [checked, unchecked]
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for k := range 2 {
+			if (n+k)%2 == 0 {
+				w, c := read(checked, true)
+				wall[0], cpu[0] = wall[0]+w, cpu[0]+c
+			} else {
+				w, c := read(openUnchecked, false)
+				wall[1], cpu[1] = wall[1]+w, cpu[1]+c
+			}
+		}
+	}
+	b.StopTimer()
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(per(wall[0]), "checked-s")
+	b.ReportMetric(per(wall[1]), "unchecked-s")
+	b.ReportMetric(per(cpu[0]), "checked-cpu-s")
+	b.ReportMetric(per(cpu[1]), "unchecked-cpu-s")
+	b.ReportMetric(100*(wall[0]-wall[1]).Seconds()/wall[0].Seconds(), "checks-%")
+	b.ReportMetric(100*(cpu[0]-cpu[1]).Seconds()/cpu[0].Seconds(), "checks-cpu-%")
+}
+
+// openUnchecked opens the first sheet the way Open does, but inflates it
+// without verifying its checksum and tokenises it laxly.
+func openUnchecked(path string) ([]Table, error) {
+	pkg, err := openPackage(path)
+	if err != nil {
+		return nil, err
+	}
+	wb := &workbook{pkg: pkg}
+	sheets, err := wb.describe()
+	if err != nil {
+		return nil, err
+	}
+	zf := pkg.part(sheets[0].part)
+	raw, err := zf.OpenRaw()
+	if err != nil {
+		return nil, err
+	}
+	lax := func(r io.Reader) *xmlScanner {
+		sc := newXMLScanner(r)
+		sc.lax, sc.plain = true, &xmlLaxPlain
+		return sc
+	}
+	t, err := wb.startTable(path, sheets[0].name, zf.Name, flate.NewReader(raw), lax)
+	if err != nil {
+		return nil, err
+	}
+	return []Table{t}, nil
 }
 
 func BenchmarkReadXLSX200k(b *testing.B) {

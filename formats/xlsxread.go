@@ -43,6 +43,7 @@ type xlsxTable struct {
 	header []string
 	wb     *workbook
 	member io.ReadCloser
+	ahead  *prefetchReader // inflates member ahead of rows
 	rows   *sheetReader
 	offset int // empty columns left of the header (a table starting in column B)
 	cells  []string
@@ -216,6 +217,13 @@ func (wb *workbook) openSheet(path string, s xlsxSheet) (*xlsxTable, error) {
 	if err != nil {
 		return nil, &FileError{Path: path, Sheet: s.name, Err: memberError(zf.Name, err)}
 	}
+	return wb.startTable(path, s.name, zf.Name, member, newXMLScanner)
+}
+
+// startTable reads a sheet's rows from member up to its header; the table
+// owns member from here on. newScanner is newXMLScanner except in the
+// benchmark that measures what the integrity checks cost.
+func (wb *workbook) startTable(path, sheet, part string, member io.ReadCloser, newScanner func(io.Reader) *xmlScanner) (*xlsxTable, error) {
 	var sst *sstReader
 	if wb.sst != nil {
 		sst = wb.sst.reader()
@@ -223,8 +231,9 @@ func (wb *workbook) openSheet(path string, s xlsxSheet) (*xlsxTable, error) {
 	wb.mu.Lock()
 	wb.open++
 	wb.mu.Unlock()
-	t := &xlsxTable{path: path, sheet: s.name, part: zf.Name, wb: wb, member: member,
-		rows: newSheetReader(newXMLScanner(member), sst, wb.pads)}
+	ahead := newPrefetchReader(member)
+	t := &xlsxTable{path: path, sheet: sheet, part: part, wb: wb, member: member, ahead: ahead,
+		rows: newSheetReader(newScanner(ahead), sst, wb.pads)}
 	for {
 		ok, err := t.nextRow()
 		if err != nil {
@@ -244,7 +253,7 @@ func (wb *workbook) openSheet(path string, s xlsxSheet) (*xlsxTable, error) {
 		}
 		for _, c := range t.rows.cells {
 			if c.isError {
-				return nil, t.closeWith(&FileError{Path: path, Sheet: s.name, Line: t.rows.row,
+				return nil, t.closeWith(&FileError{Path: path, Sheet: sheet, Line: t.rows.row,
 					Err: fmt.Errorf("header cell %s holds the spreadsheet error %s", cellRef(c.col, t.rows.row), cells[c.col])})
 			}
 		}
@@ -252,7 +261,7 @@ func (wb *workbook) openSheet(path string, s xlsxSheet) (*xlsxTable, error) {
 			t.offset++
 		}
 		if t.header, err = normalizeHeader(cells[t.offset:]); err != nil {
-			return nil, t.closeWith(&FileError{Path: path, Sheet: s.name, Line: t.rows.row, Err: err})
+			return nil, t.closeWith(&FileError{Path: path, Sheet: sheet, Line: t.rows.row, Err: err})
 		}
 		return t, nil
 	}
@@ -360,6 +369,7 @@ func (t *xlsxTable) Close() error {
 	if t.err == nil {
 		t.err = &FileError{Path: t.path, Sheet: t.sheet, Err: errors.New("read after Close")}
 	}
+	_ = t.ahead.Close()
 	err := t.member.Close()
 	return errors.Join(err, t.wb.release())
 }

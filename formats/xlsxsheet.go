@@ -131,12 +131,12 @@ func (r *sheetReader) nextRow() (ok bool, err error) {
 // start handles a start tag.
 func (r *sheetReader) start() error {
 	sc := r.sc
-	name := localName(sc.name)
+	name := sc.local()
 	switch sc.level {
 	case 0:
 		r.isWS = string(name) == "worksheet"
 		if !r.isWS && string(name) != "chartsheet" && string(name) != "dialogsheet" {
-			return r.fail("the root element is <%s>, not <worksheet>", sc.name)
+			return r.fail("the root element is <%s>, not <worksheet>", sc.qname())
 		}
 	case 1:
 		switch string(name) {
@@ -194,8 +194,7 @@ func (r *sheetReader) start() error {
 func (r *sheetReader) startRow() error {
 	n := r.lastRow + 1
 	if v, ok := r.sc.attr("r"); ok {
-		var err error
-		if n, err = strconv.Atoi(string(v)); err != nil || n < 1 {
+		if n, ok = parseSmallUint(v); !ok || n < 1 {
 			return r.fail("a row numbered %q", v)
 		}
 		if n <= r.lastRow {
@@ -214,7 +213,21 @@ func (r *sheetReader) startRow() error {
 func (r *sheetReader) startCell() error {
 	sc := r.sc
 	col := r.col + 1
-	if ref, ok := sc.attr("r"); ok {
+	var ref, style, typ []byte
+	for i := range sc.attrs {
+		a := &sc.attrs[i]
+		if a.nameEnd-a.localAt == 1 {
+			switch sc.buf[a.localAt] {
+			case 'r':
+				ref = sc.attrValue(a)
+			case 's':
+				style = sc.attrValue(a)
+			case 't':
+				typ = sc.attrValue(a)
+			}
+		}
+	}
+	if ref != nil {
 		c, _, err := parseCellRef(ref)
 		if err != nil {
 			return r.fail("a cell with the reference %q: %v", ref, err)
@@ -229,15 +242,14 @@ func (r *sheetReader) startCell() error {
 	}
 	r.col = col
 	r.style = 0
-	if s, ok := sc.attr("s"); ok {
-		v, err := strconv.Atoi(string(s))
-		if err != nil || v < 0 {
-			return r.fail("cell %s has the style %q", cellRef(col, r.row), s)
+	if style != nil {
+		v, ok := parseSmallUint(style)
+		if !ok {
+			return r.fail("cell %s has the style %q", cellRef(col, r.row), style)
 		}
 		r.style = v
 	}
-	t, _ := sc.attr("t")
-	r.typ = append(r.typ[:0], t...) // attribute values do not outlive the tag
+	r.typ = append(r.typ[:0], typ...) // attribute values do not outlive the tag
 	r.vbuf = r.vbuf[:0]
 	r.isSeen = false
 	r.cellStart = len(r.text)
@@ -245,11 +257,27 @@ func (r *sheetReader) startCell() error {
 	return nil
 }
 
+// parseSmallUint parses the decimal digits of a style index or row number
+// (at most 9 of them).
+func parseSmallUint(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // end handles an end tag; done is true when it completed a row with cells.
 func (r *sheetReader) end() (done bool, err error) {
 	switch r.sc.level {
 	case 1:
-		if r.inSD && string(localName(r.sc.name)) == "sheetData" {
+		if r.inSD && string(r.sc.local()) == "sheetData" {
 			r.inSD = false
 		}
 	case 2:
@@ -352,8 +380,8 @@ func parseCellRef(ref []byte) (col, row int, err error) {
 	if i < len(ref) && ref[i] == '$' {
 		i++
 	}
-	row, aerr := strconv.Atoi(string(ref[i:]))
-	if aerr != nil || row < 1 || row > xlsxMaxRows || ref[i] == '+' {
+	row, ok := parseSmallUint(ref[i:])
+	if !ok || row < 1 || row > xlsxMaxRows {
 		return 0, 0, errors.New("not a cell reference")
 	}
 	return col - 1, row, nil

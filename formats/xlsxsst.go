@@ -63,11 +63,11 @@ func parseSharedStrings(r io.Reader) (_ *sharedStrings, err error) {
 			}
 			return sst, sst.index.seal()
 		case tokStart:
-			name := string(localName(sc.name))
+			name := string(sc.local())
 			switch {
 			case sc.level == 0:
 				if name != "sst" {
-					return nil, fmt.Errorf("the root element is <%s>, not <sst>", sc.name)
+					return nil, fmt.Errorf("the root element is <%s>, not <sst>", sc.qname())
 				}
 			case sc.level == 1 && name == "si":
 				inItem, item = true, item[:0]

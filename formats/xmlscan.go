@@ -36,13 +36,15 @@ type xmlScanner struct {
 	rerr error // sticky read error, io.EOF at the end of the part
 	err  error // sticky syntax or read error returned by next
 
-	// The current token, valid until the next call to next.
-	name        []byte    // tokStart, tokEnd: the qualified name
-	attrs       []xmlAttr // tokStart
-	selfClosing bool      // tokStart: <name/>, no tokEnd follows
-	text        []byte    // tokText
-	level       int       // ancestors of the element (tokStart, tokEnd) or open elements (tokText)
-	tokOffset   int64     // offset of the token in the part
+	// The current token, valid until the next call to next. Names and
+	// attributes are offsets into buf (see qname, local, attrs): no
+	// pointers, so recording them costs no GC write barriers.
+	nameAt, localAt, nameEnd int
+	attrs                    []xmlAttr // tokStart
+	selfClosing              bool      // tokStart: <name/>, no tokEnd follows
+	text                     []byte    // tokText
+	level                    int       // ancestors of the element (tokStart, tokEnd) or open elements (tokText)
+	tokOffset                int64     // offset of the token in the part
 
 	scratch []byte // decoded text
 	attrBuf []byte // decoded attribute values
@@ -51,7 +53,11 @@ type xmlScanner struct {
 	openStart []int  // where each open element's name starts in open
 	rootSeen  bool
 	rootDone  bool
-	rootEnd   int64 // offset just after the root element, once rootDone
+	// lax drops the checks that do not change what is read (nesting,
+	// characters, UTF-8), for BenchmarkXLSXIntegrityCost to measure them.
+	lax     bool
+	plain   *[256]bool // xmlTextPlain, or xmlLaxPlain when lax
+	rootEnd int64      // offset just after the root element, once rootDone
 }
 
 type xmlToken uint8
@@ -63,8 +69,36 @@ const (
 	tokEOF
 )
 
+// xmlAttr locates an attribute of the current start tag: its name in buf
+// (localAt: after a namespace prefix) and its value in buf, or in attrBuf
+// when it had to be decoded.
 type xmlAttr struct {
-	name, value []byte
+	nameAt, localAt, nameEnd int32
+	valAt, valEnd            int32
+	decoded                  bool
+}
+
+// qname is the qualified name of the current start or end tag.
+func (s *xmlScanner) qname() []byte { return s.buf[s.nameAt:s.nameEnd] }
+
+// local is the name of the current start or end tag without its namespace
+// prefix.
+func (s *xmlScanner) local() []byte {
+	if s.localAt < 0 { // an end tag that matched its start tag's name
+		s.localAt = s.nameAt + bytes.IndexByte(s.buf[s.nameAt:s.nameEnd], ':') + 1
+	}
+	return s.buf[s.localAt:s.nameEnd]
+}
+
+// attrLocal is an attribute's name without its namespace prefix.
+func (s *xmlScanner) attrLocal(a *xmlAttr) []byte { return s.buf[a.localAt:a.nameEnd] }
+
+// attrValue is an attribute's decoded value.
+func (s *xmlScanner) attrValue(a *xmlAttr) []byte {
+	if a.decoded {
+		return s.attrBuf[a.valAt:a.valEnd]
+	}
+	return s.buf[a.valAt:a.valEnd]
 }
 
 const (
@@ -108,6 +142,22 @@ var (
 		t['<'], t['&'], t[0x7f] = false, false, true
 		return t
 	}()
+	// xmlLaxPlain is xmlTextPlain without the character checks.
+	xmlLaxPlain = func() (t [256]bool) {
+		for c := range t {
+			t[c] = c != '<' && c != '&' && c != '\r'
+		}
+		return t
+	}()
+	// The plain bytes of attribute values in double and single quotes.
+	xmlAttrPlain = [2][2][256]bool{
+		{without(xmlTextPlain, '"'), without(xmlTextPlain, '\'')},
+		{without(xmlLaxPlain, '"'), without(xmlLaxPlain, '\'')},
+	}
+	xmlSpaceByte = func() (t [256]bool) {
+		t[' '], t['\n'], t['\t'], t['\r'] = true, true, true, true
+		return t
+	}()
 	xmlNameStart = func() (t [256]bool) {
 		for c := 'a'; c <= 'z'; c++ {
 			t[c], t[c-'a'+'A'] = true, true
@@ -115,20 +165,32 @@ var (
 		t['_'], t[':'] = true, true
 		return t
 	}()
-	xmlNameChar = func() (t [256]bool) {
+	xmlNameCharNoColon = func() (t [256]bool) {
 		t = xmlNameStart
 		for c := '0'; c <= '9'; c++ {
 			t[c] = true
 		}
-		t['-'], t['.'] = true, true
+		t['-'], t['.'], t[':'] = true, true, false
 		return t
 	}()
 )
 
-func isXMLSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+func isXMLSpace(c byte) bool { return xmlSpaceByte[c] }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func without(t [256]bool, c byte) [256]bool {
+	t[c] = false
+	return t
+}
 
 func newXMLScanner(r io.Reader) *xmlScanner {
-	return &xmlScanner{r: r, buf: make([]byte, xmlReadBuffer)}
+	return &xmlScanner{r: r, buf: make([]byte, xmlReadBuffer), plain: &xmlTextPlain}
 }
 
 // offset is the position in the part of the current token.
@@ -267,8 +329,10 @@ func (s *xmlScanner) scanText() (xmlToken, error) {
 		i, mark := s.pos, s.pos
 		out := s.scratch[:0]
 		decoded := false
+		plain := s.plain
+		b := s.buf[:s.end]
 		for {
-			for i < s.end && xmlTextPlain[s.buf[i]] {
+			for i < len(b) && plain[b[i]] {
 				i++
 			}
 			if i == s.end {
@@ -448,33 +512,49 @@ func (s *xmlScanner) scanMarkup() (tok xmlToken, done bool, err error) {
 	}
 }
 
-// name scans an XML name at buf[i]; it returns its end, or 0 when the buffer
+// scanName scans an XML name at buf[i]. It returns its end and where its
+// local part starts (after a namespace prefix), or end == 0 when the buffer
 // ends inside it.
-func (s *xmlScanner) scanName(i int) (int, error) {
+func (s *xmlScanner) scanName(i int) (end, local int, err error) {
 	if i >= s.end {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if !xmlNameStart[s.buf[i]] {
 		if s.buf[i] >= 0x80 {
-			return 0, s.syntaxError(i, "names outside ASCII are not supported")
+			return 0, 0, s.syntaxError(i, "names outside ASCII are not supported")
 		}
-		return 0, s.syntaxError(i, "expected a name, found %q", s.buf[i])
+		return 0, 0, s.syntaxError(i, "expected a name, found %q", s.buf[i])
 	}
+	local = i
 	j := i + 1
-	for j < s.end && xmlNameChar[s.buf[j]] {
+	b := s.buf[:s.end]
+	for {
+		for j < len(b) && xmlNameCharNoColon[b[j]] {
+			j++
+		}
+		if j == len(b) || b[j] != ':' {
+			break
+		}
+		if local == i {
+			local = j + 1
+		}
 		j++
 	}
 	if j == s.end {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if s.buf[j] >= 0x80 {
-		return 0, s.syntaxError(j, "names outside ASCII are not supported")
+		return 0, 0, s.syntaxError(j, "names outside ASCII are not supported")
 	}
-	return j, nil
+	if local == j || s.buf[i] == ':' {
+		local = i // "a:" or ":a": no prefix to strip
+	}
+	return j, local, nil
 }
 
 func (s *xmlScanner) skipSpace(i int) int {
-	for i < s.end && isXMLSpace(s.buf[i]) {
+	b := s.buf[:s.end]
+	for i < len(b) && xmlSpaceByte[b[i]] {
 		i++
 	}
 	return i
@@ -489,7 +569,7 @@ func (s *xmlScanner) startTag() (int, error) {
 	if len(s.openStart) >= xmlMaxDepth {
 		return 0, s.syntaxError(s.pos, "elements nested more than %d deep", xmlMaxDepth)
 	}
-	nameEnd, err := s.scanName(s.pos + 1)
+	nameEnd, nameLocal, err := s.scanName(s.pos + 1)
 	if nameEnd == 0 {
 		return 0, err
 	}
@@ -503,7 +583,7 @@ func (s *xmlScanner) startTag() (int, error) {
 		}
 		switch s.buf[j] {
 		case '>':
-			s.finishStart(nameEnd, false)
+			s.finishStart(nameLocal, nameEnd, false)
 			return s.consume(j + 1), nil
 		case '/':
 			if j+1 == s.end {
@@ -512,7 +592,7 @@ func (s *xmlScanner) startTag() (int, error) {
 			if s.buf[j+1] != '>' {
 				return 0, s.syntaxError(j, "'/' not followed by '>' in a tag")
 			}
-			s.finishStart(nameEnd, true)
+			s.finishStart(nameLocal, nameEnd, true)
 			n := s.consume(j + 2)
 			if s.rootDone && s.level == 0 {
 				s.rootEnd = s.base + int64(s.pos)
@@ -522,7 +602,7 @@ func (s *xmlScanner) startTag() (int, error) {
 		if j == i {
 			return 0, s.syntaxError(j, "expected white space, '>' or '/>' after <%s", s.buf[s.pos+1:nameEnd])
 		}
-		attrEnd, err := s.scanName(j)
+		attrEnd, attrLocal, err := s.scanName(j)
 		if attrEnd == 0 {
 			return 0, err
 		}
@@ -537,11 +617,12 @@ func (s *xmlScanner) startTag() (int, error) {
 		if k == s.end {
 			return 0, nil
 		}
-		value, next, err := s.attrValue(k)
+		a := xmlAttr{nameAt: int32(j), localAt: int32(attrLocal), nameEnd: int32(attrEnd)}
+		next, err := s.scanAttrValue(k, &a)
 		if next == 0 {
 			return 0, err
 		}
-		s.attrs = append(s.attrs, xmlAttr{name: s.buf[j:attrEnd], value: value})
+		s.attrs = append(s.attrs, a)
 		i = next
 	}
 }
@@ -553,8 +634,8 @@ func (s *xmlScanner) consume(end int) int {
 	return n
 }
 
-func (s *xmlScanner) finishStart(nameEnd int, selfClosing bool) {
-	s.name = s.buf[s.pos+1 : nameEnd]
+func (s *xmlScanner) finishStart(nameLocal, nameEnd int, selfClosing bool) {
+	s.nameAt, s.localAt, s.nameEnd = s.pos+1, nameLocal, nameEnd
 	s.selfClosing = selfClosing
 	s.level = len(s.openStart)
 	s.rootSeen = true
@@ -565,45 +646,56 @@ func (s *xmlScanner) finishStart(nameEnd int, selfClosing bool) {
 		return
 	}
 	s.openStart = append(s.openStart, len(s.open))
-	s.open = append(s.open, s.name...)
+	if !s.lax {
+		s.open = append(s.open, s.buf[s.nameAt:s.nameEnd]...)
+	}
+}
+
+func (s *xmlScanner) pop() {
+	s.open = s.open[:s.openStart[len(s.openStart)-1]]
+	s.openStart = s.openStart[:len(s.openStart)-1]
+	s.level = len(s.openStart)
 }
 
 // xmlMaxDepth bounds element nesting; worksheets nest about ten deep.
 const xmlMaxDepth = 256
 
-// attrValue parses a quoted attribute value at buf[i]. It returns the decoded
-// value and the index after the closing quote, or next == 0 when the buffer
-// ends inside the value. A value with references is decoded into attrBuf
-// (when append moves attrBuf, the tag's earlier values keep the old array).
-func (s *xmlScanner) attrValue(i int) (value []byte, next int, err error) {
+// scanAttrValue parses a quoted attribute value at buf[i] into a. It returns
+// the index after the closing quote, or 0 when the buffer ends inside the
+// value. A value with references is decoded into attrBuf.
+func (s *xmlScanner) scanAttrValue(i int, a *xmlAttr) (next int, err error) {
 	q := s.buf[i]
 	if q != '"' && q != '\'' {
-		return nil, 0, s.syntaxError(i, "attribute value not in quotes")
+		return 0, s.syntaxError(i, "attribute value not in quotes")
 	}
 	j := i + 1
 	start := len(s.attrBuf)
 	decoded := false
 	mark := j
+	tbl := &xmlAttrPlain[b2i(s.lax)][b2i(q == '\'')]
+	b := s.buf[:s.end]
 	for {
-		for j < s.end && xmlTextPlain[s.buf[j]] && s.buf[j] != q {
+		for j < len(b) && tbl[b[j]] {
 			j++
 		}
 		if j == s.end {
-			return nil, 0, nil
+			return 0, nil
 		}
 		switch c := s.buf[j]; c {
 		case q:
 			if !decoded {
-				return s.buf[i+1 : j], j + 1, nil
+				a.valAt, a.valEnd = int32(i+1), int32(j)
+				return j + 1, nil
 			}
 			s.attrBuf = append(s.attrBuf, s.buf[mark:j]...)
-			return s.attrBuf[start:len(s.attrBuf):len(s.attrBuf)], j + 1, nil
+			a.valAt, a.valEnd, a.decoded = int32(start), int32(len(s.attrBuf)), true
+			return j + 1, nil
 		case '<':
-			return nil, 0, s.syntaxError(j, "'<' in an attribute value")
+			return 0, s.syntaxError(j, "'<' in an attribute value")
 		case '&':
 			r, n, err := s.reference(j)
 			if n == 0 {
-				return nil, 0, err
+				return 0, err
 			}
 			s.attrBuf = append(s.attrBuf, s.buf[mark:j]...)
 			s.attrBuf = utf8.AppendRune(s.attrBuf, r)
@@ -615,7 +707,7 @@ func (s *xmlScanner) attrValue(i int) (value []byte, next int, err error) {
 		default:
 			n, err := s.checkChar(j)
 			if n == 0 {
-				return nil, 0, err
+				return 0, err
 			}
 			j += n
 		}
@@ -625,7 +717,22 @@ func (s *xmlScanner) attrValue(i int) (value []byte, next int, err error) {
 // endTag parses </name> at buf[pos]. It returns the tag's length, or 0 when
 // the buffer ends inside it.
 func (s *xmlScanner) endTag() (int, error) {
-	nameEnd, err := s.scanName(s.pos + 2)
+	if n := len(s.openStart); n > 0 && !s.lax {
+		// Most end tags close what is open and end right after the name:
+		// compare with that name first.
+		name := s.open[s.openStart[n-1]:]
+		k := s.pos + 2 + len(name)
+		if k < s.end && s.buf[k] == '>' && string(s.buf[s.pos+2:k]) == string(name) {
+			s.pop()
+			s.nameAt, s.localAt, s.nameEnd = s.pos+2, -1, k
+			s.pos = k + 1
+			if s.level == 0 {
+				s.rootDone, s.rootEnd = true, s.base+int64(s.pos)
+			}
+			return len(name) + 3, nil
+		}
+	}
+	nameEnd, nameLocal, err := s.scanName(s.pos + 2)
 	if nameEnd == 0 {
 		return 0, err
 	}
@@ -640,14 +747,11 @@ func (s *xmlScanner) endTag() (int, error) {
 	if len(s.openStart) == 0 {
 		return 0, s.syntaxError(s.pos, "</%s> closes no open element", name)
 	}
-	top := s.openStart[len(s.openStart)-1]
-	if !bytes.Equal(s.open[top:], name) {
-		return 0, s.syntaxError(s.pos, "<%s> is closed by </%s>", s.open[top:], name)
+	if open := s.open[s.openStart[len(s.openStart)-1]:]; !s.lax && !bytes.Equal(open, name) {
+		return 0, s.syntaxError(s.pos, "<%s> is closed by </%s>", open, name)
 	}
-	s.open = s.open[:top]
-	s.openStart = s.openStart[:len(s.openStart)-1]
-	s.level = len(s.openStart)
-	s.name = name
+	s.pop()
+	s.nameAt, s.localAt, s.nameEnd = s.pos+2, nameLocal, nameEnd
 	n := s.consume(j + 1)
 	if s.level == 0 {
 		s.rootDone, s.rootEnd = true, s.base+int64(s.pos)
@@ -806,20 +910,12 @@ func (s *xmlScanner) bang() (tok xmlToken, n int, err error) {
 	return 0, 0, s.syntaxError(s.pos, "'<!' that starts neither a comment nor CDATA")
 }
 
-// localName strips a namespace prefix.
-func localName(qname []byte) []byte {
-	if i := bytes.IndexByte(qname, ':'); i >= 0 {
-		return qname[i+1:]
-	}
-	return qname
-}
-
 // attr returns the value of the current start tag's attribute with the given
 // local name (prefixed attributes match too, e.g. r:id for "id").
 func (s *xmlScanner) attr(local string) ([]byte, bool) {
-	for _, a := range s.attrs {
-		if string(localName(a.name)) == local {
-			return a.value, true
+	for i := range s.attrs {
+		if string(s.attrLocal(&s.attrs[i])) == local {
+			return s.attrValue(&s.attrs[i]), true
 		}
 	}
 	return nil, false
