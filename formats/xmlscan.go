@@ -44,7 +44,6 @@ type xmlScanner struct {
 	selfClosing              bool      // tokStart: <name/>, no tokEnd follows
 	text                     []byte    // tokText
 	level                    int       // ancestors of the element (tokStart, tokEnd) or open elements (tokText)
-	tokOffset                int64     // offset of the token in the part
 
 	scratch []byte // decoded text
 	attrBuf []byte // decoded attribute values
@@ -193,9 +192,6 @@ func newXMLScanner(r io.Reader) *xmlScanner {
 	return &xmlScanner{r: r, buf: make([]byte, xmlReadBuffer), plain: &xmlTextPlain}
 }
 
-// offset is the position in the part of the current token.
-func (s *xmlScanner) offset() int64 { return s.tokOffset }
-
 func (s *xmlScanner) syntaxError(at int, format string, args ...any) error {
 	return &xmlSyntaxError{Offset: s.base + int64(at), Msg: fmt.Sprintf(format, args...)}
 }
@@ -255,7 +251,6 @@ func (s *xmlScanner) scan() (xmlToken, error) {
 		if s.pos == s.end && !s.fill() {
 			return s.atEOF()
 		}
-		s.tokOffset = s.base + int64(s.pos)
 		if s.buf[s.pos] != '<' {
 			if len(s.openStart) == 0 {
 				if err := s.skipOutsideRoot(); err != nil {
