@@ -66,11 +66,7 @@ func (s *Server) assignmentView(tenant string, a map[string]any) map[string]any 
 }
 
 func (s *Server) handleListAssignments(c *reqCtx) *apiError {
-	var docs []map[string]any
-	for _, a := range s.store.list(c.tenant, kindAssignment) {
-		docs = append(docs, s.assignmentView(c.tenant, a))
-	}
-	return s.cmList(c, c.r.URL.Query().Get("q"), docs, assignmentFilters)
+	return s.cmList(c, c.r.URL.Query().Get("q"), kindAssignment, func(a map[string]any) map[string]any { return s.assignmentView(c.tenant, a) }, assignmentFilters)
 }
 
 func (s *Server) handleGetAssignment(c *reqCtx) *apiError {
@@ -113,16 +109,14 @@ func (s *Server) checkAssignmentTargets(tenant, selfID, leID, custID string, mis
 	if _, ok := s.store.get(tenant, kindCustomer, custID); !ok {
 		return newError(missingStatus, "bad_request", fmt.Sprintf("The customer '%s' does not exist.", custID))
 	}
-	var clash *apiError
-	s.store.each(tenant, kindAssignment, func(a map[string]any) bool {
-		if str(a, "id") != selfID && refID(a["legalEntity"]) == leID && refID(a["customer"]) == custID {
-			clash = conflict(fmt.Sprintf("Customer '%s' is already assigned to legal entity '%s'.", custID, leID))
+	for _, a := range s.store.byRef(tenant, kindAssignment, custID) {
+		if str(a, "id") != selfID && refID(a["legalEntity"]) == leID {
+			clash := conflict(fmt.Sprintf("Customer '%s' is already assigned to legal entity '%s'.", custID, leID))
 			clash.ResourceID = str(a, "id")
-			return false
+			return clash
 		}
-		return true
-	})
-	return clash
+	}
+	return nil
 }
 
 func (s *Server) buildAssignment(id string, fields map[string]any, version int, createdAt string) map[string]any {

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -303,24 +302,12 @@ func (s *Server) handleDeleteRetention(c *reqCtx) *apiError {
 		c.reply(http.StatusNoContent, nil)
 		return nil
 	}
-	if len(s.legacyAccounts(c.tenant, 1)) > 0 {
+	if len(s.store.byRef(c.tenant, kindAccount, refLegacyAccount)) > 0 {
 		return newError(http.StatusBadRequest, "validation_failure", "Configuration removal is not possible until password migration is concluded.")
 	}
 	s.store.del(c.tenant, kindConfig, retentionID)
 	c.reply(http.StatusNoContent, nil)
 	return nil
-}
-
-// legacyAccounts returns up to limit accounts of the tenant that still hold legacy credentials.
-func (s *Server) legacyAccounts(tenant string, limit int) []map[string]any {
-	var found []map[string]any
-	s.store.each(tenant, kindAccount, func(doc map[string]any) bool {
-		if _, has := doc["legacyAuth"]; has {
-			found = append(found, doc)
-		}
-		return len(found) < limit
-	})
-	return found
 }
 
 // concludeMigration models the end of the retention window: the platform clears the legacy hashes
@@ -331,7 +318,7 @@ func (s *Server) concludeMigration(tenant string) {
 	if !ok || s.today().Before(end) {
 		return
 	}
-	for _, doc := range s.legacyAccounts(tenant, math.MaxInt) {
+	for _, doc := range s.store.byRef(tenant, kindAccount, refLegacyAccount) {
 		next := cloneDoc(doc)
 		delete(next, "legacyAuth")
 		next["resetRequired"] = true

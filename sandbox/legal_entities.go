@@ -145,11 +145,7 @@ func (s *Server) legalEntityFilters() []listFilter {
 // The _read_own scope restricts the list to the calling customer's entities on the platform; the
 // sandbox issues only service tokens, so it answers read_own like read.
 func (s *Server) listLegalEntities(c *reqCtx, q string) *apiError {
-	var docs []map[string]any
-	for _, d := range s.store.list(c.tenant, kindLegalEntity) {
-		docs = append(docs, s.legalEntityView(c.tenant, d))
-	}
-	return s.cmList(c, q, docs, s.legalEntityFilters())
+	return s.cmList(c, q, kindLegalEntity, func(d map[string]any) map[string]any { return s.legalEntityView(c.tenant, d) }, s.legalEntityFilters())
 }
 
 func (s *Server) handleListLegalEntities(c *reqCtx) *apiError {
@@ -321,22 +317,30 @@ func (s *Server) handleDeleteLegalEntity(c *reqCtx) *apiError {
 		return legalEntityNotFound()
 	}
 	doomed := map[string]bool{id: true}
-	for changed := true; changed; {
-		changed = false
-		for _, d := range s.store.list(c.tenant, kindLegalEntity) {
-			if did := str(d, "id"); !doomed[did] && doomed[str(d, "parentId")] {
+	for level := []string{id}; len(level) > 0; {
+		var next []string
+		for _, d := range s.store.byRef(c.tenant, kindLegalEntity, level...) {
+			if did := str(d, "id"); !doomed[did] {
 				doomed[did] = true
-				changed = true
+				next = append(next, did)
 			}
 		}
+		level = next
 	}
 	for leID := range doomed {
 		s.store.del(c.tenant, kindLegalEntity, leID)
 	}
-	for _, a := range s.store.list(c.tenant, kindAssignment) {
-		if doomed[refID(a["legalEntity"])] {
-			s.store.del(c.tenant, kindAssignment, str(a, "id"))
+	var gone []string
+	s.store.scan(c.tenant, kindAssignment, func(batch []map[string]any) bool {
+		for _, a := range batch {
+			if doomed[refID(a["legalEntity"])] {
+				gone = append(gone, str(a, "id"))
+			}
 		}
+		return true
+	})
+	for _, aid := range gone {
+		s.store.del(c.tenant, kindAssignment, aid)
 	}
 	c.reply(http.StatusNoContent, nil)
 	return nil

@@ -66,7 +66,7 @@ func (s *Server) buildLocation(id string, fields map[string]any, version int, cr
 }
 
 func (s *Server) handleListLocations(c *reqCtx) *apiError {
-	return s.cmList(c, c.r.URL.Query().Get("q"), s.store.list(c.tenant, kindLocation), locationFilters)
+	return s.cmList(c, c.r.URL.Query().Get("q"), kindLocation, nil, locationFilters)
 }
 
 func (s *Server) handleGetLocation(c *reqCtx) *apiError {

@@ -30,8 +30,10 @@ type listFilter struct {
 	enum  []string
 }
 
-// cmListRequest lists docs (already in their response form) the Customer Management way.
-func (s *Server) cmList(c *reqCtx, q string, docs []map[string]any, filters []listFilter) *apiError {
+// cmList lists a kind the Customer Management way; view turns a stored document into its response
+// form (nil: as stored). Without q, filters and sort, the page is read directly at its position and
+// the total is the bucket's count; otherwise every document is read, viewed and filtered.
+func (s *Server) cmList(c *reqCtx, q, kind string, view func(map[string]any) map[string]any, filters []listFilter) *apiError {
 	params := c.r.URL.Query()
 	expr, err := query.Parse(q)
 	if err != nil {
@@ -73,35 +75,52 @@ func (s *Server) cmList(c *reqCtx, q string, docs []map[string]any, filters []li
 		}
 		active = append(active, af)
 	}
-	var matched []map[string]any
-	for _, d := range docs {
-		ok := expr.Match(d)
-		for _, f := range active {
-			if !ok {
-				break
-			}
-			ok = filterMatches(d, f.listFilter, f.value, f.b)
-		}
-		if ok {
-			matched = append(matched, d)
-		}
+	sortSpec := params.Get("sort")
+	if view == nil {
+		view = func(d map[string]any) map[string]any { return d }
 	}
-	if sortSpec := params.Get("sort"); sortSpec != "" {
-		normalized, apiErr := normalizeManagementSort(sortSpec)
-		if apiErr != nil {
-			return apiErr
+	var pageDocs []map[string]any
+	total := 0
+	if expr.Empty() && len(active) == 0 && sortSpec == "" {
+		for _, d := range s.store.page(c.tenant, kind, number, size) {
+			pageDocs = append(pageDocs, view(d))
 		}
-		if err := query.SortDocs(matched, normalized); err != nil {
-			return badRequest("Invalid sort: " + err.Error())
+		if wantTotal {
+			total = s.store.count(c.tenant, kind)
 		}
+	} else {
+		var matched []map[string]any
+		for _, stored := range s.store.list(c.tenant, kind) {
+			d := view(stored)
+			ok := expr.Match(d)
+			for _, f := range active {
+				if !ok {
+					break
+				}
+				ok = filterMatches(d, f.listFilter, f.value, f.b)
+			}
+			if ok {
+				matched = append(matched, d)
+			}
+		}
+		if sortSpec != "" {
+			normalized, apiErr := normalizeManagementSort(sortSpec)
+			if apiErr != nil {
+				return apiErr
+			}
+			if err := query.SortDocs(matched, normalized); err != nil {
+				return badRequest("Invalid sort: " + err.Error())
+			}
+		}
+		pageDocs, total = page(matched, number, size), len(matched)
 	}
 	fields := parseFields(params.Get("fields"))
 	out := []any{}
-	for _, d := range page(matched, number, size) {
+	for _, d := range pageDocs {
 		out = append(out, project(d, fields))
 	}
 	if wantTotal {
-		c.header("X-Total-Count", strconv.Itoa(len(matched)))
+		c.header("X-Total-Count", strconv.Itoa(total))
 	}
 	c.reply(http.StatusOK, out)
 	return nil

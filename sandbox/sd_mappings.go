@@ -67,19 +67,28 @@ func (s *Server) handleListSDMappings(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	var matched []map[string]any
-	for _, doc := range s.store.list(c.tenant, kindSDMapping) {
-		v := sdMappingView(doc)
-		if expr.Match(v) {
-			matched = append(matched, v)
-		}
-	}
-	if sortSpec := params.Get("sort"); sortSpec != "" {
-		if err := query.SortDocs(matched, sortSpec); err != nil {
-			return badRequest("Invalid sort: " + err.Error())
-		}
-	}
+	sortSpec := params.Get("sort")
 	out := []any{}
+	if expr.Empty() && sortSpec == "" {
+		for _, doc := range s.store.page(c.tenant, kindSDMapping, number, size) {
+			out = append(out, sdMappingView(doc))
+		}
+		c.header("hybris-Count", strconv.Itoa(s.store.count(c.tenant, kindSDMapping)))
+		c.reply(http.StatusOK, out)
+		return nil
+	}
+	var matched []map[string]any
+	s.store.scan(c.tenant, kindSDMapping, func(batch []map[string]any) bool {
+		for _, doc := range batch {
+			if v := sdMappingView(doc); expr.Match(v) {
+				matched = append(matched, v)
+			}
+		}
+		return true
+	})
+	if err := query.SortDocs(matched, sortSpec); err != nil {
+		return badRequest("Invalid sort: " + err.Error())
+	}
 	for _, v := range page(matched, number, size) {
 		out = append(out, v)
 	}

@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
+	"os"
+	"slices"
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -26,88 +29,185 @@ func addressKind(customerNumber string) string { return kindAddressPrefix + cust
 
 type bucketKey struct{ tenant, kind string }
 
-type entry struct {
-	seq int64
-	doc map[string]any
+// refOf is a document's secondary key, indexed so that the lookups every write or view needs are not
+// scans of the tenant: a customer's lower-cased contact e-mail (uniqueness), a contact assignment's
+// customer id (the customer's legal entities), a legal entity's parent (subsidiaries) and, for login
+// accounts, whether legacy credentials remain. Other kinds have none.
+func refOf(kind string, doc map[string]any) any {
+	var ref string
+	switch kind {
+	case kindCustomer:
+		ref = strings.ToLower(str(doc, "contactEmail"))
+	case kindAssignment:
+		ref = refID(doc["customer"])
+	case kindLegalEntity:
+		ref = str(doc, "parentId")
+	case kindAccount:
+		if _, ok := doc["legacyAuth"]; ok {
+			ref = refLegacyAccount
+		}
+	}
+	if ref == "" {
+		return nil
+	}
+	return ref
 }
 
-type change struct {
-	key     bucketKey
-	id      string
-	seq     int64
-	doc     map[string]any // nil = delete
-	deleted bool
+const refLegacyAccount = "legacy"
+
+// storeError is how a failing SQLite statement leaves a handler: the server's recover logs it and
+// answers 500, and the request's transaction is rolled back. A sandbox whose file fails is broken
+// beyond what a handler could answer, so the handlers need not thread the error through.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return "sandbox store: " + e.err.Error() }
+
+func (st *store) fail(format string, args ...any) {
+	panic(storeError{fmt.Errorf(format, args...)})
 }
 
-// store holds every document in memory, keyed by tenant, kind and id, and mirrors committed writes
-// into SQLite when a data file is configured. It is not safe for concurrent use: the Server
-// serialises all access with one mutex.
+// store keeps every document in SQLite, keyed by tenant, kind and id, in insertion order (seq). With
+// a data file the records live in the file and only SQLite's bounded page cache is in memory; without
+// one the database is in memory. It is not safe for concurrent use: the Server serialises access with
+// one mutex. Writes of a request go into one transaction, begun by the first write and ended by
+// commit or rollback before the answer is written.
 type store struct {
-	buckets map[bucketKey]map[string]*entry
-	// byEmail indexes customers by lower-cased contact e-mail per tenant, so that the uniqueness check on
-	// every customer write is a lookup rather than a scan of the tenant.
-	byEmail map[string]map[string]map[string]struct{}
-	// ordered caches each bucket's entries in insertion order for list; an insert or a delete drops it.
-	ordered map[bucketKey][]*entry
-	seq     int64
-	db      *sql.DB
-	pending []change
+	db  *sql.DB
+	tx  *sql.Tx
+	seq int64 // the last insertion rank handed out
+	// seqAtBegin restores seq when a transaction is rolled back.
+	seqAtBegin int64
+	// orders are the position indexes of the buckets that have been paged; pending holds the current
+	// transaction's inserts and deletes, applied to them on commit.
+	orders  map[bucketKey]*orderIndex
+	pending []orderChange
+	stmts   map[string]*sql.Stmt
 }
+
+type orderChange struct {
+	key   bucketKey
+	seq   int64
+	added bool
+}
+
+// The pragmas: WAL with synchronous=NORMAL survives a killed process (the torture tests kill the
+// sandbox with SIGKILL) without an fsync per write; a 64 MiB page cache bounds the memory.
+const (
+	filePragmas   = "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+	memoryPragmas = "?_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+)
 
 func openStore(path string) (*store, error) {
-	st := &store{buckets: map[bucketKey]map[string]*entry{}, byEmail: map[string]map[string]map[string]struct{}{},
-		ordered: map[bucketKey][]*entry{}}
-	if path == "" {
-		return st, nil
+	dsn := "file::memory:" + memoryPragmas
+	if path != "" {
+		// The file holds customer data (and, after a bulk import, password hashes): private from the start.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open sandbox data file %s: %w", path, err)
+		}
+		f.Close()
+		dsn = "file:" + path + filePragmas
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox data file %s: %w", path, err)
 	}
+	// One connection: an in-memory database exists only inside it, and the server serialises requests.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS docs (
-		tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
-		PRIMARY KEY (tenant, kind, id))`); err != nil {
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	st := &store{db: db, orders: map[bucketKey]*orderIndex{}, stmts: map[string]*sql.Stmt{}}
+	if err := st.migrate(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("create sandbox schema in %s: %w", path, err)
-	}
-	rows, err := db.Query(`SELECT tenant, kind, id, seq, json FROM docs`)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load sandbox data from %s: %w", path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var tenant, kind, id, raw string
-		var seq int64
-		if err := rows.Scan(&tenant, &kind, &id, &seq, &raw); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("load sandbox data from %s: %w", path, err)
+		if path == "" {
+			path = "(memory)"
 		}
-		var doc map[string]any
-		if err := json.Unmarshal([]byte(raw), &doc); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("load sandbox document %s/%s/%s: %w", tenant, kind, id, err)
-		}
-		st.bucket(tenant, kind, true)[id] = &entry{seq: seq, doc: doc}
-		st.reindex(tenant, kind, id, nil, doc)
-		delete(st.ordered, bucketKey{tenant, kind})
-		if seq > st.seq {
-			st.seq = seq
-		}
+		return nil, fmt.Errorf("prepare sandbox data file %s: %w", path, err)
 	}
-	if err := rows.Err(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load sandbox data from %s: %w", path, err)
-	}
-	st.db = db
 	return st, nil
+}
+
+// migrate creates the schema, or brings a data file of an earlier sandbox (without the ref column)
+// up to date, and loads the last insertion rank.
+func (st *store) migrate() error {
+	if _, err := st.db.Exec(`CREATE TABLE IF NOT EXISTS docs (
+		tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL, ref TEXT,
+		PRIMARY KEY (tenant, kind, id))`); err != nil {
+		return err
+	}
+	var hasRef int
+	if err := st.db.QueryRow(`SELECT count(*) FROM pragma_table_info('docs') WHERE name = 'ref'`).Scan(&hasRef); err != nil {
+		return err
+	}
+	if hasRef == 0 {
+		if err := st.addRefColumn(); err != nil {
+			return err
+		}
+	}
+	for _, ddl := range []string{
+		`CREATE INDEX IF NOT EXISTS docs_order ON docs (tenant, kind, seq)`,
+		`CREATE INDEX IF NOT EXISTS docs_ref ON docs (tenant, kind, ref) WHERE ref IS NOT NULL`,
+	} {
+		if _, err := st.db.Exec(ddl); err != nil {
+			return err
+		}
+	}
+	return st.db.QueryRow(`SELECT coalesce(max(seq), 0) FROM docs`).Scan(&st.seq)
+}
+
+// addRefColumn fills the secondary keys of a data file written before they existed.
+func (st *store) addRefColumn() error {
+	tx, err := st.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`ALTER TABLE docs ADD COLUMN ref TEXT`); err != nil {
+		return err
+	}
+	rows, err := tx.Query(`SELECT rowid, kind, json FROM docs WHERE kind IN (?, ?, ?, ?)`, kindCustomer, kindAssignment, kindLegalEntity, kindAccount)
+	if err != nil {
+		return err
+	}
+	type update struct {
+		rowid int64
+		ref   any
+	}
+	var updates []update
+	for rows.Next() {
+		var rowid int64
+		var kind, raw string
+		if err := rows.Scan(&rowid, &kind, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		doc, err := decodeDoc(raw)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if ref := refOf(kind, doc); ref != nil {
+			updates = append(updates, update{rowid, ref})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if _, err := tx.Exec(`UPDATE docs SET ref = ? WHERE rowid = ?`, u.ref, u.rowid); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (st *store) close() error {
 	if st.db == nil {
 		return nil
+	}
+	for _, s := range st.stmts {
+		s.Close()
 	}
 	err := st.db.Close()
 	st.db = nil
@@ -117,160 +217,526 @@ func (st *store) close() error {
 	return nil
 }
 
-func (st *store) bucket(tenant, kind string, create bool) map[string]*entry {
-	k := bucketKey{tenant, kind}
-	b := st.buckets[k]
-	if b == nil && create {
-		b = map[string]*entry{}
-		st.buckets[k] = b
+// stmt returns the prepared statement for query, bound to the open transaction if there is one.
+// Statements are prepared outside transactions and cached: preparing on the pool while a transaction
+// holds the only connection would wait forever, so a statement first needed inside one is prepared on
+// the transaction and cached by the next request that needs it outside.
+func (st *store) stmt(query string) *sql.Stmt {
+	if s, ok := st.stmts[query]; ok {
+		if st.tx != nil {
+			return st.tx.Stmt(s)
+		}
+		return s
 	}
-	return b
+	if st.tx != nil {
+		s, err := st.tx.Prepare(query)
+		if err != nil {
+			st.fail("prepare %q: %w", query, err)
+		}
+		return s
+	}
+	s, err := st.db.Prepare(query)
+	if err != nil {
+		st.fail("prepare %q: %w", query, err)
+	}
+	st.stmts[query] = s
+	return s
+}
+
+// write begins the request's transaction if it has not begun yet.
+func (st *store) write() {
+	if st.tx != nil {
+		return
+	}
+	tx, err := st.db.Begin()
+	if err != nil {
+		st.fail("begin: %w", err)
+	}
+	st.tx, st.seqAtBegin = tx, st.seq
+}
+
+func decodeDoc(raw string) (map[string]any, error) {
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		return nil, err
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	return doc, nil
+}
+
+// docs reads the json column of every row and decodes it. Reading all rows before decoding keeps the
+// connection free for the next statement.
+func (st *store) docs(query string, args ...any) []map[string]any {
+	raws := st.strings(query, args...)
+	out := make([]map[string]any, len(raws))
+	for i, raw := range raws {
+		doc, err := decodeDoc(raw)
+		if err != nil {
+			st.fail("decode a stored document: %w", err)
+		}
+		out[i] = doc
+	}
+	return out
+}
+
+// docsBySeq reads (seq, json) rows, orders them by seq and decodes them. Queries on the secondary key
+// leave the ordering to it: asked to ORDER BY seq, SQLite would walk the whole bucket in seq order
+// instead of using the key's index.
+func (st *store) docsBySeq(query string, args ...any) []map[string]any {
+	rows, err := st.stmt(query).Query(args...)
+	if err != nil {
+		st.fail("%s: %w", query, err)
+	}
+	type row struct {
+		seq int64
+		raw string
+	}
+	var read []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.raw); err != nil {
+			rows.Close()
+			st.fail("%s: %w", query, err)
+		}
+		read = append(read, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		st.fail("%s: %w", query, err)
+	}
+	slices.SortFunc(read, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]map[string]any, len(read))
+	for i, r := range read {
+		doc, err := decodeDoc(r.raw)
+		if err != nil {
+			st.fail("decode a stored document: %w", err)
+		}
+		out[i] = doc
+	}
+	return out
+}
+
+// strings reads the single text column of every row.
+func (st *store) strings(query string, args ...any) []string {
+	rows, err := st.stmt(query).Query(args...)
+	if err != nil {
+		st.fail("%s: %w", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			st.fail("%s: %w", query, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		st.fail("%s: %w", query, err)
+	}
+	return out
 }
 
 // get returns the stored document; callers must not modify it (use cloneDoc first).
 func (st *store) get(tenant, kind, id string) (map[string]any, bool) {
-	e, ok := st.bucket(tenant, kind, false)[id]
-	if !ok {
+	var raw string
+	err := st.stmt(`SELECT json FROM docs WHERE tenant = ? AND kind = ? AND id = ?`).QueryRow(tenant, kind, id).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false
 	}
-	return e.doc, true
+	if err != nil {
+		st.fail("get %s/%s/%s: %w", tenant, kind, id, err)
+	}
+	doc, err := decodeDoc(raw)
+	if err != nil {
+		st.fail("decode %s/%s/%s: %w", tenant, kind, id, err)
+	}
+	return doc, true
+}
+
+// getMany returns the documents with the given ids that exist, in insertion order.
+func (st *store) getMany(tenant, kind string, ids []string) []map[string]any {
+	var out []map[string]any
+	for chunk := range chunks(ids, maxParams) {
+		out = append(out, st.docs(`SELECT json FROM docs WHERE tenant = ? AND kind = ? AND id IN (`+placeholders(len(chunk))+`) ORDER BY seq`,
+			append([]any{tenant, kind}, anys(chunk)...)...)...)
+	}
+	return out
 }
 
 // put stores doc (normalised to plain JSON values), keeping the insertion rank of an existing id.
 func (st *store) put(tenant, kind, id string, doc map[string]any) {
 	doc = normalizeDoc(doc)
-	b := st.bucket(tenant, kind, true)
-	e, ok := b[id]
-	if !ok {
-		st.seq++
-		e = &entry{seq: st.seq}
-		b[id] = e
-		delete(st.ordered, bucketKey{tenant, kind})
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		st.fail("encode %s/%s/%s: %w", tenant, kind, id, err)
 	}
-	st.reindex(tenant, kind, id, e.doc, doc)
-	e.doc = doc
-	st.pending = append(st.pending, change{key: bucketKey{tenant, kind}, id: id, seq: e.seq, doc: doc})
+	st.write()
+	next := st.seq + 1
+	var seq int64
+	err = st.stmt(`INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, kind, id) DO UPDATE SET json = excluded.json, ref = excluded.ref RETURNING seq`).
+		QueryRow(tenant, kind, id, next, string(raw), refOf(kind, doc)).Scan(&seq)
+	if err != nil {
+		st.fail("put %s/%s/%s: %w", tenant, kind, id, err)
+	}
+	if seq == next {
+		st.seq = next
+		st.pending = append(st.pending, orderChange{key: bucketKey{tenant, kind}, seq: seq, added: true})
+	}
 }
 
 func (st *store) del(tenant, kind, id string) bool {
-	b := st.bucket(tenant, kind, false)
-	e, ok := b[id]
-	if !ok {
+	st.write()
+	var seq int64
+	err := st.stmt(`DELETE FROM docs WHERE tenant = ? AND kind = ? AND id = ? RETURNING seq`).QueryRow(tenant, kind, id).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
 		return false
 	}
-	st.reindex(tenant, kind, id, e.doc, nil)
-	delete(b, id)
-	delete(st.ordered, bucketKey{tenant, kind})
-	st.pending = append(st.pending, change{key: bucketKey{tenant, kind}, id: id, deleted: true})
+	if err != nil {
+		st.fail("delete %s/%s/%s: %w", tenant, kind, id, err)
+	}
+	st.pending = append(st.pending, orderChange{key: bucketKey{tenant, kind}, seq: seq})
 	return true
 }
 
-// reindex moves a customer's entry in the e-mail index from its old document to its new one (nil: none).
-func (st *store) reindex(tenant, kind, id string, old, doc map[string]any) {
-	if kind != kindCustomer {
-		return
-	}
-	if email := strings.ToLower(str(old, "contactEmail")); email != "" {
-		if ids := st.byEmail[tenant][email]; ids != nil {
-			delete(ids, id)
-			if len(ids) == 0 {
-				delete(st.byEmail[tenant], email)
-			}
-		}
-	}
-	if email := strings.ToLower(str(doc, "contactEmail")); email != "" {
-		if st.byEmail[tenant] == nil {
-			st.byEmail[tenant] = map[string]map[string]struct{}{}
-		}
-		if st.byEmail[tenant][email] == nil {
-			st.byEmail[tenant][email] = map[string]struct{}{}
-		}
-		st.byEmail[tenant][email][id] = struct{}{}
-	}
-}
-
-// customersWithEmail returns the ids of the tenant's customers whose contact e-mail equals email, ignoring
-// case. The caller must not modify the result.
-func (st *store) customersWithEmail(tenant, email string) map[string]struct{} {
-	return st.byEmail[tenant][strings.ToLower(email)]
-}
-
 func (st *store) delKind(tenant, kind string) {
-	for id := range st.bucket(tenant, kind, false) {
-		st.del(tenant, kind, id)
+	st.write()
+	rows, err := st.stmt(`DELETE FROM docs WHERE tenant = ? AND kind = ? RETURNING seq`).Query(tenant, kind)
+	if err != nil {
+		st.fail("delete %s/%s: %w", tenant, kind, err)
 	}
-	delete(st.buckets, bucketKey{tenant, kind})
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			st.fail("delete %s/%s: %w", tenant, kind, err)
+		}
+		st.pending = append(st.pending, orderChange{key: bucketKey{tenant, kind}, seq: seq})
+	}
+	if err := rows.Err(); err != nil {
+		st.fail("delete %s/%s: %w", tenant, kind, err)
+	}
 }
 
 // list returns the documents of a kind in insertion order (the order the platform lists them in
-// when no sort is given, as far as the sandbox is concerned).
+// when no sort is given, as far as the sandbox is concerned). It reads the whole bucket: for buckets
+// that can be large, page and scan read only what they need.
 func (st *store) list(tenant, kind string) []map[string]any {
-	k := bucketKey{tenant, kind}
-	entries, ok := st.ordered[k]
-	if !ok {
-		b := st.bucket(tenant, kind, false)
-		entries = make([]*entry, 0, len(b))
-		for _, e := range b {
-			entries = append(entries, e)
-		}
-		sort.Slice(entries, func(i, j int) bool { return entries[i].seq < entries[j].seq })
-		st.ordered[k] = entries
-	}
-	docs := make([]map[string]any, len(entries))
-	for i, e := range entries {
-		docs[i] = e.doc
-	}
-	return docs
+	return st.docs(`SELECT json FROM docs WHERE tenant = ? AND kind = ? ORDER BY seq`, tenant, kind)
 }
 
-// each calls fn for every document of a kind in no particular order, stopping when fn returns
-// false; it avoids list's sort where order does not matter (uniqueness checks on every write).
-func (st *store) each(tenant, kind string, fn func(doc map[string]any) bool) {
-	for _, e := range st.bucket(tenant, kind, false) {
-		if !fn(e.doc) {
+// scanBatch is how many documents scan decodes at a time.
+const scanBatch = 512
+
+// scan calls fn with the documents of a kind in insertion order, a batch at a time, until fn returns
+// false; memory stays bounded by the batch whatever the bucket's size.
+func (st *store) scan(tenant, kind string, fn func(batch []map[string]any) bool) {
+	after := int64(-1)
+	for {
+		rows, err := st.stmt(`SELECT seq, json FROM docs WHERE tenant = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?`).
+			Query(tenant, kind, after, scanBatch)
+		if err != nil {
+			st.fail("scan %s/%s: %w", tenant, kind, err)
+		}
+		var raws []string
+		for rows.Next() {
+			var raw string
+			if err := rows.Scan(&after, &raw); err != nil {
+				rows.Close()
+				st.fail("scan %s/%s: %w", tenant, kind, err)
+			}
+			raws = append(raws, raw)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			st.fail("scan %s/%s: %w", tenant, kind, err)
+		}
+		if len(raws) == 0 {
+			return
+		}
+		batch := make([]map[string]any, len(raws))
+		for i, raw := range raws {
+			doc, err := decodeDoc(raw)
+			if err != nil {
+				st.fail("decode a stored %s: %w", kind, err)
+			}
+			batch[i] = doc
+		}
+		if !fn(batch) || len(raws) < scanBatch {
 			return
 		}
 	}
 }
 
-// commit writes the pending changes to SQLite in one transaction. The Server calls it before it
-// writes the response, so a write acknowledged (or dropped after commit) is durable.
-func (st *store) commit() error {
-	changes := st.pending
-	st.pending = nil
-	if st.db == nil || len(changes) == 0 {
+// byRef returns the documents of a kind whose secondary key (see refOf) is one of refs, in insertion
+// order (within each chunk of maxParams refs).
+func (st *store) byRef(tenant, kind string, refs ...string) []map[string]any {
+	var out []map[string]any
+	for chunk := range chunks(refs, maxParams) {
+		out = append(out, st.docsBySeq(`SELECT seq, json FROM docs WHERE tenant = ? AND kind = ? AND ref IN (`+placeholders(len(chunk))+`)`,
+			append([]any{tenant, kind}, anys(chunk)...)...)...)
+	}
+	return out
+}
+
+// customersWithEmail returns the ids of the tenant's customers whose contact e-mail equals email,
+// ignoring case.
+func (st *store) customersWithEmail(tenant, email string) []string {
+	return st.strings(`SELECT id FROM docs WHERE tenant = ? AND kind = ? AND ref = ?`, tenant, kindCustomer, strings.ToLower(email))
+}
+
+// kinds returns the documents of several kinds (a page's customers' address buckets), grouped by
+// kind in insertion order.
+func (st *store) kinds(tenant string, kinds []string) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for chunk := range chunks(kinds, maxParams) {
+		rows, err := st.stmt(`SELECT kind, json FROM docs WHERE tenant = ? AND kind IN (` + placeholders(len(chunk)) + `) ORDER BY seq`).
+			Query(append([]any{tenant}, anys(chunk)...)...)
+		if err != nil {
+			st.fail("read %d buckets: %w", len(chunk), err)
+		}
+		type row struct{ kind, raw string }
+		var read []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.kind, &r.raw); err != nil {
+				rows.Close()
+				st.fail("read %d buckets: %w", len(chunk), err)
+			}
+			read = append(read, r)
+		}
+		rows.Close()
+		for _, r := range read {
+			doc, err := decodeDoc(r.raw)
+			if err != nil {
+				st.fail("decode a stored %s: %w", r.kind, err)
+			}
+			out[r.kind] = append(out[r.kind], doc)
+		}
+	}
+	return out
+}
+
+// count is the number of documents of a kind.
+func (st *store) count(tenant, kind string) int { return st.order(tenant, kind).len() }
+
+// storedDoc is a document as stored: its id and its JSON text.
+type storedDoc struct{ id, raw string }
+
+// page returns page number (1-based) of a kind in insertion order.
+func (st *store) page(tenant, kind string, number, size int) []map[string]any {
+	rows := st.pageRaw(tenant, kind, number, size)
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		doc, err := decodeDoc(r.raw)
+		if err != nil {
+			st.fail("decode %s/%s/%s: %w", tenant, kind, r.id, err)
+		}
+		out[i] = doc
+	}
+	return out
+}
+
+// pageRaw is page without decoding. The position index finds the page's first document without
+// counting the ones before it, so any page costs the same.
+func (st *store) pageRaw(tenant, kind string, number, size int) []storedDoc {
+	start := (number - 1) * size
+	if number < 1 || size < 1 || start/size != number-1 {
 		return nil
 	}
-	tx, err := st.db.Begin()
+	first, ok := st.order(tenant, kind).at(start)
+	if !ok {
+		return nil
+	}
+	query := `SELECT id, json FROM docs WHERE tenant = ? AND kind = ? AND seq >= ? ORDER BY seq LIMIT ?`
+	rows, err := st.stmt(query).Query(tenant, kind, first, size)
 	if err != nil {
-		return fmt.Errorf("begin sandbox commit: %w", err)
+		st.fail("page %s/%s: %w", tenant, kind, err)
 	}
-	for _, c := range changes {
-		if c.deleted {
-			_, err = tx.Exec(`DELETE FROM docs WHERE tenant=? AND kind=? AND id=?`, c.key.tenant, c.key.kind, c.id)
-		} else {
-			var raw []byte
-			raw, err = json.Marshal(c.doc)
-			if err == nil {
-				_, err = tx.Exec(`INSERT INTO docs(tenant,kind,id,seq,json) VALUES(?,?,?,?,?)
-					ON CONFLICT(tenant,kind,id) DO UPDATE SET seq=excluded.seq, json=excluded.json`,
-					c.key.tenant, c.key.kind, c.id, c.seq, string(raw))
-			}
+	defer rows.Close()
+	var out []storedDoc
+	for rows.Next() {
+		var d storedDoc
+		if err := rows.Scan(&d.id, &d.raw); err != nil {
+			st.fail("page %s/%s: %w", tenant, kind, err)
 		}
-		if err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("write sandbox document %s/%s/%s: %w", c.key.tenant, c.key.kind, c.id, err)
-		}
+		out = append(out, d)
 	}
+	if err := rows.Err(); err != nil {
+		st.fail("page %s/%s: %w", tenant, kind, err)
+	}
+	return out
+}
+
+// order returns the bucket's position index, reading it from the database the first time. A cached
+// index learns the current transaction's changes on commit.
+func (st *store) order(tenant, kind string) *orderIndex {
+	k := bucketKey{tenant, kind}
+	if o, ok := st.orders[k]; ok {
+		return o
+	}
+	o := &orderIndex{}
+	rows, err := st.stmt(`SELECT seq FROM docs WHERE tenant = ? AND kind = ? ORDER BY seq`).Query(tenant, kind)
+	if err != nil {
+		st.fail("index %s/%s: %w", tenant, kind, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			st.fail("index %s/%s: %w", tenant, kind, err)
+		}
+		o.add(seq)
+	}
+	if err := rows.Err(); err != nil {
+		st.fail("index %s/%s: %w", tenant, kind, err)
+	}
+	if st.tx == nil { // read inside a transaction, it would already hold the pending changes
+		st.orders[k] = o
+	}
+	return o
+}
+
+// commit ends the request's transaction. The Server calls it before it writes the response, so a
+// write acknowledged (or dropped after commit) is durable.
+func (st *store) commit() error {
+	if st.tx == nil {
+		return nil
+	}
+	tx := st.tx
+	st.tx = nil
 	if err := tx.Commit(); err != nil {
+		st.pending, st.seq = nil, st.seqAtBegin
 		return fmt.Errorf("commit sandbox writes: %w", err)
 	}
+	for _, c := range st.pending {
+		if o, ok := st.orders[c.key]; ok {
+			if c.added {
+				o.add(c.seq)
+			} else {
+				o.remove(c.seq)
+			}
+		}
+	}
+	st.pending = nil
 	return nil
 }
 
-// rollback forgets pending changes of a failed request from the persistence queue. Memory is
-// already changed; handlers validate everything before mutating, so this only happens on bugs.
-func (st *store) rollback() { st.pending = nil }
+// rollback undoes the writes of a failed request.
+func (st *store) rollback() {
+	st.pending = nil
+	if st.tx == nil {
+		return
+	}
+	_ = st.tx.Rollback()
+	st.tx, st.seq = nil, st.seqAtBegin
+}
+
+// maxParams bounds the parameters of one IN list, well below SQLite's limit.
+const maxParams = 500
+
+func chunks[T any](items []T, size int) func(yield func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(items) > 0 {
+			n := min(size, len(items))
+			if !yield(items[:n]) {
+				return
+			}
+			items = items[n:]
+		}
+	}
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// orderChunk is the most positions one chunk of an orderIndex holds.
+const orderChunk = 1024
+
+// orderIndex holds a bucket's insertion ranks in ascending order, in chunks, so that the n-th
+// document is found by adding up chunk lengths (a few thousand at millions of documents) instead of
+// counting rows, and a delete moves at most one chunk's worth of memory. New documents always get
+// the highest rank, so inserts append.
+type orderIndex struct {
+	chunks [][]int64
+	n      int
+}
+
+func (o *orderIndex) len() int { return o.n }
+
+func (o *orderIndex) add(seq int64) {
+	if last := len(o.chunks) - 1; last >= 0 && len(o.chunks[last]) < orderChunk {
+		o.chunks[last] = append(o.chunks[last], seq)
+	} else {
+		o.chunks = append(o.chunks, append(make([]int64, 0, orderChunk), seq))
+	}
+	o.n++
+}
+
+func (o *orderIndex) remove(seq int64) {
+	// The chunk holding seq is the last whose first rank is not above it.
+	lo, hi := 0, len(o.chunks)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if o.chunks[mid][0] <= seq {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return
+	}
+	c := o.chunks[lo-1]
+	i, found := searchInt64(c, seq)
+	if !found {
+		return
+	}
+	c = append(c[:i], c[i+1:]...)
+	if len(c) == 0 {
+		o.chunks = append(o.chunks[:lo-1], o.chunks[lo:]...)
+	} else {
+		o.chunks[lo-1] = c
+	}
+	o.n--
+}
+
+// at returns the rank at 0-based position pos.
+func (o *orderIndex) at(pos int) (int64, bool) {
+	if pos < 0 || pos >= o.n {
+		return 0, false
+	}
+	for _, c := range o.chunks {
+		if pos < len(c) {
+			return c[pos], true
+		}
+		pos -= len(c)
+	}
+	return 0, false
+}
+
+func searchInt64(s []int64, v int64) (int, bool) {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if s[mid] < v {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(s) && s[lo] == v
+}
 
 // normalizeDoc turns any Go value tree into the plain JSON value types (map[string]any, []any,
 // float64, string, bool, nil) the query package and the JSON encoder agree on.

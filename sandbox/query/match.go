@@ -182,3 +182,39 @@ func compareFloats(a, b float64) int {
 	}
 	return 0
 }
+
+// Empty reports whether the expression has no terms and so matches every document.
+func (e *Expr) Empty() bool { return e == nil || len(e.terms) == 0 }
+
+// StringsAt returns the values one term of the expression requires a string field at path to equal:
+// the value of `path:value` or the values of `path:(v1,v2)`. A document whose value at path is a
+// single string matches the expression only if that string is among them, so a store can look the
+// candidates up by an index on the field and then apply Match. ok is false when no term restricts
+// path that way (an IN-list with a bare null also admits documents without the field).
+func (e *Expr) StringsAt(path string) ([]string, bool) {
+	if e == nil {
+		return nil, false
+	}
+	for _, t := range e.terms {
+		if t.path != path {
+			continue
+		}
+		switch p := t.predicate.(type) {
+		case equalsPredicate:
+			return []string{p.value.text}, true
+		case inPredicate:
+			var texts []string
+			admitsMissing := false
+			for _, lit := range p.values {
+				if !lit.quoted && lit.text == "null" {
+					admitsMissing = true
+				}
+				texts = append(texts, lit.text)
+			}
+			if !admitsMissing {
+				return texts, true
+			}
+		}
+	}
+	return nil, false
+}

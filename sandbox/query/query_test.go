@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -482,5 +483,67 @@ func BenchmarkSortDocs(b *testing.B) {
 		if err := SortDocs(work, "metadata.createdAt:desc,name"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestStringsAt(t *testing.T) {
+	for _, tc := range []struct {
+		q, path string
+		want    []string
+		ok      bool
+	}{
+		{`id:C1`, "id", []string{"C1"}, true},
+		{`active:true id:"C 1"`, "id", []string{"C 1"}, true},
+		{`id:(C1,"C2",3)`, "id", []string{"C1", "C2", "3"}, true},
+		{`id:(C1,null)`, "id", nil, false}, // admits customers without an id field
+		{`id:~C1`, "id", nil, false},
+		{`id:>C1`, "id", nil, false},
+		{`customerNumber:C1`, "id", nil, false},
+		{`id:exists`, "id", nil, false},
+		{``, "id", nil, false},
+	} {
+		expr, err := Parse(tc.q)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.q, err)
+		}
+		got, ok := expr.StringsAt(tc.path)
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("%q at %s: %q %v, want %q %v", tc.q, tc.path, got, ok, tc.want, tc.ok)
+		}
+		// The promise: a document whose value is not among the strings does not match.
+		if ok && expr.Match(map[string]any{tc.path: "not-listed", "active": true}) {
+			t.Errorf("%q matches a value it does not list", tc.q)
+		}
+	}
+	var nilExpr *Expr
+	if _, ok := nilExpr.StringsAt("id"); ok || !nilExpr.Empty() {
+		t.Error("nil expression")
+	}
+}
+
+func TestOrderKeysCompareAgreeWithSortDocs(t *testing.T) {
+	docs := corpus(t)
+	for _, param := range []string{"name", "metadata.createdAt:desc,name", "tags:desc,id", "missing,id:desc"} {
+		order, err := ParseOrder(param)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byKeys := slices.Clone(docs)
+		slices.SortStableFunc(byKeys, func(a, b map[string]any) int { return order.Compare(order.Keys(a), order.Keys(b)) })
+		sorted := slices.Clone(docs)
+		if err := SortDocs(sorted, param); err != nil {
+			t.Fatal(err)
+		}
+		for i := range sorted {
+			if fmt.Sprint(sorted[i]) != fmt.Sprint(byKeys[i]) {
+				t.Fatalf("%s: position %d differs", param, i)
+			}
+		}
+	}
+	if order, err := ParseOrder(" "); err != nil || !order.Empty() {
+		t.Errorf("blank sort: %v %v", order, err)
+	}
+	if _, err := ParseOrder("a::b"); err == nil {
+		t.Error("malformed sort accepted")
 	}
 }

@@ -57,6 +57,47 @@ func parseSort(param string) ([]sortKey, error) {
 func quoteRune(r rune) string     { return "'" + string(r) + "'" }
 func quoteString(s string) string { return "\"" + snippet(s) + "\"" }
 
+// Order is a parsed sort parameter. Its zero value and a nil *Order keep documents in their order.
+type Order struct {
+	keys []sortKey
+}
+
+// ParseOrder parses a sort parameter as SortDocs does; a malformed parameter returns a *SyntaxError.
+func ParseOrder(sortParam string) (*Order, error) {
+	keys, err := parseSort(sortParam)
+	if err != nil {
+		return nil, err
+	}
+	return &Order{keys: keys}, nil
+}
+
+// Empty reports whether the order has no properties.
+func (o *Order) Empty() bool { return o == nil || len(o.keys) == 0 }
+
+// Keys extracts the values doc sorts by, so that a caller can keep them instead of the document.
+func (o *Order) Keys(doc map[string]any) []any {
+	values := make([]any, len(o.keys))
+	for k, key := range o.keys {
+		values[k] = sortValue(doc, key)
+	}
+	return values
+}
+
+// Compare orders two documents by their Keys: negative when a sorts first.
+func (o *Order) Compare(a, b []any) int {
+	for k, key := range o.keys {
+		order := compareSortValues(a[k], b[k])
+		if order == 0 {
+			continue
+		}
+		if key.descending {
+			return -order
+		}
+		return order
+	}
+	return 0
+}
+
 // SortDocs orders docs in place by a sort parameter: "field", "field:asc", "field:desc", several
 // separated by commas, earlier properties first. The sort is stable, so equal documents keep their
 // order.
@@ -67,11 +108,11 @@ func quoteString(s string) string { return "\"" + snippet(s) + "\"" }
 // descending; an empty array counts as missing. A malformed parameter returns a *SyntaxError and leaves
 // docs untouched.
 func SortDocs(docs []map[string]any, sortParam string) error {
-	keys, err := parseSort(sortParam)
+	order, err := ParseOrder(sortParam)
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 || len(docs) < 2 {
+	if order.Empty() || len(docs) < 2 {
 		return nil
 	}
 	type row struct {
@@ -80,25 +121,9 @@ func SortDocs(docs []map[string]any, sortParam string) error {
 	}
 	rows := make([]row, len(docs))
 	for i, doc := range docs {
-		values := make([]any, len(keys))
-		for k, key := range keys {
-			values[k] = sortValue(doc, key)
-		}
-		rows[i] = row{doc: doc, values: values}
+		rows[i] = row{doc: doc, values: order.Keys(doc)}
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		for k, key := range keys {
-			order := compareSortValues(rows[i].values[k], rows[j].values[k])
-			if order == 0 {
-				continue
-			}
-			if key.descending {
-				return order > 0
-			}
-			return order < 0
-		}
-		return false
-	})
+	sort.SliceStable(rows, func(i, j int) bool { return order.Compare(rows[i].values, rows[j].values) < 0 })
 	for i := range rows {
 		docs[i] = rows[i].doc
 	}
