@@ -5,8 +5,9 @@
 // SD customer mappings. It follows the official OpenAPI specs in testdata/specs and the decisions
 // recorded in the research digest, so every other package is tested over real HTTP against it.
 //
-// It also injects faults (503, 429, latency, commit-then-drop), rate-limits, keeps a request log
-// tests can assert on, and optionally persists its data in a SQLite file.
+// It also injects faults (503, 429, latency, commit-then-drop), rate-limits and keeps a request log
+// tests can assert on. Its records live in SQLite: a data file for rehearsals and restarts, or an
+// in-memory database for tests.
 package sandbox
 
 import (
@@ -41,7 +42,8 @@ type Options struct {
 	RateLimit float64
 	// Faults are injected from the start; see SetFaults to change them later.
 	Faults Faults
-	// DataFile is a SQLite file the data survives in; "" keeps everything in memory.
+	// DataFile is the SQLite file the records live in (only SQLite's bounded page cache is in memory,
+	// so a tenant of millions fits) and survive a restart in; "" keeps them in an in-memory database.
 	DataFile string
 	// TokenTTL is the access token lifetime; 0 means 14399 s as on the platform.
 	TokenTTL time.Duration
@@ -117,6 +119,8 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []route
 
+	// Tokens stay in memory, unlike the records: a restarted sandbox refuses the old ones with 401, which
+	// exercises the clients' token refresh, and no bearer secret is ever written to the data file.
 	tokMu  sync.Mutex
 	tokens map[string]token
 

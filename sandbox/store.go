@@ -117,8 +117,15 @@ func openStore(path string) (*store, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	st := &store{db: db, orders: map[bucketKey]*orderIndex{}, stmts: map[string]*sql.Stmt{}}
-	if err := st.migrate(); err != nil {
-		db.Close()
+	err = st.migrate()
+	for _, query := range []string{sqlPut, sqlDelete, sqlDeleteKind} {
+		if err != nil {
+			break
+		}
+		st.stmts[query], err = db.Prepare(query)
+	}
+	if err != nil {
+		st.close()
 		if path == "" {
 			path = "(memory)"
 		}
@@ -207,7 +214,9 @@ func (st *store) close() error {
 		return nil
 	}
 	for _, s := range st.stmts {
-		s.Close()
+		if s != nil {
+			s.Close()
+		}
 	}
 	err := st.db.Close()
 	st.db = nil
@@ -366,6 +375,15 @@ func (st *store) getMany(tenant, kind string, ids []string) []map[string]any {
 	return out
 }
 
+// The write statements, prepared when the store opens: a statement first prepared inside a request's
+// transaction cannot be cached (see stmt), and every write runs inside one.
+const (
+	sqlPut = `INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, kind, id) DO UPDATE SET json = excluded.json, ref = excluded.ref RETURNING seq`
+	sqlDelete     = `DELETE FROM docs WHERE tenant = ? AND kind = ? AND id = ? RETURNING seq`
+	sqlDeleteKind = `DELETE FROM docs WHERE tenant = ? AND kind = ? RETURNING seq`
+)
+
 // put stores doc (normalised to plain JSON values), keeping the insertion rank of an existing id.
 func (st *store) put(tenant, kind, id string, doc map[string]any) {
 	doc = normalizeDoc(doc)
@@ -376,9 +394,7 @@ func (st *store) put(tenant, kind, id string, doc map[string]any) {
 	st.write()
 	next := st.seq + 1
 	var seq int64
-	err = st.stmt(`INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant, kind, id) DO UPDATE SET json = excluded.json, ref = excluded.ref RETURNING seq`).
-		QueryRow(tenant, kind, id, next, string(raw), refOf(kind, doc)).Scan(&seq)
+	err = st.stmt(sqlPut).QueryRow(tenant, kind, id, next, string(raw), refOf(kind, doc)).Scan(&seq)
 	if err != nil {
 		st.fail("put %s/%s/%s: %w", tenant, kind, id, err)
 	}
@@ -391,7 +407,7 @@ func (st *store) put(tenant, kind, id string, doc map[string]any) {
 func (st *store) del(tenant, kind, id string) bool {
 	st.write()
 	var seq int64
-	err := st.stmt(`DELETE FROM docs WHERE tenant = ? AND kind = ? AND id = ? RETURNING seq`).QueryRow(tenant, kind, id).Scan(&seq)
+	err := st.stmt(sqlDelete).QueryRow(tenant, kind, id).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false
 	}
@@ -404,7 +420,7 @@ func (st *store) del(tenant, kind, id string) bool {
 
 func (st *store) delKind(tenant, kind string) {
 	st.write()
-	rows, err := st.stmt(`DELETE FROM docs WHERE tenant = ? AND kind = ? RETURNING seq`).Query(tenant, kind)
+	rows, err := st.stmt(sqlDeleteKind).Query(tenant, kind)
 	if err != nil {
 		st.fail("delete %s/%s: %w", tenant, kind, err)
 	}

@@ -28,7 +28,7 @@ func sandboxCommand() *cli.Command {
 				"  custsync sandbox serve --data sandbox.db --faults 503=0.05,429=0.02,drop=0.01",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8089", Usage: "listen `ADDRESS` (port 0 picks a free one)"},
-				&cli.StringFlag{Name: "data", Usage: "persist in this SQLite `FILE` (default: in memory)"},
+				&cli.StringFlag{Name: "data", Usage: "keep the records in this SQLite `FILE`, where they survive a restart and memory stays bounded (rehearsals with millions of customers); default: in memory"},
 				&cli.Float64Flag{Name: "rate-limit", Usage: "requests per second before answering 429 (0 = unlimited)"},
 				&cli.StringFlag{Name: "faults", Usage: "fault injection `SPEC`, e.g. 503=0.05,429=0.02,drop=0.01,latency=20ms,seed=7"},
 			},
