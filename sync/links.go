@@ -182,7 +182,7 @@ func (p *plan) known(e mapping.Entity, key string) bool {
 	if _, ok := v.lookup(key); ok {
 		return true
 	}
-	_, ok := v.fresh[key]
+	_, ok := v.fresh.Get(key)
 	return ok
 }
 

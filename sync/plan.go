@@ -116,14 +116,14 @@ type checkpointView struct {
 	idx *state.EntityIndex
 	// first marks checkpoint entities the input claimed: source id+1 << 32 | line of the first row.
 	first []uint64
-	// fresh holds the keys of rows not in the checkpoint, with their first position.
-	fresh map[string]formats.Position
+	// fresh holds the keys of rows not in the checkpoint, with the packed position of their first row (as first).
+	fresh *freshKeys
 	// zeroLedLen is the length of the longest all-digit checkpoint key with a leading zero; -1 until needed.
 	zeroLedLen int
 }
 
 func newCheckpointView(idx *state.EntityIndex) *checkpointView {
-	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: map[string]formats.Position{}, zeroLedLen: -1}
+	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: newFreshKeys(), zeroLedLen: -1}
 }
 
 // zeroPaddedTwin returns the checkpoint key that is key with leading zeros, if key is all digits and one
@@ -174,17 +174,26 @@ func (v *checkpointView) lookup(key string) (state.EntityRef, bool) {
 func (v *checkpointView) claim(p *plan, key string, src *InputTable, pos formats.Position) (formats.Position, bool) {
 	if i, ok := v.idx.Lookup(key); ok {
 		if f := v.first[i]; f != 0 {
-			first := p.sources[f>>32-1]
-			return formats.Position{File: first.File, Sheet: first.Sheet, Line: int(uint32(f))}, true
+			return p.unpackPosition(f), true
 		}
 		v.claimIndex(i, src, pos)
 		return formats.Position{}, false
 	}
-	if first, ok := v.fresh[key]; ok {
-		return first, true
+	if first, dup := v.fresh.Add(key, packPosition(src, pos)); dup {
+		return p.unpackPosition(first), true
 	}
-	v.fresh[key] = pos
 	return formats.Position{}, false
+}
+
+// packPosition packs a row's table and line into 64 bits: table id + 1 << 32 | line.
+func packPosition(src *InputTable, pos formats.Position) uint64 {
+	return uint64(src.ID+1)<<32 | uint64(uint32(pos.Line))
+}
+
+// unpackPosition reverses packPosition.
+func (p *plan) unpackPosition(f uint64) formats.Position {
+	first := p.sources[f>>32-1]
+	return formats.Position{File: first.File, Sheet: first.Sheet, Line: int(uint32(f))}
 }
 
 // claimIndex claims checkpoint entity i for a row; false if an earlier row claimed it.
@@ -192,7 +201,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 	if v.first[i] != 0 {
 		return false
 	}
-	v.first[i] = uint64(src.ID+1)<<32 | uint64(uint32(pos.Line))
+	v.first[i] = packPosition(src, pos)
 	return true
 }
 
