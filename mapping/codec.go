@@ -174,7 +174,7 @@ func (d *decoder) value() Value {
 			list[i] = d.string()
 		}
 		return Value{kind: KindList, list: list}
-	case Kind(tag) == KindString || Kind(tag) == KindDate:
+	case Kind(tag) == KindString || Kind(tag) == KindDate || Kind(tag) == KindJSON:
 		return Value{kind: Kind(tag), str: d.string()}
 	}
 	d.bad = true

@@ -13,8 +13,8 @@ func TestRecordBinaryRoundTrip(t *testing.T) {
 		entity      mapping.Entity
 		header, row string
 	}{
-		{mapping.Customers, "sdCustomerNumber,firstName,lastName,middleName,active,onHold,preferredCurrency,mixins.loyalty.level",
-			"0042,Anna,Huber,#N/A,yes,0,chf,GOLD"},
+		{mapping.Customers, "sdCustomerNumber,firstName,lastName,middleName,active,onHold,preferredCurrency,mixins.loyalty.level,mixins.loyalty.points:number,mixins.loyalty.tags:json",
+			"0042,Anna,Huber,#N/A,yes,0,chf,GOLD,12.5,\"[\"\"a\"\",1]\""},
 		{mapping.Addresses, "sdCustomerNumber,addressKey,contactName,country,isDefault,tags,streetAppendix",
 			"0042,A1,Anna Huber,at,true,\"BILLING, SHIPPING,\",#N/A"},
 		{mapping.Companies, "companyKey,name,type,parentCompanyKey,accountLimit.value,accountLimit.currency,customerGroups,locationKeys",

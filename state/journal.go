@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -200,7 +201,7 @@ func (j *Journal) AddIn(phase int, op PlannedOp) (int64, error) {
 	}
 	var record any
 	if op.Record != nil {
-		record = op.Record
+		record = bytes.Clone(op.Record) // buffered until the next multi-row insert: the caller may reuse its slice
 	}
 	j.buffered = append(j.buffered, seq, op.Kind, op.ERPKey, op.RemoteID, string(op.Action), int64(op.NewHash),
 		string(op.Reason), nullableJSON(op.Payload), record)

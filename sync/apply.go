@@ -159,10 +159,28 @@ type applyFunc func(ctx context.Context, o *op) (state.Outcome, error)
 // runPhase applies ops with at most Writers in flight. A row failure is recorded and the phase goes on; a
 // run-fatal error or a cancelled context stops it, leaving the remaining ops planned for the next run.
 func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error {
+	return r.runOps(ctx, func() (*op, error) {
+		if len(ops) == 0 {
+			return nil, nil
+		}
+		o := ops[0]
+		ops = ops[1:]
+		return o, nil
+	}, apply)
+}
+
+// runOps is runPhase for ops that next hands out one by one until it returns nil: a read error from next
+// stops the phase like a run-fatal error.
+func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply applyFunc) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Writers)
-	for _, o := range ops {
-		if gctx.Err() != nil {
+	for gctx.Err() == nil {
+		o, err := next()
+		if err != nil {
+			g.Go(func() error { return err })
+			break
+		}
+		if o == nil {
 			break
 		}
 		g.Go(func() error {

@@ -53,24 +53,37 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		}
 		rep.DeletedInPlatform = len(found.Deleted)
 	}
-	p, err := buildPlan(ctx, st, &opts, in)
+	stream := newOpStream(st, &opts)
+	p, err := buildPlan(ctx, st, &opts, in, stream)
 	if err != nil {
-		return finish(err)
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
 	}
 	planLinks(p)
 	if err := loadDiffs(ctx, st, p); err != nil {
-		return finish(err)
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
 	}
 	orderCompanies(p)
 	if err := orderCompanyDeletes(ctx, st, p); err != nil {
-		return finish(err)
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
 	}
 	rep.Rows = p.rows
 	rep.Warnings = p.warnings
 	entityCounts(rep, p)
 	reportInvalid(rep, p)
 	if err := checkGuards(p, &opts); err != nil {
-		return finish(err)
+		// The journal written so far stays as a plan that was never applied; no later run resumes it.
+		rep.RunID = stream.runID
+		rep, err = finish(err)
+		if serr := stream.shelve(ctx, rep); serr != nil {
+			return finish(serr)
+		}
+		return rep, err
 	}
 	if opts.DryRun {
 		dryRunCounts(rep, p, &opts)
@@ -84,15 +97,19 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(nil)
 	}
 
-	runID, err := st.BeginRun(ctx, "import", opts.Args)
-	if err != nil {
-		return finish(err)
+	runID := stream.runID
+	if runID == 0 {
+		if runID, err = st.BeginRun(ctx, "import", opts.Args); err != nil {
+			return finish(err)
+		}
 	}
 	rep.RunID = runID
 	if err := supersedePreviousRun(ctx, st, runID, rep); err != nil {
-		return finish(err)
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
 	}
-	if err := journal(ctx, st, runID, p); err != nil {
+	if err := journal(ctx, st, runID, p, stream.j); err != nil {
 		rep, err = finish(err)
 		_ = st.FinishRun(context.WithoutCancel(ctx), runID, state.RunFailed, rep)
 		return rep, err
@@ -162,7 +179,7 @@ func heldText(n int) string {
 func entityCounts(rep *Report, p *plan) {
 	for e, ep := range p.entities {
 		c := rep.entity(e)
-		c.Unchanged += ep.unchanged + len(ep.refresh)
+		c.Unchanged += ep.unchanged + len(ep.refresh) + ep.streamed.refresh
 		c.Ignored += ep.ignored
 		c.Held += ep.held
 	}
@@ -224,10 +241,15 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 			continue
 		}
 		c := rep.entity(e)
-		c.Created += len(ep.creates)
-		c.Updated += len(ep.updates)
+		c.Created += len(ep.creates) + ep.streamed.creates
+		c.Updated += len(ep.updates) + ep.streamed.updates
 		for _, o := range ep.creates {
 			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
+		}
+		for _, l := range []*changeList{&ep.streamed.createChanges, &ep.streamed.updateChanges} {
+			l.trim()
+			rep.Changes = append(rep.Changes, l.items...)
+			rep.ChangesNotListed += l.dropped
 		}
 		for _, o := range ep.updates {
 			rep.Changes = append(rep.Changes, change(o, o.diff))
@@ -278,11 +300,14 @@ func supersedePreviousRun(ctx context.Context, st *state.Store, runID int64, rep
 	return nil
 }
 
-// journal writes the whole plan before the first remote call.
-func journal(ctx context.Context, st *state.Store, runID int64, p *plan) error {
-	j, err := st.BeginJournal(ctx, runID)
-	if err != nil {
-		return err
+// journal writes the ops planned in memory to the journal of the run (begun by the planner if it streamed
+// ops, else here) and marks the plan complete, before the first remote call.
+func journal(ctx context.Context, st *state.Store, runID int64, p *plan, j *state.Journal) error {
+	if j == nil {
+		var err error
+		if j, err = st.BeginJournal(ctx, runID); err != nil {
+			return err
+		}
 	}
 	for _, e := range applyOrder {
 		ep := p.entities[e]
@@ -328,6 +353,11 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 				return err
 			}
 		}
+		if streamed(e) {
+			if err := r.runStreamed(ctx, e, p.sources, r.upsertFunc(e)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := r.runLate(ctx, p); err != nil {
 		return err
@@ -367,7 +397,7 @@ func (r *runner) startProgress(ctx context.Context, p *plan) func() {
 	}
 	var planned int64
 	for _, ep := range p.entities {
-		planned += int64(len(ep.creates) + len(ep.updates) + len(ep.deletes))
+		planned += int64(ep.planned())
 	}
 	start := time.Now()
 	snapshot := func() Progress {
@@ -415,7 +445,7 @@ func appliedCounts(rep *Report, p *plan, r *runner) {
 		c.Failed += rc.Failed
 		c.Held += rc.Held
 		c.DeletesHeld += rc.DeletesHeld
-		planned := len(ep.creates) + len(ep.updates) + len(ep.deletes)
+		planned := ep.planned()
 		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
 	}
 	rep.DeleteHolds = append(rep.DeleteHolds, r.holds...)

@@ -33,7 +33,8 @@ type op struct {
 	cells  []string       // the input row, for result files
 	// rawHash is the hash of the input cells, recorded so that the next run recognises the row unmapped.
 	rawHash uint64
-	prev    map[string]any // the checkpoint snapshot (updates)
+	prev    map[string]any  // the checkpoint snapshot (updates)
+	prevRaw json.RawMessage // prev as stored, for the journal record of a streamed update
 	diff    []mapping.FieldChange
 	seq     int64
 	// late ops finish after the other upserts (see links.go).
@@ -72,12 +73,24 @@ type entityPlan struct {
 	// refresh are rows whose hash changed but that change nothing on the platform (e.g. a cell blanked):
 	// only the checkpoint hash is updated.
 	refresh []*op
+	// streamed counts the creates and updates of a streamed entity, which are in the journal, not in the
+	// lists above (see stream.go).
+	streamed streamCounts
+}
+
+// planned is the number of ops that change the platform, streamed or in memory.
+func (ep *entityPlan) planned() int {
+	return len(ep.creates) + len(ep.updates) + len(ep.deletes) + ep.streamed.creates + ep.streamed.updates
 }
 
 // plan is everything the run will do.
 type plan struct {
 	ctx context.Context
 	st  *state.Store
+	// stream takes the creates and updates of streamed entities; dryRun: it only counts and lists them.
+	stream    *opStream
+	streamErr error
+	dryRun    bool
 	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
 	// import they are a good part of the plan's memory.
 	keepCells bool
@@ -206,9 +219,9 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
-func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (*plan, error) {
+func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, stream *opStream) (*plan, error) {
 	sources := in.Tables
-	p := &plan{ctx: ctx, st: st, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
+	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
 		mapAll:     map[int]bool{},
 		unknownKey: map[mapping.Entity]formats.Position{}}
 	views := map[mapping.Entity]*checkpointView{}
@@ -268,6 +281,9 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input) (
 	}
 	if p.lazyErr != nil {
 		return nil, p.lazyErr
+	}
+	if err := p.finishStream(); err != nil {
+		return nil, err
 	}
 	resolveReferences(p)
 	if opts.Mode == ModeFull {
@@ -394,14 +410,19 @@ func resolveReferences(p *plan) {
 	for _, ep := range p.entities {
 		for _, list := range [][]*op{ep.creates, ep.updates} {
 			for _, o := range list {
-				for i := range o.rec.Refs {
-					o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.checkpointID, p.adoptedIDs)
-				}
-				if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
-					o.RemoteID = addressRemoteID(o.rec)
-				}
+				resolveOpReferences(p, o)
 			}
 		}
+	}
+}
+
+// resolveOpReferences resolves the references of one op (see resolveReferences).
+func resolveOpReferences(p *plan, o *op) {
+	for i := range o.rec.Refs {
+		o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.checkpointID, p.adoptedIDs)
+	}
+	if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
+		o.RemoteID = addressRemoteID(o.rec)
 	}
 }
 
@@ -461,6 +482,10 @@ func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.
 		if err := waitLoaded(); err != nil {
 			cancel()
 			return err
+		}
+		if p.streamErr != nil {
+			cancel()
+			return p.streamErr
 		}
 		for i := range b.rows {
 			row := &b.rows[i]
@@ -647,9 +672,15 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		if ref.RemoteID != "" {
 			o.RemoteID = ref.RemoteID
 		}
-		ep.updates = append(ep.updates, o)
 	} else {
 		o.Action = state.ActionCreate
+	}
+	switch {
+	case streamed(e):
+		p.emit(o)
+	case known:
+		ep.updates = append(ep.updates, o)
+	default:
 		ep.creates = append(ep.creates, o)
 	}
 }

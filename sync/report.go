@@ -92,8 +92,11 @@ type Report struct {
 	ResumedRun     int64           `json:"-"`
 	ResumedPending int             `json:"resumedPending"`
 	Changes        []PlannedChange `json:"changes"`
-	Failures       []RowFailure    `json:"failures"`
-	ResultFiles    []string        `json:"resultFiles"`
+	// ChangesNotListed counts the changes of a dry run beyond the first maxListedChanges of an entity and
+	// action (in key order), which are counted but not listed.
+	ChangesNotListed int          `json:"changesNotListed"`
+	Failures         []RowFailure `json:"failures"`
+	ResultFiles      []string     `json:"resultFiles"`
 	// Warnings explain what the run left out on purpose, e.g. full-mode deletes withheld because a row's key
 	// could not be read.
 	Warnings []string `json:"warnings"`

@@ -174,6 +174,9 @@ func printImportReport(c *cli.Context, rep *syncer.Report) {
 			}
 		}
 	}
+	if rep.ChangesNotListed > 0 {
+		fmt.Fprintf(out, "... and %d more changes, counted below but not listed\n", rep.ChangesNotListed)
+	}
 	fmt.Fprintln(out, rep.Summary())
 	shown := rep.Failures
 	if !verbose && len(shown) > 10 {

@@ -1,0 +1,382 @@
+package sync
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"custsync/mapping"
+	"custsync/state"
+)
+
+// Customers and addresses, the entities with millions of rows, do not stay in memory between planning and
+// applying: the planner writes each of their creates and updates to the journal as it decides it (with
+// everything applying needs in the op's record), and the runner reads them back page by page. So a first
+// import of millions of rows needs the memory of a few batches, not of its plan. The Customer Management
+// entities (locations, companies, contact assignments: thousands, with the cross-row checks of links and
+// company levels) are planned in memory as before, and so are deletes, which the guards bound.
+
+// streamPhases are the journal phases of the streamed entities (see state.Journal.AddIn); the ops planned in
+// memory are journaled in phase 0.
+var streamPhases = map[mapping.Entity]int{mapping.Customers: 1, mapping.Addresses: 2}
+
+func streamed(e mapping.Entity) bool {
+	_, ok := streamPhases[e]
+	return ok
+}
+
+// Streaming sizes: updates wait in groups for their checkpoint snapshots (one query a group); the runner
+// reads ops in pages.
+const (
+	snapshotGroup = 500
+	streamPage    = 1000
+)
+
+// maxListedChanges bounds the changes a dry run lists per entity and action (the first ones in key order);
+// the others are counted in Report.ChangesNotListed. A dry run of a million creates thus stays small.
+const maxListedChanges = 10_000
+
+// streamCounts are the streamed ops of an entity, counted as they are planned.
+type streamCounts struct {
+	creates, updates, refresh int
+	// createChanges and updateChanges are what a dry run lists (see changeList).
+	createChanges, updateChanges changeList
+}
+
+// changeList keeps the first maxListedChanges changes in key order, and counts the others.
+type changeList struct {
+	items   []PlannedChange
+	dropped int
+}
+
+func (l *changeList) add(c PlannedChange) {
+	l.items = append(l.items, c)
+	if len(l.items) >= 2*maxListedChanges {
+		l.trim()
+	}
+}
+
+// trim sorts by key and drops what is beyond the cap.
+func (l *changeList) trim() {
+	slices.SortStableFunc(l.items, func(a, b PlannedChange) int { return strings.Compare(a.Key, b.Key) })
+	if n := len(l.items) - maxListedChanges; n > 0 {
+		l.dropped += n
+		clear(l.items[maxListedChanges:])
+		l.items = l.items[:maxListedChanges]
+	}
+}
+
+// opStream is where the planner puts streamed ops: the journal of the run (started at the first op), or for a
+// dry run only the counts and the listed changes.
+type opStream struct {
+	st     *state.Store
+	opts   *Options
+	runID  int64
+	j      *state.Journal
+	buf    []byte
+	update []*op // updates waiting for their snapshots
+}
+
+func newOpStream(st *state.Store, opts *Options) *opStream { return &opStream{st: st, opts: opts} }
+
+// journal returns the journal of the run, starting the run at the first call.
+func (s *opStream) journal(ctx context.Context) (*state.Journal, error) {
+	if s.j != nil {
+		return s.j, nil
+	}
+	runID, err := s.st.BeginRun(ctx, "import", s.opts.Args)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.st.BeginJournal(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	s.runID, s.j = runID, j
+	return j, nil
+}
+
+// abandon ends a run that stopped while it was planned: its journal is dropped (never resumed) and the run
+// recorded as failed.
+func (s *opStream) abandon(ctx context.Context, rep *Report) {
+	if s.j == nil {
+		return
+	}
+	s.j.Abort()
+	_ = s.st.FinishRun(context.WithoutCancel(ctx), s.runID, state.RunFailed, rep)
+}
+
+// shelve keeps the journal of a run whose plan a guard refused as a complete plan that was never applied: the
+// run is recorded with status planned, which no later run resumes.
+func (s *opStream) shelve(ctx context.Context, rep *Report) error {
+	if s.j == nil {
+		return nil
+	}
+	if err := s.j.Close(); err != nil {
+		return err
+	}
+	return s.st.FinishRun(context.WithoutCancel(ctx), s.runID, state.RunPlanned, rep)
+}
+
+// emit takes a create or update of a streamed entity from the planner.
+func (p *plan) emit(o *op) {
+	if p.streamErr != nil {
+		return
+	}
+	resolveOpReferences(p, o)
+	if o.Action == state.ActionUpdate {
+		p.stream.update = append(p.stream.update, o)
+		if len(p.stream.update) >= snapshotGroup {
+			p.streamErr = p.flushUpdates()
+		}
+		return
+	}
+	p.streamErr = p.put(o, false)
+}
+
+// flushUpdates reads the checkpoint snapshots of the waiting updates and puts each as an update or, if it
+// changes nothing on the platform, as a checkpoint refresh.
+func (p *plan) flushUpdates() error {
+	waiting := p.stream.update
+	p.stream.update = nil
+	for _, e := range applyOrder {
+		var keys []string
+		for _, o := range waiting {
+			if o.entity == e {
+				keys = append(keys, o.ERPKey)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		snaps, err := p.st.Snapshots(p.ctx, string(e), keys)
+		if err != nil {
+			return err
+		}
+		for _, o := range waiting {
+			if o.entity != e {
+				continue
+			}
+			if err := o.setPrev(snaps[o.ERPKey]); err != nil {
+				return err
+			}
+			if err := p.put(o, len(o.diff) == 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setPrev sets the checkpoint snapshot of an update and the changes it makes.
+func (o *op) setPrev(raw json.RawMessage) error {
+	o.prev, o.prevRaw = map[string]any{}, raw
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &o.prev); err != nil {
+			return fmt.Errorf("checkpoint snapshot of %s %q: %w", o.entity, o.ERPKey, err)
+		}
+	}
+	o.diff = mapping.DiffRemote(o.prev, o.rec)
+	return nil
+}
+
+// put counts a streamed op and journals it (a dry run only lists it).
+func (p *plan) put(o *op, refresh bool) error {
+	sc := &p.entity(o.entity).streamed
+	switch {
+	case refresh:
+		sc.refresh++
+	case o.Action == state.ActionCreate:
+		sc.creates++
+	default:
+		sc.updates++
+	}
+	if p.dryRun {
+		switch {
+		case refresh:
+		case o.Action == state.ActionCreate:
+			sc.createChanges.add(change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
+		default:
+			sc.updateChanges.add(change(o, o.diff))
+		}
+		return nil
+	}
+	j, err := p.stream.journal(p.ctx)
+	if err != nil {
+		return err
+	}
+	p.stream.buf = o.appendRecord(p.stream.buf[:0], refresh)
+	planned := o.PlannedOp
+	planned.Record = p.stream.buf
+	if _, err := j.AddIn(streamPhases[o.entity], planned); err != nil {
+		return fmt.Errorf("journal the plan: %w", err)
+	}
+	return nil
+}
+
+// finishStream puts the updates still waiting; the planner calls it once every row is planned.
+func (p *plan) finishStream() error {
+	if p.streamErr != nil {
+		return p.streamErr
+	}
+	if len(p.stream.update) > 0 {
+		if err := p.flushUpdates(); err != nil {
+			return err
+		}
+	}
+	if p.stream.j != nil {
+		// Commit what is journaled: the writer is free again for what runs before the plan is complete
+		// (superseding an interrupted run, recording a refused plan).
+		return p.stream.j.Flush()
+	}
+	return nil
+}
+
+// The record of a streamed op: a flags byte, the table id + 1 (0: none), the raw hash, the mapped record,
+// then the input cells (flagCells) and the checkpoint snapshot of an update (flagPrev).
+const (
+	flagRefresh = 1 << iota
+	flagCells
+	flagPrev
+)
+
+func (o *op) appendRecord(b []byte, refresh bool) []byte {
+	var flags byte
+	if refresh {
+		flags |= flagRefresh
+	}
+	if o.cells != nil {
+		flags |= flagCells
+	}
+	if o.prevRaw != nil {
+		flags |= flagPrev
+	}
+	b = append(b, flags)
+	src := 0
+	if o.src != nil {
+		src = o.src.ID + 1
+	}
+	b = binary.AppendUvarint(b, uint64(src))
+	b = binary.LittleEndian.AppendUint64(b, o.rawHash)
+	b = o.rec.AppendBinary(b)
+	if o.cells != nil {
+		b = binary.AppendUvarint(b, uint64(len(o.cells)))
+		for _, c := range o.cells {
+			b = binary.AppendUvarint(b, uint64(len(c)))
+			b = append(b, c...)
+		}
+	}
+	if o.prevRaw != nil {
+		b = binary.AppendUvarint(b, uint64(len(o.prevRaw)))
+		b = append(b, o.prevRaw...)
+	}
+	return b
+}
+
+var errBadOpRecord = errors.New("damaged op record in the journal")
+
+// decodeOp rebuilds a streamed op from the journal; refresh says whether it only refreshes the checkpoint.
+func decodeOp(j state.Op, sources []*InputTable) (o *op, refresh bool, err error) {
+	b := j.Record
+	if len(b) < 1 {
+		return nil, false, errBadOpRecord
+	}
+	flags := b[0]
+	src, n := binary.Uvarint(b[1:])
+	if n <= 0 || src > uint64(len(sources)) || len(b) < 1+n+8 {
+		return nil, false, errBadOpRecord
+	}
+	b = b[1+n:]
+	o = &op{PlannedOp: j.PlannedOp, seq: j.Seq, entity: mapping.Entity(j.Kind), rawHash: binary.LittleEndian.Uint64(b)}
+	o.PlannedOp.Record = nil
+	if o.rec, b, err = mapping.DecodeRecord(b[8:]); err != nil {
+		return nil, false, errBadOpRecord
+	}
+	if src > 0 {
+		o.src = sources[src-1]
+		o.rec.Pos.File, o.rec.Pos.Sheet = o.src.File, o.src.Sheet
+	}
+	field := func() ([]byte, bool) {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, false
+		}
+		v := b[n : n+int(l)]
+		b = b[n+int(l):]
+		return v, true
+	}
+	if flags&flagCells != 0 {
+		count, n := binary.Uvarint(b)
+		if n <= 0 || count > uint64(len(b)) {
+			return nil, false, errBadOpRecord
+		}
+		b = b[n:]
+		o.cells = make([]string, count)
+		for i := range o.cells {
+			c, ok := field()
+			if !ok {
+				return nil, false, errBadOpRecord
+			}
+			o.cells[i] = string(c)
+		}
+	}
+	if flags&flagPrev != 0 {
+		raw, ok := field()
+		if !ok {
+			return nil, false, errBadOpRecord
+		}
+		if err := o.setPrev(json.RawMessage(raw)); err != nil {
+			return nil, false, err
+		}
+	} else if o.Action == state.ActionUpdate {
+		if err := o.setPrev(nil); err != nil {
+			return nil, false, err
+		}
+	}
+	return o, flags&flagRefresh != 0, nil
+}
+
+// runStreamed applies the streamed ops of an entity from the journal, page by page, with at most Writers in
+// flight (see runPhase).
+func (r *runner) runStreamed(ctx context.Context, e mapping.Entity, sources []*InputTable, apply applyFunc) error {
+	phase := streamPhases[e]
+	after := int64(phase) << state.PhaseBits
+	var page []state.Op
+	next := func() (*op, error) {
+		for {
+			if len(page) == 0 {
+				if ctx.Err() != nil {
+					return nil, nil
+				}
+				var err error
+				if page, err = r.st.PlannedPage(ctx, r.runID, after, streamPage); err != nil {
+					return nil, &errFatal{err: err}
+				}
+				if len(page) == 0 {
+					return nil, nil
+				}
+			}
+			j := page[0]
+			page = page[1:]
+			if state.PhaseOf(j.Seq) != phase {
+				page = nil
+				return nil, nil
+			}
+			after = j.Seq
+			o, refresh, err := decodeOp(j, sources)
+			if err != nil {
+				return nil, &errFatal{err: fmt.Errorf("op %d of run %d: %w", j.Seq, r.runID, err)}
+			}
+			if refresh {
+				r.refresh([]*op{o})
+				continue
+			}
+			return o, nil
+		}
+	}
+	return r.runOps(ctx, next, apply)
+}

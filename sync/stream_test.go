@@ -1,0 +1,72 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"custsync/state"
+)
+
+// A guard that trips after the planner journaled ops leaves them as a plan that was never applied: the run is
+// recorded as planned, nothing was sent, and the next run neither resumes nor supersedes it.
+func TestGuardTripLeavesAPlanNoRunResumes(t *testing.T) {
+	e := newEnv(t)
+	path := e.file("customers.csv", customersCSV(40, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	changed := map[int]string{}
+	for i := 0; i < 20; i++ {
+		changed[i] = fmt.Sprintf("Changed%d", i)
+	}
+	e.file("customers.csv", customersCSV(20, changed)) // 20 updates journaled, then 20 of 40 deletes refused
+	e.srv.ResetRequests()
+	rep, err := e.run(context.Background(), Options{Mode: ModeFull}, path)
+	if !errors.Is(err, ErrSafetyStop) {
+		t.Fatalf("err = %v, want a safety stop", err)
+	}
+	if len(e.srv.Requests()) != 0 {
+		t.Fatalf("a tripped guard sent %d requests", len(e.srv.Requests()))
+	}
+	run, ok, err := e.st.GetRun(context.Background(), rep.RunID)
+	if err != nil || !ok || run.Status != state.RunPlanned || run.JournaledAt.IsZero() {
+		t.Fatalf("the refused run is %+v (%v, %v); want a journaled run with status planned", run, ok, err)
+	}
+	counts, err := e.st.CountOps(context.Background(), rep.RunID)
+	if err != nil || counts.Planned != 20 || counts.Total() != 20 {
+		t.Fatalf("ops of the refused plan: %+v, %v; want 20 planned updates", counts, err)
+	}
+	if _, ok, err := e.st.ResumableRun(context.Background(), 0); ok || err != nil {
+		t.Fatalf("the refused plan is offered for resuming (%v)", err)
+	}
+
+	rep, err = e.run(context.Background(), Options{}, path)
+	if err != nil || rep.ResumedRun != 0 || rep.Updated != 20 || rep.Unchanged != 0 {
+		t.Fatalf("next run: %v, resumed run %d\n%s", err, rep.ResumedRun, rep.Summary())
+	}
+	if counts, _ := e.st.CountOps(context.Background(), run.ID); counts.Planned != 20 {
+		t.Fatalf("the next run touched the refused plan: %+v", counts)
+	}
+}
+
+// A dry run of more changes than it lists counts them all and lists the first ones in key order.
+func TestDryRunListsABoundedPlan(t *testing.T) {
+	e := newEnv(t)
+	const n = maxListedChanges + 25
+	path := e.file("customers.csv", customersCSV(n, nil))
+	rep, err := e.run(context.Background(), Options{DryRun: true}, path)
+	if err != nil || rep.Created != n {
+		t.Fatalf("dry run: %v\n%s", err, rep.Summary())
+	}
+	if len(rep.Changes) != maxListedChanges || rep.ChangesNotListed != 25 {
+		t.Fatalf("%d changes listed, %d not listed; want %d and 25", len(rep.Changes), rep.ChangesNotListed, maxListedChanges)
+	}
+	for i, c := range rep.Changes {
+		if want := fmt.Sprintf("%010d", 100000+i); c.Key != want || !strings.HasPrefix(c.Action, "create") {
+			t.Fatalf("change %d is %s %s, want create %s", i, c.Action, c.Key, want)
+		}
+	}
+}
