@@ -349,3 +349,29 @@ func TestXLSXLargeParts(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", left)
 	}
 }
+
+// The spreadsheet-saved benchmark workbook (shared strings, a padded numeric
+// key) reads exactly like the one custsync writes, also when its shared
+// strings are read back from a temporary file. (Not parallel: it lowers the
+// memory budget.)
+func TestXLSXSharedBenchFixture(t *testing.T) {
+	const rows = 3000
+	dir := t.TempDir()
+	inline, shared := filepath.Join(dir, "inline.xlsx"), filepath.Join(dir, "shared.xlsx")
+	if err := buildBenchXLSX(rows)(inline); err != nil {
+		t.Fatal(err)
+	}
+	if err := buildBenchXLSXShared(rows)(shared); err != nil {
+		t.Fatal(err)
+	}
+	want := readOne(t, inline, Options{})
+	text, index := sstMemText, sstMemIndex
+	defer func() { sstMemText, sstMemIndex = text, index }()
+	for _, limit := range []int{text, 1024} {
+		sstMemText, sstMemIndex = limit, limit/4
+		got := readOne(t, shared, Options{})
+		if !equalStrings(got.header, want.header) || !equalRows(got.rows, want.rows) || len(got.rows) != rows {
+			t.Fatalf("memory limit %d: %d rows, first %q, want %q", limit, len(got.rows), got.rows[:1], want.rows[:1])
+		}
+	}
+}

@@ -18,8 +18,8 @@ import (
 // of megabytes; past these limits reading costs a few cached block reads per
 // lookup instead of memory. Variables so that tests can exercise the spill.
 var (
-	sstMemText  = 32 << 20
-	sstMemIndex = 8 << 20
+	sstMemText  = 16 << 20
+	sstMemIndex = 4 << 20
 )
 
 // xlsxMaxCellText bounds the text of one cell or shared string. Spreadsheet
@@ -200,31 +200,41 @@ func hex4(b []byte) (uint32, bool) {
 	return v, true
 }
 
-// spillLog is an append-only byte log that lives in memory up to limit bytes
-// and then moves to a temporary file (private, and unlinked while open where
-// the system allows it). Sealed, it is read through spillViews.
+// spillLog is an append-only byte log that lives in memory, in blocks, up to
+// limit bytes and then moves to a temporary file (private, and unlinked while
+// open where the system allows it). Sealed, it is read through spillViews.
 type spillLog struct {
 	limit  int
-	mem    []byte
+	blocks [][]byte // in memory: full blocks of spillBlock bytes, the last one filling
 	file   *os.File
 	w      *bufio.Writer
 	size   int64
 	remove string // the file's path when it could not be unlinked while open
 }
 
-// spillBlock is the unit of reading a spilled log.
+// spillBlock is the unit of a log's memory and of reading a spilled log.
 const spillBlock = 64 << 10
 
 func (l *spillLog) append(p []byte) error {
 	l.size += int64(len(p))
-	if l.file == nil {
-		if len(l.mem)+len(p) <= l.limit {
-			l.mem = append(l.mem, p...)
-			return nil
+	for l.file == nil && len(p) > 0 {
+		last := len(l.blocks) - 1
+		if last < 0 || len(l.blocks[last]) == spillBlock {
+			if len(l.blocks)*spillBlock >= l.limit {
+				if err := l.spill(); err != nil {
+					return err
+				}
+				break
+			}
+			l.blocks = append(l.blocks, make([]byte, 0, spillBlock))
+			last++
 		}
-		if err := l.spill(); err != nil {
-			return err
-		}
+		n := min(len(p), spillBlock-len(l.blocks[last]))
+		l.blocks[last] = append(l.blocks[last], p[:n]...)
+		p = p[n:]
+	}
+	if len(p) == 0 {
+		return nil
 	}
 	_, err := l.w.Write(p)
 	return err
@@ -233,15 +243,19 @@ func (l *spillLog) append(p []byte) error {
 func (l *spillLog) spill() error {
 	f, err := os.CreateTemp("", "custsync-xlsx-*")
 	if err != nil {
-		return fmt.Errorf("spilling the shared strings to a temporary file: %w", err)
+		return fmt.Errorf("moving the shared strings to a temporary file: %w", err)
 	}
 	if os.Remove(f.Name()) != nil {
 		l.remove = f.Name()
 	}
 	l.file, l.w = f, bufio.NewWriterSize(f, spillBlock)
-	_, err = l.w.Write(l.mem)
-	l.mem = nil
-	return err
+	for _, b := range l.blocks {
+		if _, err := l.w.Write(b); err != nil {
+			return fmt.Errorf("moving the shared strings to a temporary file: %w", err)
+		}
+	}
+	l.blocks = nil
+	return nil
 }
 
 func (l *spillLog) seal() error {
@@ -252,7 +266,7 @@ func (l *spillLog) seal() error {
 }
 
 func (l *spillLog) close() error {
-	l.mem = nil
+	l.blocks = nil
 	if l.file == nil {
 		return nil
 	}
@@ -277,8 +291,24 @@ type spillView struct {
 
 // read appends n bytes at off to dst.
 func (v *spillView) read(dst []byte, off int64, n int) ([]byte, error) {
+	for n > 0 {
+		id := off / spillBlock
+		block, err := v.block(id)
+		if err != nil {
+			return dst, err
+		}
+		in := int(off - id*spillBlock)
+		take := min(n, spillBlock-in)
+		dst = append(dst, block[in:in+take]...)
+		off += int64(take)
+		n -= take
+	}
+	return dst, nil
+}
+
+func (v *spillView) block(id int64) ([]byte, error) {
 	if v.log.file == nil {
-		return append(dst, v.log.mem[off:off+int64(n)]...), nil
+		return v.log.blocks[id], nil
 	}
 	if v.blocks == nil {
 		v.blocks, v.ids = make([][]byte, v.slots), make([]int64, v.slots)
@@ -286,25 +316,17 @@ func (v *spillView) read(dst []byte, off int64, n int) ([]byte, error) {
 			v.ids[i] = -1
 		}
 	}
-	for n > 0 {
-		id := off / spillBlock
-		slot := int(id % int64(v.slots))
-		if v.ids[slot] != id {
-			if v.blocks[slot] == nil {
-				v.blocks[slot] = make([]byte, spillBlock)
-			}
-			size := min(spillBlock, v.log.size-id*spillBlock)
-			if _, err := v.log.file.ReadAt(v.blocks[slot][:size], id*spillBlock); err != nil {
-				v.ids[slot] = -1
-				return dst, fmt.Errorf("reading the spilled shared strings: %w", err)
-			}
-			v.ids[slot] = id
+	slot := int(id % int64(v.slots))
+	if v.ids[slot] != id {
+		if v.blocks[slot] == nil {
+			v.blocks[slot] = make([]byte, spillBlock)
 		}
-		in := int(off - id*spillBlock)
-		take := min(n, spillBlock-in)
-		dst = append(dst, v.blocks[slot][in:in+take]...)
-		off += int64(take)
-		n -= take
+		size := min(spillBlock, v.log.size-id*spillBlock)
+		if _, err := v.log.file.ReadAt(v.blocks[slot][:size], id*spillBlock); err != nil {
+			v.ids[slot] = -1
+			return nil, fmt.Errorf("reading the shared strings back from their temporary file: %w", err)
+		}
+		v.ids[slot] = id
 	}
-	return dst, nil
+	return v.blocks[slot], nil
 }
