@@ -444,9 +444,11 @@ func TestListWithWorkersKeepsPageOrder(t *testing.T) {
 	if len(one) != 130 || !slices.Equal(one, four) {
 		t.Fatalf("with 4 workers: %d customers %v..., one after the other: %d", len(four), four[:min(3, len(four))], len(one))
 	}
-	// 7 pages hold them; without a total the end shows in the short page, with at most 3 asked for beyond.
-	if n := p.countRequests(http.MethodGet, "/customer/acme/customers"); n < 7 || n > 10 {
-		t.Errorf("%d list requests, want 7 to 10", n)
+	// 7 pages hold them; without a total the end shows in the short page, with at most 3 asked for beyond
+	// it, and one more when the walk reads page 8 to tell a capped page size from the end (taking page 8
+	// from the queue lets the fetcher start page 11 before the walk stops).
+	if n := p.countRequests(http.MethodGet, "/customer/acme/customers"); n < 7 || n > 11 {
+		t.Errorf("%d list requests, want 7 to 11", n)
 	}
 
 	for i := range 40 {
