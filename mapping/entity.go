@@ -215,7 +215,9 @@ var schemas = map[Entity]*schema{
 			idStr("contactPhone"), str("company"),
 			{column: "preferredLanguage", kind: KindString, check: checkLocale},
 			currency("preferredCurrency"), str("preferredSite"),
-			boolean("active"), boolean("onHold"),
+			// No request schema takes null for the account flags (application/json has them, not nullable;
+			// application/merge-patch+json lacks them), so they cannot be cleared, only set.
+			{column: "active", kind: KindBool, noClear: true}, {column: "onHold", kind: KindBool, noClear: true},
 			enumOf("type", "CUSTOMER", "CONTACT"), str("photoUrl"),
 			idStr("b2b.companyRegistrationId"), str("restriction"),
 		},

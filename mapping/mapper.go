@@ -553,6 +553,8 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 		}
 		if st == cellClear {
 			switch {
+			case c.def.noClear && c.def.kind == KindBool:
+				fail(c, col, v, "the platform cannot unset "+c.def.column+"; write true or false")
 			case c.def.noClear:
 				fail(c, col, v, "the platform cannot unset "+c.def.column+" once it has a value")
 			case c.def.role == roleRef && c.def.refPath == "":

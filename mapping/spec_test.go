@@ -119,10 +119,21 @@ func TestBlankCellsAndClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ = ms[0].Map(formats.Position{}, []string{"1", "Anna", "", "", ""})
-	for _, p := range []string{"lastName", "middleName", "active"} {
+	rec, errs = ms[0].Map(formats.Position{}, []string{"1", "Anna", "", "", "true"})
+	for _, p := range []string{"lastName", "middleName"} {
 		if v, ok := rec.Get(p); !ok || !v.IsClear() {
 			t.Errorf("blankCells clear: %s not cleared", p)
+		}
+	}
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	// The account flags cannot be cleared on the platform (no request schema takes null for them): a blank
+	// one is a row error that says so, under blankCells: clear as with the sentinel.
+	for _, cells := range [][]string{{"1", "Anna", "", "", ""}, {"1", "Anna", "x", "y", "#N/A"}} {
+		_, errs = ms[0].Map(formats.Position{}, cells)
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), "cannot unset active; write true or false") {
+			t.Errorf("clearing active: %v", errText(errs))
 		}
 	}
 }

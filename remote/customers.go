@@ -114,7 +114,8 @@ func (c *Client) UpsertCustomer(ctx context.Context, id string, body Doc) (creat
 // MergeUpsertCustomer creates the customer with the given customer number, or merges body into it if it
 // exists (PUT with application/merge-patch+json), and reports whether it was created. Unlike UpsertCustomer,
 // fields the body leaves out keep their platform value, which is what a create from an ERP row with blank
-// cells needs when the platform may already hold the customer (a lost checkpoint, a replayed write).
+// cells needs when the platform may already hold the customer (a lost checkpoint, a replayed write). The
+// schema of that content type (CustomerUpdateDto) has no active and no onHold: set those with PatchCustomer.
 func (c *Client) MergeUpsertCustomer(ctx context.Context, id string, body Doc) (created bool, err error) {
 	if err := checkIDs("upsert customer", id); err != nil {
 		return false, err
@@ -124,21 +125,40 @@ func (c *Client) MergeUpsertCustomer(ctx context.Context, id string, body Doc) (
 	}
 	q := url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(c.cfg.SendPasswordResetNotifications)}}
 	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), query: q, body: body,
-		header: http.Header{"Content-Type": {"application/merge-patch+json"}}})
+		header: http.Header{"Content-Type": {mergePatchJSON}}})
 	if err != nil {
 		return false, err
 	}
 	return resp.status == http.StatusCreated, nil
 }
 
-// PatchCustomer merges body into the customer (PATCH). The platform refuses to unset a
-// contactEmail that has a value.
+// PatchCustomer merges body into the customer (PATCH, application/json: CustomerPatchBySellerDto). That
+// schema has every writable field, active and onHold included, but takes null only for restriction: clear
+// other fields with MergePatchCustomer. The platform refuses to unset a contactEmail that has a value.
 func (c *Client) PatchCustomer(ctx context.Context, id string, body Doc) error {
 	if err := checkIDs("patch customer", id); err != nil {
 		return err
 	}
 	return c.patch(ctx, c.customerPath(id), body)
 }
+
+// MergePatchCustomer merges body into the customer as an RFC 7396 merge patch (PATCH,
+// application/merge-patch+json: CustomerPatchDto): a null member removes the field. That schema has no
+// active and no onHold; send those with PatchCustomer.
+func (c *Client) MergePatchCustomer(ctx context.Context, id string, body Doc) error {
+	if err := checkIDs("patch customer", id); err != nil {
+		return err
+	}
+	if body == nil {
+		body = Doc{}
+	}
+	_, err := c.do(ctx, &request{method: http.MethodPatch, base: c.baseURL, path: c.customerPath(id), body: body,
+		header: http.Header{"Content-Type": {mergePatchJSON}}})
+	return err
+}
+
+// mergePatchJSON is the content type of RFC 7396 merge patches.
+const mergePatchJSON = "application/merge-patch+json"
 
 // DeleteCustomer deletes the customer and its login accounts (the platform answers 202).
 // Deleting a missing customer gives an error for which IsNotFound is true.
@@ -235,8 +255,9 @@ func (c *Client) GetAddress(ctx context.Context, customerID, addressID string) (
 	return c.get(ctx, c.addressPath(customerID, addressID), nil)
 }
 
-// UpsertAddress creates or replaces an address of a customer (PUT) and reports whether it was
-// created. Creating requires "contactName" in the body.
+// UpsertAddress creates or replaces an address of a customer (PUT, AddressUpdateDto) and reports whether it
+// was created. Creating requires "contactName" in the body. Nothing in that schema is nullable: a field is
+// cleared by leaving it out of the PUT.
 func (c *Client) UpsertAddress(ctx context.Context, customerID, addressID string, body Doc) (created bool, err error) {
 	if err := checkIDs("upsert address", customerID, addressID); err != nil {
 		return false, err
@@ -244,7 +265,8 @@ func (c *Client) UpsertAddress(ctx context.Context, customerID, addressID string
 	return c.upsert(ctx, c.addressPath(customerID, addressID), nil, body)
 }
 
-// PatchAddress merges body into an existing address (PATCH).
+// PatchAddress merges body into an existing address (PATCH, AddressUpdateDto). Nothing in that schema is
+// nullable, so a PATCH cannot clear a field; a PUT without it does.
 func (c *Client) PatchAddress(ctx context.Context, customerID, addressID string, body Doc) error {
 	if err := checkIDs("patch address", customerID, addressID); err != nil {
 		return err

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// addressSchema holds the writable address fields (Address_2 / AddressUpdateDto).
-var addressSchema = schema{
+// addressCommonFields are AddressCommonDto's members; metadata is DefaultDtoMetadata (mixins, version).
+var addressCommonFields = schema{
 	"contactName":    {kind: kString},
 	"companyName":    {kind: kString},
 	"street":         {kind: kString},
@@ -24,13 +24,22 @@ var addressSchema = schema{
 	"country":        {kind: kString, minLen: 2, maxLen: 2},
 	"state":          {kind: kString},
 	"contactPhone":   {kind: kString},
-	"isDefault":      {kind: kBool},
 	"tags":           {kind: kStringArray},
 	"metadata":       {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
 	"mixins":         {kind: kFreeObject},
 }
 
-var addressCreateSchema = withFields(addressSchema, schema{"id": {kind: kString, pattern: customIDPattern}})
+// The address request bodies, application/json only and nothing nullable: POST takes Address_2 (a custom
+// id; metadata only mixins), PUT and PATCH take AddressUpdateDto. A field is cleared by a PUT that leaves
+// it out, never by null.
+var (
+	addressCreateBody = jsonBody("Address_2", withFields(addressCommonFields, schema{
+		"id":        {kind: kString, pattern: customIDPattern},
+		"isDefault": {kind: kBool},
+		"metadata":  {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	}))
+	addressUpdateBody = jsonBody("AddressUpdateDto", withFields(addressCommonFields, schema{"isDefault": {kind: kBool}}))
+)
 
 func addressNotFound(addressID, customerNumber string) *apiError {
 	return notFound(fmt.Sprintf("Address %s of customer %s not found.", addressID, customerNumber))
@@ -112,11 +121,11 @@ func (s *Server) handleCreateAddress(c *reqCtx) *apiError {
 	if apiErr != nil {
 		return apiErr
 	}
-	body, apiErr := c.decodeChecked(addressCreateSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	fields := addressCreateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	if str(fields, "contactName") == "" {
 		return contactNameRequired()
 	}
@@ -156,11 +165,11 @@ func (s *Server) handleUpsertAddress(c *reqCtx) *apiError {
 		return apiErr
 	}
 	id := c.param("addressId")
-	body, apiErr := c.decodeChecked(addressSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	fields := addressSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	existing, exists := s.store.get(c.tenant, addressKind(cn), id)
 	if !exists {
 		if !customIDPattern.MatchString(id) {
@@ -184,14 +193,15 @@ func (s *Server) handleUpsertAddress(c *reqCtx) *apiError {
 	return nil
 }
 
-// handlePatchAddress is PATCH: merge semantics, 200 without a body.
+// handlePatchAddress is PATCH: the members sent replace theirs, 200 without a body. AddressUpdateDto has
+// nothing nullable, so a PATCH cannot clear a field (a PUT that leaves it out does).
 func (s *Server) handlePatchAddress(c *reqCtx) *apiError {
 	cn, apiErr := s.customerFor(c)
 	if apiErr != nil {
 		return apiErr
 	}
 	id := c.param("addressId")
-	body, apiErr := c.decodeChecked(addressSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -207,7 +217,7 @@ func (s *Server) handlePatchAddress(c *reqCtx) *apiError {
 			return validationError(fieldProblem{Field: "contactName", Type: "invalid_value", Message: "contactName cannot be removed."})
 		}
 	}
-	patch := addressSchema.pick(body, true)
+	patch := rs.fields.pick(body, true)
 	if md, present := patch["metadata"]; present {
 		mdObj, _ := md.(map[string]any)
 		if mdObj == nil {

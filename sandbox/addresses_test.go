@@ -42,13 +42,19 @@ func TestAddressesLifecycle(t *testing.T) {
 	if c := a.must(200, "GET", cust+"/A1", nil).obj(t); c["defaultAddress"].(map[string]any)["id"] != genID {
 		t.Fatalf("defaultAddress %v", c["defaultAddress"])
 	}
-	// Making another address the default clears the first.
-	a.must(200, "PATCH", base+"/ship-1", map[string]any{"isDefault": true, "city": nil})
+	// Making another address the default clears the first. AddressUpdateDto has nothing nullable: a PATCH
+	// cannot clear a field, a PUT that leaves it out does.
+	a.must(400, "PATCH", base+"/ship-1", map[string]any{"city": nil})
+	a.must(200, "PATCH", base+"/ship-1", map[string]any{"isDefault": true})
+	shipping := a.must(200, "GET", base+"/ship-1", nil).obj(t)
+	delete(shipping, "city")
+	delete(shipping, "id")
+	a.must(204, "PUT", base+"/ship-1", shipping)
 	if first := a.must(200, "GET", base+"/"+genID, nil).obj(t); first["isDefault"] != false {
 		t.Fatalf("old default kept: %v", first)
 	}
 	got = a.must(200, "GET", base+"/ship-1", nil).obj(t)
-	if got["isDefault"] != true || got["city"] != nil || got["metadata"].(map[string]any)["version"] != float64(2) {
+	if got["isDefault"] != true || got["city"] != nil || got["metadata"].(map[string]any)["version"] != float64(3) {
 		t.Fatalf("after patch %v", got)
 	}
 	a.must(400, "PATCH", base+"/ship-1", map[string]any{"contactName": nil})

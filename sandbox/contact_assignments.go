@@ -7,19 +7,25 @@ import (
 
 var assignmentTypes = []string{"PRIMARY", "BILLING", "LOGISTICS", "CONTACT"}
 
-var assignmentSchema = schema{
+var assignmentCommon = schema{
 	"legalEntity": {kind: kObject, sub: schema{"id": {kind: kString}}},
 	"customer":    {kind: kObject, sub: schema{"id": {kind: kString}}},
 	"type":        {kind: kString, enum: assignmentTypes},
 	"primary":     {kind: kBool},
-	"metadata":    {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
 	"mixins":      {kind: kFreeObject},
 }
 
-var assignmentCreateSchema = withFields(assignmentSchema, schema{
-	"id":       {kind: kString, pattern: customIDPattern},
-	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
-})
+// The assignment bodies: contactAssignmentCreate (a custom id, metadata only mixins) and
+// contactAssignmentUpdate.
+var (
+	assignmentCreateBody = jsonBody("contactAssignmentCreate", withFields(assignmentCommon, schema{
+		"id":       {kind: kString, pattern: customIDPattern},
+		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	}))
+	assignmentUpdateBody = jsonBody("contactAssignmentUpdate", withFields(assignmentCommon, schema{
+		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
+	}))
+)
 
 var assignmentFilters = []listFilter{
 	{param: "legalEntity.id", paths: []string{"legalEntity.id"}, mode: equalsFold},
@@ -78,10 +84,9 @@ func (s *Server) handleGetAssignment(c *reqCtx) *apiError {
 	return nil
 }
 
-// checkAssignmentBody validates an assignment body; legalEntity.id and customer.id are required
-// and, for PUT, type as well.
-func checkAssignmentBody(sc schema, body map[string]any, requireType bool) *apiError {
-	problems := sc.check(body, "")
+// checkAssignmentBody applies the required members: legalEntity.id and customer.id and, for PUT, type.
+func checkAssignmentBody(body map[string]any, requireType bool) *apiError {
+	var problems []fieldProblem
 	for _, ref := range []string{"legalEntity", "customer"} {
 		obj, _ := body[ref].(map[string]any)
 		if id, _ := obj["id"].(string); id == "" {
@@ -141,14 +146,14 @@ func (s *Server) buildAssignment(id string, fields map[string]any, version int, 
 // handleCreateAssignment is POST (201). Propagation to related companies
 // (companyContactPropagation) is not simulated: the sandbox behaves as with DISABLED.
 func (s *Server) handleCreateAssignment(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	if apiErr := checkAssignmentBody(assignmentCreateSchema, body, false); apiErr != nil {
+	if apiErr := checkAssignmentBody(body, false); apiErr != nil {
 		return apiErr
 	}
-	fields := assignmentCreateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	id := str(fields, "id")
 	if id == "" {
 		id = newManagementID()
@@ -166,14 +171,14 @@ func (s *Server) handleCreateAssignment(c *reqCtx) *apiError {
 // handleUpsertAssignment is PUT (201/204).
 func (s *Server) handleUpsertAssignment(c *reqCtx) *apiError {
 	id := c.param("contactAssignmentId")
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	if apiErr := checkAssignmentBody(assignmentSchema, body, true); apiErr != nil {
+	if apiErr := checkAssignmentBody(body, true); apiErr != nil {
 		return apiErr
 	}
-	fields := assignmentSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	existing, exists := s.store.get(c.tenant, kindAssignment, id)
 	if !exists && !customIDPattern.MatchString(id) {
 		return validationError(fieldProblem{Field: "contactAssignmentId", Type: "invalid_value", Message: "contactAssignmentId " + validIDMessage})

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,10 +13,10 @@ import (
 	"custsync/sandbox/query"
 )
 
-// customerSchema holds the writable customer fields shared by create, upsert and patch
-// (CustomerCreateDto + CustomerUpdateBySellerDto). Read-only fields such as businessModel,
-// b2b.legalEntities, addresses or customerNumber are ignored when sent.
-var customerSchema = schema{
+// customerCreateFields are CustomerCreateDto's members (metadata is BasicMetadataDto: mixins only).
+// Read-only fields of the response model (businessModel, b2b.legalEntities, addresses, customerNumber, ...)
+// are none of them.
+var customerCreateFields = schema{
 	"title":             {kind: kString},
 	"firstName":         {kind: kString},
 	"middleName":        {kind: kString},
@@ -31,20 +30,51 @@ var customerSchema = schema{
 	"type":     {kind: kString, enum: []string{"CUSTOMER", "CONTACT", ""}},
 	"photoUrl": {kind: kString},
 	// The platform's own tutorial sends a numeric companyRegistrationId (digest §12.17): accepted as text.
-	"b2b":          {kind: kObject, sub: schema{"companyRegistrationId": {kind: kString, coerce: true}}},
-	"metadata":     {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
-	"mixins":       {kind: kFreeObject},
-	"restriction":  {kind: kString},
-	"contactEmail": {kind: kString},
-	"active":       {kind: kBool},
-	"onHold":       {kind: kBool},
+	"b2b":         {kind: kObject, sub: schema{"companyRegistrationId": {kind: kString, coerce: true}}},
+	"metadata":    {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	"mixins":      {kind: kFreeObject},
+	"restriction": {kind: kString, nullable: true},
 }
 
-// customerCreateSchema adds the create-only members of CustomerSignupBySellerDto.
-var customerCreateSchema = withFields(customerSchema, schema{
-	"id":       {kind: kString, pattern: customIDPattern},
-	"password": {kind: kString},
+// customerCommonFields are CustomerCommonDto's: the create members with metadata.version.
+var customerCommonFields = withFields(customerCreateFields, schema{
+	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
 })
+
+// customerSellerFields are CustomerUpdateBySellerDto's (= CustomerPatchBySellerDto's): the common members,
+// contactEmail and the account status flags. The merge-patch schemas (CustomerUpdateDto, CustomerPatchDto)
+// have contactEmail but not active and onHold.
+var (
+	customerSellerFields = withFields(customerCommonFields, schema{
+		"contactEmail": {kind: kString},
+		"active":       {kind: kBool},
+		"onHold":       {kind: kBool},
+	})
+	customerMergeFields = withFields(customerCommonFields, schema{"contactEmail": {kind: kString}})
+)
+
+// The customer request bodies: POST takes CustomerSignupBySellerDto (create members, a custom id, contactEmail
+// and an initial password, but neither active nor onHold); PUT and PATCH take the seller schema as
+// application/json and the narrower schema as application/merge-patch+json.
+var (
+	customerCreateBody = jsonBody("CustomerSignupBySellerDto", withFields(customerCreateFields, schema{
+		"id":           {kind: kString, pattern: customIDPattern},
+		"contactEmail": {kind: kString},
+		"password":     {kind: kString},
+	}))
+	customerPutBody = operationBody{
+		mediaJSON:       {name: "CustomerUpdateBySellerDto", fields: customerSellerFields, mode: plainJSON},
+		mediaMergePatch: {name: "CustomerUpdateDto", fields: customerMergeFields, mode: mergePatchJSON},
+	}
+	customerPatchBody = operationBody{
+		mediaJSON:       {name: "CustomerPatchBySellerDto", fields: customerSellerFields, mode: plainJSON},
+		mediaMergePatch: {name: "CustomerPatchDto", fields: customerMergeFields, mode: mergePatchJSON},
+	}
+	// customerSearchBody is the search request: {"q": string}.
+	customerSearchBody = jsonBody("customer search request", schema{"q": {kind: kString}})
+	// optionalEmptyBody is the `type: object` body a customer or address DELETE may carry.
+	optionalEmptyBody = jsonBody("an empty object", schema{})
+)
 
 func one() *float64 { v := 1.0; return &v }
 
@@ -239,18 +269,11 @@ func (s *Server) handleListCustomers(c *reqCtx) *apiError {
 }
 
 func (s *Server) handleSearchCustomers(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, _, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	q := ""
-	if body["q"] != nil {
-		s, ok := body["q"].(string)
-		if !ok {
-			return validationError(fieldProblem{Field: "q", Type: "invalid_type", Message: "q must be a string."})
-		}
-		q = s
-	}
+	q, _ := body["q"].(string)
 	return s.listCustomers(c, q)
 }
 
@@ -561,11 +584,11 @@ func (s *Server) handleCreateCustomer(c *reqCtx) *apiError {
 	if apiErr := checkBoolParam(c, "sendPasswordResetNotifications"); apiErr != nil {
 		return apiErr
 	}
-	body, apiErr := c.decodeChecked(customerCreateSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	fields := customerCreateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	id, _ := fields["id"].(string)
 	if id == "" {
 		id = s.newCustomerNumber(c.tenant)
@@ -580,21 +603,16 @@ func (s *Server) handleCreateCustomer(c *reqCtx) *apiError {
 	return nil
 }
 
-func isMergePatch(r *http.Request) bool {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return ct == "application/merge-patch+json"
-}
-
 // handleUpsertCustomer is PUT: 201 + {id} when it creates, 204 when it updates. With
-// application/json the body replaces the writable fields (absent fields are removed, except that
-// active/onHold keep their value and preferred* fall back to the defaults); with
-// application/merge-patch+json it is merged as in PATCH.
+// application/json (CustomerUpdateBySellerDto) the body replaces the writable fields (absent fields are
+// removed, except that active/onHold keep their value and preferred* fall back to the defaults); with
+// application/merge-patch+json (CustomerUpdateDto, which has no active or onHold) it is merged as in PATCH.
 func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 	if apiErr := checkBoolParam(c, "sendPasswordResetNotifications"); apiErr != nil {
 		return apiErr
 	}
 	id := c.param("customerNumber")
-	body, apiErr := c.decodeChecked(customerSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -606,7 +624,7 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 		if apiErr := s.checkNewCustomerNumber(c.tenant, id); apiErr != nil {
 			return apiErr
 		}
-		fields := customerSchema.pick(body, false)
+		fields := rs.fields.pick(body, false)
 		if email := str(fields, "contactEmail"); s.emailTaken(c.tenant, email, "") {
 			return duplicateAccount(email, c.tenant)
 		}
@@ -618,13 +636,13 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 		return staleVersion(docVersion(existing))
 	}
 	var doc map[string]any
-	if isMergePatch(c.r) {
+	if rs.mode == mergePatchJSON {
 		var apiErr *apiError
-		if doc, apiErr = s.mergeCustomer(existing, body); apiErr != nil {
+		if doc, apiErr = s.mergeCustomer(existing, body, rs); apiErr != nil {
 			return apiErr
 		}
 	} else {
-		doc = s.buildCustomer(id, customerSchema.pick(body, false), docVersion(existing)+1, str(existing, "metadataCreatedAt"), existing)
+		doc = s.buildCustomer(id, rs.fields.pick(body, false), docVersion(existing)+1, str(existing, "metadataCreatedAt"), existing)
 	}
 	if email := str(doc, "contactEmail"); s.emailTaken(c.tenant, email, id) {
 		return duplicateAccount(email, c.tenant)
@@ -634,15 +652,16 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 	return nil
 }
 
-// mergeCustomer applies merge-patch semantics: members sent replace, null removes, objects merge.
-func (s *Server) mergeCustomer(existing, body map[string]any) (map[string]any, *apiError) {
+// mergeCustomer applies merge semantics: members sent replace, objects merge, and null removes (which an
+// application/json body may send only where the schema says nullable).
+func (s *Server) mergeCustomer(existing, body map[string]any, rs requestSchema) (map[string]any, *apiError) {
 	if v, present := body["contactEmail"]; present && str(existing, "contactEmail") != "" {
 		if s, _ := v.(string); s == "" {
 			// Since 2026-04-27 contactEmail cannot be unset once it has a value (digest §8.1 rule 4).
 			return nil, validationError(fieldProblem{Field: "contactEmail", Type: "invalid_value", Message: "contactEmail cannot be unset once a value is present."})
 		}
 	}
-	patch := customerSchema.pick(body, true)
+	patch := rs.fields.pick(body, true)
 	if md, present := patch["metadata"]; present {
 		mdObj, _ := md.(map[string]any)
 		if mdObj == nil {
@@ -670,7 +689,7 @@ func (s *Server) mergeCustomer(existing, body map[string]any) (map[string]any, *
 // handlePatchCustomer is PATCH: merge semantics, 200 without a body, 404 when missing.
 func (s *Server) handlePatchCustomer(c *reqCtx) *apiError {
 	id := c.param("customerNumber")
-	body, apiErr := c.decodeChecked(customerSchema)
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
@@ -681,7 +700,7 @@ func (s *Server) handlePatchCustomer(c *reqCtx) *apiError {
 	if v, ok := bodyVersion(body); ok && v != docVersion(existing) {
 		return staleVersion(docVersion(existing))
 	}
-	doc, apiErr := s.mergeCustomer(existing, body)
+	doc, apiErr := s.mergeCustomer(existing, body, rs)
 	if apiErr != nil {
 		return apiErr
 	}

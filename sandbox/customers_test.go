@@ -12,9 +12,20 @@ const cust = "/customer/acme/customers"
 func TestCustomerCreateGetAndDerivedFields(t *testing.T) {
 	t.Parallel()
 	a := newTestAPI(t, Options{})
+	// Members CustomerSignupBySellerDto does not define (read-only fields of the response, the account
+	// flags) are refused, each named, instead of being dropped.
+	refused := customerErr(t, a.must(400, "POST", cust, map[string]any{
+		"contactEmail": "john@example.com", "businessModel": "B2B", "customerNumber": "x", "addresses": []any{}, "onHold": true,
+	}), 400, "validation_failure")
+	var fields []string
+	for _, d := range refused["details"].([]any) {
+		fields = append(fields, d.(map[string]any)["field"].(string))
+	}
+	if strings.Join(fields, ",") != "addresses,businessModel,customerNumber,onHold" {
+		t.Fatalf("refused fields %v: %v", fields, refused)
+	}
 	r := a.must(201, "POST", cust, map[string]any{
 		"contactEmail": "john@example.com", "firstName": "John", "lastName": "Doe",
-		"businessModel": "B2B", "customerNumber": "ignored", "addresses": []any{}, // read-only: ignored
 		"b2b":      map[string]any{"companyRegistrationId": 12345}, // numeric as in the platform tutorial
 		"mixins":   map[string]any{"loyalty": map[string]any{"tier": "gold"}},
 		"password": "secret123",
@@ -119,13 +130,19 @@ func TestCustomerUpsertPatchDelete(t *testing.T) {
 	if got["company"] != "NewCo" || got["firstName"] != "Anna" {
 		t.Fatalf("after merge PUT: %v", got)
 	}
-	// PATCH merges, null clears, 200 without body.
-	r = a.must(200, "PATCH", cust+"/K100", map[string]any{"company": nil, "lastName": "Smith", "active": false})
+	// merge-patch+json on PUT has no active or onHold (CustomerUpdateDto): refused, not dropped.
+	customerErr(t, a.must(400, "PUT", cust+"/K100", `{"onHold":true}`, "Content-Type", "application/merge-patch+json"), 400, "validation_failure")
+	// A PATCH merges; application/json takes no null (CustomerPatchBySellerDto declares none nullable but
+	// restriction), application/merge-patch+json clears with it but has no active.
+	customerErr(t, a.must(400, "PATCH", cust+"/K100", map[string]any{"company": nil}), 400, "validation_failure")
+	customerErr(t, a.must(400, "PATCH", cust+"/K100", `{"active":false}`, "Content-Type", "application/merge-patch+json"), 400, "validation_failure")
+	r = a.must(200, "PATCH", cust+"/K100", map[string]any{"lastName": "Smith", "active": false, "restriction": nil})
 	if len(r.raw) != 0 {
 		t.Errorf("PATCH body %q", r.raw)
 	}
+	a.must(200, "PATCH", cust+"/K100", `{"company":null}`, "Content-Type", "application/merge-patch+json")
 	got = a.must(200, "GET", cust+"/K100", nil).obj(t)
-	if got["company"] != nil || got["lastName"] != "Smith" || got["firstName"] != "Anna" || got["active"] != false || got["metadata"].(map[string]any)["version"] != float64(4) {
+	if got["company"] != nil || got["lastName"] != "Smith" || got["firstName"] != "Anna" || got["active"] != false || got["metadata"].(map[string]any)["version"] != float64(5) {
 		t.Fatalf("after PATCH: %v", got)
 	}
 	customerErr(t, a.must(400, "PATCH", cust+"/K100", map[string]any{"contactEmail": nil}), 400, "validation_failure")

@@ -35,21 +35,23 @@ var legacyAuthSchema = schema{
 	"context":   {kind: kStringMap},
 }
 
-// importItemSchema is CustomerImportDto: the create fields, a custom id and the required account.
-var importItemSchema = withFields(customerSchema, schema{
-	"id": {kind: kString, pattern: customIDPattern},
+// importBody is the bulk import's body, an array of CustomerImportDto: the create fields, a custom id,
+// contactEmail and the required account (no active or onHold).
+var importBody = jsonBody("CustomerImportDto", withFields(customerCreateFields, schema{
+	"id":           {kind: kString, pattern: customIDPattern},
+	"contactEmail": {kind: kString},
 	"account": {kind: kObject, sub: schema{
 		"email":        {kind: kString},
 		"passwordHash": {kind: kString},
 		"legacyAuth":   {kind: kObject, sub: legacyAuthSchema},
 	}},
-})
+}))
 
-var retentionSchema = schema{
+var retentionBody = jsonBody("PasswordMigrationRetentionConfigRequest", schema{
 	"retentionEndDate":          {kind: kString},
 	"emailReminderDate":         {kind: kString},
 	"emailNotificationsEnabled": {kind: kBool},
-}
+})
 
 const dateLayout = "2006-01-02"
 
@@ -111,6 +113,10 @@ func itemFailure(index int, e *apiError) importItemResult {
 // created or refused on its own, answered 207 with one result per request index. A refused item
 // changes nothing; the items before and after it are still imported.
 func (s *Server) handleImportCustomers(c *reqCtx) *apiError {
+	rs, apiErr := c.bodySchema()
+	if apiErr != nil {
+		return apiErr
+	}
 	items, apiErr := c.decodeArray()
 	if apiErr != nil {
 		return apiErr
@@ -122,7 +128,7 @@ func (s *Server) handleImportCustomers(c *reqCtx) *apiError {
 	retentionActive := s.retentionActive(c.tenant)
 	results := make([]importItemResult, 0, len(items))
 	for i, raw := range items {
-		id, apiErr := s.importOne(c.tenant, raw, retentionActive)
+		id, apiErr := s.importOne(c.tenant, raw, rs, retentionActive)
 		if apiErr != nil {
 			results = append(results, itemFailure(i, apiErr))
 			continue
@@ -135,12 +141,12 @@ func (s *Server) handleImportCustomers(c *reqCtx) *apiError {
 
 // importOne validates and stores one import item. Earlier items of the same request are already in
 // the store, so a repeated id or e-mail within a batch is refused like one that existed before.
-func (s *Server) importOne(tenant string, raw any, retentionActive bool) (string, *apiError) {
+func (s *Server) importOne(tenant string, raw any, rs requestSchema, retentionActive bool) (string, *apiError) {
 	item, ok := raw.(map[string]any)
 	if !ok {
 		return "", badRequest("The item must be a JSON object.")
 	}
-	if problems := importItemSchema.check(item, ""); len(problems) > 0 {
+	if problems := rs.check(item); len(problems) > 0 {
 		return "", validationError(problems...)
 	}
 	account, _ := item["account"].(map[string]any)
@@ -172,7 +178,7 @@ func (s *Server) importOne(tenant string, raw any, retentionActive bool) (string
 			return "", badRequest("Importing customers with 'legacyAuth' requires an active password migration retention configuration for the tenant.")
 		}
 	}
-	fields := importItemSchema.pick(item, false)
+	fields := rs.fields.pick(item, false)
 	delete(fields, "account")
 	if contact := str(fields, "contactEmail"); contact == "" {
 		fields["contactEmail"] = email
@@ -243,7 +249,7 @@ func (s *Server) handleGetRetention(c *reqCtx) *apiError {
 // lie in the future; the reminder date defaults to 7 days before it, or tomorrow when that would not
 // be after today, and must lie on or after today and before the end date.
 func (s *Server) handleSetRetention(c *reqCtx) *apiError {
-	body, apiErr := c.decodeChecked(retentionSchema)
+	body, _, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}

@@ -24,26 +24,29 @@ var legalEntityCommon = schema{
 	"entitiesAddresses": {kind: kRefArray},
 	"approvalGroup":     {kind: kRefArray},
 	// `maximum: 1` on an array in the spec means at most one value (digest §12.2).
-	"restrictions": {kind: kStringArray, maxLen: 1},
+	"restrictions": {kind: kStringArray, maxLen: 1, nullable: true},
 	"mixins":       {kind: kFreeObject},
 }
 
-// legalEntityCreateSchema is legalEntityCreate: customerGroups are full objects, metadata only mixins.
-var legalEntityCreateSchema = withFields(legalEntityCommon, schema{
+// legalEntityCreateBody is legalEntityCreate: customerGroups are full objects, metadata only mixins.
+var legalEntityCreateBody = jsonBody("legalEntityCreate", withFields(legalEntityCommon, schema{
 	"id": {kind: kString, pattern: customIDPattern},
 	"customerGroups": {kind: kObjectArray, sub: schema{
 		"id":   {kind: kString},
-		"name": {kind: kFreeObject},
+		"name": {kind: kStringMap},
 		"role": {kind: kString},
 	}},
 	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
-})
+}))
 
-// legalEntityUpdateSchema is legalEntityUpdate: customerGroups are {id} references.
-var legalEntityUpdateSchema = withFields(legalEntityCommon, schema{
+// legalEntityUpdateBody is legalEntityUpdate: customerGroups are {id} references, no id member.
+var legalEntityUpdateBody = jsonBody("legalEntityUpdate", withFields(legalEntityCommon, schema{
 	"customerGroups": {kind: kRefArray},
 	"metadata":       {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
-})
+}))
+
+// legalEntitySearchBody is the search request: {"q": string}.
+var legalEntitySearchBody = jsonBody("legal entity search request", schema{"q": {kind: kString}})
 
 // autoGroups are the customer groups the platform creates with every legal entity (Admin, Buyer,
 // Requester since 2025-07-23). Their ids are derived from the entity id so that a PUT can recognise
@@ -153,18 +156,11 @@ func (s *Server) handleListLegalEntities(c *reqCtx) *apiError {
 }
 
 func (s *Server) handleSearchLegalEntities(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, _, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	q := ""
-	if body["q"] != nil {
-		qs, ok := body["q"].(string)
-		if !ok {
-			return badRequest("q must be a string.")
-		}
-		q = qs
-	}
+	q, _ := body["q"].(string)
 	return s.listLegalEntities(c, q)
 }
 
@@ -214,11 +210,11 @@ func mergeGroups(base []any, extra any) []any {
 }
 
 func (s *Server) handleCreateLegalEntity(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	problems := legalEntityCreateSchema.check(body, "")
+	var problems []fieldProblem
 	if p := requireString(body, "name"); p != nil {
 		problems = append(problems, *p)
 	}
@@ -234,7 +230,7 @@ func (s *Server) handleCreateLegalEntity(c *reqCtx) *apiError {
 	if len(problems) > 0 {
 		return validationError(problems...)
 	}
-	fields := legalEntityCreateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	id := str(fields, "id")
 	if id == "" {
 		id = newManagementID()
@@ -256,11 +252,11 @@ func (s *Server) handleCreateLegalEntity(c *reqCtx) *apiError {
 // (the sandbox's reading; it keeps a plain re-PUT of ERP data from dropping the IAM groups).
 func (s *Server) handleUpsertLegalEntity(c *reqCtx) *apiError {
 	id := c.param("legalEntityId")
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	problems := legalEntityUpdateSchema.check(body, "")
+	var problems []fieldProblem
 	for _, name := range []string{"name", "type"} {
 		if p := requireString(body, name); p != nil {
 			problems = append(problems, *p)
@@ -269,7 +265,7 @@ func (s *Server) handleUpsertLegalEntity(c *reqCtx) *apiError {
 	if len(problems) > 0 {
 		return validationError(problems...)
 	}
-	fields := legalEntityUpdateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	if apiErr := s.checkParent(c.tenant, id, fields); apiErr != nil {
 		return apiErr
 	}

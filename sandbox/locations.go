@@ -4,7 +4,7 @@ import (
 	"net/http"
 )
 
-var locationSchema = schema{
+var locationCommon = schema{
 	"name": {kind: kString},
 	"type": {kind: kString, enum: []string{"HEADQUARTER", "WAREHOUSE", "OFFICE"}},
 	"contactDetails": {kind: kObject, sub: schema{
@@ -18,14 +18,19 @@ var locationSchema = schema{
 		"countryCode":  {kind: kString},
 		"tags":         {kind: kStringArray},
 	}},
-	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
-	"mixins":   {kind: kFreeObject},
+	"mixins": {kind: kFreeObject},
 }
 
-var locationCreateSchema = withFields(locationSchema, schema{
-	"id":       {kind: kString, pattern: customIDPattern},
-	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
-})
+// The location bodies: locationCreate (a custom id, metadata only mixins) and locationUpdate.
+var (
+	locationCreateBody = jsonBody("locationCreate", withFields(locationCommon, schema{
+		"id":       {kind: kString, pattern: customIDPattern},
+		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	}))
+	locationUpdateBody = jsonBody("locationUpdate", withFields(locationCommon, schema{
+		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
+	}))
+)
 
 var locationFilters = []listFilter{
 	{param: "name", paths: []string{"name"}, mode: containsFold},
@@ -40,8 +45,8 @@ var locationFilters = []listFilter{
 }
 
 // checkLocation applies the create/update rule: type and contactDetails are required.
-func checkLocation(sc schema, body map[string]any) *apiError {
-	problems := sc.check(body, "")
+func checkLocation(body map[string]any) *apiError {
+	var problems []fieldProblem
 	if p := requireString(body, "type"); p != nil {
 		problems = append(problems, *p)
 	}
@@ -79,14 +84,14 @@ func (s *Server) handleGetLocation(c *reqCtx) *apiError {
 }
 
 func (s *Server) handleCreateLocation(c *reqCtx) *apiError {
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	if apiErr := checkLocation(locationCreateSchema, body); apiErr != nil {
+	if apiErr := checkLocation(body); apiErr != nil {
 		return apiErr
 	}
-	fields := locationCreateSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	id := str(fields, "id")
 	if id == "" {
 		id = newManagementID()
@@ -101,14 +106,14 @@ func (s *Server) handleCreateLocation(c *reqCtx) *apiError {
 // handleUpsertLocation is PUT (201/204); the body replaces the writable fields.
 func (s *Server) handleUpsertLocation(c *reqCtx) *apiError {
 	id := c.param("locationId")
-	body, apiErr := c.decodeObject()
+	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}
-	if apiErr := checkLocation(locationSchema, body); apiErr != nil {
+	if apiErr := checkLocation(body); apiErr != nil {
 		return apiErr
 	}
-	fields := locationSchema.pick(body, false)
+	fields := rs.fields.pick(body, false)
 	existing, exists := s.store.get(c.tenant, kindLocation, id)
 	if !exists {
 		if !customIDPattern.MatchString(id) {

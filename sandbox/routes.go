@@ -17,7 +17,9 @@ type route struct {
 	shape  errorShape
 	public bool     // no bearer token needed
 	scopes []string // any one suffices; empty = any valid token
-	handle func(c *reqCtx) *apiError
+	// accepts are the request bodies the operation takes, by content type (nil: it reads no body).
+	accepts operationBody
+	handle  func(c *reqCtx) *apiError
 }
 
 func newRoute(method, path string, shape errorShape, scopes []string, h func(*reqCtx) *apiError) route {
@@ -36,6 +38,7 @@ type reqCtx struct {
 	headers http.Header
 	entry   *Request
 	token   *token
+	accepts operationBody // the route's request bodies (see decodeBody)
 }
 
 func (c *reqCtx) reply(status int, body any) {
@@ -138,7 +141,7 @@ func (s *Server) endpoint(rt route) http.Handler {
 		if entry == nil {
 			entry = &Request{}
 		}
-		c := &reqCtx{s: s, r: r, shape: rt.shape, entry: entry}
+		c := &reqCtx{s: s, r: r, shape: rt.shape, entry: entry, accepts: rt.accepts}
 		if r.ContentLength > s.opts.MaxBodyBytes {
 			writeError(w, rt.shape, tooLarge(s.opts.MaxBodyBytes))
 			return
@@ -210,6 +213,12 @@ func (s *Server) buildRoutes() []route {
 	add := func(method, path string, shape errorShape, scopes []string, h func(*reqCtx) *apiError) {
 		routes = append(routes, newRoute(method, path, shape, scopes, h))
 	}
+	// addWith adds a route that reads a request body of the given schemas.
+	addWith := func(method, path string, shape errorShape, scopes []string, accepts operationBody, h func(*reqCtx) *apiError) {
+		rt := newRoute(method, path, shape, scopes, h)
+		rt.accepts = accepts
+		routes = append(routes, rt)
+	}
 	cs, cm := shapeCustomer, shapeManagement
 	custRead := []string{scopeCustomerRead, scopeCustomerReadOwn}
 	custManage := []string{scopeCustomerManage, scopeCustomerManageOwn}
@@ -223,55 +232,55 @@ func (s *Server) buildRoutes() []route {
 	routes = append(routes, token)
 
 	add("GET", "/customer/{tenant}/customers", cs, custRead, s.handleListCustomers)
-	add("POST", "/customer/{tenant}/customers", cs, custManage, s.handleCreateCustomer)
-	add("POST", "/customer/{tenant}/customers/search", cs, custRead, s.handleSearchCustomers)
-	add("POST", "/customer/{tenant}/customers/import", cs, []string{scopeImportManage}, s.handleImportCustomers)
+	addWith("POST", "/customer/{tenant}/customers", cs, custManage, customerCreateBody, s.handleCreateCustomer)
+	addWith("POST", "/customer/{tenant}/customers/search", cs, custRead, customerSearchBody, s.handleSearchCustomers)
+	addWith("POST", "/customer/{tenant}/customers/import", cs, []string{scopeImportManage}, importBody, s.handleImportCustomers)
 	add("GET", "/customer/{tenant}/config/password-migration-retention", cs, []string{scopeImportRead}, s.handleGetRetention)
-	add("POST", "/customer/{tenant}/config/password-migration-retention", cs, []string{scopeImportManage}, s.handleSetRetention)
+	addWith("POST", "/customer/{tenant}/config/password-migration-retention", cs, []string{scopeImportManage}, retentionBody, s.handleSetRetention)
 	add("DELETE", "/customer/{tenant}/config/password-migration-retention", cs, []string{scopeImportManage}, s.handleDeleteRetention)
 	add("GET", "/customer/{tenant}/customers/{customerNumber}", cs, custRead, s.handleGetCustomer)
-	add("PUT", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, s.handleUpsertCustomer)
-	add("PATCH", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, s.handlePatchCustomer)
-	add("DELETE", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, s.handleDeleteCustomer)
+	addWith("PUT", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, customerPutBody, s.handleUpsertCustomer)
+	addWith("PATCH", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, customerPatchBody, s.handlePatchCustomer)
+	addWith("DELETE", "/customer/{tenant}/customers/{customerNumber}", cs, custManage, optionalEmptyBody, s.handleDeleteCustomer)
 	add("GET", "/customer/{tenant}/customers/{customerNumber}/addresses", cs, addrRead, s.handleListAddresses)
-	add("POST", "/customer/{tenant}/customers/{customerNumber}/addresses", cs, addrManage, s.handleCreateAddress)
+	addWith("POST", "/customer/{tenant}/customers/{customerNumber}/addresses", cs, addrManage, addressCreateBody, s.handleCreateAddress)
 	add("GET", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrRead, s.handleGetAddress)
-	add("PUT", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, s.handleUpsertAddress)
-	add("PATCH", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, s.handlePatchAddress)
-	add("DELETE", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, s.handleDeleteAddress)
+	addWith("PUT", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, addressUpdateBody, s.handleUpsertAddress)
+	addWith("PATCH", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, addressUpdateBody, s.handlePatchAddress)
+	addWith("DELETE", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}", cs, addrManage, optionalEmptyBody, s.handleDeleteAddress)
 	add("POST", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}/tags", cs, addrManage, s.handleAddressTags(true))
 	add("DELETE", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}/tags", cs, addrManage, s.handleAddressTags(false))
 
 	leRead := []string{scopeLegalEntityRead, scopeLegalEntityReadOwn}
 	leManage := []string{scopeLegalEntityManage}
 	add("GET", "/customer-management/{tenant}/legal-entities", cm, leRead, s.handleListLegalEntities)
-	add("POST", "/customer-management/{tenant}/legal-entities", cm, leManage, s.handleCreateLegalEntity)
-	add("POST", "/customer-management/{tenant}/legal-entities/search", cm, leRead, s.handleSearchLegalEntities)
+	addWith("POST", "/customer-management/{tenant}/legal-entities", cm, leManage, legalEntityCreateBody, s.handleCreateLegalEntity)
+	addWith("POST", "/customer-management/{tenant}/legal-entities/search", cm, leRead, legalEntitySearchBody, s.handleSearchLegalEntities)
 	add("GET", "/customer-management/{tenant}/legal-entities/{legalEntityId}", cm, []string{scopeLegalEntityRead}, s.handleGetLegalEntity)
-	add("PUT", "/customer-management/{tenant}/legal-entities/{legalEntityId}", cm, leManage, s.handleUpsertLegalEntity)
+	addWith("PUT", "/customer-management/{tenant}/legal-entities/{legalEntityId}", cm, leManage, legalEntityUpdateBody, s.handleUpsertLegalEntity)
 	add("DELETE", "/customer-management/{tenant}/legal-entities/{legalEntityId}", cm, leManage, s.handleDeleteLegalEntity)
 	add("PATCH", "/customer-management/{tenant}/legal-entities/{legalEntityId}", cm, nil, methodNotAllowed)
 	add("GET", "/customer-management/{tenant}/legal-entities/{legalEntityId}/parent-hierarchy", cm,
 		[]string{scopeLegalEntityRead, scopeLegalEntityManage}, s.handleParentHierarchy)
 
 	add("GET", "/customer-management/{tenant}/locations", cm, []string{scopeLocationRead}, s.handleListLocations)
-	add("POST", "/customer-management/{tenant}/locations", cm, []string{scopeLocationManage}, s.handleCreateLocation)
+	addWith("POST", "/customer-management/{tenant}/locations", cm, []string{scopeLocationManage}, locationCreateBody, s.handleCreateLocation)
 	add("GET", "/customer-management/{tenant}/locations/{locationId}", cm, []string{scopeLocationRead}, s.handleGetLocation)
-	add("PUT", "/customer-management/{tenant}/locations/{locationId}", cm, []string{scopeLocationManage}, s.handleUpsertLocation)
+	addWith("PUT", "/customer-management/{tenant}/locations/{locationId}", cm, []string{scopeLocationManage}, locationUpdateBody, s.handleUpsertLocation)
 	add("DELETE", "/customer-management/{tenant}/locations/{locationId}", cm, []string{scopeLocationManage}, s.handleDeleteLocation)
 	add("PATCH", "/customer-management/{tenant}/locations/{locationId}", cm, nil, methodNotAllowed)
 
 	add("GET", "/customer-management/{tenant}/contact-assignments", cm, []string{scopeAssignmentRead}, s.handleListAssignments)
-	add("POST", "/customer-management/{tenant}/contact-assignments", cm, []string{scopeAssignmentManage}, s.handleCreateAssignment)
+	addWith("POST", "/customer-management/{tenant}/contact-assignments", cm, []string{scopeAssignmentManage}, assignmentCreateBody, s.handleCreateAssignment)
 	add("GET", "/customer-management/{tenant}/contact-assignments/{contactAssignmentId}", cm, []string{scopeAssignmentRead}, s.handleGetAssignment)
-	add("PUT", "/customer-management/{tenant}/contact-assignments/{contactAssignmentId}", cm, []string{scopeAssignmentManage}, s.handleUpsertAssignment)
+	addWith("PUT", "/customer-management/{tenant}/contact-assignments/{contactAssignmentId}", cm, []string{scopeAssignmentManage}, assignmentUpdateBody, s.handleUpsertAssignment)
 	add("DELETE", "/customer-management/{tenant}/contact-assignments/{contactAssignmentId}", cm, []string{scopeAssignmentManage}, s.handleDeleteAssignment)
 	add("PATCH", "/customer-management/{tenant}/contact-assignments/{contactAssignmentId}", cm, nil, methodNotAllowed)
 
 	// The YaaS scopes of the Engagement Center service are accepted next to the Emporix ones.
 	sdRead := []string{scopeCustomerRead, scopeCustomerManage, scopeCECenterView, scopeCECenterManage}
 	sdManage := []string{scopeCustomerManage, scopeCECenterManage}
-	add("POST", "/{tenant}/sdCustomerMappings", cs, sdManage, s.handleCreateSDMapping)
+	addWith("POST", "/{tenant}/sdCustomerMappings", cs, sdManage, sdMappingBody, s.handleCreateSDMapping)
 	add("GET", "/{tenant}/sdCustomerMappings", cs, sdRead, s.handleListSDMappings)
 	add("DELETE", "/{tenant}/sdCustomerMappings/{customerNumber}", cs, sdManage, s.handleDeleteSDMapping)
 	return routes

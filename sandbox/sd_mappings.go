@@ -15,11 +15,12 @@ import (
 // although the seed's list example shows a duplicate. One record per customer is what the DELETE by
 // customerNumber presupposes.
 
-var sdMappingSchema = schema{
+// sdMappingBody is the record the POST takes (seed 004 publishes no schema; the record's own fields).
+var sdMappingBody = jsonBody("sdCustomerMapping", schema{
 	"customerNumber":   {kind: kString},
 	"sdCustomerNumber": {kind: kString},
 	"deletedInYaaS":    {kind: kBool},
-}
+})
 
 func sdMappingView(doc map[string]any) map[string]any {
 	return map[string]any{
@@ -30,7 +31,7 @@ func sdMappingView(doc map[string]any) map[string]any {
 }
 
 func (s *Server) handleCreateSDMapping(c *reqCtx) *apiError {
-	body, apiErr := c.decodeChecked(sdMappingSchema)
+	body, _, apiErr := c.decodeBody()
 	if apiErr != nil {
 		return apiErr
 	}

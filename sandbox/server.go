@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -441,17 +444,41 @@ func (c *reqCtx) decodeObject() (map[string]any, *apiError) {
 	return obj, nil
 }
 
-// decodeChecked decodes a JSON object body and checks it against a Customer Service schema, answering the
-// service's validation error for a field of the wrong type or value.
-func (c *reqCtx) decodeChecked(sc schema) (map[string]any, *apiError) {
+// bodySchema returns the schema the route declares for the request's content type (application/json when
+// the request names none). A content type the operation does not take is refused with a 400: the specs
+// document no 415, and 400 is what they give for a request the operation cannot read.
+func (c *reqCtx) bodySchema() (requestSchema, *apiError) {
+	media := mediaJSON
+	if ct := c.r.Header.Get("Content-Type"); ct != "" {
+		parsed, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return requestSchema{}, badRequest("The Content-Type header " + strconv.Quote(ct) + " cannot be parsed.")
+		}
+		media = parsed
+	}
+	rs, ok := c.accepts[media]
+	if !ok {
+		return requestSchema{}, badRequest(fmt.Sprintf("Content type '%s' is not supported here; use %s.", media, strings.Join(slices.Sorted(maps.Keys(c.accepts)), " or ")))
+	}
+	return rs, nil
+}
+
+// decodeBody decodes the JSON object body and checks it against the route's schema for its content type
+// (bodySchema): a body that does not fit is 400 with one detail per problem. It returns the body and the
+// schema it was read with, whose mode says what a null member means.
+func (c *reqCtx) decodeBody() (map[string]any, requestSchema, *apiError) {
+	rs, apiErr := c.bodySchema()
+	if apiErr != nil {
+		return nil, rs, apiErr
+	}
 	body, apiErr := c.decodeObject()
 	if apiErr != nil {
-		return nil, apiErr
+		return nil, rs, apiErr
 	}
-	if problems := sc.check(body, ""); len(problems) > 0 {
-		return nil, validationError(problems...)
+	if problems := rs.check(body); len(problems) > 0 {
+		return nil, rs, validationError(problems...)
 	}
-	return body, nil
+	return body, rs, nil
 }
 
 // paging reads pageNumber/pageSize (1-based) with the service's default page size.

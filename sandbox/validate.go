@@ -2,9 +2,10 @@ package sandbox
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 )
 
 // valueKind is the JSON type a writable field must have.
@@ -15,7 +16,7 @@ const (
 	kBool
 	kInt
 	kNumber
-	kObject      // an object with a known sub-schema (unknown members ignored)
+	kObject      // an object with a known sub-schema
 	kFreeObject  // any JSON object (mixins)
 	kStringArray // array of strings
 	kRefArray    // array of {"id": string}
@@ -23,8 +24,10 @@ const (
 	kStringMap   // an object whose members are all strings
 )
 
-// field describes one writable member of a request body. Members not in a schema are read-only or
-// unknown and are ignored, as the platform's own examples send them (digest §12.17).
+// field describes one member of a request body. A member the schema does not define is refused: the
+// platform's deserialisers bind a request to the schema of its operation and content type, so a member
+// outside it is at best silently dropped (an ERP onHold=true lost on create); refusing it is what makes a
+// client that sends one fail its tests instead of losing data on the platform.
 type field struct {
 	kind     valueKind
 	sub      schema
@@ -35,6 +38,9 @@ type field struct {
 	pattern  *regexp.Regexp
 	// coerce accepts a number where a string is wanted (converted to its decimal text).
 	coerce bool
+	// nullable marks the members the spec declares `nullable: true`: only they take null in an
+	// application/json body.
+	nullable bool
 }
 
 type schema map[string]field
@@ -47,23 +53,67 @@ const validIDMessage = "must be 1 to 66 characters of A-Z, a-z, 0-9, '_' and '-'
 
 func zero() *float64 { z := 0.0; return &z }
 
-// check validates body against sc. Nulls are accepted (the caller decides what null means), wrong
-// types and rule violations are reported as details. Numbers given for string fields marked coerce
-// are converted in place.
-func (sc schema) check(body map[string]any, prefix string) []fieldProblem {
+// bodyMode is how a body's members are read, which the content type decides.
+type bodyMode int
+
+const (
+	// plainJSON is application/json: null is a value, allowed only where the schema says nullable.
+	plainJSON bodyMode = iota
+	// mergePatchJSON is application/merge-patch+json: null removes the member (RFC 7396).
+	mergePatchJSON
+)
+
+// requestSchema is the body of one operation for one content type, named as the spec names it so that a
+// refusal says which schema the request did not fit.
+type requestSchema struct {
+	name   string
+	fields schema
+	mode   bodyMode
+}
+
+// operationBody maps the media types an operation accepts to their schemas.
+type operationBody map[string]requestSchema
+
+// jsonBody is an operation that takes application/json only.
+func jsonBody(name string, fields schema) operationBody {
+	return operationBody{mediaJSON: {name: name, fields: fields, mode: plainJSON}}
+}
+
+const (
+	mediaJSON       = "application/json"
+	mediaMergePatch = "application/merge-patch+json"
+)
+
+// check validates body against the schema.
+func (rs requestSchema) check(body map[string]any) []fieldProblem {
+	return rs.fields.check(body, "", rs)
+}
+
+// check validates body against sc as part of rs: members sc does not define, nulls the mode does not allow
+// (see bodyMode), wrong types and rule violations are reported as details. Numbers given for string fields
+// marked coerce are converted in place.
+func (sc schema) check(body map[string]any, prefix string, rs requestSchema) []fieldProblem {
 	var problems []fieldProblem
-	keys := make([]string, 0, len(sc))
-	for k := range sc {
-		keys = append(keys, k)
+	for _, name := range slices.Sorted(maps.Keys(body)) {
+		if _, known := sc[name]; !known {
+			problems = append(problems, fieldProblem{Field: prefix + name, Type: "unknown_field",
+				Message: fmt.Sprintf("%s is not a field of %s (%s).", prefix+name, rs.name, rs.mediaType())})
+		}
 	}
-	sort.Strings(keys)
-	for _, name := range keys {
+	for _, name := range slices.Sorted(maps.Keys(sc)) {
 		f := sc[name]
 		v, present := body[name]
-		if !present || v == nil {
+		path := prefix + name
+		if !present {
 			continue
 		}
-		path := prefix + name
+		if v == nil {
+			if rs.mode == plainJSON && !f.nullable {
+				problems = append(problems, fieldProblem{Field: path, Type: "invalid_value",
+					Message: fmt.Sprintf("%s must not be null: %s (%s) does not allow null there.", path, rs.name, rs.mediaType())})
+			}
+			continue
+		}
 		bad := func(msg string) {
 			problems = append(problems, fieldProblem{Field: path, Type: "invalid_value", Message: path + " " + msg})
 		}
@@ -125,7 +175,7 @@ func (sc schema) check(body map[string]any, prefix string) []fieldProblem {
 				wrongType("an object")
 				continue
 			}
-			problems = append(problems, f.sub.check(obj, path+".")...)
+			problems = append(problems, f.sub.check(obj, path+".", rs)...)
 		case kFreeObject:
 			if _, ok := v.(map[string]any); !ok {
 				wrongType("an object")
@@ -169,7 +219,9 @@ func (sc schema) check(body map[string]any, prefix string) []fieldProblem {
 				if !ok || !isStr || id == "" {
 					problems = append(problems, fieldProblem{Field: fmt.Sprintf("%s[%d].id", path, i), Type: "missing_value",
 						Message: fmt.Sprintf("%s[%d].id must be a non-empty string.", path, i)})
+					continue
 				}
+				problems = append(problems, refSchema.check(obj, fmt.Sprintf("%s[%d].", path, i), rs)...)
 			}
 		case kObjectArray:
 			arr, ok := v.([]any)
@@ -183,11 +235,22 @@ func (sc schema) check(body map[string]any, prefix string) []fieldProblem {
 					wrongType("an array of objects")
 					break
 				}
-				problems = append(problems, f.sub.check(obj, fmt.Sprintf("%s[%d].", path, i))...)
+				problems = append(problems, f.sub.check(obj, fmt.Sprintf("%s[%d].", path, i), rs)...)
 			}
 		}
 	}
 	return problems
+}
+
+// refSchema is the {"id"} reference of kRefArray items (the spec's resourceId).
+var refSchema = schema{"id": {kind: kString}}
+
+// mediaType names the content type of a mode, for messages.
+func (rs requestSchema) mediaType() string {
+	if rs.mode == mergePatchJSON {
+		return mediaMergePatch
+	}
+	return mediaJSON
 }
 
 // pick copies the members of body that sc knows, recursively for kObject members. With keepNull

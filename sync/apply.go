@@ -378,11 +378,11 @@ func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
 func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error) {
 	switch o.Action {
 	case state.ActionCreate:
-		if _, err := r.rc.MergeUpsertCustomer(ctx, o.RemoteID, o.rec.Payload()); err != nil {
+		if err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
 			return state.Outcome{}, err
 		}
 	case state.ActionUpdate:
-		if err := r.rc.PatchCustomer(ctx, o.RemoteID, patchBody(o.rec, o.diff)); err != nil {
+		if err := updateCustomer(ctx, r.rc, o.RemoteID, patchBody(o.rec, o.diff)); err != nil {
 			if remote.IsNotFound(err) {
 				pre, _ := json.Marshal(o.prev)
 				return state.Outcome{}, &goneFromPlatform{outcome: state.Outcome{Action: state.ActionDelete,
@@ -403,14 +403,14 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 	}
 	switch o.Action {
 	case state.ActionCreate:
-		if _, err := r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.Payload()); err != nil {
+		if _, err := r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.ApplyTo(nil)); err != nil {
 			if remote.IsNotFound(err) {
 				return state.Outcome{}, fmt.Errorf("customer %s of this address does not exist on the platform: %w", customerID, err)
 			}
 			return state.Outcome{}, err
 		}
 	case state.ActionUpdate:
-		if err := r.rc.PatchAddress(ctx, customerID, addressID, patchBody(o.rec, o.diff)); err != nil {
+		if err := updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff)); err != nil {
 			return state.Outcome{}, err
 		}
 	}

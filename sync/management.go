@@ -335,7 +335,7 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 		}
 		var body map[string]any
 		if current == nil {
-			body = o.rec.Payload()
+			body = o.rec.ApplyTo(nil) // a create: cleared fields are left out, never null
 			calls.defaults(body, o.rec)
 		} else {
 			body = requestShape(o.rec.ApplyTo(current))

@@ -1,0 +1,128 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"custsync/mapping"
+	"custsync/remote"
+)
+
+// Every platform operation takes the request schema of its content type, and custsync sends each body in
+// the form that schema has, so that nothing the ERP says is dropped by a platform that binds the request to
+// its schema:
+//
+//   - Customer create: PUT application/merge-patch+json (CustomerUpdateDto), so that blank cells keep what
+//     the platform may already hold. That schema has no active and no onHold; when the row sets them, a
+//     PATCH application/json (CustomerPatchBySellerDto) with just those follows.
+//   - Customer update: PATCH application/json with the changed fields. A clear is null, which only the
+//     merge-patch schema takes (RFC 7396), and that one lacks active and onHold: an update that clears sends
+//     the merge patch, then the account flags, if they changed, as application/json.
+//   - Address create: PUT application/json (AddressUpdateDto), cleared fields left out (nothing there is
+//     nullable).
+//   - Address update: PATCH application/json with the changed fields. A PATCH cannot clear (no null), so an
+//     update that clears reads the address and PUTs it back without the cleared fields, under its
+//     metadata.version.
+//   - Customer Management: PUT application/json of the record applied to the current resource, or to
+//     nothing when it is new, cleared fields left out (see applyManagement).
+
+// accountFlags are the customer fields only the application/json schemas have.
+var accountFlags = []string{"active", "onHold"}
+
+// takeAccountFlags moves the account flags out of body into a body of their own (nil when body has none).
+func takeAccountFlags(body map[string]any) map[string]any {
+	var flags map[string]any
+	for _, k := range accountFlags {
+		if v, ok := body[k]; ok {
+			if flags == nil {
+				flags = map[string]any{}
+			}
+			flags[k] = v
+			delete(body, k)
+		}
+	}
+	return flags
+}
+
+// hasNull reports whether a body clears anything (a null member at any depth).
+func hasNull(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, x := range t {
+			if hasNull(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// createCustomer creates a customer, or merges the row into the one the platform holds under its number.
+func createCustomer(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) error {
+	body := rec.Payload()
+	flags := takeAccountFlags(body)
+	if _, err := rc.MergeUpsertCustomer(ctx, id, body); err != nil {
+		return err
+	}
+	if flags != nil {
+		if err := rc.PatchCustomer(ctx, id, flags); err != nil {
+			return fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
+		}
+	}
+	return nil
+}
+
+// updateCustomer sends the changed fields of a customer.
+func updateCustomer(ctx context.Context, rc *remote.Client, id string, body map[string]any) error {
+	if !hasNull(body) {
+		return rc.PatchCustomer(ctx, id, body)
+	}
+	flags := takeAccountFlags(body)
+	if err := rc.MergePatchCustomer(ctx, id, body); err != nil {
+		return err
+	}
+	if flags != nil {
+		return rc.PatchCustomer(ctx, id, flags)
+	}
+	return nil
+}
+
+// updateAddress sends the changed fields of an address, reading and re-writing it when a field is cleared.
+func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID string, rec mapping.Record, body map[string]any) error {
+	if !hasNull(body) {
+		return rc.PatchAddress(ctx, customerID, addressID, body)
+	}
+	for attempt := 0; ; attempt++ {
+		current, err := rc.GetAddress(ctx, customerID, addressID)
+		if err != nil {
+			return err
+		}
+		_, err = rc.UpsertAddress(ctx, customerID, addressID, addressRequestShape(rec.ApplyTo(current)))
+		if remote.IsConflict(err) && attempt < maxVersionRetries {
+			continue // changed since we read it: read again
+		}
+		return err
+	}
+}
+
+// addressRequestShape turns an address as the platform returns it into an AddressUpdateDto: no id, and of
+// the metadata only the version (for optimistic locking) and the mixin links.
+func addressRequestShape(doc map[string]any) map[string]any {
+	out := maps.Clone(doc)
+	delete(out, "id")
+	if md, ok := doc["metadata"].(map[string]any); ok {
+		shaped := map[string]any{}
+		for _, k := range []string{"version", "mixins"} {
+			if v, ok := md[k]; ok {
+				shaped[k] = v
+			}
+		}
+		out["metadata"] = shaped
+	}
+	return out
+}
