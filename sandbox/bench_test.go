@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -100,10 +101,7 @@ func seedCustomers(b *testing.B, st *store, tenant string, n int) {
 	args := make([]any, 0, 6*rowsPerInsert)
 	for i := 0; i < n; {
 		st.write()
-		stmt, err := st.tx.Prepare(insert)
-		if err != nil {
-			b.Fatal(err)
-		}
+		stmt := st.stmt(insert)
 		for end := min(n, i+rowsPerTx); i < end; {
 			args = args[:0]
 			for ; len(args) < cap(args) && i < n; i++ {
@@ -115,8 +113,9 @@ func seedCustomers(b *testing.B, st *store, tenant string, n int) {
 				st.seq++
 				args = append(args, tenant, kindCustomer, id, st.seq, string(raw), refOf(kindCustomer, doc))
 			}
+			var err error
 			if len(args) < cap(args) { // the last, shorter batch
-				_, err = st.tx.Exec(`INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES `+
+				_, err = st.conn.ExecContext(context.Background(), `INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES `+
 					strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", len(args)/6), ", "), args...)
 			} else {
 				_, err = stmt.Exec(args...)

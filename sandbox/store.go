@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"cmp"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -72,9 +73,12 @@ func (st *store) fail(format string, args ...any) {
 // one mutex. Writes of a request go into one transaction, begun by the first write and ended by
 // commit or rollback before the answer is written.
 type store struct {
-	db  *sql.DB
-	tx  *sql.Tx
-	seq int64 // the last insertion rank handed out
+	db *sql.DB
+	// conn is the store's one connection, held for its life: an in-memory database exists only inside
+	// it, and statements prepared on it run without database/sql's per-transaction re-binding.
+	conn *sql.Conn
+	inTx bool  // a request's transaction is open (BEGIN was sent)
+	seq  int64 // the last insertion rank handed out
 	// seqAtBegin restores seq when a transaction is rolled back.
 	seqAtBegin int64
 	// orders are the position indexes of the buckets that have been paged; pending holds the current
@@ -112,17 +116,13 @@ func openStore(path string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox data file %s: %w", path, err)
 	}
-	// One connection: an in-memory database exists only inside it, and the server serialises requests.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	st := &store{db: db, orders: map[bucketKey]*orderIndex{}, stmts: map[string]*sql.Stmt{}}
-	err = st.migrate()
-	for _, query := range []string{sqlPut, sqlDelete, sqlDeleteKind} {
-		if err != nil {
-			break
-		}
-		st.stmts[query], err = db.Prepare(query)
+	st.conn, err = db.Conn(context.Background())
+	if err == nil {
+		err = st.migrate()
 	}
 	if err != nil {
 		st.close()
@@ -137,13 +137,13 @@ func openStore(path string) (*store, error) {
 // migrate creates the schema, or brings a data file of an earlier sandbox (without the ref column)
 // up to date, and loads the last insertion rank.
 func (st *store) migrate() error {
-	if _, err := st.db.Exec(`CREATE TABLE IF NOT EXISTS docs (
+	if _, err := st.conn.ExecContext(context.Background(), `CREATE TABLE IF NOT EXISTS docs (
 		tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL, ref TEXT,
 		PRIMARY KEY (tenant, kind, id))`); err != nil {
 		return err
 	}
 	var hasRef int
-	if err := st.db.QueryRow(`SELECT count(*) FROM pragma_table_info('docs') WHERE name = 'ref'`).Scan(&hasRef); err != nil {
+	if err := st.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM pragma_table_info('docs') WHERE name = 'ref'`).Scan(&hasRef); err != nil {
 		return err
 	}
 	if hasRef == 0 {
@@ -155,16 +155,17 @@ func (st *store) migrate() error {
 		`CREATE INDEX IF NOT EXISTS docs_order ON docs (tenant, kind, seq)`,
 		`CREATE INDEX IF NOT EXISTS docs_ref ON docs (tenant, kind, ref) WHERE ref IS NOT NULL`,
 	} {
-		if _, err := st.db.Exec(ddl); err != nil {
+		if _, err := st.conn.ExecContext(context.Background(), ddl); err != nil {
 			return err
 		}
 	}
-	return st.db.QueryRow(`SELECT coalesce(max(seq), 0) FROM docs`).Scan(&st.seq)
+	return st.conn.QueryRowContext(context.Background(), `SELECT coalesce(max(seq), 0) FROM docs`).Scan(&st.seq)
 }
 
 // addRefColumn fills the secondary keys of a data file written before they existed.
 func (st *store) addRefColumn() error {
-	tx, err := st.db.Begin()
+	ctx := context.Background()
+	tx, err := st.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -214,9 +215,10 @@ func (st *store) close() error {
 		return nil
 	}
 	for _, s := range st.stmts {
-		if s != nil {
-			s.Close()
-		}
+		s.Close()
+	}
+	if st.conn != nil {
+		st.conn.Close()
 	}
 	err := st.db.Close()
 	st.db = nil
@@ -226,25 +228,12 @@ func (st *store) close() error {
 	return nil
 }
 
-// stmt returns the prepared statement for query, bound to the open transaction if there is one.
-// Statements are prepared outside transactions and cached: preparing on the pool while a transaction
-// holds the only connection would wait forever, so a statement first needed inside one is prepared on
-// the transaction and cached by the next request that needs it outside.
+// stmt returns the statement for query, prepared on the store's connection the first time.
 func (st *store) stmt(query string) *sql.Stmt {
 	if s, ok := st.stmts[query]; ok {
-		if st.tx != nil {
-			return st.tx.Stmt(s)
-		}
 		return s
 	}
-	if st.tx != nil {
-		s, err := st.tx.Prepare(query)
-		if err != nil {
-			st.fail("prepare %q: %w", query, err)
-		}
-		return s
-	}
-	s, err := st.db.Prepare(query)
+	s, err := st.conn.PrepareContext(context.Background(), query)
 	if err != nil {
 		st.fail("prepare %q: %w", query, err)
 	}
@@ -252,16 +241,21 @@ func (st *store) stmt(query string) *sql.Stmt {
 	return s
 }
 
-// write begins the request's transaction if it has not begun yet.
+// exec runs a statement that returns no rows.
+func (st *store) exec(query string, args ...any) {
+	if _, err := st.stmt(query).Exec(args...); err != nil {
+		st.fail("%s: %w", query, err)
+	}
+}
+
+// write begins the request's transaction if it has not begun yet. The transaction is plain SQL on the
+// store's connection; every statement of the request runs on that connection.
 func (st *store) write() {
-	if st.tx != nil {
+	if st.inTx {
 		return
 	}
-	tx, err := st.db.Begin()
-	if err != nil {
-		st.fail("begin: %w", err)
-	}
-	st.tx, st.seqAtBegin = tx, st.seq
+	st.exec(`BEGIN`)
+	st.inTx, st.seqAtBegin = true, st.seq
 }
 
 func decodeDoc(raw string) (map[string]any, error) {
@@ -375,8 +369,7 @@ func (st *store) getMany(tenant, kind string, ids []string) []map[string]any {
 	return out
 }
 
-// The write statements, prepared when the store opens: a statement first prepared inside a request's
-// transaction cannot be cached (see stmt), and every write runs inside one.
+// The write statements.
 const (
 	sqlPut = `INSERT INTO docs (tenant, kind, id, seq, json, ref) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant, kind, id) DO UPDATE SET json = excluded.json, ref = excluded.ref RETURNING seq`
@@ -610,7 +603,7 @@ func (st *store) order(tenant, kind string) *orderIndex {
 	if err := rows.Err(); err != nil {
 		st.fail("index %s/%s: %w", tenant, kind, err)
 	}
-	if st.tx == nil { // read inside a transaction, it would already hold the pending changes
+	if !st.inTx { // read inside a transaction, it would already hold the pending changes
 		st.orders[k] = o
 	}
 	return o
@@ -619,13 +612,13 @@ func (st *store) order(tenant, kind string) *orderIndex {
 // commit ends the request's transaction. The Server calls it before it writes the response, so a
 // write acknowledged (or dropped after commit) is durable.
 func (st *store) commit() error {
-	if st.tx == nil {
+	if !st.inTx {
 		return nil
 	}
-	tx := st.tx
-	st.tx = nil
-	if err := tx.Commit(); err != nil {
+	st.inTx = false
+	if _, err := st.stmt(`COMMIT`).Exec(); err != nil {
 		st.pending, st.seq = nil, st.seqAtBegin
+		_, _ = st.stmt(`ROLLBACK`).Exec()
 		return fmt.Errorf("commit sandbox writes: %w", err)
 	}
 	for _, c := range st.pending {
@@ -644,11 +637,11 @@ func (st *store) commit() error {
 // rollback undoes the writes of a failed request.
 func (st *store) rollback() {
 	st.pending = nil
-	if st.tx == nil {
+	if !st.inTx {
 		return
 	}
-	_ = st.tx.Rollback()
-	st.tx, st.seq = nil, st.seqAtBegin
+	st.inTx, st.seq = false, st.seqAtBegin
+	_, _ = st.stmt(`ROLLBACK`).Exec()
 }
 
 // maxParams bounds the parameters of one IN list, well below SQLite's limit.
