@@ -147,26 +147,29 @@ func (c *Client) rememberToken(tok string) {
 	}
 }
 
-// scrub removes the client secret and known tokens from s. Platform messages are not expected
-// to echo them, but a misconfigured proxy could, and the rule is absolute.
-func (c *Client) scrub(s string) string {
+// scrub removes the client secret, known tokens and the request's own secrets (extra: the password hashes of
+// a bulk import) from s. Platform messages are not expected to echo them, but a validation message may quote
+// a value and a misconfigured proxy may echo anything, and the rule is absolute.
+func (c *Client) scrub(s string, extra ...string) string {
 	c.secretsMu.Lock()
 	defer c.secretsMu.Unlock()
-	for _, secret := range c.secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+	for _, secrets := range [][]string{c.secrets, extra} {
+		for _, secret := range secrets {
+			if secret != "" {
+				s = strings.ReplaceAll(s, secret, "[REDACTED]")
+			}
 		}
 	}
 	return s
 }
 
-func (c *Client) scrubAPIError(e *APIError) {
-	e.Message = c.scrub(e.Message)
-	e.Type = c.scrub(e.Type)
-	e.Code = c.scrub(e.Code)
-	e.ResourceID = c.scrub(e.ResourceID)
+func (c *Client) scrubAPIError(e *APIError, extra []string) {
+	e.Message = c.scrub(e.Message, extra...)
+	e.Type = c.scrub(e.Type, extra...)
+	e.Code = c.scrub(e.Code, extra...)
+	e.ResourceID = c.scrub(e.ResourceID, extra...)
 	for i, d := range e.Details {
-		e.Details[i] = c.scrub(d)
+		e.Details[i] = c.scrub(d, extra...)
 	}
 }
 
@@ -193,6 +196,9 @@ type request struct {
 	// check, if set, inspects a 2xx answer inside the retry loop; a *badAnswer it returns is
 	// retried when temporary.
 	check func(*response) error
+	// secrets are values of the body that must never be shown (password hashes): scrubbed from
+	// every error and log line of the request, like the client secret.
+	secrets []string
 }
 
 // response is a 2xx answer.
@@ -200,6 +206,9 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// replayed is set when an earlier attempt of the request may have reached the platform
+	// without an answer (dropped connection, timeout, 5xx): the platform may have applied it.
+	replayed bool
 }
 
 // badAnswer is a 2xx answer that check refused. A temporary one (cut short) is retried.
@@ -262,6 +271,8 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		lastErr        error
 		unknownOutcome bool
 		refreshed      bool
+		// mayHaveApplied: an earlier attempt may have been applied without our knowing it.
+		mayHaveApplied bool
 	)
 	for attempt := 1; ; attempt++ {
 		resp, err := c.attempt(ctx, r, payload)
@@ -274,6 +285,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 					return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 				}
 			}
+			resp.replayed = mayHaveApplied
 			return resp, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -309,9 +321,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			if !r.retryable(apiErr.Status, attempt) {
 				return nil, apiErr
 			}
+			mayHaveApplied = mayHaveApplied || apiErr.Status >= 500
 		case errors.As(err, &netErr):
 			if netErr.UnknownOutcome {
 				unknownOutcome = true
+				mayHaveApplied = true
 			}
 			if netErr.UnknownOutcome && !r.idempotent() {
 				return nil, err
@@ -345,7 +359,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		c.stats.retries.Add(1)
 		c.logger.Debug("retrying", slog.String("method", r.method), slog.String("path", r.path),
-			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", c.scrub(err.Error())))
+			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", c.scrub(err.Error(), r.secrets...)))
 		if err := sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("%s %s: %w (last failure: %w)", r.method, r.path, err, lastErr)
 		}
@@ -493,7 +507,7 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 		body = body[:limit]
 	}
 	apiErr := newAPIError(r.method, r.path, resp, body)
-	c.scrubAPIError(apiErr)
+	c.scrubAPIError(apiErr, r.secrets)
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		apiErr.RetryAfter = d
 	}

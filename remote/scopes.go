@@ -25,6 +25,11 @@ var (
 	PatchCustomer   = Endpoint{"PATCH", "/customer/{tenant}/customers/{customerNumber}"}
 	DeleteCustomer  = Endpoint{"DELETE", "/customer/{tenant}/customers/{customerNumber}"}
 
+	ImportCustomers = Endpoint{"POST", "/customer/{tenant}/customers/import"}
+	GetRetention    = Endpoint{"GET", "/customer/{tenant}/config/password-migration-retention"}
+	SetRetention    = Endpoint{"POST", "/customer/{tenant}/config/password-migration-retention"}
+	DeleteRetention = Endpoint{"DELETE", "/customer/{tenant}/config/password-migration-retention"}
+
 	ListAddresses = Endpoint{"GET", "/customer/{tenant}/customers/{customerNumber}/addresses"}
 	GetAddress    = Endpoint{"GET", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}"}
 	PutAddress    = Endpoint{"PUT", "/customer/{tenant}/customers/{customerNumber}/addresses/{addressId}"}
@@ -66,6 +71,11 @@ var specScopes = map[Endpoint][]string{
 	PutCustomer:     {"customer.customer_manage", "customer.customer_manage_own"},
 	PatchCustomer:   {"customer.customer_manage", "customer.customer_manage_own"},
 	DeleteCustomer:  {"customer.customer_manage", "customer.customer_manage_own"},
+
+	ImportCustomers: {"customer.import_manage"},
+	GetRetention:    {"customer.import_read"},
+	SetRetention:    {"customer.import_manage"},
+	DeleteRetention: {"customer.import_manage"},
 
 	ListAddresses: {"customer.customer_read"},
 	GetAddress:    {"customer.customer_read"},

@@ -356,7 +356,7 @@ func TestScrubRemovesSecretAndTokens(t *testing.T) {
 		c.rememberToken(fmt.Sprintf("token-%d", i))
 	}
 	e := decodeForTest(400, nil, `{"status":400,"type":"bad_request","message":"bad secret the-secret and token-9","details":[{"field":"x","message":"token-8"}]}`)
-	c.scrubAPIError(e)
+	c.scrubAPIError(e, nil)
 	if s := e.Error(); strings.Contains(s, "the-secret") || strings.Contains(s, "token-9") || strings.Contains(s, "token-8") {
 		t.Errorf("not scrubbed: %s", s)
 	}

@@ -29,6 +29,9 @@ type Fault struct {
 	Times int
 	// Answer writes the response.
 	Answer Answer
+	// Forward sends the request on to the target first, which applies it; Answer then answers in place of the
+	// target's answer (with Drop: an answer lost after the platform applied the request).
+	Forward bool
 
 	used int
 }
@@ -54,7 +57,10 @@ func Start(target string) (*Proxy, error) {
 	p := &Proxy{seen: map[string]int{}, closed: make(chan struct{})}
 	pass := httputil.NewSingleHostReverseProxy(u)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if answer := p.match(r); answer != nil {
+		if answer, forward := p.match(r); answer != nil {
+			if forward {
+				pass.ServeHTTP(httptest.NewRecorder(), r)
+			}
 			answer(w, r, p.closed)
 			return
 		}
@@ -113,17 +119,17 @@ func (p *Proxy) Total() int {
 	return n
 }
 
-func (p *Proxy) match(r *http.Request) Answer {
+func (p *Proxy) match(r *http.Request) (answer Answer, forward bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seen[r.Method+" "+r.URL.Path]++
 	for _, f := range p.rules {
 		if (f.Method == "" || f.Method == r.Method) && f.Path == r.URL.Path && (f.Times == 0 || f.used < f.Times) {
 			f.used++
-			return f.Answer
+			return f.Answer, f.Forward
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // HTML answers with status and an error page titled title, as nginx and most gateways write them.
@@ -152,6 +158,18 @@ func CutShort(body string, n int) Answer {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(body[:min(n, len(body))]))
 		// Returning with fewer bytes written than announced makes net/http close the connection.
+	}
+}
+
+// Drop closes the connection without answering, as when the network or a gateway loses the answer.
+func Drop() Answer {
+	return func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler) // closes the connection without an answer where hijacking is not possible
+		}
+		_ = conn.Close()
 	}
 }
 
