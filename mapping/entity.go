@@ -129,6 +129,7 @@ const (
 	roleCommand              // the command column
 	roleDeleted              // the deletion flag
 	roleRemoteID             // an explicit remote id (customerNumber)
+	roleAccount              // a login account column of customers (see Account)
 )
 
 type check uint8
@@ -164,6 +165,8 @@ type fieldDef struct {
 	// refIDObjects makes a list reference (or a list field) render as [{"id": ...}] in the payload.
 	refIDObjects bool
 	minZero      bool // numbers must be >= 0
+	// secret marks a column whose values are never shown: password hashes and a legacy verifier's data.
+	secret bool
 }
 
 type schema struct {
@@ -175,7 +178,9 @@ type schema struct {
 	idVars []string
 	// wildcards are the accepted column prefixes for free-form fields (mixins).
 	wildcards []string
-	byColumn  map[string]*fieldDef // lower-cased column -> def
+	// account are the login account columns (customers only); accepted on input, not listed by Columns.
+	account  []fieldDef
+	byColumn map[string]*fieldDef // lower-cased column -> def
 }
 
 func str(col string) fieldDef { return fieldDef{column: col, kind: KindString} }
@@ -207,6 +212,7 @@ var schemas = map[Entity]*schema{
 		keyColumns: []string{CustomerKeyColumn},
 		idVars:     []string{"key"},
 		wildcards:  mixinWildcards,
+		account:    accountDefs,
 		fields: []fieldDef{
 			{column: CustomerKeyColumn, kind: KindString, role: roleKey, idLike: true},
 			{column: CustomerNumberColumn, kind: KindString, role: roleRemoteID, idLike: true},
@@ -294,9 +300,12 @@ var schemas = map[Entity]*schema{
 func init() {
 	for _, s := range schemas {
 		s.fields = append(s.fields, commonTail...)
-		s.byColumn = make(map[string]*fieldDef, len(s.fields))
+		s.byColumn = make(map[string]*fieldDef, len(s.fields)+len(s.account))
 		for i := range s.fields {
 			s.byColumn[strings.ToLower(s.fields[i].column)] = &s.fields[i]
+		}
+		for i := range s.account {
+			s.byColumn[strings.ToLower(s.account[i].column)] = &s.account[i]
 		}
 	}
 }
@@ -315,6 +324,11 @@ func (s *schema) lookup(column string) (fieldDef, bool) {
 	c := strings.TrimSpace(column)
 	if d, ok := s.byColumn[strings.ToLower(c)]; ok {
 		return *d, true
+	}
+	if len(s.account) > 0 {
+		if d, ok := legacyContextDef(c); ok {
+			return d, true
+		}
 	}
 	for _, w := range s.wildcards {
 		if len(c) > len(w) && strings.EqualFold(c[:len(w)], w) {

@@ -26,11 +26,15 @@ type Mapper struct {
 	command  *colMapper
 	deleted  *colMapper
 	remoteID *colMapper
-	idTmpl   idTemplate
-	idText   string
-	refTmpl  map[Entity]idTemplate
-	refText  map[Entity]string
-	source   string
+	// account are the login account columns (customers), secret marks by header index the columns that hold
+	// hashes (see SecretColumns).
+	account []*colMapper
+	secret  []bool
+	idTmpl  idTemplate
+	idText  string
+	refTmpl map[Entity]idTemplate
+	refText map[Entity]string
+	source  string
 	// fingerprint seeds RawHash: it changes whenever anything that shapes a record changes.
 	fingerprint uint64
 }
@@ -210,6 +214,16 @@ func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, 
 			m.deleted = c
 		case roleRemoteID:
 			m.remoteID = c
+		case roleAccount:
+			m.account = append(m.account, c)
+		}
+		if c.def.secret {
+			if m.secret == nil {
+				m.secret = make([]bool, len(hdr))
+			}
+			for _, i := range c.src {
+				m.secret[i] = true
+			}
 		}
 	}
 	m.fingerprint = m.computeFingerprint()
@@ -286,10 +300,15 @@ func (m *Mapper) Key(cells []string) (key string, ok bool) {
 // columns, transforms, options, id templates). Two rows with the same raw hash map to the same record, so a
 // planner may treat a row whose raw hash equals the one recorded at the last sync as unchanged without
 // mapping it. The converse does not hold (reordered columns, another file format), so a mismatch only means
-// "map it and compare the row hash". Like Hash, it is persisted.
+// "map it and compare the row hash". Like Hash, it is persisted, so it leaves the secret columns out (their
+// cells count as blank): nothing derived from a password hash is kept, and a changed hash does not make a
+// synced row look changed (Account says why).
 func (m *Mapper) RawHash(cells []string) uint64 {
 	h := m.fingerprint
-	for _, c := range cells {
+	for i, c := range cells {
+		if i < len(m.secret) && m.secret[i] {
+			c = ""
+		}
 		h = rawMix(h, uint64(len(c)))
 		for len(c) >= 8 {
 			h = rawMix(h, uint64(c[0])|uint64(c[1])<<8|uint64(c[2])<<16|uint64(c[3])<<24|
@@ -539,7 +558,7 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 	rec.Fields = make([]Field, 0, len(m.byPath))
 	for _, c := range m.byPath {
 		switch c.def.role {
-		case roleKey, roleCommand, roleDeleted, roleRemoteID:
+		case roleKey, roleCommand, roleDeleted, roleRemoteID, roleAccount:
 			continue
 		}
 		v, col, st := m.raw(c, cells)
@@ -605,6 +624,7 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 		}
 		rec.Fields = append(rec.Fields, Field{Path: c.def.payloadPath(), Value: val})
 	}
+	errs = append(errs, m.mapAccount(&rec, cells)...)
 	errs = append(errs, m.overlaps(rec)...)
 	errs = append(errs, m.crossChecks(rec)...)
 	return rec, errs

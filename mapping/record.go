@@ -111,6 +111,9 @@ type Record struct {
 	// Fields are the desired field values sorted by Path; blank cells are absent. Delete and Ignore rows
 	// carry no fields.
 	Fields []Field
+	// Account is the login account of a customer row that carries a password hash, else nil. It is no field:
+	// Payload, Hash, ApplyTo and diffs never see it (see Account).
+	Account *Account
 }
 
 // Get returns the value of a field path and whether the row sets or clears it.

@@ -139,7 +139,8 @@ type Options struct {
 
 // input returns the options of the input stage.
 func (o *Options) input() InputOptions {
-	return InputOptions{Files: o.Files, Spec: o.Spec, Entity: o.Entity, Read: o.Read, AllowEmpty: o.AllowEmpty, ExpectRows: o.ExpectRows}
+	return InputOptions{Files: o.Files, Spec: o.Spec, Entity: o.Entity, Read: o.Read, AllowEmpty: o.AllowEmpty, ExpectRows: o.ExpectRows,
+		refuseAccounts: true}
 }
 
 func (o *Options) normalise() {
