@@ -39,6 +39,10 @@ type Outcome struct {
 	// the changed ones). nil removes the stored snapshot, so a diff is never computed against stale values.
 	Snapshot json.RawMessage
 
+	// Image, for an update of a journaled op, is what the update changed, before and after; it is kept per op
+	// (ScanUpdateImages) so that the run can be put back.
+	Image *UpdateImage
+
 	// For delete: why, and the remote record as it was before deletion (nil if it was already gone). The entity
 	// and its snapshot are removed and a deletion log entry is written.
 	Reason   DeletionReason
@@ -71,6 +75,14 @@ func (o *Outcome) validate() error {
 	}
 	if o.Mapping != nil && (o.Mapping.CustomerNumber == "" || o.Mapping.SDCustomerNumber == "") {
 		return fmt.Errorf("%s %q: mapping needs both customer numbers", o.Kind, o.ERPKey)
+	}
+	if o.Image != nil {
+		if o.Action != ActionUpdate || o.RunID == 0 {
+			return fmt.Errorf("%s of %s %q: an update image is only for the update of a journaled op", o.Action, o.Kind, o.ERPKey)
+		}
+		if err := o.Image.validate(); err != nil {
+			return fmt.Errorf("update of %s %q: %w", o.Kind, o.ERPKey, err)
+		}
 	}
 	return nil
 }
@@ -192,11 +204,22 @@ var (
 			synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`}
 	upsertSnapshotsSQL = multiRow{`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES `, `(?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`}
-	dropSnapshotsSQL  = multiRow{`DELETE FROM entity_snapshots WHERE (kind, erp_key) IN (VALUES `, `(?, ?)`, `)`}
+	dropSnapshotsSQL = multiRow{`DELETE FROM entity_snapshots WHERE (kind, erp_key) IN (VALUES `, `(?, ?)`, `)`}
+	upsertImagesSQL  = multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
-	batchedSQL = []multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, dropSnapshotsSQL, upsertMappingsSQL}
+	batchedSQL = []multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, dropSnapshotsSQL, upsertMappingsSQL,
+		upsertImagesSQL}
 )
+
+// upsertImageConflictSQL keeps the image of an op's last confirmed write.
+const upsertImageConflictSQL = `
+	ON CONFLICT (run_id, seq) DO UPDATE SET remote_id = excluded.remote_id, before = excluded.before, after = excluded.after`
+
+func imageArgs(o *Outcome) []any {
+	return []any{o.RunID, o.Seq, o.Kind, o.ERPKey, o.RemoteID, string(o.Image.Before), string(o.Image.After)}
+}
 
 // prepareBatched prepares every multi-row statement of a batched commit on the writer connection, once per
 // store. It must run outside a transaction: the writer's only connection is busy inside one.
@@ -260,8 +283,8 @@ func (s *Store) execChunked(ctx context.Context, tx *sql.Tx, m multiRow, n int,
 // run's CPU. Deletes, rare and each with a deletion log entry, go one by one.
 func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcome, now string) error {
 	var (
-		done, failed, upserts, snaps, noSnaps, deletes []*Outcome
-		mappings                                       []*SDMapping
+		done, failed, upserts, snaps, noSnaps, deletes, images []*Outcome
+		mappings                                               []*SDMapping
 	)
 	for i := range outcomes {
 		o := &outcomes[i]
@@ -280,6 +303,9 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 				snaps = append(snaps, o)
 			} else {
 				noSnaps = append(noSnaps, o)
+			}
+			if o.Image != nil {
+				images = append(images, o)
 			}
 		}
 		if o.Mapping != nil {
@@ -302,6 +328,7 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 		}, false},
 		{snaps, upsertSnapshotsSQL, func(o *Outcome) []any { return []any{o.Kind, o.ERPKey, string(o.Snapshot)} }, false},
 		{noSnaps, dropSnapshotsSQL, func(o *Outcome) []any { return []any{o.Kind, o.ERPKey} }, false},
+		{images, upsertImagesSQL, imageArgs, false},
 	}
 	for _, st := range steps {
 		err := s.execChunked(ctx, tx, st.stmt, len(st.rows), func(start, n int) []any {
@@ -410,8 +437,8 @@ func (s *Store) DeleteEntity(ctx context.Context, entry DeletionEntry) (int64, e
 
 // committer holds the statements of one Commit transaction.
 type committer struct {
-	opDone, opFailed, upsertEntity, upsertSnapshot, dropSnapshot, deleteEntity, upsertMapping, logDeletion *sql.Stmt
-	all                                                                                                    []*sql.Stmt
+	opDone, opFailed, upsertEntity, upsertSnapshot, dropSnapshot, deleteEntity, upsertMapping, logDeletion, upsertImage *sql.Stmt
+	all                                                                                                                 []*sql.Stmt
 }
 
 func prepareCommitter(ctx context.Context, tx *sql.Tx) (*committer, error) {
@@ -434,6 +461,7 @@ func prepareCommitter(ctx context.Context, tx *sql.Tx) (*committer, error) {
 		{&c.deleteEntity, `DELETE FROM entities WHERE kind = ? AND erp_key = ?`},
 		{&c.upsertMapping, upsertMappingSQL},
 		{&c.logDeletion, insertDeletionSQL},
+		{&c.upsertImage, upsertImagesSQL.sql(1)},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -482,6 +510,11 @@ func (c *committer) record(ctx context.Context, o *Outcome, now string) error {
 		} else if _, err := c.dropSnapshot.ExecContext(ctx, o.Kind, o.ERPKey); err != nil {
 			return err
 		}
+		if o.Image != nil {
+			if _, err := c.upsertImage.ExecContext(ctx, imageArgs(o)...); err != nil {
+				return err
+			}
+		}
 	}
 	if m := o.Mapping; m != nil {
 		if _, err := c.upsertMapping.ExecContext(ctx, m.CustomerNumber, m.SDCustomerNumber, boolInt(m.DeletedInYaaS), now); err != nil {
@@ -507,10 +540,10 @@ func mustAffect(res sql.Result, err error) error {
 }
 
 // secretPatterns catch credentials that might slip into an error text: bearer tokens and key=value or
-// "key": "value" pairs whose key looks secret.
+// "key": "value" pairs whose key looks secret (password hashes included).
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+`),
-	regexp.MustCompile(`(?i)((?:client_secret|access_token|refresh_token|password|secret|token)["']?\s*[:=]\s*["']?)[^\s"'&,}]+`),
+	regexp.MustCompile(`(?i)((?:client_secret|access_token|refresh_token|password|passwordHash|secret|token|hash)["']?\s*[:=]\s*["']?)[^\s"'&,}]+`),
 }
 
 // errorText masks secrets and bounds the length of an error before it is stored.
