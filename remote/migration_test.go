@@ -236,11 +236,11 @@ func TestImportCustomersChecksAccountsBeforeSending(t *testing.T) {
 	c := newTestClient(t, testConfig(p))
 	both := importItems(1)
 	both[0].Account.Legacy = &LegacyAuth{Algorithm: "hybris-sha512-uid-salt", Hash: "x"}
-	unknown := importItems(1)
-	unknown[0].Account = ImportAccount{Email: "a@example.com", Legacy: &LegacyAuth{Algorithm: "md5", Hash: "x"}}
+	noAlgorithm := importItems(1)
+	noAlgorithm[0].Account = ImportAccount{Email: "a@example.com", Legacy: &LegacyAuth{Hash: "x"}}
 	noID := importItems(1)
 	noID[0].ID = ""
-	for name, items := range map[string][]ImportItem{"both hashes": both, "unknown algorithm": unknown, "no id": noID} {
+	for name, items := range map[string][]ImportItem{"both hashes": both, "legacy hash without algorithm": noAlgorithm, "no id": noID} {
 		if _, err := c.ImportCustomers(context.Background(), items); err == nil {
 			t.Errorf("%s: no error", name)
 		}

@@ -136,6 +136,7 @@ func NewApp(s Streams) *cli.App {
 			checkCommand(),
 			mappingsCommand(),
 			deletionsCommand(),
+			migrationCommand(),
 			stateCommand(),
 			templateCommand(),
 			versionCommand(),

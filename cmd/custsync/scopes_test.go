@@ -150,6 +150,9 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	run("import", mapping.Customers, "import", "--tps", "0", "--detect-deletions", filepath.Join("../../samples", "customers.csv"))
 	run("mappings pull", "", "mappings", "pull", "--tps", "0", filepath.Join("../../samples", "customers.csv"))
 	run("deletions detect", "", "deletions", "detect", "--tps", "0")
+	run("migration", "", "migration", "retention", "set", "--tps", "0", "--end", time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
+	run("migration", "", "migration", "retention", "show", "--tps", "0")
+	run("migration", "", "migration", "retention", "delete", "--tps", "0")
 	// Every write endpoint of an import must have been exercised, or the run above proves little.
 	for _, e := range sampleOrder {
 		for _, ep := range needOf("import", e) {

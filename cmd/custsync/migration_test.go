@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"custsync/sandbox"
+)
+
+func TestMigrationRetentionSetShowDelete(t *testing.T) {
+	t.Parallel()
+	_, url := platform(t, sandbox.Options{})
+	global := []string{"--api-url", url, "--tenant", "retention", "--client-id", sandbox.DemoClientID, "--client-secret", sandbox.DemoClientSecret,
+		"--state", filepath.Join(t.TempDir(), "state.db")}
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runCLI(t, append(append([]string{}, global...), args...)...)
+	}
+
+	code, out, errOut := cli("migration", "retention", "show")
+	if code != ExitOK || !strings.Contains(out, "no password migration retention configuration") {
+		t.Fatalf("show before set: code %d\n%s%s", code, out, errOut)
+	}
+	end := time.Now().UTC().AddDate(0, 3, 0).Format("2006-01-02")
+	reminder := time.Now().UTC().AddDate(0, 2, 0).Format("2006-01-02")
+	code, out, errOut = cli("migration", "retention", "set", "--end", end, "--reminder", reminder, "--email-notifications=false")
+	if code != ExitOK || !strings.Contains(out, "open until "+end) || !strings.Contains(out, "reminder e-mail: "+reminder) ||
+		!strings.Contains(out, "e-mail notifications: off") {
+		t.Fatalf("set: code %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli("migration", "retention", "show", "--json")
+	var got retentionJSON
+	if code != ExitOK || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("show --json: code %d\n%s%s", code, out, errOut)
+	}
+	if !got.Configured || !got.Active || *got.RetentionEndDate != end || *got.EmailReminderDate != reminder || *got.EmailNotificationsEnabled {
+		t.Errorf("show --json: %s", out)
+	}
+	// Without legacy hashes imported, the platform lets the configuration go.
+	if code, out, errOut = cli("migration", "retention", "delete"); code != ExitOK {
+		t.Fatalf("delete: code %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli("migration", "retention", "show", "--json")
+	if code != ExitOK || !strings.Contains(out, `"configured": false`) {
+		t.Errorf("show after delete: %s", out)
+	}
+}
+
+func TestMigrationRetentionSetRefusesBadDates(t *testing.T) {
+	t.Parallel()
+	_, url := platform(t, sandbox.Options{})
+	global := []string{"--api-url", url, "--tenant", "retention", "--client-id", sandbox.DemoClientID, "--client-secret", sandbox.DemoClientSecret,
+		"--state", filepath.Join(t.TempDir(), "state.db")}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, ExitUsage, "--end is required"},
+		{[]string{"--end", "31.01.2027"}, ExitUsage, "is not a date"},
+		{[]string{"--end", "2027-01-31", "--reminder", "soon"}, ExitUsage, "is not a date"},
+		// The platform judges the dates themselves: an end in the past is its 400.
+		{[]string{"--end", time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")}, ExitFailure, "retentionEndDate must be a future date"},
+	} {
+		code, out, errOut := runCLI(t, append(append(append([]string{}, global...), "migration", "retention", "set"), tc.args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("set %v: code %d, want %d with %q\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
+		}
+	}
+}
