@@ -413,21 +413,30 @@ func (st *store) del(tenant, kind, id string) bool {
 
 func (st *store) delKind(tenant, kind string) {
 	st.write()
-	rows, err := st.stmt(sqlDeleteKind).Query(tenant, kind)
+	for _, seq := range st.seqs(sqlDeleteKind, tenant, kind) {
+		st.pending = append(st.pending, orderChange{key: bucketKey{tenant, kind}, seq: seq})
+	}
+}
+
+// seqs reads the single integer column (insertion ranks) of every row.
+func (st *store) seqs(query string, args ...any) []int64 {
+	rows, err := st.stmt(query).Query(args...)
 	if err != nil {
-		st.fail("delete %s/%s: %w", tenant, kind, err)
+		st.fail("%s: %w", query, err)
 	}
 	defer rows.Close()
+	var out []int64
 	for rows.Next() {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
-			st.fail("delete %s/%s: %w", tenant, kind, err)
+			st.fail("%s: %w", query, err)
 		}
-		st.pending = append(st.pending, orderChange{key: bucketKey{tenant, kind}, seq: seq})
+		out = append(out, seq)
 	}
 	if err := rows.Err(); err != nil {
-		st.fail("delete %s/%s: %w", tenant, kind, err)
+		st.fail("%s: %w", query, err)
 	}
+	return out
 }
 
 // list returns the documents of a kind in insertion order (the order the platform lists them in
@@ -588,20 +597,8 @@ func (st *store) order(tenant, kind string) *orderIndex {
 		return o
 	}
 	o := &orderIndex{}
-	rows, err := st.stmt(`SELECT seq FROM docs WHERE tenant = ? AND kind = ? ORDER BY seq`).Query(tenant, kind)
-	if err != nil {
-		st.fail("index %s/%s: %w", tenant, kind, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			st.fail("index %s/%s: %w", tenant, kind, err)
-		}
+	for _, seq := range st.seqs(`SELECT seq FROM docs WHERE tenant = ? AND kind = ? ORDER BY seq`, tenant, kind) {
 		o.add(seq)
-	}
-	if err := rows.Err(); err != nil {
-		st.fail("index %s/%s: %w", tenant, kind, err)
 	}
 	if !st.inTx { // read inside a transaction, it would already hold the pending changes
 		st.orders[k] = o
