@@ -27,6 +27,8 @@ type Result struct {
 	Exit   int // exit code; -1 when killed by a signal
 	Wall   time.Duration
 	MaxRSS int64 // peak resident set size in bytes (0 where the OS does not report it)
+	// CPU is the user and system time of the process and what it waited for.
+	CPU    time.Duration
 	Stdout []byte
 	Stderr []byte
 }
@@ -65,6 +67,7 @@ func Run(ctx context.Context, bin string, env []string, args ...string) (Result,
 	if cmd.ProcessState != nil {
 		res.Exit = cmd.ProcessState.ExitCode()
 		res.MaxRSS = maxRSS(cmd.ProcessState)
+		res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if rssFile != "" {
 		res.MaxRSS = timeRSS(rssFile)

@@ -420,16 +420,13 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone
 // counts as deleted.
 func (r *runner) deleteCustomer(ctx context.Context, o *op) (state.Outcome, error) {
-	pre, err := r.rc.GetCustomer(ctx, o.RemoteID, "addresses", "mixin:*")
-	if err != nil && !remote.IsNotFound(err) {
+	pre, err := deleteWithPreImage(
+		func() (remote.Doc, error) { return r.rc.GetCustomer(ctx, o.RemoteID, "addresses", "mixin:*") },
+		func() error { return r.rc.DeleteCustomer(ctx, o.RemoteID) })
+	if err != nil {
 		return state.Outcome{}, err
 	}
-	if err == nil {
-		if err := r.rc.DeleteCustomer(ctx, o.RemoteID); err != nil && !remote.IsNotFound(err) {
-			return state.Outcome{}, err
-		}
-	}
-	out := state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre),
+	out := state.Outcome{Reason: o.Reason, PreImage: pre,
 		Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}
 	return out, nil
 }
@@ -440,16 +437,28 @@ func (r *runner) deleteAddress(ctx context.Context, o *op) (state.Outcome, error
 	if !ok {
 		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
 	}
-	pre, err := r.rc.GetAddress(ctx, customerID, addressID)
-	if err != nil && !remote.IsNotFound(err) {
+	pre, err := deleteWithPreImage(
+		func() (remote.Doc, error) { return r.rc.GetAddress(ctx, customerID, addressID) },
+		func() error { return r.rc.DeleteAddress(ctx, customerID, addressID) })
+	if err != nil {
 		return state.Outcome{}, err
 	}
+	return state.Outcome{Reason: o.Reason, PreImage: pre}, nil
+}
+
+// deleteWithPreImage reads a record for the deletion log, then deletes it. A record already gone (404 on
+// either call) counts as deleted; its pre-image is then nil, or what the read found.
+func deleteWithPreImage(get func() (remote.Doc, error), del func() error) (json.RawMessage, error) {
+	pre, err := get()
+	if err != nil && !remote.IsNotFound(err) {
+		return nil, err
+	}
 	if err == nil {
-		if err := r.rc.DeleteAddress(ctx, customerID, addressID); err != nil && !remote.IsNotFound(err) {
-			return state.Outcome{}, err
+		if err := del(); err != nil && !remote.IsNotFound(err) {
+			return nil, err
 		}
 	}
-	return state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre)}, nil
+	return encodePreImage(pre), nil
 }
 
 func encodePreImage(doc remote.Doc) json.RawMessage {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	stdsync "sync"
 	"sync/atomic"
 	"time"
 
@@ -455,29 +454,7 @@ func (x *exporter) startProgress(name string) func(done bool) {
 	report := func(done bool) {
 		x.opts.Progress(ExportProgress{Table: name, Rows: x.rows.Load(), Pages: x.pages.Load(), Elapsed: time.Since(x.start), Done: done})
 	}
-	quit := make(chan struct{})
-	var wg stdsync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(x.opts.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				report(false)
-			}
-		}
-	}()
-	return func(done bool) {
-		close(quit)
-		wg.Wait()
-		if done {
-			report(true)
-		}
-	}
+	return startTicker(x.opts.ProgressEvery, report)
 }
 
 // record keeps one exported platform record: its default columns and its mixin columns.

@@ -405,28 +405,9 @@ func (r *runner) startProgress(ctx context.Context, p *plan) func() {
 		return Progress{Planned: planned, Done: r.done.Load(), Failed: r.failures.Load(),
 			Requests: s.Requests, Retried: s.Retries, Elapsed: time.Since(start)}
 	}
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(r.opts.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				r.opts.Progress(snapshot())
-			case <-done:
-				r.opts.Progress(snapshot())
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
+	stop := startTicker(r.opts.ProgressEvery, func(bool) { r.opts.Progress(snapshot()) })
+	// An interrupted run gets no last report: the summary says how far it got.
+	return func() { stop(ctx.Err() == nil) }
 }
 
 // appliedCounts adds what the runner did to the report, and counts what stayed pending.

@@ -368,14 +368,11 @@ func refKeyOf(rec mapping.Record, e mapping.Entity) string {
 // deleteManagement deletes a Customer Management resource after reading its pre-image.
 func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, error) {
 	calls := r.managementCalls(o.entity)
-	pre, err := calls.get(ctx, o.RemoteID)
-	if err != nil && !remote.IsNotFound(err) {
+	pre, err := deleteWithPreImage(
+		func() (remote.Doc, error) { return calls.get(ctx, o.RemoteID) },
+		func() error { return calls.delete(ctx, o.RemoteID) })
+	if err != nil {
 		return state.Outcome{}, err
 	}
-	if err == nil {
-		if err := calls.delete(ctx, o.RemoteID); err != nil && !remote.IsNotFound(err) {
-			return state.Outcome{}, err
-		}
-	}
-	return state.Outcome{Reason: o.Reason, PreImage: encodePreImage(pre)}, nil
+	return state.Outcome{Reason: o.Reason, PreImage: pre}, nil
 }

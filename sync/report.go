@@ -260,3 +260,30 @@ func (p Progress) String() string {
 	return fmt.Sprintf("%d/%d applied (%.0f%%), %d failed, %d retried, %.0f req/s, %s", p.Done+p.Failed, p.Planned, pct,
 		p.Failed, p.Retried, rate, p.Elapsed.Round(time.Second))
 }
+
+// startTicker calls report(false) every interval until the returned stop is called; stop(final) waits for
+// the ticking to end and then, if final, calls report(true) once. Import and export show progress with it.
+func startTicker(every time.Duration, report func(final bool)) (stop func(final bool)) {
+	quit := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				report(false)
+			}
+		}
+	}()
+	return func(final bool) {
+		close(quit)
+		<-stopped
+		if final {
+			report(true)
+		}
+	}
+}

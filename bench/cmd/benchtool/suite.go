@@ -27,11 +27,17 @@ type sizes struct {
 	noop, delta, tpsRows, unlimited, xlsx int
 	tps                                   float64
 	noopRuns                              int
+	// first are the first-import sizes (the last also gets a no-op re-run); deltaBig, one of them, is the
+	// tenant of the 1% delta and the export figures.
+	first    []int
+	deltaBig int
 }
 
 var (
-	fullSizes  = sizes{noop: 1_000_000, delta: 100_000, tpsRows: 10_000, tps: 500, unlimited: 20_000, xlsx: 1_000_000, noopRuns: 3}
-	quickSizes = sizes{noop: 100_000, delta: 10_000, tpsRows: 2_000, tps: 500, unlimited: 5_000, xlsx: 100_000, noopRuns: 2}
+	fullSizes = sizes{noop: 1_000_000, delta: 100_000, tpsRows: 10_000, tps: 500, unlimited: 50_000, xlsx: 1_000_000, noopRuns: 3,
+		first: []int{100_000, 1_000_000, 3_000_000}, deltaBig: 1_000_000}
+	quickSizes = sizes{noop: 100_000, delta: 10_000, tpsRows: 2_000, tps: 500, unlimited: 5_000, xlsx: 100_000, noopRuns: 2,
+		first: []int{10_000, 30_000, 100_000}, deltaBig: 100_000}
 )
 
 // Targets from the issues.
@@ -67,7 +73,7 @@ func suiteCmd(ctx context.Context, args []string) error {
 	bin := fs.String("custsync", "", "custsync binary")
 	work := fs.String("work", "", "scratch directory (data, state files)")
 	quick := fs.Bool("quick", false, "smaller data sets (about a minute)")
-	only := fs.String("only", "", "comma-separated subset: noop,delta,tps,unlimited,xlsx,export")
+	only := fs.String("only", "", "comma-separated subset: noop,delta,tps,unlimited,first,delta1m,xlsx,export (delta1m and export need first)")
 	noEmail := fs.Bool("no-email", false, "leave the contact e-mail out of the data sets written over HTTP")
 	_ = fs.Parse(args)
 	if *bin == "" || *work == "" {
@@ -77,7 +83,8 @@ func suiteCmd(ctx context.Context, args []string) error {
 	if *quick {
 		s.size = quickSizes
 	}
-	srv, err := sandbox.New(sandbox.Options{})
+	// The records live in a file (only SQLite's page cache in memory), so a tenant of millions fits.
+	srv, err := sandbox.New(sandbox.Options{DataFile: filepath.Join(*work, "sandbox.db")})
 	if err != nil {
 		return err
 	}
@@ -97,7 +104,7 @@ func suiteCmd(ctx context.Context, args []string) error {
 		run  func() error
 	}{
 		{"noop", s.noop}, {"delta", s.delta}, {"tps", s.tpsLimited}, {"unlimited", s.unlimited},
-		{"xlsx", s.xlsx}, {"export", s.export},
+		{"first", s.first}, {"delta1m", s.deltaMillion}, {"xlsx", s.xlsx}, {"export", s.export},
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {
@@ -256,7 +263,7 @@ func (s *suite) noop() error {
 	s.add(line{name, fmt.Sprintf("wall time (median of %d; unchanged=%d, requests=0)", len(walls), n),
 		fmt.Sprintf("%.2f s", med.Seconds()), "≤ 2 s (1M rows)", verdictIf(n == fullSizes.noop, med.Seconds() <= noopMaxSeconds)})
 	s.add(line{name, "peak RSS", mb(peak), "< 400 MB (1M rows)", verdictIf(n == fullSizes.noop, peak < noopMaxRSS)})
-	return nil
+	return s.noopPeer(path, t, n)
 }
 
 // verdictIf judges only at the size the target is set for.
@@ -365,16 +372,10 @@ func (s *suite) unlimited() error {
 	}
 	name := fmt.Sprintf("unlimited, %s creates", human(n))
 	for _, writers := range []int{8, 32} {
-		t := s.target(fmt.Sprintf("unlimited%d", writers))
-		rep, res, err := s.importOK(t, "--tps", "0", "--writers", fmt.Sprint(writers), path)
+		ws, _, err := s.createAll(s.target(fmt.Sprintf("unlimited%d", writers)), path, n, writers)
 		if err != nil {
 			return err
 		}
-		ws := s.stats(t.Tenant)
-		if ws.writes != n || rep.Created != n {
-			return fmt.Errorf("created %d, sandbox saw %d writes, want %d", rep.Created, ws.writes, n)
-		}
-		s.logf("unlimited: custsync --writers %d: %.0f writes/s (wall %.2f s, engine %.2f s)", writers, ws.rate(), res.Wall.Seconds(), rep.Seconds)
 		s.add(line{name, fmt.Sprintf("custsync import --tps 0 --writers %d", writers), fmt.Sprintf("%.0f writes/s", ws.rate()), "", ""})
 	}
 	self, err := os.Executable()
@@ -395,7 +396,7 @@ func (s *suite) unlimited() error {
 		s.logf("unlimited: load generator, %d connections: %.0f PUTs/s", conns, ws.rate())
 		s.add(line{name, fmt.Sprintf("plain Go load generator, %d connections", conns), fmt.Sprintf("%.0f PUTs/s", ws.rate()), "", ""})
 	}
-	return nil
+	return s.unlimitedPaired(path, n, 8)
 }
 
 // xlsx: issue 13's XLSX figures on a 1M-row workbook (17 columns, inline strings, as custsync writes them).
@@ -501,38 +502,26 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// export: `custsync export` of the customers the delta benchmark created, if the command exists.
+// export: `custsync export` of the customers of the first phase's 1M-row tenant (or, without it, of the delta
+// benchmark's), beside curl reading the same pages one after the other.
 func (s *suite) export() error {
-	n := s.size.delta
+	n, t := s.size.deltaBig, s.target(fmt.Sprintf("first%d", s.size.deltaBig))
+	if _, err := os.Stat(t.State); err != nil {
+		n, t = s.size.delta, s.target("delta")
+	}
 	name := fmt.Sprintf("export %s customers to CSV", human(n))
-	t := s.target("delta")
-	help, err := bench.Run(s.ctx, s.bin, nil, "export", "--help")
-	if err != nil || help.Exit != 0 {
-		s.add(line{name, "wall time / peak RSS", "n/a (no `custsync export` in this build)", "", ""})
-		return nil
-	}
 	out := filepath.Join(s.work, "export.csv")
-	args := []string{"export", "--entity", "customers", "--out", out}
-	if strings.Contains(string(help.Stdout), "--tps") {
-		args = append(args, "--tps", "0")
-	}
 	s.srv.ResetRequests()
-	res, err := bench.Run(s.ctx, s.bin, t.Env(), t.Args(args...)...)
+	res, err := bench.Run(s.ctx, s.bin, t.Env(), t.Args("export", "--entity", "customers", "--out", out, "--tps", "0")...)
 	if err != nil {
 		return err
 	}
 	pages := 0
-	var first, last time.Time
 	for _, r := range s.srv.Requests() {
 		if r.Tenant == t.Tenant && r.Method == http.MethodGet {
-			if pages == 0 {
-				first = r.Time
-			}
 			pages++
-			last = r.Time
 		}
 	}
-	s.logf("export: %d GET requests, %.2f s from the first to the last", pages, last.Sub(first).Seconds())
 	if res.Exit != 0 {
 		return fmt.Errorf("export exited %d: %s", res.Exit, strings.TrimSpace(string(res.Stderr)))
 	}
@@ -540,11 +529,21 @@ func (s *suite) export() error {
 	if err != nil {
 		return err
 	}
-	s.logf("export: %d data rows in %.2f s, peak RSS %s", rows-1, res.Wall.Seconds(), mb(res.MaxRSS))
-	s.add(line{name, fmt.Sprintf("wall time / peak RSS (%d rows out)", rows-1), fmt.Sprintf("%.2f s / %s", res.Wall.Seconds(), mb(res.MaxRSS)), "", ""})
+	_ = os.Remove(out)
+	s.logf("export: %d data rows, %d GET requests in %.2f s, peak RSS %s", rows-1, pages, res.Wall.Seconds(), mb(res.MaxRSS))
 	if rows-1 != n {
 		return fmt.Errorf("export wrote %d rows, the tenant holds %d", rows-1, n)
 	}
+	value := fmt.Sprintf("%.2f s / %s", res.Wall.Seconds(), mb(res.MaxRSS))
+	curlPages := (n + 199) / 200
+	if d, err := s.exportPeer(t.Tenant, curlPages, 200); err == nil {
+		value += fmt.Sprintf("; curl, the same %d pages one by one: %.2f s (export = %.2f×)", curlPages, d.Seconds(), res.Wall.Seconds()/d.Seconds())
+	} else if err == errNoPeer {
+		value += "; curl: n/a (not on PATH)"
+	} else {
+		return err
+	}
+	s.add(line{name, fmt.Sprintf("wall time / peak RSS (%d rows out); the reference", rows-1), value, "", ""})
 	return nil
 }
 

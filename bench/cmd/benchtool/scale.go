@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"custsync/bench"
+)
+
+// Issue 13's scale figures: first imports whose memory must not grow with the row count, their no-op re-run,
+// and the 1% deltas of a million rows beside csvdiff. Peers run paired with custsync (A B A B ...), and the
+// figures are medians of the pairs.
+
+// firstMaxRSS is the peak RSS a first import may reach from 1M rows up, whatever the row count.
+const firstMaxRSS = 300 << 20
+
+// pairedRuns is the number of A/B pairs of a paired figure.
+const pairedRuns = 3
+
+// pair runs a and b in turn n times and returns the median of each and the median of the ratios a/b.
+func pair(n int, a, b func() (time.Duration, error)) (ma, mb time.Duration, ratio float64, err error) {
+	var as, bs []time.Duration
+	var ratios []float64
+	for i := 0; i < n; i++ {
+		da, err := a()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		db, err := b()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		as, bs, ratios = append(as, da), append(bs, db), append(ratios, da.Seconds()/db.Seconds())
+	}
+	return median(as), median(bs), medianFloat(ratios), nil
+}
+
+func medianFloat(xs []float64) float64 {
+	ds := make([]time.Duration, len(xs))
+	for i, x := range xs {
+		ds[i] = time.Duration(x * 1e9)
+	}
+	return median(ds).Seconds()
+}
+
+// csvdiff runs the csvdiff peer (github.com/aswinkarthik/csvdiff, built by run.sh) on two files; nil when it
+// is not on PATH.
+func (s *suite) csvdiff() func(base, delta string) (bench.Result, error) {
+	peer, err := exec.LookPath("csvdiff")
+	if err != nil {
+		return nil
+	}
+	return func(base, delta string) (bench.Result, error) {
+		res, err := bench.Run(s.ctx, peer, nil, base, delta, "--primary-key", "0")
+		if err == nil && res.Exit != 0 {
+			err = fmt.Errorf("csvdiff exited %d: %s", res.Exit, strings.TrimSpace(string(res.Stderr)))
+		}
+		return res, err
+	}
+}
+
+// first: first imports at --tps 0 of growing sizes, each into a new tenant, with the writes per second on the
+// sandbox's side and custsync's peak RSS; then a no-op re-run of the largest. The tenant of the 1M-row import
+// stays for the delta and export figures.
+func (s *suite) first() error {
+	for _, n := range s.size.first {
+		path, err := s.gen(fmt.Sprintf("first-%d.csv", n), s.httpData(n))
+		if err != nil {
+			return err
+		}
+		t := s.target(fmt.Sprintf("first%d", n))
+		s.logf("first: importing %d rows", n)
+		s.srv.ResetRequests()
+		rep, res, err := s.importOK(t, "--tps", "0", path)
+		if err != nil {
+			return err
+		}
+		ws := s.stats(t.Tenant)
+		s.srv.ResetRequests() // the log of millions of writes is not kept
+		if rep.Created != n || ws.writes != n {
+			return fmt.Errorf("first import of %d: created %d, sandbox saw %d writes", n, rep.Created, ws.writes)
+		}
+		big := n >= 1_000_000
+		s.logf("first: %d rows in %.1f s, %.0f writes/s, peak RSS %s, %.1f CPU-s", n, res.Wall.Seconds(), ws.rate(), mb(res.MaxRSS), res.CPU.Seconds())
+		name := fmt.Sprintf("first import, %s rows, --tps 0", human(n))
+		s.add(line{name, "wall time / write rate (sandbox side) / CPU per write", fmt.Sprintf("%.1f s / %.0f writes/s / %.0f µs",
+			res.Wall.Seconds(), ws.rate(), res.CPU.Seconds()*1e6/float64(n)), "", ""})
+		s.add(line{name, "peak RSS", mb(res.MaxRSS), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
+		if n == s.size.first[len(s.size.first)-1] {
+			rep, res, err := s.importOK(t, "--tps", "0", path)
+			if err != nil {
+				return err
+			}
+			if rep.Unchanged != n || rep.Requests != 0 {
+				return fmt.Errorf("re-run of the first import is not a no-op: %+v", rep)
+			}
+			s.logf("first: no-op re-run of %d rows: %.2f s, peak RSS %s", n, res.Wall.Seconds(), mb(res.MaxRSS))
+			s.add(line{fmt.Sprintf("no-op re-run of that %s-row import", human(n)), "wall time / peak RSS",
+				fmt.Sprintf("%.2f s / %s", res.Wall.Seconds(), mb(res.MaxRSS)), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
+		}
+	}
+	return nil
+}
+
+// deltaMillion: the 1% delta of the first phase's 1M-row import. A dry run of it over the checkpoint, and
+// real imports of three successive revisions of the same 1% of rows (each sends one PATCH per changed row),
+// each paired with csvdiff's diff of the same two files.
+func (s *suite) deltaMillion() error {
+	n := s.size.deltaBig
+	t := s.target(fmt.Sprintf("first%d", n))
+	base := filepath.Join(s.work, fmt.Sprintf("first-%d.csv", n))
+	if _, err := os.Stat(t.State); err != nil {
+		return fmt.Errorf("the 1%% delta needs the %d-row tenant of the first phase (run it too): %w", n, err)
+	}
+	changed := (n + 99) / 100
+	revs := make([]string, pairedRuns+1)
+	revs[0] = base
+	for r := 1; r <= pairedRuns; r++ {
+		d := s.httpData(n)
+		d.Revision = bench.EveryNth(100, r)
+		var err error
+		if revs[r], err = s.gen(fmt.Sprintf("delta1m-rev%d.csv", r), d); err != nil {
+			return err
+		}
+	}
+	diff := s.csvdiff()
+	name := fmt.Sprintf("1%% delta of %s rows", human(n))
+
+	// The dry run changes nothing, so every pair diffs the same files.
+	custsyncDry := func() (time.Duration, error) {
+		rep, res, err := t.Import(s.ctx, "--dry-run", revs[1])
+		if err != nil {
+			return 0, err
+		}
+		if res.Exit != 0 || rep.Updated != changed || rep.Unchanged != n-changed {
+			return 0, fmt.Errorf("dry run of the 1%% delta exited %d: %+v", res.Exit, rep)
+		}
+		s.logf("delta1m: dry run %.2f s, peak RSS %s", res.Wall.Seconds(), mb(res.MaxRSS))
+		return res.Wall, nil
+	}
+	if diff == nil {
+		d, err := custsyncDry()
+		if err != nil {
+			return err
+		}
+		s.add(line{name, "import --dry-run / csvdiff", fmt.Sprintf("%.2f s / n/a (csvdiff not on PATH)", d.Seconds()), "", ""})
+	} else {
+		a, b, ratio, err := pair(pairedRuns, custsyncDry, func() (time.Duration, error) {
+			res, err := diff(revs[0], revs[1])
+			return res.Wall, err
+		})
+		if err != nil {
+			return err
+		}
+		s.add(line{name, fmt.Sprintf("import --dry-run / csvdiff (median of %d pairs)", pairedRuns),
+			fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
+	}
+
+	// Real imports: revision r over revision r-1, so each sends `changed` PATCHes.
+	r := 0
+	custsyncReal := func() (time.Duration, error) {
+		r++
+		s.srv.ResetRequests()
+		rep, res, err := s.importOK(t, "--tps", "0", revs[r])
+		if err != nil {
+			return 0, err
+		}
+		if ws := s.stats(t.Tenant); rep.Updated != changed || ws.writes != changed {
+			return 0, fmt.Errorf("1%% delta import: updated %d, sandbox saw %d writes, want %d", rep.Updated, ws.writes, changed)
+		}
+		s.logf("delta1m: import of revision %d: %.2f s, %d PATCHes, peak RSS %s", r, res.Wall.Seconds(), changed, mb(res.MaxRSS))
+		return res.Wall, nil
+	}
+	if diff == nil {
+		d, err := custsyncReal()
+		if err != nil {
+			return err
+		}
+		s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff", changed), fmt.Sprintf("%.2f s / n/a (csvdiff not on PATH)", d.Seconds()), "", ""})
+		return nil
+	}
+	a, b, ratio, err := pair(pairedRuns, custsyncReal, func() (time.Duration, error) {
+		res, err := diff(revs[r-1], revs[r])
+		return res.Wall, err
+	})
+	if err != nil {
+		return err
+	}
+	s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff of the same files (median of %d pairs)", changed, pairedRuns),
+		fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
+	return nil
+}
+
+// noopPeer pairs the no-op re-run of the noop phase with csvdiff of the same file against itself.
+func (s *suite) noopPeer(path string, t bench.Target, n int) error {
+	diff := s.csvdiff()
+	if diff == nil {
+		s.add(line{fmt.Sprintf("no-op re-run, %s rows CSV", human(n)), "beside csvdiff", "n/a (csvdiff not on PATH)", "", ""})
+		return nil
+	}
+	a, b, ratio, err := pair(pairedRuns, func() (time.Duration, error) {
+		_, res, err := s.importOK(t, "--tps", "0", path)
+		return res.Wall, err
+	}, func() (time.Duration, error) {
+		res, err := diff(path, path)
+		if err == nil {
+			s.logf("noop: csvdiff of the file with itself %.2f s, peak RSS %s", res.Wall.Seconds(), mb(res.MaxRSS))
+		}
+		return res.Wall, err
+	})
+	if err != nil {
+		return err
+	}
+	s.add(line{fmt.Sprintf("no-op re-run, %s rows CSV", human(n)), fmt.Sprintf("custsync / csvdiff of the file with itself (median of %d pairs)", pairedRuns),
+		fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
+	return nil
+}
+
+// hey runs the hey load generator (github.com/rakyll/hey, built by run.sh): n PUTs of one customer's create
+// body to one customer URL with conns connections, the same request custsync sends first for that row.
+func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, res bench.Result, err error) {
+	peer, err := exec.LookPath("hey")
+	if err != nil {
+		return 0, bench.Result{}, errNoPeer
+	}
+	ids, bodies, err := bench.Dataset{Rows: 1, NoEmail: noEmail}.Bodies()
+	if err != nil {
+		return 0, bench.Result{}, err
+	}
+	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	if err != nil {
+		return 0, bench.Result{}, err
+	}
+	body := filepath.Join(s.work, "hey-body.json")
+	if err := os.WriteFile(body, bodies[0], 0o600); err != nil {
+		return 0, bench.Result{}, err
+	}
+	url := fmt.Sprintf("%s/customer/%s/customers/%s?sendPasswordResetNotifications=false", s.url, tenant, ids[0])
+	s.srv.ResetRequests()
+	res, err = bench.Run(s.ctx, peer, nil, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", http.MethodPut,
+		"-T", "application/merge-patch+json", "-H", "Authorization: Bearer "+token, "-D", body, url)
+	if err != nil {
+		return 0, res, err
+	}
+	ws := s.stats(tenant)
+	if res.Exit != 0 || ws.writes != n {
+		return 0, res, fmt.Errorf("hey exited %d after %d writes: %s", res.Exit, ws.writes, strings.TrimSpace(string(res.Stderr)))
+	}
+	return ws.rate(), res, nil
+}
+
+var errNoPeer = fmt.Errorf("not on PATH")
+
+// unlimitedPaired: custsync --tps 0 against hey at the same concurrency on the same sandbox, alternately,
+// with the CPU each spends per write.
+func (s *suite) unlimitedPaired(path string, n, writers int) error {
+	name := fmt.Sprintf("unlimited, %s creates", human(n))
+	var custRates, heyRates, ratios []float64
+	var custCPU, heyCPU []float64
+	for i := 0; i < pairedRuns; i++ {
+		ws, res, err := s.createAll(s.target(fmt.Sprintf("pair%d-%d", writers, i)), path, n, writers)
+		if err != nil {
+			return err
+		}
+		rate, hres, err := s.hey(fmt.Sprintf("hey%d-%d", writers, i), n, writers, s.noEmail)
+		if err == errNoPeer {
+			s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d", writers, writers), fmt.Sprintf("%.0f writes/s / n/a (hey not on PATH)", ws.rate()), "", ""})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.logf("unlimited: custsync --writers %d %.0f writes/s (%.0f µs CPU/write); hey -c %d %.0f PUTs/s (%.0f µs CPU/PUT)", writers, ws.rate(),
+			res.CPU.Seconds()*1e6/float64(n), writers, rate, hres.CPU.Seconds()*1e6/float64(n))
+		custRates, heyRates, ratios = append(custRates, ws.rate()), append(heyRates, rate), append(ratios, ws.rate()/rate)
+		custCPU, heyCPU = append(custCPU, res.CPU.Seconds()*1e6/float64(n)), append(heyCPU, hres.CPU.Seconds()*1e6/float64(n))
+	}
+	ratio := medianFloat(ratios)
+	s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
+		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", medianFloat(custRates), medianFloat(heyRates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
+	s.add(line{name, "client CPU per write: custsync / hey", fmt.Sprintf("%.0f µs / %.0f µs", medianFloat(custCPU), medianFloat(heyCPU)), "", ""})
+	return nil
+}
+
+// exportPeer pages the customers of a tenant sequentially with curl, the same pages export reads, for the
+// export figure's reference; it returns the wall time.
+func (s *suite) exportPeer(tenant string, pages int, pageSize int) (time.Duration, error) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		return 0, errNoPeer
+	}
+	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	if err != nil {
+		return 0, err
+	}
+	list := filepath.Join(s.work, "curl-urls.txt")
+	var b strings.Builder
+	for p := 1; p <= pages; p++ {
+		fmt.Fprintf(&b, "url = \"%s/customer/%s/customers?pageNumber=%d&pageSize=%d&expand=mixin:*\"\noutput = \"/dev/null\"\n", s.url, tenant, p, pageSize)
+	}
+	if err := os.WriteFile(list, []byte(b.String()), 0o600); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, time.Hour)
+	defer cancel()
+	res, err := bench.Run(ctx, curl, nil, "-sS", "--fail", "-H", "Authorization: Bearer "+token, "-K", list)
+	if err != nil {
+		return 0, err
+	}
+	if res.Exit != 0 {
+		return 0, fmt.Errorf("curl exited %d: %s", res.Exit, strings.TrimSpace(string(res.Stderr)))
+	}
+	return res.Wall, nil
+}
+
+// createAll imports a file of n new rows at --tps 0 with writers, and checks that the sandbox saw n writes.
+func (s *suite) createAll(t bench.Target, path string, n, writers int) (writeStats, bench.Result, error) {
+	s.srv.ResetRequests()
+	rep, res, err := s.importOK(t, "--tps", "0", "--writers", fmt.Sprint(writers), path)
+	if err != nil {
+		return writeStats{}, res, err
+	}
+	ws := s.stats(t.Tenant)
+	if ws.writes != n || rep.Created != n {
+		return ws, res, fmt.Errorf("created %d, sandbox saw %d writes, want %d", rep.Created, ws.writes, n)
+	}
+	s.logf("custsync --writers %d: %d creates, %.0f writes/s (wall %.2f s, engine %.2f s)", writers, n, ws.rate(), res.Wall.Seconds(), rep.Seconds)
+	return ws, res, nil
+}
