@@ -264,11 +264,11 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 	var custRates, heyRates, ratios []float64
 	var custCPU, heyCPU []float64
 	for i := 0; i < pairedRuns; i++ {
-		ws, res, err := s.createAll(s.target(fmt.Sprintf("pair%d-%d", writers, i)), path, n, writers)
+		ws, res, err := s.createAll(s.target(fmt.Sprintf("pairw%dr%d", writers, i)), path, n, writers)
 		if err != nil {
 			return err
 		}
-		rate, hres, err := s.hey(fmt.Sprintf("hey%d-%d", writers, i), n, writers, s.noEmail)
+		rate, hres, err := s.hey(fmt.Sprintf("heyw%dr%d", writers, i), n, writers, s.noEmail)
 		if err == errNoPeer {
 			s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d", writers, writers), fmt.Sprintf("%.0f writes/s / n/a (hey not on PATH)", ws.rate()), "", ""})
 			return nil
