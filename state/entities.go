@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // EntityKey identifies an entity by kind and ERP key.
@@ -215,24 +217,70 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// EntityIndex holds the checkpoint of one kind in memory for planning: parallel slices sorted by ERP key
-// (byte order), searched by binary search, so the planner keeps per-entity marks in flat slices and a million
-// entities cost no map.
+// EntityIndex holds the checkpoint of one kind in memory for planning, sorted by ERP key (byte order) and
+// searched by binary search, so the planner keeps per-entity marks in flat slices and a million entities cost
+// no map. It is the cache blob itself (see encodeEntityIndex) plus one offset per entity: about 30 bytes an
+// entity, where a slice of keys, refs and hashes took about 90, so the checkpoint of millions fits.
 type EntityIndex struct {
-	Keys []string
-	Refs []EntityRef
-	// RawHashes are the hashes of the input cells each entity was last synced from (0: unknown).
-	RawHashes []uint64
+	data string   // the entries of the blob, after its count
+	offs []uint32 // where entity i starts in data
+}
+
+// Len is the number of entities.
+func (x *EntityIndex) Len() int { return len(x.offs) }
+
+// field reads a uvarint-length-prefixed string at data[pos:]; the blob was validated when it was loaded.
+func (x *EntityIndex) field(pos int) (string, int) {
+	l, w := uvarintString(x.data[pos:])
+	return x.data[pos+w : pos+w+int(l)], pos + w + int(l)
+}
+
+// Key is the ERP key of entity i.
+func (x *EntityIndex) Key(i int) string {
+	k, _ := x.field(int(x.offs[i]))
+	return k
+}
+
+// Ref is the remote id and row hash of entity i.
+func (x *EntityIndex) Ref(i int) EntityRef {
+	key, pos := x.field(int(x.offs[i]))
+	id, pos := x.field(pos)
+	if id == "" {
+		id = key
+	}
+	return EntityRef{RemoteID: id, RowHash: leUint64(x.data[pos:])}
+}
+
+// RawHash is the hash of the input cells entity i was last synced from (0: unknown).
+func (x *EntityIndex) RawHash(i int) uint64 {
+	_, pos := x.field(int(x.offs[i]))
+	_, pos = x.field(pos)
+	return leUint64(x.data[pos+8:])
 }
 
 // Lookup returns the position of key, if the checkpoint has it.
 func (x *EntityIndex) Lookup(key string) (int, bool) {
-	i := sort.SearchStrings(x.Keys, key)
-	return i, i < len(x.Keys) && x.Keys[i] == key
+	i := sort.Search(len(x.offs), func(i int) bool { return x.Key(i) >= key })
+	return i, i < len(x.offs) && x.Key(i) == key
 }
 
-// Len is the number of entities.
-func (x *EntityIndex) Len() int { return len(x.Keys) }
+func uvarintString(s string) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+func leUint64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
 
 // LoadEntityIndex loads every entity of kind into an EntityIndex. It reads the cached index blob when the
 // cache is as new as the entities (the usual case on a re-run), else the entities table, and then refreshes
@@ -243,33 +291,29 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	var cacheGen int64
-	var data []byte
-	err = s.reader.QueryRowContext(ctx, `SELECT generation, data FROM entity_index WHERE kind = ?`, kind).Scan(&cacheGen, &data)
+	cacheGen, data, err := s.cachedIndex(ctx, kind)
 	switch {
-	case err == nil && cacheGen == gen:
+	case err == nil && data != nil && cacheGen == gen:
 		if x, err := decodeEntityIndex(data); err == nil {
 			return x, nil
 		}
 		// A damaged cache is only a slower start: fall through to the table.
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	x := &EntityIndex{}
+	var blob []byte
 	err = s.loadEntityRows(ctx, kind, ` ORDER BY erp_key`, func(n int) {
-		x.Keys, x.Refs, x.RawHashes = make([]string, 0, n), make([]EntityRef, 0, n), make([]uint64, 0, n)
+		blob = binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+n*32), uint64(n))
 	}, func(key string, ref EntityRef, raw uint64) {
-		if ref.RemoteID == key {
-			ref.RemoteID = key // share the key's bytes: most ids are the ERP key itself
-		}
-		x.Keys = append(x.Keys, key)
-		x.Refs = append(x.Refs, ref)
-		x.RawHashes = append(x.RawHashes, raw)
+		blob = appendIndexEntry(blob, key, ref, raw)
 	})
 	if err != nil {
 		return nil, err
 	}
-	blob := encodeEntityIndex(x)
+	x, err := decodeEntityIndex(blob)
+	if err != nil {
+		return nil, fmt.Errorf("load %s index: %w", kind, err)
+	}
 	err = s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
 		// Written only if no change landed since the generation was read; otherwise the next run rebuilds it.
 		_, err := tx.ExecContext(ctx, `INSERT INTO entity_index (kind, generation, data)
@@ -283,73 +327,98 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	return x, nil
 }
 
+// cachedIndex reads the cached index blob of kind through the driver, which hands over the one copy it makes
+// (database/sql would copy it again: 90 MB more at three million entities). data is nil without a cache.
+func (s *Store) cachedIndex(ctx context.Context, kind string) (gen int64, data []byte, err error) {
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("the sqlite driver cannot query a raw connection")
+		}
+		rows, err := q.QueryContext(ctx, `SELECT generation, data FROM entity_index WHERE kind = ?`,
+			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, 2)
+		if err := rows.Next(dest); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		g, gOK := dest[0].(int64)
+		b, bOK := dest[1].([]byte)
+		if !gOK || !bOK {
+			return fmt.Errorf("unexpected column types %T, %T", dest[0], dest[1])
+		}
+		gen, data = g, b
+		return nil
+	})
+	return gen, data, err
+}
+
 // The index blob: a uvarint count, then per entity in key order: the key, the remote id (empty when it equals
 // the key) as uvarint-length-prefixed bytes, and the row and raw hashes as 8-byte little-endian words.
-func encodeEntityIndex(x *EntityIndex) []byte {
-	size := binary.MaxVarintLen64
-	for i, k := range x.Keys {
-		size += 2*binary.MaxVarintLen64 + len(k) + len(x.Refs[i].RemoteID) + 16
+func appendIndexEntry(b []byte, key string, ref EntityRef, raw uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	id := ref.RemoteID
+	if id == key {
+		id = ""
 	}
-	b := make([]byte, 0, size)
-	b = binary.AppendUvarint(b, uint64(len(x.Keys)))
-	for i, k := range x.Keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		id := x.Refs[i].RemoteID
-		if id == k {
-			id = ""
-		}
-		b = binary.AppendUvarint(b, uint64(len(id)))
-		b = append(b, id...)
-		b = binary.LittleEndian.AppendUint64(b, x.Refs[i].RowHash)
-		b = binary.LittleEndian.AppendUint64(b, x.RawHashes[i])
-	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.LittleEndian.AppendUint64(b, ref.RowHash)
+	return binary.LittleEndian.AppendUint64(b, raw)
 }
 
 var errBadIndex = errors.New("damaged entity index cache")
 
-// decodeEntityIndex parses an index blob. The keys and ids are substrings of one copy of the blob, so a
-// million entities cost one allocation for their text.
+// decodeEntityIndex checks an index blob and indexes its entries. The index keeps data as its text without a
+// copy, so data must not be changed afterwards.
 func decodeEntityIndex(data []byte) (*EntityIndex, error) {
 	n, w := binary.Uvarint(data)
-	if w <= 0 || n > uint64(len(data)) {
+	if w <= 0 || n > uint64(len(data)) || len(data) > math.MaxUint32 {
 		return nil, errBadIndex
 	}
 	b := data[w:]
-	s := string(b) // one copy: every key and id below is a substring of it
-	x := &EntityIndex{Keys: make([]string, n), Refs: make([]EntityRef, n), RawHashes: make([]uint64, n)}
+	x := &EntityIndex{offs: make([]uint32, n)}
+	if len(b) > 0 {
+		x.data = unsafe.String(unsafe.SliceData(b), len(b))
+	}
 	pos := 0
 	field := func() (string, bool) {
 		l, w := binary.Uvarint(b[pos:])
 		if w <= 0 || uint64(len(b)-pos-w) < l {
 			return "", false
 		}
-		v := s[pos+w : pos+w+int(l)]
+		v := x.data[pos+w : pos+w+int(l)]
 		pos += w + int(l)
 		return v, true
 	}
-	for i := range x.Keys {
+	prev := ""
+	for i := range x.offs {
+		x.offs[i] = uint32(pos)
 		key, ok := field()
 		if !ok {
 			return nil, errBadIndex
 		}
-		id, ok := field()
-		if !ok || len(b)-pos < 16 {
+		if _, ok := field(); !ok || len(b)-pos < 16 {
 			return nil, errBadIndex
 		}
-		if id == "" {
-			id = key
-		}
-		x.Keys[i] = key
-		x.Refs[i] = EntityRef{RemoteID: id, RowHash: binary.LittleEndian.Uint64(b[pos:])}
-		x.RawHashes[i] = binary.LittleEndian.Uint64(b[pos+8:])
 		pos += 16
-		if i > 0 && x.Keys[i-1] >= key {
+		if i > 0 && prev >= key {
 			return nil, errBadIndex
 		}
+		prev = key
 	}
-	if pos != len(s) {
+	if pos != len(b) {
 		return nil, errBadIndex
 	}
 	return x, nil

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 )
 
@@ -30,8 +31,8 @@ func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
 	}
 	for key, ref := range want {
 		i, ok := idx.Lookup(key)
-		if !ok || idx.Keys[i] != key || idx.Refs[i] != ref {
-			t.Fatalf("key %q: index %v %v %+v, want %+v", key, i, ok, idx.Refs[i], ref)
+		if !ok || idx.Key(i) != key || idx.Ref(i) != ref {
+			t.Fatalf("key %q: index %v %v %+v, want %+v", key, i, ok, idx.Ref(i), ref)
 		}
 	}
 	if _, ok := idx.Lookup("0001/A"); ok {
@@ -62,13 +63,13 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 	first := load()  // from the table; writes the cache
 	second := load() // from the cache
 	for _, x := range []*EntityIndex{first, second} {
-		if x.Len() != 2 || x.Keys[0] != "a" || x.Refs[0].RemoteID != "ID-a" || x.Refs[1].RemoteID != "b" || x.RawHashes[1] != 10 {
+		if x.Len() != 2 || x.Key(0) != "a" || x.Ref(0).RemoteID != "ID-a" || x.Ref(1).RemoteID != "b" || x.RawHash(1) != 10 {
 			t.Fatalf("index %+v", x)
 		}
 	}
 	// Every kind of change invalidates the cache: update, insert, delete.
 	commit(Outcome{Kind: "customers", ERPKey: "a", Action: ActionUpdate, RemoteID: "ID-a", RowHash: 3, RawHash: 30})
-	if x := load(); x.Refs[0].RowHash != 3 || x.RawHashes[0] != 30 {
+	if x := load(); x.Ref(0).RowHash != 3 || x.RawHash(0) != 30 {
 		t.Fatalf("stale cache after an update: %+v", x)
 	}
 	commit(Outcome{Kind: "customers", ERPKey: "c", Action: ActionCreate, RemoteID: "c", RowHash: 4})
@@ -82,7 +83,7 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 	if _, ok := x.Lookup("b"); ok || x.Len() != 2 {
 		t.Fatalf("stale cache after a delete: %+v", x)
 	}
-	if i, ok := x.Lookup("c"); !ok || x.Keys[i] != "c" {
+	if i, ok := x.Lookup("c"); !ok || x.Key(i) != "c" {
 		t.Fatalf("lookup of c: %d %v", i, ok)
 	}
 	// Another kind's changes leave this cache valid, and a damaged cache only means a reload from the table.
@@ -96,7 +97,7 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 
 func TestDecodeEntityIndexRejectsGarbage(t *testing.T) {
 	t.Parallel()
-	good := encodeEntityIndex(&EntityIndex{Keys: []string{"a", "b"}, Refs: []EntityRef{{RemoteID: "a"}, {RemoteID: "X"}}, RawHashes: []uint64{1, 2}})
+	good := indexBlob([]string{"a", "b"}, []EntityRef{{RemoteID: "a"}, {RemoteID: "X"}}, []uint64{1, 2})
 	if _, err := decodeEntityIndex(good); err != nil {
 		t.Fatal(err)
 	}
@@ -108,12 +109,27 @@ func TestDecodeEntityIndexRejectsGarbage(t *testing.T) {
 }
 
 func FuzzDecodeEntityIndex(f *testing.F) {
-	f.Add(encodeEntityIndex(&EntityIndex{Keys: []string{"0001", "0002"}, Refs: []EntityRef{{RemoteID: "0001"}, {RemoteID: "C-2"}}, RawHashes: []uint64{1, 2}}))
+	f.Add(indexBlob([]string{"0001", "0002"}, []EntityRef{{RemoteID: "0001"}, {RemoteID: "C-2"}}, []uint64{1, 2}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		x, err := decodeEntityIndex(data)
-		if err == nil && (len(x.Keys) != len(x.Refs) || len(x.Keys) != len(x.RawHashes)) {
-			t.Fatalf("inconsistent index %+v", x)
+		if err != nil {
+			return
+		}
+		for i := 0; i < x.Len(); i++ {
+			_, _ = x.Ref(i), x.RawHash(i)
+			if j, ok := x.Lookup(x.Key(i)); !ok || j != i {
+				t.Fatalf("inconsistent index: entity %d (%q) found at %d, %v", i, x.Key(i), j, ok)
+			}
 		}
 	})
+}
+
+// indexBlob is the cache blob of the given entities (keys sorted).
+func indexBlob(keys []string, refs []EntityRef, raws []uint64) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(keys)))
+	for i, k := range keys {
+		b = appendIndexEntry(b, k, refs[i], raws[i])
+	}
+	return b
 }

@@ -139,10 +139,11 @@ func orderCompanyDeletes(ctx context.Context, st *state.Store, p *plan) error {
 	if ep == nil || len(ep.deletes) == 0 || v == nil {
 		return nil
 	}
-	keys := v.idx.Keys
+	keys := make([]string, v.idx.Len())
 	byRemote := make(map[string]string, len(keys))
-	for i, k := range keys {
-		byRemote[v.idx.Refs[i].RemoteID] = k
+	for i := range keys {
+		keys[i] = v.idx.Key(i)
+		byRemote[v.idx.Ref(i).RemoteID] = keys[i]
 	}
 	snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
 	if err != nil {

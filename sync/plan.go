@@ -149,8 +149,8 @@ func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
 	if v.zeroLedLen < 0 {
 		v.zeroLedLen = 0
 		// Keys starting with '0' form one run of the sorted index.
-		for i := sort.SearchStrings(v.idx.Keys, "0"); i < len(v.idx.Keys) && v.idx.Keys[i][0] == '0'; i++ {
-			if k := v.idx.Keys[i]; len(k) > v.zeroLedLen && allDigits(k) {
+		for i, _ := v.idx.Lookup("0"); i < v.idx.Len() && strings.HasPrefix(v.idx.Key(i), "0"); i++ {
+			if k := v.idx.Key(i); len(k) > v.zeroLedLen && allDigits(k) {
 				v.zeroLedLen = len(k)
 			}
 		}
@@ -179,7 +179,7 @@ func (v *checkpointView) lookup(key string) (state.EntityRef, bool) {
 	if !ok {
 		return state.EntityRef{}, false
 	}
-	return v.idx.Refs[i], true
+	return v.idx.Ref(i), true
 }
 
 // claim records that a row of src at pos carries key. If an earlier row carried it, claim returns that row's
@@ -296,12 +296,13 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, s
 				p.warnings = append(p.warnings, fmt.Sprintf("--mode full deletes no %s in this run: %s", e, why))
 				continue
 			}
-			for i, key := range v.idx.Keys {
+			for i := range v.idx.Len() {
 				if v.first[i] != 0 {
 					continue
 				}
+				key := v.idx.Key(i)
 				ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: key,
-					RemoteID: v.idx.Refs[i].RemoteID, Action: state.ActionDelete, Reason: state.ReasonFullSnapshot}, entity: e})
+					RemoteID: v.idx.Ref(i).RemoteID, Action: state.ActionDelete, Reason: state.ReasonFullSnapshot}, entity: e})
 			}
 		}
 	}
@@ -576,7 +577,7 @@ func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpoint
 			row.raw[j] = m.RawHash(row.Cells)
 			if key, ok := m.Key(row.Cells); ok && !mapAll && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
-				if k, found := idx.Lookup(key); found && idx.RawHashes[k] == row.raw[j] {
+				if k, found := idx.Lookup(key); found && idx.RawHash(k) == row.raw[j] {
 					row.fast[j] = int32(k) + 1
 					continue
 				}
