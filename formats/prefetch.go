@@ -25,8 +25,10 @@ type prefetchChunk struct {
 	err error
 }
 
+// Each open sheet holds prefetchDepth+1 chunks (512 KiB), a workbook of
+// many sheets one set per sheet while they are open.
 const (
-	prefetchChunkSize = 256 << 10
+	prefetchChunkSize = 128 << 10
 	prefetchDepth     = 3 // chunks filled ahead of the consumer
 )
 

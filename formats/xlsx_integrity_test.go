@@ -109,7 +109,7 @@ func TestXLSXDamagedFiles(t *testing.T) {
 			return rewriteMember(t, inline, sheetMember, func(b []byte) []byte { return b[:bytes.LastIndex(b, []byte("<row "))+3] })
 		}, "customers", []string{sheetMember, "incomplete"}},
 		{"rows end before the dimension", func() string { return rewriteMember(t, shared, sheetMember, dropLastRow) }, "customers",
-			[]string{"dimension", "row 61", "end at row 60", "incomplete"}},
+			[]string{"its dimension says the cells reach row 61", "end at row 60", "incomplete"}},
 		{"sheet checksum mismatch", func() string {
 			return rewriteRaw(t, inline, sheetMember, func(fh *zip.FileHeader) { fh.CRC32 ^= 0xdeadbeef }, nil)
 		}, "customers", []string{sheetMember, "checksum"}},
@@ -134,6 +134,9 @@ func TestXLSXDamagedFiles(t *testing.T) {
 				return append(append(b[:i:i], "99999"...), b[bytes.IndexByte(b[i:], '<')+i:]...)
 			})
 		}, "customers", []string{"shared string 99999", "row 61"}},
+		{"shared strings declared larger than accepted", func() string {
+			return rewriteRaw(t, shared, "xl/sharedStrings.xml", func(fh *zip.FileHeader) { fh.UncompressedSize64 = 3 << 30 }, nil)
+		}, "", []string{"xl/sharedStrings.xml", "3072 MiB", "more than the 2048 MiB"}},
 		{"workbook part checksum mismatch", func() string {
 			return rewriteRaw(t, inline, "xl/workbook.xml", func(fh *zip.FileHeader) { fh.CRC32++ }, nil)
 		}, "", []string{"xl/workbook.xml", "checksum"}},

@@ -175,6 +175,9 @@ func (wb *workbook) describe() ([]xlsxSheet, error) {
 		if zf == nil {
 			return nil, fmt.Errorf("the workbook's shared strings (%s) are missing from the archive", rel.Target)
 		}
+		if zf.UncompressedSize64 > xlsxMaxSharedStrings {
+			return nil, fmt.Errorf("the shared-string table (%s) is %d MiB, more than the %d MiB this reader accepts", zf.Name, zf.UncompressedSize64>>20, xlsxMaxSharedStrings>>20)
+		}
 		rc, err := zf.Open()
 		if err != nil {
 			return nil, memberError(zf.Name, err)

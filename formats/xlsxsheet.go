@@ -121,7 +121,9 @@ func (r *sheetReader) nextRow() (ok bool, err error) {
 				return false, errNotWorksheet
 			}
 			if r.dimLastRow > 1 && r.lastRow < r.dimLastRow {
-				return false, &sheetError{err: fmt.Errorf("%w: its dimension says the cells reach row %d, but the rows end at row %d", errXMLTruncated, r.dimLastRow, r.lastRow)}
+				return false, &sheetError{err: fmt.Errorf("the sheet ends early: its dimension says the cells reach row %d, but the rows end at row %d; "+
+					"the file is incomplete, or the program that wrote it declared more rows than it wrote (saving it again from a spreadsheet program fixes that)",
+					r.dimLastRow, r.lastRow)}
 			}
 			return false, nil
 		}
@@ -308,17 +310,18 @@ func (r *sheetReader) finishCell() error {
 	isError := false
 	switch string(r.typ) {
 	case "s":
-		if len(bytes.TrimSpace(r.vbuf)) == 0 {
+		v := bytes.TrimSpace(r.vbuf)
+		if len(v) == 0 {
 			break
 		}
-		i, err := strconv.Atoi(string(bytes.TrimSpace(r.vbuf)))
-		if err != nil {
+		i, ok := parseSmallUint(v)
+		if !ok {
 			return r.fail("cell %s refers to the shared string %q", cellRef(r.col, r.row), r.vbuf)
 		}
 		if r.sst == nil {
 			return r.fail("cell %s refers to shared string %d, but the workbook has no shared strings", cellRef(r.col, r.row), i)
 		}
-		var ok bool
+		var err error
 		if r.text, ok, err = r.sst.appendString(r.text, i); err != nil {
 			return &sheetError{row: r.row, err: err}
 		}

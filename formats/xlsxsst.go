@@ -22,6 +22,11 @@ var (
 	sstMemIndex = 4 << 20
 )
 
+// xlsxMaxSharedStrings bounds the shared-string part, which may move to a
+// temporary file: a real table of a million rows of unique text is well
+// under 1 GiB of XML, and the bound keeps a zip bomb from filling the disk.
+const xlsxMaxSharedStrings = 2 << 30
+
 // xlsxMaxCellText bounds the text of one cell or shared string. Spreadsheet
 // programs allow 32,767 characters; more than this is a damaged or hostile
 // file, and refusing it keeps a zip bomb of one huge cell out of memory.

@@ -101,7 +101,7 @@ func (s *xmlScanner) attrValue(a *xmlAttr) []byte {
 }
 
 const (
-	xmlReadBuffer = 256 << 10
+	xmlReadBuffer = 64 << 10
 	// xmlMaxMarkup bounds one tag, comment, processing instruction or CDATA
 	// section (the buffer grows to hold it). Spreadsheet programs write tags
 	// of a few hundred bytes.
