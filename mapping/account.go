@@ -103,6 +103,12 @@ func legacyContextDef(column string) (fieldDef, bool) {
 // ReadsAccount reports whether the Mapper reads any account column.
 func (m *Mapper) ReadsAccount() bool { return len(m.account) > 0 }
 
+// ReadsLegacyAuth reports whether the Mapper reads a legacyAuth column: its rows may carry legacy hashes, which
+// the platform imports only while the tenant's retention window is open.
+func (m *Mapper) ReadsLegacyAuth() bool {
+	return slices.ContainsFunc(m.account, func(c *colMapper) bool { return strings.HasPrefix(c.def.column, "legacyAuth.") })
+}
+
 // SecretColumns returns the header indexes of the columns holding password hashes or verifier data: result
 // files mask them (MaskedSecret), and RawHash leaves them out.
 func (m *Mapper) SecretColumns() []int {

@@ -82,11 +82,14 @@ type runner struct {
 	counts         map[mapping.Entity]*Counts
 	// companyLocks serialise the links added to one company (linkLocation).
 	companyLocks map[string]*stdsync.Mutex
+	// sealer opens the logins of the journaled ops; logins counts the customers created with theirs.
+	sealer *accountSealer
+	logins atomic.Int64
 }
 
-func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64) *runner {
+func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
 	return &runner{st: st, rc: rc, opts: opts, runID: runID, outcomes: make(chan state.Outcome, 4*commitBatch),
-		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{}}
+		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{}, sealer: sealer}
 }
 
 func (r *runner) count(e mapping.Entity) *Counts {
@@ -192,7 +195,7 @@ func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply app
 				return nil
 			}
 			out, err := apply(gctx, o)
-			if errors.Is(err, errLater) {
+			if errors.Is(err, errLater) || errors.Is(err, errSettled) {
 				return nil
 			}
 			var gone *goneFromPlatform
@@ -205,7 +208,10 @@ func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply app
 					return nil // interrupted: the op stays planned and the next run resumes it
 				}
 				var tokenErr *remote.TokenError
+				var fatal *errFatal
 				switch {
+				case errors.As(err, &fatal):
+					return err // it names what it was about
 				case errors.As(err, &tokenErr):
 					return &errFatal{err: err} // about the run, not this row: no row to name
 				case isRunFatal(err):
@@ -374,8 +380,14 @@ func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
 	return r.Payload()
 }
 
-// applyCustomer creates or updates a customer.
+// applyCustomer creates or updates a customer; creates with a login go through the bulk import.
 func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error) {
+	switch {
+	case o.batch != nil:
+		return r.importLogins(ctx, o)
+	case o.account != nil && o.Action == state.ActionCreate:
+		return r.importLogins(ctx, &op{PlannedOp: o.PlannedOp, entity: o.entity, batch: []*op{o}})
+	}
 	switch o.Action {
 	case state.ActionCreate:
 		if err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {

@@ -46,6 +46,14 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(err)
 	}
 	defer in.Close()
+	retention, err := readRetention(ctx, rc, in)
+	if err != nil {
+		return finish(err)
+	}
+	sealer, err := newAccountSealer()
+	if err != nil {
+		return finish(err)
+	}
 	if opts.DetectDeletions && !opts.DryRun {
 		found, err := DetectDeletedInPlatform(ctx, st, rc)
 		if err != nil {
@@ -53,8 +61,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		}
 		rep.DeletedInPlatform = len(found.Deleted)
 	}
-	stream := newOpStream(st, &opts)
-	p, err := buildPlan(ctx, st, &opts, in, stream)
+	stream := newOpStream(st, &opts, sealer)
+	p, err := buildPlan(ctx, st, &opts, in, stream, retention)
+	if err == nil {
+		err = retention.err()
+	}
 	if err != nil {
 		rep, err = finish(err)
 		stream.abandon(ctx, rep)
@@ -74,6 +85,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	rep.Rows = p.rows
 	rep.Warnings = p.warnings
+	if p.loginsIgnored > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before: a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
+	}
 	entityCounts(rep, p)
 	reportInvalid(rep, p)
 	if err := checkGuards(p, &opts); err != nil {
@@ -115,8 +129,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return rep, err
 	}
 
-	r := newRunner(st, rc, &opts, runID)
+	r := newRunner(st, rc, &opts, runID, sealer)
 	runErr := r.apply(ctx, p)
+	rep.LoginsImported = int(r.logins.Load())
 	commitErr := r.stopCommitter()
 	if runErr == nil && commitErr != nil {
 		runErr = &errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", commitErr)}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"custsync/formats"
@@ -45,9 +44,6 @@ type InputOptions struct {
 	AllowEmpty bool
 	// ExpectRows are control totals: the data rows each table must have (see RowCount).
 	ExpectRows []RowCount
-	// refuseAccounts makes a table with login account columns (mapping.AccountColumns) an input error: set
-	// by a verb that cannot send them yet, so that no customer is created without the password its row has.
-	refuseAccounts bool
 }
 
 // RowCount is a control total: Table names a table (a CSV file's name without directory and extension, or an
@@ -175,10 +171,6 @@ func OpenInput(opts InputOptions) (*Input, error) {
 			if !opts.Unmapped {
 				if t.Mappers, err = mapping.Resolve(opts.Spec, mapping.Table{File: path, Sheet: t.Sheet, Entity: opts.Entity}, t.Header); err != nil {
 					return fail(err)
-				}
-				if opts.refuseAccounts && slices.ContainsFunc(t.Mappers, (*mapping.Mapper).ReadsAccount) {
-					return fail(fmt.Errorf("%s: the columns %s carry logins and password hashes, which this version of import cannot send yet; nothing was sent (remove those columns to import the customers without their logins)",
-						mapping.Table{File: path, Sheet: t.Sheet}, strings.Join(mapping.AccountColumns(), ", ")))
 				}
 				t.readBy = make([]uint64, len(t.Header))
 				for j, m := range t.Mappers {

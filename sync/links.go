@@ -74,7 +74,7 @@ func (p *plan) noteLinks(src *InputTable, row *mappedRow, rec mapping.Record, un
 		for _, ref := range rec.Refs {
 			if ref.Column == mapping.CompanyKeyColumn {
 				p.linkPlan.links = append(p.linkPlan.links, locationLink{company: ref.Key, location: rec.Key, src: src,
-					pos: row.Pos, cells: p.rowCells(row), unchanged: unchanged})
+					pos: row.Pos, cells: p.rowCells(src, row), unchanged: unchanged})
 			}
 		}
 	case mapping.Companies:

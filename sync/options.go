@@ -139,8 +139,7 @@ type Options struct {
 
 // input returns the options of the input stage.
 func (o *Options) input() InputOptions {
-	return InputOptions{Files: o.Files, Spec: o.Spec, Entity: o.Entity, Read: o.Read, AllowEmpty: o.AllowEmpty, ExpectRows: o.ExpectRows,
-		refuseAccounts: true}
+	return InputOptions{Files: o.Files, Spec: o.Spec, Entity: o.Entity, Read: o.Read, AllowEmpty: o.AllowEmpty, ExpectRows: o.ExpectRows}
 }
 
 func (o *Options) normalise() {

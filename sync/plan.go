@@ -39,6 +39,10 @@ type op struct {
 	seq     int64
 	// late ops finish after the other upserts (see links.go).
 	late bool
+	// account is the login a customer create brings (accounts.go); batch, set on an op the runner makes of
+	// such creates, are the creates one bulk import request sends.
+	account *mapping.Account
+	batch   []*op
 }
 
 // rowError is a row that failed, at validation or when applied.
@@ -112,6 +116,10 @@ type plan struct {
 	linkPlan linkPlan
 	// mapAll: ids of the tables whose rows are all mapped, no raw-hash fast path (see mapsLinksBothWays).
 	mapAll map[int]bool
+	// retention decides whether rows with legacy hashes may be imported; loginsIgnored counts rows with a login
+	// whose customer exists (a login comes only with a new customer).
+	retention     *retentionCheck
+	loginsIgnored int
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -219,11 +227,11 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
-func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, stream *opStream) (*plan, error) {
+func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
 		mapAll:     map[int]bool{},
-		unknownKey: map[mapping.Entity]formats.Position{}}
+		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
 	var needed []mapping.Entity
@@ -340,9 +348,10 @@ func (p *plan) fullDeleteBlocker(e mapping.Entity) string {
 }
 
 // rowCells returns the input cells of a row to keep with its op or error, or nil when no result file wants them.
-func (p *plan) rowCells(row *mappedRow) []string {
+// The secret columns are masked: the cells go to the journal and to result files.
+func (p *plan) rowCells(src *InputTable, row *mappedRow) []string {
 	if p.keepCells {
-		return row.Cells
+		return maskedCells(src, row.Cells)
 	}
 	return nil
 }
@@ -617,7 +626,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			p.keyUnknown(e, row.Pos)
 		}
 		for _, fe := range ferrs {
-			p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, cells: p.rowCells(row), entity: e,
+			p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, cells: p.rowCells(src, row), entity: e,
 				key: rec.Key, action: "validate", column: fe.Column, reason: fe.Detail()})
 		}
 		return
@@ -638,7 +647,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			return
 		}
 		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: ref.RemoteID,
-			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: p.rowCells(row)})
+			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: p.rowCells(src, row)})
 		return
 	}
 	hash := row.hashes[j]
@@ -662,7 +671,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		}
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
-		cells: p.rowCells(row), rawHash: row.raw[j]}
+		cells: p.rowCells(src, row), rawHash: row.raw[j]}
 	if e == mapping.Addresses {
 		o.RemoteID = addressRemoteID(rec)
 	} else {
@@ -673,8 +682,17 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		if ref.RemoteID != "" {
 			o.RemoteID = ref.RemoteID
 		}
+		if rec.Account != nil {
+			p.loginsIgnored++
+		}
 	} else {
 		o.Action = state.ActionCreate
+		if rec.Account != nil {
+			if !p.retention.admits(rec.Account, row.Pos) {
+				return
+			}
+			o.account = rec.Account
+		}
 	}
 	switch {
 	case streamed(e):

@@ -105,6 +105,9 @@ type Report struct {
 	// MappingsPushed and MappingsFailed count the SD customer mappings sent to the remote endpoint.
 	MappingsPushed int `json:"mappingsPushed"`
 	MappingsFailed int `json:"mappingsFailed"`
+	// LoginsImported counts the customers created with their logins through the bulk import (also counted as
+	// created).
+	LoginsImported int `json:"loginsImported"`
 }
 
 // MarshalJSON writes every key, also when empty: absent values are null (runId of a dry run, resumedRun,

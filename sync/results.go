@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"custsync/formats"
-	"custsync/mapping"
 )
 
 // Result file columns. They start with resultColumnPrefix, so an error file, once fixed, is read back as input
@@ -49,7 +48,7 @@ func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, 
 			row[n-1] = joinNonEmpty(row[n-1], re.reason)
 			return
 		}
-		cells := masked(re.src, fit(re.cells, len(re.src.Header)))
+		cells := fit(re.cells, len(re.src.Header))
 		status := ""
 		if re.status != 0 {
 			status = strconv.Itoa(re.status)
@@ -79,7 +78,7 @@ func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, 
 	}
 	oks := map[*InputTable][]resultRow{}
 	for _, s := range r.successes {
-		cells := append(masked(s.src, fit(s.cells, len(s.src.Header))), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
+		cells := append(fit(s.cells, len(s.src.Header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
 		oks[s.src] = append(oks[s.src], resultRow{line: s.pos.Line, cells: cells})
 	}
 	r.mu.Unlock()
@@ -173,20 +172,6 @@ func writeResultFile(path string, opts formats.WriteOptions, header []string, ro
 		}
 	}
 	return w.Close()
-}
-
-// masked replaces the non-blank cells of the table's secret columns (password hashes) with
-// mapping.MaskedSecret, which the mapper refuses when the file comes back as input: a result file never holds a
-// hash, and a fixed error file cannot send the mask as a password.
-func masked(src *InputTable, cells []string) []string {
-	for _, m := range src.Mappers {
-		for _, i := range m.SecretColumns() {
-			if i < len(cells) && cells[i] != "" {
-				cells[i] = mapping.MaskedSecret
-			}
-		}
-	}
-	return cells
 }
 
 // fit copies cells to exactly n entries (rows that could not be read have none).

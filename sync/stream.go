@@ -79,9 +79,13 @@ type opStream struct {
 	j      *state.Journal
 	buf    []byte
 	update []*op // updates waiting for their snapshots
+	// sealer seals the logins of ops for the journal (accounts.go).
+	sealer *accountSealer
 }
 
-func newOpStream(st *state.Store, opts *Options) *opStream { return &opStream{st: st, opts: opts} }
+func newOpStream(st *state.Store, opts *Options, sealer *accountSealer) *opStream {
+	return &opStream{st: st, opts: opts, sealer: sealer}
+}
 
 // journal returns the journal of the run, starting the run at the first call.
 func (s *opStream) journal(ctx context.Context) (*state.Journal, error) {
@@ -209,7 +213,7 @@ func (p *plan) put(o *op, refresh bool) error {
 	if err != nil {
 		return err
 	}
-	p.stream.buf = o.appendRecord(p.stream.buf[:0], refresh)
+	p.stream.buf = o.appendRecord(p.stream.buf[:0], refresh, p.stream.sealer)
 	planned := o.PlannedOp
 	planned.Record = p.stream.buf
 	if _, err := j.AddIn(streamPhases[o.entity], planned); err != nil {
@@ -237,14 +241,16 @@ func (p *plan) finishStream() error {
 }
 
 // The record of a streamed op: a flags byte, the table id + 1 (0: none), the raw hash, the mapped record,
-// then the input cells (flagCells) and the checkpoint snapshot of an update (flagPrev).
+// then the input cells (flagCells), the checkpoint snapshot of an update (flagPrev) and the login of a create,
+// sealed with the run's key (flagAccount).
 const (
 	flagRefresh = 1 << iota
 	flagCells
 	flagPrev
+	flagAccount
 )
 
-func (o *op) appendRecord(b []byte, refresh bool) []byte {
+func (o *op) appendRecord(b []byte, refresh bool, sealer *accountSealer) []byte {
 	var flags byte
 	if refresh {
 		flags |= flagRefresh
@@ -254,6 +260,9 @@ func (o *op) appendRecord(b []byte, refresh bool) []byte {
 	}
 	if o.prevRaw != nil {
 		flags |= flagPrev
+	}
+	if o.account != nil {
+		flags |= flagAccount
 	}
 	b = append(b, flags)
 	src := 0
@@ -274,13 +283,19 @@ func (o *op) appendRecord(b []byte, refresh bool) []byte {
 		b = binary.AppendUvarint(b, uint64(len(o.prevRaw)))
 		b = append(b, o.prevRaw...)
 	}
+	if o.account != nil {
+		sealed := sealer.seal(nil, o.account)
+		b = binary.AppendUvarint(b, uint64(len(sealed)))
+		b = append(b, sealed...)
+	}
 	return b
 }
 
 var errBadOpRecord = errors.New("damaged op record in the journal")
 
-// decodeOp rebuilds a streamed op from the journal; refresh says whether it only refreshes the checkpoint.
-func decodeOp(j state.Op, sources []*InputTable) (o *op, refresh bool, err error) {
+// decodeOp rebuilds a streamed op from the journal, opening its login with sealer; refresh says whether it only
+// refreshes the checkpoint.
+func decodeOp(j state.Op, sources []*InputTable, sealer *accountSealer) (o *op, refresh bool, err error) {
 	b := j.Record
 	if len(b) < 1 {
 		return nil, false, errBadOpRecord
@@ -337,15 +352,32 @@ func decodeOp(j state.Op, sources []*InputTable) (o *op, refresh bool, err error
 			return nil, false, err
 		}
 	}
+	if flags&flagAccount != 0 {
+		sealed, ok := field()
+		if !ok || sealer == nil {
+			return nil, false, errBadOpRecord
+		}
+		if o.account, err = sealer.open(sealed); err != nil {
+			return nil, false, err
+		}
+	}
 	return o, flags&flagRefresh != 0, nil
 }
 
 // runStreamed applies the streamed ops of an entity from the journal, page by page, with at most Writers in
-// flight (see runPhase).
+// flight (see runPhase). Creates with a login are gathered into bulk import requests (see loginBatch).
 func (r *runner) runStreamed(ctx context.Context, e mapping.Entity, sources []*InputTable, apply applyFunc) error {
 	phase := streamPhases[e]
 	after := int64(phase) << state.PhaseBits
 	var page []state.Op
+	var logins loginBatch
+	// end hands out the last, partial batch of logins before the phase ends.
+	end := func() (*op, error) {
+		if ctx.Err() != nil {
+			return nil, nil // interrupted: the batch's ops stay planned for the next run
+		}
+		return logins.flush(), nil
+	}
 	next := func() (*op, error) {
 		for {
 			if len(page) == 0 {
@@ -357,22 +389,28 @@ func (r *runner) runStreamed(ctx context.Context, e mapping.Entity, sources []*I
 					return nil, &errFatal{err: err}
 				}
 				if len(page) == 0 {
-					return nil, nil
+					return end()
 				}
 			}
 			j := page[0]
-			page = page[1:]
 			if state.PhaseOf(j.Seq) != phase {
 				page = nil
-				return nil, nil
+				return end()
 			}
+			page = page[1:]
 			after = j.Seq
-			o, refresh, err := decodeOp(j, sources)
+			o, refresh, err := decodeOp(j, sources, r.sealer)
 			if err != nil {
 				return nil, &errFatal{err: fmt.Errorf("op %d of run %d: %w", j.Seq, r.runID, err)}
 			}
 			if refresh {
 				r.refresh([]*op{o})
+				continue
+			}
+			if o.account != nil {
+				if batch := logins.add(o); batch != nil {
+					return batch, nil
+				}
 				continue
 			}
 			return o, nil

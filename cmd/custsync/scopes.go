@@ -50,5 +50,6 @@ var scopeNeeds = []scopeNeed{
 	{"mappings pull", "", []remote.Endpoint{remote.ListCustomers}},
 	{"deletions detect", "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer}},
 	// A tenant migration with logins: the retention window and the bulk import of customers with passwords.
-	{"migration", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers}},
+	{"migration", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers,
+		remote.SearchCustomers, remote.GetCustomer}},
 }
