@@ -308,7 +308,11 @@ func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 
 	// claims: ERP key -> platform customer numbers claiming it.
 	claims := map[string][]string{}
-	for d, err := range rc.Customers(ctx, remote.ListOptions{Workers: 4}) {
+	list := remote.ListOptions{Workers: 4}
+	if strings.HasPrefix(opts.KeyField, "mixins.") {
+		list.Expand = []string{"mixin:*"} // the platform leaves mixins out of a customer unless asked
+	}
+	for d, err := range rc.Customers(ctx, list) {
 		if err != nil {
 			return rep, fmt.Errorf("list platform customers: %w", err)
 		}

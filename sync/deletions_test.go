@@ -220,6 +220,32 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	}
 }
 
+// TestMappingsPullByAMixinField adopts customers whose ERP number is in a mixin, which the platform returns
+// only when the listing asks for mixins.
+func TestMappingsPullByAMixinField(t *testing.T) {
+	t.Parallel()
+	p := newReconPlatform(t)
+	ctx := context.Background()
+	rc, st := p.client("mixinpull"), p.state("mixinpull")
+	for id, erp := range map[string]any{"shop-1": "0000100001", "shop-2": "0000100002", "shop-3": nil} {
+		doc := remote.Doc{"lastName": "X", "metadata": map[string]any{"mixins": map[string]any{"erp": "https://schema.example/erp.json"}}}
+		if erp != nil {
+			doc["mixins"] = map[string]any{"erp": map[string]any{"customerNumber": erp}}
+		}
+		if _, err := rc.UpsertCustomer(ctx, id, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := PullMappings(ctx, st, rc, PullOptions{KeyField: "mixins.erp.customerNumber"})
+	if err != nil || rep.Listed != 3 || rep.Adopted != 2 || len(rep.Conflicts) != 0 {
+		t.Fatalf("pull: %+v %v", rep, err)
+	}
+	ids, err := AdoptedIDs(ctx, st, "")
+	if err != nil || len(ids) != 2 || ids["0000100001"] != "shop-1" || ids["0000100002"] != "shop-2" {
+		t.Fatalf("adopted ids %v %v", ids, err)
+	}
+}
+
 // TestAckFileColumns reads `deletions ack` files: the kind and ERP key columns under any of their names, in
 // any case and order, beside other columns; blank keys skipped; a file without the columns or with a row the
 // reader cannot split is an input error.
