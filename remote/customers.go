@@ -193,12 +193,18 @@ func (c *Client) Customers(ctx context.Context, opts ListOptions) iter.Seq2[Doc,
 
 // SearchCustomers iterates over the customers matching q using POST .../customers/search,
 // which carries the query in the body and so suits long queries (e.g. many ids); opts.Q is
-// ignored. The search changes nothing, so it is retried like a GET.
+// ignored. The search changes nothing, so it is retried like a GET. With opts.Expand "addresses",
+// every customer has its addresses, as with Customers.
 func (c *Client) SearchCustomers(ctx context.Context, q string, opts ListOptions) iter.Seq2[Doc, error] {
 	path := c.customersPath() + "/search"
+	var complete func(context.Context, []Doc) error
+	if slices.Contains(opts.Expand, "addresses") {
+		complete = c.fillAddresses
+	}
 	return c.pages(ctx, pager{
-		size:    pageSizeOr(opts.PageSize, CustomersPageSize),
-		workers: opts.Workers,
+		size:     pageSizeOr(opts.PageSize, CustomersPageSize),
+		workers:  opts.Workers,
+		complete: complete,
 		build: func(page, size int) *request {
 			return &request{method: http.MethodPost, base: c.baseURL, path: path, query: pageQuery(opts, page, size),
 				body: Doc{"q": q}, read: true, repeatable: true}

@@ -143,8 +143,7 @@ func (s *Server) buildAssignment(id string, fields map[string]any, version int, 
 	return doc
 }
 
-// handleCreateAssignment is POST (201). Propagation to related companies
-// (companyContactPropagation) is not simulated: the sandbox behaves as with DISABLED.
+// handleCreateAssignment is POST (201); the new assignment propagates (see propagation.go).
 func (s *Server) handleCreateAssignment(c *reqCtx) *apiError {
 	body, rs, apiErr := c.decodeBody()
 	if apiErr != nil {
@@ -163,12 +162,14 @@ func (s *Server) handleCreateAssignment(c *reqCtx) *apiError {
 	if apiErr := s.checkAssignmentTargets(c.tenant, id, refID(fields["legalEntity"]), refID(fields["customer"]), http.StatusBadRequest); apiErr != nil {
 		return apiErr
 	}
-	s.store.put(c.tenant, kindAssignment, id, s.buildAssignment(id, fields, 1, ""))
+	created := s.buildAssignment(id, fields, 1, "")
+	s.store.put(c.tenant, kindAssignment, id, created)
+	s.propagateAssignment(c.tenant, created)
 	c.reply(http.StatusCreated, map[string]any{"id": id})
 	return nil
 }
 
-// handleUpsertAssignment is PUT (201/204).
+// handleUpsertAssignment is PUT (201/204); an assignment it creates propagates (see propagation.go).
 func (s *Server) handleUpsertAssignment(c *reqCtx) *apiError {
 	id := c.param("contactAssignmentId")
 	body, rs, apiErr := c.decodeBody()
@@ -192,7 +193,9 @@ func (s *Server) handleUpsertAssignment(c *reqCtx) *apiError {
 		return apiErr
 	}
 	if !exists {
-		s.store.put(c.tenant, kindAssignment, id, s.buildAssignment(id, fields, 1, ""))
+		created := s.buildAssignment(id, fields, 1, "")
+		s.store.put(c.tenant, kindAssignment, id, created)
+		s.propagateAssignment(c.tenant, created)
 		c.reply(http.StatusCreated, map[string]any{"id": id})
 		return nil
 	}

@@ -57,6 +57,9 @@ type Options struct {
 	// RecreateDeletedCustomers mirrors the tenant configuration enableRecreationOfDeletedCustomer:
 	// when false (the platform default) a deleted customer's number cannot be used again (409).
 	RecreateDeletedCustomers bool
+	// ContactPropagation mirrors the tenant configuration companyContactPropagation (seed 003): how a new
+	// contact assignment is copied within its company's hierarchy. "" means UPWARD, the platform default.
+	ContactPropagation Propagation
 	// Logger receives recovered panics and persistence failures; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -147,6 +150,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if err := checkFaults(opts.Faults); err != nil {
 		return nil, err
+	}
+	if opts.ContactPropagation == "" {
+		opts.ContactPropagation = PropagateUpward
+	}
+	if !slices.Contains(propagations, opts.ContactPropagation) {
+		return nil, fmt.Errorf("sandbox contact propagation %q: want one of %v", opts.ContactPropagation, propagations)
 	}
 	clients := opts.Clients
 	if clients == nil {

@@ -85,6 +85,9 @@ type runner struct {
 	// sealer opens the logins of the journaled ops; logins counts the customers created with theirs.
 	sealer *accountSealer
 	logins atomic.Int64
+	// adoptedIDs are the platform ids of records adopted in this run, by entity and ERP key
+	// (withAdoptedRefs).
+	adoptedIDs map[mapping.Entity]map[string]string
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
@@ -316,12 +319,14 @@ func (r *runner) succeed(o *op, out state.Outcome) {
 	r.done.Add(1)
 	r.mu.Lock()
 	c := r.count(o.entity)
-	switch o.Action {
-	case state.ActionCreate:
+	switch {
+	case o.adopted:
+		c.Adopted++
+	case o.Action == state.ActionCreate:
 		c.Created++
-	case state.ActionUpdate:
+	case o.Action == state.ActionUpdate:
 		c.Updated++
-	case state.ActionDelete:
+	case o.Action == state.ActionDelete:
 		c.Deleted++
 	}
 	if o.src != nil && r.opts.ResultsDir != "" {

@@ -28,7 +28,14 @@ const (
 	CheckOnlyInFile     CheckStatus = "only-in-file"     // the file has the key, the platform does not
 	CheckOnlyOnPlatform CheckStatus = "only-on-platform" // the platform has a record no file row names
 	CheckError          CheckStatus = "error"            // the row is invalid (the reason is in the detail)
+	// CheckPropagated is a contact assignment no file row names that the platform made itself: it copies a
+	// new assignment to the related companies of the hierarchy (companyContactPropagation). Not a difference.
+	CheckPropagated CheckStatus = "propagated"
 )
+
+// IsDifference reports whether a verdict is a difference between the files and the platform: everything
+// but same and propagated.
+func (s CheckStatus) IsDifference() bool { return s != CheckSame && s != CheckPropagated }
 
 // CheckOptions configure a check.
 type CheckOptions struct {
@@ -51,6 +58,11 @@ type CheckOptions struct {
 	// Progress, if set, is called with the number of platform records compared so far, after each page of
 	// customers.
 	Progress func(compared int64)
+	// KeysRatio decides how the platform is read: an entity whose file rows are fewer than the tenant's
+	// records divided by KeysRatio is read by key (batched q lookups of the rows' ids) instead of listed
+	// whole; 0 means 10 (a file under a tenth of the tenant). Records no row names are then reported only
+	// where a row's key reaches them (the addresses and assignments of the file's customers).
+	KeysRatio int
 }
 
 // CheckResult is the verdict for one key.
@@ -70,9 +82,22 @@ type CheckReport struct {
 	Totals map[CheckStatus]int
 	// Entities counts the verdicts per entity.
 	Entities map[mapping.Entity]map[CheckStatus]int
-	// Problems are the first results that are not "same" (at most 1000), in report order.
+	// Problems are the first results that are differences (at most 1000), in report order.
 	Problems []CheckResult
+	// ByKey lists the entities that were read by key rather than listed whole (see CheckOptions.KeysRatio).
+	ByKey    []mapping.Entity
 	Duration time.Duration
+}
+
+// Differences counts the results that are differences (CheckStatus.IsDifference).
+func (r CheckReport) Differences() int {
+	n := 0
+	for s, c := range r.Totals {
+		if s.IsDifference() {
+			n += c
+		}
+	}
+	return n
 }
 
 const maxCheckProblems = 1000
@@ -97,6 +122,9 @@ func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOp
 	}
 	if opts.PageWorkers <= 0 {
 		opts.PageWorkers = 4
+	}
+	if opts.KeysRatio <= 0 {
+		opts.KeysRatio = 10
 	}
 	c := &checker{st: st, rc: rc, opts: opts, rep: &rep, wanted: map[mapping.Entity]map[string]*checkRow{},
 		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}}
@@ -130,7 +158,8 @@ type checker struct {
 	opts CheckOptions
 	rep  *CheckReport
 
-	// wanted: entity -> remote id (addresses: "<customer>/<address>") -> row.
+	// wanted: entity -> remote id (addresses: "<customer>/<address>"; contacts: the customer and company
+	// pair, see pairKey) -> row.
 	wanted     map[mapping.Entity]map[string]*checkRow
 	claimed    map[mapping.Entity]map[string]bool // remote ids of invalid rows
 	checkpoint map[mapping.Entity]map[string]state.EntityRef
@@ -141,6 +170,10 @@ type checker struct {
 	listedBy map[string][]string
 	results  []CheckResult
 	compared int64
+	// byKey marks the entities read by key (see CheckOptions.KeysRatio).
+	byKey map[mapping.Entity]bool
+	// assignments are the facts about the platform's contact assignments the propagation verdict needs.
+	assignments *assignmentFacts
 	// firstTable is the first input table, whose dialect a CSV report follows.
 	firstTable *InputTable
 }
@@ -231,7 +264,7 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 			// The row exists, only badly: its platform record is not "only on the platform".
 			ref, known := c.checkpoint[e][rec.Key]
 			res.RemoteID = c.liveID(rec, ref, known)
-			c.claimed[e][res.RemoteID] = true
+			c.claimed[e][c.matchKey(c.resolveRefs(rec), res.RemoteID)] = true
 		}
 		c.add(res)
 		return
@@ -239,6 +272,7 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 	if rec.Command == mapping.Ignore {
 		return
 	}
+	rec = c.resolveRefs(rec)
 	ref, known := c.checkpoint[e][rec.Key]
 	row := &checkRow{rec: rec, remoteID: c.liveID(rec, ref, known)}
 	switch {
@@ -247,8 +281,21 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 	case rec.Command != mapping.Delete && ref.RowHash != rec.Hash():
 		row.detail = "file changed since the last import"
 	}
-	c.wanted[e][row.remoteID] = row
+	c.wanted[e][c.matchKey(rec, row.remoteID)] = row
 }
+
+// matchKey is what a row and its platform record are matched by: the platform id, or for a contact
+// assignment its customer and company (the platform keeps one per pair, and the one for the pair may have an
+// id custsync did not choose: made by hand or by the platform's propagation).
+func (c *checker) matchKey(rec mapping.Record, remoteID string) string {
+	if rec.Entity == mapping.Contacts {
+		return pairKey(refRemoteID(rec, mapping.Customers), refRemoteID(rec, mapping.Companies))
+	}
+	return remoteID
+}
+
+// pairKey identifies a contact assignment by its customer and company platform ids.
+func pairKey(customerID, companyID string) string { return mapping.JoinKey(customerID, companyID) }
 
 // liveID is the platform id an import would write the record to, resolved as the planner resolves it
 // (ids.go): the checkpoint's id, else an adopted customer's, else the record's own.
@@ -260,13 +307,19 @@ func (c *checker) liveID(rec mapping.Record, ref state.EntityRef, known bool) st
 	case mapping.Customers:
 		return adoptedCustomerID(rec.Key, rec.RemoteID, c.adopted)
 	case mapping.Addresses:
-		rec.Refs = slices.Clone(rec.Refs)
-		for i := range rec.Refs {
-			rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, func() map[string]string { return c.adopted })
-		}
-		return addressRemoteID(rec)
+		return addressRemoteID(c.resolveRefs(rec))
 	}
 	return rec.RemoteID
+}
+
+// resolveRefs points a record's references at the platform ids an import would write (referenceID), so that
+// a company's approval group naming an adopted assignment compares with the platform's id.
+func (c *checker) resolveRefs(rec mapping.Record) mapping.Record {
+	rec.Refs = slices.Clone(rec.Refs)
+	for i := range rec.Refs {
+		rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, func() map[string]string { return c.adopted })
+	}
+	return rec
 }
 
 // checkpointID returns the platform id the checkpoint knows for key, if it knows one.
@@ -279,8 +332,12 @@ func (c *checker) add(r CheckResult) {
 	c.results = append(c.results, r)
 }
 
-// compare lists the platform records of every entity the files feed and compares them with the rows.
+// compare reads the platform records of every entity the files feed and compares them with the rows: the
+// whole entity, or only the records the rows' keys name when the file is small against the tenant (chooseScope).
 func (c *checker) compare(ctx context.Context) error {
+	if err := c.chooseScope(ctx); err != nil {
+		return err
+	}
 	_, customers := c.wanted[mapping.Customers]
 	_, addresses := c.wanted[mapping.Addresses]
 	if customers || addresses {
@@ -288,30 +345,95 @@ func (c *checker) compare(ctx context.Context) error {
 			return err
 		}
 	}
-	managed := []struct {
-		e    mapping.Entity
-		list func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error]
-	}{
-		{mapping.Locations, c.rc.Locations},
-		{mapping.Companies, c.rc.LegalEntities},
-		{mapping.Contacts, c.rc.ContactAssignments},
-	}
 	if err := c.loadLocationLinks(ctx); err != nil {
 		return err
 	}
-	for _, m := range managed {
-		if _, ok := c.wanted[m.e]; !ok {
+	for _, e := range []mapping.Entity{mapping.Locations, mapping.Companies, mapping.Contacts} {
+		if _, ok := c.wanted[e]; !ok {
 			continue
 		}
-		for d, err := range m.list(ctx, remote.ListOptions{Workers: c.opts.PageWorkers}) {
+		if e == mapping.Contacts {
+			c.assignments = newAssignmentFacts()
+		}
+		for d, err := range c.managementRecords(ctx, e) {
 			if err != nil {
-				return fmt.Errorf("list %s: %w", m.e, err)
+				return fmt.Errorf("read %s: %w", e, err)
 			}
 			id, _ := d["id"].(string)
-			c.comparePlatform(m.e, id, d)
+			c.comparePlatform(e, id, d)
+		}
+	}
+	if c.assignments != nil {
+		return c.finishAssignments(ctx)
+	}
+	return nil
+}
+
+// chooseScope decides, per group of entities read together, whether to list the tenant or read the rows'
+// keys: by key when the rows are fewer than the tenant's records divided by KeysRatio, which one request per
+// group tells (remote.Client.HasAtLeast).
+func (c *checker) chooseScope(ctx context.Context) error {
+	c.byKey = map[mapping.Entity]bool{}
+	groups := []struct {
+		collection string
+		entities   []mapping.Entity
+	}{
+		{remote.CollectionCustomers, []mapping.Entity{mapping.Customers, mapping.Addresses}},
+		{remote.CollectionLocations, []mapping.Entity{mapping.Locations}},
+		{remote.CollectionLegalEntities, []mapping.Entity{mapping.Companies}},
+		{remote.CollectionContactAssignments, []mapping.Entity{mapping.Contacts}},
+	}
+	for _, g := range groups {
+		rows := 0
+		for _, e := range g.entities {
+			rows += len(c.wanted[e])
+		}
+		if rows == 0 {
+			continue
+		}
+		large, err := c.rc.HasAtLeast(ctx, g.collection, rows*c.opts.KeysRatio+1)
+		if err != nil {
+			return fmt.Errorf("count the %s of the tenant: %w", g.collection, err)
+		}
+		for _, e := range g.entities {
+			if large && c.wanted[e] != nil {
+				c.byKey[e] = true
+				c.rep.ByKey = append(c.rep.ByKey, e)
+			}
 		}
 	}
 	return nil
+}
+
+// wantedIDs returns the platform ids the rows of an entity name (for addresses and contacts: their customers').
+func (c *checker) wantedIDs(e mapping.Entity) []string {
+	var ids []string
+	for _, row := range c.wanted[e] {
+		switch e {
+		case mapping.Addresses, mapping.Contacts:
+			ids = append(ids, refRemoteID(row.rec, mapping.Customers))
+		default:
+			ids = append(ids, row.remoteID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// managementRecords reads the platform records of a Customer Management entity: all of them, or those the
+// rows name (contacts: every assignment of the rows' customers, so that those of them no row names are seen).
+func (c *checker) managementRecords(ctx context.Context, e mapping.Entity) iter.Seq2[remote.Doc, error] {
+	switch {
+	case !c.byKey[e]:
+		list := map[mapping.Entity]func(context.Context, remote.ListOptions) iter.Seq2[remote.Doc, error]{
+			mapping.Locations: c.rc.Locations, mapping.Companies: c.rc.LegalEntities, mapping.Contacts: c.rc.ContactAssignments}[e]
+		return list(ctx, remote.ListOptions{Workers: c.opts.PageWorkers})
+	case e == mapping.Locations:
+		return c.rc.LocationsWhere(ctx, "id", c.wantedIDs(e))
+	case e == mapping.Companies:
+		return c.rc.LegalEntitiesWhere(ctx, "id", c.wantedIDs(e))
+	}
+	return c.rc.ContactAssignmentsWhere(ctx, "customer.id", c.wantedIDs(e))
 }
 
 func (c *checker) compareCustomers(ctx context.Context, customers, addresses bool) error {
@@ -321,8 +443,16 @@ func (c *checker) compareCustomers(ctx context.Context, customers, addresses boo
 	if addresses {
 		opts.Expand = append(opts.Expand, "addresses")
 	}
+	all := c.rc.Customers(ctx, opts)
+	if c.byKey[mapping.Customers] || c.byKey[mapping.Addresses] {
+		ids := c.wantedIDs(mapping.Customers)
+		if addresses {
+			ids = append(ids, c.wantedIDs(mapping.Addresses)...)
+		}
+		all = c.rc.CustomersWhere(ctx, "id", ids, opts.Expand...)
+	}
 	n := 0
-	for d, err := range c.rc.Customers(ctx, opts) {
+	for d, err := range all {
 		if err != nil {
 			return err
 		}
@@ -355,17 +485,22 @@ func (c *checker) compareCustomers(ctx context.Context, customers, addresses boo
 // comparePlatform compares one platform record with the row that names it, if any.
 func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[string]any) {
 	c.compared++
-	row, ok := c.wanted[e][remoteID]
-	if !ok && c.claimed[e][remoteID] {
+	key := remoteID
+	if e == mapping.Contacts {
+		customerID, companyID := remote.RefID(doc["customer"]), remote.RefID(doc["legalEntity"])
+		c.assignments.add(remoteID, customerID, companyID, doc["legalEntity"])
+		key = pairKey(customerID, companyID)
+	}
+	row, ok := c.wanted[e][key]
+	if !ok && c.claimed[e][key] {
 		return
 	}
 	if !ok {
-		key, wrote := c.byCheckpointID[e][remoteID]
-		detail := "not written by custsync"
-		if wrote {
-			detail = "in the checkpoint but in no file row"
+		if e == mapping.Contacts {
+			c.assignments.unnamed = append(c.assignments.unnamed, remoteID)
+			return
 		}
-		c.add(CheckResult{Entity: e, Key: key, RemoteID: remoteID, Status: CheckOnlyOnPlatform, Detail: detail})
+		c.add(c.onlyOnPlatform(e, remoteID))
 		return
 	}
 	row.seen = true
@@ -395,6 +530,16 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 	c.add(res)
 }
 
+// onlyOnPlatform is the verdict on a platform record no row names.
+func (c *checker) onlyOnPlatform(e mapping.Entity, remoteID string) CheckResult {
+	key, wrote := c.byCheckpointID[e][remoteID]
+	detail := "not written by custsync"
+	if wrote {
+		detail = "in the checkpoint but in no file row"
+	}
+	return CheckResult{Entity: e, Key: key, RemoteID: remoteID, Status: CheckOnlyOnPlatform, Detail: detail}
+}
+
 // loadLocationLinks reads which companies list which locations, when a location row names its companies
 // (companyKey): the platform keeps that link on the company.
 func (c *checker) loadLocationLinks(ctx context.Context) error {
@@ -408,9 +553,13 @@ func (c *checker) loadLocationLinks(ctx context.Context) error {
 		return nil
 	}
 	c.listedBy = map[string][]string{}
-	for d, err := range c.rc.LegalEntities(ctx, remote.ListOptions{Workers: c.opts.PageWorkers}) {
+	companies := c.rc.LegalEntities(ctx, remote.ListOptions{Workers: c.opts.PageWorkers})
+	if c.byKey[mapping.Locations] {
+		companies = c.rc.LegalEntitiesWhere(ctx, "entitiesAddresses.id", c.wantedIDs(mapping.Locations))
+	}
+	for d, err := range companies {
 		if err != nil {
-			return fmt.Errorf("list companies for the locations' companyKey: %w", err)
+			return fmt.Errorf("read the companies for the locations' companyKey: %w", err)
 		}
 		id, _ := d["id"].(string)
 		locs, _ := d["entitiesAddresses"].([]any)
@@ -491,7 +640,7 @@ func (c *checker) finish() {
 			c.rep.Entities[r.Entity] = map[CheckStatus]int{}
 		}
 		c.rep.Entities[r.Entity][r.Status]++
-		if r.Status != CheckSame && len(c.rep.Problems) < maxCheckProblems {
+		if r.Status.IsDifference() && len(c.rep.Problems) < maxCheckProblems {
 			c.rep.Problems = append(c.rep.Problems, r)
 		}
 	}
@@ -553,16 +702,26 @@ func (c *checker) writeCSVReport(format string) error {
 }
 
 // checkStatuses are the verdicts in report order.
-var checkStatuses = []CheckStatus{CheckSame, CheckDiffers, CheckOnlyInFile, CheckOnlyOnPlatform, CheckError}
+var checkStatuses = []CheckStatus{CheckSame, CheckDiffers, CheckOnlyInFile, CheckOnlyOnPlatform, CheckError, CheckPropagated}
+
+// statuses are the verdicts a report shows: checkStatuses, propagated only when there is one (most checks
+// have none).
+func (r *CheckReport) statuses() []CheckStatus {
+	return slices.DeleteFunc(slices.Clone(checkStatuses), func(s CheckStatus) bool {
+		return s == CheckPropagated && r.Totals[s] == 0
+	})
+}
 
 // verdictColors are the chart colour and the (lighter) row colour of each verdict, in Excel's palette:
-// green for same, amber for differs, blue and purple for the one-sided keys, red for errors.
+// green for same, amber for differs, blue and purple for the one-sided keys, red for errors, grey for what
+// the platform made itself.
 var verdictColors = map[CheckStatus][2]string{
 	CheckSame:           {"70AD47", "E2EFDA"},
 	CheckDiffers:        {"FFC000", "FFEB9C"},
 	CheckOnlyInFile:     {"5B9BD5", "DDEBF7"},
 	CheckOnlyOnPlatform: {"8064A2", "E4DFEC"},
 	CheckError:          {"C00000", "FFC7CE"},
+	CheckPropagated:     {"A5A5A5", "EDEDED"},
 }
 
 // CheckSummarySheet is the first sheet of an XLSX check report.
@@ -595,13 +754,14 @@ func (c *checker) writeWorkbookReport() error {
 		}
 		slices.Sort(entities)
 	}
+	statuses := c.rep.statuses()
 	summary := formats.CountTable{Title: "check: verdicts per entity", Category: "entity"}
-	for _, s := range checkStatuses {
+	for _, s := range statuses {
 		summary.Series = append(summary.Series, formats.CountSeries{Name: string(s), Color: verdictColors[s][0]})
 	}
 	for _, e := range entities {
 		row := formats.CountRow{Label: string(e)}
-		for _, s := range checkStatuses {
+		for _, s := range statuses {
 			row.Counts = append(row.Counts, c.rep.Entities[e][s])
 		}
 		summary.Rows = append(summary.Rows, row)

@@ -485,13 +485,23 @@ func TestExportCustomerManagementReMapsToTheSameRecords(t *testing.T) {
 	if names := []string{rep.Tables[0].Name, rep.Tables[1].Name, rep.Tables[2].Name}; strings.Join(names, ",") != "locations,companies,contacts" {
 		t.Fatalf("tables %v", names)
 	}
+	// The platform propagated every assignment to a subsidiary up to its parents (UPWARD, the default), so the
+	// export has those too: 0000200003, 0000200004 and 0000200006 at C1000, 0000200005 at C1100 and C1000,
+	// 0000200011 at C3000 (0000200010 is in the file at C3000 already).
+	propagated := []string{"C1000/0000200003", "C1000/0000200004", "C1000/0000200006", "C1100/0000200005", "C1000/0000200005", "C3000/0000200011"}
 	for _, c := range []struct {
-		e    mapping.Entity
-		want []mapping.Record
-	}{{mapping.Locations, locs}, {mapping.Companies, comps}, {mapping.Contacts, contacts}} {
+		e     mapping.Entity
+		want  []mapping.Record
+		extra []string
+	}{{mapping.Locations, locs, nil}, {mapping.Companies, comps, nil}, {mapping.Contacts, contacts, propagated}} {
 		got := hashesByKey(loadRecords(t, out, c.e))
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %d exported, want %d", c.e, len(got), len(c.want))
+		if len(got) != len(c.want)+len(c.extra) {
+			t.Errorf("%s: %d exported, want %d", c.e, len(got), len(c.want)+len(c.extra))
+		}
+		for _, k := range c.extra {
+			if _, ok := got[k]; !ok {
+				t.Errorf("%s: the propagated %s is not exported", c.e, k)
+			}
 		}
 		for k, h := range hashesByKey(c.want) {
 			if got[k] != h {

@@ -436,13 +436,14 @@ func appliedCounts(rep *Report, p *plan, r *runner) {
 			rc = &Counts{}
 		}
 		c.Created += rc.Created
+		c.Adopted += rc.Adopted
 		c.Updated += rc.Updated
 		c.Deleted += rc.Deleted
 		c.Failed += rc.Failed
 		c.Held += rc.Held
 		c.DeletesHeld += rc.DeletesHeld
 		planned := ep.planned()
-		c.Pending += planned - rc.Created - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
+		c.Pending += planned - rc.Created - rc.Adopted - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
 	}
 	rep.DeleteHolds = append(rep.DeleteHolds, r.holds...)
 	errs := slices.Clone(r.rowErrors)

@@ -539,10 +539,19 @@ func TestImportEverySample(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
 			}
+			// An assignment the platform propagated before its own row was written (C3100's contact 0000200010
+			// goes up to C3000, whose row names the same pair) is adopted, not created twice.
 			for ent, n := range tc.want {
-				if c := rep.Entities[ent]; c == nil || c.Created != n {
-					t.Errorf("%s: %+v, want %d created\n%s", ent, c, n, rep.Summary())
+				if c := rep.Entities[ent]; c == nil || c.Created+c.Adopted != n || c.Failed != 0 {
+					t.Errorf("%s: %+v, want %d created or adopted\n%s", ent, c, n, rep.Summary())
 				}
+			}
+			// check on the just-imported tenant finds no difference: mixins read with the customers, the
+			// companies' own customer groups left out, the assignments the platform propagated recognised.
+			opts := tc.opts()
+			chk, err := Check(context.Background(), e.st, e.rc, CheckOptions{Files: tc.files, Spec: opts.Spec, Entity: opts.Entity})
+			if err != nil || chk.Differences() != 0 {
+				t.Errorf("check after the import: %v %v %+v", err, chk.Totals, chk.Problems)
 			}
 			rep, err = e.run(context.Background(), tc.opts(), tc.files...)
 			if err != nil || rep.Created+rep.Updated+rep.Deleted != 0 {

@@ -329,6 +329,7 @@ func (r *runner) managementCalls(e mapping.Entity) managementCalls {
 // values) and PUTs it back with its metadata.version; a stale version re-reads and tries again.
 func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, error) {
 	calls := r.managementCalls(o.entity)
+	o.rec = r.withAdoptedRefs(o.rec)
 	for attempt := 0; ; attempt++ {
 		current, err := calls.get(ctx, o.RemoteID)
 		if err != nil && !remote.IsNotFound(err) {
@@ -349,12 +350,75 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 		if remote.IsConflict(err) && current != nil && attempt < maxVersionRetries {
 			continue // changed since we read it: read again and re-apply the row
 		}
-		if remote.IsConflict(err) && o.entity == mapping.Contacts {
-			return state.Outcome{}, fmt.Errorf("customer %q already has an assignment to company %q on the platform: %w",
-				refKeyOf(o.rec, mapping.Customers), refKeyOf(o.rec, mapping.Companies), err)
+		if remote.IsConflict(err) && o.entity == mapping.Contacts && current == nil && !o.adopted {
+			return r.adoptAssignment(ctx, o, err)
 		}
 		return state.Outcome{}, err
 	}
+}
+
+// adoptAssignment takes over the assignment the platform holds for the row's customer and company, after
+// the create under custsync's own id was refused because the pair is assigned already: by hand, or by the
+// platform itself, which copies a new assignment to the related companies of the hierarchy
+// (companyContactPropagation, UPWARD by default: a contact of a subsidiary becomes one of its parents). The
+// row is written onto that assignment (nothing is sent when it already says what the row says) and the
+// checkpoint records it under the platform's id, so later runs update and delete that one.
+func (r *runner) adoptAssignment(ctx context.Context, o *op, refused error) (state.Outcome, error) {
+	customerID, companyID := refRemoteID(o.rec, mapping.Customers), refRemoteID(o.rec, mapping.Companies)
+	existing, err := r.rc.ContactAssignmentOf(ctx, customerID, companyID)
+	if err != nil {
+		return state.Outcome{}, fmt.Errorf("look up the assignment of customer %q to company %q: %w",
+			refKeyOf(o.rec, mapping.Customers), refKeyOf(o.rec, mapping.Companies), err)
+	}
+	id, _ := existing["id"].(string)
+	if id == "" {
+		return state.Outcome{}, fmt.Errorf("customer %q already has an assignment to company %q on the platform: %w",
+			refKeyOf(o.rec, mapping.Customers), refKeyOf(o.rec, mapping.Companies), refused)
+	}
+	o.RemoteID, o.adopted = id, true
+	r.mu.Lock()
+	if r.adoptedIDs == nil {
+		r.adoptedIDs = map[mapping.Entity]map[string]string{}
+	}
+	if r.adoptedIDs[o.entity] == nil {
+		r.adoptedIDs[o.entity] = map[string]string{}
+	}
+	r.adoptedIDs[o.entity][o.ERPKey] = id
+	r.mu.Unlock()
+	if len(mapping.DiffRemote(existing, o.rec)) == 0 {
+		return upsertOutcome(o)
+	}
+	return r.applyManagement(ctx, o)
+}
+
+// withAdoptedRefs points the references of rec at records adopted earlier in the run (a company's approval
+// group naming an assignment that turned out to exist under the platform's id). Later runs find those ids
+// in the checkpoint.
+func (r *runner) withAdoptedRefs(rec mapping.Record) mapping.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cloned := false
+	for i, ref := range rec.Refs {
+		id, ok := r.adoptedIDs[ref.Entity][ref.Key]
+		if !ok || id == ref.RemoteID {
+			continue
+		}
+		if !cloned {
+			rec.Refs, cloned = slices.Clone(rec.Refs), true
+		}
+		rec.Refs[i].RemoteID = id
+	}
+	return rec
+}
+
+// refRemoteID is the platform id a record's reference to an entity points at.
+func refRemoteID(rec mapping.Record, e mapping.Entity) string {
+	for _, r := range rec.Refs {
+		if r.Entity == e {
+			return r.RemoteID
+		}
+	}
+	return ""
 }
 
 func refKeyOf(rec mapping.Record, e mapping.Entity) string {

@@ -43,6 +43,8 @@ type op struct {
 	// such creates, are the creates one bulk import request sends.
 	account *mapping.Account
 	batch   []*op
+	// adopted is set when the apply took over a record the platform held already (see adoptAssignment).
+	adopted bool
 }
 
 // rowError is a row that failed, at validation or when applied.

@@ -12,7 +12,11 @@ import (
 
 // Counts are the outcomes of one entity (or of the whole run).
 type Counts struct {
-	Created   int `json:"created"`
+	Created int `json:"created"`
+	// Adopted are records the platform held already (a contact assignment of the same customer and company,
+	// made by hand or by the platform's propagation) that the row took over: written in place and recorded
+	// in the checkpoint under the platform's id, instead of failing or being created twice.
+	Adopted   int `json:"adopted"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Deleted   int `json:"deleted"`
@@ -30,6 +34,7 @@ type Counts struct {
 
 func (c *Counts) add(o Counts) {
 	c.Created += o.Created
+	c.Adopted += o.Adopted
 	c.Updated += o.Updated
 	c.Unchanged += o.Unchanged
 	c.Deleted += o.Deleted
@@ -183,6 +188,9 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "%s: %d created, %d updated, %d unchanged, %d deleted, %d failed", verb,
 		r.Created, r.Updated, r.Unchanged, r.Deleted, r.Failed)
+	if r.Adopted > 0 {
+		fmt.Fprintf(&b, ", %d adopted", r.Adopted)
+	}
 	if r.Ignored > 0 {
 		fmt.Fprintf(&b, ", %d ignored", r.Ignored)
 	}
@@ -208,6 +216,9 @@ func (r *Report) Summary() string {
 		c := r.Entities[mapping.Entity(e)]
 		fmt.Fprintf(&b, "\n  %-10s %6d created %6d updated %6d unchanged %6d deleted %6d failed", e,
 			c.Created, c.Updated, c.Unchanged, c.Deleted, c.Failed)
+		if c.Adopted > 0 {
+			fmt.Fprintf(&b, " %6d adopted", c.Adopted)
+		}
 		if c.DeletesHeld > 0 {
 			fmt.Fprintf(&b, " %6d deletes held", c.DeletesHeld)
 		}

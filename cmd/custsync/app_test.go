@@ -61,6 +61,14 @@ func TestBadLogFormatIsUsageError(t *testing.T) {
 	}
 }
 
+func TestBadContactPropagationIsUsageError(t *testing.T) {
+	t.Parallel()
+	code, _, errOut := runCLI(t, "sandbox", "serve", "--addr", "127.0.0.1:0", "--contact-propagation", "sideways")
+	if code != ExitUsage || !strings.Contains(errOut, "UPWARD, DOWNWARD or DISABLED") {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+}
+
 func TestExitCodesCommandListsEveryCode(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runCLI(t, "exit-codes")

@@ -25,14 +25,12 @@ func metricsFlag() cli.Flag {
 }
 
 // rowOutcomes are the outcome label values of custsync_last_run_rows, in the order of syncer.Counts.
-// "adopted" is always 0 for now: the report has no such outcome yet (adoption is counted by mappings pull,
-// and import writes adopted customers as updates); the series exists so that dashboards and alerts can
-// be written against the final set of outcomes.
+// "adopted" are records the platform held already that a row took over (the report's adopted).
 // "deletes_held" are deletes held because rows they concern failed (the report's deletesHeld).
 var rowOutcomes = []string{"created", "updated", "adopted", "unchanged", "deleted", "held", "deletes_held", "failed", "ignored", "pending"}
 
 func outcomeCounts(c *syncer.Counts) []int {
-	return []int{c.Created, c.Updated, 0, c.Unchanged, c.Deleted, c.Held, c.DeletesHeld, c.Failed, c.Ignored, c.Pending}
+	return []int{c.Created, c.Updated, c.Adopted, c.Unchanged, c.Deleted, c.Held, c.DeletesHeld, c.Failed, c.Ignored, c.Pending}
 }
 
 // runFigures collects what --metrics-file reports about one invocation. The app's Before hook creates it;

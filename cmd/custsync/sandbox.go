@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -31,6 +33,8 @@ func sandboxCommand() *cli.Command {
 				&cli.StringFlag{Name: "data", Usage: "keep the records in this SQLite `FILE`, where they survive a restart and memory stays bounded (rehearsals with millions of customers); default: in memory"},
 				&cli.Float64Flag{Name: "rate-limit", Usage: "requests per second before answering 429 (0 = unlimited)"},
 				&cli.StringFlag{Name: "faults", Usage: "fault injection `SPEC`, e.g. 503=0.05,429=0.02,drop=0.01,latency=20ms,seed=7"},
+				&cli.StringFlag{Name: "contact-propagation", Value: string(sandbox.PropagateUpward),
+					Usage: "the tenant's companyContactPropagation: `UPWARD` (a new contact of a subsidiary is also assigned to its parents, the platform default), DOWNWARD or DISABLED"},
 			},
 			Action: runSandboxServe,
 		}},
@@ -45,11 +49,16 @@ func runSandboxServe(c *cli.Context) error {
 	if c.Float64("rate-limit") < 0 {
 		return usageErrorf("--rate-limit must not be negative")
 	}
+	propagation := sandbox.Propagation(strings.ToUpper(c.String("contact-propagation")))
+	if !slices.Contains([]sandbox.Propagation{sandbox.PropagateUpward, sandbox.PropagateDownward, sandbox.PropagateDisabled}, propagation) {
+		return usageErrorf("--contact-propagation must be UPWARD, DOWNWARD or DISABLED, not %q", c.String("contact-propagation"))
+	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return usageErrorf("--addr: %w", err)
 	}
-	sb, err := serveSandbox(ln, sandbox.Options{DataFile: c.String("data"), RateLimit: c.Float64("rate-limit"), Faults: faults})
+	sb, err := serveSandbox(ln, sandbox.Options{DataFile: c.String("data"), RateLimit: c.Float64("rate-limit"), Faults: faults,
+		ContactPropagation: propagation})
 	if err != nil {
 		return err
 	}

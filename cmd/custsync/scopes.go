@@ -27,8 +27,9 @@ var readsOf = map[mapping.Entity][]remote.Endpoint{
 }
 
 // scopeNeeds lists, per command and entity, what custsync calls. Writes read the record first where the
-// write merges into it or needs its version (Customer Management), deletes keep a pre-image, and an import
-// of customers lists them with --detect-deletions.
+// write merges into it or needs its version (Customer Management), deletes keep a pre-image, an import
+// of customers lists them with --detect-deletions, and one of contact assignments looks up the assignment
+// of a customer and company the platform holds already (to adopt it).
 var scopeNeeds = []scopeNeed{
 	// A location's companyKey lists it on the company.
 	{"import", mapping.Locations, []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation,
@@ -36,7 +37,8 @@ var scopeNeeds = []scopeNeed{
 	{"import", mapping.Companies, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
 	{"import", mapping.Customers, []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
 	{"import", mapping.Addresses, []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},
-	{"import", mapping.Contacts, []remote.Endpoint{remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment}},
+	{"import", mapping.Contacts, []remote.Endpoint{remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment,
+		remote.ListContactAssignments}},
 	{"export", mapping.Locations, readsOf[mapping.Locations]},
 	{"export", mapping.Companies, readsOf[mapping.Companies]},
 	{"export", mapping.Customers, readsOf[mapping.Customers]},
