@@ -38,15 +38,7 @@ func pair(n int, a, b func() (time.Duration, error)) (ma, mb time.Duration, rati
 		}
 		as, bs, ratios = append(as, da), append(bs, db), append(ratios, da.Seconds()/db.Seconds())
 	}
-	return median(as), median(bs), medianFloat(ratios), nil
-}
-
-func medianFloat(xs []float64) float64 {
-	ds := make([]time.Duration, len(xs))
-	for i, x := range xs {
-		ds[i] = time.Duration(x * 1e9)
-	}
-	return median(ds).Seconds()
+	return median(as), median(bs), median(ratios), nil
 }
 
 // csvdiff runs the csvdiff peer (github.com/aswinkarthik/csvdiff, built by run.sh) on two files; nil when it
@@ -281,10 +273,10 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		custRates, heyRates, ratios = append(custRates, ws.rate()), append(heyRates, rate), append(ratios, ws.rate()/rate)
 		custCPU, heyCPU = append(custCPU, res.CPU.Seconds()*1e6/float64(n)), append(heyCPU, hres.CPU.Seconds()*1e6/float64(n))
 	}
-	ratio := medianFloat(ratios)
+	ratio := median(ratios)
 	s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
-		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", medianFloat(custRates), medianFloat(heyRates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
-	s.add(line{name, "client CPU per write: custsync / hey", fmt.Sprintf("%.0f µs / %.0f µs", medianFloat(custCPU), medianFloat(heyCPU)), "", ""})
+		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(custRates), median(heyRates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
+	s.add(line{name, "client CPU per write: custsync / hey", fmt.Sprintf("%.0f µs / %.0f µs", median(custCPU), median(heyCPU)), "", ""})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -496,10 +497,13 @@ func inflateSheet(path string) (time.Duration, int64, error) {
 	return 0, 0, fmt.Errorf("%s has no xl/worksheets/sheet1.xml", path)
 }
 
-func median(ds []time.Duration) time.Duration {
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	return ds[len(ds)/2]
+// median returns the middle value of xs (the upper of the two middle ones for an even count), without
+// reordering xs. Durations and plain figures (rates, ratios) share it, so a figure is never rounded through
+// another type on its way.
+func median[T cmp.Ordered](xs []T) T {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // export: `custsync export` of the customers of the first phase's 1M-row tenant (or, without it, of the delta
