@@ -165,22 +165,13 @@ func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
 			}
 		}
 	}
-	for n := len(key) + 1; n <= v.zeroLedLen; n++ {
-		twin := strings.Repeat("0", n-len(key)) + key
-		if _, ok := v.idx.Lookup(twin); ok {
-			return twin, true
-		}
-	}
-	return "", false
+	return paddedTwin(key, v.zeroLedLen, v.has)
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
+// has reports whether the checkpoint holds key.
+func (v *checkpointView) has(key string) bool {
+	_, ok := v.idx.Lookup(key)
+	return ok
 }
 
 // lookup returns the checkpoint entry of key.
@@ -706,37 +697,16 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	}
 }
 
-// lostZeros rejects a row whose key, or a key it references, is not in the checkpoint but is a synced key
-// without its leading zeros: a spreadsheet that stored KUNNR 0008000002 as the number 8000002 would otherwise
-// create a second customer (or write an address to a customer that does not exist). The synced twin of the
-// row's own key counts as present, so --mode full does not delete it either.
+// lostZeros rejects a row whose key, or a key it references, is a synced key without its leading zeros
+// (lostZeroErrors); the synced twin of the row's own key counts as claimed by the row.
 func (p *plan) lostZeros(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
-	var errs []mapping.FieldError
-	check := func(v *checkpointView, ent mapping.Entity, key, column string, own bool) {
-		if v == nil {
-			return
+	checkpoint := func(ent mapping.Entity) keyLookup {
+		if v := p.views[ent]; v != nil {
+			return v
 		}
-		if _, known := v.idx.Lookup(key); known {
-			return
-		}
-		twin, ok := v.zeroPaddedTwin(key)
-		if !ok {
-			return
-		}
-		if own {
-			v.claim(p, twin, src, pos)
-		}
-		errs = append(errs, mapping.FieldError{Pos: pos, Column: column, Field: column, Value: key,
-			Reason: fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
-				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, twin, len(twin))})
+		return nil
 	}
-	if cols := mapping.KeyColumns(e); len(cols) == 1 {
-		check(view, e, rec.Key, cols[0], true)
-	}
-	for _, r := range rec.Refs {
-		check(p.views[r.Entity], r.Entity, r.Key, r.Column, false)
-	}
-	return errs
+	return lostZeroErrors(e, rec, pos, checkpoint, func(twin string) { view.claim(p, twin, src, pos) })
 }
 
 // loadDiffs reads the checkpoint snapshots of updated rows and computes what each update changes. Updates that
