@@ -25,7 +25,7 @@ var addressCommonFields = schema{
 	"state":          {kind: kString},
 	"contactPhone":   {kind: kString},
 	"tags":           {kind: kStringArray},
-	"metadata":       {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
+	"metadata":       metadataWithVersion,
 	"mixins":         {kind: kFreeObject},
 }
 
@@ -36,7 +36,7 @@ var (
 	addressCreateBody = jsonBody("Address_2", withFields(addressCommonFields, schema{
 		"id":        {kind: kString, pattern: customIDPattern},
 		"isDefault": {kind: kBool},
-		"metadata":  {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+		"metadata":  metadataMixinsOnly,
 	}))
 	addressUpdateBody = jsonBody("AddressUpdateDto", withFields(addressCommonFields, schema{"isDefault": {kind: kBool}}))
 )

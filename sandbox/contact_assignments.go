@@ -15,17 +15,7 @@ var assignmentCommon = schema{
 	"mixins":      {kind: kFreeObject},
 }
 
-// The assignment bodies: contactAssignmentCreate (a custom id, metadata only mixins) and
-// contactAssignmentUpdate.
-var (
-	assignmentCreateBody = jsonBody("contactAssignmentCreate", withFields(assignmentCommon, schema{
-		"id":       {kind: kString, pattern: customIDPattern},
-		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
-	}))
-	assignmentUpdateBody = jsonBody("contactAssignmentUpdate", withFields(assignmentCommon, schema{
-		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
-	}))
-)
+var assignmentCreateBody, assignmentUpdateBody = managementBodies("contactAssignmentCreate", "contactAssignmentUpdate", assignmentCommon)
 
 var assignmentFilters = []listFilter{
 	{param: "legalEntity.id", paths: []string{"legalEntity.id"}, mode: equalsFold},

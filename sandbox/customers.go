@@ -31,14 +31,14 @@ var customerCreateFields = schema{
 	"photoUrl": {kind: kString},
 	// The platform's own tutorial sends a numeric companyRegistrationId (digest §12.17): accepted as text.
 	"b2b":         {kind: kObject, sub: schema{"companyRegistrationId": {kind: kString, coerce: true}}},
-	"metadata":    {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	"metadata":    metadataMixinsOnly,
 	"mixins":      {kind: kFreeObject},
 	"restriction": {kind: kString, nullable: true},
 }
 
 // customerCommonFields are CustomerCommonDto's: the create members with metadata.version.
 var customerCommonFields = withFields(customerCreateFields, schema{
-	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
+	"metadata": metadataWithVersion,
 })
 
 // customerSellerFields are CustomerUpdateBySellerDto's (= CustomerPatchBySellerDto's): the common members,

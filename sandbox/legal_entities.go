@@ -36,13 +36,13 @@ var legalEntityCreateBody = jsonBody("legalEntityCreate", withFields(legalEntity
 		"name": {kind: kStringMap},
 		"role": {kind: kString},
 	}},
-	"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
+	"metadata": metadataMixinsOnly,
 }))
 
 // legalEntityUpdateBody is legalEntityUpdate: customerGroups are {id} references, no id member.
 var legalEntityUpdateBody = jsonBody("legalEntityUpdate", withFields(legalEntityCommon, schema{
 	"customerGroups": {kind: kRefArray},
-	"metadata":       {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
+	"metadata":       metadataWithVersion,
 }))
 
 // legalEntitySearchBody is the search request: {"q": string}.

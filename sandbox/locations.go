@@ -21,16 +21,7 @@ var locationCommon = schema{
 	"mixins": {kind: kFreeObject},
 }
 
-// The location bodies: locationCreate (a custom id, metadata only mixins) and locationUpdate.
-var (
-	locationCreateBody = jsonBody("locationCreate", withFields(locationCommon, schema{
-		"id":       {kind: kString, pattern: customIDPattern},
-		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}},
-	}))
-	locationUpdateBody = jsonBody("locationUpdate", withFields(locationCommon, schema{
-		"metadata": {kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}},
-	}))
-)
+var locationCreateBody, locationUpdateBody = managementBodies("locationCreate", "locationUpdate", locationCommon)
 
 var locationFilters = []listFilter{
 	{param: "name", paths: []string{"name"}, mode: containsFold},

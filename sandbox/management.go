@@ -264,6 +264,15 @@ func writeOnly(fields map[string]any) map[string]any {
 	return doc
 }
 
+// managementBodies are the create and update bodies of a Customer Management resource whose members are
+// common besides: the create takes a custom id and metadata_create (mixins only), the update metadataUpdate
+// (mixins and the version).
+func managementBodies(createName, updateName string, common schema) (create, update operationBody) {
+	create = jsonBody(createName, withFields(common, schema{"id": {kind: kString, pattern: customIDPattern}, "metadata": metadataMixinsOnly}))
+	update = jsonBody(updateName, withFields(common, schema{"metadata": metadataWithVersion}))
+	return create, update
+}
+
 func methodNotAllowed(c *reqCtx) *apiError {
 	return newError(http.StatusMethodNotAllowed, "method_not_allowed", "Request method '"+c.r.Method+"' is not supported.")
 }

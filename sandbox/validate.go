@@ -242,6 +242,14 @@ func (sc schema) check(body map[string]any, prefix string, rs requestSchema) []f
 	return problems
 }
 
+// The two metadata members of request bodies: a create's takes only the mixin schema links
+// (BasicMetadataDto, metadata_create; the address create's even forbids more), an update's also the version
+// for optimistic locking (DefaultDtoMetadata, metadataUpdate).
+var (
+	metadataMixinsOnly  = field{kind: kObject, sub: schema{"mixins": {kind: kFreeObject}}}
+	metadataWithVersion = field{kind: kObject, sub: schema{"mixins": {kind: kFreeObject}, "version": {kind: kInt, minValue: one()}}}
+)
+
 // refSchema is the {"id"} reference of kRefArray items (the spec's resourceId).
 var refSchema = schema{"id": {kind: kString}}
 
