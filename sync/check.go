@@ -109,7 +109,9 @@ const maxCheckProblems = 1000
 // as the planner resolves it (ids.go): the checkpoint's remote id, else an adopted customer's number, else the
 // record's own (an explicit customerNumber, or the id template's).
 // Equal in every field the row sets (or clears): same; else differs, with the fields (platform value -> file
-// value); absent: only-in-file. A row flagged for deletion is same when the record is absent and differs when
+// value); absent: only-in-file. A row whose key, or a key it references, is a synced key without its leading
+// zeros is an error with import's reason (lostZeroErrors), and the synced record its own key names is not
+// only-on-platform. A row flagged for deletion is same when the record is absent and differs when
 // it still exists. Records of the checked entities that no row names are only-on-platform (the detail says
 // whether custsync wrote them). The detail also compares the row with the checkpoint: "file changed since the
 // last import" when its hash differs from the checkpoint's, so drift made on the platform (file and checkpoint
@@ -127,7 +129,7 @@ func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOp
 		opts.KeysRatio = 10
 	}
 	c := &checker{st: st, rc: rc, opts: opts, rep: &rep, wanted: map[mapping.Entity]map[string]*checkRow{},
-		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}}
+		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{}}
 	if err := c.readFiles(ctx); err != nil {
 		return rep, err
 	}
@@ -163,6 +165,7 @@ type checker struct {
 	wanted     map[mapping.Entity]map[string]*checkRow
 	claimed    map[mapping.Entity]map[string]bool // remote ids of invalid rows
 	checkpoint map[mapping.Entity]map[string]state.EntityRef
+	zeroKeys   map[mapping.Entity]*keyMap // the checkpoint as the lost-zeros check reads it (keyLookup)
 	// byCheckpointID: entity -> checkpoint remote id -> ERP key, to name platform-only records custsync wrote.
 	byCheckpointID map[mapping.Entity]map[string]string
 	adopted        map[string]string
@@ -254,13 +257,21 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 			ferrs = append(ferrs, *dup)
 		}
 	}
+	var twinID string // the platform id of the synced key this row's key is without its leading zeros
+	if len(ferrs) == 0 && rec.Key != "" && rec.Command != mapping.Ignore {
+		ferrs = lostZeroErrors(e, rec, in.Pos, c.keyLookup, func(twin string) { twinID, _ = c.checkpointID(e, twin) })
+	}
 	if len(ferrs) > 0 {
 		msgs := make([]string, len(ferrs))
 		for i, fe := range ferrs {
 			msgs[i] = fe.Error()
 		}
 		res := CheckResult{Entity: e, Key: rec.Key, Status: CheckError, Detail: strings.Join(msgs, "; ")}
-		if rec.Key != "" && rec.RemoteID != "" {
+		if twinID != "" {
+			// The row is that synced record, only with a damaged key: the record is not "only on the platform".
+			res.RemoteID = twinID
+			c.claimed[e][twinID] = true
+		} else if rec.Key != "" && rec.RemoteID != "" {
 			// The row exists, only badly: its platform record is not "only on the platform".
 			ref, known := c.checkpoint[e][rec.Key]
 			res.RemoteID = c.liveID(rec, ref, known)
@@ -320,6 +331,19 @@ func (c *checker) resolveRefs(rec mapping.Record) mapping.Record {
 		rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, func() map[string]string { return c.adopted })
 	}
 	return rec
+}
+
+// keyLookup is the checkpoint of an entity kind for the lost-zeros check (lostZeroErrors); nil where it was
+// not loaded.
+func (c *checker) keyLookup(e mapping.Entity) keyLookup {
+	refs, ok := c.checkpoint[e]
+	if !ok {
+		return nil
+	}
+	if c.zeroKeys[e] == nil {
+		c.zeroKeys[e] = newKeyMap(refs)
+	}
+	return c.zeroKeys[e]
 }
 
 // checkpointID returns the platform id the checkpoint knows for key, if it knows one.

@@ -325,3 +325,58 @@ func TestCheckResolvesIDsAsImportDoes(t *testing.T) {
 		t.Fatalf("import wrote elsewhere than the adopted customer: GET other-1: %v", err)
 	}
 }
+
+// TestCheckReportsKeysWithoutTheirZerosAsImportDoes: a spreadsheet that stored 0008000002 as the number
+// 8000002 makes import reject the row (lostZeroErrors) instead of creating a second customer. check must say
+// the same of the row, an error with import's reason, not "only in the file"; and the synced record the row
+// really is must not come out as "only on the platform". The same holds for a key a row references.
+func TestCheckReportsKeysWithoutTheirZerosAsImportDoes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName\n0008000002,Ann,Lee\n0008000003,Bob,Ray\n")
+	addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,city,country\n0008000003,A1,Bob Ray,Bonn,DE\n")
+	if r, err := e.run(ctx, Options{}, customers, addresses); err != nil {
+		t.Fatal(err, r.Failures)
+	}
+	mangled := e.file("mangled-customers.csv", "sdCustomerNumber,firstName,lastName\n8000002,Ann,Lee\n0008000003,Bob,Ray\n8000004,Cy,Doe\n")
+	mangledAddr := e.file("mangled-addresses.csv", "sdCustomerNumber,addressKey,contactName,city,country\n8000003,A1,Bob Ray,Bonn,DE\n")
+	report := filepath.Join(e.dir, "check.csv")
+	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{mangled, mangledAddr}, Report: report})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]CheckResult{}
+	for _, p := range rep.Problems {
+		byKey[string(p.Entity)+" "+p.Key] = p
+	}
+	ownKey := byKey["customers 8000002"]
+	if ownKey.Status != CheckError || !strings.Contains(ownKey.Detail, `customers key "8000002" is the synced key "0008000002" without its leading zeros`) ||
+		!strings.Contains(ownKey.Detail, "pad: 10") || ownKey.RemoteID != "0008000002" {
+		t.Errorf("customer 8000002: %+v, want an error naming the synced key 0008000002", ownKey)
+	}
+	refKey := byKey["addresses "+mapping.JoinKey("8000003", "A1")]
+	if refKey.Status != CheckError || !strings.Contains(refKey.Detail, `customers key "8000003" is the synced key "0008000003" without its leading zeros`) {
+		t.Errorf("address of 8000003: %+v, want an error naming the synced customer 0008000003", refKey)
+	}
+	if got := byKey["customers 8000004"]; got.Status != CheckOnlyInFile {
+		t.Errorf("customer 8000004, a key with no synced twin: %+v, want only-in-file", got)
+	}
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckSame] != 1 || got[CheckOnlyInFile] != 1 || got[CheckOnlyOnPlatform] != 0 {
+		t.Errorf("customer verdicts %v, want 1 error, 1 same, 1 only-in-file and 0008000002 not only on the platform", got)
+	}
+	// As in the planner, only a row's own key claims its synced twin: the address the damaged row would
+	// have named is in no valid row, which is what import sees too (it holds that entity's deletes).
+	if got := rep.Entities[mapping.Addresses]; got[CheckError] != 1 {
+		t.Errorf("address verdicts %v, want 1 error", got)
+	}
+	// Import makes the same verdict of the same rows: both rejected, the new key created, nothing else sent.
+	e.srv.ResetRequests()
+	r, err := e.run(ctx, Options{}, mangled, mangledAddr)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("import of the mangled files: %v, want a partial run", err)
+	}
+	if r.Failed != 2 || r.Created != 1 {
+		t.Errorf("import: %+v, want 2 failed and 1 created", r.Counts)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"custsync/formats"
 	"custsync/mapping"
+	"custsync/state"
 )
 
 // keyLookup is the checkpoint of one entity kind as the lost-zeros check reads it.
@@ -76,4 +77,33 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// keyMap is a checkpoint of one entity kind held as a map (check's), as a keyLookup.
+type keyMap struct {
+	refs map[string]state.EntityRef
+	// longest is the length of the longest all-digit key with a leading zero; -1 until needed.
+	longest int
+}
+
+func newKeyMap(refs map[string]state.EntityRef) *keyMap { return &keyMap{refs: refs, longest: -1} }
+
+func (k *keyMap) has(key string) bool {
+	_, ok := k.refs[key]
+	return ok
+}
+
+func (k *keyMap) zeroPaddedTwin(key string) (string, bool) {
+	if !allDigits(key) {
+		return "", false
+	}
+	if k.longest < 0 {
+		k.longest = 0
+		for ck := range k.refs {
+			if len(ck) > k.longest && strings.HasPrefix(ck, "0") && allDigits(ck) {
+				k.longest = len(ck)
+			}
+		}
+	}
+	return paddedTwin(key, k.longest, k.has)
 }
