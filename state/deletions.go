@@ -55,14 +55,15 @@ func (s *Store) LogDeletion(ctx context.Context, e DeletionEntry) (int64, error)
 // DeletionFilter selects log entries; empty fields match everything.
 type DeletionFilter struct {
 	Kind         string
-	IncludeAcked bool // also entries the ERP already acknowledged
+	IncludeAcked bool  // also entries the ERP already acknowledged
+	RunID        int64 // only the deletions of this run
 }
 
 // ScanDeletions calls fn for each matching log entry, oldest first.
 func (s *Store) ScanDeletions(ctx context.Context, filter DeletionFilter, fn func(DeletionEntry) error) error {
 	rows, err := s.reader.QueryContext(ctx, `SELECT id, kind, erp_key, remote_id, pre_image, reason, run_id, created_at, acked_at
-		FROM deletions WHERE (?1 = '' OR kind = ?1) AND (?2 = 1 OR acked_at IS NULL) ORDER BY id`,
-		filter.Kind, boolInt(filter.IncludeAcked))
+		FROM deletions WHERE (?1 = '' OR kind = ?1) AND (?2 = 1 OR acked_at IS NULL) AND (?3 = 0 OR run_id = ?3) ORDER BY id`,
+		filter.Kind, boolInt(filter.IncludeAcked), filter.RunID)
 	if err != nil {
 		return fmt.Errorf("read deletion log: %w", err)
 	}

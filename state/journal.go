@@ -41,10 +41,11 @@ const (
 	ReasonERPDeleted        DeletionReason = "erp-deleted"         // deletion flag or command column in the ERP file
 	ReasonFullSnapshot      DeletionReason = "full-snapshot"       // key gone from a complete snapshot (--mode full)
 	ReasonDeletedInPlatform DeletionReason = "deleted-in-platform" // removed on the platform outside custsync
+	ReasonRestore           DeletionReason = "restore"             // created by a run that custsync restore put back
 )
 
 func (r DeletionReason) valid() bool {
-	return r == ReasonERPDeleted || r == ReasonFullSnapshot || r == ReasonDeletedInPlatform
+	return r == ReasonERPDeleted || r == ReasonFullSnapshot || r == ReasonDeletedInPlatform || r == ReasonRestore
 }
 
 // PlannedOp is one op of a plan, as the engine journals it before the first remote call.

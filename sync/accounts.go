@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -297,7 +298,7 @@ func (r *runner) importLogins(ctx context.Context, batch *op) (state.Outcome, er
 			}
 			if res.Outcome == remote.ImportAdopted {
 				// The customer an earlier request created: it gets the row's fields as any create would.
-				if err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
+				if _, err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
 					r.settle(o, state.Outcome{}, err)
 					continue
 				}
@@ -323,6 +324,7 @@ func (r *runner) succeedLogin(o *op) {
 		r.fail(o, 0, err.Error())
 		return
 	}
+	out.HTTPStatus = http.StatusCreated
 	r.logins.Add(1)
 	r.succeed(o, out)
 }

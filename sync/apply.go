@@ -393,13 +393,21 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 	case o.account != nil && o.Action == state.ActionCreate:
 		return r.importLogins(ctx, &op{PlannedOp: o.PlannedOp, entity: o.entity, batch: []*op{o}})
 	}
+	var created bool
+	var base map[string]any
 	switch o.Action {
 	case state.ActionCreate:
-		if err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
+		var err error
+		if created, err = createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
 			return state.Outcome{}, err
 		}
 	case state.ActionUpdate:
-		if err := updateCustomer(ctx, r.rc, o.RemoteID, patchBody(o.rec, o.diff)); err != nil {
+		var err error
+		base, err = imageBase(o, func() (remote.Doc, error) { return r.rc.GetCustomer(ctx, o.RemoteID, "mixin:*") })
+		if err == nil {
+			err = updateCustomer(ctx, r.rc, o.RemoteID, patchBody(o.rec, o.diff))
+		}
+		if err != nil {
 			if remote.IsNotFound(err) {
 				pre, _ := json.Marshal(o.prev)
 				return state.Outcome{}, &goneFromPlatform{outcome: state.Outcome{Action: state.ActionDelete,
@@ -409,7 +417,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 			return state.Outcome{}, err
 		}
 	}
-	return upsertOutcome(o)
+	return writtenOutcome(o, created, base, o.rec.Payload())
 }
 
 // applyAddress creates or updates an address of a customer.
@@ -418,20 +426,28 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 	if !ok {
 		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
 	}
+	var created bool
+	var base map[string]any
 	switch o.Action {
 	case state.ActionCreate:
-		if _, err := r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.ApplyTo(nil)); err != nil {
+		var err error
+		if created, err = r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.ApplyTo(nil)); err != nil {
 			if remote.IsNotFound(err) {
 				return state.Outcome{}, fmt.Errorf("customer %s of this address does not exist on the platform: %w", customerID, err)
 			}
 			return state.Outcome{}, err
 		}
 	case state.ActionUpdate:
-		if err := updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff)); err != nil {
+		var err error
+		base, err = imageBase(o, func() (remote.Doc, error) { return r.rc.GetAddress(ctx, customerID, addressID) })
+		if err == nil {
+			err = updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff))
+		}
+		if err != nil {
 			return state.Outcome{}, err
 		}
 	}
-	return upsertOutcome(o)
+	return writtenOutcome(o, created, base, o.rec.Payload())
 }
 
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone

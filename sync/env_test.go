@@ -34,7 +34,13 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // newEnvWith serves the sandbox through wrap (nil: directly), e.g. to interleave another writer's requests.
 func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	srv, err := sandbox.New(sandbox.Options{})
+	return newEnvFor(t, sandbox.Options{}, wrap)
+}
+
+// newEnvFor is newEnvWith for a sandbox with opts.
+func newEnvFor(t *testing.T, opts sandbox.Options, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
+	srv, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

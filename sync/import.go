@@ -25,21 +25,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	opts.normalise()
 	start := time.Now()
 	rep := &Report{DryRun: opts.DryRun, Mode: opts.Mode, Entities: map[mapping.Entity]*Counts{}}
-	finish := func(err error) (*Report, error) {
-		rep.Duration = time.Since(start)
-		if rc != nil {
-			s := rc.Stats()
-			rep.Requests, rep.Retried = s.Requests, s.Retries
-		}
-		rep.total()
-		if err != nil && !errors.Is(err, ErrPartial) && rep.Stopped == "" {
-			rep.Stopped = err.Error()
-		}
-		if opts.ExitCode != nil {
-			rep.ExitCode = opts.ExitCode(err)
-		}
-		return rep, err
-	}
+	finish := func(err error) (*Report, error) { return rep.finish(start, rc, opts.ExitCode, err) }
 
 	in, err := OpenInput(opts.input())
 	if err != nil {

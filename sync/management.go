@@ -345,7 +345,10 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 		}
 		_, err = calls.upsert(ctx, o.RemoteID, body)
 		if err == nil {
-			return upsertOutcome(o)
+			if current == nil {
+				return writtenOutcome(o, true, nil, nil)
+			}
+			return writtenOutcome(o, false, current, body)
 		}
 		if remote.IsConflict(err) && current != nil && attempt < maxVersionRetries {
 			continue // changed since we read it: read again and re-apply the row

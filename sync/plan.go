@@ -45,6 +45,8 @@ type op struct {
 	batch   []*op
 	// adopted is set when the apply took over a record the platform held already (see adoptAssignment).
 	adopted bool
+	// undo is what a restore op puts back (restore.go).
+	undo *undoChange
 }
 
 // rowError is a row that failed, at validation or when applied.

@@ -2,12 +2,14 @@ package sync
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"custsync/mapping"
+	"custsync/remote"
 )
 
 // Counts are the outcomes of one entity (or of the whole run).
@@ -158,6 +160,24 @@ func orEmpty[T any](s []T) []T {
 // maxReportedFailures bounds the failures kept in the report; the error file has them all.
 const maxReportedFailures = 1000
 
+// finish completes the report of a run that ends with err: its duration, requests, totals, why it stopped and
+// the exit code (exitCode, if set, decides it).
+func (r *Report) finish(start time.Time, rc *remote.Client, exitCode func(error) int, err error) (*Report, error) {
+	r.Duration = time.Since(start)
+	if rc != nil {
+		s := rc.Stats()
+		r.Requests, r.Retried = s.Requests, s.Retries
+	}
+	r.total()
+	if err != nil && !errors.Is(err, ErrPartial) && r.Stopped == "" {
+		r.Stopped = err.Error()
+	}
+	if exitCode != nil {
+		r.ExitCode = exitCode(err)
+	}
+	return r, err
+}
+
 func (r *Report) total() {
 	r.Counts = Counts{}
 	for _, c := range r.Entities {
@@ -170,12 +190,16 @@ func (r *Report) total() {
 // that stopped before sending anything (a guard, an input error) shows no counts that could pass for a result.
 func (r *Report) Summary() string {
 	var b strings.Builder
-	verb := "import"
+	run := "import"
+	if r.Mode == ModeRestore {
+		run = "restore"
+	}
+	verb := run
 	if r.DryRun {
 		verb = "dry run (nothing sent)"
 	}
 	if r.Stopped != "" {
-		verb = "import"
+		verb = run
 		if r.DryRun {
 			verb = "dry run"
 		}
@@ -235,6 +259,9 @@ func (r *Report) Summary() string {
 	}
 	if r.DeletedInPlatform > 0 {
 		fmt.Fprintf(&b, "\n  %d customers were deleted on the platform outside custsync (see custsync deletions list)", r.DeletedInPlatform)
+	}
+	if r.LoginsImported > 0 {
+		fmt.Fprintf(&b, "\n  %d customers created with their logins (bulk import)", r.LoginsImported)
 	}
 	if r.MappingsPushed+r.MappingsFailed > 0 {
 		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)

@@ -63,18 +63,20 @@ func hasNull(v any) bool {
 }
 
 // createCustomer creates a customer, or merges the row into the one the platform holds under its number.
-func createCustomer(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) error {
+// It reports whether the platform created it (rather than merging into one it had).
+func createCustomer(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) (bool, error) {
 	body := rec.Payload()
 	flags := takeAccountFlags(body)
-	if _, err := rc.MergeUpsertCustomer(ctx, id, body); err != nil {
-		return err
+	created, err := rc.MergeUpsertCustomer(ctx, id, body)
+	if err != nil {
+		return false, err
 	}
 	if flags != nil {
 		if err := rc.PatchCustomer(ctx, id, flags); err != nil {
-			return fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
+			return created, fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // updateCustomer sends the changed fields of a customer.

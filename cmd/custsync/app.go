@@ -132,6 +132,7 @@ func NewApp(s Streams) *cli.App {
 		Flags:     globalFlags(),
 		Commands: []*cli.Command{
 			importCommand(),
+			restoreCommand(),
 			exportCommand(),
 			checkCommand(),
 			mappingsCommand(),

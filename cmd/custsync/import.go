@@ -61,6 +61,12 @@ func runImport(c *cli.Context) error {
 			rep.Stopped = err.Error()
 		}
 	}
+	return printRunReport(c, rep, started, err)
+}
+
+// printRunReport prints the report of an import or a restore (--json: as JSON however the run ended) and
+// returns err.
+func printRunReport(c *cli.Context, rep *syncer.Report, started bool, err error) error {
 	rep.ExitCode = ExitCode(err)
 	switch {
 	case c.Bool("json"):
@@ -183,7 +189,11 @@ func printImportReport(c *cli.Context, rep *syncer.Report) {
 		shown = shown[:10]
 	}
 	for _, f := range shown {
-		fmt.Fprintf(out, "  failed %s: %s\n", f.Source, f.Reason)
+		where := f.Source
+		if where == "-" {
+			where = f.Entity + " " + f.Key
+		}
+		fmt.Fprintf(out, "  failed %s: %s\n", where, f.Reason)
 	}
 	if len(shown) < len(rep.Failures) {
 		fmt.Fprintf(out, "  ... %d more failures (use -v, --json or --results DIR)\n", len(rep.Failures)-len(shown))

@@ -71,3 +71,23 @@ func TestMigrationRetentionSetRefusesBadDates(t *testing.T) {
 		}
 	}
 }
+
+func TestRestoreFlags(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state.db")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--run ID is required"},
+		{[]string{"--run", "abc"}, "is not a run id"},
+		{[]string{"--run", "0"}, "is not a run id"},
+		{[]string{"--run", "1", "--max-delete", "lots"}, "--max-delete"},
+		{[]string{"--run", "1", "extra"}, "takes no arguments"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"--state", state, "--tenant", "acme", "restore"}, tc.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("restore %v: code %d, stderr %q; want exit 2 with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

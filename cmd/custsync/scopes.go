@@ -51,6 +51,11 @@ var scopeNeeds = []scopeNeed{
 	{"check", mapping.Contacts, readsOf[mapping.Contacts]},
 	{"mappings pull", "", []remote.Endpoint{remote.ListCustomers}},
 	{"deletions detect", "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer}},
+	// A restore reads each record before it writes it back, re-creates, reverts and deletes.
+	{"restore", "", []remote.Endpoint{remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer,
+		remote.GetAddress, remote.PutAddress, remote.DeleteAddress,
+		remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity, remote.GetLocation, remote.PutLocation, remote.DeleteLocation,
+		remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment}},
 	// A tenant migration with logins: the retention window and the bulk import of customers with passwords.
 	{"migration", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers,
 		remote.SearchCustomers, remote.GetCustomer}},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,18 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
 		run("import", e, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", editedSample(t, edited, e))
+	}
+	// Put back the updates and deletes of the full-mode runs, the last one first.
+	code, out, _ := runCLI(t, append(append([]string{}, global...), "state", "runs", "--json")...)
+	var runs []struct {
+		ID   int64  `json:"id"`
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal([]byte(out), &runs); code != ExitOK || err != nil {
+		t.Fatalf("state runs: %d %v", code, err)
+	}
+	for _, r := range runs[:len(sampleOrder)] {
+		run("restore", "", "restore", "--tps", "0", "--run", strconv.FormatInt(r.ID, 10), "--max-delete", "100%")
 	}
 	run("import", mapping.Customers, "import", "--tps", "0", "--detect-deletions", filepath.Join("../../samples", "customers.csv"))
 	run("mappings pull", "", "mappings", "pull", "--tps", "0", filepath.Join("../../samples", "customers.csv"))

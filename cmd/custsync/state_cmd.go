@@ -90,8 +90,12 @@ func runStateShow(c *cli.Context) error {
 		fmt.Fprintf(out, "resumable:    run %d (%s, started %s): the next import resumes it\n", d.Resumable.ID, d.Resumable.Status, shortTime(d.Resumable.StartedAt))
 	}
 	if len(d.LastRuns) > 0 {
+		changes, err := runChanges(c, st, d.LastRuns)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintln(out, "last runs:")
-		printRuns(c, d.LastRuns)
+		printRuns(c, d.LastRuns, changes)
 	}
 	return nil
 }
@@ -118,15 +122,36 @@ func runStateRuns(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	changes, err := runChanges(c, st, runs)
+	if err != nil {
+		return err
+	}
 	if c.Bool("json") {
-		return printRunsJSON(c, runs)
+		return printRunsJSON(c, runs, changes)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(c.App.Writer, "no runs yet")
 		return nil
 	}
-	printRuns(c, runs)
+	printRuns(c, runs, changes)
 	return nil
+}
+
+// runChanges counts, per run that could have changed the platform (an import or a restore that was applied),
+// what it changed and what of it a restore can put back.
+func runChanges(c *cli.Context, st *state.Store, runs []state.Run) (map[int64]*state.RunChanges, error) {
+	out := map[int64]*state.RunChanges{}
+	for _, r := range runs {
+		if (r.Kind != "import" && r.Kind != "restore") || r.Status == state.RunPlanned {
+			continue
+		}
+		ch, err := st.RunChanges(c.Context, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[r.ID] = &ch
+	}
+	return out, nil
 }
 
 // runJSON is one run of `state runs --json`.
@@ -140,13 +165,25 @@ type runJSON struct {
 	Seconds    *float64        `json:"durationSeconds"`
 	Args       json.RawMessage `json:"args"`
 	Stats      json.RawMessage `json:"stats"`
+	// Restore is what `custsync restore --run ID` can put back; null for a run that changed nothing.
+	Restore *restoreJSON `json:"restore"`
 }
 
-func printRunsJSON(c *cli.Context, runs []state.Run) error {
+// restoreJSON counts what a restore of a run can put back.
+type restoreJSON struct {
+	Updates int `json:"updates"`
+	Deletes int `json:"deletes"`
+	Creates int `json:"creates"`
+}
+
+func printRunsJSON(c *cli.Context, runs []state.Run, changes map[int64]*state.RunChanges) error {
 	out := make([]runJSON, len(runs))
 	for i, r := range runs {
 		out[i] = runJSON{ID: r.ID, Kind: r.Kind, Status: r.Status, Succeeded: syncer.RunSucceeded(r), StartedAt: r.StartedAt,
 			Args: orNull(r.Args), Stats: orNull(r.Stats)}
+		if ch := changes[r.ID]; ch != nil {
+			out[i].Restore = &restoreJSON{Updates: ch.UpdateImages, Deletes: ch.DeletePreImages, Creates: ch.Created}
+		}
 		if !r.FinishedAt.IsZero() {
 			finished, secs := r.FinishedAt, r.FinishedAt.Sub(r.StartedAt).Seconds()
 			out[i].FinishedAt, out[i].Seconds = &finished, &secs
@@ -165,9 +202,9 @@ func orNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-func printRuns(c *cli.Context, runs []state.Run) {
+func printRuns(c *cli.Context, runs []state.Run, changes map[int64]*state.RunChanges) {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tOUTCOME\tSTARTED\tDURATION\tARGS")
+	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tOUTCOME\tSTARTED\tDURATION\tRESTORABLE\tARGS")
 	for _, r := range runs {
 		dur := "-"
 		if !r.FinishedAt.IsZero() {
@@ -177,7 +214,8 @@ func printRuns(c *cli.Context, runs []state.Run) {
 		if outcome == "" {
 			outcome = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, outcome, shortTime(r.StartedAt), dur, string(r.Args))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, outcome, shortTime(r.StartedAt), dur,
+			restoreText(changes[r.ID]), string(r.Args))
 	}
 	_ = tw.Flush()
 }

@@ -1,0 +1,69 @@
+package sync
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/state"
+)
+
+// What a run changes is kept so that `custsync restore` can put it back: deletes keep the record as it was in
+// the deletion log, updates keep the fields they changed before and after (state.UpdateImage), and a create
+// records whether the platform really created the record (201) or merged into one it had, which a restore must
+// not delete.
+
+// writtenOutcome is the checkpoint row of a create or update the platform confirmed: upsertOutcome, plus for a
+// create whether it created the record (HTTP status 201, else 200), and for an update its image from base (the
+// record before) and after (what the write made of the changed fields).
+func writtenOutcome(o *op, created bool, base, after map[string]any) (state.Outcome, error) {
+	out, err := upsertOutcome(o)
+	if err != nil {
+		return out, err
+	}
+	switch {
+	case o.Action == state.ActionCreate && created:
+		out.HTTPStatus = http.StatusCreated
+	case o.Action == state.ActionCreate:
+		out.HTTPStatus = http.StatusOK
+	case base != nil:
+		changes := o.diff
+		if o.entity == mapping.Companies || o.entity == mapping.Locations || o.entity == mapping.Contacts {
+			// A Customer Management write replaces the record read just before: what changed is its difference.
+			changes = mapping.DiffRemote(base, o.rec)
+		}
+		out.Image = updateImage(base, after, changes)
+	}
+	return out, nil
+}
+
+// imageBase is the record an update changes, as far as its image needs it: the checkpoint snapshot when it has
+// a value for every changed field (custsync wrote them), else the platform's record, read with get.
+func imageBase(o *op, get func() (remote.Doc, error)) (map[string]any, error) {
+	for _, c := range o.diff {
+		if c.Old == nil {
+			return get()
+		}
+	}
+	return o.prev, nil
+}
+
+// updateImage records each changed path's value in base and in after (null where a document has none). It is
+// nil when there is nothing to record.
+func updateImage(base, after map[string]any, changes []mapping.FieldChange) *state.UpdateImage {
+	if len(changes) == 0 {
+		return nil
+	}
+	before, now := make(map[string]any, len(changes)), make(map[string]any, len(changes))
+	for _, c := range changes {
+		before[c.Path], _ = mapping.PathValue(base, c.Path)
+		now[c.Path], _ = mapping.PathValue(after, c.Path)
+	}
+	b, errB := json.Marshal(before)
+	a, errA := json.Marshal(now)
+	if errB != nil || errA != nil {
+		return nil
+	}
+	return &state.UpdateImage{Before: b, After: a}
+}

@@ -1,0 +1,227 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"custsync/mapping"
+	"custsync/remote"
+	"custsync/sandbox"
+	"custsync/state"
+)
+
+const restoreBase = "sdCustomerNumber,firstName,lastName,contactEmail,company,title,mixins.loyalty.level\n" +
+	"0000100001,Ann,A,ann@example.com,Acme,,gold\n" +
+	"0000100002,Bob,B,bob@example.com,,,silver\n" +
+	"0000100003,Cid,C,cid@example.com,,,\n"
+
+// The bad run: new first names, a mixin changed, a field cleared, and a field custsync never wrote set.
+const restoreBad = "sdCustomerNumber,firstName,lastName,contactEmail,company,title,mixins.loyalty.level\n" +
+	"0000100001,Wrong1,A,ann@example.com,#N/A,,bronze\n" +
+	"0000100002,Wrong2,B,bob@example.com,,,silver\n" +
+	"0000100003,Cid,X,cid@example.com,,Dr.,\n"
+
+func (e *env) restore(opts RestoreOptions) (*Report, error) {
+	e.t.Helper()
+	return Restore(context.Background(), e.st, e.rc, opts)
+}
+
+func (e *env) customer(id string) remote.Doc {
+	e.t.Helper()
+	doc, err := e.rc.GetCustomer(context.Background(), id, "addresses", "mixin:*")
+	if err != nil {
+		e.t.Fatalf("customer %s: %v", id, err)
+	}
+	return doc
+}
+
+func loyalty(doc remote.Doc) any {
+	v, _ := mapping.PathValue(doc, "mixins.loyalty.level")
+	return v
+}
+
+func TestRestoreRevertsUpdatesUnlessChangedSince(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	path := e.file("customers.csv", restoreBase)
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", restoreBad)
+	bad, err := e.run(ctx, Options{}, path)
+	if err != nil || bad.Updated != 3 {
+		t.Fatalf("bad run: %v %s", err, bad.Summary())
+	}
+	// Someone fixes customer 2 by hand after the bad run: the restore must not overwrite that.
+	if err := e.rc.PatchCustomer(ctx, "0000100002", remote.Doc{"firstName": "Robert"}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.srv.ResetRequests()
+	dry, err := e.restore(RestoreOptions{RunID: bad.RunID, DryRun: true})
+	if err != nil || dry.Updated != 3 || len(dry.Changes) != 3 || len(e.writes()) != 0 {
+		t.Fatalf("dry run: %v %s %v", err, dry.Summary(), e.writes())
+	}
+	rep, err := e.restore(RestoreOptions{RunID: bad.RunID})
+	if !errors.Is(err, ErrPartial) || rep.Updated != 2 || rep.Failed != 1 || rep.Mode != ModeRestore {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	if f := rep.Failures[0]; f.Key != "0000100002" || !strings.Contains(f.Reason, "firstName (now \"Robert\")") {
+		t.Errorf("failure %+v", f)
+	}
+	c1, c2, c3 := e.customer("0000100001"), e.customer("0000100002"), e.customer("0000100003")
+	if c1["firstName"] != "Ann" || c1["company"] != "Acme" || loyalty(c1) != "gold" {
+		t.Errorf("customer 1 not put back: %v", c1)
+	}
+	if c2["firstName"] != "Robert" {
+		t.Errorf("customer 2, changed since the run, was overwritten: %v", c2)
+	}
+	if c3["lastName"] != "C" || c3["title"] != nil {
+		t.Errorf("customer 3 not put back (title was never set before the run): %v", c3)
+	}
+
+	// The checkpoint holds what the platform holds: importing the bad file again re-applies it to the records
+	// the restore put back, and not to customer 2, which it left alone.
+	e.srv.ResetRequests()
+	again, err := e.run(ctx, Options{}, path)
+	if err != nil || again.Updated != 2 || again.Unchanged != 1 {
+		t.Fatalf("import after the restore: %v %s", err, again.Summary())
+	}
+	if c := e.customer("0000100001"); c["firstName"] != "Wrong1" {
+		t.Errorf("the re-import did not re-apply: %v", c)
+	}
+
+	// A restore is restorable: restoring the re-import puts customer 1 back once more.
+	back, err := e.restore(RestoreOptions{RunID: again.RunID})
+	if err != nil || back.Updated != 2 {
+		t.Fatalf("restore of the re-import: %v %s", err, back.Summary())
+	}
+	if c := e.customer("0000100001"); c["firstName"] != "Ann" {
+		t.Errorf("customer 1 after the second restore: %v", c)
+	}
+	undo, err := e.restore(RestoreOptions{RunID: back.RunID})
+	if err != nil || undo.Updated != 2 {
+		t.Fatalf("restore of a restore: %v %s", err, undo.Summary())
+	}
+	if c := e.customer("0000100001"); c["firstName"] != "Wrong1" {
+		t.Errorf("customer 1 after restoring the restore: %v", c)
+	}
+}
+
+func TestRestoreRecreatesDeletedRecords(t *testing.T) {
+	t.Parallel()
+	for _, recreate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("enableRecreationOfDeletedCustomer=%t", recreate), func(t *testing.T) {
+			t.Parallel()
+			e := newEnvFor(t, sandbox.Options{RecreateDeletedCustomers: recreate}, nil)
+			ctx := context.Background()
+			customers := e.file("customers.csv", restoreBase)
+			addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country,isDefault\n"+
+				"0000100001,HQ,Ann A,Main 1,Berlin,DE,true\n")
+			companies := e.file("companies.csv", "companyKey,name,type,parentCompanyKey\nP1,Parent,COMPANY,\nS1,Sub,SUBSIDIARY,P1\n")
+			if _, err := e.run(ctx, Options{}, companies, customers, addresses); err != nil {
+				t.Fatal(err)
+			}
+			del, err := e.run(ctx, Options{MaxDelete: DeleteLimit{Count: 5, set: true}},
+				e.file("del-customers.csv", "sdCustomerNumber,command\n0000100001,DELETE\n"),
+				e.file("del-companies.csv", "companyKey,command\nP1,DELETE\nS1,DELETE\n"))
+			if err != nil || del.Deleted != 3 {
+				t.Fatalf("delete run: %v %s", err, del.Summary())
+			}
+			rep, err := e.restore(RestoreOptions{RunID: del.RunID})
+			if !recreate {
+				if !errors.Is(err, ErrPartial) || rep.Created != 2 || rep.Failed != 1 ||
+					!strings.Contains(rep.Failures[0].Reason, "enableRecreationOfDeletedCustomer") {
+					t.Fatalf("restore: %v %s %+v", err, rep.Summary(), rep.Failures)
+				}
+				return
+			}
+			if err != nil || rep.Created != 3 {
+				t.Fatalf("restore: %v %s", err, rep.Summary())
+			}
+			c := e.customer("0000100001")
+			addrs, _ := c["addresses"].([]any)
+			if c["firstName"] != "Ann" || loyalty(c) != "gold" || len(addrs) != 1 {
+				t.Fatalf("customer re-created as %v", c)
+			}
+			if a, _ := addrs[0].(map[string]any); a["street"] != "Main 1" || a["isDefault"] != true {
+				t.Errorf("address re-created as %v", a)
+			}
+			sub, err := e.rc.GetLegalEntity(ctx, "S1")
+			if err != nil || sub["name"] != "Sub" || sub["parentId"] != "P1" {
+				t.Errorf("subsidiary re-created as %v %v", sub, err)
+			}
+			if m, ok, _ := e.st.GetMapping(ctx, "0000100001"); !ok || m.DeletedInYaaS {
+				t.Errorf("SD mapping after the re-create: %+v %v", m, ok)
+			}
+			// The checkpoint has it again, so importing the base file changes nothing on it but a compare.
+			if rep, err := e.run(ctx, Options{}, customers); err != nil || rep.Created != 0 {
+				t.Errorf("import after the restore: %v %s", err, rep.Summary())
+			}
+		})
+	}
+}
+
+func TestRestoreDeletesCreatesOnlyWhenAskedAndGuarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	// Customer 3 exists on the platform before the run: the run's create of it merges into it.
+	if _, err := e.rc.UpsertCustomer(ctx, "0000100003", remote.Doc{"contactEmail": "cid@example.com", "lastName": "C"}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := e.run(ctx, Options{}, e.file("companies.csv", "companyKey,name,type,parentCompanyKey\nP1,Parent,COMPANY,\nS1,Sub,SUBSIDIARY,P1\n"),
+		e.file("customers.csv", restoreBase))
+	if err != nil || created.Created != 5 {
+		t.Fatalf("import: %v %s", err, created.Summary())
+	}
+	rep, err := e.restore(RestoreOptions{RunID: created.RunID})
+	if err != nil || rep.Deleted != 0 || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "--include-creates") {
+		t.Fatalf("restore without --include-creates: %v %s", err, rep.Summary())
+	}
+	e.srv.ResetRequests()
+	_, err = e.restore(RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Count: 1, set: true}})
+	if !errors.Is(err, ErrSafetyStop) || len(e.writes()) != 0 {
+		t.Fatalf("restore over --max-delete: %v, writes %v", err, e.writes())
+	}
+	rep, err = e.restore(RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Count: 2, set: true}})
+	if err != nil || rep.Deleted != 4 || !strings.Contains(strings.Join(rep.Warnings, "\n"), "1 creates of run") {
+		t.Fatalf("restore with --include-creates: %v %s", err, rep.Summary())
+	}
+	if _, err := e.rc.GetLegalEntity(ctx, "P1"); !remote.IsNotFound(err) {
+		t.Errorf("the created parent company is still there: %v", err)
+	}
+	platform := e.platformCustomers()
+	if _, ok := platform["0000100003"]; !ok || len(platform) != 1 {
+		t.Errorf("the platform holds %d customers; the one that existed before the run must stay: %v", len(platform), platform)
+	}
+	var logged []string
+	_ = e.st.ScanDeletions(ctx, state.DeletionFilter{RunID: rep.RunID, Kind: string(mapping.Customers)}, func(d state.DeletionEntry) error {
+		logged = append(logged, fmt.Sprintf("%s %s %t", d.ERPKey, d.Reason, len(d.PreImage) > 0))
+		return nil
+	})
+	slices.Sort(logged)
+	if strings.Join(logged, ",") != "0000100001 restore true,0000100002 restore true" {
+		t.Errorf("deletion log %v", logged)
+	}
+}
+
+func TestRestoreRefusesRunsThatChangedNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.restore(RestoreOptions{RunID: 42}); !errors.Is(err, ErrInput) {
+		t.Errorf("unknown run: %v", err)
+	}
+	id, err := e.st.BeginRun(context.Background(), "check", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.restore(RestoreOptions{RunID: id}); !errors.Is(err, ErrInput) {
+		t.Errorf("a check run: %v", err)
+	}
+}
