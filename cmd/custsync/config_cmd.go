@@ -133,10 +133,15 @@ func checkTarget(ctx context.Context, out io.Writer, c *cli.Context, t target) (
 				what = "all"
 			}
 			verdict, scope := servesNeed(grant.Scopes, need)
-			switch verdict {
-			case remote.ScopeGranted:
+			if need.When != "" {
+				// Named only where it falls short: the entity's own verdict says whether the rest is served.
+				what = need.When
+			}
+			switch {
+			case verdict == remote.ScopeGranted && need.When != "":
+			case verdict == remote.ScopeGranted:
 				ok = append(ok, what)
-			case remote.ScopeLimited:
+			case verdict == remote.ScopeLimited:
 				limited = append(limited, fmt.Sprintf("%s (only %s)", what, scope))
 			default:
 				missing = append(missing, fmt.Sprintf("%s (needs %s)", what, scope))

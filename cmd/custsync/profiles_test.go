@@ -200,10 +200,12 @@ func TestConfigCheckReportsScopesPerCommand(t *testing.T) {
 		{ID: "full", Secret: "s-full", Scopes: sandbox.AllScopes},
 		{ID: "reader", Secret: "s-reader", Scopes: []string{"customer.customer_read", "customermanagement.location_read"}},
 		{ID: "own", Secret: "s-own", Scopes: []string{"customer.customer_read_own", "customer.customer_manage_own"}},
+		{ID: "locs", Secret: "s-locs", Scopes: []string{"customer.customer_read", "customer.customer_manage",
+			"customermanagement.location_read", "customermanagement.location_manage"}},
 	}})
 	dir := t.TempDir()
 	profiles := fmt.Sprintf("api-url: %s\nprofiles:\n", url)
-	for _, p := range []struct{ name, id, secret string }{{"full", "full", "s-full"}, {"reader", "reader", "s-reader"}, {"own", "own", "s-own"}, {"wrong", "full", "not-the-secret"}} {
+	for _, p := range []struct{ name, id, secret string }{{"full", "full", "s-full"}, {"reader", "reader", "s-reader"}, {"own", "own", "s-own"}, {"locs", "locs", "s-locs"}, {"wrong", "full", "not-the-secret"}} {
 		profiles += fmt.Sprintf("  %s:\n    tenant: acme\n    client-id: %s\n    client-secret-file: %s\n", p.name, p.id, writeSecret(t, dir, p.name, p.secret))
 	}
 	cfg := writeFile(t, dir, "custsync.yaml", profiles)
@@ -222,7 +224,11 @@ func TestConfigCheckReportsScopesPerCommand(t *testing.T) {
 		"reader": {"import            MISSING: locations (needs customermanagement.location_manage)",
 			"export            ok: locations customers addresses; MISSING: companies (needs customermanagement.legalentity_read), contacts",
 			"mappings pull     ok: all"},
-		"own":   {"export            LIMITED: customers (only customer.customer_read_own)", "MISSING: locations"},
+		"own": {"export            LIMITED: customers (only customer.customer_read_own)", "MISSING: locations"},
+		// Without legal-entity scopes, locations are served but for the rows that name their companies.
+		"locs": {"import            ok: locations customers addresses; MISSING: location rows with companyKey (needs customermanagement.legalentity_read), companies",
+			"check             ok: locations customers addresses; MISSING: location rows with companyKey (needs customermanagement.legalentity_read), companies",
+			"assignments no row names within a company hierarchy (needs customermanagement.legalentity_read)\n"},
 		"wrong": {"error: ", "credentials"},
 	} {
 		for _, w := range wants {
@@ -240,8 +246,8 @@ func TestConfigCheckReportsScopesPerCommand(t *testing.T) {
 			t.Fatalf("config check sent %s %s", r.Method, r.Path)
 		}
 	}
-	if n := len(srv.Requests()); n != 4 {
-		t.Fatalf("%d token requests for 4 profiles", n)
+	if n := len(srv.Requests()); n != 5 {
+		t.Fatalf("%d token requests for 5 profiles", n)
 	}
 	// One profile: the reader lacks scopes, which --strict turns into exit 1.
 	if code, out, errOut := runCLI(t, "--config", cfg, "--profile", "reader", "config", "check", "--strict"); code != ExitFailure {

@@ -83,18 +83,23 @@ func endpointOf(r sandbox.Request, candidates []remote.Endpoint) (remote.Endpoin
 	return remote.Endpoint{}, false
 }
 
-func needOf(command string, entity mapping.Entity) []remote.Endpoint {
+// needOf returns what command may call for entity: what it always calls, and what it calls under the
+// condition when ("" for none).
+func needOf(command string, entity mapping.Entity, when string) []remote.Endpoint {
+	var out []remote.Endpoint
 	for _, n := range scopeNeeds {
-		if n.Command == command && n.Entity == entity {
-			return n.Endpoints
+		if n.Command == command && n.Entity == entity && (n.When == "" || n.When == when) {
+			out = append(out, n.Endpoints...)
 		}
 	}
-	return nil
+	return out
 }
 
 // TestScopeNeedsCoverEveryRequest runs every platform command per entity against the sandbox (creates,
 // updates and deletes for import) and checks that each request it sent is listed in scopeNeeds for that
-// command and entity, so `config check` judges a grant by what the commands really call.
+// command and entity, so `config check` judges a grant by what the commands really call. A run without a
+// need's condition (When) may call only what the command always calls; a run with it calls the condition's
+// endpoints too, every one of them.
 func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	t.Parallel()
 	srv, url := platform(t, sandbox.Options{})
@@ -102,7 +107,7 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	global := []string{"--api-url", url, "--tenant", "scopes", "--client-id", sandbox.DemoClientID, "--client-secret", sandbox.DemoClientSecret,
 		"--state", filepath.Join(dir, "state.db")}
 	seen := map[string]map[remote.Endpoint]bool{}
-	run := func(command string, entity mapping.Entity, args ...string) {
+	run := func(command string, entity mapping.Entity, when string, args ...string) {
 		t.Helper()
 		// Requests are attributed by when they started: one a previous command abandoned (a page fetch
 		// cancelled at the end of the list) may be logged during the next command.
@@ -112,11 +117,11 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 		if code != ExitOK && code != ExitPartial {
 			t.Fatalf("%s: code %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
-		need := needOf(command, entity)
+		need := needOf(command, entity, when)
 		if need == nil {
 			t.Fatalf("scopeNeeds has nothing for %s %s", command, entity)
 		}
-		key := command + " " + string(entity)
+		key := command + " " + string(entity) + " " + when
 		if seen[key] == nil {
 			seen[key] = map[remote.Endpoint]bool{}
 		}
@@ -126,7 +131,7 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 			}
 			ep, ok := endpointOf(r, need)
 			if !ok {
-				t.Errorf("%s (%s): %s %s is not in scopeNeeds", strings.Join(args, " "), key, r.Method, r.Path)
+				t.Errorf("%s (%s): %s %s is not in scopeNeeds", strings.Join(args, " "), strings.TrimSpace(key), r.Method, r.Path)
 				continue
 			}
 			seen[key][ep] = true
@@ -135,19 +140,49 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	edited := t.TempDir()
 	for _, e := range sampleOrder {
 		sample := filepath.Join("../../samples", string(e)+".csv")
-		run("import", e, "import", "--tps", "0", sample)
-		run("export", e, "export", "--tps", "0", "--entity", string(e), "--out", filepath.Join(dir, string(e)+".csv"))
-		run("check", e, "check", "--tps", "0", "--report", filepath.Join(dir, string(e)+"-check.csv"), sample)
+		run("import", e, "", "import", "--tps", "0", sample)
+		run("export", e, "", "export", "--tps", "0", "--entity", string(e), "--out", filepath.Join(dir, string(e)+".csv"))
+		run("check", e, "", "check", "--tps", "0", "--report", filepath.Join(dir, string(e)+"-check.csv"), sample)
 	}
 	// A location that names its company, with no companies in the input, is listed on that company.
 	linked := filepath.Join(edited, "linked-locations.csv")
 	if err := os.WriteFile(linked, []byte("locationKey,type,companyKey\nLOC-LINKED,OFFICE,C1000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run("import", mapping.Locations, "import", "--tps", "0", "--entity", "locations", linked)
+	run("import", mapping.Locations, whenLocationCompanyKey, "import", "--tps", "0", "--entity", "locations", linked)
+	run("check", mapping.Locations, whenLocationCompanyKey, "check", "--tps", "0", "--entity", "locations", "--report", filepath.Join(dir, "linked-check.csv"), linked)
+	// An assignment no row names, of a customer whose chain of companies has a gap: 0000200001 is assigned to
+	// C1000 (a sample row) and now to C1110, whose assignment propagates to C1100, deleted here by hand. check
+	// then reads C1100 to learn whether the C1000 assignment is the platform's propagation.
+	gapped := filepath.Join(edited, "gapped-contacts.csv")
+	if err := os.WriteFile(gapped, []byte("companyKey,sdCustomerNumber,type\nC1110,0000200001,BILLING\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("import", mapping.Contacts, "", "import", "--tps", "0", "--entity", "contacts", gapped)
+	rc, err := remote.New(remote.Config{BaseURL: url, Tenant: "scopes", ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	propagated := 0
+	for d, err := range rc.ContactAssignmentsWhere(t.Context(), "customer.id", []string{"0000200001"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if remote.RefID(d["legalEntity"]) == "C1100" {
+			id, _ := d["id"].(string)
+			if err := rc.DeleteContactAssignment(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			propagated++
+		}
+	}
+	if propagated != 1 {
+		t.Fatalf("%d assignments of 0000200001 to C1100, want the 1 the platform propagated", propagated)
+	}
+	run("check", mapping.Contacts, whenUnnamedAssignments, "check", "--tps", "0", "--entity", "contacts", "--report", filepath.Join(dir, "gapped-check.csv"), gapped)
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
-		run("import", e, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", editedSample(t, edited, e))
+		run("import", e, "", "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", editedSample(t, edited, e))
 	}
 	// Put back the updates and deletes of the full-mode runs, the last one first.
 	code, out, _ := runCLI(t, append(append([]string{}, global...), "state", "runs", "--json")...)
@@ -159,19 +194,30 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 		t.Fatalf("state runs: %d %v", code, err)
 	}
 	for _, r := range runs[:len(sampleOrder)] {
-		run("restore", "", "restore", "--tps", "0", "--run", strconv.FormatInt(r.ID, 10), "--max-delete", "100%")
+		run("restore", "", "", "restore", "--tps", "0", "--run", strconv.FormatInt(r.ID, 10), "--max-delete", "100%")
 	}
-	run("import", mapping.Customers, "import", "--tps", "0", "--detect-deletions", filepath.Join("../../samples", "customers.csv"))
-	run("mappings pull", "", "mappings", "pull", "--tps", "0", filepath.Join("../../samples", "customers.csv"))
-	run("deletions detect", "", "deletions", "detect", "--tps", "0")
-	run("migration", "", "migration", "retention", "set", "--tps", "0", "--end", time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
-	run("migration", "", "migration", "retention", "show", "--tps", "0")
-	run("migration", "", "migration", "retention", "delete", "--tps", "0")
+	run("import", mapping.Customers, "", "import", "--tps", "0", "--detect-deletions", filepath.Join("../../samples", "customers.csv"))
+	run("mappings pull", "", "", "mappings", "pull", "--tps", "0", filepath.Join("../../samples", "customers.csv"))
+	run("deletions detect", "", "", "deletions", "detect", "--tps", "0")
+	run("migration", "", "", "migration", "retention", "set", "--tps", "0", "--end", time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
+	run("migration", "", "", "migration", "retention", "show", "--tps", "0")
+	run("migration", "", "", "migration", "retention", "delete", "--tps", "0")
 	// Every write endpoint of an import must have been exercised, or the run above proves little.
 	for _, e := range sampleOrder {
-		for _, ep := range needOf("import", e) {
-			if ep.Method != "GET" && !seen["import "+string(e)][ep] {
+		for _, ep := range needOf("import", e, "") {
+			if ep.Method != "GET" && !seen["import "+string(e)+" "][ep] {
 				t.Errorf("import %s never called %s", e, ep)
+			}
+		}
+	}
+	// A condition names what really makes the command call those endpoints.
+	for _, n := range scopeNeeds {
+		if n.When == "" {
+			continue
+		}
+		for _, ep := range n.Endpoints {
+			if !seen[n.Command+" "+string(n.Entity)+" "+n.When][ep] {
+				t.Errorf("%s %s with %s never called %s", n.Command, n.Entity, n.When, ep)
 			}
 		}
 	}
