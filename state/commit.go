@@ -204,8 +204,10 @@ var (
 			synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`}
 	upsertSnapshotsSQL = multiRow{`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES `, `(?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`}
-	dropSnapshotsSQL = multiRow{`DELETE FROM entity_snapshots WHERE (kind, erp_key) IN (VALUES `, `(?, ?)`, `)`}
-	upsertImagesSQL  = multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
+	// A row-value IN (VALUES ...) would scan the whole table; the join finds each row by its key.
+	dropSnapshotsSQL = multiRow{`DELETE FROM entity_snapshots WHERE rowid IN (SELECT s.rowid FROM (VALUES `, `(?, ?)`,
+		`) AS v JOIN entity_snapshots s ON s.kind = v.column1 AND s.erp_key = v.column2)`}
+	upsertImagesSQL = multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
