@@ -33,8 +33,9 @@ func (r LoadResult) Rate() float64 {
 	return float64(r.Requests) / r.Elapsed.Seconds()
 }
 
-// Bodies returns, for every row of the data set, the customer id and the exact request body custsync sends
-// to create it (the mapped row's payload), so that a load generator sends the same work.
+// Bodies returns, for every row of the data set, the customer id and the exact body of the PUT custsync sends
+// to create it (the mapped row's payload without the account flags), so that a load generator sends the same
+// work.
 func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
 	mappers, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, CustomerHeader)
 	if err != nil {
@@ -47,7 +48,12 @@ func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
 		if len(ferrs) > 0 {
 			return nil, nil, fmt.Errorf("row %d: %s", i, ferrs[0].Error())
 		}
-		b, err := json.Marshal(rec.Payload())
+		body := rec.Payload()
+		// The account flags are not part of the merge-patch create's schema: custsync sends them in a PATCH
+		// after the create (sync.createCustomer), so the create PUT carries the rest.
+		delete(body, "active")
+		delete(body, "onHold")
+		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode row %d: %w", i, err)
 		}

@@ -75,14 +75,14 @@ func (s *suite) first() error {
 		}
 		ws := s.stats(t.Tenant)
 		s.srv.ResetRequests() // the log of millions of writes is not kept
-		if rep.Created != n || ws.writes != n {
-			return fmt.Errorf("first import of %d: created %d, sandbox saw %d writes", n, rep.Created, ws.writes)
+		if rep.Created != n || ws.puts != n {
+			return fmt.Errorf("first import of %d: created %d, sandbox saw %d PUTs", n, rep.Created, ws.puts)
 		}
 		big := n >= 1_000_000
 		s.logf("first: %d rows in %.1f s, %.0f writes/s, peak RSS %s, %.1f CPU-s", n, res.Wall.Seconds(), ws.rate(), mb(res.MaxRSS), res.CPU.Seconds())
 		name := fmt.Sprintf("first import, %s rows, --tps 0", human(n))
-		s.add(line{name, "wall time / write rate (sandbox side) / CPU per write", fmt.Sprintf("%.1f s / %.0f writes/s / %.0f µs",
-			res.Wall.Seconds(), ws.rate(), res.CPU.Seconds()*1e6/float64(n)), "", ""})
+		s.add(line{name, "wall time / write rate (sandbox side) / writes per row / CPU per row", fmt.Sprintf("%.1f s / %.0f writes/s / %.1f / %.0f µs",
+			res.Wall.Seconds(), ws.rate(), float64(ws.writes)/float64(n), res.CPU.Seconds()*1e6/float64(n)), "", ""})
 		s.add(line{name, "peak RSS", mb(res.MaxRSS), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
 		if n == s.size.first[len(s.size.first)-1] {
 			rep, res, err := s.importOK(t, "--tps", "0", path)
@@ -241,8 +241,8 @@ func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, re
 		return 0, res, err
 	}
 	ws := s.stats(tenant)
-	if res.Exit != 0 || ws.writes != n {
-		return 0, res, fmt.Errorf("hey exited %d after %d writes: %s", res.Exit, ws.writes, strings.TrimSpace(string(res.Stderr)))
+	if res.Exit != 0 || ws.puts != n {
+		return 0, res, fmt.Errorf("hey exited %d after %d PUTs: %s", res.Exit, ws.writes, strings.TrimSpace(string(res.Stderr)))
 	}
 	return ws.rate(), res, nil
 }
@@ -269,9 +269,9 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 			return err
 		}
 		s.logf("unlimited: custsync --writers %d %.0f writes/s (%.0f µs CPU/write); hey -c %d %.0f PUTs/s (%.0f µs CPU/PUT)", writers, ws.rate(),
-			res.CPU.Seconds()*1e6/float64(n), writers, rate, hres.CPU.Seconds()*1e6/float64(n))
+			res.CPU.Seconds()*1e6/float64(ws.writes), writers, rate, hres.CPU.Seconds()*1e6/float64(n))
 		custRates, heyRates, ratios = append(custRates, ws.rate()), append(heyRates, rate), append(ratios, ws.rate()/rate)
-		custCPU, heyCPU = append(custCPU, res.CPU.Seconds()*1e6/float64(n)), append(heyCPU, hres.CPU.Seconds()*1e6/float64(n))
+		custCPU, heyCPU = append(custCPU, res.CPU.Seconds()*1e6/float64(ws.writes)), append(heyCPU, hres.CPU.Seconds()*1e6/float64(n))
 	}
 	ratio := median(ratios)
 	s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
@@ -319,8 +319,8 @@ func (s *suite) createAll(t bench.Target, path string, n, writers int) (writeSta
 		return writeStats{}, res, err
 	}
 	ws := s.stats(t.Tenant)
-	if ws.writes != n || rep.Created != n {
-		return ws, res, fmt.Errorf("created %d, sandbox saw %d writes, want %d", rep.Created, ws.writes, n)
+	if ws.puts != n || rep.Created != n {
+		return ws, res, fmt.Errorf("created %d, sandbox saw %d PUTs, want %d", rep.Created, ws.puts, n)
 	}
 	s.logf("custsync --writers %d: %d creates, %.0f writes/s (wall %.2f s, engine %.2f s)", writers, n, ws.rate(), res.Wall.Seconds(), rep.Seconds)
 	return ws, res, nil
