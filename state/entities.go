@@ -316,10 +316,21 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	}
 	err = s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
 		// Written only if no change landed since the generation was read; otherwise the next run rebuilds it.
-		_, err := tx.ExecContext(ctx, `INSERT INTO entity_index (kind, generation, data)
-			SELECT ?1, ?2, ?3 WHERE COALESCE((SELECT generation FROM entity_generation WHERE kind = ?1), 0) = ?2
-			ON CONFLICT (kind) DO UPDATE SET generation = excluded.generation, data = excluded.data`, kind, gen, blob)
-		return err
+		var now int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT generation FROM entity_generation WHERE kind = ?), 0)`,
+			kind).Scan(&now); err != nil || now != gen {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM entity_index WHERE kind = ?`, kind); err != nil {
+			return err
+		}
+		for part, start := 0, 0; start < len(blob); part, start = part+1, start+indexPartSize {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO entity_index (kind, part, generation, data) VALUES (?, ?, ?, ?)`,
+				kind, part, gen, blob[start:min(start+indexPartSize, len(blob))]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -327,9 +338,19 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	return x, nil
 }
 
-// cachedIndex reads the cached index blob of kind through the driver, which hands over the one copy it makes
-// (database/sql would copy it again: 90 MB more at three million entities). data is nil without a cache.
+// indexPartSize is the size of the parts the index cache is stored in: small enough that SQLite's own copy of
+// a part is no burden, large enough that a million entities take a handful of rows.
+const indexPartSize = 4 << 20
+
+// cachedIndex reads the cached index blob of kind, its parts straight into one buffer of the whole size through
+// the driver (database/sql would copy each part once more). data is nil without a complete cache of one
+// generation.
 func (s *Store) cachedIndex(ctx context.Context, kind string) (gen int64, data []byte, err error) {
+	var size, parts int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(SUM(length(data)), 0), COUNT(*) FROM entity_index WHERE kind = ?`,
+		kind).Scan(&size, &parts); err != nil || parts == 0 {
+		return 0, nil, err
+	}
 	conn, err := s.reader.Conn(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -340,24 +361,34 @@ func (s *Store) cachedIndex(ctx context.Context, kind string) (gen int64, data [
 		if !ok {
 			return errors.New("the sqlite driver cannot query a raw connection")
 		}
-		rows, err := q.QueryContext(ctx, `SELECT generation, data FROM entity_index WHERE kind = ?`,
+		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`,
 			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		dest := make([]driver.Value, 2)
-		if err := rows.Next(dest); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
+		buf := make([]byte, 0, size)
+		dest := make([]driver.Value, 3)
+		for want := int64(0); ; want++ {
+			if err := rows.Next(dest); err == io.EOF {
+				break
+			} else if err != nil {
+				return err
+			}
+			part, pOK := dest[0].(int64)
+			g, gOK := dest[1].(int64)
+			b, bOK := dest[2].([]byte)
+			if !pOK || !gOK || !bOK {
+				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
+			}
+			if part != want || (want > 0 && g != gen) || int64(len(buf)+len(b)) > size {
+				return nil // parts missing or of mixed generations: no usable cache
+			}
+			gen, buf = g, append(buf, b...)
 		}
-		g, gOK := dest[0].(int64)
-		b, bOK := dest[1].([]byte)
-		if !gOK || !bOK {
-			return fmt.Errorf("unexpected column types %T, %T", dest[0], dest[1])
+		if int64(len(buf)) == size {
+			data = buf
 		}
-		gen, data = g, b
 		return nil
 	})
 	return gen, data, err

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 )
 
@@ -132,4 +133,51 @@ func indexBlob(keys []string, refs []EntityRef, raws []uint64) []byte {
 		b = appendIndexEntry(b, k, refs[i], raws[i])
 	}
 	return b
+}
+
+// A checkpoint whose index cache takes several parts loads from them as it was built.
+func TestEntityIndexCacheInParts(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	const n = 200_000 // about 7 MB of index: two parts
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 100 {
+		args := make([]any, 0, 300)
+		for k := i; k < i+100; k++ {
+			key := fmt.Sprintf("%010d", k)
+			args = append(args, key, "C-"+key, int64(k))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES `+
+			repeatTuple(`('customers', ?, ?, ?, '2026-01-01T00:00:00.000Z')`, 100), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bumpGeneration(ctx, tx, "customers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	built, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil || parts < 2 {
+		t.Fatalf("the cache has %d parts (%v), want several", parts, err)
+	}
+	cached, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.Len() != n || cached.Len() != n || cached.data != built.data {
+		t.Fatalf("cached index of %d entities differs from the built one of %d", cached.Len(), built.Len())
+	}
+	if i, ok := cached.Lookup("0000123456"); !ok || cached.Ref(i) != (EntityRef{RemoteID: "C-0000123456", RowHash: 123456}) {
+		t.Fatalf("lookup in the cached index: %d %v %+v", i, ok, cached.Ref(i))
+	}
 }
