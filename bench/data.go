@@ -39,6 +39,22 @@ type Dataset struct {
 	// NoEmail leaves the contact e-mail blank (benchtool suite -no-email), to see what the platform's e-mail
 	// uniqueness check costs.
 	NoEmail bool
+	// Logins adds a passwordHash column (a made-up native hash per row): a tenant migration with logins, which
+	// import creates through the bulk endpoint.
+	Logins bool
+}
+
+// Header is the data set's header: CustomerHeader, plus passwordHash with Logins.
+func (d Dataset) Header() []string {
+	if d.Logins {
+		return append(append([]string(nil), CustomerHeader...), "passwordHash")
+	}
+	return CustomerHeader
+}
+
+// PasswordHash is the made-up native password hash of row i (the platform's form: iterations, salt, hash).
+func PasswordHash(i int) string {
+	return fmt.Sprintf("1:10000:%016x:%032x", uint64(i)*0x9E3779B97F4A7C15, uint64(i+1)*0xBF58476D1CE4E5B9)
 }
 
 // EveryNth returns a revision function giving every n-th row (0, n, 2n, ...) revision rev: exactly
@@ -81,10 +97,14 @@ func (d Dataset) Row(cells []string, i int) []string {
 	if i%4 == 0 {
 		regID = fmt.Sprintf("HRB%07d", i%9999991)
 	}
-	return append(cells,
+	cells = append(cells,
 		CustomerKey(i), "", titles[i%len(titles)], firstNames[i%len(firstNames)], middle, last, email, phone,
 		"Company "+strconv.Itoa(i%5000), languages[i%len(languages)], currencies[i%len(currencies)], "main",
 		strconv.FormatBool(i%13 != 0), strconv.FormatBool(i%11 == 0), typ, regID, "")
+	if d.Logins {
+		cells = append(cells, PasswordHash(i))
+	}
+	return cells
 }
 
 // Write writes the data set to path as CSV or XLSX (by extension; the XLSX sheet is named "customers" so
@@ -94,11 +114,12 @@ func (d Dataset) Write(path string) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	if err := w.WriteHeader(CustomerHeader); err != nil {
+	header := d.Header()
+	if err := w.WriteHeader(header); err != nil {
 		_ = w.Abort()
 		return fmt.Errorf("write header of %s: %w", path, err)
 	}
-	cells := make([]string, 0, len(CustomerHeader))
+	cells := make([]string, 0, len(header))
 	for i := 0; i < d.Rows; i++ {
 		if err := w.Write(d.Row(cells, i)); err != nil {
 			_ = w.Abort()

@@ -148,6 +148,7 @@ type ImportReport struct {
 	ResumedRun     int64   `json:"resumedRun"`
 	ResumedPending int     `json:"resumedPending"`
 	Stopped        string  `json:"stopped"`
+	LoginsImported int     `json:"loginsImported"`
 }
 
 // Import runs `custsync import --json` with the extra flags and files, and decodes its report. The report is

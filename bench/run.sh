@@ -4,7 +4,7 @@
 #   bash bench/run.sh            full sizes (first imports of 100k, 1M and 3M rows, 1M-row no-op and deltas, ...):
 #                                about 2 hours on 2 cores, most of it the 4.1M creates of the first imports
 #   bash bench/run.sh --quick    small sizes: a few minutes
-#   bash bench/run.sh --only noop,delta   a subset (noop, delta, tps, unlimited, first, delta1m, xlsx, export;
+#   bash bench/run.sh --only noop,delta   a subset (noop, delta, tps, unlimited, first, delta1m, xlsx, export, logins;
 #                                delta1m and export use the tenant that first fills)
 #
 # Everything runs on loopback against a sandbox started by the suite; data, state files and binaries live in

@@ -348,36 +348,28 @@ func hasAccountFlags(rec mapping.Record) bool {
 }
 
 // setImportedFlags gives the imported customers at the indexes flagged the account flags of their rows (active,
-// onHold), which the bulk import does not take: it reads them back in one search and patches those whose
-// platform value (the tenant's default for new customers) differs.
+// onHold), which the bulk import does not take: a new customer gets the tenant's defaults
+// (customerActiveOnCreation), read once per run from the first customer imported, and only the customers whose
+// rows differ from them are patched.
 func (r *runner) setImportedFlags(ctx context.Context, ops []*op, flagged []int) error {
 	if len(flagged) == 0 {
 		return nil
 	}
-	ids := make([]string, len(flagged))
-	for i, k := range flagged {
-		ids[i] = fmt.Sprintf("%q", ops[k].RemoteID)
-	}
-	held := map[string]remote.Doc{}
-	for doc, err := range r.rc.SearchCustomers(ctx, "id:("+strings.Join(ids, ",")+")", remote.ListOptions{PageSize: remote.MaxImportBatch}) {
-		if err != nil {
-			if ctx.Err() != nil || isRunFatal(err) {
-				return err
-			}
-			for _, k := range flagged {
-				r.fail(ops[k], statusOf(err), fmt.Sprintf("created with its login, but its active and onHold could not be read back: %v", err))
-			}
-			return nil
+	defaults, err := r.newCustomerFlags(ctx, ops[flagged[0]].RemoteID)
+	if err != nil {
+		if ctx.Err() != nil || isRunFatal(err) {
+			return err
 		}
-		if id, ok := doc["id"].(string); ok {
-			held[id] = doc
+		for _, k := range flagged {
+			r.fail(ops[k], statusOf(err), fmt.Sprintf("created with its login, but the tenant's active and onHold for new customers could not be read: %v", err))
 		}
+		return nil
 	}
 	for _, k := range flagged {
 		o := ops[k]
 		patch := map[string]any{}
 		for _, name := range accountFlags {
-			if v, ok := o.rec.Get(name); ok && !v.IsClear() && held[o.RemoteID][name] != v.Interface() {
+			if v, ok := o.rec.Get(name); ok && !v.IsClear() && defaults[name] != v.Interface() {
 				patch[name] = v.Interface()
 			}
 		}
@@ -393,4 +385,23 @@ func (r *runner) setImportedFlags(ctx context.Context, ops []*op, flagged []int)
 		r.succeedLogin(o)
 	}
 	return nil
+}
+
+// newCustomerFlags returns the account flags the tenant gives a new customer, read from the imported customer
+// id the first time and kept for the run.
+func (r *runner) newCustomerFlags(ctx context.Context, id string) (map[string]any, error) {
+	r.flagsMu.Lock()
+	defer r.flagsMu.Unlock()
+	if r.flagDefaults != nil {
+		return r.flagDefaults, nil
+	}
+	doc, err := r.rc.GetCustomer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.flagDefaults = map[string]any{}
+	for _, name := range accountFlags {
+		r.flagDefaults[name] = doc[name]
+	}
+	return r.flagDefaults, nil
 }

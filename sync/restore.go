@@ -245,6 +245,7 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		}
 		return &op{PlannedOp: state.PlannedOp{Kind: kind, ERPKey: key, RemoteID: remoteID, Action: action}, entity: e, undo: &undoChange{}}, true
 	}
+	var alreadyGone int
 	err = st.ScanDeletions(ctx, state.DeletionFilter{RunID: run.ID, IncludeAcked: true}, func(d state.DeletionEntry) error {
 		if d.Reason == state.ReasonDeletedInPlatform {
 			return nil // found deleted, not deleted by the run
@@ -253,9 +254,13 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		if !ok {
 			return nil
 		}
-		if len(d.PreImage) == 0 || decodeJSON(d.PreImage, &o.undo.pre) != nil || o.undo.pre == nil {
+		if len(d.PreImage) == 0 {
+			alreadyGone++ // the record was gone before the run's delete: there is nothing to put back
+			return nil
+		}
+		if err := decodeJSON(d.PreImage, &o.undo.pre); err != nil || o.undo.pre == nil {
 			p.unplanned = append(p.unplanned, rowError{entity: o.entity, key: d.ERPKey, action: "restore",
-				reason: fmt.Sprintf("the run deleted it, but the deletion log has no record of it as it was (%s was already gone), so it cannot be created again", d.RemoteID)})
+				reason: fmt.Sprintf("the deletion log's record of %s as it was cannot be read, so it cannot be created again", d.RemoteID)})
 			return nil
 		}
 		p.recreate[o.entity] = append(p.recreate[o.entity], o)
@@ -263,6 +268,9 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 	})
 	if err != nil {
 		return nil, err
+	}
+	if alreadyGone > 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("%d deletes of run %d found their record gone already; there is nothing to create again", alreadyGone, run.ID))
 	}
 	imaged := map[int64]bool{}
 	err = st.ScanUpdateImages(ctx, run.ID, func(im state.UpdateImageRow) error {

@@ -72,5 +72,5 @@ var scopeNeeds = []scopeNeed{
 		remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment}},
 	// A tenant migration with logins: the retention window and the bulk import of customers with passwords.
 	{"migration", "", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers,
-		remote.SearchCustomers, remote.GetCustomer}},
+		remote.GetCustomer, remote.PatchCustomer}},
 }

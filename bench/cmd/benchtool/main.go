@@ -65,8 +65,9 @@ func genCmd(args []string) error {
 	every := fs.Int("every", 0, "give every K-th row revision -rev (0: none)")
 	rev := fs.Int("rev", 1, "revision of the changed rows")
 	noEmail := fs.Bool("no-email", false, "leave the contact e-mail blank")
+	logins := fs.Bool("logins", false, "add a passwordHash column (a migration with logins)")
 	_ = fs.Parse(args)
-	d := bench.Dataset{Rows: *rows, NoEmail: *noEmail}
+	d := bench.Dataset{Rows: *rows, NoEmail: *noEmail, Logins: *logins}
 	if *every > 0 {
 		d.Revision = bench.EveryNth(*every, *rev)
 	}

@@ -25,9 +25,9 @@ import (
 
 // sizes are the data set sizes of one suite run.
 type sizes struct {
-	noop, delta, tpsRows, unlimited, xlsx int
-	tps                                   float64
-	noopRuns                              int
+	noop, delta, tpsRows, unlimited, xlsx, logins int
+	tps                                           float64
+	noopRuns                                      int
 	// first are the first-import sizes (the last also gets a no-op re-run); deltaBig, one of them, is the
 	// tenant of the 1% delta and the export figures.
 	first    []int
@@ -35,9 +35,9 @@ type sizes struct {
 }
 
 var (
-	fullSizes = sizes{noop: 1_000_000, delta: 100_000, tpsRows: 10_000, tps: 500, unlimited: 50_000, xlsx: 1_000_000, noopRuns: 3,
+	fullSizes = sizes{noop: 1_000_000, delta: 100_000, tpsRows: 10_000, tps: 500, unlimited: 50_000, xlsx: 1_000_000, logins: 100_000, noopRuns: 3,
 		first: []int{100_000, 1_000_000, 3_000_000}, deltaBig: 1_000_000}
-	quickSizes = sizes{noop: 100_000, delta: 10_000, tpsRows: 2_000, tps: 500, unlimited: 5_000, xlsx: 100_000, noopRuns: 2,
+	quickSizes = sizes{noop: 100_000, delta: 10_000, tpsRows: 2_000, tps: 500, unlimited: 5_000, xlsx: 100_000, logins: 10_000, noopRuns: 2,
 		first: []int{10_000, 30_000, 100_000}, deltaBig: 100_000}
 )
 
@@ -74,7 +74,7 @@ func suiteCmd(ctx context.Context, args []string) error {
 	bin := fs.String("custsync", "", "custsync binary")
 	work := fs.String("work", "", "scratch directory (data, state files)")
 	quick := fs.Bool("quick", false, "smaller data sets (about a minute)")
-	only := fs.String("only", "", "comma-separated subset: noop,delta,tps,unlimited,first,delta1m,xlsx,export (delta1m and export need first)")
+	only := fs.String("only", "", "comma-separated subset: noop,delta,tps,unlimited,first,delta1m,xlsx,export,logins (delta1m and export need first)")
 	noEmail := fs.Bool("no-email", false, "leave the contact e-mail out of the data sets written over HTTP")
 	_ = fs.Parse(args)
 	if *bin == "" || *work == "" {
@@ -105,7 +105,7 @@ func suiteCmd(ctx context.Context, args []string) error {
 		run  func() error
 	}{
 		{"noop", s.noop}, {"delta", s.delta}, {"tps", s.tpsLimited}, {"unlimited", s.unlimited},
-		{"first", s.first}, {"delta1m", s.deltaMillion}, {"xlsx", s.xlsx}, {"export", s.export},
+		{"first", s.first}, {"delta1m", s.deltaMillion}, {"xlsx", s.xlsx}, {"export", s.export}, {"logins", s.logins},
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {
