@@ -299,7 +299,10 @@ func (r *runner) importLogins(ctx context.Context, batch *op) (state.Outcome, er
 			if res.Outcome == remote.ImportAdopted {
 				// The customer an earlier request created: it gets the row's fields as any create would.
 				if _, err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
-					r.settle(o, state.Outcome{}, err)
+					if ctx.Err() != nil || isRunFatal(err) {
+						return state.Outcome{}, err
+					}
+					r.fail(o, statusOf(err), err.Error())
 					continue
 				}
 			} else if hasAccountFlags(o.rec) {
@@ -310,6 +313,8 @@ func (r *runner) importLogins(ctx context.Context, batch *op) (state.Outcome, er
 		case remote.ImportFailed:
 			r.fail(o, res.Err.Status, res.Err.Error())
 		}
+		// An item the answer left out (ImportPending) stays planned: the next run's import adopts it if it was
+		// created.
 	}
 	if err := r.setImportedFlags(ctx, batch.batch, flagged); err != nil {
 		return state.Outcome{}, err
@@ -326,15 +331,6 @@ func (r *runner) succeedLogin(o *op) {
 	}
 	out.HTTPStatus = http.StatusCreated
 	r.logins.Add(1)
-	r.succeed(o, out)
-}
-
-// settle records the outcome of one op of a batch as runOps would.
-func (r *runner) settle(o *op, out state.Outcome, err error) {
-	if err != nil {
-		r.fail(o, statusOf(err), err.Error())
-		return
-	}
 	r.succeed(o, out)
 }
 

@@ -91,3 +91,43 @@ func TestRestoreFlags(t *testing.T) {
 		}
 	}
 }
+
+// A restore reports like an import (the same schema, mode restore), and state runs shows what each run can put
+// back.
+func TestRestoreJSONReportAndStateRuns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...); code != ExitOK {
+		t.Fatalf("import: %d\n%s%s", code, out, errOut)
+	}
+	writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Anna\n2,Bob\n")
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...); code != ExitOK {
+		t.Fatalf("second import: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runCLI(t, "--state", filepath.Join(dir, "state.db"), "state", "runs", "--json")
+	if code != ExitOK {
+		t.Fatalf("state runs: %d %s", code, errOut)
+	}
+	validReport(t, "stateRuns", out)
+	var runs []struct {
+		ID      int64        `json:"id"`
+		Restore *restoreJSON `json:"restore"`
+	}
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 2 || runs[0].Restore == nil || runs[0].Restore.Updates != 1 ||
+		runs[1].Restore == nil || runs[1].Restore.Creates != 2 {
+		t.Fatalf("state runs: %v %s", err, out)
+	}
+	code, out, errOut = runCLI(t, sandboxArgs(dir, "restore", "--run", "last", "--json")...)
+	if code != ExitOK {
+		t.Fatalf("restore: %d\n%s%s", code, out, errOut)
+	}
+	rep := validReport(t, "importReport", out)
+	if rep["mode"] != "restore" || rep["updated"] != 1.0 || rep["exitCode"] != 0.0 {
+		t.Errorf("restore report %s", out)
+	}
+	code, out, _ = runCLI(t, "--state", filepath.Join(dir, "state.db"), "state", "runs")
+	if code != ExitOK || !strings.Contains(out, "RESTORABLE") || !strings.Contains(out, "2 creates only") {
+		t.Errorf("state runs:\n%s", out)
+	}
+}
