@@ -522,19 +522,19 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 	return nil, apiErr
 }
 
-// decodeDoc decodes a JSON object answer.
+// decodeDoc decodes a JSON object answer (see docDecoder).
 func decodeDoc(r *request, body []byte) (Doc, error) {
-	var d Doc
-	if err := decodeJSON(body, &d); err != nil {
+	d, err := decodeOneDoc(body)
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: decode answer: %w", r.method, r.path, err)
 	}
 	return d, nil
 }
 
-// decodeDocs decodes a JSON array answer.
+// decodeDocs decodes a JSON array answer (see docDecoder).
 func decodeDocs(r *request, body []byte) ([]Doc, error) {
-	var ds []Doc
-	if err := decodeJSON(body, &ds); err != nil {
+	ds, err := decodeDocList(body)
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: decode answer: %w", r.method, r.path, err)
 	}
 	return ds, nil
