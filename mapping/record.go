@@ -285,7 +285,11 @@ func deletePath(m map[string]any, path string) {
 }
 
 func getPath(m map[string]any, path string) (any, bool) {
-	parts := strings.Split(path, ".")
+	return getParts(m, strings.Split(path, "."))
+}
+
+// getParts is getPath with the path split at its dots.
+func getParts(m map[string]any, parts []string) (any, bool) {
 	var cur any = m
 	for _, p := range parts {
 		mm, ok := cur.(map[string]any)

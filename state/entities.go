@@ -454,3 +454,29 @@ func decodeEntityIndex(data []byte) (*EntityIndex, error) {
 	}
 	return x, nil
 }
+
+// ScanRenamedEntities calls fn with the ERP key and platform id of every entity of kind whose platform id is
+// set and is not its ERP key (an id template other than the key itself, an adopted customer), in no
+// particular order. Where the id is the key, nothing needs looking up: that keeps joining a million exported
+// records to their keys cheap. Platform ids are unique per kind, so each id comes at most once.
+func (s *Store) ScanRenamedEntities(ctx context.Context, kind string, fn func(erpKey, remoteID string) error) error {
+	rows, err := s.reader.QueryContext(ctx, `SELECT erp_key, remote_id FROM entities
+		WHERE kind = ? AND remote_id <> '' AND remote_id <> erp_key`, kind)
+	if err != nil {
+		return fmt.Errorf("scan renamed %s entities: %w", kind, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, id string
+		if err := rows.Scan(&key, &id); err != nil {
+			return fmt.Errorf("scan renamed %s entities: %w", kind, err)
+		}
+		if err := fn(key, id); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan renamed %s entities: %w", kind, err)
+	}
+	return nil
+}

@@ -211,3 +211,28 @@ func (s *Store) CountMappings(ctx context.Context) (MappingCounts, error) {
 	}
 	return c, nil
 }
+
+// ScanMappedNumbers calls fn with the customer number and SD customer number of every mapping, in no
+// particular order, or with onlyRenamed of those whose SD customer number is not the customer number itself.
+// It reads nothing else, for joins over every mapping.
+func (s *Store) ScanMappedNumbers(ctx context.Context, onlyRenamed bool, fn func(customerNumber, sdCustomerNumber string) error) error {
+	rows, err := s.reader.QueryContext(ctx, `SELECT customer_number, sd_customer_number FROM sd_mappings
+		WHERE ?1 = 0 OR sd_customer_number <> customer_number`, boolInt(onlyRenamed))
+	if err != nil {
+		return fmt.Errorf("read mappings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var number, sdNumber string
+		if err := rows.Scan(&number, &sdNumber); err != nil {
+			return fmt.Errorf("read mappings: %w", err)
+		}
+		if err := fn(number, sdNumber); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read mappings: %w", err)
+	}
+	return nil
+}

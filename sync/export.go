@@ -152,7 +152,7 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 	ex := &exporter{st: st, rc: rc, opts: opts, start: start}
 	ex.normalise()
 	if needsRemote {
-		if ex.keys, err = loadKeyIndex(ctx, st); err != nil {
+		if ex.keys, err = loadKeyIndex(ctx, st, tables); err != nil {
 			return rep, err
 		}
 	}
@@ -289,7 +289,10 @@ func (s *exportSink) abort() {
 	_ = s.csv.Abort()
 }
 
-// keyIndex translates platform ids to ERP keys from the checkpoint and the SD mappings.
+// keyIndex translates platform ids to ERP keys from the checkpoint and the SD mappings. The maps of
+// customers, companies, locations and contacts hold only ids that are not their own key: a lookup that misses
+// gives the id itself, so the default id templates (the id is the key) need no entry, and an export of a
+// million customers does not load a million of them.
 type keyIndex struct {
 	customers map[string]string // customer number -> sdCustomerNumber
 	addresses map[string]string // "<customer number>/<address id>" -> addressKey
@@ -298,37 +301,49 @@ type keyIndex struct {
 	contacts  map[string]string // contact assignment id -> its key (companyKey/sdCustomerNumber)
 }
 
-func loadKeyIndex(ctx context.Context, st *state.Store) (*keyIndex, error) {
+// loadKeyIndex reads the keys the tables need: customers and addresses need the customers' (and their
+// own), the Customer Management entities everything but the addresses (their references and approval
+// groups name the others).
+func loadKeyIndex(ctx context.Context, st *state.Store, tables []string) (*keyIndex, error) {
 	k := &keyIndex{customers: map[string]string{}, addresses: map[string]string{}, companies: map[string]string{},
 		locations: map[string]string{}, contacts: map[string]string{}}
 	if st == nil {
 		return k, nil
 	}
-	simple := map[mapping.Entity]map[string]string{mapping.Customers: k.customers, mapping.Companies: k.companies,
-		mapping.Locations: k.locations, mapping.Contacts: k.contacts}
-	for e, m := range simple {
-		err := st.ScanEntities(ctx, string(e), func(en state.Entity) error {
-			if en.RemoteID != "" {
-				m[en.RemoteID] = en.ERPKey
+	simple := map[mapping.Entity]map[string]string{mapping.Customers: k.customers}
+	for _, t := range tables {
+		switch mapping.Entity(t) {
+		case mapping.Addresses:
+			err := st.ScanEntities(ctx, string(mapping.Addresses), func(en state.Entity) error {
+				if parts := mapping.SplitKey(en.ERPKey, 2); len(parts) == 2 && en.RemoteID != "" {
+					k.addresses[en.RemoteID] = parts[1]
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
+		case mapping.Companies, mapping.Locations, mapping.Contacts:
+			simple[mapping.Companies], simple[mapping.Locations], simple[mapping.Contacts] = k.companies, k.locations, k.contacts
+		}
+	}
+	for e, m := range simple {
+		err := st.ScanRenamedEntities(ctx, string(e), func(key, id string) error {
+			m[id] = key
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	err := st.ScanEntities(ctx, string(mapping.Addresses), func(en state.Entity) error {
-		if parts := mapping.SplitKey(en.ERPKey, 2); len(parts) == 2 && en.RemoteID != "" {
-			k.addresses[en.RemoteID] = parts[1]
+	// The SD mappings are the declared ERP relation and win over the checkpoint; one that names the customer's
+	// own number matters only where the checkpoint says otherwise.
+	err := st.ScanMappedNumbers(ctx, len(k.customers) == 0, func(number, sdNumber string) error {
+		if sdNumber == number {
+			delete(k.customers, number)
+		} else {
+			k.customers[number] = sdNumber
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The SD mappings are the declared ERP relation and win over the checkpoint.
-	err = st.ScanMappings(ctx, state.MappingFilter{}, func(m state.SDMapping) error {
-		k.customers[m.CustomerNumber] = m.SDCustomerNumber
 		return nil
 	})
 	if err != nil {
@@ -379,6 +394,10 @@ type exporter struct {
 	opts  ExportOptions
 	keys  *keyIndex
 	start time.Time
+	// keyMap, sortEntity and sortCols are reused from record to record (keyCells, record).
+	keyMap     map[string]string
+	sortEntity mapping.Entity
+	sortCols   []int
 
 	rows, pages atomic.Int64
 }
@@ -457,6 +476,19 @@ func (x *exporter) startProgress(name string) func(done bool) {
 	return startTicker(x.opts.ProgressEvery, report)
 }
 
+// keyCells returns the key columns of the record being exported (column, value, column, value, ...) in the
+// one map the exporter reuses for every record: the map lives only until the record is rendered.
+func (x *exporter) keyCells(columnValues ...string) map[string]string {
+	if x.keyMap == nil {
+		x.keyMap = map[string]string{}
+	}
+	clear(x.keyMap)
+	for i := 0; i+1 < len(columnValues); i += 2 {
+		x.keyMap[columnValues[i]] = columnValues[i+1]
+	}
+	return x.keyMap
+}
+
 // record keeps one exported platform record: its default columns and its mixin columns.
 func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys map[string]string) error {
 	mixins, err := mapping.MixinCells(doc)
@@ -465,7 +497,10 @@ func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys 
 		return fmt.Errorf("%s %s: %w", singular(e), id, err)
 	}
 	row := mapping.ExportRow(e, doc, keys, x.keys.ref, "")
-	if err := sp.add(sortKey(e, row), row, mixins); err != nil {
+	if x.sortCols == nil || x.sortEntity != e {
+		x.sortEntity, x.sortCols = e, sortColumns(e)
+	}
+	if err := sp.add(sortKey(x.sortCols, row), row, mixins); err != nil {
 		return err
 	}
 	x.rows.Add(1)
@@ -499,7 +534,7 @@ func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, sp *sp
 		}
 		key := x.keys.customer(id)
 		if e == mapping.Customers {
-			if err := x.record(sp, e, d, map[string]string{mapping.CustomerKeyColumn: key}); err != nil {
+			if err := x.record(sp, e, d, x.keyCells(mapping.CustomerKeyColumn, key)); err != nil {
 				return err
 			}
 			continue
@@ -514,7 +549,7 @@ func (x *exporter) exportCustomers(ctx context.Context, e mapping.Entity, sp *sp
 			if addrID == "" {
 				continue
 			}
-			keys := map[string]string{mapping.CustomerKeyColumn: key, mapping.AddressKeyColumn: x.keys.address(id, key, addrID)}
+			keys := x.keyCells(mapping.CustomerKeyColumn, key, mapping.AddressKeyColumn, x.keys.address(id, key, addrID))
 			if err := x.record(sp, e, addr, keys); err != nil {
 				return err
 			}
@@ -536,7 +571,7 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 		}
 		n++
 		id, _ := d["id"].(string)
-		keys := map[string]string{}
+		keys := x.keyCells()
 		switch e {
 		case mapping.Companies:
 			keys[mapping.CompanyKeyColumn] = x.keys.ref(mapping.Companies, id)
@@ -553,12 +588,26 @@ func (x *exporter) exportManaged(ctx context.Context, e mapping.Entity, list fun
 	return nil
 }
 
-// sortKey is the ERP key of an exported row, which orders the rows of its table.
-func sortKey(e mapping.Entity, row []string) string {
+// sortColumns are the positions of an entity's key columns in its export row, outermost first.
+func sortColumns(e mapping.Entity) []int {
 	cols := mapping.Columns(e)
-	var parts []string
+	var at []int
 	for _, k := range mapping.KeyColumns(e) {
-		if i := slices.Index(cols, k); i >= 0 && i < len(row) {
+		if i := slices.Index(cols, k); i >= 0 {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// sortKey is the ERP key of an exported row (its cells at the sortColumns), which orders the rows of its table.
+func sortKey(at []int, row []string) string {
+	if len(at) == 1 && at[0] < len(row) {
+		return row[at[0]]
+	}
+	parts := make([]string, 0, len(at))
+	for _, i := range at {
+		if i < len(row) {
 			parts = append(parts, row[i])
 		}
 	}

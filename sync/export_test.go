@@ -539,3 +539,66 @@ func TestExportReadsThroughAServerThatCapsThePageSize(t *testing.T) {
 		t.Fatalf("exported %d customers (report %d), want 45", got, rep.Rows("customers"))
 	}
 }
+
+// TestExportKeyIndexJoinsIDsAsTheCheckpointAndMappingsSay: the key index holds only ids that are not their
+// own key, and still gives every id the key it had when it held them all: the SD mapping's number first,
+// else the checkpoint's key, else the id itself; a mapping naming the customer's own number overrules a
+// checkpoint that says otherwise.
+func TestExportKeyIndexJoinsIDsAsTheCheckpointAndMappingsSay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	open := func(name string) *state.Store {
+		st, err := state.Open(ctx, filepath.Join(t.TempDir(), name+".db"), state.Binding{APIURL: "http://127.0.0.1:1", Tenant: "keys"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	synced := func(st *state.Store, keyAndID ...string) {
+		var outcomes []state.Outcome
+		for i := 0; i < len(keyAndID); i += 2 {
+			outcomes = append(outcomes, state.Outcome{Kind: string(mapping.Customers), ERPKey: keyAndID[i], Action: state.ActionCreate,
+				RemoteID: keyAndID[i+1], RowHash: uint64(i + 1), Snapshot: []byte(`{}`)})
+		}
+		if err := st.Commit(ctx, outcomes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mapped := func(st *state.Store, numberAndSD ...string) {
+		var ms []state.SDMapping
+		for i := 0; i < len(numberAndSD); i += 2 {
+			ms = append(ms, state.SDMapping{CustomerNumber: numberAndSD[i], SDCustomerNumber: numberAndSD[i+1]})
+		}
+		if err := st.PutMappings(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(st *state.Store, held int, want map[string]string) {
+		t.Helper()
+		k, err := loadKeyIndex(ctx, st, []string{string(mapping.Customers)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, key := range want {
+			if got := k.customer(id); got != key {
+				t.Errorf("customer %s: key %q, want %q", id, got, key)
+			}
+		}
+		if len(k.customers) != held {
+			t.Errorf("the index holds %d customers: %v; only ids that are not their key belong there", len(k.customers), k.customers)
+		}
+	}
+
+	renamed := open("renamed")
+	synced(renamed, "K1", "shop-1", "K2", "shop-2", "K3", "K3", "K5", "shop-5")
+	mapped(renamed, "shop-2", "shop-2", "K3", "SD-3", "web-4", "SD-4", "shop-5", "SD-5", "K6", "K6")
+	check(renamed, 4, map[string]string{"shop-1": "K1", "shop-2": "shop-2", "K3": "SD-3", "web-4": "SD-4", "shop-5": "SD-5",
+		"K6": "K6", "nobody": "nobody"})
+
+	// Every id its own key in the checkpoint: only the mappings that rename are read.
+	plain := open("plain")
+	synced(plain, "K1", "K1", "K2", "K2")
+	mapped(plain, "K1", "K1", "K2", "SD-2")
+	check(plain, 1, map[string]string{"K1": "K1", "K2": "SD-2", "K9": "K9"})
+}

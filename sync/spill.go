@@ -30,6 +30,9 @@ type spill struct {
 	ids   map[string]uint64 // mixin column -> number, in order of first appearance
 	names []string
 	buf   []byte
+	// block holds the bytes of the file from blockOff on that readAt read last.
+	block    []byte
+	blockOff int64
 }
 
 // spillRow locates one row: its key in spill.keys, its bytes in the file (24 bytes a row in memory).
@@ -126,7 +129,7 @@ func (s *spill) replay(at int, w rowWriter) error {
 		if seq != nil {
 			_, err = io.ReadFull(seq, buf)
 		} else {
-			_, err = s.f.ReadAt(buf, r.off)
+			err = s.readAt(buf, r.off)
 		}
 		if err != nil {
 			return spillCorrupt(err)
@@ -161,6 +164,36 @@ func (s *spill) replay(at int, w rowWriter) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// spillBlock is how much of the temporary file readAt reads at once.
+const spillBlock = 1 << 20
+
+// readAt fills buf from the temporary file at off. Rows the platform listed nearly in key order (pages
+// fetched concurrently, records created by several writers) are read back from the block the previous rows
+// came from: one read per block instead of a system call per row.
+func (s *spill) readAt(buf []byte, off int64) error {
+	if off >= s.blockOff && off+int64(len(buf)) <= s.blockOff+int64(len(s.block)) {
+		copy(buf, s.block[off-s.blockOff:])
+		return nil
+	}
+	if len(buf) > spillBlock {
+		_, err := s.f.ReadAt(buf, off)
+		return err
+	}
+	if s.block == nil {
+		s.block = make([]byte, spillBlock)
+	}
+	n, err := s.f.ReadAt(s.block[:min(int64(spillBlock), s.off-off)], off)
+	s.block, s.blockOff = s.block[:n], off
+	if n < len(buf) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	copy(buf, s.block)
 	return nil
 }
 
