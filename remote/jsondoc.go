@@ -37,14 +37,10 @@ var errDocSyntax = errors.New("invalid JSON")
 
 // decodeDocList decodes an answer that is an array of objects (null: none).
 func decodeDocList(data []byte) ([]Doc, error) {
-	d := docDecoder{data: data}
-	v, err := d.first()
-	if err != nil {
-		return nil, err
-	}
+	v, err := decodeFirst(data)
 	switch t := v.(type) {
 	case nil:
-		return nil, nil
+		return nil, err
 	case []any:
 		docs := make([]Doc, len(t))
 		for i, item := range t {
@@ -63,14 +59,10 @@ func decodeDocList(data []byte) ([]Doc, error) {
 
 // decodeOneDoc decodes an answer that is one object (null: none).
 func decodeOneDoc(data []byte) (Doc, error) {
-	d := docDecoder{data: data}
-	v, err := d.first()
-	if err != nil {
-		return nil, err
-	}
+	v, err := decodeFirst(data)
 	switch t := v.(type) {
 	case nil:
-		return nil, nil
+		return nil, err
 	case map[string]any:
 		return t, nil
 	}
@@ -93,13 +85,18 @@ func jsonKind(v any) string {
 	return "null"
 }
 
-// first decodes the first value of the data.
-func (d *docDecoder) first() (any, error) {
+// decodeFirst decodes the first value of data; on an error the value is nil.
+func decodeFirst(data []byte) (any, error) {
+	d := docDecoder{data: data}
 	d.space()
 	if d.pos == len(d.data) {
 		return nil, io.EOF
 	}
-	return d.value()
+	v, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (d *docDecoder) space() {
