@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"iter"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -80,12 +82,63 @@ func inQueries(field string, values []string, rest string) []string {
 	return queries
 }
 
-// lookupAll yields every record the queries match, query after query.
-func lookupAll(queries []string, list func(q string) iter.Seq2[Doc, error]) iter.Seq2[Doc, error] {
+// lookupAll yields every record the queries match. The queries are read at once, up to the client's
+// readers (--checkers), each through the page walker to its end; a query's records come together, the
+// queries in the order their answers arrive. Stopping the iteration cancels the queries still running.
+func (c *Client) lookupAll(ctx context.Context, queries []string, list func(ctx context.Context, q string) iter.Seq2[Doc, error]) iter.Seq2[Doc, error] {
 	return func(yield func(Doc, error) bool) {
-		for _, q := range queries {
-			for d, err := range list(q) {
+		if len(queries) == 1 {
+			for d, err := range list(ctx, queries[0]) {
 				if !yield(d, err) || err != nil {
+					return
+				}
+			}
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		type answer struct {
+			docs []Doc
+			err  error
+		}
+		answers := make(chan answer)
+		go func() {
+			defer close(answers)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			slots := make(chan struct{}, cmp.Or(max(c.cfg.Readers, 0), 8))
+			for _, q := range queries {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-slots }()
+					var a answer
+					for d, err := range list(ctx, q) {
+						if err != nil {
+							a.err = err
+							break
+						}
+						a.docs = append(a.docs, d)
+					}
+					select {
+					case answers <- a:
+					case <-ctx.Done():
+					}
+				}()
+			}
+		}()
+		for a := range answers {
+			if a.err != nil {
+				yield(nil, a.err)
+				return
+			}
+			for _, d := range a.docs {
+				if !yield(d, nil) {
 					return
 				}
 			}
@@ -100,7 +153,7 @@ func (c *Client) CustomersWhere(ctx context.Context, field string, values []stri
 	if strings.HasPrefix(field, "mixins.") && !slices.Contains(expand, "mixin:*") {
 		expand = append(slices.Clone(expand), "mixin:*")
 	}
-	return lookupAll(inQueries(field, values, ""), func(q string) iter.Seq2[Doc, error] {
+	return c.lookupAll(ctx, inQueries(field, values, ""), func(ctx context.Context, q string) iter.Seq2[Doc, error] {
 		return c.SearchCustomers(ctx, q, ListOptions{Expand: expand})
 	})
 }
@@ -168,7 +221,7 @@ func filterDocs(all iter.Seq2[Doc, error], keep func(Doc) bool) iter.Seq2[Doc, e
 // managementWhere yields the records of a Customer Management collection whose field equals one of values,
 // among those that also match rest (a q expression, "" for none).
 func (c *Client) managementWhere(ctx context.Context, collection, field string, values []string, rest string) iter.Seq2[Doc, error] {
-	return lookupAll(inQueries(field, values, rest), func(q string) iter.Seq2[Doc, error] {
+	return c.lookupAll(ctx, inQueries(field, values, rest), func(ctx context.Context, q string) iter.Seq2[Doc, error] {
 		return c.managementList(ctx, collection, ListOptions{Q: q})
 	})
 }

@@ -402,6 +402,13 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 	case state.ActionCreate:
 		var err error
 		if created, err = createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
+			switch {
+			case !isDuplicateAccount(err):
+			case r.opts.Adopt:
+				return r.adoptByEmail(ctx, o, err)
+			default:
+				err = fmt.Errorf("%w (another customer on the platform holds this e-mail address: import --adopt takes it over)", err)
+			}
 			return state.Outcome{}, err
 		}
 	case state.ActionUpdate:
@@ -425,9 +432,22 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 
 // applyAddress creates or updates an address of a customer.
 func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error) {
+	adopted, err := r.adoptedAddress(ctx, o)
+	if err != nil {
+		return state.Outcome{}, err
+	}
 	customerID, addressID, ok := splitAddressID(o.RemoteID)
 	if !ok {
 		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
+	}
+	if adopted {
+		if len(o.diff) > 0 {
+			if err := updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff)); err != nil {
+				return state.Outcome{}, err
+			}
+		}
+		// Recorded as a create the platform did not make (200): a restore never deletes it.
+		return writtenOutcome(o, false, nil, nil)
 	}
 	var created bool
 	var base map[string]any

@@ -48,7 +48,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		rep.DeletedInPlatform = len(found.Deleted)
 	}
 	stream := newOpStream(st, &opts, sealer)
-	p, err := buildPlan(ctx, st, &opts, in, stream, retention)
+	p, err := buildPlan(ctx, st, rc, &opts, in, stream, retention)
 	if err == nil {
 		err = retention.err()
 	}
@@ -72,7 +72,10 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	rep.Rows = p.rows
 	rep.Warnings = p.warnings
 	if p.loginsIgnored > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before: a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before (or adopted): a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
+	}
+	if opts.Adopt && opts.DryRun && !opts.Live {
+		rep.Warnings = append(rep.Warnings, "--adopt: this dry run did not ask the platform, so rows it would adopt are listed as creates (add --live to look them up)")
 	}
 	entityCounts(rep, p)
 	reportInvalid(rep, p)
@@ -181,6 +184,7 @@ func entityCounts(rep *Report, p *plan) {
 	for e, ep := range p.entities {
 		c := rep.entity(e)
 		c.Unchanged += ep.unchanged + len(ep.refresh) + ep.streamed.refresh
+		c.Adopted += ep.streamed.adoptedAsIs
 		c.Ignored += ep.ignored
 		c.Held += ep.held
 	}
@@ -244,6 +248,7 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 		c := rep.entity(e)
 		c.Created += len(ep.creates) + ep.streamed.creates
 		c.Updated += len(ep.updates) + ep.streamed.updates
+		c.Adopted += ep.streamed.adopted
 		for _, o := range ep.creates {
 			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
 		}
@@ -276,6 +281,9 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 
 func change(o *op, fields []mapping.FieldChange) PlannedChange {
 	pc := PlannedChange{Entity: string(o.entity), Key: o.ERPKey, Action: string(o.Action), Fields: fields}
+	if o.adopted {
+		pc.Action = "adopt"
+	}
 	if o.Action == state.ActionDelete {
 		pc.Action += " (" + string(o.Reason) + ")"
 	}

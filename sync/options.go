@@ -116,6 +116,15 @@ type Options struct {
 	// are still found when an update meets a 404.
 	DetectDeletions bool
 
+	// Adopt takes over the records the platform holds already for rows not in the checkpoint instead of
+	// creating them twice (adopt.go); KeyField is the dotted path of a platform customer field holding the
+	// ERP number (e.g. "mixins.erp.customerNumber"), one of the ways a customer is found.
+	Adopt    bool
+	KeyField string
+	// Live makes a dry run ask the platform what the real run would meet: the adoptions, the creates the
+	// platform would refuse (an e-mail address held by another customer).
+	Live bool
+
 	// DeleteDespiteFailures makes the planned deletes even when rows failed (see holdDeletes).
 	DeleteDespiteFailures bool
 

@@ -13,6 +13,7 @@ import (
 
 	"custsync/formats"
 	"custsync/mapping"
+	"custsync/remote"
 	"custsync/state"
 )
 
@@ -43,7 +44,7 @@ type op struct {
 	// such creates, are the creates one bulk import request sends.
 	account *mapping.Account
 	batch   []*op
-	// adopted is set when the apply took over a record the platform held already (see adoptAssignment).
+	// adopted is set when the run takes over a record the platform held already (adopt.go, adoptAssignment).
 	adopted bool
 	// undo is what a restore op puts back (restore.go).
 	undo *undoChange
@@ -88,7 +89,7 @@ type entityPlan struct {
 
 // planned is the number of ops that change the platform, streamed or in memory.
 func (ep *entityPlan) planned() int {
-	return len(ep.creates) + len(ep.updates) + len(ep.deletes) + ep.streamed.creates + ep.streamed.updates
+	return len(ep.creates) + len(ep.updates) + len(ep.deletes) + ep.streamed.creates + ep.streamed.updates + ep.streamed.adopted
 }
 
 // plan is everything the run will do.
@@ -98,7 +99,10 @@ type plan struct {
 	// stream takes the creates and updates of streamed entities; dryRun: it only counts and lists them.
 	stream    *opStream
 	streamErr error
-	dryRun    bool
+	// adopter looks streamed creates up on the platform before they are journaled (adopt.go); nil when the
+	// run does not ask the platform.
+	adopter *adopter
+	dryRun  bool
 	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
 	// import they are a good part of the plan's memory.
 	keepCells bool
@@ -222,7 +226,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 }
 
 // buildPlan reads every row, validates and hashes it, and compares it with the checkpoint.
-func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
+func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
 		mapAll:     map[int]bool{},
@@ -273,7 +277,13 @@ func buildPlan(ctx context.Context, st *state.Store, opts *Options, in *Input, s
 		}
 		return nil
 	}
-	for _, src := range sources {
+	order := sources
+	if opts.asksPlatform() {
+		addresses := p.entities[mapping.Addresses] != nil && p.entities[mapping.Addresses].inInput
+		p.adopter = newAdopter(rc, st, opts, addresses)
+		order = customersFirst(sources)
+	}
+	for _, src := range order {
 		if err := readTable(ctx, p, src, views, ready, waitLoaded); err != nil {
 			_ = waitLoaded()
 			return nil, err

@@ -15,9 +15,10 @@ import (
 // Counts are the outcomes of one entity (or of the whole run).
 type Counts struct {
 	Created int `json:"created"`
-	// Adopted are records the platform held already (a contact assignment of the same customer and company,
-	// made by hand or by the platform's propagation) that the row took over: written in place and recorded
-	// in the checkpoint under the platform's id, instead of failing or being created twice.
+	// Adopted are records the platform held already that the row took over: with --adopt customers and
+	// addresses (adopt.go), always a contact assignment of the same customer and company (made by hand or by
+	// the platform's propagation). Written in place (only what differs) and recorded in the checkpoint under
+	// the platform's id, instead of failing or being created twice.
 	Adopted   int `json:"adopted"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`

@@ -43,6 +43,9 @@ const maxListedChanges = 10_000
 // streamCounts are the streamed ops of an entity, counted as they are planned.
 type streamCounts struct {
 	creates, updates, refresh int
+	// adopted are records the platform held that the run writes to (see adopt.go); adoptedAsIs those it only
+	// records, because they hold what the row says already.
+	adopted, adoptedAsIs int
 	// createChanges and updateChanges are what a dry run lists (see changeList).
 	createChanges, updateChanges changeList
 }
@@ -131,15 +134,34 @@ func (p *plan) emit(o *op) {
 	if p.streamErr != nil {
 		return
 	}
+	if a := p.adopter; a != nil && a.waits(p, o) {
+		a.pending = append(a.pending, o)
+		if o.entity == mapping.Customers {
+			a.pendingCustomers[o.ERPKey] = true
+		}
+		if len(a.pending) >= adoptGroup {
+			p.streamErr = p.flushAdoptions()
+		}
+		return
+	}
+	p.route(o)
+}
+
+// route resolves an op's references and journals it, an update once its snapshot is read (an adopted
+// record's previous state is the live one, read already).
+func (p *plan) route(o *op) {
 	resolveOpReferences(p, o)
-	if o.Action == state.ActionUpdate {
+	switch {
+	case o.adopted:
+		p.streamErr = p.put(o, len(o.diff) == 0)
+	case o.Action == state.ActionUpdate:
 		p.stream.update = append(p.stream.update, o)
 		if len(p.stream.update) >= snapshotGroup {
 			p.streamErr = p.flushUpdates()
 		}
-		return
+	default:
+		p.streamErr = p.put(o, false)
 	}
-	p.streamErr = p.put(o, false)
 }
 
 // flushUpdates reads the checkpoint snapshots of the waiting updates and puts each as an update or, if it
@@ -192,8 +214,12 @@ func (o *op) setPrev(raw json.RawMessage) error {
 func (p *plan) put(o *op, refresh bool) error {
 	sc := &p.entity(o.entity).streamed
 	switch {
+	case refresh && o.adopted:
+		sc.adoptedAsIs++
 	case refresh:
 		sc.refresh++
+	case o.adopted:
+		sc.adopted++
 	case o.Action == state.ActionCreate:
 		sc.creates++
 	default:
@@ -201,6 +227,8 @@ func (p *plan) put(o *op, refresh bool) error {
 	}
 	if p.dryRun {
 		switch {
+		case o.adopted:
+			sc.updateChanges.add(change(o, o.diff))
 		case refresh:
 		case o.Action == state.ActionCreate:
 			sc.createChanges.add(change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
@@ -227,6 +255,11 @@ func (p *plan) finishStream() error {
 	if p.streamErr != nil {
 		return p.streamErr
 	}
+	if p.adopter != nil && len(p.adopter.pending) > 0 {
+		if err := p.flushAdoptions(); err != nil {
+			return err
+		}
+	}
 	if len(p.stream.update) > 0 {
 		if err := p.flushUpdates(); err != nil {
 			return err
@@ -242,12 +275,14 @@ func (p *plan) finishStream() error {
 
 // The record of a streamed op: a flags byte, the table id + 1 (0: none), the raw hash, the mapped record,
 // then the input cells (flagCells), the checkpoint snapshot of an update (flagPrev) and the login of a create,
-// sealed with the run's key (flagAccount).
+// sealed with the run's key (flagAccount). flagAdopted marks the update of a record adopted from the platform,
+// whose previous state (flagPrev) is the live record.
 const (
 	flagRefresh = 1 << iota
 	flagCells
 	flagPrev
 	flagAccount
+	flagAdopted
 )
 
 func (o *op) appendRecord(b []byte, refresh bool, sealer *accountSealer) []byte {
@@ -263,6 +298,9 @@ func (o *op) appendRecord(b []byte, refresh bool, sealer *accountSealer) []byte 
 	}
 	if o.account != nil {
 		flags |= flagAccount
+	}
+	if o.adopted {
+		flags |= flagAdopted
 	}
 	b = append(b, flags)
 	src := 0
@@ -306,7 +344,8 @@ func decodeOp(j state.Op, sources []*InputTable, sealer *accountSealer) (o *op, 
 		return nil, false, errBadOpRecord
 	}
 	b = b[1+n:]
-	o = &op{PlannedOp: j.PlannedOp, seq: j.Seq, entity: mapping.Entity(j.Kind), rawHash: binary.LittleEndian.Uint64(b)}
+	o = &op{PlannedOp: j.PlannedOp, seq: j.Seq, entity: mapping.Entity(j.Kind), rawHash: binary.LittleEndian.Uint64(b),
+		adopted: flags&flagAdopted != 0}
 	o.PlannedOp.Record = nil
 	if o.rec, b, err = mapping.DecodeRecord(b[8:]); err != nil {
 		return nil, false, errBadOpRecord

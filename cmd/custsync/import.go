@@ -24,6 +24,9 @@ func importCommand() *cli.Command {
 		bomFlag(),
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
 		&cli.BoolFlag{Name: "send-password-reset", Usage: "let the platform e-mail a password-reset link to each customer created (off by default)"},
+		&cli.BoolFlag{Name: "adopt", Usage: "take over the records the platform holds already (customers by number, --key-field or e-mail; addresses by place) instead of creating them twice"},
+		&cli.StringFlag{Name: "key-field", Usage: "with --adopt: dotted `PATH` of the platform customer field holding the ERP number (e.g. mixins.erp.customerNumber)"},
+		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the platform what the run would meet (adoptions, e-mail addresses held by other customers); only reads"},
 		&cli.BoolFlag{Name: "detect-deletions", Usage: "first list the platform's customers and record those deleted outside custsync (their rows are held)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},
@@ -152,13 +155,21 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	opts.ExitCode = ExitCode
 	opts.AllowEmpty = c.Bool("allow-empty")
 	opts.DetectDeletions = c.Bool("detect-deletions")
+	opts.Adopt, opts.KeyField, opts.Live = c.Bool("adopt"), strings.TrimSpace(c.String("key-field")), c.Bool("live")
+	if opts.Live && !opts.DryRun {
+		return opts, usageErrorf("--live goes with --dry-run (a real run asks the platform when --adopt needs it)")
+	}
+	if opts.KeyField != "" && !opts.Adopt {
+		return opts, usageErrorf("--key-field says how --adopt finds customers: add --adopt")
+	}
 	opts.Writers = c.Int("writers")
 	if opts.Writers < 1 {
 		return opts, usageErrorf("--writers must be at least 1")
 	}
 	opts.Logger = logger(c)
 	opts.Args = map[string]any{"files": opts.Files, "mode": opts.Mode, "maxDelete": opts.MaxDelete.String(),
-		"dryRun": opts.DryRun, "mapping": c.String("mapping"), "deleteDespiteFailures": opts.DeleteDespiteFailures}
+		"dryRun": opts.DryRun, "mapping": c.String("mapping"), "deleteDespiteFailures": opts.DeleteDespiteFailures,
+		"adopt": opts.Adopt, "keyField": opts.KeyField}
 	return opts, nil
 }
 

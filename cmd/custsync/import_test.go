@@ -101,3 +101,34 @@ func TestImportDecimalCommaAndDateFormatFlags(t *testing.T) {
 		t.Fatalf("bad --date-format: code %d %s", code, errOut)
 	}
 }
+
+// TestImportAdoptFlags: --dry-run --live lists the adoptions a populated tenant calls for, the real import
+// --adopt makes them, and --live without --dry-run or --key-field without --adopt are usage errors.
+func TestImportAdoptFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A shop's customer, made through another state file under a number custsync would not choose.
+	shop := writeFile(t, dir, "shop.csv", "customerNumber,sdCustomerNumber,firstName,lastName,contactEmail\n70000001,S1,Ann,Shop,Ann@Example.com\n")
+	args := func(state string, rest ...string) []string {
+		a := sandboxArgs(dir, rest...)
+		a[1] = filepath.Join(dir, state)
+		return a
+	}
+	if code, out, errOut := runCLI(t, args("shop.db", "import", shop)...); code != ExitOK {
+		t.Fatalf("shop: %d\n%s%s", code, out, errOut)
+	}
+	erp := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\nK1,Ann,Berg,ann@example.com\nK2,Bo,New,bo@example.com\n")
+	code, out, errOut := runCLI(t, args("erp.db", "import", "--adopt", "--dry-run", "--live", "-v", erp)...)
+	if code != ExitOK || !strings.Contains(out, "adopt    customers K1") || !strings.Contains(out, `lastName: "Shop" -> "Berg"`) ||
+		!strings.Contains(out, "create   customers K2") || !strings.Contains(out, "1 adopted") {
+		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, args("erp.db", "import", "--adopt", erp)...); code != ExitOK || !strings.Contains(out, "1 created") || !strings.Contains(out, "1 adopted") {
+		t.Fatalf("import: %d\n%s%s", code, out, errOut)
+	}
+	for _, bad := range [][]string{{"--live"}, {"--key-field", "mixins.erp.customerNumber"}} {
+		if code, _, errOut := runCLI(t, args("erp.db", append(append([]string{"import"}, bad...), erp)...)...); code != ExitUsage {
+			t.Errorf("%v: code %d\n%s", bad, code, errOut)
+		}
+	}
+}

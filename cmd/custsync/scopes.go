@@ -27,6 +27,9 @@ const (
 	// whenUnnamedAssignments: the platform holds contact assignments of the file's customers that no row
 	// names; check reads the companies above theirs to tell whether the platform propagated them.
 	whenUnnamedAssignments = "assignments no row names within a company hierarchy"
+	// whenAdopt: rows not synced yet are looked up on the platform before they are written (import --adopt,
+	// or a dry run with --live).
+	whenAdopt = "rows not synced yet, with --adopt or --dry-run --live"
 )
 
 // readsOf are the list endpoints that export and check page through per entity. Addresses are read
@@ -48,7 +51,9 @@ var scopeNeeds = []scopeNeed{
 	{"import", mapping.Locations, whenLocationCompanyKey, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity}},
 	{"import", mapping.Companies, "", []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
 	{"import", mapping.Customers, "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
+	{"import", mapping.Customers, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
 	{"import", mapping.Addresses, "", []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},
+	{"import", mapping.Addresses, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
 	{"import", mapping.Contacts, "", []remote.Endpoint{remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment,
 		remote.ListContactAssignments}},
 	{"export", mapping.Locations, "", readsOf[mapping.Locations]},

@@ -179,6 +179,17 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	if propagated != 1 {
 		t.Fatalf("%d assignments of 0000200001 to C1100, want the 1 the platform propagated", propagated)
 	}
+	// Rows not synced yet, looked up before they are written.
+	adoptCustomers := filepath.Join(edited, "adopt-customers.csv")
+	adoptAddresses := filepath.Join(edited, "adopt-addresses.csv")
+	if err := os.WriteFile(adoptCustomers, []byte("sdCustomerNumber,lastName,contactEmail\nNEW-1,New,new-1@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(adoptAddresses, []byte("sdCustomerNumber,addressKey,contactName,street,city\n0000200001,new,New,Weg 1,Bonn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("import", mapping.Customers, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "customers", adoptCustomers)
+	run("import", mapping.Addresses, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "addresses", adoptAddresses)
 	run("check", mapping.Contacts, whenUnnamedAssignments, "check", "--tps", "0", "--entity", "contacts", "--report", filepath.Join(dir, "gapped-check.csv"), gapped)
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
