@@ -3,9 +3,11 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/sandbox"
 )
 
 var tortureLong = flag.Bool("torture.long", false, "run the long torture test: 10k rows, 10 kills of the import, one kill of the sandbox")
@@ -127,11 +130,8 @@ func torture(t *testing.T, cfg tortureConfig, faults string, seed uint64) {
 	// The state file is bound to the API URL, so a restarted sandbox must come back on the same port.
 	addr := sb.Addr
 	tgt := Target{Bin: custsyncBin, APIURL: sb.URL, Tenant: "torture", State: filepath.Join(dir, "state.db")}
-	probe, err := remote.New(remote.Config{BaseURL: sb.URL, Tenant: tgt.Tenant, ClientID: SandboxClientID,
-		ClientSecret: SandboxClientSecret, MaxRetries: -1, RequestTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	probe := &customerProbe{cfg: remote.Config{BaseURL: sb.URL, Tenant: tgt.Tenant, ClientID: SandboxClientID,
+		ClientSecret: SandboxClientSecret, MaxRetries: -1, RequestTimeout: 2 * time.Second}}
 	rng := rand.New(rand.NewPCG(seed, uint64(cfg.rows)))
 	counts := tortureCounts{exits: map[int]int{}}
 	importArgs := []string{"--tps", "0", "--writers", "8", csv}
@@ -265,9 +265,38 @@ func waitOrExit(exited <-chan struct{}, d time.Duration) bool {
 	}
 }
 
+// customerProbe is the test's own view of the platform while imports run. Its client tries each request once
+// (the faults pass injects a fault into about one request in seven), and a client that could not get a token
+// keeps failing with that error for the rest of its life, as custsync's run stops once on it; the probe
+// outlives many runs and a sandbox restart, so it starts a new client instead.
+type customerProbe struct {
+	cfg     remote.Config
+	rc      *remote.Client
+	lastErr error
+}
+
+// exists reports whether the customer exists; a failed request reports false and is kept in lastErr.
+func (p *customerProbe) exists(ctx context.Context, id string) bool {
+	if p.rc == nil {
+		rc, err := remote.New(p.cfg)
+		if err != nil {
+			p.lastErr = err
+			return false
+		}
+		p.rc = rc
+	}
+	_, err := p.rc.GetCustomer(ctx, id)
+	var tokenErr *remote.TokenError
+	if errors.As(err, &tokenErr) {
+		p.rc = nil
+	}
+	p.lastErr = err
+	return err == nil
+}
+
 // waitForCustomer polls until the customer exists on the platform; it reports false if the process exited
 // first, and an error if neither happened within limit.
-func waitForCustomer(ctx context.Context, probe *remote.Client, id string, exited <-chan struct{}, limit time.Duration) (bool, error) {
+func waitForCustomer(ctx context.Context, probe *customerProbe, id string, exited <-chan struct{}, limit time.Duration) (bool, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
@@ -275,14 +304,14 @@ func waitForCustomer(ctx context.Context, probe *remote.Client, id string, exite
 			return false, nil
 		default:
 		}
-		if _, err := probe.GetCustomer(ctx, id); err == nil {
+		if probe.exists(ctx, id) {
 			return true, nil
 		}
 		if !waitOrExit(exited, 5*time.Millisecond) {
 			return false, nil
 		}
 	}
-	return false, fmt.Errorf("customer %s did not appear within %v and the import did not end", id, limit)
+	return false, fmt.Errorf("customer %s did not appear within %v and the import did not end (the probe's last answer: %v)", id, limit, probe.lastErr)
 }
 
 // checkPlatform fails the test unless the tenant holds exactly the data set (see platformProblems).
@@ -445,5 +474,37 @@ func TestSeedStateIsFaithful(t *testing.T) {
 	}
 	if len(problems) != 30 || !strings.Contains(problems[0], "lastName: file Huber") {
 		t.Errorf("platformProblems against the original data found %d problems, want the 30 changed rows: %v", len(problems), problems[:min(3, len(problems))])
+	}
+}
+
+// TestProbeOutlivesATokenFault holds the torture test's probe to seeing customers appear after its token
+// request met a fault: a client that failed to get a token keeps that failure, and a probe that kept it
+// never saw a row again, so no kill landed and the long faults pass waited out its limit.
+func TestProbeOutlivesATokenFault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := sandbox.New(sandbox.Options{Faults: sandbox.Faults{Error503: 1, Seed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	probe := &customerProbe{cfg: remote.Config{BaseURL: hs.URL, Tenant: "probe", ClientID: SandboxClientID,
+		ClientSecret: SandboxClientSecret, MaxRetries: -1, RequestTimeout: 2 * time.Second}}
+	var tokenErr *remote.TokenError
+	if probe.exists(ctx, "C1") || !errors.As(probe.lastErr, &tokenErr) {
+		t.Fatalf("with every request failing the probe must fail on its token: %v", probe.lastErr)
+	}
+	srv.SetFaults(sandbox.Faults{})
+	writer, err := remote.New(remote.Config{BaseURL: hs.URL, Tenant: "probe", ClientID: SandboxClientID, ClientSecret: SandboxClientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.MergeUpsertCustomer(ctx, "C1", remote.Doc{"lastName": "Huber"}); err != nil {
+		t.Fatal(err)
+	}
+	if !probe.exists(ctx, "C1") {
+		t.Errorf("the probe does not see the customer once the faults stopped: %v", probe.lastErr)
 	}
 }
