@@ -50,7 +50,8 @@ func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
 		}
 		body := rec.Payload()
 		// The account flags are not part of the merge-patch create's schema: custsync sends them in a PATCH
-		// after the create (sync.createCustomer), so the create PUT carries the rest.
+		// after the create where they differ from the tenant's creation defaults (runner.createCustomer in
+		// sync), so the create PUT carries the rest.
 		delete(body, "active")
 		delete(body, "onHold")
 		b, err := json.Marshal(body)

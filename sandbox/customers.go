@@ -558,9 +558,9 @@ func (s *Server) buildCustomer(id string, fields map[string]any, version int, cr
 			doc[k] = def
 		}
 	}
-	// active/onHold are account status flags: when a write does not send them they keep their value
-	// (new customers start active and not on hold, the platform's default tenant configuration).
-	for k, def := range map[string]bool{"active": true, "onHold": false} {
+	// active/onHold are account status flags: when a write does not send them they keep their value, and a
+	// new customer gets the tenant's creation defaults (customerActiveOnCreation, customerOnHoldOnCreation).
+	for k, def := range map[string]bool{"active": !s.opts.CustomersInactiveOnCreation, "onHold": s.opts.CustomersOnHoldOnCreation} {
 		if _, ok := doc[k].(bool); !ok {
 			if prev, ok := previous[k].(bool); ok {
 				doc[k] = prev

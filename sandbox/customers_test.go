@@ -175,6 +175,36 @@ func TestRecreateDeletedCustomersOption(t *testing.T) {
 	a.must(201, "PUT", cust+"/R1", map[string]any{})
 }
 
+// TestCustomerCreationDefaults: a customer created without active or onHold gets the tenant's creation
+// defaults (customerActiveOnCreation, customerOnHoldOnCreation), by every way of creating one; a later write
+// without them keeps what the customer has.
+func TestCustomerCreationDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts           Options
+		active, onHold bool
+	}{
+		{Options{}, true, false},
+		{Options{CustomersInactiveOnCreation: true, CustomersOnHoldOnCreation: true}, false, true},
+	} {
+		a := newTestAPI(t, tc.opts)
+		a.must(201, "PUT", cust+"/D1", `{"lastName":"Merge"}`, "Content-Type", "application/merge-patch+json")
+		a.must(201, "PUT", cust+"/D2", map[string]any{"lastName": "Put"})
+		a.must(201, "POST", cust, map[string]any{"id": "D3", "lastName": "Post"})
+		for _, id := range []string{"D1", "D2", "D3"} {
+			got := a.must(200, "GET", cust+"/"+id, nil).obj(t)
+			if got["active"] != tc.active || got["onHold"] != tc.onHold {
+				t.Errorf("%+v: %s created with active %v onHold %v, want %v %v", tc.opts, id, got["active"], got["onHold"], tc.active, tc.onHold)
+			}
+		}
+		a.must(200, "PATCH", cust+"/D1", map[string]any{"active": !tc.active})
+		a.must(204, "PUT", cust+"/D1", `{"lastName":"Again"}`, "Content-Type", "application/merge-patch+json")
+		if got := a.must(200, "GET", cust+"/D1", nil).obj(t); got["active"] != !tc.active || got["onHold"] != tc.onHold {
+			t.Errorf("%+v: a merge without the flags changed them: active %v onHold %v", tc.opts, got["active"], got["onHold"])
+		}
+	}
+}
+
 func TestCustomerListQuerySortPagingCount(t *testing.T) {
 	t.Parallel()
 	a := newTestAPI(t, Options{})

@@ -57,6 +57,11 @@ type Options struct {
 	// RecreateDeletedCustomers mirrors the tenant configuration enableRecreationOfDeletedCustomer:
 	// when false (the platform default) a deleted customer's number cannot be used again (409).
 	RecreateDeletedCustomers bool
+	// CustomersInactiveOnCreation and CustomersOnHoldOnCreation mirror the tenant configurations
+	// customerActiveOnCreation (false) and customerOnHoldOnCreation (true): the account flags a customer
+	// gets when its create does not set them. The platform defaults are active and not on hold.
+	CustomersInactiveOnCreation bool
+	CustomersOnHoldOnCreation   bool
 	// ContactPropagation mirrors the tenant configuration companyContactPropagation (seed 003): how a new
 	// contact assignment is copied within its company's hierarchy. "" means UPWARD, the platform default.
 	ContactPropagation Propagation

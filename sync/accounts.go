@@ -298,7 +298,7 @@ func (r *runner) importLogins(ctx context.Context, batch *op) (state.Outcome, er
 			}
 			if res.Outcome == remote.ImportAdopted {
 				// The customer an earlier request created: it gets the row's fields as any create would.
-				if _, err := createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
+				if _, err := r.createCustomer(ctx, o.RemoteID, o.rec); err != nil {
 					if ctx.Err() != nil || isRunFatal(err) {
 						return state.Outcome{}, err
 					}

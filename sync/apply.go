@@ -91,6 +91,8 @@ type runner struct {
 	// adoptedIDs are the platform ids of records adopted in this run, by entity and ERP key
 	// (withAdoptedRefs).
 	adoptedIDs map[mapping.Entity]map[string]string
+	// creation are the tenant's account flags for new customers, learned at the first create (writes.go).
+	creation creationDefaults
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
@@ -401,7 +403,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 	switch o.Action {
 	case state.ActionCreate:
 		var err error
-		if created, err = createCustomer(ctx, r.rc, o.RemoteID, o.rec); err != nil {
+		if created, err = r.createCustomer(ctx, o.RemoteID, o.rec); err != nil {
 			switch {
 			case !isDuplicateAccount(err):
 			case r.opts.Adopt:

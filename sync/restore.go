@@ -444,7 +444,7 @@ func (r *runner) recreate(ctx context.Context, o *op) (state.Outcome, error) {
 	if o.entity != mapping.Customers {
 		return r.applyManagement(ctx, o)
 	}
-	if _, err := createCustomer(ctx, r.rc, o.RemoteID, rec); err != nil {
+	if _, err := r.createCustomer(ctx, o.RemoteID, rec); err != nil {
 		if remote.IsConflict(err) {
 			return state.Outcome{}, fmt.Errorf("the platform refuses to reuse the number of a deleted customer unless the tenant's configuration enableRecreationOfDeletedCustomer is true: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"custsync/mapping"
 	"custsync/remote"
@@ -17,7 +18,8 @@ import (
 //
 //   - Customer create: PUT application/merge-patch+json (CustomerUpdateDto), so that blank cells keep what
 //     the platform may already hold. That schema has no active and no onHold; when the row sets them, a
-//     PATCH application/json (CustomerPatchBySellerDto) with just those follows.
+//     PATCH application/json (CustomerPatchBySellerDto) with just those follows, unless the platform created
+//     the customer with those values already (the tenant's creation defaults, see creationDefaults).
 //   - Customer update: PATCH application/json with the changed fields. A clear is null, which only the
 //     merge-patch schema takes (RFC 7396), and that one lacks active and onHold: an update that clears sends
 //     the merge patch, then the account flags, if they changed, as application/json.
@@ -63,20 +65,65 @@ func hasNull(v any) bool {
 }
 
 // createCustomer creates a customer, or merges the row into the one the platform holds under its number.
-// It reports whether the platform created it (rather than merging into one it had).
-func createCustomer(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) (bool, error) {
+// It reports whether the platform created it (rather than merging into one it had). The account flags the row
+// sets follow in a PATCH, except those a customer the platform created has already: the tenant's creation
+// defaults (see creationDefaults). A customer merged into keeps its flags, so it always gets the row's.
+func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Record) (bool, error) {
 	body := rec.Payload()
 	flags := takeAccountFlags(body)
-	created, err := rc.MergeUpsertCustomer(ctx, id, body)
+	created, err := r.rc.MergeUpsertCustomer(ctx, id, body)
 	if err != nil {
 		return false, err
 	}
-	if flags != nil {
-		if err := rc.PatchCustomer(ctx, id, flags); err != nil {
+	if flags != nil && created {
+		flags = r.creation.differing(ctx, r.rc, id, flags)
+	}
+	if len(flags) > 0 {
+		if err := r.rc.PatchCustomer(ctx, id, flags); err != nil {
 			return created, fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
 		}
 	}
 	return created, nil
+}
+
+// creationDefaults are the account flags the platform gives a customer it creates without them: the tenant's
+// configurations customerActiveOnCreation and customerOnHoldOnCreation, which custsync cannot read. They are
+// learned once per run by reading back the first customer a create made; from then on a created customer
+// whose row sets the defaults needs no PATCH, which on a first import halves the requests. Creates that run
+// while the first is read back send the row's flags, as they would without the defaults.
+type creationDefaults struct {
+	learning atomic.Bool
+	known    atomic.Bool
+	values   map[string]any // written once, before known is set
+}
+
+// differing returns the flags that differ from the creation defaults, for the customer id the platform just
+// created. The first call reads the customer to learn the defaults; a failed read only costs the PATCH.
+func (d *creationDefaults) differing(ctx context.Context, rc *remote.Client, id string, flags map[string]any) map[string]any {
+	if !d.known.Load() {
+		if !d.learning.CompareAndSwap(false, true) {
+			return flags
+		}
+		doc, err := rc.GetCustomer(ctx, id)
+		if err != nil {
+			d.learning.Store(false)
+			return flags
+		}
+		d.values = map[string]any{}
+		for _, k := range accountFlags {
+			if v, ok := doc[k].(bool); ok {
+				d.values[k] = v
+			}
+		}
+		d.known.Store(true)
+	}
+	out := map[string]any{}
+	for k, v := range flags {
+		if def, ok := d.values[k]; !ok || def != v {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // updateCustomer sends the changed fields of a customer.

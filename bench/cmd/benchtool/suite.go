@@ -166,7 +166,8 @@ func (s *suite) target(tenant string) bench.Target {
 
 // writeStats summarises the sandbox's request log for one tenant: the writes and the time between the
 // first and the last one. puts counts the PUTs alone: one per created record, whose create may take a second
-// write (a customer's active and onHold follow the create in a PATCH).
+// write (a customer's active and onHold follow the create in a PATCH where they differ from the tenant's
+// creation defaults, and a run's first create reads its customer back to learn those).
 type writeStats struct {
 	writes, puts, requests int
 	first, last            time.Time
