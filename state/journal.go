@@ -499,3 +499,12 @@ func (s *Store) SkipPendingOps(ctx context.Context, runID int64, kind, why strin
 	})
 	return n, err
 }
+
+// DropOps deletes every op journaled for the run, for a run whose plan is made again before anything of it
+// was applied; a journal begun afterwards starts each phase afresh.
+func (s *Store) DropOps(ctx context.Context, runID int64) error {
+	return s.writeTx(ctx, fmt.Sprintf("drop the plan of run %d", runID), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM ops WHERE run_id = ?`, runID)
+		return err
+	})
+}

@@ -163,74 +163,75 @@ func maskedCells(src *InputTable, cells []string) []string {
 	return cells
 }
 
-// retentionCheck is what the planner knows of the tenant's password migration retention window, read once
-// before planning when a customers table can carry legacy hashes.
+// retentionCheck decides whether the rows with legacy password hashes may be imported: the platform takes them
+// only while the tenant's password migration retention window is open. The planner notes those rows; the
+// window is read (one GET) only after every file was read and judged, and only if such rows exist, so a
+// damaged file stops the run before any request.
 type retentionCheck struct {
-	// needed is set when some table maps legacy hash columns; the other fields are then read.
-	needed bool
+	// legacy counts the rows with a legacy hash; the first maxListedRefusals are listed in legacyAt.
+	legacy   int
+	legacyAt []formats.Position
+	// read is set once the configuration was read: active, and ended for a window that has closed.
+	read   bool
 	active bool
-	ended  time.Time // the end date of a configuration whose window has closed; zero if none is set
-	// refused are the rows with a legacy hash while the window is not open: listed up to maxListedRefusals.
-	refused  []formats.Position
-	refusals int
+	ended  time.Time
 }
 
 const maxListedRefusals = 10
 
-// readRetention reads the retention configuration when any customers table maps legacy hash columns.
-func readRetention(ctx context.Context, rc *remote.Client, in *Input) (*retentionCheck, error) {
-	rt := &retentionCheck{}
-	for _, t := range in.Tables {
-		for _, m := range t.Mappers {
-			rt.needed = rt.needed || m.ReadsLegacyAuth()
-		}
+// note records a row whose login carries a legacy hash.
+func (rt *retentionCheck) note(a *mapping.Account, pos formats.Position) {
+	if a == nil || a.Legacy == nil {
+		return
 	}
-	if !rt.needed || rc == nil {
-		return rt, nil
+	rt.legacy++
+	if len(rt.legacyAt) < maxListedRefusals {
+		rt.legacyAt = append(rt.legacyAt, pos)
 	}
-	ret, ok, err := rc.GetRetention(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the password migration retention configuration, which legacy password hashes need: %w", err)
-	}
-	rt.active = ok && ret.Active(time.Now())
-	if ok && !rt.active {
-		rt.ended = ret.EndDate
-	}
-	return rt, nil
 }
 
-// admits reports whether a row's login may be imported, and records the rows it may not.
-func (rt *retentionCheck) admits(a *mapping.Account, pos formats.Position) bool {
-	if a == nil || a.Legacy == nil || rt.active {
-		return true
+// forget drops the rows noted, keeping what was read, for a plan made again.
+func (rt *retentionCheck) forget() { rt.legacy, rt.legacyAt = 0, nil }
+
+// settle reads the retention configuration if rows with legacy hashes were noted and it was not read yet, and
+// returns the refusal of the plan when the window is not open (see err).
+func (rt *retentionCheck) settle(ctx context.Context, rc *remote.Client) error {
+	if rt.legacy == 0 {
+		return nil
 	}
-	rt.refusals++
-	if len(rt.refused) < maxListedRefusals {
-		rt.refused = append(rt.refused, pos)
+	if !rt.read {
+		ret, ok, err := rc.GetRetention(ctx)
+		if err != nil {
+			return fmt.Errorf("read the password migration retention configuration, which legacy password hashes need: %w", err)
+		}
+		rt.read, rt.active = true, ok && ret.Active(time.Now())
+		if ok && !rt.active {
+			rt.ended = ret.EndDate
+		}
 	}
-	return false
+	return rt.err()
 }
 
 // err is the refusal of a plan with legacy hashes while the window is not open, nil otherwise.
 func (rt *retentionCheck) err() error {
-	if rt.refusals == 0 {
+	if rt.legacy == 0 || rt.active {
 		return nil
 	}
 	why := "the tenant has no password migration retention configuration"
 	if !rt.ended.IsZero() {
 		why = "the tenant's password migration retention window ended on " + rt.ended.Format(remote.DateLayout)
 	}
-	rows := make([]string, len(rt.refused))
-	for i, pos := range rt.refused {
+	rows := make([]string, len(rt.legacyAt))
+	for i, pos := range rt.legacyAt {
 		rows[i] = pos.String()
 	}
 	more := ""
-	if rt.refusals > len(rt.refused) {
-		more = fmt.Sprintf(" and %d more", rt.refusals-len(rt.refused))
+	if rt.legacy > len(rt.legacyAt) {
+		more = fmt.Sprintf(" and %d more", rt.legacy-len(rt.legacyAt))
 	}
 	return fmt.Errorf("%w: %d rows carry a legacy password hash (legacyAuth), which the platform imports only while a retention window is open, and %s; "+
 		"nothing was sent (open one with `custsync migration retention set --end YYYY-MM-DD`, or remove the legacyAuth columns): %s%s",
-		ErrInput, rt.refusals, why, strings.Join(rows, ", "), more)
+		ErrInput, rt.legacy, why, strings.Join(rows, ", "), more)
 }
 
 // errSettled tells runOps that an apply function recorded the outcomes of its ops itself (a batch).

@@ -266,6 +266,32 @@ func TestImportLegacyLoginsNeedAnOpenRetentionWindow(t *testing.T) {
 	}
 }
 
+// TestDamagedLegacyFileSendsNothing: the retention window is read only once the input was read and judged, and
+// only for rows that carry a legacy hash, so a file with legacy hashes that is not what its control total
+// says stops with no request, and a file whose rows carry none needs no read of the window.
+func TestDamagedLegacyFileSendsNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	// Two rows where the control total says three: found only once the file was read to its end.
+	short := e.file("customers.csv", legacyCSV)
+	if _, err := e.run(ctx, Options{ExpectRows: []RowCount{{Rows: 3}}}, short); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "--expect-rows says 3") {
+		t.Fatalf("import of a file short of its control total: %v", err)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Errorf("%d requests for a damaged file, want none", n)
+	}
+	none := e.file("customers.csv", "sdCustomerNumber,contactEmail,legacyAuth.algorithm,legacyAuth.hash\n0400004,plain@example.com,,\n")
+	if rep, err := e.run(ctx, Options{}, none); err != nil || rep.Created != 1 {
+		t.Fatalf("import without a legacy hash: %v", err)
+	}
+	for _, r := range e.srv.Requests() {
+		if strings.Contains(r.Path, "retention") {
+			t.Errorf("a file without legacy hashes read the retention window: %s %s", r.Method, r.Path)
+		}
+	}
+}
+
 // The journal keeps a create's login sealed: another run's key cannot open it, and the cells it keeps for the
 // result files are masked.
 func TestJournaledLoginsAreSealedAndCellsMasked(t *testing.T) {

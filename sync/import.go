@@ -31,26 +31,36 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err != nil {
 		return finish(err)
 	}
-	defer in.Close()
-	retention, err := readRetention(ctx, rc, in)
-	if err != nil {
-		return finish(err)
-	}
+	defer func() { in.Close() }() // a plan made again reads the input again
 	sealer, err := newAccountSealer()
 	if err != nil {
 		return finish(err)
 	}
-	if opts.DetectDeletions && !opts.DryRun {
-		found, err := DetectDeletedInPlatform(ctx, st, rc)
-		if err != nil {
-			return finish(fmt.Errorf("detect customers deleted on the platform: %w", err))
-		}
-		rep.DeletedInPlatform = len(found.Deleted)
-	}
+	// Nothing is sent before every file was read and judged: a damaged file stops the run with no request.
 	stream := newOpStream(st, &opts, sealer)
+	retention := &retentionCheck{}
 	p, err := buildPlan(ctx, st, rc, &opts, in, stream, retention)
 	if err == nil {
-		err = retention.err()
+		err = retention.settle(ctx, rc)
+	}
+	if err == nil && opts.DetectDeletions && !opts.DryRun {
+		var deleted int
+		deleted, err = detectDeletions(ctx, st, rc)
+		rep.DeletedInPlatform = deleted
+		if err == nil && deleted > 0 {
+			// The plan took those customers for synced: plan again, so that their rows are held.
+			in.Close()
+			if in, err = OpenInput(opts.input()); err == nil {
+				err = stream.restart(ctx)
+			}
+			if err == nil {
+				retention.forget()
+				p, err = buildPlan(ctx, st, rc, &opts, in, stream, retention)
+			}
+			if err == nil {
+				err = retention.settle(ctx, rc)
+			}
+		}
 	}
 	if err != nil {
 		rep, err = finish(err)
@@ -169,6 +179,16 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(ferr)
 	}
 	return rep, err
+}
+
+// detectDeletions records the customers deleted on the platform outside custsync (DetectDeletedInPlatform) and
+// returns how many it found.
+func detectDeletions(ctx context.Context, st *state.Store, rc *remote.Client) (int, error) {
+	found, err := DetectDeletedInPlatform(ctx, st, rc)
+	if err != nil {
+		return 0, fmt.Errorf("detect customers deleted on the platform: %w", err)
+	}
+	return len(found.Deleted), nil
 }
 
 // heldText is the part of a partial run's message about held deletes.

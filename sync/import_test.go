@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -486,13 +487,17 @@ func TestImportHoldsCustomersDeletedOnThePlatform(t *testing.T) {
 	}
 }
 
-func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
+// TestImportDetectDeletionsAfterReading: --detect-deletions lists the platform only once the input was read,
+// and the plan made before it knew of the deletion is made again, so that every row of the deleted customer is
+// held (its changed row, its unchanged address, its new address) and the run's journal holds only what it did.
+func TestImportDetectDeletionsAfterReading(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n3,Cy\n")
-	if _, err := e.run(ctx, Options{}, cust); err != nil {
-		t.Fatal(err)
+	addr := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country\n1,A,Ann,Hauptplatz 1,Graz,AT\n2,A,Bob,Hauptplatz 2,Linz,AT\n")
+	if rep, err := e.run(ctx, Options{}, cust, addr); err != nil {
+		t.Fatalf("%v %+v", err, rep.Failures)
 	}
 	if err := e.rc.DeleteCustomer(ctx, "2"); err != nil {
 		t.Fatal(err)
@@ -503,8 +508,28 @@ func TestImportDetectDeletionsBeforePlanning(t *testing.T) {
 		t.Fatalf("%v\n%s", err, rep.Summary())
 	}
 	dels, _ := e.st.ListDeletions(ctx, state.DeletionFilter{})
-	if len(dels) != 1 || dels[0].ERPKey != "2" {
+	if len(dels) != 2 || dels[0].ERPKey != "2" {
 		t.Fatalf("deletion log %+v", dels)
+	}
+
+	// Customer 3 is deleted too, while its row and customer 1's changed, and it gets a new address: the first
+	// plan journals the updates of 1 and 3 and the address create; the plan made again holds 3's rows.
+	if err := e.rc.DeleteCustomer(ctx, "3"); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", "sdCustomerNumber,firstName\n1,Anna\n2,Bob\n3,Cyril\n")
+	e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country\n1,A,Ann,Hauptplatz 1,Graz,AT\n2,A,Bob,Hauptplatz 2,Linz,AT\n3,B,Cy,Ring 3,Wels,AT\n")
+	e.srv.ResetRequests()
+	rep, err = e.run(ctx, Options{DetectDeletions: true}, cust, addr)
+	if err != nil || rep.DeletedInPlatform != 1 || rep.Updated != 1 || rep.Held != 4 || rep.Unchanged != 1 || rep.Failed != 0 {
+		t.Fatalf("want customer 1 updated, the rows of 2 and 3 held, 1's address unchanged: %v\n%s", err, rep.Summary())
+	}
+	if w := e.writes(); len(w) != 1 || w[http.MethodPatch] != 1 {
+		t.Errorf("writes %v, want the one PATCH of customer 1", w)
+	}
+	ops, err := e.st.CountOps(ctx, rep.RunID)
+	if err != nil || ops != (state.OpCounts{Done: 1}) {
+		t.Errorf("the run's journal: %+v, %v; want only the update it made", ops, err)
 	}
 }
 

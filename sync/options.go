@@ -111,9 +111,10 @@ type Options struct {
 	// table (formats.CSVStyleFor), whose delimiter they use too.
 	ResultsBOM *bool
 
-	// DetectDeletions lists the platform's customers before planning and records those deleted outside
-	// custsync (see DetectDeletedInPlatform); their rows are then held. Without it, deletions on the platform
-	// are still found when an update meets a 404.
+	// DetectDeletions lists the platform's customers once the input was read and planned, and records those
+	// deleted outside custsync (see DetectDeletedInPlatform); if it found any, the input is planned again, so
+	// that their rows are held. Without it, deletions on the platform are still found when an update meets a
+	// 404.
 	DetectDeletions bool
 
 	// Adopt takes over the records the platform holds already for rows not in the checkpoint instead of

@@ -124,8 +124,8 @@ type plan struct {
 	linkPlan linkPlan
 	// mapAll: ids of the tables whose rows are all mapped, no raw-hash fast path (see mapsLinksBothWays).
 	mapAll map[int]bool
-	// retention decides whether rows with legacy hashes may be imported; loginsIgnored counts rows with a login
-	// whose customer exists (a login comes only with a new customer).
+	// retention notes the rows with legacy hashes, which need an open retention window; loginsIgnored counts
+	// rows with a login whose customer exists (a login comes only with a new customer).
 	retention     *retentionCheck
 	loginsIgnored int
 }
@@ -693,9 +693,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	} else {
 		o.Action = state.ActionCreate
 		if rec.Account != nil {
-			if !p.retention.admits(rec.Account, row.Pos) {
-				return
-			}
+			p.retention.note(rec.Account, row.Pos)
 			o.account = rec.Account
 		}
 	}

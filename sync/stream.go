@@ -117,6 +117,23 @@ func (s *opStream) abandon(ctx context.Context, rep *Report) {
 	_ = s.st.FinishRun(context.WithoutCancel(ctx), s.runID, state.RunFailed, rep)
 }
 
+// restart drops what was journaled so far, for a plan made again in the same run (its run stays begun).
+func (s *opStream) restart(ctx context.Context) error {
+	if s.j == nil {
+		return nil
+	}
+	s.j.Abort()
+	if err := s.st.DropOps(ctx, s.runID); err != nil {
+		return err
+	}
+	j, err := s.st.BeginJournal(ctx, s.runID)
+	if err != nil {
+		return err
+	}
+	s.j, s.update = j, nil
+	return nil
+}
+
 // shelve keeps the journal of a run whose plan a guard refused as a complete plan that was never applied: the
 // run is recorded with status planned, which no later run resumes.
 func (s *opStream) shelve(ctx context.Context, rep *Report) error {

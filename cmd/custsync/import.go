@@ -27,7 +27,7 @@ func importCommand() *cli.Command {
 		&cli.BoolFlag{Name: "adopt", Usage: "take over the records the platform holds already (customers by number, --key-field or e-mail; addresses by place) instead of creating them twice"},
 		&cli.StringFlag{Name: "key-field", Usage: "with --adopt: dotted `PATH` of the platform customer field holding the ERP number (e.g. mixins.erp.customerNumber)"},
 		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the platform what the run would meet (adoptions, e-mail addresses held by other customers); only reads"},
-		&cli.BoolFlag{Name: "detect-deletions", Usage: "first list the platform's customers and record those deleted outside custsync (their rows are held)"},
+		&cli.BoolFlag{Name: "detect-deletions", Usage: "before writing, list the platform's customers and record those deleted outside custsync (their rows are held)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},
 	}

@@ -44,7 +44,8 @@ func syncedPlatform(t *testing.T) (*sandbox.Server, []string, string) {
 
 // TestDamagedCSVStopsWithNothingSent feeds files that are not whole, or not what the control total says, to a
 // tenant that holds their customers: each is an input error (exit 2) naming the file, in delta and in full
-// mode, and the platform sees no request at all.
+// mode, also with --detect-deletions (which lists the platform's customers only once the input was read), and
+// the platform sees no request at all.
 func TestDamagedCSVStopsWithNothingSent(t *testing.T) {
 	t.Parallel()
 	srv, global, dir := syncedPlatform(t)
@@ -62,8 +63,9 @@ func TestDamagedCSVStopsWithNothingSent(t *testing.T) {
 	}
 	for _, tc := range cases {
 		path := writeFile(t, t.TempDir(), "customers.csv", tc.content)
-		for _, mode := range []string{"delta", "full"} {
-			args := append(append(append([]string{}, global...), "import", "--tps", "0", "--mode", mode, "--max-delete", "100%"), tc.flags...)
+		for _, mode := range []string{"delta", "full", "delta --detect-deletions", "full --detect-deletions"} {
+			args := append(append([]string{}, global...), "import", "--tps", "0", "--max-delete", "100%", "--mode")
+			args = append(append(args, strings.Fields(mode)...), tc.flags...)
 			code, out, errOut := runCLI(t, append(args, path)...)
 			if code != ExitUsage || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "customers.csv") {
 				t.Errorf("%s, --mode %s: code %d, want %d naming the file and %q\n%s%s", tc.name, mode, code, ExitUsage, tc.want, out, errOut)
