@@ -10,7 +10,8 @@ import (
 // compares the platform record under the id an import would use. A record's own id comes from the mapping
 // (an explicit customerNumber, or the id template applied to the ERP key). The checkpoint's id for a key wins
 // over it; where the checkpoint does not know a customer, a customer adopted from the platform (AdoptedIDs:
-// `mappings pull`, or an earlier explicit customerNumber) keeps its number.
+// `mappings pull`, or an earlier explicit customerNumber) keeps its number, and so does a customer the run
+// creates with an explicit customerNumber (plan.notePlannedID, plan.knownID).
 
 // adoptedCustomerID returns the platform id of a customer key the checkpoint does not know: its adopted
 // number if it has one, else id, the record's own.

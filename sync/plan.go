@@ -109,11 +109,13 @@ type plan struct {
 	spec      *mapping.Spec
 	adopted   map[string]string // ERP key -> platform customer number of adopted customers (lazy)
 	gone      map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
-	lazyErr   error
-	views     map[mapping.Entity]*checkpointView
-	sources   []*InputTable
-	entities  map[mapping.Entity]*entityPlan
-	invalid   []rowError
+	// planned are the new customers of the run whose id is not their template's: ERP key -> id (notePlannedID).
+	planned  map[string]string
+	lazyErr  error
+	views    map[mapping.Entity]*checkpointView
+	sources  []*InputTable
+	entities map[mapping.Entity]*entityPlan
+	invalid  []rowError
 	// rows counts the data rows, also those the readers could not split.
 	rows int
 	// unknownKey holds, per entity, the first invalid row whose key could not be read.
@@ -277,13 +279,13 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 		}
 		return nil
 	}
-	order := sources
 	if opts.asksPlatform() {
 		addresses := p.entities[mapping.Addresses] != nil && p.entities[mapping.Addresses].inInput
 		p.adopter = newAdopter(rc, st, opts, addresses)
-		order = customersFirst(sources)
 	}
-	for _, src := range order {
+	// Customers first: an address's customer is decided (adopted, or given an explicit customerNumber, see
+	// notePlannedID) before the address asks for its id.
+	for _, src := range customersFirst(sources) {
 		if err := readTable(ctx, p, src, views, ready, waitLoaded); err != nil {
 			_ = waitLoaded()
 			return nil, err
@@ -378,6 +380,37 @@ func (p *plan) adoptedIDs() map[string]string {
 	return p.adopted
 }
 
+// notePlannedID remembers the id of a new customer when it is not the one its id template gives (an explicit
+// customerNumber), so that references to the customer from rows planned later in the run (its addresses,
+// its contact assignments), which carry the template's id, point at it (see knownID). Customers with the
+// template's id, nearly always all of them, cost nothing.
+func (p *plan) notePlannedID(rec mapping.Record) {
+	tmpl := p.spec.IDTemplate(mapping.Customers)
+	if rec.RemoteID == rec.Key && tmpl == mapping.DefaultIDTemplates[mapping.Customers] {
+		return
+	}
+	if id, err := mapping.RemoteID(tmpl, rec.Key); err == nil && id == rec.RemoteID {
+		return
+	}
+	if p.planned == nil {
+		p.planned = map[string]string{}
+	}
+	p.planned[rec.Key] = rec.RemoteID
+}
+
+// knownID returns the platform id the checkpoint knows for key, or for a customer the run creates under an
+// explicit customerNumber, that number (notePlannedID).
+func (p *plan) knownID(e mapping.Entity, key string) (string, bool) {
+	if id, ok := p.checkpointID(e, key); ok {
+		return id, true
+	}
+	if e == mapping.Customers {
+		id, ok := p.planned[key]
+		return id, ok
+	}
+	return "", false
+}
+
 // checkpointID returns the platform id the checkpoint knows for key, if it knows one.
 func (p *plan) checkpointID(e mapping.Entity, key string) (string, bool) {
 	if v := p.views[e]; v != nil {
@@ -434,7 +467,7 @@ func resolveReferences(p *plan) {
 // resolveOpReferences resolves the references of one op (see resolveReferences).
 func resolveOpReferences(p *plan, o *op) {
 	for i := range o.rec.Refs {
-		o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.checkpointID, p.adoptedIDs)
+		o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.knownID, p.adoptedIDs)
 	}
 	if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
 		o.RemoteID = addressRemoteID(o.rec)
@@ -673,6 +706,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		}
 		if e == mapping.Customers {
 			rec.RemoteID = adoptedCustomerID(rec.Key, rec.RemoteID, p.adoptedIDs())
+			p.notePlannedID(rec)
 		}
 	}
 	o := &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, NewHash: hash}, entity: e, rec: rec, src: src,
