@@ -1,10 +1,13 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -461,5 +464,76 @@ func TestCommitBatchTouchingOneKeyTwiceKeepsItsOrder(t *testing.T) {
 	e, ok, err := s.GetEntity(ctx, EntityKey{a.Kind, a.ERPKey})
 	if err != nil || !ok || e.RowHash != a.NewHash || e.SyncedRun != runID {
 		t.Fatalf("entity %+v, %v, %v; want the op's row hash and run", e, ok, err)
+	}
+}
+
+// TestJournalKeepsEveryColumnOfMixedShapes journals ops of more kinds, actions and reasons than the journal
+// prepares statements for, with and without payloads and records, some shapes filling several multi-row inserts
+// and leaving rows over, across a Flush; every op must read back exactly as it was added.
+func TestJournalKeepsEveryColumnOfMixedShapes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	runID, err := s.BeginRun(ctx, "import", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.BeginJournal(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Op
+	add := func(phase int, op PlannedOp) {
+		t.Helper()
+		seq, err := j.AddIn(phase, op)
+		if err != nil {
+			t.Fatalf("AddIn(%+v): %v", op, err)
+		}
+		want = append(want, Op{RunID: runID, Seq: seq, PlannedOp: op, Status: OpPlanned})
+	}
+	for i := 0; i < 700; i++ {
+		kind := fmt.Sprintf("kind'%d", i%(maxJournalShapes+5)) // a quote must survive the literal
+		op := PlannedOp{Kind: kind, ERPKey: fmt.Sprintf("K%04d", i), RemoteID: fmt.Sprintf("R-%04d", i),
+			Action: []Action{ActionCreate, ActionUpdate, ActionDelete}[i%3], NewHash: uint64(i) * 0x9E3779B97F4A7C15}
+		if op.Action == ActionDelete {
+			op.NewHash = 0
+			op.Reason = []DeletionReason{ReasonERPDeleted, ReasonFullSnapshot}[i%2]
+		}
+		switch i % 4 {
+		case 0:
+			op.Record = []byte{byte(i), 0, byte(i >> 8)}
+		case 1:
+			op.Payload = json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
+		case 2:
+			op.Record, op.Payload = []byte("r"), json.RawMessage(`{"both":true}`)
+		}
+		if i < 300 { // a run of one shape: several full inserts of it
+			op.Kind, op.Action, op.Reason, op.Payload = "customer", ActionCreate, "", nil
+		}
+		add(i%3, op)
+		if i == 450 {
+			if err := j.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b Op) int { return cmp.Compare(a.Seq, b.Seq) })
+	var got []Op
+	if err := s.ScanOps(ctx, runID, OpFilter{}, func(op Op) error {
+		got = append(got, op)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read back %d ops, journaled %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("op %d read back as\n%+v\nwant\n%+v", i, got[i], want[i])
+		}
 	}
 }
