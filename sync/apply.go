@@ -71,8 +71,10 @@ type runner struct {
 	commitEr error
 	cancel   context.CancelCauseFunc
 
-	mu        stdsync.Mutex
-	failed    map[mapping.Entity]map[string]string // ERP key -> reason, for dependants
+	mu     stdsync.Mutex
+	failed map[mapping.Entity]map[string]string // ERP key -> reason, for dependants
+	// unwritten are the records whose input row is invalid and that are not synced, for dependants.
+	unwritten map[mapping.Entity]map[string]string
 	rowErrors []rowError
 	successes []successRow
 	holds     []DeleteHold // per entity whose deletes were held
@@ -242,7 +244,8 @@ func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply app
 	return err
 }
 
-// blockedBy returns why an op cannot run because something it references failed in this run.
+// blockedBy returns why an op cannot run because something it references failed in this run, or cannot be
+// written because its row is invalid (see blockInvalid).
 func (r *runner) blockedBy(o *op) string {
 	if o.Action == state.ActionDelete {
 		return ""
@@ -253,8 +256,29 @@ func (r *runner) blockedBy(o *op) string {
 		if reason, ok := r.failed[ref.Entity][ref.Key]; ok {
 			return fmt.Sprintf("%s %q failed in this run: %s", singular(ref.Entity), ref.Key, reason)
 		}
+		if reason, ok := r.unwritten[ref.Entity][ref.Key]; ok {
+			return fmt.Sprintf("%s %q cannot be written: %s", singular(ref.Entity), ref.Key, reason)
+		}
 	}
 	return ""
+}
+
+// blockInvalid makes the records that no row of the run writes block what references them: their key is not
+// synced and the input's row of them is invalid. A dependant then fails naming that row, instead of with the
+// platform's 404 for a record that does not exist.
+func (r *runner) blockInvalid(p *plan) {
+	for _, re := range p.invalid {
+		if !p.firstOfUnsynced(re) || r.unwritten[re.entity][re.key] != "" {
+			continue
+		}
+		if r.unwritten == nil {
+			r.unwritten = map[mapping.Entity]map[string]string{}
+		}
+		if r.unwritten[re.entity] == nil {
+			r.unwritten[re.entity] = map[string]string{}
+		}
+		r.unwritten[re.entity][re.key] = fmt.Sprintf("its row (%s) is invalid: %s", re.pos, re.reason)
+	}
 }
 
 // singular names one record of an entity in messages.

@@ -364,6 +364,7 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 	defer cancel(nil)
 	r.cancel = cancel
 	r.startCommitter(ctx)
+	r.blockInvalid(p)
 	stopProgress := r.startProgress(ctx, p)
 	defer stopProgress()
 

@@ -245,7 +245,7 @@ func (r *runner) runLate(ctx context.Context, p *plan) error {
 		}
 		var late []*op
 		for _, o := range append(slices.Clone(ep.creates), ep.updates...) {
-			if o.late {
+			if o.late && !r.failedAlready(o) {
 				late = append(late, o)
 			}
 		}
@@ -254,6 +254,15 @@ func (r *runner) runLate(ctx context.Context, p *plan) error {
 		}
 	}
 	return nil
+}
+
+// failedAlready reports whether an op failed in its entity's phase (blocked by what it references): its late
+// part is not tried.
+func (r *runner) failedAlready(o *op) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, failed := r.failed[o.entity][o.ERPKey]
+	return failed
 }
 
 // linkLocation adds a location to a company's entitiesAddresses unless it is listed already. Links to one

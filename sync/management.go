@@ -29,7 +29,8 @@ func parentKey(rec mapping.Record) string {
 
 // orderCompanies sorts the company upserts into levels, parents before children, so that a subsidiary is
 // written only after its parent exists. Rows in a cycle, or whose parent is neither in the input nor synced
-// before, become row errors naming the chain, and so do their descendants.
+// before, or is not synced and its row is invalid, become row errors naming the chain, and so do their
+// descendants.
 func orderCompanies(p *plan) {
 	ep := p.entities[mapping.Companies]
 	if ep == nil || len(ep.creates)+len(ep.updates) == 0 {
@@ -82,8 +83,7 @@ func orderCompanies(p *plan) {
 				}
 			default:
 				if !synced(parent) {
-					why = fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)",
-						parent, strings.Join(append(chain, parent), " -> "))
+					why = missingParent(p, parent, append(chain, parent))
 				}
 			}
 		}
@@ -95,7 +95,7 @@ func orderCompanies(p *plan) {
 	for _, o := range ops {
 		d, why := visit(o.ERPKey, nil)
 		if why != "" {
-			why = chainProblem(o.ERPKey, byKey)
+			why = chainProblem(p, o.ERPKey, byKey)
 			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: mapping.Companies,
 				key: o.ERPKey, action: string(o.Action), column: mapping.ParentKeyColumn, reason: why})
 			continue
@@ -115,7 +115,7 @@ func orderCompanies(p *plan) {
 
 // chainProblem describes, from one row's point of view, why its parent chain does not resolve: the chain from
 // the row up to the cycle or to the missing parent.
-func chainProblem(key string, byKey map[string]*op) string {
+func chainProblem(p *plan, key string, byKey map[string]*op) string {
 	chain := []string{key}
 	for {
 		o := byKey[key]
@@ -125,10 +125,19 @@ func chainProblem(key string, byKey map[string]*op) string {
 		}
 		chain = append(chain, parent)
 		if _, planned := byKey[parent]; !planned {
-			return fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)", parent, strings.Join(chain, " -> "))
+			return missingParent(p, parent, chain)
 		}
 		key = parent
 	}
+}
+
+// missingParent says why a parent company that no row of the run writes is missing: its row failed validation
+// (naming the row), or it is neither in the input nor synced before.
+func missingParent(p *plan, parent string, chain []string) string {
+	if re, ok := p.invalidRow(mapping.Companies, parent); ok {
+		return fmt.Sprintf("parent company %q failed validation at %s: %s (chain: %s)", parent, re.pos, re.reason, strings.Join(chain, " -> "))
+	}
+	return fmt.Sprintf("parent company %q is neither in the input nor synced before (chain: %s)", parent, strings.Join(chain, " -> "))
 }
 
 // orderCompanyDeletes puts company deletes children first and refuses to delete a company whose subsidiaries

@@ -411,6 +411,28 @@ func (p *plan) knownID(e mapping.Entity, key string) (string, bool) {
 	return "", false
 }
 
+// invalidRow returns the error of the row that carries key first in the input, when that row is invalid and
+// the key is not synced: no row of the run writes the record. (A later row with the key is a duplicate.)
+func (p *plan) invalidRow(e mapping.Entity, key string) (rowError, bool) {
+	for _, re := range p.invalid {
+		if re.entity == e && re.key == key && p.firstOfUnsynced(re) {
+			return re, true
+		}
+	}
+	return rowError{}, false
+}
+
+// firstOfUnsynced reports whether a row error is of the first row carrying its key, a key not synced (see
+// invalidRow).
+func (p *plan) firstOfUnsynced(re rowError) bool {
+	v := p.views[re.entity]
+	if v == nil || re.key == "" || re.src == nil || v.has(re.key) {
+		return false
+	}
+	first, ok := v.fresh.Get(re.key)
+	return ok && first == packPosition(re.src, re.pos)
+}
+
 // checkpointID returns the platform id the checkpoint knows for key, if it knows one.
 func (p *plan) checkpointID(e mapping.Entity, key string) (string, bool) {
 	if v := p.views[e]; v != nil {
