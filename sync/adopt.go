@@ -397,6 +397,9 @@ func (p *plan) decideCustomer(f *customerFind) error {
 	default:
 		a.takenBy[docID(chosen)] = f.key
 		p.adoptedIDs()[f.key] = docID(chosen)
+		if _, ok := p.planned[f.key]; ok {
+			p.planned[f.key] = docID(chosen) // references of later rows go to the adopted customer
+		}
 		if f.op.account != nil {
 			p.loginsIgnored++
 			f.op.account = nil

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	stdsync "sync"
 	"testing"
@@ -283,5 +284,125 @@ func TestImportAdoptsWhenACreateMeetsDuplicateAccount(t *testing.T) {
 	e.srv.ResetRequests()
 	if rep, err = e.run(ctx, Options{Adopt: true}, files...); err != nil || rep.Unchanged != 2 || len(e.statuses()) != 0 {
 		t.Fatalf("re-run: %v %v\n%s", err, e.statuses(), rep.Summary())
+	}
+}
+
+// populateCompanies makes a 3-level hierarchy on the platform with a location and a contact whose assignment
+// the platform propagates up the hierarchy, as a tenant set up by hand would have it.
+func (e *env) populateCompanies() {
+	e.t.Helper()
+	ctx := context.Background()
+	must := func(_ bool, err error) {
+		e.t.Helper()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	must(e.rc.UpsertLocation(ctx, "loc-hq", remote.Doc{"name": "Holding HQ", "type": "HEADQUARTER", "contactDetails": map[string]any{"city": "München"}}))
+	must(e.rc.UpsertLegalEntity(ctx, "le-1", remote.Doc{"name": "Holding", "type": "COMPANY",
+		"legalInfo": map[string]any{"registrationId": "HRB 1"}, "entitiesAddresses": []any{map[string]any{"id": "loc-hq"}}}))
+	must(e.rc.UpsertLegalEntity(ctx, "le-2", remote.Doc{"name": "Sub", "type": "SUBSIDIARY", "parentId": "le-1"}))
+	must(e.rc.UpsertLegalEntity(ctx, "le-3", remote.Doc{"name": "SubSub", "type": "SUBSIDIARY", "parentId": "le-2"}))
+	// A namesake under another parent is not Sub.
+	must(e.rc.UpsertLegalEntity(ctx, "le-9", remote.Doc{"name": "Sub", "type": "COMPANY"}))
+	e.populate(map[string]remote.Doc{"70000001": {"firstName": "Xena", "lastName": "Ex", "contactEmail": "xena@example.com"}}, nil)
+	must(e.rc.UpsertContactAssignment(ctx, "ca-1", remote.Doc{"legalEntity": map[string]any{"id": "le-3"},
+		"customer": map[string]any{"id": "70000001"}, "type": "PRIMARY", "primary": true}))
+}
+
+// TestImportAdoptsCompaniesLocationsAndAssignments: a 3-level hierarchy made by hand is adopted level by level
+// (the holding by registration id, its subsidiaries by name under the adopted parent), its location by name
+// within it, and the contact's assignments (the one made by hand and the two the platform propagated) by
+// customer and company; a new subsidiary is created under the adopted holding. The --live dry run predicts it,
+// nothing is duplicated, and the next run sends nothing.
+func TestImportAdoptsCompaniesLocationsAndAssignments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.populateCompanies()
+	files := []string{
+		e.file("contacts.csv", "companyKey,sdCustomerNumber,type,primary\nC3,X,PRIMARY,true\nC2,X,CONTACT,false\nC1,X,BILLING,false\n"),
+		e.file("locations.csv", "locationKey,name,type,companyKey\nL1,Holding HQ,HEADQUARTER,C1\n"),
+		e.file("companies.csv", "companyKey,name,type,parentCompanyKey,legalInfo.registrationId\n"+
+			"C1,Holding AG,COMPANY,,HRB 1\nC2,Sub,SUBSIDIARY,C1,\nC3,SubSub,SUBSIDIARY,C2,\nC4,New Sub,SUBSIDIARY,C1,\n"),
+		e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\nX,Xena,Ex,xena@example.com\n"),
+	}
+	opts := Options{Adopt: true}
+	dry := opts
+	dry.DryRun, dry.Live = true, true
+	pred, err := e.run(ctx, dry, files...)
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s\n%+v", err, pred.Summary(), pred.Failures)
+	}
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, opts, files...)
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("import: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	if st := e.statuses(); st[http.StatusConflict] != 0 {
+		t.Fatalf("conflicts: %v", st)
+	}
+	for e2, want := range map[mapping.Entity]Counts{
+		mapping.Companies: {Adopted: 3, Created: 1},
+		mapping.Locations: {Adopted: 1},
+		mapping.Customers: {Adopted: 1},
+		mapping.Contacts:  {Adopted: 3},
+	} {
+		if got := *rep.Entities[e2]; got != want {
+			t.Errorf("%s: %+v, want %+v", e2, got, want)
+		}
+		if got := *pred.Entities[e2]; got != want {
+			t.Errorf("dry run %s: %+v, want %+v", e2, got, want)
+		}
+	}
+	var companies []string
+	for d, err := range e.rc.LegalEntities(ctx, remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		companies = append(companies, docID(d)+"="+textAt(d, "name")+"<"+textAt(d, "parentId"))
+	}
+	slices.Sort(companies)
+	if got := strings.Join(companies, " "); got != "C4=New Sub<le-1 le-1=Holding AG< le-2=Sub<le-1 le-3=SubSub<le-2 le-9=Sub<" {
+		t.Errorf("companies on the platform: %s", got)
+	}
+	if pairs := assignmentsByPair(t, e.rc); len(pairs) != 3 || pairs["le-1/70000001"]["type"] != "BILLING" {
+		t.Errorf("assignments %v", pairs)
+	}
+	refs, _ := e.st.LoadEntities(ctx, string(mapping.Locations))
+	if refs["L1"].RemoteID != "loc-hq" {
+		t.Errorf("L1 -> %+v", refs["L1"])
+	}
+	e.srv.ResetRequests()
+	if rep, err = e.run(ctx, opts, files...); err != nil || rep.Unchanged != 9 || len(e.statuses()) != 0 {
+		t.Fatalf("re-run: %v %v\n%s", err, e.statuses(), rep.Summary())
+	}
+}
+
+// TestCompanyAdoptionRefusesTwoCandidates: two companies of one name under one parent make the row an error
+// naming both, and its subsidiary fails with it; nothing is created in their place.
+func TestCompanyAdoptionRefusesTwoCandidates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, id := range []string{"twin-a", "twin-b"} {
+		if _, err := e.rc.UpsertLegalEntity(ctx, id, remote.Doc{"name": "Twin", "type": "COMPANY"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := e.file("companies.csv", "companyKey,name,type,parentCompanyKey\nT,Twin,COMPANY,\nU,Under,SUBSIDIARY,T\n")
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, Options{Adopt: true}, f)
+	if err == nil || rep.Failed != 2 {
+		t.Fatalf("import: %v\n%s", err, rep.Summary())
+	}
+	if r := rep.Failures[0].Reason; !strings.Contains(r, "twin-a and twin-b") {
+		t.Errorf("T: %s", r)
+	}
+	if r := rep.Failures[1].Reason; !strings.Contains(r, `parent company "T"`) || !strings.Contains(r, "twin-a and twin-b") {
+		t.Errorf("U: %s", r)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Errorf("writes %v", w)
 	}
 }

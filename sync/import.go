@@ -67,6 +67,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		stream.abandon(ctx, rep)
 		return rep, err
 	}
+	if err := adoptManagement(p); err != nil {
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
+	}
 	planLinks(p)
 	if err := loadDiffs(ctx, st, p); err != nil {
 		rep, err = finish(err)
@@ -203,8 +208,9 @@ func heldText(n int) string {
 func entityCounts(rep *Report, p *plan) {
 	for e, ep := range p.entities {
 		c := rep.entity(e)
-		c.Unchanged += ep.unchanged + len(ep.refresh) + ep.streamed.refresh
-		c.Adopted += ep.streamed.adoptedAsIs
+		adoptedAsIs := countAdopted(ep.refresh)
+		c.Unchanged += ep.unchanged + len(ep.refresh) - adoptedAsIs + ep.streamed.refresh
+		c.Adopted += adoptedAsIs + ep.streamed.adoptedAsIs
 		c.Ignored += ep.ignored
 		c.Held += ep.held
 	}
@@ -267,8 +273,9 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 		}
 		c := rep.entity(e)
 		c.Created += len(ep.creates) + ep.streamed.creates
-		c.Updated += len(ep.updates) + ep.streamed.updates
-		c.Adopted += ep.streamed.adopted
+		adopted := countAdopted(ep.updates)
+		c.Updated += len(ep.updates) - adopted + ep.streamed.updates
+		c.Adopted += adopted + ep.streamed.adopted
 		for _, o := range ep.creates {
 			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
 		}
@@ -279,6 +286,11 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 		}
 		for _, o := range ep.updates {
 			rep.Changes = append(rep.Changes, change(o, o.diff))
+		}
+		for _, o := range ep.refresh {
+			if o.adopted {
+				rep.Changes = append(rep.Changes, change(o, nil))
+			}
 		}
 		hold, held := holds[e]
 		if held {

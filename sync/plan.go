@@ -100,9 +100,11 @@ type plan struct {
 	stream    *opStream
 	streamErr error
 	// adopter looks streamed creates up on the platform before they are journaled (adopt.go); nil when the
-	// run does not ask the platform.
-	adopter *adopter
-	dryRun  bool
+	// run does not ask the platform. adoptedRefs are the Customer Management records it adopted, by entity
+	// and ERP key (adopt_management.go).
+	adopter     *adopter
+	adoptedRefs map[mapping.Entity]map[string]string
+	dryRun      bool
 	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
 	// import they are a good part of the plan's memory.
 	keepCells bool
@@ -399,7 +401,8 @@ func (p *plan) notePlannedID(rec mapping.Record) {
 }
 
 // knownID returns the platform id the checkpoint knows for key, or for a customer the run creates under an
-// explicit customerNumber, that number (notePlannedID).
+// explicit customerNumber, that number (notePlannedID), or the id of a Customer Management record the run
+// adopted (adopt_management.go).
 func (p *plan) knownID(e mapping.Entity, key string) (string, bool) {
 	if id, ok := p.checkpointID(e, key); ok {
 		return id, true
@@ -408,7 +411,8 @@ func (p *plan) knownID(e mapping.Entity, key string) (string, bool) {
 		id, ok := p.planned[key]
 		return id, ok
 	}
-	return "", false
+	id, ok := p.adoptedRefs[e][key]
+	return id, ok
 }
 
 // invalidRow returns the error of the row that carries key first in the input, when that row is invalid and
@@ -782,9 +786,11 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 		if len(ep.updates) == 0 {
 			continue
 		}
-		keys := make([]string, len(ep.updates))
-		for i, o := range ep.updates {
-			keys[i] = o.ERPKey
+		keys := make([]string, 0, len(ep.updates))
+		for _, o := range ep.updates {
+			if !o.adopted {
+				keys = append(keys, o.ERPKey)
+			}
 		}
 		snaps, err := st.Snapshots(ctx, string(ep.entity), keys)
 		if err != nil {
@@ -792,6 +798,14 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 		}
 		updates := ep.updates[:0]
 		for _, o := range ep.updates {
+			if o.adopted { // its previous state is the live record (adopt_management.go)
+				if len(o.diff) == 0 && !o.late {
+					ep.refresh = append(ep.refresh, o)
+				} else {
+					updates = append(updates, o)
+				}
+				continue
+			}
 			o.prev = map[string]any{}
 			if raw, ok := snaps[o.ERPKey]; ok && len(raw) > 0 {
 				if err := json.Unmarshal(raw, &o.prev); err != nil {

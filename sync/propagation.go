@@ -16,7 +16,8 @@ import (
 // custsync lives with them:
 //
 //   - import: a row whose customer and company the platform assigned already, by propagation or by hand,
-//     takes that assignment over instead of failing with 409 (runner.adoptAssignment);
+//     takes that assignment over instead of failing with 409 (runner.adoptAssignment; with --adopt or a
+//     --live dry run it is found before anything is sent, plan.adoptAssignments);
 //   - check: an assignment no row names is "propagated", not a difference, when the same customer is assigned
 //     to a company above or below it in the hierarchy, which explains it in either direction whatever the
 //     tenant's setting (custsync cannot read it); other unnamed ones are "only on the platform";

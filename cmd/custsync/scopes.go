@@ -49,7 +49,10 @@ var readsOf = map[mapping.Entity][]remote.Endpoint{
 var scopeNeeds = []scopeNeed{
 	{"import", mapping.Locations, "", []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation}},
 	{"import", mapping.Locations, whenLocationCompanyKey, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity}},
+	// The companies a location adoption reads come with the legal-entity scopes its companyKey or company rows need.
+	{"import", mapping.Locations, whenAdopt, []remote.Endpoint{remote.ListLocations}},
 	{"import", mapping.Companies, "", []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
+	{"import", mapping.Companies, whenAdopt, []remote.Endpoint{remote.ListLegalEntities}},
 	{"import", mapping.Customers, "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
 	{"import", mapping.Customers, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
 	{"import", mapping.Addresses, "", []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},

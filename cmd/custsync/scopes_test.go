@@ -190,6 +190,16 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	}
 	run("import", mapping.Customers, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "customers", adoptCustomers)
 	run("import", mapping.Addresses, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "addresses", adoptAddresses)
+	adoptCompanies := filepath.Join(edited, "adopt-companies.csv")
+	adoptLocations := filepath.Join(edited, "adopt-locations.csv")
+	if err := os.WriteFile(adoptCompanies, []byte("companyKey,name,type,parentCompanyKey\nC-NEW,New,SUBSIDIARY,C1000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(adoptLocations, []byte("locationKey,name,type\nLOC-NEW,New,OFFICE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("import", mapping.Companies, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "companies", adoptCompanies)
+	run("import", mapping.Locations, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "locations", adoptLocations)
 	run("check", mapping.Contacts, whenUnnamedAssignments, "check", "--tps", "0", "--entity", "contacts", "--report", filepath.Join(dir, "gapped-check.csv"), gapped)
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
