@@ -428,7 +428,7 @@ func adoptionClash(ctx context.Context, st *state.Store, takenBy map[string]stri
 // adoptRecord turns o into the update of the platform's record doc under remoteID (the record's own id rec
 // keeps): its previous state is the live record as far as the row speaks of it.
 func adoptRecord(o *op, remoteID, recID string, doc map[string]any) error {
-	o.Action, o.adopted, o.RemoteID, o.rec.RemoteID = state.ActionUpdate, true, remoteID, recID
+	o.Action, o.adopted, o.live, o.RemoteID, o.rec.RemoteID = state.ActionUpdate, true, true, remoteID, recID
 	raw, err := json.Marshal(liveView(doc, o.rec))
 	if err != nil {
 		return fmt.Errorf("adopt %s %q: %w", o.entity, o.ERPKey, err)

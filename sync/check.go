@@ -87,6 +87,8 @@ type CheckReport struct {
 	// ByKey lists the entities that were read by key rather than listed whole (see CheckOptions.KeysRatio).
 	ByKey    []mapping.Entity
 	Duration time.Duration
+	// differing are the keys whose verdict is differs (FixKeys).
+	differing map[mapping.Entity]map[string]bool
 }
 
 // Differences counts the results that are differences (CheckStatus.IsDifference).
@@ -666,6 +668,15 @@ func (c *checker) finish() {
 		c.rep.Entities[r.Entity][r.Status]++
 		if r.Status.IsDifference() && len(c.rep.Problems) < maxCheckProblems {
 			c.rep.Problems = append(c.rep.Problems, r)
+		}
+		if r.Status == CheckDiffers && r.Key != "" {
+			if c.rep.differing == nil {
+				c.rep.differing = map[mapping.Entity]map[string]bool{}
+			}
+			if c.rep.differing[r.Entity] == nil {
+				c.rep.differing[r.Entity] = map[string]bool{}
+			}
+			c.rep.differing[r.Entity][r.Key] = true
 		}
 	}
 }

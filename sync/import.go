@@ -24,7 +24,7 @@ import (
 func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Options) (*Report, error) {
 	opts.normalise()
 	start := time.Now()
-	rep := &Report{DryRun: opts.DryRun, Mode: opts.Mode, Entities: map[mapping.Entity]*Counts{}}
+	rep := &Report{DryRun: opts.DryRun, Mode: opts.Mode, Entities: map[mapping.Entity]*Counts{}, Drift: map[mapping.Entity]*Drift{}}
 	finish := func(err error) (*Report, error) { return rep.finish(start, rc, opts.ExitCode, err) }
 
 	in, err := OpenInput(opts.input())
@@ -72,6 +72,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		stream.abandon(ctx, rep)
 		return rep, err
 	}
+	if err := verifyManagement(p); err != nil {
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
+	}
 	planLinks(p)
 	if err := loadDiffs(ctx, st, p); err != nil {
 		rep, err = finish(err)
@@ -88,6 +93,10 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	rep.Warnings = p.warnings
 	if p.loginsIgnored > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before (or adopted): a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
+	}
+	driftReport(rep, p)
+	if opts.Verify && opts.DryRun && !opts.Live {
+		rep.Warnings = append(rep.Warnings, "--verify: this dry run did not read the live records, so it lists only what differs from the checkpoint (add --live)")
 	}
 	if opts.Adopt && opts.DryRun && !opts.Live {
 		rep.Warnings = append(rep.Warnings, "--adopt: this dry run did not ask the platform, so rows it would adopt are listed as creates (add --live to look them up)")

@@ -123,8 +123,13 @@ type Options struct {
 	Adopt    bool
 	KeyField string
 	// Live makes a dry run ask the platform what the real run would meet: the adoptions, the creates the
-	// platform would refuse (an e-mail address held by another customer).
+	// platform would refuse (an e-mail address held by another customer), the repairs of Verify.
 	Live bool
+	// Verify compares the rows the checkpoint knows with their live records and sends what differs from the
+	// file (verify.go); VerifyKeys, when set, limits that to these keys per entity (check --fix), the other
+	// rows being planned as without Verify.
+	Verify     bool
+	VerifyKeys map[mapping.Entity]map[string]bool
 
 	// DeleteDespiteFailures makes the planned deletes even when rows failed (see holdDeletes).
 	DeleteDespiteFailures bool

@@ -46,6 +46,9 @@ type op struct {
 	batch   []*op
 	// adopted is set when the run takes over a record the platform held already (adopt.go, adoptAssignment).
 	adopted bool
+	// verify: the row waits for its live record (verify.go); sameRow: its row hash is the checkpoint's. live:
+	// prev is the live record (adopted or verified), not the checkpoint snapshot.
+	verify, sameRow, live bool
 	// undo is what a restore op puts back (restore.go).
 	undo *undoChange
 }
@@ -104,7 +107,9 @@ type plan struct {
 	// and ERP key (adopt_management.go).
 	adopter     *adopter
 	adoptedRefs map[mapping.Entity]map[string]string
-	dryRun      bool
+	// verifier compares the rows the checkpoint knows with their live records (verify.go); nil without --verify.
+	verifier *verifier
+	dryRun   bool
 	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
 	// import they are a good part of the plan's memory.
 	keepCells bool
@@ -284,6 +289,9 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 	if opts.asksPlatform() {
 		addresses := p.entities[mapping.Addresses] != nil && p.entities[mapping.Addresses].inInput
 		p.adopter = newAdopter(rc, st, opts, addresses)
+	}
+	if opts.Verify && (!opts.DryRun || opts.Live) {
+		p.verifier = newVerifier(rc, opts)
 	}
 	// Customers first: an address's customer is decided (adopted, or given an explicit customerNumber, see
 	// notePlannedID) before the address asks for its id.
@@ -545,7 +553,7 @@ func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.
 			defer wg.Done()
 			<-ready
 			for b := range work {
-				mapBatch(src, b, views, p.mapAll[src.ID])
+				mapBatch(src, b, views, p.mapAll[src.ID], p.verifier)
 				close(b.done)
 			}
 		}()
@@ -636,7 +644,7 @@ func readBatches(ctx context.Context, src *InputTable, ordered, work chan<- *row
 
 // mapBatch maps, validates and hashes every row of a batch. A row whose key is in the checkpoint with the same
 // raw hash is unchanged and is not mapped at all: on a nightly re-run that is nearly every row.
-func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpointView, mapAll bool) {
+func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpointView, mapAll bool, verify *verifier) {
 	nm := len(src.Mappers)
 	raw := make([]uint64, len(b.rows)*nm)
 	fast := make([]int32, len(b.rows)*nm)
@@ -648,7 +656,7 @@ func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpoint
 		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
 		for j, m := range src.Mappers {
 			row.raw[j] = m.RawHash(row.Cells)
-			if key, ok := m.Key(row.Cells); ok && !mapAll && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
+			if key, ok := m.Key(row.Cells); ok && !mapAll && !verify.wants(m.Entity(), key) && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
 				if k, found := idx.Lookup(key); found && idx.RawHash(k) == row.raw[j] {
 					row.fast[j] = int32(k) + 1
@@ -717,7 +725,8 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	hash := row.hashes[j]
 	unchanged := known && ref.RowHash == hash
 	p.noteLinks(src, row, rec, unchanged)
-	if unchanged {
+	verify := known && p.verifier.wants(e, rec.Key)
+	if unchanged && !verify {
 		ep.unchanged++
 		return
 	}
@@ -750,6 +759,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 		if rec.Account != nil {
 			p.loginsIgnored++
 		}
+		o.verify, o.sameRow = verify, unchanged
 	} else {
 		o.Action = state.ActionCreate
 		if rec.Account != nil {
@@ -788,7 +798,7 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 		}
 		keys := make([]string, 0, len(ep.updates))
 		for _, o := range ep.updates {
-			if !o.adopted {
+			if !o.live {
 				keys = append(keys, o.ERPKey)
 			}
 		}
@@ -798,7 +808,7 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 		}
 		updates := ep.updates[:0]
 		for _, o := range ep.updates {
-			if o.adopted { // its previous state is the live record (adopt_management.go)
+			if o.live { // its previous state is the live record (adopt_management.go, verify.go)
 				if len(o.diff) == 0 && !o.late {
 					ep.refresh = append(ep.refresh, o)
 				} else {

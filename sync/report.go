@@ -116,6 +116,9 @@ type Report struct {
 	// LoginsImported counts the customers created with their logins through the bulk import (also counted as
 	// created).
 	LoginsImported int `json:"loginsImported"`
+	// Drift is, per entity, what --verify found changed on the platform since custsync wrote it (and repaired
+	// or, in a dry run, would repair); entities without drift are absent.
+	Drift map[mapping.Entity]*Drift `json:"drift"`
 }
 
 // MarshalJSON writes every key, also when empty: absent values are null (runId of a dry run, resumedRun,
@@ -147,6 +150,9 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	w.Warnings = orEmpty(w.Warnings)
 	if w.Entities == nil {
 		w.Entities = map[mapping.Entity]*Counts{}
+	}
+	if w.Drift == nil {
+		w.Drift = map[mapping.Entity]*Drift{}
 	}
 	return json.Marshal(w)
 }
@@ -258,6 +264,7 @@ func (r *Report) Summary() string {
 		}
 		fmt.Fprintf(&b, "\n  %d deletes of %s %s: %s", h.Deletes, h.Entity, verb, h.Reason)
 	}
+	b.WriteString(r.driftText())
 	if r.DeletedInPlatform > 0 {
 		fmt.Fprintf(&b, "\n  %d customers were deleted on the platform outside custsync (see custsync deletions list)", r.DeletedInPlatform)
 	}

@@ -151,6 +151,11 @@ func (p *plan) emit(o *op) {
 	if p.streamErr != nil {
 		return
 	}
+	if o.verify {
+		resolveOpReferences(p, o)
+		p.emitVerified(o)
+		return
+	}
 	if a := p.adopter; a != nil && a.waits(p, o) {
 		a.pending = append(a.pending, o)
 		if o.entity == mapping.Customers {
@@ -169,7 +174,7 @@ func (p *plan) emit(o *op) {
 func (p *plan) route(o *op) {
 	resolveOpReferences(p, o)
 	switch {
-	case o.adopted:
+	case o.live:
 		p.streamErr = p.put(o, len(o.diff) == 0)
 	case o.Action == state.ActionUpdate:
 		p.stream.update = append(p.stream.update, o)
@@ -274,6 +279,11 @@ func (p *plan) finishStream() error {
 	}
 	if p.adopter != nil && len(p.adopter.pending) > 0 {
 		if err := p.flushAdoptions(); err != nil {
+			return err
+		}
+	}
+	if p.verifier != nil && len(p.verifier.pending) > 0 {
+		if err := p.flushVerified(); err != nil {
 			return err
 		}
 	}

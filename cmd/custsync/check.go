@@ -20,19 +20,24 @@ func checkCommand() *cli.Command {
 		bomFlag(),
 		&cli.BoolFlag{Name: "fail-on-diff", Usage: "exit 1 when any key is not the same on the platform (for monitoring)"},
 		&cli.IntFlag{Name: "page-workers", Value: 4, Usage: "customer pages fetched at once (all requests share --tps)"},
+		&cli.BoolFlag{Name: "fix", Usage: "then repair: send what differs to the platform for the keys that differ (an import --verify of these keys; writes)"},
+		&cli.StringFlag{Name: "from-report", Usage: "with --fix: repair the keys a check report `FILE` (CSV or XLSX) gives as differing, without comparing again"},
 		&cli.BoolFlag{Name: "record-deletions", Usage: "also record mapped customers deleted on the platform in the deletion log (the one thing that writes: the state file)"},
 	}
 	flags = append(flags, inputReadFlags()...)
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "compare ERP files, the checkpoint and the live platform; change nothing",
+		Usage:     "compare ERP files, the checkpoint and the live platform; change nothing (unless --fix)",
 		ArgsUsage: "FILE...",
 		Description: "Reports each key as same, differs (with the fields: platform value -> file value), only-in-file,\n" +
 			"only-on-platform or error, and says whether the file changed since the last import or the platform\n" +
-			"changed behind custsync's back. Nothing is written to the platform or the state file.\n\n" +
+			"changed behind custsync's back. Nothing is written to the platform or the state file, unless --fix\n" +
+			"repairs the keys that differ (as import --verify does for them).\n\n" +
 			"Examples:\n" +
 			"  custsync check --tenant acme customers.csv addresses.csv\n" +
-			"  custsync check --tenant acme --report drift.xlsx --fail-on-diff customers.xlsx",
+			"  custsync check --tenant acme --report drift.xlsx --fail-on-diff customers.xlsx\n" +
+			"  custsync check --tenant acme --fix customers.csv\n" +
+			"  custsync check --tenant acme --fix --from-report drift.xlsx customers.xlsx",
 		Flags:  append(flags, platformFlags()...),
 		Action: runCheck,
 	}
@@ -43,7 +48,14 @@ func runCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sess, err := connect(c, c.Bool("record-deletions"))
+	fix, fromReport := c.Bool("fix"), c.String("from-report")
+	switch {
+	case fromReport != "" && !fix:
+		return usageErrorf("--from-report says what --fix repairs: add --fix")
+	case fix && c.Bool("fail-on-diff"):
+		return usageErrorf("--fix repairs what differs, --fail-on-diff only reports it: give one of them")
+	}
+	sess, err := connect(c, fix || c.Bool("record-deletions"))
 	if err != nil {
 		return err
 	}
@@ -53,10 +65,56 @@ func runCheck(c *cli.Context) error {
 			return err
 		}
 	}
+	if fromReport != "" {
+		keys, err := syncer.ReadFixKeys(fromReport, opts.Read)
+		if err != nil {
+			return err
+		}
+		return runFix(c, sess, opts, keys)
+	}
 	rep, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, opts)
 	if err != nil {
 		return err
 	}
+	printCheckReport(c, rep)
+	if fix {
+		return runFix(c, sess, opts, rep.FixKeys())
+	}
+	if c.Bool("fail-on-diff") && rep.Differences() > 0 {
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%d keys differ between the files and the platform", rep.Differences())}
+	}
+	return nil
+}
+
+// runFix repairs the keys a check found different: an import of the check's files in which those rows are
+// compared with their live records (sync.Options.VerifyKeys), with the import's report and exit code.
+func runFix(c *cli.Context, sess *session, check syncer.CheckOptions, keys map[mapping.Entity]map[string]bool) error {
+	n := 0
+	for _, ks := range keys {
+		n += len(ks)
+	}
+	if n == 0 {
+		fmt.Fprintln(c.App.Writer, "fix: no key differs, nothing to repair")
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "fix: repairing %d keys that differ\n", n)
+	opts := syncer.Options{Files: check.Files, Spec: check.Spec, Entity: check.Entity, Read: check.Read, ExpectRows: check.ExpectRows,
+		Verify: true, VerifyKeys: keys, Writers: c.Int("writers"), ExitCode: ExitCode, Logger: logger(c),
+		Args: map[string]any{"files": check.Files, "fix": true, "keys": n, "mapping": c.String("mapping")}}
+	if opts.Writers < 1 {
+		return usageErrorf("--writers must be at least 1")
+	}
+	rep, err := syncer.Import(sess.Ctx, sess.Store, sess.Client, opts)
+	if rep != nil {
+		fig := figuresOf(c)
+		fig.rows = rep.Entities
+		printImportReport(c, rep)
+	}
+	return err
+}
+
+// printCheckReport prints the verdicts per entity and the first differences.
+func printCheckReport(c *cli.Context, rep syncer.CheckReport) {
 	out := c.App.Writer
 	entities := make([]string, 0, len(rep.Entities))
 	for e := range rep.Entities {
@@ -98,10 +156,6 @@ func runCheck(c *cli.Context) error {
 	if rep.Report != "" {
 		fmt.Fprintf(out, "report: %s\n", rep.Report)
 	}
-	if c.Bool("fail-on-diff") && rep.Differences() > 0 {
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%d keys differ between the files and the platform", rep.Differences())}
-	}
-	return nil
 }
 
 // checkOptions turns the flags into engine options.

@@ -63,3 +63,55 @@ func TestCheckCommandInputErrors(t *testing.T) {
 		t.Fatalf("no file: code %d", code)
 	}
 }
+
+// TestCheckFixRepairsWhatDiffers: a customer's last name and an address's city edited on the platform are
+// repaired by check --fix (only those rows, only those fields), after which check finds no difference; the
+// same repair started from a check report (--from-report) works without comparing again; and --fix refuses
+// --fail-on-diff, --from-report needs --fix.
+func TestCheckFixRepairsWhatDiffers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importSamples(t, dir)
+	edit := func(last, city string) {
+		withSandbox(t, dir, func(rc *remote.Client) {
+			ctx := context.Background()
+			if err := rc.PatchCustomer(ctx, "0000200005", remote.Doc{"lastName": last}); err != nil {
+				t.Fatal(err)
+			}
+			if err := rc.PatchAddress(ctx, "0000200007", "0000200007-A1", remote.Doc{"city": city}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	edit("Edited", "Elsewhere")
+	check := func(extra ...string) (int, string, string) {
+		return runRecon(t, sandboxArgs(dir, append(append([]string{"check"}, extra...), sampleFiles...)...)...)
+	}
+	code, out, errOut := check("--fix", "--report", filepath.Join(dir, "fix.csv"))
+	if code != ExitOK || !strings.Contains(out, "fix: repairing 2 keys") || !strings.Contains(out, "2 updated") ||
+		!strings.Contains(out, "drift customers: 1 customers changed on the platform (lastName 1), repaired") ||
+		!strings.Contains(out, "drift addresses: 1 addresses changed on the platform (city 1), repaired") {
+		t.Fatalf("check --fix: code %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = check("--fail-on-diff", "--report", filepath.Join(dir, "after.csv")); code != ExitOK {
+		t.Fatalf("check after the fix: code %d\n%s", code, out)
+	}
+
+	edit("Again", "Anywhere")
+	report := filepath.Join(dir, "drift.xlsx")
+	if code, out, _ = check("--report", report); code != ExitOK || !strings.Contains(out, "differs 1") {
+		t.Fatalf("check: code %d\n%s", code, out)
+	}
+	if code, out, errOut = check("--fix", "--from-report", report, "--report", ""); code != ExitOK || !strings.Contains(out, "2 updated") ||
+		strings.Contains(out, "same 30") {
+		t.Fatalf("check --fix --from-report: code %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = check("--fail-on-diff", "--report", ""); code != ExitOK {
+		t.Fatalf("check after the second fix: code %d\n%s", code, out)
+	}
+	for _, bad := range [][]string{{"--from-report", report}, {"--fix", "--fail-on-diff"}} {
+		if code, _, errOut := check(bad...); code != ExitUsage {
+			t.Errorf("%v: code %d\n%s", bad, code, errOut)
+		}
+	}
+}

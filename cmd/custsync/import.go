@@ -26,7 +26,8 @@ func importCommand() *cli.Command {
 		&cli.BoolFlag{Name: "send-password-reset", Usage: "let the platform e-mail a password-reset link to each customer created (off by default)"},
 		&cli.BoolFlag{Name: "adopt", Usage: "take over the records the platform holds already (customers by number, --key-field or e-mail; addresses by place) instead of creating them twice"},
 		&cli.StringFlag{Name: "key-field", Usage: "with --adopt: dotted `PATH` of the platform customer field holding the ERP number (e.g. mixins.erp.customerNumber)"},
-		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the platform what the run would meet (adoptions, e-mail addresses held by other customers); only reads"},
+		&cli.BoolFlag{Name: "verify", Usage: "compare the rows synced before with the live records and send what differs from the file (repairs changes made on the platform)"},
+		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the platform what the run would meet (adoptions, e-mail addresses held by other customers, --verify's repairs); only reads"},
 		&cli.BoolFlag{Name: "detect-deletions", Usage: "before writing, list the platform's customers and record those deleted outside custsync (their rows are held)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the field-level diff of a dry run and every failure"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new work after this long (the next run resumes)"},
@@ -42,7 +43,9 @@ func importCommand() *cli.Command {
 			"  custsync import --sandbox samples/customers.csv samples/addresses.csv\n" +
 			"  custsync import --tenant acme --dry-run -v customers.csv\n" +
 			"  custsync import --tenant acme --mapping samples/mappings/sap-sd.yaml --results out/ KNA1.csv\n" +
-			"  custsync import --tenant acme --mode full --max-delete 2% customers.xlsx",
+			"  custsync import --tenant acme --mode full --max-delete 2% customers.xlsx\n" +
+			"  custsync import --tenant acme --adopt --dry-run --live -v customers.csv   # first run on a populated tenant\n" +
+			"  custsync import --tenant acme --verify customers.csv                       # repair edits made on the platform",
 		Flags:  append(append(flags, inputReadFlags()...), platformFlags()...),
 		Action: runImport,
 	}
@@ -156,6 +159,7 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	opts.AllowEmpty = c.Bool("allow-empty")
 	opts.DetectDeletions = c.Bool("detect-deletions")
 	opts.Adopt, opts.KeyField, opts.Live = c.Bool("adopt"), strings.TrimSpace(c.String("key-field")), c.Bool("live")
+	opts.Verify = c.Bool("verify")
 	if opts.Live && !opts.DryRun {
 		return opts, usageErrorf("--live goes with --dry-run (a real run asks the platform when --adopt needs it)")
 	}
@@ -169,7 +173,7 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	opts.Logger = logger(c)
 	opts.Args = map[string]any{"files": opts.Files, "mode": opts.Mode, "maxDelete": opts.MaxDelete.String(),
 		"dryRun": opts.DryRun, "mapping": c.String("mapping"), "deleteDespiteFailures": opts.DeleteDespiteFailures,
-		"adopt": opts.Adopt, "keyField": opts.KeyField}
+		"adopt": opts.Adopt, "keyField": opts.KeyField, "verify": opts.Verify}
 	return opts, nil
 }
 

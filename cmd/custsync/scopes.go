@@ -30,6 +30,8 @@ const (
 	// whenAdopt: rows not synced yet are looked up on the platform before they are written (import --adopt,
 	// or a dry run with --live).
 	whenAdopt = "rows not synced yet, with --adopt or --dry-run --live"
+	// whenVerify: rows synced before are compared with their live records (import --verify, check --fix).
+	whenVerify = "rows synced before, with --verify"
 )
 
 // readsOf are the list endpoints that export and check page through per entity. Addresses are read
@@ -57,6 +59,10 @@ var scopeNeeds = []scopeNeed{
 	{"import", mapping.Customers, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
 	{"import", mapping.Addresses, "", []remote.Endpoint{remote.GetAddress, remote.PutAddress, remote.PatchAddress, remote.DeleteAddress}},
 	{"import", mapping.Addresses, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
+	{"import", mapping.Customers, whenVerify, []remote.Endpoint{remote.SearchCustomers}},
+	{"import", mapping.Addresses, whenVerify, []remote.Endpoint{remote.SearchCustomers}},
+	{"import", mapping.Companies, whenVerify, []remote.Endpoint{remote.ListLegalEntities}},
+	{"import", mapping.Locations, whenVerify, []remote.Endpoint{remote.ListLocations}},
 	{"import", mapping.Contacts, "", []remote.Endpoint{remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment,
 		remote.ListContactAssignments}},
 	{"export", mapping.Locations, "", readsOf[mapping.Locations]},
@@ -81,4 +87,22 @@ var scopeNeeds = []scopeNeed{
 	// A tenant migration with logins: the retention window and the bulk import of customers with passwords.
 	{"migration", "", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers,
 		remote.GetCustomer, remote.PatchCustomer}},
+}
+
+// check --fix compares as check does and repairs through an import that verifies the keys that differ: per
+// entity it needs check's reads and what that import calls. The needs of some rows only (When) are those of
+// the check and import lines, which config check lists on their own.
+func init() {
+	var fix []scopeNeed
+	for _, n := range scopeNeeds {
+		switch {
+		case n.Command == "import" && n.When == whenVerify:
+			n.When = ""
+		case n.When != "" || n.Command != "check" && n.Command != "import":
+			continue
+		}
+		n.Command = "check --fix"
+		fix = append(fix, n)
+	}
+	scopeNeeds = append(scopeNeeds, fix...)
 }

@@ -179,6 +179,15 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	if propagated != 1 {
 		t.Fatalf("%d assignments of 0000200001 to C1100, want the 1 the platform propagated", propagated)
 	}
+	// Rows synced before, compared with their live records; then a repair of what check finds different.
+	for _, e := range sampleOrder {
+		run("import", e, whenVerify, "import", "--tps", "0", "--verify", filepath.Join("../../samples", string(e)+".csv"))
+	}
+	if err := rc.PatchCustomer(t.Context(), "0000200002", remote.Doc{"firstName": "Drifted"}); err != nil {
+		t.Fatal(err)
+	}
+	run("check --fix", mapping.Customers, "", "check", "--tps", "0", "--fix", "--report", filepath.Join(dir, "fix-check.csv"),
+		filepath.Join("../../samples", "customers.csv"))
 	// Rows not synced yet, looked up before they are written.
 	adoptCustomers := filepath.Join(edited, "adopt-customers.csv")
 	adoptAddresses := filepath.Join(edited, "adopt-addresses.csv")
