@@ -41,12 +41,9 @@ func orderCompanies(p *plan) {
 	for _, o := range ops {
 		byKey[o.ERPKey] = o
 	}
+	// synced: the parent exists on the platform already (in the checkpoint, or adopted with nothing to write).
 	synced := func(key string) bool {
-		v := p.views[mapping.Companies]
-		if v == nil {
-			return false
-		}
-		_, ok := v.lookup(key)
+		_, ok := p.knownID(mapping.Companies, key)
 		return ok
 	}
 	const (
