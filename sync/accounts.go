@@ -345,14 +345,14 @@ func hasAccountFlags(rec mapping.Record) bool {
 }
 
 // setImportedFlags gives the imported customers at the indexes flagged the account flags of their rows (active,
-// onHold), which the bulk import does not take: a new customer gets the tenant's defaults
-// (customerActiveOnCreation), read once per run from the first customer imported, and only the customers whose
-// rows differ from them are patched.
+// onHold), which the bulk import does not take: a new customer gets the tenant's defaults (creationDefaults,
+// read once per run from the first customer created), and only the customers whose rows differ from them are
+// patched.
 func (r *runner) setImportedFlags(ctx context.Context, ops []*op, flagged []int) error {
 	if len(flagged) == 0 {
 		return nil
 	}
-	defaults, err := r.newCustomerFlags(ctx, ops[flagged[0]].RemoteID)
+	defaults, err := r.creation.read(ctx, r.rc, ops[flagged[0]].RemoteID)
 	if err != nil {
 		if ctx.Err() != nil || isRunFatal(err) {
 			return err
@@ -382,23 +382,4 @@ func (r *runner) setImportedFlags(ctx context.Context, ops []*op, flagged []int)
 		r.succeedLogin(o)
 	}
 	return nil
-}
-
-// newCustomerFlags returns the account flags the tenant gives a new customer, read from the imported customer
-// id the first time and kept for the run.
-func (r *runner) newCustomerFlags(ctx context.Context, id string) (map[string]any, error) {
-	r.flagsMu.Lock()
-	defer r.flagsMu.Unlock()
-	if r.flagDefaults != nil {
-		return r.flagDefaults, nil
-	}
-	doc, err := r.rc.GetCustomer(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	r.flagDefaults = map[string]any{}
-	for _, name := range accountFlags {
-		r.flagDefaults[name] = doc[name]
-	}
-	return r.flagDefaults, nil
 }

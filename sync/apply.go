@@ -87,13 +87,11 @@ type runner struct {
 	// sealer opens the logins of the journaled ops; logins counts the customers created with theirs.
 	sealer *accountSealer
 	logins atomic.Int64
-	// flagDefaults are the account flags the tenant gives a new customer, once read (newCustomerFlags).
-	flagsMu      stdsync.Mutex
-	flagDefaults map[string]any
 	// adoptedIDs are the platform ids of records adopted in this run, by entity and ERP key
 	// (withAdoptedRefs).
 	adoptedIDs map[mapping.Entity]map[string]string
-	// creation are the tenant's account flags for new customers, learned at the first create (writes.go).
+	// creation are the tenant's account flags for new customers, learned at the first create (writes.go), by
+	// createCustomer and by the bulk import's setImportedFlags.
 	creation creationDefaults
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 
 	"custsync/mapping"
@@ -88,38 +89,61 @@ func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Reco
 
 // creationDefaults are the account flags the platform gives a customer it creates without them: the tenant's
 // configurations customerActiveOnCreation and customerOnHoldOnCreation, which custsync cannot read. They are
-// learned once per run by reading back the first customer a create made; from then on a created customer
-// whose row sets the defaults needs no PATCH, which on a first import halves the requests. Creates that run
-// while the first is read back send the row's flags, as they would without the defaults.
+// learned once per run by reading back the first customer the run created (a create's 201, or a bulk import's
+// new customer); from then on a created customer whose row sets the defaults needs no PATCH, which on a first
+// import halves the requests.
 type creationDefaults struct {
-	learning atomic.Bool
-	known    atomic.Bool
-	values   map[string]any // written once, before known is set
+	mu     stdsync.Mutex // held while they are read
+	known  atomic.Bool
+	values map[string]any // written once, under mu, before known is set
 }
 
-// differing returns the flags that differ from the creation defaults, for the customer id the platform just
-// created. The first call reads the customer to learn the defaults; a failed read only costs the PATCH.
+// read returns the defaults, reading them from the customer id the platform just created unless they are known.
+func (d *creationDefaults) read(ctx context.Context, rc *remote.Client, id string) (map[string]any, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.readLocked(ctx, rc, id)
+}
+
+func (d *creationDefaults) readLocked(ctx context.Context, rc *remote.Client, id string) (map[string]any, error) {
+	if d.known.Load() {
+		return d.values, nil
+	}
+	doc, err := rc.GetCustomer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d.values = map[string]any{}
+	for _, k := range accountFlags {
+		if v, ok := doc[k].(bool); ok {
+			d.values[k] = v
+		}
+	}
+	d.known.Store(true)
+	return d.values, nil
+}
+
+// differing returns the flags that differ from the defaults, for the customer id the platform just created.
+// Until the defaults are known, one create reads them while the others send their flags rather than wait; a
+// failed read only costs the PATCH.
 func (d *creationDefaults) differing(ctx context.Context, rc *remote.Client, id string, flags map[string]any) map[string]any {
-	if !d.known.Load() {
-		if !d.learning.CompareAndSwap(false, true) {
+	var values map[string]any
+	if d.known.Load() {
+		values = d.values
+	} else {
+		if !d.mu.TryLock() {
 			return flags
 		}
-		doc, err := rc.GetCustomer(ctx, id)
+		var err error
+		values, err = d.readLocked(ctx, rc, id)
+		d.mu.Unlock()
 		if err != nil {
-			d.learning.Store(false)
 			return flags
 		}
-		d.values = map[string]any{}
-		for _, k := range accountFlags {
-			if v, ok := doc[k].(bool); ok {
-				d.values[k] = v
-			}
-		}
-		d.known.Store(true)
 	}
 	out := map[string]any{}
 	for k, v := range flags {
-		if def, ok := d.values[k]; !ok || def != v {
+		if def, ok := values[k]; !ok || def != v {
 			out[k] = v
 		}
 	}
