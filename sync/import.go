@@ -31,7 +31,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err != nil {
 		return finish(err)
 	}
-	defer func() { in.Close() }() // a plan made again reads the input again
+	defer func() { // a plan made again reads the input again
+		if in != nil {
+			in.Close()
+		}
+	}()
 	sealer, err := newAccountSealer()
 	if err != nil {
 		return finish(err)
