@@ -343,6 +343,42 @@ func docIDs(docs []remote.Doc) []string {
 // decideCustomer adopts, keeps as a create or fails the customer of f (see the rules above).
 func (p *plan) decideCustomer(f *customerFind) error {
 	a := p.adopter
+	chosen, why, err := a.choose(p.ctx, f)
+	if err != nil {
+		return err
+	}
+	switch {
+	case why != "":
+		a.failed[f.key] = why
+		if o := f.op; o != nil {
+			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey,
+				action: "adopt", reason: why})
+			o.Action = "" // dropped
+		}
+	case chosen == nil || !a.take:
+	case f.op == nil:
+		a.takenBy[docID(chosen)] = f.key
+		p.adoptedIDs()[f.key] = docID(chosen)
+	default:
+		a.takenBy[docID(chosen)] = f.key
+		p.adoptedIDs()[f.key] = docID(chosen)
+		if _, ok := p.planned[f.key]; ok {
+			p.planned[f.key] = docID(chosen) // references of later rows go to the adopted customer
+		}
+		if f.op.account != nil {
+			p.loginsIgnored++
+			f.op.account = nil
+		}
+		return adoptRecord(f.op, docID(chosen), docID(chosen), chosen)
+	}
+	return nil
+}
+
+// choose picks the platform customer f names (nil: none, the row creates it) or says why there is none to pick:
+// two candidates by id and key field, an e-mail address another customer holds, a number an SD mapping or a
+// row of this run gives to another ERP key; without take (no --adopt), the e-mail address the create would be
+// refused for.
+func (a *adopter) choose(ctx context.Context, f *customerFind) (remote.Doc, string, error) {
 	var cands []remote.Doc
 	if f.byID != nil {
 		cands = append(cands, f.byID)
@@ -378,35 +414,14 @@ func (p *plan) decideCustomer(f *customerFind) error {
 	}
 	if why == "" && chosen != nil && a.take {
 		var err error
-		if why, err = adoptionClash(p.ctx, a.st, a.takenBy, f.key, docID(chosen)); err != nil {
-			return err
+		if why, err = adoptionClash(ctx, a.st, a.takenBy, f.key, docID(chosen)); err != nil {
+			return nil, "", err
 		}
 	}
-	switch {
-	case why != "":
-		a.failed[f.key] = why
-		if o := f.op; o != nil {
-			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey,
-				action: "adopt", reason: why})
-			o.Action = "" // dropped
-		}
-	case chosen == nil || !a.take:
-	case f.op == nil:
-		a.takenBy[docID(chosen)] = f.key
-		p.adoptedIDs()[f.key] = docID(chosen)
-	default:
-		a.takenBy[docID(chosen)] = f.key
-		p.adoptedIDs()[f.key] = docID(chosen)
-		if _, ok := p.planned[f.key]; ok {
-			p.planned[f.key] = docID(chosen) // references of later rows go to the adopted customer
-		}
-		if f.op.account != nil {
-			p.loginsIgnored++
-			f.op.account = nil
-		}
-		return adoptRecord(f.op, docID(chosen), docID(chosen), chosen)
+	if why != "" {
+		return nil, why, nil
 	}
-	return nil
+	return chosen, "", nil
 }
 
 // adoptionClash says why the platform customer id cannot be adopted for the ERP key: a row of this run took it,

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,21 +249,31 @@ type PullOptions struct {
 	// KeyField is the dotted path of a platform customer field that holds the ERP customer number (e.g.
 	// "b2b.companyRegistrationId" or "mixins.erp.customerNumber"); "" disables it.
 	KeyField string
-	// Keys are ERP customer numbers (e.g. read from an ERP file): a platform customer whose id is the
-	// deterministic id of one of them (IDTemplate) is recorded as mapped to it.
-	Keys []string
+	// Customers are the customer rows of ERP files: each is looked for on the platform as import --adopt looks
+	// (by the id it would be written to, by KeyField, by its e-mail address ignoring case), and only these are
+	// adopted (with the remote records that name them). Without them the tenant is listed and every customer
+	// the remote records or KeyField give an ERP number is adopted.
+	Customers []ERPCustomer
 	// IDTemplate is the customers id template; "" means the default.
 	IDTemplate string
 	// DryRun reports what would be adopted without writing the state file.
 	DryRun bool
 }
 
+// ERPCustomer is a customer row of an ERP file as PullMappings looks for it: its ERP key, the platform id an
+// import would write it to (its id template's, or an explicit customerNumber) and its contactEmail ("" for
+// none).
+type ERPCustomer struct {
+	Key, ID, Email string
+}
+
 // PullReport is what PullMappings did.
 type PullReport struct {
-	Listed    int // platform customers listed
+	Listed    int // platform customers read (listed, or found by the lookups)
 	Adopted   int // new or changed local mappings
 	Unchanged int // mappings already known as they are
-	// Conflicts describe customers not adopted because their ERP key is claimed by another customer.
+	// Conflicts describe customers not adopted: their ERP key is claimed by another customer, two customers
+	// match one row, or the row's e-mail address belongs to another customer than the one it matches.
 	Conflicts []string
 }
 
@@ -271,10 +282,11 @@ type PullReport struct {
 //
 // "Adopt" means: record the SD mapping {customerNumber: platform id, sdCustomerNumber: ERP key} in the state
 // file, nothing more; no platform record and no checkpoint entity is written (the checkpoint only holds what
-// custsync itself wrote, with the row hash of the ERP row). The ERP key of a platform customer comes from, in
-// order: a remote sdCustomerMappings record (Remote), the KeyField of the customer, or the customer id being
-// the deterministic id of one of Keys. A customer whose key is already mapped to another live customer, or
-// whose key two customers claim, is not adopted and is listed under Conflicts.
+// custsync itself wrote, with the row hash of the ERP row). Given ERP customers (Customers), each is looked up
+// with import --adopt's rules and batched lookups (adopter.choose); otherwise the tenant is listed and a
+// customer's ERP key comes from, in order, a remote sdCustomerMappings record (Remote) or its KeyField. A
+// customer whose key is already mapped to another live customer, or whose key two customers claim, is not
+// adopted and is listed under Conflicts.
 //
 // How import uses it: with the default id template the import PUTs to the deterministic id, which lands on
 // the same record anyway; the mapping matters when the platform id is not deterministic (created by a shop,
@@ -296,41 +308,16 @@ func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 			}
 		}
 	}
-	byID := map[string]string{}
-	for _, k := range opts.Keys {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
-		if id, err := mapping.RemoteID(template, k); err == nil {
-			byID[id] = k
-		}
-	}
-
 	// claims: ERP key -> platform customer numbers claiming it.
 	claims := map[string][]string{}
-	list := remote.ListOptions{Workers: 4}
-	if strings.HasPrefix(opts.KeyField, "mixins.") {
-		list.Expand = []string{"mixin:*"} // the platform leaves mixins out of a customer unless asked
+	var err error
+	if len(opts.Customers) > 0 {
+		err = pullByLookups(ctx, st, rc, opts, template, remoteKeys, claims, &rep)
+	} else {
+		err = pullByListing(ctx, rc, opts, remoteKeys, claims, &rep)
 	}
-	for d, err := range rc.Customers(ctx, list) {
-		if err != nil {
-			return rep, fmt.Errorf("list platform customers: %w", err)
-		}
-		id, _ := d["id"].(string)
-		if id == "" {
-			continue
-		}
-		rep.Listed++
-		key := remoteKeys[id]
-		if key == "" && opts.KeyField != "" {
-			key = strings.TrimSpace(textAt(d, opts.KeyField))
-		}
-		if key == "" {
-			key = byID[id]
-		}
-		if key != "" {
-			claims[key] = append(claims[key], id)
-		}
+	if err != nil {
+		return rep, err
 	}
 
 	var adopt []state.SDMapping
@@ -369,6 +356,80 @@ func PullMappings(ctx context.Context, st *state.Store, rc *remote.Client, opts 
 		return rep, nil
 	}
 	return rep, st.PutMappings(ctx, adopt)
+}
+
+// pullByListing lists the tenant and claims each customer for the ERP key its remote mapping record or its
+// KeyField gives.
+func pullByListing(ctx context.Context, rc *remote.Client, opts PullOptions, remoteKeys map[string]string, claims map[string][]string, rep *PullReport) error {
+	list := remote.ListOptions{Workers: 4}
+	if strings.HasPrefix(opts.KeyField, "mixins.") {
+		list.Expand = []string{"mixin:*"} // the platform leaves mixins out of a customer unless asked
+	}
+	for d, err := range rc.Customers(ctx, list) {
+		if err != nil {
+			return fmt.Errorf("list platform customers: %w", err)
+		}
+		id, _ := d["id"].(string)
+		if id == "" {
+			continue
+		}
+		rep.Listed++
+		key := remoteKeys[id]
+		if key == "" && opts.KeyField != "" {
+			key = strings.TrimSpace(textAt(d, opts.KeyField))
+		}
+		if key != "" {
+			claims[key] = append(claims[key], id)
+		}
+	}
+	return nil
+}
+
+// pullByLookups looks the ERP customers up as import --adopt does and claims each for the customer it finds;
+// a remote mapping record of one of their keys claims its customer too, if it exists.
+func pullByLookups(ctx context.Context, st *state.Store, rc *remote.Client, opts PullOptions, template string,
+	remoteKeys map[string]string, claims map[string][]string, rep *PullReport) error {
+	a := &adopter{rc: rc, st: st, take: true, keyField: opts.KeyField, expand: []string{"mixin:*"}, takenBy: map[string]string{}}
+	finds := make([]*customerFind, 0, len(opts.Customers))
+	wanted := map[string]bool{}
+	for _, c := range opts.Customers {
+		if c.Key == "" || wanted[c.Key] {
+			continue
+		}
+		wanted[c.Key] = true
+		tmpl, err := mapping.RemoteID(template, c.Key)
+		id := cmp.Or(c.ID, tmpl)
+		finds = append(finds, &customerFind{key: c.Key, id: id, pinned: err != nil || tmpl != id, email: c.Email})
+	}
+	for start := 0; start < len(finds); start += adoptGroup {
+		group := finds[start:min(start+adoptGroup, len(finds))]
+		if _, err := a.findCustomers(ctx, group); err != nil {
+			return err
+		}
+		for _, f := range group {
+			doc, why, err := a.choose(ctx, f)
+			switch {
+			case err != nil:
+				return err
+			case why != "":
+				rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("ERP key %s: %s", f.key, why))
+			case doc != nil:
+				rep.Listed++
+				a.takenBy[docID(doc)] = f.key
+				claims[f.key] = append(claims[f.key], docID(doc))
+			}
+		}
+	}
+	var named []string
+	for id, key := range remoteKeys {
+		if wanted[key] && !slices.Contains(claims[key], id) {
+			named = append(named, id)
+		}
+	}
+	return collectDocs(rc.CustomersWhere(ctx, "id", named), "look up the customers of remote SD mappings", func(d remote.Doc) {
+		rep.Listed++
+		claims[remoteKeys[docID(d)]] = append(claims[remoteKeys[docID(d)]], docID(d))
+	})
 }
 
 // textAt returns the scalar at a dotted path of a JSON document as text.

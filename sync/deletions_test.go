@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"custsync/formats"
 	"custsync/mapping"
@@ -152,9 +153,11 @@ func TestAckByKeyReportsUnknownKeys(t *testing.T) {
 	}
 }
 
-// TestMappingsPullAdoptsExistingCustomers runs pull against a populated tenant: customers are adopted from the
-// remote mapping records, from a key field, and from deterministic ids of given keys; two customers claiming
-// one key and a key already mapped elsewhere are conflicts; AdoptedIDs exposes only non-deterministic ids.
+// TestMappingsPullAdoptsExistingCustomers runs pull against a populated tenant. Without ERP files it lists the
+// tenant and adopts customers from the remote mapping records and from a key field; two customers claiming one
+// key and a key already mapped elsewhere are conflicts. Given the customers of ERP files, it looks only those up,
+// as import --adopt does: by the id they would have, by the key field, by e-mail address ignoring case, and the
+// remote records of their keys. AdoptedIDs exposes only non-deterministic ids.
 func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	t.Parallel()
 	p := newReconPlatform(t)
@@ -174,6 +177,7 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	put("shop-4", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100003"}})
 	put("0000100005", remote.Doc{})
 	put("shop-6", remote.Doc{"b2b": map[string]any{"companyRegistrationId": "0000100006"}})
+	put("shop-7", remote.Doc{})
 	put("unrelated", remote.Doc{})
 	if err := rc.CreateSDMapping(ctx, remote.SDMapping{CustomerNumber: "shop-2", SDCustomerNumber: "0000100002"}); err != nil {
 		t.Fatal(err)
@@ -181,10 +185,10 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	if err := st.PutMappings(ctx, []state.SDMapping{{CustomerNumber: "0000100006", SDCustomerNumber: "0000100006"}}); err != nil {
 		t.Fatal(err)
 	}
-	opts := PullOptions{Remote: true, KeyField: "b2b.companyRegistrationId", Keys: []string{"0000100005", "0000100009"}}
+	opts := PullOptions{Remote: true, KeyField: "b2b.companyRegistrationId"}
 
-	dry, err := PullMappings(ctx, st, rc, PullOptions{Remote: opts.Remote, KeyField: opts.KeyField, Keys: opts.Keys, DryRun: true})
-	if err != nil || dry.Adopted != 3 {
+	dry, err := PullMappings(ctx, st, rc, PullOptions{Remote: opts.Remote, KeyField: opts.KeyField, DryRun: true})
+	if err != nil || dry.Adopted != 2 {
 		t.Fatalf("dry run: %+v %v", dry, err)
 	}
 	if n, _ := st.CountMappings(ctx); n.Total != 1 {
@@ -194,10 +198,24 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Listed != 7 || rep.Adopted != 3 || rep.Unchanged != 0 || len(rep.Conflicts) != 2 {
+	if rep.Listed != 8 || rep.Adopted != 2 || rep.Unchanged != 0 || len(rep.Conflicts) != 2 {
 		t.Fatalf("pull: %+v", rep)
 	}
-	for cn, sd := range map[string]string{"shop-1": "0000100001", "shop-2": "0000100002", "0000100005": "0000100005"} {
+
+	// From the ERP file: 0000100005 under its own number, 0000100010 by its e-mail address (another case),
+	// 0000100003 claimed by two customers, 0000100009 nowhere, 0000100002 through its remote record.
+	opts.Customers = []ERPCustomer{{Key: "0000100005", ID: "0000100005"}, {Key: "0000100009", ID: "0000100009"},
+		{Key: "0000100010", ID: "0000100010", Email: "Shop-7@Example.com"}, {Key: "0000100003", ID: "0000100003"},
+		{Key: "0000100002", ID: "0000100002"}}
+	start := time.Now()
+	rep, err = PullMappings(ctx, st, rc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Adopted != 2 || rep.Unchanged != 1 || len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0], "shop-3 and shop-4") {
+		t.Fatalf("pull of the file's customers: %+v", rep)
+	}
+	for cn, sd := range map[string]string{"shop-1": "0000100001", "shop-2": "0000100002", "0000100005": "0000100005", "shop-7": "0000100010"} {
 		if m, ok, _ := st.GetMapping(ctx, cn); !ok || m.SDCustomerNumber != sd {
 			t.Errorf("mapping of %s: %+v", cn, m)
 		}
@@ -211,12 +229,18 @@ func TestMappingsPullAdoptsExistingCustomers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ids) != 2 || ids["0000100001"] != "shop-1" || ids["0000100002"] != "shop-2" {
+	if len(ids) != 3 || ids["0000100001"] != "shop-1" || ids["0000100002"] != "shop-2" || ids["0000100010"] != "shop-7" {
 		t.Errorf("adopted ids %v", ids)
 	}
 	again, err := PullMappings(ctx, st, rc, opts)
 	if err != nil || again.Adopted != 0 || again.Unchanged != 3 {
 		t.Fatalf("second pull: %+v %v", again, err)
+	}
+	for _, r := range p.srv.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, "/customers") && !strings.Contains(r.RawQuery, "pageSize=1") &&
+			r.Time.After(start) {
+			t.Errorf("the pull of the file's customers listed the tenant: %s?%s", r.Path, r.RawQuery)
+		}
 	}
 }
 

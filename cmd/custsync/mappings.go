@@ -47,10 +47,12 @@ func mappingsCommand() *cli.Command {
 				Name:      "pull",
 				Usage:     "adopt existing platform customers by ERP number, so a first import does not duplicate them",
 				ArgsUsage: "[ERP-FILE...]",
-				Description: "Records an SD mapping for every platform customer whose ERP number is known from the remote\n" +
-					"sdCustomerMappings endpoint (--remote), from a customer field (--key-field), or because its id is the\n" +
-					"deterministic id of a customer number in the given ERP files. Nothing is written to the platform.\n" +
-					"Import then writes to the adopted customer numbers instead of creating new customers.\n\n" +
+				Description: "Records an SD mapping for platform customers whose ERP number is known. Given ERP files, each\n" +
+					"customer of them is looked up as import --adopt looks (by the number it would be written to, by\n" +
+					"--key-field, by its e-mail address ignoring case; batched, the tenant is not listed), and so are the\n" +
+					"remote sdCustomerMappings records of its number (--remote). Without files, the tenant is listed and\n" +
+					"every customer whose ERP number the remote records or --key-field give is adopted. Nothing is written\n" +
+					"to the platform. Import then writes to the adopted customer numbers instead of creating new customers.\n\n" +
 					"Examples:\n" +
 					"  custsync mappings pull --tenant acme --remote --mappings-url https://ec.example.com\n" +
 					"  custsync mappings pull --tenant acme --key-field mixins.erp.customerNumber --dry-run\n" +
@@ -146,7 +148,7 @@ func runMappingsPull(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := erpCustomerKeys(in)
+	customers, err := erpCustomers(in)
 	if err != nil {
 		return err
 	}
@@ -159,7 +161,7 @@ func runMappingsPull(c *cli.Context) error {
 		return errNoMappingsURL("mappings pull --remote")
 	}
 	rep, err := syncer.PullMappings(sess.Ctx, sess.Store, sess.Client, syncer.PullOptions{
-		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Keys: keys,
+		Remote: c.Bool("remote"), KeyField: c.String("key-field"), Customers: customers,
 		IDTemplate: in.Spec.IDTemplate(mapping.Customers), DryRun: c.Bool("dry-run"),
 	})
 	if err != nil {
@@ -169,7 +171,7 @@ func runMappingsPull(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		verb = "would adopt"
 	}
-	fmt.Fprintf(c.App.Writer, "%d platform customers listed, %s %d, %d already mapped, %d conflicts\n",
+	fmt.Fprintf(c.App.Writer, "%d platform customers read, %s %d, %d already mapped, %d conflicts\n",
 		rep.Listed, verb, rep.Adopted, rep.Unchanged, len(rep.Conflicts))
 	for _, conflict := range rep.Conflicts {
 		fmt.Fprintf(c.App.Writer, "  conflict: %s\n", conflict)
@@ -177,9 +179,9 @@ func runMappingsPull(c *cli.Context) error {
 	return nil
 }
 
-// erpCustomerKeys reads the customer ERP numbers of ERP files through the input stage (rows that fail
-// validation still give their key).
-func erpCustomerKeys(opts syncer.InputOptions) ([]string, error) {
+// erpCustomers reads the customers of ERP files through the input stage: ERP number, the platform id an
+// import would write to and e-mail address (rows that fail validation still give what they have).
+func erpCustomers(opts syncer.InputOptions) ([]syncer.ERPCustomer, error) {
 	if len(opts.Files) == 0 {
 		return nil, nil
 	}
@@ -188,7 +190,7 @@ func erpCustomerKeys(opts syncer.InputOptions) ([]string, error) {
 		return nil, err
 	}
 	defer in.Close()
-	var keys []string
+	var out []syncer.ERPCustomer
 	for _, t := range in.Tables {
 		for {
 			row, err := t.Next()
@@ -206,12 +208,16 @@ func erpCustomerKeys(opts syncer.InputOptions) ([]string, error) {
 					continue
 				}
 				if rec, _ := t.MapRow(j, &row); rec.Key != "" {
-					keys = append(keys, rec.Key)
+					c := syncer.ERPCustomer{Key: rec.Key, ID: rec.RemoteID}
+					if v, ok := rec.Get("contactEmail"); ok && !v.IsClear() {
+						c.Email = v.String()
+					}
+					out = append(out, c)
 				}
 			}
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // errNoMappingsURL is the usage error of a command that needs the SD customer mappings endpoint when none is

@@ -47,7 +47,7 @@ func TestMappingsCommands(t *testing.T) {
 		}
 	})
 	code, out, errOut = runRecon(t, sandboxSub(dir, "mappings", "pull", "--key-field", "b2b.companyRegistrationId", "--dry-run")...)
-	if code != ExitOK || !strings.Contains(out, "31 platform customers listed, would adopt 1") {
+	if code != ExitOK || !strings.Contains(out, "31 platform customers read, would adopt 1") {
 		t.Fatalf("pull --dry-run: code %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = runRecon(t, sandboxSub(dir, "mappings", "pull", "--key-field", "b2b.companyRegistrationId")...)

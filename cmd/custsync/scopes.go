@@ -77,7 +77,8 @@ var scopeNeeds = []scopeNeed{
 	{"check", mapping.Addresses, "", readsOf[mapping.Addresses]},
 	{"check", mapping.Contacts, "", readsOf[mapping.Contacts]},
 	{"check", mapping.Contacts, whenUnnamedAssignments, []remote.Endpoint{remote.ListLegalEntities}},
-	{"mappings pull", "", "", []remote.Endpoint{remote.ListCustomers}},
+	// Given ERP files, pull looks their customers up (searches) instead of listing the tenant.
+	{"mappings pull", "", "", []remote.Endpoint{remote.ListCustomers, remote.SearchCustomers}},
 	{"deletions detect", "", "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer}},
 	// A restore reads each record before it writes it back, re-creates, reverts and deletes.
 	{"restore", "", "", []remote.Endpoint{remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer,
