@@ -40,6 +40,19 @@ func TestREADMEMigrationWalkthrough(t *testing.T) {
 	})
 }
 
+// TestREADMEPopulatedWalkthrough runs the populated-tenant block of README.md the same way.
+func TestREADMEPopulatedWalkthrough(t *testing.T) {
+	t.Parallel()
+	runWalkthrough(t, "<!-- populated walkthrough -->", "127.0.0.1:8091", []string{
+		"adopt    customers 0000100001",                                             // the dry run lists the adoptions
+		"import: 1 created, 0 updated, 0 unchanged, 0 deleted, 0 failed, 7 adopted", // the first import does them
+		`"requests": 0`,                // the re-run asks nothing
+		"contacts   same 2, differs 0", // check: nothing different
+		"drift customers: 1 customers changed on the platform (firstName 1), repaired", // --verify and check --fix
+		"fix: repairing 1 keys that differ",
+	})
+}
+
 // runWalkthrough runs the shell block after marker in README.md on a free port in place of addr, and checks
 // that its output holds every want.
 func runWalkthrough(t *testing.T, marker, addr string, wants []string) {
