@@ -95,6 +95,20 @@ func (p *plan) refuseAdoption(o *op, why string) {
 	o.Action = ""
 }
 
+// settleAdoption carries out what pickOne decided for the create o: a row error (why), the adoption of doc
+// (recorded for the references to it and as owned by o's key), or nothing (o stays a create).
+func (p *plan) settleAdoption(o *op, doc remote.Doc, why string, owners map[string]string) error {
+	switch {
+	case why != "":
+		p.refuseAdoption(o, why)
+	case doc != nil:
+		owners[docID(doc)] = o.ERPKey
+		p.noteAdoptedRef(o.entity, o.ERPKey, docID(doc))
+		return adoptRecord(o, docID(doc), docID(doc), doc)
+	}
+	return nil
+}
+
 // pickOne decides among the candidates a lookup found for a row: one not owned by another key is adopted
 // (nil, "": nothing found); two are an error naming both.
 func pickOne(what string, cands []remote.Doc, key string, owners map[string]string) (remote.Doc, string) {
@@ -242,16 +256,14 @@ func (p *plan) adoptCompanyLevel(level []*op, owners, failed map[string]string) 
 			}
 		}
 		doc, why := pickOne("company", cands, o.ERPKey, owners)
-		switch {
-		case why != "":
+		if why != "" {
 			failed[o.ERPKey] = why
-			p.refuseAdoption(o, why)
-		case doc != nil:
-			owners[docID(doc)] = o.ERPKey
-			p.noteAdoptedRef(mapping.Companies, o.ERPKey, docID(doc))
-			if err := adoptRecord(o, docID(doc), docID(doc), withoutPlatformGroups(doc)); err != nil {
-				return err
-			}
+		}
+		if doc != nil {
+			doc = withoutPlatformGroups(doc)
+		}
+		if err := p.settleAdoption(o, doc, why, owners); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -314,15 +326,8 @@ func (p *plan) adoptLocations() error {
 			}
 		}
 		doc, why := pickOne("location", cands, o.ERPKey, owners)
-		switch {
-		case why != "":
-			p.refuseAdoption(o, why)
-		case doc != nil:
-			owners[docID(doc)] = o.ERPKey
-			p.noteAdoptedRef(mapping.Locations, o.ERPKey, docID(doc))
-			if err := adoptRecord(o, docID(doc), docID(doc), doc); err != nil {
-				return err
-			}
+		if err := p.settleAdoption(o, doc, why, owners); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -356,15 +361,8 @@ func (p *plan) adoptAssignments() error {
 	for _, o := range ep.creates {
 		pair := pairKey(refRemoteID(o.rec, mapping.Customers), refRemoteID(o.rec, mapping.Companies))
 		doc, why := pickOne("contact assignment", addUnique(nil, byPair[pair]), o.ERPKey, owners)
-		switch {
-		case why != "":
-			p.refuseAdoption(o, why)
-		case doc != nil:
-			owners[docID(doc)] = o.ERPKey
-			p.noteAdoptedRef(mapping.Contacts, o.ERPKey, docID(doc))
-			if err := adoptRecord(o, docID(doc), docID(doc), doc); err != nil {
-				return err
-			}
+		if err := p.settleAdoption(o, doc, why, owners); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -83,11 +83,7 @@ func (p *plan) flushVerified() error {
 		if len(ops) == 0 {
 			continue
 		}
-		live, err := p.liveRecords(e, ops)
-		if err != nil {
-			return err
-		}
-		if err := p.settleVerified(e, ops, live); err != nil {
+		if err := p.verifyOps(e, ops); err != nil {
 			return err
 		}
 		for _, o := range ops {
@@ -106,6 +102,15 @@ func (p *plan) flushVerified() error {
 		return p.flushUpdates()
 	}
 	return nil
+}
+
+// verifyOps reads the live records of ops (all of entity e) and settles each (settleVerified).
+func (p *plan) verifyOps(e mapping.Entity, ops []*op) error {
+	live, err := p.liveRecords(e, ops)
+	if err != nil {
+		return err
+	}
+	return p.settleVerified(e, ops, live)
 }
 
 // liveRecords reads the platform records of ops (all of entity e) by id: ops' remote id -> record.
@@ -222,11 +227,7 @@ func verifyManagement(p *plan) error {
 		if len(ops) == 0 {
 			continue
 		}
-		live, err := p.liveRecords(e, ops)
-		if err != nil {
-			return err
-		}
-		if err := p.settleVerified(e, ops, live); err != nil {
+		if err := p.verifyOps(e, ops); err != nil {
 			return err
 		}
 		ep.updates = slices.DeleteFunc(ep.updates, func(o *op) bool { return o.Action == "" })

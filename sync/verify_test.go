@@ -36,18 +36,18 @@ func TestVerifyRepairsWhatThePlatformChanged(t *testing.T) {
 	must(e.rc.PatchCustomer(ctx, "A", remote.Doc{"firstName": "Anne"}))
 	must(e.rc.PatchCustomer(ctx, "B", remote.Doc{"lastName": "Beech"}))
 	must(e.rc.PatchAddress(ctx, "A", "A-main", remote.Doc{"city": "Köln"}))
-	company, err := e.rc.GetLegalEntity(ctx, "K")
-	must(err)
-	company = requestShape(company)
-	company["name"] = "Kappa GmbH"
-	_, err = e.rc.UpsertLegalEntity(ctx, "K", company)
-	must(err)
-	assignment, err := e.rc.GetContactAssignment(ctx, "K-A")
-	must(err)
-	assignment = requestShape(assignment)
-	assignment["type"] = "LOGISTICS"
-	_, err = e.rc.UpsertContactAssignment(ctx, "K-A", assignment)
-	must(err)
+	// Customer Management records are edited as a whole: read, change one field, PUT back.
+	edit := func(get func(context.Context, string) (remote.Doc, error), put func(context.Context, string, remote.Doc) (bool, error), id, field, value string) {
+		t.Helper()
+		doc, err := get(ctx, id)
+		must(err)
+		doc = requestShape(doc)
+		doc[field] = value
+		_, err = put(ctx, id, doc)
+		must(err)
+	}
+	edit(e.rc.GetLegalEntity, e.rc.UpsertLegalEntity, "K", "name", "Kappa GmbH")
+	edit(e.rc.GetContactAssignment, e.rc.UpsertContactAssignment, "K-A", "type", "LOGISTICS")
 	// The file changes B's first name; B's last name drifted on the platform.
 	files[1] = e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\nA,Ann,Alder,ann@example.com\nB,Bobby,Birch,bob@example.com\n")
 

@@ -189,26 +189,15 @@ func TestScopeNeedsCoverEveryRequest(t *testing.T) {
 	run("check --fix", mapping.Customers, "", "check", "--tps", "0", "--fix", "--report", filepath.Join(dir, "fix-check.csv"),
 		filepath.Join("../../samples", "customers.csv"))
 	// Rows not synced yet, looked up before they are written.
-	adoptCustomers := filepath.Join(edited, "adopt-customers.csv")
-	adoptAddresses := filepath.Join(edited, "adopt-addresses.csv")
-	if err := os.WriteFile(adoptCustomers, []byte("sdCustomerNumber,lastName,contactEmail\nNEW-1,New,new-1@example.com\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for e, rows := range map[mapping.Entity]string{
+		mapping.Customers: "sdCustomerNumber,lastName,contactEmail\nNEW-1,New,new-1@example.com\n",
+		mapping.Addresses: "sdCustomerNumber,addressKey,contactName,street,city\n0000200001,new,New,Weg 1,Bonn\n",
+		mapping.Companies: "companyKey,name,type,parentCompanyKey\nC-NEW,New,SUBSIDIARY,C1000\n",
+		mapping.Locations: "locationKey,name,type\nLOC-NEW,New,OFFICE\n",
+	} {
+		file := writeFile(t, edited, "adopt-"+string(e)+".csv", rows)
+		run("import", e, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", string(e), file)
 	}
-	if err := os.WriteFile(adoptAddresses, []byte("sdCustomerNumber,addressKey,contactName,street,city\n0000200001,new,New,Weg 1,Bonn\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run("import", mapping.Customers, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "customers", adoptCustomers)
-	run("import", mapping.Addresses, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "addresses", adoptAddresses)
-	adoptCompanies := filepath.Join(edited, "adopt-companies.csv")
-	adoptLocations := filepath.Join(edited, "adopt-locations.csv")
-	if err := os.WriteFile(adoptCompanies, []byte("companyKey,name,type,parentCompanyKey\nC-NEW,New,SUBSIDIARY,C1000\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(adoptLocations, []byte("locationKey,name,type\nLOC-NEW,New,OFFICE\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run("import", mapping.Companies, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "companies", adoptCompanies)
-	run("import", mapping.Locations, whenAdopt, "import", "--tps", "0", "--adopt", "--entity", "locations", adoptLocations)
 	run("check", mapping.Contacts, whenUnnamedAssignments, "check", "--tps", "0", "--entity", "contacts", "--report", filepath.Join(dir, "gapped-check.csv"), gapped)
 	// Updates and deletes, children first so that every delete meets its record.
 	for _, e := range slices.Backward(sampleOrder) {
