@@ -1,6 +1,7 @@
 package mapping_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -72,4 +73,60 @@ func BenchmarkKeySet1M(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/key")
 		runtime.KeepAlive(s)
 	}
+}
+
+// BenchmarkCustomerBody encodes the create body of the customers sample's rows (without the account flags) two
+// ways: the payload map through json.Marshal, and AppendPayloadJSON into a reused buffer; then the create's
+// checkpoint snapshot, ApplyTo through json.Marshal and AppendAppliedJSON. Both give the same bytes
+// (TestPayloadJSONIsMarshalOfPayload).
+func BenchmarkCustomerBody(b *testing.B) {
+	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "customers.csv"), ',')
+	ms, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]mapping.Record, len(rows))
+	for i, row := range rows {
+		var errs []mapping.FieldError
+		if recs[i], errs = ms[0].Map(formats.Position{Line: i + 2}, row); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+	b.Run("payload/map+Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p := recs[i%len(recs)].Payload()
+			delete(p, "active")
+			delete(p, "onHold")
+			if _, err := json.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("payload/AppendPayloadJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := 0; b.Loop(); i++ {
+			if buf, err = recs[i%len(recs)].AppendPayloadJSON(buf[:0], "active", "onHold"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("snapshot/ApplyTo+Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := json.Marshal(recs[i%len(recs)].ApplyTo(nil)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("snapshot/AppendAppliedJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := 0; b.Loop(); i++ {
+			if buf, err = recs[i%len(recs)].AppendAppliedJSON(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

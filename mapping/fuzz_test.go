@@ -38,6 +38,7 @@ func FuzzMap(f *testing.F) {
 			if _, err := json.Marshal(p); err != nil {
 				t.Fatalf("payload does not marshal: %v", err)
 			}
+			checkPayloadJSON(t, rec)
 			_ = rec.ApplyTo(map[string]any{"a": []any{1.0}, "mixins": "x"})
 			_ = mapping.DiffFields(rec, rec)
 			_ = mapping.DiffRemote(p, rec)

@@ -182,7 +182,8 @@ type request struct {
 	path   string
 	query  url.Values
 	header http.Header
-	body   any
+	// body is encoded as JSON, except a json.RawMessage, which is sent as it is.
+	body any
 	// form, if set, is sent form-encoded instead of body. It may carry the client secret, so
 	// nothing ever logs or quotes it.
 	form url.Values
@@ -262,6 +263,10 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	case r.form != nil:
 		payload = []byte(r.form.Encode())
 	case r.body != nil:
+		if raw, ok := r.body.(json.RawMessage); ok {
+			payload = raw // encoded by the caller
+			break
+		}
 		var err error
 		if payload, err = json.Marshal(r.body); err != nil {
 			return nil, fmt.Errorf("%s %s: encode body: %w", r.method, r.path, err)

@@ -3,6 +3,7 @@ package remote
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -117,11 +118,20 @@ func (c *Client) UpsertCustomer(ctx context.Context, id string, body Doc) (creat
 // cells needs when the platform may already hold the customer (a lost checkpoint, a replayed write). The
 // schema of that content type (CustomerUpdateDto) has no active and no onHold: set those with PatchCustomer.
 func (c *Client) MergeUpsertCustomer(ctx context.Context, id string, body Doc) (created bool, err error) {
-	if err := checkIDs("upsert customer", id); err != nil {
-		return false, err
-	}
 	if body == nil {
 		body = Doc{}
+	}
+	return c.mergeUpsertCustomer(ctx, id, body)
+}
+
+// MergeUpsertCustomerJSON is MergeUpsertCustomer with a body the caller encoded: one JSON object, sent as it is.
+func (c *Client) MergeUpsertCustomerJSON(ctx context.Context, id string, body json.RawMessage) (created bool, err error) {
+	return c.mergeUpsertCustomer(ctx, id, body)
+}
+
+func (c *Client) mergeUpsertCustomer(ctx context.Context, id string, body any) (created bool, err error) {
+	if err := checkIDs("upsert customer", id); err != nil {
+		return false, err
 	}
 	q := url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(c.cfg.SendPasswordResetNotifications)}}
 	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), query: q, body: body,
@@ -269,6 +279,18 @@ func (c *Client) UpsertAddress(ctx context.Context, customerID, addressID string
 		return false, err
 	}
 	return c.upsert(ctx, c.addressPath(customerID, addressID), nil, body)
+}
+
+// UpsertAddressJSON is UpsertAddress with a body the caller encoded: one JSON object, sent as it is.
+func (c *Client) UpsertAddressJSON(ctx context.Context, customerID, addressID string, body json.RawMessage) (created bool, err error) {
+	if err := checkIDs("upsert address", customerID, addressID); err != nil {
+		return false, err
+	}
+	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.addressPath(customerID, addressID), body: body})
+	if err != nil {
+		return false, err
+	}
+	return resp.status == http.StatusCreated, nil
 }
 
 // PatchAddress merges body into an existing address (PATCH, AddressUpdateDto). Nothing in that schema is

@@ -375,7 +375,13 @@ func (r *runner) refresh(ops []*op) {
 
 // upsertOutcome is the checkpoint row of a created or updated record.
 func upsertOutcome(o *op) (state.Outcome, error) {
-	snap, err := json.Marshal(o.rec.ApplyTo(o.prev))
+	var snap []byte
+	var err error
+	if len(o.prev) == 0 {
+		snap, err = o.rec.AppendAppliedJSON(nil) // a create: the row applied to nothing
+	} else {
+		snap, err = json.Marshal(o.rec.ApplyTo(o.prev))
+	}
 	if err != nil {
 		return state.Outcome{}, fmt.Errorf("encode snapshot: %w", err)
 	}
@@ -410,6 +416,15 @@ func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
 		}
 	}
 	return r.Payload()
+}
+
+// updatedFields is what an update of a customer or address wrote, for its image (nil for a create, which has
+// none).
+func updatedFields(o *op, base map[string]any) map[string]any {
+	if base == nil {
+		return nil
+	}
+	return o.rec.Payload()
 }
 
 // applyCustomer creates or updates a customer; creates with a login go through the bulk import.
@@ -451,7 +466,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 			return state.Outcome{}, err
 		}
 	}
-	return writtenOutcome(o, created, base, o.rec.Payload())
+	return writtenOutcome(o, created, base, updatedFields(o, base))
 }
 
 // applyAddress creates or updates an address of a customer.
@@ -478,7 +493,11 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 	switch o.Action {
 	case state.ActionCreate:
 		var err error
-		if created, err = r.rc.UpsertAddress(ctx, customerID, addressID, o.rec.ApplyTo(nil)); err != nil {
+		var body []byte
+		if body, err = o.rec.AppendAppliedJSON(make([]byte, 0, 512)); err != nil {
+			return state.Outcome{}, fmt.Errorf("encode the address: %w", err)
+		}
+		if created, err = r.rc.UpsertAddressJSON(ctx, customerID, addressID, body); err != nil {
 			if remote.IsNotFound(err) {
 				return state.Outcome{}, fmt.Errorf("customer %s of this address does not exist on the platform: %w", customerID, err)
 			}
@@ -494,7 +513,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 			return state.Outcome{}, err
 		}
 	}
-	return writtenOutcome(o, created, base, o.rec.Payload())
+	return writtenOutcome(o, created, base, updatedFields(o, base))
 }
 
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone

@@ -70,9 +70,20 @@ func hasNull(v any) bool {
 // sets follow in a PATCH, except those a customer the platform created has already: the tenant's creation
 // defaults (see creationDefaults). A customer merged into keeps its flags, so it always gets the row's.
 func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Record) (bool, error) {
-	body := rec.Payload()
-	flags := takeAccountFlags(body)
-	created, err := r.rc.MergeUpsertCustomer(ctx, id, body)
+	body, err := rec.AppendPayloadJSON(make([]byte, 0, 512), accountFlags...)
+	if err != nil {
+		return false, fmt.Errorf("encode the customer: %w", err)
+	}
+	var flags map[string]any
+	for _, k := range accountFlags {
+		if v, ok := rec.PayloadValue(k); ok {
+			if flags == nil {
+				flags = map[string]any{}
+			}
+			flags[k] = v
+		}
+	}
+	created, err := r.rc.MergeUpsertCustomerJSON(ctx, id, body)
 	if err != nil {
 		return false, err
 	}
