@@ -184,53 +184,35 @@ func (r *runner) runPhase(ctx context.Context, ops []*op, apply applyFunc) error
 // stops the phase like a run-fatal error.
 func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply applyFunc) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Writers)
-	for gctx.Err() == nil {
-		o, err := next()
-		if err != nil {
-			g.Go(func() error { return err })
-			break
-		}
-		if o == nil {
-			break
-		}
+	// Writers long-lived workers take the ops in turn: a goroutine per op grew a new stack to net/http's depth
+	// for every request.
+	ops := make(chan *op)
+	for range max(r.opts.Writers, 1) {
 		g.Go(func() error {
-			if gctx.Err() != nil {
-				return nil
-			}
-			if reason := r.blockedBy(o); reason != "" {
-				r.fail(o, 0, reason)
-				return nil
-			}
-			out, err := apply(gctx, o)
-			if errors.Is(err, errLater) || errors.Is(err, errSettled) {
-				return nil
-			}
-			var gone *goneFromPlatform
-			if errors.As(err, &gone) {
-				r.hold(o, gone.outcome)
-				return nil
-			}
-			if err != nil {
-				if gctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-					return nil // interrupted: the op stays planned and the next run resumes it
+			for o := range ops {
+				if err := r.runOp(gctx, o, apply); err != nil {
+					return err
 				}
-				var tokenErr *remote.TokenError
-				var fatal *errFatal
-				switch {
-				case errors.As(err, &fatal):
-					return err // it names what it was about
-				case errors.As(err, &tokenErr):
-					return &errFatal{err: err} // about the run, not this row: no row to name
-				case isRunFatal(err):
-					return &errFatal{err: fmt.Errorf("%s %s %q: %w", o.Action, o.entity, o.ERPKey, err)}
-				}
-				r.fail(o, statusOf(err), err.Error())
-				return nil
 			}
-			r.succeed(o, out)
 			return nil
 		})
+	}
+	nextErr := func() error {
+		defer close(ops)
+		for gctx.Err() == nil {
+			o, err := next()
+			if err != nil || o == nil {
+				return err
+			}
+			select {
+			case ops <- o:
+			case <-gctx.Done():
+			}
+		}
+		return nil
+	}()
+	if nextErr != nil {
+		g.Go(func() error { return nextErr })
 	}
 	err := g.Wait()
 	if err == nil {
@@ -240,6 +222,45 @@ func (r *runner) runOps(ctx context.Context, next func() (*op, error), apply app
 		}
 	}
 	return err
+}
+
+// runOp applies one op and records its outcome; it returns only errors that stop the phase.
+func (r *runner) runOp(ctx context.Context, o *op, apply applyFunc) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if reason := r.blockedBy(o); reason != "" {
+		r.fail(o, 0, reason)
+		return nil
+	}
+	out, err := apply(ctx, o)
+	if errors.Is(err, errLater) || errors.Is(err, errSettled) {
+		return nil
+	}
+	var gone *goneFromPlatform
+	if errors.As(err, &gone) {
+		r.hold(o, gone.outcome)
+		return nil
+	}
+	if err != nil {
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil // interrupted: the op stays planned and the next run resumes it
+		}
+		var tokenErr *remote.TokenError
+		var fatal *errFatal
+		switch {
+		case errors.As(err, &fatal):
+			return err // it names what it was about
+		case errors.As(err, &tokenErr):
+			return &errFatal{err: err} // about the run, not this row: no row to name
+		case isRunFatal(err):
+			return &errFatal{err: fmt.Errorf("%s %s %q: %w", o.Action, o.entity, o.ERPKey, err)}
+		}
+		r.fail(o, statusOf(err), err.Error())
+		return nil
+	}
+	r.succeed(o, out)
+	return nil
 }
 
 // blockedBy returns why an op cannot run because something it references failed in this run, or cannot be
