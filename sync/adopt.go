@@ -50,6 +50,10 @@ type adopter struct {
 	keyField string
 	// empty is whether the tenant has no customer at all (then nothing is looked up); nil until asked.
 	empty *bool
+	// emails are the tenant's e-mail addresses, lower-cased, with their customers, when a small tenant was
+	// listed for them (foldEmails); listTried says the listing was considered.
+	emails    map[string][]string
+	listTried bool
 	// expand is what customer lookups bring along: mixins (rows may set mixin fields), and addresses when the
 	// input has address rows.
 	expand []string
@@ -283,14 +287,47 @@ func (a *adopter) findCustomers(ctx context.Context, finds []*customerFind) (map
 	return byID, nil
 }
 
-// foldEmails looks up, one request each, the e-mail addresses of finds that the batch did not find, in any mix
-// of cases.
+// Folding an e-mail address costs a request of its own. When a group has many to fold and the tenant is small,
+// one listing of the tenant's addresses is cheaper than the requests (and lasts the run): at most
+// foldListLimit customers, read once a group has foldListFloor addresses to fold.
+const (
+	foldListFloor = 25
+	foldListLimit = 20_000
+)
+
+// foldEmails finds the e-mail addresses of finds that the batch did not find, in any mix of cases: one request
+// each, or from the tenant's addresses listed once (see foldListLimit).
 func (a *adopter) foldEmails(ctx context.Context, finds []*customerFind, byEmail map[string][]remote.Doc) error {
 	var missing []string
+	seen := map[string]bool{}
 	for _, f := range finds {
-		if e := strings.ToLower(f.email); e != "" && byEmail[e] == nil && !slices.Contains(missing, e) {
+		if e := strings.ToLower(f.email); e != "" && byEmail[e] == nil && !seen[e] {
+			seen[e] = true
 			missing = append(missing, e)
 		}
+	}
+	if len(missing) >= foldListFloor && !a.listTried {
+		a.listTried = true
+		large, err := a.rc.HasAtLeast(ctx, remote.CollectionCustomers, foldListLimit)
+		if err != nil {
+			return fmt.Errorf("look up customers by contactEmail: %w", err)
+		}
+		if !large {
+			if err := a.listEmails(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if a.emails != nil {
+		var ids []string
+		for _, e := range missing {
+			ids = append(ids, a.emails[e]...)
+		}
+		return collectDocs(a.rc.CustomersWhere(ctx, "id", ids, a.expand...), "look up customers by contactEmail", func(d remote.Doc) {
+			if e := strings.ToLower(textAt(d, "contactEmail")); seen[e] {
+				byEmail[e] = append(byEmail[e], d)
+			}
+		})
 	}
 	found := make([][]remote.Doc, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
@@ -311,6 +348,20 @@ func (a *adopter) foldEmails(ctx context.Context, finds []*customerFind, byEmail
 		}
 	}
 	return nil
+}
+
+// listEmails lists the tenant's customers once and keeps their e-mail addresses, lower-cased, with their ids.
+func (a *adopter) listEmails(ctx context.Context) error {
+	emails := map[string][]string{}
+	err := collectDocs(a.rc.Customers(ctx, remote.ListOptions{Workers: 4}), "list the customers' e-mail addresses", func(d remote.Doc) {
+		if e := strings.ToLower(textAt(d, "contactEmail")); e != "" {
+			emails[e] = append(emails[e], docID(d))
+		}
+	})
+	if err == nil {
+		a.emails = emails
+	}
+	return err
 }
 
 // collectDocs hands every record of a lookup to add; an error says which lookup failed.

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -398,5 +399,38 @@ func TestCompanyAdoptionRefusesTwoCandidates(t *testing.T) {
 	}
 	if w := e.writes(); len(w) != 0 {
 		t.Errorf("writes %v", w)
+	}
+}
+
+// TestAdoptionFoldsManyAddressesFromOneListing: when many e-mail addresses of a group are kept on the platform
+// in another mix of cases, a small tenant is listed once instead of asking for each address alone; every
+// customer is adopted all the same.
+func TestAdoptionFoldsManyAddressesFromOneListing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	shop := map[string]remote.Doc{}
+	var rows strings.Builder
+	rows.WriteString("sdCustomerNumber,lastName,contactEmail\n")
+	for i := range 50 {
+		shop[fmt.Sprintf("7%07d", i)] = remote.Doc{"lastName": "Shop", "contactEmail": fmt.Sprintf("Person.%d@Example.com", i)}
+		fmt.Fprintf(&rows, "K%d,Shop,person.%d@example.com\n", i, i)
+	}
+	e.populate(shop, nil)
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, Options{Adopt: true}, e.file("customers.csv", rows.String()))
+	if err != nil || rep.Adopted != 50 || rep.Created != 0 {
+		t.Fatalf("import: %v\n%s", err, rep.Summary())
+	}
+	// The lookups by id and by e-mail address as written and in lower case are three searches, the customers
+	// the listing found one more; asking for each address alone would be 50 more.
+	searches := 0
+	for _, r := range e.srv.Requests() {
+		if strings.HasSuffix(r.Path, "/search") {
+			searches++
+		}
+	}
+	if searches > 5 {
+		t.Errorf("%d searches: the addresses were asked for one by one", searches)
 	}
 }
