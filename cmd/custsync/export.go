@@ -79,13 +79,18 @@ func runExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(c.App.Writer, exportSummary(rep))
+	return nil
+}
+
+// exportSummary is the line that says what an export wrote.
+func exportSummary(rep syncer.ExportReport) string {
 	parts := make([]string, len(rep.Tables))
 	for i, t := range rep.Tables {
 		parts[i] = fmt.Sprintf("%d %s", t.Rows, t.Name)
 	}
-	fmt.Fprintf(c.App.Writer, "exported %s to %s (%s, %d requests, %s)\n", strings.Join(parts, ", "), rep.Out, rep.Format,
+	return fmt.Sprintf("exported %s to %s (%s, %d requests, %s)", strings.Join(parts, ", "), rep.Out, rep.Format,
 		rep.Requests, rep.Duration.Round(10*time.Millisecond))
-	return nil
 }
 
 // exportOptions turns the flags into engine options.

@@ -14,8 +14,8 @@ import (
 func migrationCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "migration",
-		Usage: "tenant migration settings: the password migration retention window for legacy password hashes",
-		Subcommands: []*cli.Command{{
+		Usage: "tenant migration: copy a tenant into another, and the password migration retention window for legacy password hashes",
+		Subcommands: []*cli.Command{migrationCopyCommand(), {
 			Name:  "retention",
 			Usage: "show, set or delete the tenant's password migration retention configuration",
 			Description: "Customers whose rows carry a legacy password hash (legacyAuth.algorithm, legacyAuth.hash) can be\n" +

@@ -23,10 +23,17 @@ func writeSecret(t *testing.T, dir, name, secret string) string {
 	return p
 }
 
-// TestProfilesMigrateBetweenTwoTenants is the A -> B migration of the README: everything the profiles
-// need (URL, tenant, client, secret file, state file, rate limit) comes from the config file, and the
-// migrated tenant equals the source.
-func TestProfilesMigrateBetweenTwoTenants(t *testing.T) {
+// twoTenants is a sandbox holding two tenants, a config file with a profile for each (everything from the
+// config: URL, tenant, client, secret file, state file, rate limit) and the working directory set to dir.
+type twoTenants struct {
+	srv     *sandbox.Server
+	url     string
+	dir     string
+	cfg     string
+	samples []string
+}
+
+func newTwoTenants(t *testing.T) twoTenants {
 	srv, url := platform(t, sandbox.Options{Clients: []sandbox.Client{
 		{ID: "client-a", Secret: "secret-of-a", Scopes: sandbox.AllScopes},
 		{ID: "client-b", Secret: "secret-of-b", Scopes: sandbox.AllScopes},
@@ -52,15 +59,56 @@ profiles:
 	}
 	// Profile b names no state file: its default, custsync-b.db, lands in the working directory.
 	t.Chdir(dir)
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := runCLI(t, append([]string{"--config", cfg}, args...)...)
-		if code != ExitOK {
-			t.Fatalf("%s: code %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
+	return twoTenants{srv: srv, url: url, dir: dir, cfg: cfg, samples: samples}
+}
+
+// run runs custsync with the config file and fails the test unless it exits 0.
+func (tt twoTenants) run(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, append([]string{"--config", tt.cfg}, args...)...)
+	if code != ExitOK {
+		t.Fatalf("%s: code %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
-	mustRun(append([]string{"import", "--profile", "a"}, samples...)...)
+	return out
+}
+
+// sameTables fails the test unless the sheets of two exports hold the same rows (as sets: the platform
+// lists in its own order).
+func sameTables(t *testing.T, a, b string, sheets []string) {
+	t.Helper()
+	for _, sheet := range sheets {
+		ha, ra := readTable(t, a, sheet)
+		hb, rb := readTable(t, b, sheet)
+		slices.SortFunc(ra, slices.Compare)
+		slices.SortFunc(rb, slices.Compare)
+		if !slices.Equal(ha, hb) || len(ra) != len(rb) || len(ra) == 0 {
+			t.Fatalf("%s: %s has %d rows %v, %s %d rows %v", sheet, a, len(ra), ha, b, len(rb), hb)
+		}
+		for i := range ra {
+			if !slices.Equal(ra[i], rb[i]) {
+				t.Errorf("%s row %d: %s %v, %s %v", sheet, i+1, a, ra[i], b, rb[i])
+			}
+		}
+	}
+}
+
+// onlyOwnClients fails the test if a request reached a tenant with the other tenant's client.
+func (tt twoTenants) onlyOwnClients(t *testing.T) {
+	t.Helper()
+	for _, r := range tt.srv.Requests() {
+		switch {
+		case r.Tenant == "tenanta" && r.ClientID != "client-a", r.Tenant == "tenantb" && r.ClientID != "client-b":
+			t.Fatalf("%s %s by client %q", r.Method, r.Path, r.ClientID)
+		}
+	}
+}
+
+// TestProfilesMigrateBetweenTwoTenants is the A -> B migration of the README by export and import: the
+// migrated tenant equals the source.
+func TestProfilesMigrateBetweenTwoTenants(t *testing.T) {
+	tt := newTwoTenants(t)
+	dir, mustRun := tt.dir, func(args ...string) string { t.Helper(); return tt.run(t, args...) }
+	mustRun(append([]string{"import", "--profile", "a"}, tt.samples...)...)
 	entities := "locations,companies,customers,addresses,contacts"
 	mustRun("export", "--profile", "a", "--entity", entities, "--out", "a.xlsx")
 	// 101 records: the 95 rows of the samples and the 6 assignments a's platform propagated to parent
@@ -78,21 +126,7 @@ profiles:
 		t.Fatalf("import into b:\n%s", out)
 	}
 	mustRun("export", "--profile", "b", "--entity", entities, "--out", "b.xlsx")
-	for _, sheet := range strings.Split(entities, ",") {
-		ha, ra := readTable(t, "a.xlsx", sheet)
-		hb, rb := readTable(t, "b.xlsx", sheet)
-		// The platform lists in its own order: compare the rows as sets.
-		slices.SortFunc(ra, slices.Compare)
-		slices.SortFunc(rb, slices.Compare)
-		if !slices.Equal(ha, hb) || len(ra) != len(rb) || len(ra) == 0 {
-			t.Fatalf("%s: a has %d rows %v, b %d rows %v", sheet, len(ra), ha, len(rb), hb)
-		}
-		for i := range ra {
-			if !slices.Equal(ra[i], rb[i]) {
-				t.Errorf("%s row %d: a %v, b %v", sheet, i+1, ra[i], rb[i])
-			}
-		}
-	}
+	sameTables(t, "a.xlsx", "b.xlsx", strings.Split(entities, ","))
 	// Profile b found its own state file, and a second import into b is a no-op.
 	if _, err := os.Stat(filepath.Join(dir, "custsync-b.db")); err != nil {
 		t.Fatalf("profile b's default state file: %v", err)
@@ -100,13 +134,7 @@ profiles:
 	if out := mustRun("import", "--profile", "b", "a.xlsx"); !strings.Contains(out, "0 created, 0 updated, 101 unchanged") {
 		t.Fatalf("re-import into b:\n%s", out)
 	}
-	// Every request reached its tenant with its own client.
-	for _, r := range srv.Requests() {
-		switch {
-		case r.Tenant == "tenanta" && r.ClientID != "client-a", r.Tenant == "tenantb" && r.ClientID != "client-b":
-			t.Fatalf("%s %s by client %q", r.Method, r.Path, r.ClientID)
-		}
-	}
+	tt.onlyOwnClients(t)
 }
 
 func TestProfilePrecedence(t *testing.T) {

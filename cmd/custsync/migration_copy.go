@@ -1,0 +1,218 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	syncer "custsync/sync"
+)
+
+// migrationEntities are what a tenant migration copies: every Customer Management entity, in the order an
+// import applies them.
+var migrationEntities = []string{"locations", "companies", "customers", "addresses", "contacts"}
+
+func migrationCopyCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "from-profile", Usage: "the profile `NAME` of the tenant to copy from (only read)"},
+		&cli.StringFlag{Name: "to-profile", Usage: "the profile `NAME` of the tenant to copy into"},
+		&cli.StringSliceFlag{Name: "entity", Aliases: []string{"e"}, Usage: "what to copy (default: locations, companies, customers, addresses, contacts)"},
+		&cli.StringFlag{Name: "via", Usage: "the XLSX `FILE` the source's records pass through and stay in (default: migration-FROM-to-TO.xlsx)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "export the source and print what the import into the target would do; send nothing to the target"},
+		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the target what the import would meet (adoptions); only reads"},
+		&cli.BoolFlag{Name: "adopt", Usage: "take over the records the target holds already instead of creating them twice (see import --adopt)"},
+		&cli.BoolFlag{Name: "verify", Usage: "compare the records copied before with the target's live ones and send what differs (repairs edits made on the target since)"},
+		&cli.StringFlag{Name: "check-report", Usage: "write the check of the target against the copied file to `FILE` (CSV or XLSX)"},
+	}
+	for _, f := range rateFlags() {
+		// The rate limit and the mappings URL belong to each tenant: they come from the two profiles.
+		if name := f.Names()[0]; name != "tps" && name != "tps-burst" && name != "mappings-url" {
+			flags = append(flags, f)
+		}
+	}
+	flags = append(flags, &cli.BoolFlag{Name: "sandbox", Usage: "run both tenants in in-process sandboxes (each profile's data beside its state file), for a rehearsal"})
+	return &cli.Command{
+		Name:  "copy",
+		Usage: "copy a tenant's customer master data into another tenant: export, import, check",
+		Description: "Takes both tenants from the config file's profiles (API URL, tenant, client, secret file, state file,\n" +
+			"rate limit), never from --tenant or the environment, which could belong to either. Exports every field\n" +
+			"and mixin of the source into --via (it stays, as the record of what was copied), imports that file into\n" +
+			"the target as `import` would (delta: nothing in the target is deleted; re-running sends only what\n" +
+			"changed in the source since), then checks the target against the file. Exits as the import does, or 1\n" +
+			"when the check finds keys that differ. Logins and passwords cannot be read from a platform: migrate\n" +
+			"them from the system that holds the hashes (see Logins and passwords).\n\n" +
+			"Examples:\n" +
+			"  custsync --config /etc/custsync/config.yaml migration copy --from-profile old --to-profile prod --dry-run\n" +
+			"  custsync --config /etc/custsync/config.yaml migration copy --from-profile old --to-profile prod --adopt",
+		Flags:  flags,
+		Action: runMigrationCopy,
+	}
+}
+
+// runMigrationCopy exports the source profile's tenant to the --via workbook, imports it into the target
+// profile's tenant and checks the target against it.
+func runMigrationCopy(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("migration copy takes no arguments (got %q); name the tenants with --from-profile and --to-profile", c.Args().First())
+	}
+	fromName, toName := strings.TrimSpace(c.String("from-profile")), strings.TrimSpace(c.String("to-profile"))
+	if fromName == "" || toName == "" {
+		return usageErrorf("migration copy needs --from-profile and --to-profile")
+	}
+	if c.Bool("live") && !c.Bool("dry-run") {
+		return usageErrorf("--live goes with --dry-run (a real run asks the target when --adopt needs it)")
+	}
+	if c.String("profile") != "" {
+		return usageErrorf("migration copy takes its two tenants from --from-profile and --to-profile, not --profile")
+	}
+	from, to, err := migrationTargets(c, fromName, toName)
+	if err != nil {
+		return err
+	}
+	entities, err := migrationEntityList(c.StringSlice("entity"))
+	if err != nil {
+		return err
+	}
+	via := c.String("via")
+	if via == "" {
+		via = fmt.Sprintf("migration-%s-to-%s.xlsx", fromName, toName)
+	}
+	if !strings.EqualFold(filepath.Ext(via), ".xlsx") {
+		return usageErrorf("--via %s: the copy holds several entities, one sheet each: name an .xlsx file", via)
+	}
+	writers := c.Int("writers")
+	if writers < 1 {
+		return usageErrorf("--writers must be at least 1")
+	}
+	out := c.App.Writer
+
+	if err := migrationExport(c, from, entities, via); err != nil {
+		return fmt.Errorf("%s%w", from.label(), err)
+	}
+
+	dryRun := c.Bool("dry-run")
+	sess, err := connectTarget(c, to, !dryRun)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
+		Writers: writers, ExitCode: ExitCode, Logger: logger(c), PushMappings: sess.Client.MappingsURL() != "",
+		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
+			"migrationFrom": fromName, "migrationTo": toName}}
+	progress := newLineProgress(c.App.ErrWriter)
+	opts.Progress = func(p syncer.Progress) {
+		if p.Planned > 0 {
+			progress.show(p.String(), false)
+		}
+	}
+	opts.ProgressEvery = progress.every
+	fmt.Fprintf(out, "%simport of %s\n", to.label(), via)
+	rep, err := syncer.Import(sess.Ctx, sess.Store, sess.Client, opts)
+	progress.finish()
+	if rep != nil {
+		figuresOf(c).rows = rep.Entities
+		printImportReport(c, rep)
+	}
+	if err != nil || dryRun {
+		return err
+	}
+
+	fmt.Fprintf(out, "%scheck against %s\n", to.label(), via)
+	check, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, syncer.CheckOptions{Files: []string{via},
+		Report: c.String("check-report"), PageWorkers: c.Int("checkers")})
+	if err != nil {
+		return fmt.Errorf("%scheck after the copy: %w", to.label(), err)
+	}
+	printCheckReport(c, check)
+	if n := check.Differences(); n > 0 {
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%d keys differ between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), n, via)}
+	}
+	return nil
+}
+
+// migrationTargets resolves the two profiles of a copy and refuses a pair that is one tenant or shares a
+// state file: copying a tenant into itself does nothing good, and a state file belongs to one tenant.
+func migrationTargets(c *cli.Context, fromName, toName string) (target, target, error) {
+	path := c.String("config")
+	if path == "" {
+		def, err := userConfigFile()
+		if err != nil {
+			return target{}, target{}, usageErrorf("migration copy needs --config FILE: %w", err)
+		}
+		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
+			return target{}, target{}, usageErrorf("migration copy needs --config FILE with the two profiles (and %s does not exist)", def)
+		}
+		path = def
+	}
+	cf, err := loadConfigFile(path)
+	if err != nil {
+		return target{}, target{}, err
+	}
+	from, err := cf.target(fromName)
+	if err != nil {
+		return target{}, target{}, err
+	}
+	to, err := cf.target(toName)
+	if err != nil {
+		return target{}, target{}, err
+	}
+	if from.Tenant == to.Tenant && strings.TrimRight(from.APIURL, "/") == strings.TrimRight(to.APIURL, "/") {
+		return target{}, target{}, usageErrorf("--from-profile %s and --to-profile %s both name tenant %q at %s: a copy needs two tenants", fromName, toName, to.Tenant, to.APIURL)
+	}
+	fromState, _ := filepath.Abs(from.State)
+	toState, _ := filepath.Abs(to.State)
+	if fromState == toState {
+		return target{}, target{}, usageErrorf("--from-profile %s and --to-profile %s share the state file %s: give each profile its own (a state file belongs to one tenant)", fromName, toName, from.State)
+	}
+	return from, to, nil
+}
+
+// migrationEntityList checks the --entity values of a copy; none means every Customer Management entity.
+func migrationEntityList(values []string) ([]string, error) {
+	var entities []string
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" {
+				continue
+			}
+			if !slices.Contains(migrationEntities, name) {
+				return nil, usageErrorf("--entity %s: a copy takes %s", name, strings.Join(migrationEntities, ", "))
+			}
+			if !slices.Contains(entities, name) {
+				entities = append(entities, name)
+			}
+		}
+	}
+	if len(entities) == 0 {
+		return migrationEntities, nil
+	}
+	return entities, nil
+}
+
+// migrationExport writes the source's records to via, reading the source only (no lock, nothing written to
+// its state file).
+func migrationExport(c *cli.Context, from target, entities []string, via string) error {
+	sess, err := connectTarget(c, from, false)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	progress := newLineProgress(c.App.ErrWriter)
+	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, PageWorkers: c.Int("checkers"),
+		Progress: func(p syncer.ExportProgress) { progress.show(p.String(), p.Done) }, ProgressEvery: progress.every}
+	rep, err := syncer.Export(sess.Ctx, sess.Store, sess.Client, opts)
+	progress.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, from.label()+exportSummary(rep))
+	return nil
+}

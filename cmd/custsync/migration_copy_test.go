@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"custsync/remote"
+)
+
+// TestMigrationCopyBetweenProfiles copies tenant a into tenant b with one command: the dry run sends b
+// nothing, the copy makes b equal a (checked by the command itself and by an export of b), a second copy sends
+// only what changed in a since, and an edit made on b's platform after the copy is found by the check (exit 1).
+func TestMigrationCopyBetweenProfiles(t *testing.T) {
+	tt := newTwoTenants(t)
+	tt.run(t, append([]string{"import", "--profile", "a"}, tt.samples...)...)
+	writesToB := func() int {
+		n := 0
+		for _, r := range tt.srv.Requests() {
+			if r.Tenant == "tenantb" && r.Method != "GET" && !strings.HasSuffix(r.Path, "/search") {
+				n++
+			}
+		}
+		return n
+	}
+
+	out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "--dry-run")
+	if !strings.Contains(out, "exported 9 locations, 8 companies, 30 customers, 34 addresses") || !strings.Contains(out, "dry run (nothing sent): 101 created") ||
+		!strings.Contains(out, "create   customers") {
+		t.Fatalf("dry run:\n%s", out)
+	}
+	if n := writesToB(); n != 0 {
+		t.Fatalf("the dry run sent %d writes to b", n)
+	}
+
+	out = tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "--check-report", "check.xlsx")
+	if !strings.Contains(out, "0 failed,") || strings.Count(out, "differs 0, only-in-file 0, only-on-platform 0, error 0") != len(migrationEntities) {
+		t.Fatalf("copy:\n%s", out)
+	}
+	for _, f := range []string{"migration-a-to-b.xlsx", "check.xlsx"} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, fi, err)
+		}
+	}
+	entities := strings.Split("locations,companies,customers,addresses,contacts", ",")
+	tt.run(t, "export", "--profile", "b", "--entity", strings.Join(entities, ","), "--out", "b.xlsx")
+	sameTables(t, "migration-a-to-b.xlsx", "b.xlsx", entities)
+
+	// A customer changed in a since: the second copy sends that change and nothing else.
+	sample, err := os.ReadFile(tt.samples[slices.IndexFunc(tt.samples, func(p string) bool { return strings.HasSuffix(p, "/customers.csv") })])
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers := writeFile(t, tt.dir, "customers.csv", strings.Replace(string(sample), ",Huber,", ",Huber-Lang,", 1))
+	tt.run(t, "import", "--profile", "a", customers)
+	before := writesToB()
+	out = tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
+	if !strings.Contains(out, "0 created, 1 updated, 100 unchanged") || writesToB()-before != 1 {
+		t.Fatalf("second copy (%d writes):\n%s", writesToB()-before, out)
+	}
+
+	// Someone edits b after the copy: the import sends nothing (its checkpoint says b has it), the check sees it.
+	ctx := context.Background()
+	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := ""
+	for d, err := range b.Customers(ctx, remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d["lastName"] == "Huber-Lang" {
+			edited, _ = d["id"].(string)
+		}
+	}
+	if err := b.MergePatchCustomer(ctx, edited, remote.Doc{"lastName": "Edited on b"}); err != nil {
+		t.Fatalf("edit %q on b: %v", edited, err)
+	}
+	code, out, errOut := runCLI(t, "--config", tt.cfg, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
+	if code != ExitFailure || !strings.Contains(errOut, "1 keys differ between migration-a-to-b.xlsx and the target") {
+		t.Fatalf("copy after an edit on b: code %d\n%s%s", code, out, errOut)
+	}
+	if out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "--verify"); !strings.Contains(out, "0 created, 1 updated, 100 unchanged") {
+		t.Fatalf("copy --verify after an edit on b:\n%s", out)
+	}
+	if d, err := b.GetCustomer(ctx, edited); err != nil || d["lastName"] != "Huber-Lang" {
+		t.Fatalf("after copy --verify b holds %v (%v)", d["lastName"], err)
+	}
+	tt.onlyOwnClients(t)
+}
+
+// TestMigrationCopyRefusals: what cannot be a copy stops before anything is read or sent, exit 2.
+func TestMigrationCopyRefusals(t *testing.T) {
+	tt := newTwoTenants(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from-profile", "a"}, "needs --from-profile and --to-profile"},
+		{[]string{"--from-profile", "a", "--to-profile", "a"}, `both name tenant "tenanta"`},
+		{[]string{"--from-profile", "a", "--to-profile", "c"}, "--profile c: config"},
+		{[]string{"--from-profile", "a", "--to-profile", "b", "--via", "copy.csv"}, "name an .xlsx file"},
+		{[]string{"--from-profile", "a", "--to-profile", "b", "-e", "mappings"}, "a copy takes locations"},
+		{[]string{"--from-profile", "a", "--to-profile", "b", "--live"}, "--live goes with --dry-run"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--config", tt.cfg, "migration", "copy"}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: code %d, want %d with %q\n%s%s", c.args, code, ExitUsage, c.want, out, errOut)
+		}
+	}
+	if n := len(tt.srv.Requests()); n != 0 {
+		t.Fatalf("refused copies sent %d requests", n)
+	}
+}
