@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
 	"custsync/state"
@@ -47,17 +46,6 @@ type heldDelete struct {
 	reason string
 }
 
-// successRow is a row applied on the platform, for the success file.
-type successRow struct {
-	src      *InputTable
-	pos      formats.Position
-	cells    []string
-	entity   mapping.Entity
-	key      string
-	action   state.Action
-	remoteID string
-}
-
 // runner applies a journaled plan.
 type runner struct {
 	st    *state.Store
@@ -75,10 +63,13 @@ type runner struct {
 	failed map[mapping.Entity]map[string]string // ERP key -> reason, for dependants
 	// unwritten are the records whose input row is invalid and that are not synced, for dependants.
 	unwritten map[mapping.Entity]map[string]string
+	// rowErrors are the row failures of the run, for the report (without their cells: the error file's rows
+	// are in results).
 	rowErrors []rowError
-	successes []successRow
-	holds     []DeleteHold // per entity whose deletes were held
-	heldOps   []heldDelete
+	// results keeps the rows of the result files as they fail or are applied; nil without --results.
+	results *resultSpill
+	holds   []DeleteHold // per entity whose deletes were held
+	heldOps []heldDelete
 
 	done, failures atomic.Int64
 	counts         map[mapping.Entity]*Counts
@@ -330,10 +321,14 @@ func (r *runner) fail(o *op, status int, reason string) {
 	}
 	r.failed[o.entity][o.ERPKey] = reason
 	r.count(o.entity).Failed++
-	re := rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey, action: string(o.Action),
+	re := rowError{src: o.src, pos: o.rec.Pos, entity: o.entity, key: o.ERPKey, action: string(o.Action),
 		status: status, reason: reason}
 	r.rowErrors = append(r.rowErrors, re)
 	r.mu.Unlock()
+	if r.results != nil {
+		re.cells = o.cells
+		r.results.addError(re)
+	}
 	r.outcomes <- state.Outcome{RunID: r.runID, Seq: o.seq, Kind: o.Kind, ERPKey: o.ERPKey, Action: o.Action,
 		Error: reason, HTTPStatus: status, Attempts: 1}
 }
@@ -377,11 +372,10 @@ func (r *runner) succeed(o *op, out state.Outcome) {
 	case o.Action == state.ActionDelete:
 		c.Deleted++
 	}
-	if o.src != nil && r.opts.ResultsDir != "" {
-		r.successes = append(r.successes, successRow{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity,
-			key: o.ERPKey, action: o.Action, remoteID: o.RemoteID})
-	}
 	r.mu.Unlock()
+	if r.results != nil {
+		r.results.addSuccess(o)
+	}
 	r.outcomes <- out
 }
 

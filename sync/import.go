@@ -147,6 +147,16 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 
 	r := newRunner(st, rc, &opts, runID, sealer)
+	if opts.ResultsDir != "" {
+		r.results = newResultSpill(opts.ResultsDir, p.sources, opts.resultRunBytes)
+		defer r.results.remove()
+		// The rows found invalid while planning come first, as the error file merges several errors of a row
+		// in the order they were found; their cells wait in results from now on.
+		for i := range p.invalid {
+			r.results.addError(p.invalid[i])
+			p.invalid[i].cells = nil
+		}
+	}
 	runErr := r.apply(ctx, p)
 	rep.LoginsImported = int(r.logins.Load())
 	commitErr := r.stopCommitter()

@@ -110,6 +110,8 @@ type Options struct {
 	// ResultsBOM says whether CSV result files start with a UTF-8 byte-order mark; nil follows each input
 	// table (formats.CSVStyleFor), whose delimiter they use too.
 	ResultsBOM *bool
+	// resultRunBytes overrides resultRunBytes (tests: many small runs to merge).
+	resultRunBytes int
 
 	// DetectDeletions lists the platform's customers once the input was read and planned, and records those
 	// deleted outside custsync (see DetectDeletedInPlatform); if it found any, the input is planned again, so

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"custsync/formats"
@@ -25,90 +25,100 @@ type resultRow struct {
 }
 
 // writeResults writes, per input table that has any, an error file (the failed rows as read, plus why) and a
-// success file (the rows applied, plus what was done). Rows of a table keep the table's header, so the error
-// file can be fixed and imported again; CSV result files keep its delimiter and get a byte-order mark where
-// it had one or was not UTF-8 (formats.CSVStyleFor; bom overrides), so they open in Excel as it did.
+// success file (the rows applied, plus what was done), from the rows the runner kept in r.results (see
+// resultSpill). Rows of a table keep the table's header, so the error file can be fixed and imported again;
+// CSV result files keep its delimiter and get a byte-order mark where it had one or was not UTF-8
+// (formats.CSVStyleFor; bom overrides), so they open in Excel as it did.
 func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
-	}
-	errs := map[*InputTable][]resultRow{}
-	merged := map[*InputTable]map[int]int{} // line -> index in errs, so several problems of a row make one line
-	addErr := func(re rowError) {
-		if re.src == nil {
-			return
-		}
-		if merged[re.src] == nil {
-			merged[re.src] = map[int]int{}
-		}
-		if i, ok := merged[re.src][re.pos.Line]; ok {
-			row := errs[re.src][i].cells
-			n := len(row)
-			row[n-2] = joinNonEmpty(row[n-2], re.column)
-			row[n-1] = joinNonEmpty(row[n-1], re.reason)
-			return
-		}
-		cells := fit(re.cells, len(re.src.Header))
-		status := ""
-		if re.status != 0 {
-			status = strconv.Itoa(re.status)
-		}
-		cells = append(cells, strconv.Itoa(re.pos.Line), re.action, status, re.column, re.reason)
-		merged[re.src][re.pos.Line] = len(errs[re.src])
-		errs[re.src] = append(errs[re.src], resultRow{line: re.pos.Line, cells: cells})
-	}
-	for _, re := range p.invalid {
-		addErr(re)
-	}
-	r.mu.Lock()
-	for _, re := range r.rowErrors {
-		addErr(re)
 	}
 	// A held delete of a row is not applied: its row goes to the error file with why, and is applied when that
 	// file goes back in once the failed rows are fixed. Full-snapshot deletes have no row: they get a file of
 	// their own.
 	var heldFull []resultRow
+	r.mu.Lock()
 	for _, h := range r.heldOps {
 		o := h.op
 		if o.src == nil {
 			heldFull = append(heldFull, resultRow{cells: []string{string(o.entity), o.ERPKey, o.RemoteID, h.reason}})
 			continue
 		}
-		addErr(rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey, action: string(o.Action), reason: h.reason})
-	}
-	oks := map[*InputTable][]resultRow{}
-	for _, s := range r.successes {
-		cells := append(fit(s.cells, len(s.src.Header)), strconv.Itoa(s.pos.Line), string(s.entity), string(s.action), s.remoteID)
-		oks[s.src] = append(oks[s.src], resultRow{line: s.pos.Line, cells: cells})
+		r.results.addError(rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey, action: string(o.Action), reason: h.reason})
 	}
 	r.mu.Unlock()
 
+	bases := resultBases(p.sources)
 	var files []string
-	names := map[string]int{}
-	for _, src := range p.sources {
-		base := strings.TrimSuffix(filepath.Base(src.File), filepath.Ext(src.File))
-		if src.Sheet != "" {
-			base += "-" + src.Sheet
+	var w formats.Writer
+	var open resultKey // the table and file w writes, to path
+	var path string
+	closeFile := func() error {
+		if w == nil {
+			return nil
 		}
-		if n := names[base]; n > 0 {
-			base = fmt.Sprintf("%s-%d", base, n+1)
-		}
-		names[base]++
-		for _, out := range []struct {
-			suffix string
-			extra  []string
-			rows   []resultRow
-		}{{"errors", errorColumns, errs[src]}, {"success", successColumns, oks[src]}} {
-			if len(out.rows) == 0 {
-				continue
-			}
-			path := filepath.Join(dir, base+"."+out.suffix+"."+format)
-			opts := formats.WriteOptions{Format: format, Sheet: sheetName(base), CSV: src.CSVStyle(bom)}
-			if err := writeResultFile(path, opts, append(append([]string(nil), src.Header...), out.extra...), out.rows); err != nil {
-				return files, err
-			}
+		err := w.Close()
+		w = nil
+		if err == nil {
 			files = append(files, path)
 		}
+		return err
+	}
+	defer func() {
+		if w != nil {
+			_ = w.Abort()
+		}
+	}()
+	write := func(k resultKey, cells []string) error {
+		if w == nil || k.table != open.table || k.file != open.file {
+			if err := closeFile(); err != nil {
+				return err
+			}
+			src := p.sources[k.table]
+			suffix, extra := "errors", errorColumns
+			if k.file == successFile {
+				suffix, extra = "success", successColumns
+			}
+			path = filepath.Join(dir, bases[k.table]+"."+suffix+"."+format)
+			opts := formats.WriteOptions{Format: format, Sheet: sheetName(bases[k.table]), CSV: src.CSVStyle(bom)}
+			var err error
+			if w, err = formats.CreateWith(path, opts); err != nil {
+				return err
+			}
+			open = k
+			if err := w.WriteHeader(append(slices.Clip(src.Header), extra...)); err != nil {
+				return err
+			}
+		}
+		return w.Write(cells)
+	}
+	// Several errors of one row make one line: the first gives the row's cells, the others add their column
+	// and reason. They arrive one after the other, in the order they were found.
+	var last resultKey
+	var row []string
+	err := r.results.each(func(k resultKey, cells []string) error {
+		if row != nil && k.file == errorFile && last.file == errorFile && k.table == last.table && k.line == last.line {
+			n := len(row)
+			row[n-2] = joinNonEmpty(row[n-2], cells[len(cells)-2])
+			row[n-1] = joinNonEmpty(row[n-1], cells[len(cells)-1])
+			return nil
+		}
+		if row != nil {
+			if err := write(last, row); err != nil {
+				return err
+			}
+		}
+		last, row = k, cells
+		return nil
+	})
+	if err == nil && row != nil {
+		err = write(last, row)
+	}
+	if err == nil {
+		err = closeFile()
+	}
+	if err != nil {
+		return files, err
 	}
 	if len(heldFull) > 0 {
 		path := filepath.Join(dir, "deletes.held."+format)
@@ -125,6 +135,25 @@ func writeResults(dir, format string, bom *bool, p *plan, r *runner) ([]string, 
 		files = append(files, path)
 	}
 	return files, nil
+}
+
+// resultBases names the result files of each input table: the file's name without its extension, the sheet
+// after a dash, and a number from the second table of the same name on.
+func resultBases(sources []*InputTable) []string {
+	bases := make([]string, len(sources))
+	names := map[string]int{}
+	for i, src := range sources {
+		base := strings.TrimSuffix(filepath.Base(src.File), filepath.Ext(src.File))
+		if src.Sheet != "" {
+			base += "-" + src.Sheet
+		}
+		if n := names[base]; n > 0 {
+			base = fmt.Sprintf("%s-%d", base, n+1)
+		}
+		names[base]++
+		bases[i] = base
+	}
+	return bases
 }
 
 // heldDeleteColumns are the columns of deletes.held.csv: full-snapshot deletes held because rows failed.
@@ -172,13 +201,6 @@ func writeResultFile(path string, opts formats.WriteOptions, header []string, ro
 		}
 	}
 	return w.Close()
-}
-
-// fit copies cells to exactly n entries (rows that could not be read have none).
-func fit(cells []string, n int) []string {
-	out := make([]string, n, n+len(errorColumns))
-	copy(out, cells)
-	return out
 }
 
 func joinNonEmpty(a, b string) string {
