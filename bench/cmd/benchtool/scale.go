@@ -84,6 +84,11 @@ func (s *suite) first() error {
 		s.add(line{name, "wall time / write rate (sandbox side) / writes per row / CPU per row", fmt.Sprintf("%.1f s / %.0f writes/s / %.1f / %.0f µs",
 			res.Wall.Seconds(), ws.rate(), float64(ws.writes)/float64(n), res.CPU.Seconds()*1e6/float64(n)), "", ""})
 		s.add(line{name, "peak RSS", mb(res.MaxRSS), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
+		if n == s.size.deltaBig {
+			if err := s.firstWithResults(path, n, res.MaxRSS); err != nil {
+				return err
+			}
+		}
 		if n == s.size.first[len(s.size.first)-1] {
 			rep, res, err := s.importOK(t, "--tps", "0", path)
 			if err != nil {
@@ -97,6 +102,34 @@ func (s *suite) first() error {
 				fmt.Sprintf("%.2f s / %s", res.Wall.Seconds(), mb(res.MaxRSS)), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
 		}
 	}
+	return nil
+}
+
+// firstWithResults: the first import of path (n rows) again, into a tenant of its own, with --results: the
+// success file must list every row, and the memory must not grow with it (plainRSS is the run without).
+func (s *suite) firstWithResults(path string, n int, plainRSS int64) error {
+	t := s.target(fmt.Sprintf("first%dr", n))
+	dir := filepath.Join(s.work, fmt.Sprintf("results-%d", n))
+	s.logf("first: importing %d rows with --results", n)
+	rep, res, err := s.importOK(t, "--tps", "0", "--results", dir, path)
+	s.srv.ResetRequests()
+	if err != nil {
+		return err
+	}
+	lines, err := countLines(filepath.Join(dir, strings.TrimSuffix(filepath.Base(path), ".csv")+".success.csv"))
+	if err != nil {
+		return err
+	}
+	if rep.Created != n || lines != n+1 {
+		return fmt.Errorf("first import of %d with --results: created %d, success file has %d lines", n, rep.Created, lines)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		return fmt.Errorf("results directory after the import: %v (%v), want the success file alone", entries, err)
+	}
+	s.logf("first: %d rows with --results in %.1f s, peak RSS %s", n, res.Wall.Seconds(), mb(res.MaxRSS))
+	s.add(line{fmt.Sprintf("first import, %s rows, --tps 0 --results", human(n)), "peak RSS (without --results)",
+		fmt.Sprintf("%s (%s)", mb(res.MaxRSS), mb(plainRSS)), "≤ 300 MB from 1M rows up", verdictIf(n >= 1_000_000, res.MaxRSS <= firstMaxRSS)})
+	os.RemoveAll(dir)
 	return nil
 }
 
