@@ -39,7 +39,14 @@ type Run struct {
 	FinishedAt  time.Time       // zero while running
 	JournaledAt time.Time       // zero until the whole plan was journaled (Journal.Close)
 	Stats       json.RawMessage // as given to FinishRun; nil before
+	// JournalPrunedAt is when the run's journal (ops and update images) was removed under the retention
+	// (Store.PruneJournals); zero while the run keeps it. The run's row, its stats and its deletion log entries
+	// stay.
+	JournalPrunedAt time.Time
 }
+
+// JournalPruned reports whether the run's journal was removed under the retention.
+func (r Run) JournalPruned() bool { return !r.JournalPrunedAt.IsZero() }
 
 // BeginRun records a new run with status running and returns its id. args is stored as JSON for `state runs`;
 // it must not contain secrets. The caller must hold the lock: any run still marked running (its process died)
@@ -92,16 +99,16 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status RunStatus, stats
 	})
 }
 
-const runColumns = `id, kind, args, status, started_at, finished_at, journaled_at, stats`
+const runColumns = `id, kind, args, status, started_at, finished_at, journaled_at, stats, journal_pruned_at`
 
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var (
-		r                            Run
-		args, stats                  sql.NullString
-		started, finished, journaled sql.NullString
-		status                       string
+		r                                    Run
+		args, stats                          sql.NullString
+		started, finished, journaled, pruned sql.NullString
+		status                               string
 	)
-	if err := row.Scan(&r.ID, &r.Kind, &args, &status, &started, &finished, &journaled, &stats); err != nil {
+	if err := row.Scan(&r.ID, &r.Kind, &args, &status, &started, &finished, &journaled, &stats, &pruned); err != nil {
 		return Run{}, err
 	}
 	r.Status = RunStatus(status)
@@ -119,6 +126,9 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 		return Run{}, err
 	}
 	if r.JournaledAt, err = parseTime(journaled); err != nil {
+		return Run{}, err
+	}
+	if r.JournalPrunedAt, err = parseTime(pruned); err != nil {
 		return Run{}, err
 	}
 	return r, nil

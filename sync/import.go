@@ -193,6 +193,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		status = state.RunFailed
 	}
 	rep.total()
+	if status == state.RunCompleted && opts.JournalRetention.KeepRuns > 0 {
+		pruneJournals(ctx, st, opts.JournalRetention, rep)
+	}
 	err = runErr
 	switch {
 	case err != nil:
@@ -207,6 +210,22 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		return finish(ferr)
 	}
 	return rep, err
+}
+
+// pruneJournals removes the journals of older runs beyond the retention once a run has completed (a run that
+// failed or was interrupted leaves the state as it is, for the next run to resume) and counts them in the
+// report. A failure does not change the run's outcome, which is the platform's: it is a warning, and the
+// next completed run prunes again.
+func pruneJournals(ctx context.Context, st *state.Store, keep state.JournalRetention, rep *Report) {
+	ctx = context.WithoutCancel(ctx)
+	res, err := st.PruneJournals(ctx, keep, false)
+	rep.JournalsPruned = len(res.Pruned)
+	if err == nil && len(res.Pruned) > 0 {
+		err = st.TruncateWAL(ctx)
+	}
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the journals of older runs could not be pruned (custsync state prune tries again): %v", err))
+	}
 }
 
 // detectDeletions records the customers deleted on the platform outside custsync (DetectDeletedInPlatform) and

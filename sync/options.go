@@ -14,6 +14,7 @@ import (
 
 	"custsync/formats"
 	"custsync/mapping"
+	"custsync/state"
 )
 
 // Mode selects how deletions are found.
@@ -141,6 +142,10 @@ type Options struct {
 
 	// PushMappings sends every new or changed SD customer mapping to the remote sdCustomerMappings endpoint.
 	PushMappings bool
+
+	// JournalRetention prunes, once the run has completed, the journals of older runs beyond it (see
+	// state.Store.PruneJournals); KeepRuns 0 prunes nothing.
+	JournalRetention state.JournalRetention
 
 	// Progress, if set, is called about every ProgressEvery while changes are applied, and once at the end.
 	Progress      func(Progress)

@@ -116,6 +116,8 @@ type Report struct {
 	// LoginsImported counts the customers created with their logins through the bulk import (also counted as
 	// created).
 	LoginsImported int `json:"loginsImported"`
+	// JournalsPruned counts the older runs whose journal this run removed under the journal retention.
+	JournalsPruned int `json:"journalsPruned"`
 	// Drift is, per entity, what --verify found changed on the platform since custsync wrote it (and repaired
 	// or, in a dry run, would repair); entities without drift are absent.
 	Drift map[mapping.Entity]*Drift `json:"drift"`
@@ -276,6 +278,9 @@ func (r *Report) Summary() string {
 	}
 	if r.ResumedRun != 0 {
 		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%d ops were pending)", r.ResumedRun, r.ResumedPending)
+	}
+	if r.JournalsPruned > 0 {
+		fmt.Fprintf(&b, "\n  pruned the journals of %d older runs (journal retention; custsync state runs)", r.JournalsPruned)
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\n  warning: %s", w)

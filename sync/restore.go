@@ -237,6 +237,12 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 	if run.Status == state.RunPlanned {
 		return nil, fmt.Errorf("%w: run %d was planned but never applied; there is nothing to restore", ErrInput, run.ID)
 	}
+	if run.JournalPruned() {
+		// Its deletion log entries stay, but without the journal a restore would put back the deletes and not
+		// the updates and creates: a half restore that looks whole.
+		return nil, fmt.Errorf("%w: run %d cannot be restored: its journal (what it created and updated) was pruned on %s under the journal retention (--journal-keep-runs); its deletions are still in the deletion log (custsync deletions export)",
+			ErrInput, run.ID, run.JournalPrunedAt.UTC().Format(time.DateOnly))
+	}
 	p := &restorePlan{run: run, recreate: map[mapping.Entity][]*op{}, revert: map[mapping.Entity][]*op{}, remove: map[mapping.Entity][]*op{}}
 	newOp := func(kind, key, remoteID string, action state.Action) (*op, bool) {
 		e, err := mapping.ParseEntity(kind)

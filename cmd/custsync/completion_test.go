@@ -83,7 +83,7 @@ complete_line custsync import --max-d
 		t.Fatalf("bash: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	want := []string{"import", "show runs unlock help h", "--max-delete --max-duration"}
+	want := []string{"import", "show runs unlock prune help h", "--max-delete --max-duration"}
 	if len(lines) != len(want) {
 		t.Fatalf("completions %q, want %q", lines, want)
 	}

@@ -22,8 +22,10 @@ const (
 )
 
 // profileKeys are the settings a profile may hold: which platform and tenant, who custsync is there,
-// which state file belongs to that tenant and how fast custsync may go. Secrets stay in files.
-var profileKeys = []string{"api-url", "tenant", "client-id", "client-secret-file", "state", "tps", "tps-burst", "mappings-url"}
+// which state file belongs to that tenant, how fast custsync may go and how long that state file keeps the
+// journals of its runs. Secrets stay in files.
+var profileKeys = []string{"api-url", "tenant", "client-id", "client-secret-file", "state", "tps", "tps-burst", "mappings-url",
+	"journal-keep-runs", "journal-keep-days"}
 
 // configFile is a parsed --config file: flag values for every command, and named profiles.
 type configFile struct {

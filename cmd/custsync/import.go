@@ -46,7 +46,7 @@ func importCommand() *cli.Command {
 			"  custsync import --tenant acme --mode full --max-delete 2% customers.xlsx\n" +
 			"  custsync import --tenant acme --adopt --dry-run --live -v customers.csv   # first run on a populated tenant\n" +
 			"  custsync import --tenant acme --verify customers.csv                       # repair edits made on the platform",
-		Flags:  append(append(flags, inputReadFlags()...), platformFlags()...),
+		Flags:  append(append(append(flags, journalRetentionFlags()...), inputReadFlags()...), platformFlags()...),
 		Action: runImport,
 	}
 }
@@ -165,6 +165,9 @@ func importOptions(c *cli.Context) (syncer.Options, error) {
 	}
 	if opts.KeyField != "" && !opts.Adopt {
 		return opts, usageErrorf("--key-field says how --adopt finds customers: add --adopt")
+	}
+	if opts.JournalRetention, err = journalRetention(c, "journal-keep-runs", "journal-keep-days", 0); err != nil {
+		return opts, err
 	}
 	opts.Writers = c.Int("writers")
 	if opts.Writers < 1 {

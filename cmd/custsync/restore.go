@@ -97,8 +97,10 @@ func restoreOptions(c *cli.Context) (syncer.RestoreOptions, error) {
 }
 
 // restoreText says, for `state runs`, what a restore of a run would put back.
-func restoreText(ch *state.RunChanges) string {
+func restoreText(r state.Run, ch *state.RunChanges) string {
 	switch {
+	case r.JournalPruned():
+		return "journal pruned"
 	case ch == nil:
 		return "-"
 	case ch.Restorable(false):

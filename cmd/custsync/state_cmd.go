@@ -16,7 +16,12 @@ import (
 func stateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "state",
-		Usage: "inspect the state file (checkpoint, runs, lock) and remove a stale lock",
+		Usage: "inspect the state file (checkpoint, runs, lock), prune old journals and remove a stale lock",
+		Description: "The state file keeps the checkpoint, the SD mappings, the deletion log, the run history and each\n" +
+			"run's journal (what it planned and did, which resuming and custsync restore read). Journals are the\n" +
+			"part that grows: every import that completes removes those of all runs but the last 30\n" +
+			"(--journal-keep-runs), never the journal of a run the next import resumes; state prune does it on\n" +
+			"demand and with --vacuum gives the space back to the file system.",
 		Subcommands: []*cli.Command{
 			{Name: "show", Usage: "summarise the state file: binding, entities, mappings, deletions, lock, last runs", Action: runStateShow},
 			{
@@ -25,7 +30,9 @@ func stateCommand() *cli.Command {
 				Description: "--json prints the runs as a JSON array, most recent first, for other tools: id, kind, status\n" +
 					"(completed, failed, interrupted, planned for a dry run, running), succeeded (ended as exit code 0\n" +
 					"would: completed, no row failed), startedAt, finishedAt (null while running), durationSeconds,\n" +
-					"args and stats (the import's JSON report); every key is always present.",
+					"args, stats (the import's JSON report), restore (what custsync restore can put back) and\n" +
+					"journalPrunedAt (when the journal retention removed the run's journal, which a restore needs;\n" +
+					"null while it keeps it); every key is always present. RESTORABLE says \"journal pruned\" for those.",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs"},
 					&cli.BoolFlag{Name: "json", Usage: "print the runs as a JSON array"},
@@ -40,6 +47,7 @@ func stateCommand() *cli.Command {
 				Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "remove the lock even if its heartbeat is fresh"}},
 				Action: runStateUnlock,
 			},
+			statePruneCommand(),
 		},
 	}
 }
@@ -142,7 +150,7 @@ func runStateRuns(c *cli.Context) error {
 func runChanges(c *cli.Context, st *state.Store, runs []state.Run) (map[int64]*state.RunChanges, error) {
 	out := map[int64]*state.RunChanges{}
 	for _, r := range runs {
-		if (r.Kind != "import" && r.Kind != "restore") || r.Status == state.RunPlanned {
+		if (r.Kind != "import" && r.Kind != "restore") || r.Status == state.RunPlanned || r.JournalPruned() {
 			continue
 		}
 		ch, err := st.RunChanges(c.Context, r.ID)
@@ -165,8 +173,11 @@ type runJSON struct {
 	Seconds    *float64        `json:"durationSeconds"`
 	Args       json.RawMessage `json:"args"`
 	Stats      json.RawMessage `json:"stats"`
-	// Restore is what `custsync restore --run ID` can put back; null for a run that changed nothing.
+	// Restore is what `custsync restore --run ID` can put back; null for a run that changed nothing or whose
+	// journal was pruned.
 	Restore *restoreJSON `json:"restore"`
+	// JournalPrunedAt is when the journal retention removed the run's journal; null while the run keeps it.
+	JournalPrunedAt *time.Time `json:"journalPrunedAt"`
 }
 
 // restoreJSON counts what a restore of a run can put back.
@@ -183,6 +194,10 @@ func printRunsJSON(c *cli.Context, runs []state.Run, changes map[int64]*state.Ru
 			Args: orNull(r.Args), Stats: orNull(r.Stats)}
 		if ch := changes[r.ID]; ch != nil {
 			out[i].Restore = &restoreJSON{Updates: ch.UpdateImages, Deletes: ch.DeletePreImages, Creates: ch.Created}
+		}
+		if r.JournalPruned() {
+			pruned := r.JournalPrunedAt
+			out[i].JournalPrunedAt = &pruned
 		}
 		if !r.FinishedAt.IsZero() {
 			finished, secs := r.FinishedAt, r.FinishedAt.Sub(r.StartedAt).Seconds()
@@ -215,7 +230,7 @@ func printRuns(c *cli.Context, runs []state.Run, changes map[int64]*state.RunCha
 			outcome = "-"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, outcome, shortTime(r.StartedAt), dur,
-			restoreText(changes[r.ID]), string(r.Args))
+			restoreText(r, changes[r.ID]), string(r.Args))
 	}
 	_ = tw.Flush()
 }
