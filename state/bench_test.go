@@ -180,3 +180,67 @@ func BenchmarkCommitBatch100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPruneJournal1M prunes the journal of a completed run of one million streamed creates (records of
+// 300 bytes), as the nightly import does once that run falls out of the retention; it reports the file's
+// size with the journal, after the prune and after a vacuum.
+func BenchmarkPruneJournal1M(b *testing.B) {
+	ops := benchPlan(*journalRows, 0, 300)
+	ctx := context.Background()
+	var full, pruned, vacuumed int64
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := Open(ctx, filepath.Join(b.TempDir(), "state.db"), testBinding)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []int{len(ops), 1} { // the big run, then a newer one the retention keeps
+			runID, err := s.BeginRun(ctx, "import", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			j, err := s.BeginJournal(ctx, runID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, op := range ops[:n] {
+				if _, err := j.Add(op); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.FinishRun(ctx, runID, RunCompleted, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.TruncateWAL(ctx); err != nil {
+			b.Fatal(err)
+		}
+		full, _ = s.FileSize()
+		b.StartTimer()
+		cpuStart := processCPUTime()
+		res, err := s.PruneJournals(ctx, JournalRetention{KeepRuns: 1}, false)
+		if err != nil || res.Ops != int64(len(ops)) {
+			b.Fatalf("prune: %+v, %v", res, err)
+		}
+		if err := s.TruncateWAL(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPUTime() - cpuStart
+		b.StopTimer()
+		pruned, _ = s.FileSize()
+		if err := s.Vacuum(ctx); err != nil {
+			b.Fatal(err)
+		}
+		vacuumed, _ = s.FileSize()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(full)/1e6, "MB-journaled")
+	b.ReportMetric(float64(pruned)/1e6, "MB-pruned")
+	b.ReportMetric(float64(vacuumed)/1e6, "MB-vacuumed")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+}

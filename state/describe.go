@@ -18,9 +18,11 @@ type Description struct {
 	Entities           map[string]int64 // per kind
 	Mappings           MappingCounts
 	UnackedDeletions   int64
-	LastRuns           []Run     // most recent first
-	Lock               *LockInfo // nil if unlocked
-	Resumable          *Run      // the run the next import resumes, if any
+	// JournalRuns counts the runs that keep a journal, PrunedJournals those whose journal was pruned.
+	JournalRuns, PrunedJournals int64
+	LastRuns                    []Run     // most recent first
+	Lock                        *LockInfo // nil if unlocked
+	Resumable                   *Run      // the run the next import resumes, if any
 }
 
 // describeRuns is how many recent runs Describe lists.
@@ -53,6 +55,13 @@ func (s *Store) Describe(ctx context.Context) (Description, error) {
 	}
 	if d.UnackedDeletions, err = s.CountUnackedDeletions(ctx); err != nil {
 		return Description{}, err
+	}
+	if err := s.reader.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE journal_pruned_at IS NULL AND (EXISTS (SELECT 1 FROM ops WHERE ops.run_id = runs.id)
+				OR EXISTS (SELECT 1 FROM update_images WHERE update_images.run_id = runs.id))),
+			count(*) FILTER (WHERE journal_pruned_at IS NOT NULL)
+		FROM runs`).Scan(&d.JournalRuns, &d.PrunedJournals); err != nil {
+		return Description{}, fmt.Errorf("describe state: count the journals: %w", err)
 	}
 	if d.LastRuns, err = s.ListRuns(ctx, describeRuns); err != nil {
 		return Description{}, err

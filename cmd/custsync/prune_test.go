@@ -73,6 +73,9 @@ func TestStatePruneRunsAndRestoreOfAPrunedRun(t *testing.T) {
 		t.Fatalf("the vacuumed file has %d bytes, had %d", fi.Size(), len(before))
 	}
 
+	if out := mustRun("--state", stateFile, "state", "show"); !strings.Contains(out, "journals:     kept by 1 runs, pruned of 2 (custsync state prune)") {
+		t.Fatalf("state show after the prune:\n%s", out)
+	}
 	out = mustRun("--state", stateFile, "state", "runs")
 	for _, id := range []string{"1", "2"} {
 		if !regexp.MustCompile(`(?m)^` + id + ` +import +completed .*journal pruned`).MatchString(out) {
