@@ -191,27 +191,9 @@ func BenchmarkPruneJournal1M(b *testing.B) {
 	var cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s, err := Open(ctx, filepath.Join(b.TempDir(), "state.db"), testBinding)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := openAt(b, filepath.Join(b.TempDir(), "state.db"))
 		for _, n := range []int{len(ops), 1} { // the big run, then a newer one the retention keeps
-			runID, err := s.BeginRun(ctx, "import", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			j, err := s.BeginJournal(ctx, runID)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, op := range ops[:n] {
-				if _, err := j.Add(op); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := j.Close(); err != nil {
-				b.Fatal(err)
-			}
+			runID, _ := journalPlan(b, s, ops[:n])
 			if err := s.FinishRun(ctx, runID, RunCompleted, nil); err != nil {
 				b.Fatal(err)
 			}

@@ -214,6 +214,9 @@ func (s *Store) dropJournal(ctx context.Context, runID int64) (ops, images int64
 	}{{"ops", &ops}, {"update_images", &images}} {
 		query := `DELETE FROM ` + t.table + ` WHERE run_id = ?1 AND seq IN (SELECT seq FROM ` + t.table + ` WHERE run_id = ?1 LIMIT ?2)`
 		for {
+			if err := ctx.Err(); err != nil {
+				return ops, images, fmt.Errorf("%s: stopped: %w", what, err)
+			}
 			var n int64
 			err := s.writeTx(ctx, what, func(tx *sql.Tx) error {
 				res, err := tx.ExecContext(ctx, query, runID, pruneBatch)

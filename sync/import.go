@@ -214,10 +214,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 
 // pruneJournals removes the journals of older runs beyond the retention once a run has completed (a run that
 // failed or was interrupted leaves the state as it is, for the next run to resume) and counts them in the
-// report. A failure does not change the run's outcome, which is the platform's: it is a warning, and the
-// next completed run prunes again.
+// report. A failure, or a signal or --max-duration that stops it (between two of its transactions), does not
+// change the run's outcome, which is the platform's: it is a warning, and the next completed run goes on.
 func pruneJournals(ctx context.Context, st *state.Store, keep state.JournalRetention, rep *Report) {
-	ctx = context.WithoutCancel(ctx)
 	res, err := st.PruneJournals(ctx, keep, false)
 	rep.JournalsPruned = len(res.Pruned)
 	if err == nil && len(res.Pruned) > 0 {
