@@ -9,5 +9,8 @@
 // only after the platform acknowledged a write (see Store.Commit), so a crash leaves planned ops that the next run
 // resumes (see Store.ResumableRun and Store.PendingOps) instead of a checkpoint that claims too much.
 //
+// The journals of finished runs are pruned after a retention (Store.PruneJournals); the run history, the
+// checkpoint, the SD mappings and the deletion log are kept.
+//
 // Every write failure is wrapped with ErrWriteFailed; the engine treats it as fatal to the run.
 package state

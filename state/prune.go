@@ -63,7 +63,6 @@ type KeptJournal struct {
 
 // PruneResult is what a prune removed (or, in a dry run, would remove) and kept.
 type PruneResult struct {
-	DryRun bool
 	// Pruned are the runs whose journal went, oldest first.
 	Pruned []JournalOf
 	// Unfinished are the runs beyond the retention whose journal stays because a resume may need it.
@@ -90,7 +89,7 @@ type journalOwner struct {
 // and the deletion log. A prune that stops half-way has marked the run first, so no reader takes a partly
 // removed journal for a whole one; the next prune removes the rest.
 func (s *Store) PruneJournals(ctx context.Context, keep JournalRetention, dryRun bool) (PruneResult, error) {
-	res := PruneResult{DryRun: dryRun}
+	var res PruneResult
 	if err := keep.validate(); err != nil {
 		return res, err
 	}

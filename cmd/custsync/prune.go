@@ -25,8 +25,8 @@ func journalRetention(c *cli.Context, runs, days string, minRuns int) (state.Jou
 	if keep.KeepRuns < minRuns {
 		return keep, usageErrorf("--%s must be at least %d", runs, minRuns)
 	}
-	if c.Int(days) < 0 {
-		return keep, usageErrorf("--%s must be 0 or more", days)
+	if d := c.Int(days); d < 0 || d > 36_500 {
+		return keep, usageErrorf("--%s must be 0 to 36500 (100 years), not %d", days, d)
 	}
 	return keep, nil
 }

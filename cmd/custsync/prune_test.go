@@ -40,6 +40,15 @@ func TestStatePruneRunsAndRestoreOfAPrunedRun(t *testing.T) {
 		mustRun(sandboxArgs(dir, "import", "--journal-keep-runs", "0", file)...)
 	}
 
+	for _, args := range [][]string{{"state", "prune", "--keep-runs", "0"}, {"state", "prune", "--keep-days", "-1"}} {
+		if code, _, errOut := runCLI(t, append([]string{"--state", stateFile}, args...)...); code != ExitUsage || !strings.Contains(errOut, "must be") {
+			t.Fatalf("%v: code %d\n%s", args, code, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, sandboxArgs(dir, "import", "--journal-keep-runs", "-1", file)...); code != ExitUsage || !strings.Contains(errOut, "--journal-keep-runs must be at least 0") {
+		t.Fatalf("import --journal-keep-runs -1: code %d\n%s", code, errOut)
+	}
+
 	before, err := os.ReadFile(stateFile)
 	if err != nil {
 		t.Fatal(err)
