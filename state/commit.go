@@ -188,30 +188,37 @@ var chunkSizes = []int{64, 16, 4, 1}
 // multiRow is a statement with a VALUES list of one tuple per row.
 type multiRow struct{ prefix, tuple, suffix string }
 
+// preparedKey names a prepared multiRow statement: by the statement's address, not its text, which would be
+// built and hashed (a few kilobytes) for every chunk of every commit.
+type preparedKey struct {
+	stmt *multiRow
+	rows int
+}
+
 func (m multiRow) sql(rows int) string { return m.prefix + repeatTuple(m.tuple, rows) + m.suffix }
 
 // The multi-row statements of a batched commit.
 var (
-	opsDoneSQL = multiRow{`UPDATE ops SET status = 'done', attempts = v.column5, http_status = v.column6, error = '',
+	opsDoneSQL = &multiRow{`UPDATE ops SET status = 'done', attempts = v.column5, http_status = v.column6, error = '',
 		updated_at = v.column7 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?)`, `) AS v
 		WHERE ops.run_id = v.column1 AND ops.seq = v.column2 AND ops.kind = v.column3 AND ops.erp_key = v.column4`}
-	opsFailedSQL = multiRow{`UPDATE ops SET status = 'failed', attempts = v.column5, http_status = v.column6, error = v.column8,
+	opsFailedSQL = &multiRow{`UPDATE ops SET status = 'failed', attempts = v.column5, http_status = v.column6, error = v.column8,
 		updated_at = v.column7 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `) AS v
 		WHERE ops.run_id = v.column1 AND ops.seq = v.column2 AND ops.kind = v.column3 AND ops.erp_key = v.column4`}
-	upsertEntitiesSQL = multiRow{`INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash) VALUES `,
+	upsertEntitiesSQL = &multiRow{`INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET remote_id = excluded.remote_id, row_hash = excluded.row_hash,
 			synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`}
-	upsertSnapshotsSQL = multiRow{`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES `, `(?, ?, ?)`, `
+	upsertSnapshotsSQL = &multiRow{`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES `, `(?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`}
 	// A row-value IN (VALUES ...) would scan the whole table; the join finds each row by its key.
-	dropSnapshotsSQL = multiRow{`DELETE FROM entity_snapshots WHERE rowid IN (SELECT s.rowid FROM (VALUES `, `(?, ?)`,
+	dropSnapshotsSQL = &multiRow{`DELETE FROM entity_snapshots WHERE rowid IN (SELECT s.rowid FROM (VALUES `, `(?, ?)`,
 		`) AS v JOIN entity_snapshots s ON s.kind = v.column1 AND s.erp_key = v.column2)`}
-	upsertImagesSQL = multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
+	upsertImagesSQL = &multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
-	upsertMappingsSQL = multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
+	upsertMappingsSQL = &multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
-	batchedSQL = []multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, dropSnapshotsSQL, upsertMappingsSQL,
+	batchedSQL = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, dropSnapshotsSQL, upsertMappingsSQL,
 		upsertImagesSQL}
 )
 
@@ -231,7 +238,7 @@ func (s *Store) prepareBatched(ctx context.Context) error {
 	if s.stmts != nil {
 		return nil
 	}
-	stmts := map[string]*sql.Stmt{}
+	stmts := map[preparedKey]*sql.Stmt{}
 	for _, m := range batchedSQL {
 		for _, k := range chunkSizes {
 			q := m.sql(k)
@@ -242,7 +249,7 @@ func (s *Store) prepareBatched(ctx context.Context) error {
 				}
 				return writeFailed("prepare the commit statements", err)
 			}
-			stmts[q] = stmt
+			stmts[preparedKey{m, k}] = stmt
 		}
 	}
 	s.stmts = stmts
@@ -251,13 +258,13 @@ func (s *Store) prepareBatched(ctx context.Context) error {
 
 // execChunked runs m for n rows as a few statements of chunkSizes rows. args returns the arguments of rows
 // [start, start+k); check, if not nil, sees how many rows each statement affected.
-func (s *Store) execChunked(ctx context.Context, tx *sql.Tx, m multiRow, n int,
+func (s *Store) execChunked(ctx context.Context, tx *sql.Tx, m *multiRow, n int,
 	args func(start, k int) []any, check func(start, k int, affected int64) error) error {
 	start := 0
 	for _, k := range chunkSizes {
 		for ; n-start >= k; start += k {
 			s.mu.Lock()
-			stmt := s.stmts[m.sql(k)]
+			stmt := s.stmts[preparedKey{m, k}]
 			s.mu.Unlock()
 			if stmt == nil {
 				return errors.New("commit statements not prepared")
@@ -316,7 +323,7 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 	}
 	steps := []struct {
 		rows    []*Outcome
-		stmt    multiRow
+		stmt    *multiRow
 		args    func(o *Outcome) []any
 		mustAll bool // every row must match a journaled op
 	}{

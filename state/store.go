@@ -76,8 +76,8 @@ type Store struct {
 	bound   Binding // what the file records; zero until bound
 
 	mu    sync.Mutex
-	locks map[*Lock]struct{}   // held locks whose heartbeats Close stops
-	stmts map[string]*sql.Stmt // statements prepared once on the writer connection (see prepared)
+	locks map[*Lock]struct{}        // held locks whose heartbeats Close stops
+	stmts map[preparedKey]*sql.Stmt // statements prepared once on the writer connection (see prepareBatched)
 }
 
 // dsn builds the connection string. busy_timeout comes first in effect (the driver applies it before the other
