@@ -393,7 +393,7 @@ func upsertOutcome(o *op) (state.Outcome, error) {
 	var snap []byte
 	var err error
 	if len(o.prev) == 0 {
-		snap, err = o.rec.AppendAppliedJSON(nil) // a create: the row applied to nothing
+		snap, err = o.rec.AppendAppliedJSON(make([]byte, 0, 512)) // a create: the row applied to nothing
 	} else {
 		snap, err = json.Marshal(o.rec.ApplyTo(o.prev))
 	}
