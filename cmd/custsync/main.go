@@ -12,9 +12,19 @@ import (
 // instead of 300. A run whose live heap exceeds the limit still runs; the collector then works harder.
 const defaultMemoryLimit = 160 << 20
 
+// defaultGCPercent is the collector's GOGC unless the variable sets one. A run's live heap is small next to
+// what its writes allocate (request, body, snapshot and statement arguments per row), so with Go's default of
+// 100 the collector ran every few megabytes: about a fifth of an import's instructions at --tps 0. At 200 it
+// runs half as often (8% fewer instructions per create under callgrind) for some 20 MB more on a small
+// run; the memory limit above still bounds the heap of a large one.
+const defaultGCPercent = 200
+
 func main() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 	os.Exit(Main(os.Args, Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }
