@@ -384,20 +384,10 @@ func (s *suite) unlimited() error {
 		}
 		s.add(line{name, fmt.Sprintf("custsync import --tps 0 --writers %d", writers), fmt.Sprintf("%.0f writes/s", ws.rate()), "", ""})
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find benchtool: %w", err)
-	}
 	for _, conns := range []int{8, 32} {
-		tenant := fmt.Sprintf("load%d", conns)
-		res, err := bench.Run(s.ctx, self, nil, "load", "-url", s.url, "-tenant", tenant, "-rows", fmt.Sprint(n),
-			"-conns", fmt.Sprint(conns), fmt.Sprintf("-no-email=%t", d.NoEmail))
+		ws, _, err := s.load(fmt.Sprintf("load%d", conns), n, conns)
 		if err != nil {
 			return err
-		}
-		ws := s.stats(tenant)
-		if res.Exit != 0 || ws.writes != n {
-			return fmt.Errorf("load generator exited %d after %d writes: %s", res.Exit, ws.writes, strings.TrimSpace(string(res.Stderr)))
 		}
 		s.logf("unlimited: load generator, %d connections: %.0f PUTs/s", conns, ws.rate())
 		s.add(line{name, fmt.Sprintf("plain Go load generator, %d connections", conns), fmt.Sprintf("%.0f PUTs/s", ws.rate()), "", ""})
