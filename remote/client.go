@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,13 @@ import (
 // Doc is a JSON object as the platform sends and accepts it. Numbers decode as json.Number so
 // that exports write them exactly as the platform sent them.
 type Doc = map[string]any
+
+// The header values every request carries (see attempt).
+var (
+	acceptJSON      = []string{"application/json"}
+	userAgentHeader = []string{userAgent}
+	contentTypeJSON = []string{"application/json"}
+)
 
 const (
 	userAgent = "custsync-remote/1"
@@ -59,6 +67,9 @@ type Client struct {
 	acceptedMu sync.Mutex
 	accepted   atomic.Bool
 
+	// resetQuery is the encoded query of a customer's create: whether the platform mails a password reset.
+	resetQuery string
+
 	secretsMu sync.Mutex
 	// secrets are strings scrubbed from every platform message: the client secret and the
 	// most recent tokens.
@@ -87,6 +98,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetryAfter: cmp.Or(max(cfg.MaxRetryAfter, 0), DefaultMaxRetryAfter),
 		timeout:       cmp.Or(max(cfg.RequestTimeout, 0), DefaultRequestTimeout),
 		secrets:       []string{cfg.ClientSecret},
+		resetQuery:    url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(cfg.SendPasswordResetNotifications)}}.Encode(),
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -179,8 +191,11 @@ type request struct {
 	// base is the API root to use (baseURL or mappingsURL).
 	base string
 	// path is the escaped path below base.
-	path   string
-	query  url.Values
+	path  string
+	query url.Values
+	// rawQuery, if set, is the query already encoded, sent instead of query.
+	rawQuery string
+	// header is only read: requests may share one.
 	header http.Header
 	// body is encoded as JSON, except a json.RawMessage, which is sent as it is.
 	body any
@@ -443,7 +458,10 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 	attemptCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := r.base + r.path
-	if len(r.query) > 0 {
+	switch {
+	case r.rawQuery != "":
+		u += "?" + r.rawQuery
+	case len(r.query) > 0:
 		u += "?" + r.query.Encode()
 	}
 	var bodyReader io.Reader
@@ -460,13 +478,15 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 	if !r.anonymous {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	switch {
+	// The fixed values are shared, read-only slices under canonical keys: Header.Set would canonicalise the key
+	// and allocate a slice for every request.
+	req.Header["Accept"] = acceptJSON
+	req.Header["User-Agent"] = userAgentHeader
+	switch _, typed := req.Header["Content-Type"]; {
 	case r.form != nil:
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	case payload != nil && req.Header.Get("Content-Type") == "":
-		req.Header.Set("Content-Type", "application/json")
+	case payload != nil && !typed:
+		req.Header["Content-Type"] = contentTypeJSON
 	}
 
 	if r.anonymous {

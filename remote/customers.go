@@ -133,9 +133,8 @@ func (c *Client) mergeUpsertCustomer(ctx context.Context, id string, body any) (
 	if err := checkIDs("upsert customer", id); err != nil {
 		return false, err
 	}
-	q := url.Values{"sendPasswordResetNotifications": {strconv.FormatBool(c.cfg.SendPasswordResetNotifications)}}
-	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), query: q, body: body,
-		header: http.Header{"Content-Type": {mergePatchJSON}}})
+	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), rawQuery: c.resetQuery,
+		body: body, header: mergePatchHeader})
 	if err != nil {
 		return false, err
 	}
@@ -169,6 +168,9 @@ func (c *Client) MergePatchCustomer(ctx context.Context, id string, body Doc) er
 
 // mergePatchJSON is the content type of RFC 7396 merge patches.
 const mergePatchJSON = "application/merge-patch+json"
+
+// mergePatchHeader is the header of a merge patch, shared by the creates (requests only read their header).
+var mergePatchHeader = http.Header{"Content-Type": {mergePatchJSON}}
 
 // DeleteCustomer deletes the customer and its login accounts (the platform answers 202).
 // Deleting a missing customer gives an error for which IsNotFound is true.
