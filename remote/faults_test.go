@@ -140,11 +140,13 @@ func TestTokenEndpointTimeoutsAreRetried(t *testing.T) {
 	proxy.Inject(faultproxy.Fault{Method: http.MethodPost, Path: tokenPath, Answer: faultproxy.Hang()})
 	cfg := proxiedConfig(p, proxy)
 	cfg.MaxRetries = 2
-	cfg.RequestTimeout = 50 * time.Millisecond
+	// Long enough that each attempt reaches the proxy on a loaded machine (at 50 ms an attempt sometimes timed
+	// out before the proxy saw it, and the count below was short).
+	cfg.RequestTimeout = 250 * time.Millisecond
 	c := newTestClient(t, cfg)
 	_, err := c.GetCustomer(context.Background(), customerID(1))
 	var te *TokenError
-	if !errors.As(err, &te) || !errors.Is(err, ErrRetriesExhausted) || te.Attempts != 3 || !strings.Contains(err.Error(), "no answer within 50ms") {
+	if !errors.As(err, &te) || !errors.Is(err, ErrRetriesExhausted) || te.Attempts != 3 || !strings.Contains(err.Error(), "no answer within 250ms") {
 		t.Fatalf("want a *TokenError after 3 timed-out attempts, got %v", err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
