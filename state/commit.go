@@ -321,6 +321,19 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 			mappings = append(mappings, o.Mapping)
 		}
 	}
+	// The arguments of every row are boxed in interfaces; the time and the few kinds are boxed once a batch
+	// rather than once a row and statement.
+	nowArg := any(now)
+	var kinds []any
+	kind := func(o *Outcome) any {
+		for _, k := range kinds {
+			if k.(string) == o.Kind {
+				return k
+			}
+		}
+		kinds = append(kinds, o.Kind)
+		return kinds[len(kinds)-1]
+	}
 	steps := []struct {
 		rows    []*Outcome
 		stmt    *multiRow
@@ -328,15 +341,17 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 		mustAll bool // every row must match a journaled op
 	}{
 		{done, opsDoneSQL,
-			func(o *Outcome) []any { return []any{o.RunID, o.Seq, o.Kind, o.ERPKey, o.Attempts, o.HTTPStatus, now} }, true},
+			func(o *Outcome) []any {
+				return []any{o.RunID, o.Seq, kind(o), o.ERPKey, o.Attempts, o.HTTPStatus, nowArg}
+			}, true},
 		{failed, opsFailedSQL, func(o *Outcome) []any {
-			return []any{o.RunID, o.Seq, o.Kind, o.ERPKey, o.Attempts, o.HTTPStatus, now, errorText(o.Error)}
+			return []any{o.RunID, o.Seq, kind(o), o.ERPKey, o.Attempts, o.HTTPStatus, nowArg, errorText(o.Error)}
 		}, true},
 		{upserts, upsertEntitiesSQL, func(o *Outcome) []any {
-			return []any{o.Kind, o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), now, int64(o.RawHash)}
+			return []any{kind(o), o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), nowArg, int64(o.RawHash)}
 		}, false},
-		{snaps, upsertSnapshotsSQL, func(o *Outcome) []any { return []any{o.Kind, o.ERPKey, string(o.Snapshot)} }, false},
-		{noSnaps, dropSnapshotsSQL, func(o *Outcome) []any { return []any{o.Kind, o.ERPKey} }, false},
+		{snaps, upsertSnapshotsSQL, func(o *Outcome) []any { return []any{kind(o), o.ERPKey, string(o.Snapshot)} }, false},
+		{noSnaps, dropSnapshotsSQL, func(o *Outcome) []any { return []any{kind(o), o.ERPKey} }, false},
 		{images, upsertImagesSQL, imageArgs, false},
 	}
 	for _, st := range steps {
@@ -359,7 +374,7 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 	err := s.execChunked(ctx, tx, upsertMappingsSQL, len(mappings), func(start, n int) []any {
 		args := make([]any, 0, n*4)
 		for _, m := range mappings[start : start+n] {
-			args = append(args, m.CustomerNumber, m.SDCustomerNumber, boolInt(m.DeletedInYaaS), now)
+			args = append(args, m.CustomerNumber, m.SDCustomerNumber, boolInt(m.DeletedInYaaS), nowArg)
 		}
 		return args
 	}, nil)
