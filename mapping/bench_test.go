@@ -80,18 +80,8 @@ func BenchmarkKeySet1M(b *testing.B) {
 // checkpoint snapshot, ApplyTo through json.Marshal and AppendAppliedJSON. Both give the same bytes
 // (TestPayloadJSONIsMarshalOfPayload).
 func BenchmarkCustomerBody(b *testing.B) {
-	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "customers.csv"), ',')
-	ms, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := make([]mapping.Record, len(rows))
-	for i, row := range rows {
-		var errs []mapping.FieldError
-		if recs[i], errs = ms[0].Map(formats.Position{Line: i + 2}, row); len(errs) > 0 {
-			b.Fatal(errs)
-		}
-	}
+	recs := sampleCustomers(b)
+	var err error
 	b.Run("payload/map+Marshal", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -134,17 +124,9 @@ func BenchmarkCustomerBody(b *testing.B) {
 // BenchmarkDecodeRecord decodes the binary form of the customers sample's rows, as the apply phase of a
 // streamed import reads each journaled op's record back.
 func BenchmarkDecodeRecord(b *testing.B) {
-	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "customers.csv"), ',')
-	ms, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bins := make([][]byte, len(rows))
-	for i, row := range rows {
-		rec, errs := ms[0].Map(formats.Position{Line: i + 2}, row)
-		if len(errs) > 0 {
-			b.Fatal(errs)
-		}
+	recs := sampleCustomers(b)
+	bins := make([][]byte, len(recs))
+	for i, rec := range recs {
 		bins[i] = rec.AppendBinary(nil)
 	}
 	b.ReportAllocs()
@@ -153,4 +135,21 @@ func BenchmarkDecodeRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// sampleCustomers maps the rows of the customers sample with the default layout.
+func sampleCustomers(b *testing.B) []mapping.Record {
+	h, rows, _ := readCSVFile(b, filepath.Join(samplesDir, "customers.csv"), ',')
+	ms, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]mapping.Record, len(rows))
+	for i, row := range rows {
+		var errs []mapping.FieldError
+		if recs[i], errs = ms[0].Map(formats.Position{Line: i + 2}, row); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+	return recs
 }
