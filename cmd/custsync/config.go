@@ -120,19 +120,28 @@ func userConfigFile() (string, error) {
 func loadConfigFor(c *cli.Context) (*configFile, error) {
 	path := c.String("config")
 	if path == "" && c.String("profile") != "" {
-		def, err := userConfigFile()
-		if err != nil {
-			return nil, usageErrorf("--profile %s needs --config FILE: %w", c.String("profile"), err)
+		var err error
+		if path, err = defaultConfigFile("--profile " + c.String("profile")); err != nil {
+			return nil, err
 		}
-		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
-			return nil, usageErrorf("--profile %s needs --config FILE (and %s does not exist)", c.String("profile"), def)
-		}
-		path = def
 	}
 	if path == "" {
 		return nil, nil
 	}
 	return loadConfigFile(path)
+}
+
+// defaultConfigFile is userConfigFile for what needs a config file and was given no --config; an error says
+// that what needs it needs --config FILE.
+func defaultConfigFile(what string) (string, error) {
+	def, err := userConfigFile()
+	if err != nil {
+		return "", usageErrorf("%s needs --config FILE: %w", what, err)
+	}
+	if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
+		return "", usageErrorf("%s needs --config FILE (and %s does not exist)", what, def)
+	}
+	return def, nil
 }
 
 // applyConfigFile fills every flag of the running command (and its parents) that was set neither on the command

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,14 +139,10 @@ func runMigrationCopy(c *cli.Context) error {
 func migrationTargets(c *cli.Context, fromName, toName string) (target, target, error) {
 	path := c.String("config")
 	if path == "" {
-		def, err := userConfigFile()
-		if err != nil {
-			return target{}, target{}, usageErrorf("migration copy needs --config FILE: %w", err)
+		var err error
+		if path, err = defaultConfigFile("migration copy"); err != nil {
+			return target{}, target{}, err
 		}
-		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
-			return target{}, target{}, usageErrorf("migration copy needs --config FILE with the two profiles (and %s does not exist)", def)
-		}
-		path = def
 	}
 	cf, err := loadConfigFile(path)
 	if err != nil {

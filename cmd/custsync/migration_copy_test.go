@@ -111,6 +111,13 @@ func TestMigrationCopyRefusals(t *testing.T) {
 			t.Errorf("%v: code %d, want %d with %q\n%s%s", c.args, code, ExitUsage, c.want, out, errOut)
 		}
 	}
+	// Without --config, the profiles come from the user's config file, which here does not exist.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("CUSTSYNC_CONFIG", "")
+	if code, _, errOut := runCLI(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b"); code != ExitUsage ||
+		!strings.Contains(errOut, "migration copy needs --config FILE (and ") {
+		t.Errorf("without a config file: code %d\n%s", code, errOut)
+	}
 	if n := len(tt.srv.Requests()); n != 0 {
 		t.Fatalf("refused copies sent %d requests", n)
 	}
