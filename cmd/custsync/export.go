@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"custsync/remote"
 	"custsync/state"
 	syncer "custsync/sync"
 )
@@ -66,21 +68,26 @@ func runExport(c *cli.Context) error {
 		defer sess.Close()
 		st = sess.Store
 	}
-	progress := newLineProgress(c.App.ErrWriter)
-	opts.Progress = func(p syncer.ExportProgress) { progress.show(p.String(), p.Done) }
-	opts.ProgressEvery = progress.every
-	var rep syncer.ExportReport
+	var client *remote.Client
 	if sess != nil {
-		rep, err = syncer.Export(c.Context, st, sess.Client, opts)
-	} else {
-		rep, err = syncer.Export(c.Context, st, nil, opts)
+		client = sess.Client
 	}
-	progress.finish()
+	rep, err := exportWithProgress(c.Context, c, st, client, opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, exportSummary(rep))
 	return nil
+}
+
+// exportWithProgress runs an export with a progress line on stderr; client is nil for the local tables only.
+func exportWithProgress(ctx context.Context, c *cli.Context, st *state.Store, client *remote.Client, opts syncer.ExportOptions) (syncer.ExportReport, error) {
+	progress := newLineProgress(c.App.ErrWriter)
+	opts.Progress = func(p syncer.ExportProgress) { progress.show(p.String(), p.Done) }
+	opts.ProgressEvery = progress.every
+	rep, err := syncer.Export(ctx, st, client, opts)
+	progress.finish()
+	return rep, err
 }
 
 // exportSummary is the line that says what an export wrote.

@@ -110,6 +110,17 @@ func importRun(c *cli.Context) (*syncer.Report, error) {
 		defer cancel()
 	}
 
+	rep, err := importWithProgress(ctx, c, sess, opts)
+	if rep != nil {
+		// The history includes this run: Import has recorded how it ended.
+		figuresOf(c).lastSuccess, _ = syncer.LastSuccess(context.WithoutCancel(ctx), sess.Store, "import")
+	}
+	return rep, err
+}
+
+// importWithProgress runs an import through sess with a progress line on stderr, pushing SD mappings where the
+// session has an endpoint for them, and keeps its rows for --metrics-file.
+func importWithProgress(ctx context.Context, c *cli.Context, sess *session, opts syncer.Options) (*syncer.Report, error) {
 	progress := newLineProgress(c.App.ErrWriter)
 	opts.Progress = func(p syncer.Progress) {
 		if p.Planned > 0 {
@@ -121,10 +132,7 @@ func importRun(c *cli.Context) (*syncer.Report, error) {
 	rep, err := syncer.Import(ctx, sess.Store, sess.Client, opts)
 	progress.finish()
 	if rep != nil {
-		fig := figuresOf(c)
-		fig.rows = rep.Entities
-		// The history includes this run: Import has recorded how it ended.
-		fig.lastSuccess, _ = syncer.LastSuccess(context.WithoutCancel(ctx), sess.Store, "import")
+		figuresOf(c).rows = rep.Entities
 	}
 	return rep, err
 }

@@ -100,21 +100,12 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	defer sess.Close()
 	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
-		Writers: writers, ExitCode: ExitCode, Logger: logger(c), PushMappings: sess.Client.MappingsURL() != "",
+		Writers: writers, ExitCode: ExitCode, Logger: logger(c),
 		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
 			"migrationFrom": fromName, "migrationTo": toName}}
-	progress := newLineProgress(c.App.ErrWriter)
-	opts.Progress = func(p syncer.Progress) {
-		if p.Planned > 0 {
-			progress.show(p.String(), false)
-		}
-	}
-	opts.ProgressEvery = progress.every
 	fmt.Fprintf(out, "%simport of %s\n", to.label(), via)
-	rep, err := syncer.Import(sess.Ctx, sess.Store, sess.Client, opts)
-	progress.finish()
+	rep, err := importWithProgress(sess.Ctx, c, sess, opts)
 	if rep != nil {
-		figuresOf(c).rows = rep.Entities
 		printImportReport(c, rep)
 	}
 	if err != nil || dryRun {
@@ -198,11 +189,8 @@ func migrationExport(c *cli.Context, from target, entities []string, via string)
 		return err
 	}
 	defer sess.Close()
-	progress := newLineProgress(c.App.ErrWriter)
-	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, PageWorkers: c.Int("checkers"),
-		Progress: func(p syncer.ExportProgress) { progress.show(p.String(), p.Done) }, ProgressEvery: progress.every}
-	rep, err := syncer.Export(sess.Ctx, sess.Store, sess.Client, opts)
-	progress.finish()
+	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, PageWorkers: c.Int("checkers")}
+	rep, err := exportWithProgress(sess.Ctx, c, sess.Store, sess.Client, opts)
 	if err != nil {
 		return err
 	}
