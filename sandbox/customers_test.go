@@ -262,8 +262,15 @@ func TestCustomerEmailUniquenessFollowsChangesAndDeletes(t *testing.T) {
 	a.must(200, "PATCH", cust+"/A", map[string]any{"contactEmail": "y@example.com"})
 	a.must(201, "POST", cust, map[string]any{"id": "B", "contactEmail": "X@example.com"})
 	a.must(409, "POST", cust, map[string]any{"id": "C", "contactEmail": "y@EXAMPLE.com"})
-	// A customer may keep its own e-mail on an update.
+	// A customer may keep its own e-mail on an update, also in other letter case, on every kind of update.
 	a.must(204, "PUT", cust+"/A", map[string]any{"contactEmail": "y@example.com", "firstName": "Ann"})
+	a.must(200, "PATCH", cust+"/A", map[string]any{"contactEmail": "Y@example.com", "firstName": "Anne"})
+	a.must(204, "PUT", cust+"/A", `{"contactEmail":"y@example.com"}`, "Content-Type", "application/merge-patch+json")
+	a.must(200, "PATCH", cust+"/A", map[string]any{"firstName": "Ann"})
+	// Taking another customer's e-mail stays refused on every kind of update.
+	a.must(409, "PATCH", cust+"/B", map[string]any{"contactEmail": "Y@example.com"})
+	a.must(409, "PUT", cust+"/B", `{"contactEmail":"y@example.COM"}`, "Content-Type", "application/merge-patch+json")
+	a.must(409, "PUT", cust+"/B", map[string]any{"contactEmail": "y@example.com"})
 	// Deleting A frees its e-mail.
 	a.must(202, "DELETE", cust+"/A", nil)
 	a.must(201, "POST", cust, map[string]any{"id": "C", "contactEmail": "y@example.com"})

@@ -206,3 +206,19 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatalf("%d customers", len(r.list(t)))
 	}
 }
+
+func TestDiscardRequestsKeepsNoLogButServesAndFaultsAlike(t *testing.T) {
+	t.Parallel()
+	a := newTestAPI(t, Options{DiscardRequests: true})
+	a.srv.SetFaults(Faults{Drop: 1, Seed: 1})
+	a.must(200, "GET", cust, nil)
+	a.must(0, "PUT", cust+"/D1", map[string]any{"firstName": "Dropped"})
+	a.srv.SetFaults(Faults{})
+	a.must(200, "PATCH", cust+"/D1", map[string]any{"lastName": "Kept"})
+	if got := a.must(200, "GET", cust+"/D1", nil).obj(t); got["firstName"] != "Dropped" || got["lastName"] != "Kept" {
+		t.Fatalf("writes were not committed: %v", got)
+	}
+	if log := a.srv.Requests(); len(log) != 0 {
+		t.Fatalf("request log holds %d entries, want none: %+v", len(log), log)
+	}
+}

@@ -65,6 +65,10 @@ type Options struct {
 	// ContactPropagation mirrors the tenant configuration companyContactPropagation (seed 003): how a new
 	// contact assignment is copied within its company's hierarchy. "" means UPWARD, the platform default.
 	ContactPropagation Propagation
+	// DiscardRequests keeps no request log (Requests stays empty). A long-running sandbox serving millions of
+	// writes sets it: the log grows by one entry per request, and its garbage collection came to dominate the
+	// sandbox's CPU under the CLI's soft heap limit.
+	DiscardRequests bool
 	// Logger receives recovered panics and persistence failures; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -221,7 +225,7 @@ func (s *Server) Close() error {
 // SetFaults replaces the injected faults (and reseeds the fault draws).
 func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 
-// Requests returns a copy of the request log in arrival order.
+// Requests returns a copy of the request log in arrival order; it is empty when Options.DiscardRequests is set.
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -236,6 +240,9 @@ func (s *Server) ResetRequests() {
 }
 
 func (s *Server) record(req Request) {
+	if s.opts.DiscardRequests {
+		return
+	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	s.log = append(s.log, req)

@@ -326,6 +326,78 @@ func TestCommitUpdateKeepsMappingPushedAndDropsMissingSnapshot(t *testing.T) {
 	}
 }
 
+// TestCommitUpdatesSettleKeysTheCheckpointLacksOrHoldsUnderAnotherID commits one batch of updates, large enough
+// for every statement size, among which the checkpoint lacks one key, holds one under another remote id and
+// holds one without a snapshot: each must end exactly as its outcome says, like the rows the fast path updates.
+func TestCommitUpdatesSettleKeysTheCheckpointLacksOrHoldsUnderAnotherID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	const n, lacked, movedID, noSnapshot = 70, 3, 66, 69
+	var creates []PlannedOp
+	for i := range n {
+		if i == lacked {
+			continue
+		}
+		op := customerOp(i)
+		if i == noSnapshot {
+			op.Payload = nil
+		}
+		creates = append(creates, op)
+	}
+	runID, seqs := journalPlan(t, s, creates)
+	var outs []Outcome
+	for i, op := range creates {
+		out := doneOutcome(runID, seqs[i], op)
+		if op.Payload == nil {
+			out.Snapshot = nil
+		}
+		outs = append(outs, out)
+	}
+	if err := s.Commit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+
+	var updates []PlannedOp
+	for i := range n {
+		op := customerOp(i)
+		op.Action, op.NewHash = ActionUpdate, uint64(1000+i)
+		op.Payload = json.RawMessage(fmt.Sprintf(`{"firstName":"U%d"}`, i))
+		if i == movedID {
+			op.RemoteID = "C-moved"
+		}
+		updates = append(updates, op)
+	}
+	run2, seqs2 := journalPlan(t, s, updates)
+	outs = outs[:0]
+	for i, op := range updates {
+		out := doneOutcome(run2, seqs2[i], op)
+		out.Mapping = nil
+		outs = append(outs, out)
+	}
+	if err := s.Commit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, n)
+	for _, op := range updates {
+		keys = append(keys, op.ERPKey)
+	}
+	snaps, err := s.Snapshots(ctx, "customer", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range updates {
+		e, ok, err := s.GetEntity(ctx, EntityKey{op.Kind, op.ERPKey})
+		if err != nil || !ok || e.RemoteID != op.RemoteID || e.RowHash != op.NewHash || e.SyncedRun != run2 {
+			t.Errorf("entity %s = %+v, %v, %v; want remote id %s, row hash %d, run %d", op.ERPKey, e, ok, err,
+				op.RemoteID, op.NewHash, run2)
+		}
+		if got := string(snaps[op.ERPKey]); got != string(op.Payload) {
+			t.Errorf("snapshot %s = %q, want %q", op.ERPKey, got, op.Payload)
+		}
+	}
+}
+
 func TestCommitMasksSecretsInErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
