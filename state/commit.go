@@ -118,7 +118,7 @@ func (s *Store) Commit(ctx context.Context, outcomes []Outcome) error {
 		} else if err := commitOneByOne(ctx, tx, outcomes, now); err != nil {
 			return err
 		}
-		return bumpGenerations(ctx, tx, outcomes)
+		return s.bumpGenerations(ctx, tx, outcomes)
 	})
 }
 
@@ -157,8 +157,9 @@ func distinctKeys(outcomes []Outcome) bool {
 }
 
 // bumpGenerations marks the kinds the outcomes touched as changed, once per kind, so that a cached entity index
-// of those kinds is known stale (see LoadEntityIndex).
-func bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error {
+// of those kinds is known stale, and logs the keys the outcomes touched so that it can be brought up to date
+// from them (see LoadEntityIndex).
+func (s *Store) bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error {
 	var kinds []string
 	for i := range outcomes {
 		o := &outcomes[i]
@@ -167,17 +168,37 @@ func bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error 
 		}
 	}
 	for _, k := range kinds {
-		if err := bumpGeneration(ctx, tx, k); err != nil {
+		var keys []string
+		for i := range outcomes {
+			if o := &outcomes[i]; o.Error == "" && o.Kind == k {
+				keys = append(keys, o.ERPKey)
+			}
+		}
+		if err := s.recordChange(ctx, tx, k, keys); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func bumpGeneration(ctx context.Context, tx *sql.Tx, kind string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO entity_generation (kind, generation) VALUES (?, 1)
-		ON CONFLICT (kind) DO UPDATE SET generation = generation + 1`, kind)
-	return err
+// recordChange bumps the generation of kind and, while its index is cached, logs keys under the new generation.
+// Without a cache nothing needs the log: the next load rebuilds the index from the table, and a cache is only
+// written for the generation current at the write (LoadEntityIndex), so no change of a cached kind goes
+// unlogged.
+func (s *Store) recordChange(ctx context.Context, tx *sql.Tx, kind string, keys []string) error {
+	var gen, cached int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO entity_generation (kind, generation) VALUES (?, 1)
+		ON CONFLICT (kind) DO UPDATE SET generation = generation + 1 RETURNING generation, cached`, kind).Scan(&gen, &cached)
+	if err != nil || cached == 0 {
+		return err
+	}
+	return s.execChunked(ctx, tx, logChangesSQL, len(keys), func(start, n int) []any {
+		args := make([]any, 0, n*3)
+		for _, key := range keys[start : start+n] {
+			args = append(args, kind, gen, key)
+		}
+		return args
+	}, nil)
 }
 
 // chunkSizes are the row counts of the multi-row statements a batch is split into (largest first, as many of
@@ -226,8 +247,10 @@ var (
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = &multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
-	batchedSQL = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, updateEntitiesSQL, updateSnapshotsSQL,
-		dropSnapshotsSQL, upsertMappingsSQL, upsertImagesSQL}
+	// A key touched twice in one transaction (a batch committed one by one) is logged once.
+	logChangesSQL = &multiRow{`INSERT OR IGNORE INTO entity_changes (kind, generation, erp_key) VALUES `, `(?, ?, ?)`, ``}
+	batchedSQL    = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, updateEntitiesSQL, updateSnapshotsSQL,
+		dropSnapshotsSQL, upsertMappingsSQL, upsertImagesSQL, logChangesSQL}
 )
 
 // upsertImageConflictSQL keeps the image of an op's last confirmed write.
@@ -472,6 +495,9 @@ func (s *Store) DeleteEntity(ctx context.Context, entry DeletionEntry) (int64, e
 	if entry.Kind == "" || entry.ERPKey == "" || !entry.Reason.valid() {
 		return 0, fmt.Errorf("delete entity %s %q: kind, ERP key and a valid reason are required", entry.Kind, entry.ERPKey)
 	}
+	if err := s.prepareBatched(ctx); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.writeTx(ctx, fmt.Sprintf("delete %s %q", entry.Kind, entry.ERPKey), func(tx *sql.Tx) error {
 		if entry.RemoteID == "" {
@@ -484,7 +510,7 @@ func (s *Store) DeleteEntity(ctx context.Context, entry DeletionEntry) (int64, e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entities WHERE kind = ? AND erp_key = ?`, entry.Kind, entry.ERPKey); err != nil {
 			return err
 		}
-		if err := bumpGeneration(ctx, tx, entry.Kind); err != nil {
+		if err := s.recordChange(ctx, tx, entry.Kind, []string{entry.ERPKey}); err != nil {
 			return err
 		}
 		var err error

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -283,8 +285,10 @@ func leUint64(s string) uint64 {
 }
 
 // LoadEntityIndex loads every entity of kind into an EntityIndex. It reads the cached index blob when the
-// cache is as new as the entities (the usual case on a re-run), else the entities table, and then refreshes
-// the cache for the next run.
+// cache is as new as the entities (the usual case on a re-run). A cache a few changes behind is brought up to
+// date from the entities logged as changed since it was written (the run after a nightly delta), and rewritten
+// once those are many; without a usable cache the index is built from the entities table and cached for the
+// next run.
 func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex, error) {
 	var gen int64
 	err := s.reader.QueryRowContext(ctx, `SELECT generation FROM entity_generation WHERE kind = ?`, kind).Scan(&gen)
@@ -292,15 +296,21 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
 	cacheGen, data, err := s.cachedIndex(ctx, kind)
-	switch {
-	case err == nil && data != nil && cacheGen == gen:
-		if x, err := decodeEntityIndex(data); err == nil {
-			return x, nil
-		}
-		// A damaged cache is only a slower start: fall through to the table.
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
+	if data != nil && cacheGen <= gen {
+		// A damaged cache or an incomplete change log is only a slower start: fall through to the table.
+		if x, blob, changed, err := s.catchUp(ctx, kind, data, cacheGen, gen); err != nil {
+			return nil, fmt.Errorf("load %s index: %w", kind, err)
+		} else if x != nil {
+			if changed == 0 || changed < x.Len()/rewriteCacheAfter {
+				return x, nil
+			}
+			return x, s.cacheIndex(ctx, kind, gen, blob)
+		}
+	}
+	data = nil
 	var blob []byte
 	err = s.loadEntityRows(ctx, kind, ` ORDER BY erp_key`, func(n int) {
 		blob = binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+n*32), uint64(n))
@@ -314,14 +324,30 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	if err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	err = s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
-		// Written only if no change landed since the generation was read; otherwise the next run rebuilds it.
+	return x, s.cacheIndex(ctx, kind, gen, blob)
+}
+
+// rewriteCacheAfter: a cache is rewritten once the entities changed since it was written exceed 1/16 of the
+// index, so that bringing it up to date stays a small part of loading it.
+const rewriteCacheAfter = 16
+
+// cacheIndex stores blob as the cache of kind at generation gen and drops the change log up to gen. It writes
+// nothing if a change landed since gen was read: the cache would miss it, and the next load rebuilds it.
+func (s *Store) cacheIndex(ctx context.Context, kind string, gen int64, blob []byte) error {
+	return s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
 		var now int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT generation FROM entity_generation WHERE kind = ?), 0)`,
 			kind).Scan(&now); err != nil || now != gen {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entity_index WHERE kind = ?`, kind); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM entity_changes WHERE kind = ? AND generation <= ?`, kind, gen); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO entity_generation (kind, generation, cached) VALUES (?, 0, 1)
+			ON CONFLICT (kind) DO UPDATE SET cached = 1`, kind); err != nil {
 			return err
 		}
 		for part, start := 0, 0; start < len(blob); part, start = part+1, start+indexPartSize {
@@ -332,10 +358,137 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 		}
 		return nil
 	})
+}
+
+// indexChange is the state of one entity logged as changed since a cache was written.
+type indexChange struct {
+	key  string
+	ref  EntityRef
+	raw  uint64
+	gone bool // deleted since
+}
+
+// catchUp brings the cache blob data of generation from up to generation to, from the entities logged as
+// changed in between, and returns it as an index, its blob and the number of changed entities (data itself
+// when the changes fit in place). It returns a nil index
+// when the blob is damaged, the log does not cover every generation in between (a cache written by an older
+// binary) or the changes are too many to be worth it: the caller builds the index from the table.
+func (s *Store) catchUp(ctx context.Context, kind string, data []byte, from, to int64) (*EntityIndex, []byte, int, error) {
+	offs, body, err := indexOffsets(data)
+	if err != nil {
+		return nil, nil, 0, nil
+	}
+	if from == to {
+		return newEntityIndex(offs, body), data, 0, nil
+	}
+	var generations, logged int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(DISTINCT generation), COUNT(*) FROM entity_changes
+		WHERE kind = ? AND generation > ? AND generation <= ?`, kind, from, to).Scan(&generations, &logged); err != nil {
+		return nil, nil, 0, err
+	}
+	// Every committing transaction logs at least one key under the generation it gave the kind.
+	if generations != to-from || logged > int64(len(offs)/4+1000) {
+		return nil, nil, 0, nil
+	}
+	changes, err := s.changedSince(ctx, kind, from, to)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	old := newEntityIndex(offs, body)
+	if patchInPlace(old, body, changes) {
+		return old, data, len(changes), nil
+	}
+	merged := mergeIndex(old, changes)
+	offs, body, err = indexOffsets(merged)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("bring the cached index up to date: %w", err)
+	}
+	return newEntityIndex(offs, body), merged, len(changes), nil
+}
+
+// changedSince reads the current state of every entity of kind logged as changed in generations (from, to],
+// sorted by key in byte order.
+func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) ([]indexChange, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT c.erp_key, e.remote_id, e.row_hash, e.raw_hash
+		FROM (SELECT DISTINCT erp_key FROM entity_changes WHERE kind = ?1 AND generation > ?2 AND generation <= ?3) AS c
+		LEFT JOIN entities e ON e.kind = ?1 AND e.erp_key = c.erp_key`, kind, from, to)
 	if err != nil {
 		return nil, err
 	}
-	return x, nil
+	defer rows.Close()
+	var changes []indexChange
+	for rows.Next() {
+		var (
+			c         indexChange
+			id        sql.NullString
+			hash, raw sql.NullInt64
+		)
+		if err := rows.Scan(&c.key, &id, &hash, &raw); err != nil {
+			return nil, err
+		}
+		c.ref, c.raw, c.gone = EntityRef{RemoteID: id.String, RowHash: uint64(hash.Int64)}, uint64(raw.Int64), !id.Valid
+		changes = append(changes, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(changes, func(a, b indexChange) int { return strings.Compare(a.key, b.key) })
+	return changes, nil
+}
+
+// patchInPlace writes the new hashes of changes into body, the bytes of x, when every change is an entity x
+// holds under the same remote id (a delta of updates: the entries keep their size). It changes nothing and
+// returns false otherwise.
+func patchInPlace(x *EntityIndex, body []byte, changes []indexChange) bool {
+	at := make([]int, len(changes))
+	for j, c := range changes {
+		i, ok := x.Lookup(c.key)
+		if !ok || c.gone || x.Ref(i).RemoteID != c.ref.RemoteID {
+			return false
+		}
+		at[j] = i
+	}
+	for j, c := range changes {
+		_, pos := x.field(int(x.offs[at[j]]))
+		_, pos = x.field(pos)
+		binary.LittleEndian.PutUint64(body[pos:], c.ref.RowHash)
+		binary.LittleEndian.PutUint64(body[pos+8:], c.raw)
+	}
+	return true
+}
+
+// mergeIndex is the blob of x with changes applied: the entries between two changes are copied as they are.
+func mergeIndex(x *EntityIndex, changes []indexChange) []byte {
+	start := func(i int) int {
+		if i < len(x.offs) {
+			return int(x.offs[i])
+		}
+		return len(x.data)
+	}
+	n := len(x.offs)
+	for _, c := range changes {
+		_, ok := x.Lookup(c.key)
+		switch {
+		case ok && c.gone:
+			n--
+		case !ok && !c.gone:
+			n++
+		}
+	}
+	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(x.data)+len(changes)*64), uint64(n))
+	next := 0 // the first entry of x not yet copied or replaced
+	for _, c := range changes {
+		i, ok := x.Lookup(c.key)
+		b = append(b, x.data[start(next):start(i)]...)
+		next = i
+		if ok {
+			next++
+		}
+		if !c.gone {
+			b = appendIndexEntry(b, c.key, c.ref, c.raw)
+		}
+	}
+	return append(b, x.data[start(next):]...)
 }
 
 // indexPartSize is the size of the parts the index cache is stored in: small enough that SQLite's own copy of
@@ -414,45 +567,61 @@ var errBadIndex = errors.New("damaged entity index cache")
 // decodeEntityIndex checks an index blob and indexes its entries. The index keeps data as its text without a
 // copy, so data must not be changed afterwards.
 func decodeEntityIndex(data []byte) (*EntityIndex, error) {
+	offs, body, err := indexOffsets(data)
+	if err != nil {
+		return nil, err
+	}
+	return newEntityIndex(offs, body), nil
+}
+
+// newEntityIndex is the index over body, the entries of a checked blob, without a copy.
+func newEntityIndex(offs []uint32, body []byte) *EntityIndex {
+	x := &EntityIndex{offs: offs}
+	if len(body) > 0 {
+		x.data = unsafe.String(unsafe.SliceData(body), len(body))
+	}
+	return x
+}
+
+// indexOffsets checks an index blob (entries well formed and in strictly ascending key order) and returns where
+// each entry starts in body, the blob after its count.
+func indexOffsets(data []byte) (offs []uint32, body []byte, err error) {
 	n, w := binary.Uvarint(data)
 	if w <= 0 || n > uint64(len(data)) || len(data) > math.MaxUint32 {
-		return nil, errBadIndex
+		return nil, nil, errBadIndex
 	}
 	b := data[w:]
-	x := &EntityIndex{offs: make([]uint32, n)}
-	if len(b) > 0 {
-		x.data = unsafe.String(unsafe.SliceData(b), len(b))
-	}
+	offs = make([]uint32, n)
 	pos := 0
-	field := func() (string, bool) {
+	field := func() ([]byte, bool) {
 		l, w := binary.Uvarint(b[pos:])
 		if w <= 0 || uint64(len(b)-pos-w) < l {
-			return "", false
+			return nil, false
 		}
-		v := x.data[pos+w : pos+w+int(l)]
+		v := b[pos+w : pos+w+int(l)]
 		pos += w + int(l)
 		return v, true
 	}
-	prev := ""
-	for i := range x.offs {
-		x.offs[i] = uint32(pos)
+	var prev []byte
+	for i := range offs {
+		offs[i] = uint32(pos)
 		key, ok := field()
 		if !ok {
-			return nil, errBadIndex
+			return nil, nil, errBadIndex
 		}
 		if _, ok := field(); !ok || len(b)-pos < 16 {
-			return nil, errBadIndex
+			return nil, nil, errBadIndex
 		}
 		pos += 16
-		if i > 0 && prev >= key {
-			return nil, errBadIndex
+		if i > 0 && bytes.Compare(prev, key) >= 0 {
+			return nil, nil, errBadIndex
 		}
 		prev = key
 	}
 	if pos != len(b) {
-		return nil, errBadIndex
+		return nil, nil, errBadIndex
 	}
-	return x, nil
+	return offs, b, nil
 }
 
 // ScanRenamedEntities calls fn with the ERP key and platform id of every entity of kind whose platform id is

@@ -1,9 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -68,7 +70,7 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 			t.Fatalf("index %+v", x)
 		}
 	}
-	// Every kind of change invalidates the cache: update, insert, delete.
+	// Every kind of change reaches the next load (through the change log): update, insert, delete.
 	commit(Outcome{Kind: "customers", ERPKey: "a", Action: ActionUpdate, RemoteID: "ID-a", RowHash: 3, RawHash: 30})
 	if x := load(); x.Ref(0).RowHash != 3 || x.RawHash(0) != 30 {
 		t.Fatalf("stale cache after an update: %+v", x)
@@ -156,7 +158,7 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := bumpGeneration(ctx, tx, "customers"); err != nil {
+	if err := s.recordChange(ctx, tx, "customers", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -179,5 +181,201 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 	}
 	if i, ok := cached.Lookup("0000123456"); !ok || cached.Ref(i) != (EntityRef{RemoteID: "C-0000123456", RowHash: 123456}) {
 		t.Fatalf("lookup in the cached index: %d %v %+v", i, ok, cached.Ref(i))
+	}
+}
+
+// After the index is cached, every change is logged, and the next load brings the cache up to date from the log:
+// whatever mix of creates, updates (with and without a new remote id), deletes and DeleteEntity calls, the
+// loaded index is the table's.
+func TestEntityIndexCatchesUpWithEveryKindOfChange(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(13, 2026))
+	live := map[string]bool{}
+	caughtUp := 0
+	for step := 0; step < 120; step++ {
+		var outs []Outcome
+		used := map[string]bool{}
+		for range 1 + rng.IntN(30) {
+			key := fmt.Sprintf("K%03d", rng.IntN(400))
+			if used[key] {
+				continue
+			}
+			used[key] = true
+			o := Outcome{Kind: "customers", ERPKey: key, RowHash: rng.Uint64(), RawHash: rng.Uint64()}
+			switch {
+			case live[key] && rng.IntN(4) == 0:
+				o.Action, o.Reason = ActionDelete, ReasonFullSnapshot
+				delete(live, key)
+			case live[key]:
+				o.Action, o.RemoteID = ActionUpdate, "ID-"+key
+				if rng.IntN(5) == 0 {
+					o.RemoteID = fmt.Sprintf("ID-%s-%d", key, step) // the platform gave the record a new id
+				}
+			default:
+				o.Action, o.RemoteID = ActionCreate, key
+				live[key] = true
+			}
+			outs = append(outs, o)
+		}
+		if err := s.Commit(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		if step%7 == 3 {
+			for key := range live {
+				if _, err := s.DeleteEntity(ctx, DeletionEntry{Kind: "customers", ERPKey: key, Reason: ReasonDeletedInPlatform}); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, key)
+				break
+			}
+		}
+		var logged int
+		if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes WHERE kind = 'customers'`).Scan(&logged); err != nil {
+			t.Fatal(err)
+		}
+		if logged > 0 {
+			caughtUp++
+		}
+		if step%3 != 0 && step != 1 { // several commits between loads, too
+			continue
+		}
+		x, err := s.LoadEntityIndex(ctx, "customers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.LoadEntities(ctx, "customers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Len() != len(want) || len(want) != len(live) {
+			t.Fatalf("step %d: index of %d entities, table %d, expected %d", step, x.Len(), len(want), len(live))
+		}
+		for i := range x.Len() {
+			if ref, ok := want[x.Key(i)]; !ok || ref != x.Ref(i) {
+				t.Fatalf("step %d: %q in the index as %+v, in the table as %+v (%v)", step, x.Key(i), x.Ref(i), ref, ok)
+			}
+		}
+	}
+	if caughtUp < 50 {
+		t.Fatalf("the change log was used on %d steps only", caughtUp)
+	}
+}
+
+// A cache a few changes behind is brought up to date from the entities logged as changed, not rebuilt from the
+// table; one whose log misses a generation (written by a binary that logged nothing) is rebuilt.
+func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	var outs []Outcome
+	for i := range 100 {
+		key := fmt.Sprintf("%04d", i)
+		outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: 1})
+	}
+	if err := s.Commit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // builds and caches the index
+		t.Fatal(err)
+	}
+	// A change behind the log's back (no generation, no log entry) shows whether the table was read again.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entities SET row_hash = 99 WHERE erp_key = '0050'`); err != nil {
+		t.Fatal(err)
+	}
+	update := func(key string, hash uint64) {
+		t.Helper()
+		err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: key, Action: ActionUpdate, RemoteID: key, RowHash: hash}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	update("0007", 7)
+	update("0008", 8)
+	x, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(x *EntityIndex, key string) uint64 {
+		i, ok := x.Lookup(key)
+		if !ok {
+			t.Fatalf("%q missing", key)
+		}
+		return x.Ref(i).RowHash
+	}
+	if hash(x, "0007") != 7 || hash(x, "0008") != 8 || hash(x, "0050") != 1 {
+		t.Fatalf("caught up: 0007=%d 0008=%d 0050=%d, want 7, 8 and the cached 1", hash(x, "0007"), hash(x, "0008"), hash(x, "0050"))
+	}
+	// A generation without a log entry: the log cannot be trusted, the table is read.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_generation SET generation = generation + 1 WHERE kind = 'customers'`); err != nil {
+		t.Fatal(err)
+	}
+	update("0009", 9)
+	if x, err = s.LoadEntityIndex(ctx, "customers"); err != nil {
+		t.Fatal(err)
+	}
+	if hash(x, "0009") != 9 || hash(x, "0050") != 99 {
+		t.Fatalf("rebuilt: 0009=%d 0050=%d, want 9 and the table's 99", hash(x, "0009"), hash(x, "0050"))
+	}
+	var logged int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes`).Scan(&logged); err != nil || logged != 0 {
+		t.Fatalf("%d changes left in the log after the cache was rewritten (%v)", logged, err)
+	}
+}
+
+// Before the first cache nothing is logged: a first import pays nothing for the log.
+func TestNoChangeLogWithoutACache(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "a", Action: ActionCreate, RemoteID: "a", RowHash: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes`).Scan(&logged); err != nil || logged != 0 {
+		t.Fatalf("%d changes logged without a cache (%v)", logged, err)
+	}
+}
+
+// mergeIndex and patchInPlace give the blob a rebuild from the changed entities gives.
+func TestMergeIndexMatchesABuiltIndex(t *testing.T) {
+	t.Parallel()
+	keys := []string{"b", "d", "f", "h"}
+	refs := []EntityRef{{RemoteID: "b", RowHash: 1}, {RemoteID: "ID-d", RowHash: 2}, {RemoteID: "f", RowHash: 3}, {RemoteID: "h", RowHash: 4}}
+	raws := []uint64{10, 20, 30, 40}
+	x, err := decodeEntityIndex(indexBlob(keys, refs, raws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := []indexChange{
+		{key: "a", ref: EntityRef{RemoteID: "a", RowHash: 5}, raw: 50}, // new, before the first
+		{key: "d", gone: true}, // deleted
+		{key: "e", gone: true}, // created and deleted since
+		{key: "f", ref: EntityRef{RemoteID: "ID-f", RowHash: 6}, raw: 60}, // a new remote id
+		{key: "i", ref: EntityRef{RemoteID: "i", RowHash: 7}, raw: 70},    // new, after the last
+	}
+	want := indexBlob([]string{"a", "b", "f", "h", "i"},
+		[]EntityRef{changes[0].ref, refs[0], changes[3].ref, refs[3], changes[4].ref}, []uint64{50, 10, 60, 40, 70})
+	if got := mergeIndex(x, changes); !bytes.Equal(got, want) {
+		t.Fatalf("merged blob\n%q\nwant\n%q", got, want)
+	}
+	if patchInPlace(x, nil, changes) {
+		t.Fatal("creates and deletes patched in place")
+	}
+	blob := indexBlob(keys, refs, raws)
+	offs, body, err := indexOffsets(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := newEntityIndex(offs, body)
+	updates := []indexChange{{key: "d", ref: EntityRef{RemoteID: "ID-d", RowHash: 8}, raw: 80}, {key: "h", ref: EntityRef{RemoteID: "h", RowHash: 9}, raw: 90}}
+	if !patchInPlace(y, body, updates) {
+		t.Fatal("updates under the same ids not patched in place")
+	}
+	want = indexBlob(keys, []EntityRef{refs[0], updates[0].ref, refs[2], updates[1].ref}, []uint64{10, 80, 30, 90})
+	if !bytes.Equal(blob, want) {
+		t.Fatalf("patched blob\n%q\nwant\n%q", blob, want)
 	}
 }
