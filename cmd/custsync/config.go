@@ -46,17 +46,18 @@ func (cf *configFile) profileNames() []string {
 	return names
 }
 
-// profile returns the settings of the named profile; "" names no profile.
-func (cf *configFile) profile(name string) (map[string]string, error) {
+// profile returns the settings of the named profile; "" names no profile. flag is the option that named it,
+// for the error.
+func (cf *configFile) profile(flag, name string) (map[string]string, error) {
 	if name == "" {
 		return nil, nil
 	}
 	p, ok := cf.profiles[name]
 	if !ok {
 		if len(cf.profiles) == 0 {
-			return nil, usageErrorf("--profile %s: config %s defines no profiles", name, cf.path)
+			return nil, usageErrorf("%s %s: config %s defines no profiles", flag, name, cf.path)
 		}
-		return nil, usageErrorf("--profile %s: config %s defines %s", name, cf.path, strings.Join(cf.profileNames(), ", "))
+		return nil, usageErrorf("%s %s: config %s defines %s", flag, name, cf.path, strings.Join(cf.profileNames(), ", "))
 	}
 	return p, nil
 }
@@ -64,8 +65,8 @@ func (cf *configFile) profile(name string) (map[string]string, error) {
 // target resolves the named profile on its own: profile > config defaults > built-in defaults, without
 // the command line or the environment. It serves what involves several tenants at once (checking every
 // profile, a migration between two profiles), where a --tenant or CUSTSYNC_TENANT could belong to either.
-func (cf *configFile) target(name string) (target, error) {
-	p, err := cf.profile(name)
+func (cf *configFile) target(flag, name string) (target, error) {
+	p, err := cf.profile(flag, name)
 	if err != nil {
 		return target{}, err
 	}
@@ -155,7 +156,7 @@ func applyConfigFile(c *cli.Context) error {
 		return err
 	}
 	name := c.String("profile")
-	profile, err := cf.profile(name)
+	profile, err := cf.profile("--profile", name)
 	if err != nil {
 		return err
 	}

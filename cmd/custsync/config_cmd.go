@@ -83,7 +83,7 @@ func checkTargets(c *cli.Context) ([]target, error) {
 	}
 	var targets []target
 	for _, name := range cf.profileNames() {
-		t, err := cf.target(name)
+		t, err := cf.target("--profile", name)
 		if err != nil {
 			return nil, err
 		}

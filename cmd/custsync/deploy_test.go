@@ -177,7 +177,7 @@ func checkInvocation(t *testing.T, where string, args []string, config *configFi
 		if a == "--profile" && i+1 < len(args) {
 			if config == nil {
 				t.Errorf("%s: --profile %s without a config file", where, args[i+1])
-			} else if _, err := config.profile(args[i+1]); err != nil {
+			} else if _, err := config.profile("--profile", args[i+1]); err != nil {
 				t.Errorf("%s: %v", where, err)
 			}
 		}
@@ -191,7 +191,7 @@ func loadSampleConfig(t *testing.T) *configFile {
 		t.Fatal(err)
 	}
 	for _, name := range cf.profileNames() {
-		if _, err := cf.target(name); err != nil {
+		if _, err := cf.target("--profile", name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -564,7 +564,7 @@ func TestDeployKubernetesCronJobParses(t *testing.T) {
 	}
 	// The state file of the profile must be on the mounted volume, or every run starts from nothing.
 	for _, name := range job.config.profileNames() {
-		tgt, err := job.config.target(name)
+		tgt, err := job.config.target("--profile", name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -618,7 +618,7 @@ func TestREADMEConfigExampleLoads(t *testing.T) {
 		t.Fatalf("the example has %d profiles", len(cf.profiles))
 	}
 	for _, name := range cf.profileNames() {
-		if tgt, err := cf.target(name); err != nil || tgt.Tenant == "" || tgt.ClientSecretFile == "" {
+		if tgt, err := cf.target("--profile", name); err != nil || tgt.Tenant == "" || tgt.ClientSecretFile == "" {
 			t.Errorf("profile %s: %+v %v", name, tgt, err)
 		}
 	}

@@ -139,11 +139,11 @@ func migrationTargets(c *cli.Context, fromName, toName string) (target, target, 
 	if err != nil {
 		return target{}, target{}, err
 	}
-	from, err := cf.target(fromName)
+	from, err := cf.target("--from-profile", fromName)
 	if err != nil {
 		return target{}, target{}, err
 	}
-	to, err := cf.target(toName)
+	to, err := cf.target("--to-profile", toName)
 	if err != nil {
 		return target{}, target{}, err
 	}

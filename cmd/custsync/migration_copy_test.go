@@ -101,7 +101,8 @@ func TestMigrationCopyRefusals(t *testing.T) {
 	}{
 		{[]string{"--from-profile", "a"}, "needs --from-profile and --to-profile"},
 		{[]string{"--from-profile", "a", "--to-profile", "a"}, `both name tenant "tenanta"`},
-		{[]string{"--from-profile", "a", "--to-profile", "c"}, "--profile c: config"},
+		{[]string{"--from-profile", "a", "--to-profile", "c"}, "custsync: --to-profile c: config"},
+		{[]string{"--from-profile", "nope", "--to-profile", "b"}, "custsync: --from-profile nope: config"},
 		{[]string{"--from-profile", "a", "--to-profile", "b", "--via", "copy.csv"}, "name an .xlsx file"},
 		{[]string{"--from-profile", "a", "--to-profile", "b", "-e", "mappings"}, "a copy takes locations"},
 		{[]string{"--from-profile", "a", "--to-profile", "b", "--live"}, "--live goes with --dry-run"},
