@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -140,9 +141,20 @@ func TestMappings(t *testing.T) {
 	if n, _ := s.MarkMappingsPushed(ctx, []SDMapping{in[1]}); n != 0 {
 		t.Fatal("a stale push marked the changed mapping pushed")
 	}
-	// Unchanged upsert keeps pushed.
+	// Unchanged upsert keeps pushed and its time, through PutMappings and through a run's commit alike.
+	before, _ := s.ListMappings(ctx, MappingFilter{})
 	if err := s.PutMappings(ctx, []SDMapping{in[0]}); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "0003", Action: ActionUpdate, RemoteID: "C3",
+		Mapping: &SDMapping{CustomerNumber: "C3", SDCustomerNumber: "0003", DeletedInYaaS: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListMappings(ctx, MappingFilter{OnlyUnpushed: true}); len(got) != 1 || got[0].CustomerNumber != "C2" {
+		t.Fatalf("unpushed after unchanged upserts %+v, want only the changed C2", got)
+	}
+	if after, _ := s.ListMappings(ctx, MappingFilter{}); !slices.Equal(after, before) {
+		t.Fatalf("unchanged mappings rewritten: %+v, were %+v", after, before)
 	}
 	if n, err := s.MarkMappingsDeleted(ctx, []string{"C1", "C3", "C9"}); err != nil || n != 1 {
 		t.Fatalf("MarkMappingsDeleted = %d, %v; want 1 (C3 was already deleted, C9 unknown)", n, err)

@@ -23,15 +23,17 @@ type SDMapping struct {
 const upsertMappingSQL = `INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 	VALUES (?1, ?2, ?3, 0, ?4)` + upsertMappingConflictSQL
 
-// upsertMappingConflictSQL is the conflict clause of upsertMappingSQL, shared with its multi-row form.
+// upsertMappingConflictSQL is the conflict clause of upsertMappingSQL, shared with its multi-row form. An
+// unchanged mapping (every update of a customer re-states its own) is left alone by the WHERE rather than set
+// to the same values: SQLite would still rewrite its row and both its index entries, three random pages of a
+// large state file per update.
 const upsertMappingConflictSQL = `
 	ON CONFLICT (customer_number) DO UPDATE SET
 		sd_customer_number = excluded.sd_customer_number,
 		deleted_in_yaas = excluded.deleted_in_yaas,
-		pushed = CASE WHEN sd_customer_number = excluded.sd_customer_number AND deleted_in_yaas = excluded.deleted_in_yaas
-			THEN pushed ELSE 0 END,
-		updated_at = CASE WHEN sd_customer_number = excluded.sd_customer_number AND deleted_in_yaas = excluded.deleted_in_yaas
-			THEN updated_at ELSE excluded.updated_at END`
+		pushed = 0,
+		updated_at = excluded.updated_at
+	WHERE sd_customer_number IS NOT excluded.sd_customer_number OR deleted_in_yaas IS NOT excluded.deleted_in_yaas`
 
 // PutMappings upserts mappings outside a run's commits (`mappings pull`). Pushed is ignored: a changed mapping
 // is marked unpushed, an unchanged one keeps its state.
