@@ -186,10 +186,12 @@ func (s *Store) bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outc
 // written for the generation current at the write (LoadEntityIndex), so no change of a cached kind goes
 // unlogged.
 func (s *Store) recordChange(ctx context.Context, tx *sql.Tx, kind string, keys []string) error {
+	bump, err := s.prepared(ctx, tx, bumpGenerationSQL, 1)
+	if err != nil {
+		return err
+	}
 	var gen, cached int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO entity_generation (kind, generation) VALUES (?, 1)
-		ON CONFLICT (kind) DO UPDATE SET generation = generation + 1 RETURNING generation, cached`, kind).Scan(&gen, &cached)
-	if err != nil || cached == 0 {
+	if err := bump.QueryRowContext(ctx, kind).Scan(&gen, &cached); err != nil || cached == 0 {
 		return err
 	}
 	return s.execChunked(ctx, tx, logChangesSQL, len(keys), func(start, n int) []any {
@@ -251,6 +253,9 @@ var (
 	logChangesSQL = &multiRow{`INSERT OR IGNORE INTO entity_changes (kind, generation, erp_key) VALUES `, `(?, ?, ?)`, ``}
 	batchedSQL    = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, updateEntitiesSQL, updateSnapshotsSQL,
 		dropSnapshotsSQL, upsertMappingsSQL, upsertImagesSQL, logChangesSQL}
+	// Once per kind and transaction; prepared once like the others (preparing it was most of its cost).
+	bumpGenerationSQL = &multiRow{`INSERT INTO entity_generation (kind, generation) VALUES `, `(?, 1)`,
+		` ON CONFLICT (kind) DO UPDATE SET generation = generation + 1 RETURNING generation, cached`}
 )
 
 // upsertImageConflictSQL keeps the image of an op's last confirmed write.
@@ -283,6 +288,14 @@ func (s *Store) prepareBatched(ctx context.Context) error {
 			stmts[preparedKey{m, k}] = stmt
 		}
 	}
+	bump, err := s.writer.PrepareContext(ctx, bumpGenerationSQL.sql(1))
+	if err != nil {
+		for _, st := range stmts {
+			_ = st.Close()
+		}
+		return writeFailed("prepare the commit statements", err)
+	}
+	stmts[preparedKey{bumpGenerationSQL, 1}] = bump
 	s.stmts = stmts
 	return nil
 }
@@ -309,15 +322,24 @@ func (s *Store) execChunked(ctx context.Context, tx *sql.Tx, m *multiRow, n int,
 	return nil
 }
 
-// execPrepared runs the prepared statement of m for rows rows and returns how many rows it affected.
-func (s *Store) execPrepared(ctx context.Context, tx *sql.Tx, m *multiRow, rows int, args []any) (int64, error) {
+// prepared is the statement of m for rows rows, prepared by prepareBatched, for use in tx.
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, m *multiRow, rows int) (*sql.Stmt, error) {
 	s.mu.Lock()
 	stmt := s.stmts[preparedKey{m, rows}]
 	s.mu.Unlock()
 	if stmt == nil {
-		return 0, errors.New("commit statements not prepared")
+		return nil, errors.New("commit statements not prepared")
 	}
-	res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	return tx.StmtContext(ctx, stmt), nil
+}
+
+// execPrepared runs the prepared statement of m for rows rows and returns how many rows it affected.
+func (s *Store) execPrepared(ctx context.Context, tx *sql.Tx, m *multiRow, rows int, args []any) (int64, error) {
+	stmt, err := s.prepared(ctx, tx, m, rows)
+	if err != nil {
+		return 0, err
+	}
+	res, err := stmt.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -143,6 +143,9 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	const n = 200_000 // about 7 MB of index: two parts
+	if err := s.prepareBatched(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
