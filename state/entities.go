@@ -295,22 +295,15 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	cacheGen, data, err := s.cachedIndex(ctx, kind)
-	if err != nil {
+	// A damaged cache or an incomplete change log is only a slower start: fall through to the table.
+	if x, blob, changed, err := s.cachedIndex(ctx, kind, gen); err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
-	}
-	if data != nil && cacheGen <= gen {
-		// A damaged cache or an incomplete change log is only a slower start: fall through to the table.
-		if x, blob, changed, err := s.catchUp(ctx, kind, data, cacheGen, gen); err != nil {
-			return nil, fmt.Errorf("load %s index: %w", kind, err)
-		} else if x != nil {
-			if changed == 0 || changed < x.Len()/rewriteCacheAfter {
-				return x, nil
-			}
-			return x, s.cacheIndex(ctx, kind, gen, blob)
+	} else if x != nil {
+		if changed == 0 || changed < x.Len()/rewriteCacheAfter {
+			return x, nil
 		}
+		return x, s.cacheIndex(ctx, kind, gen, blob)
 	}
-	data = nil
 	var blob []byte
 	err = s.loadEntityRows(ctx, kind, ` ORDER BY erp_key`, func(n int) {
 		blob = binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+n*32), uint64(n))
@@ -368,42 +361,144 @@ type indexChange struct {
 	gone bool // deleted since
 }
 
-// catchUp brings the cache blob data of generation from up to generation to, from the entities logged as
-// changed in between, and returns it as an index, its blob and the number of changed entities (data itself
-// when the changes fit in place). It returns a nil index
-// when the blob is damaged, the log does not cover every generation in between (a cache written by an older
-// binary) or the changes are too many to be worth it: the caller builds the index from the table.
-func (s *Store) catchUp(ctx context.Context, kind string, data []byte, from, to int64) (*EntityIndex, []byte, int, error) {
+// cachedIndex loads the cached index of kind and brings it up to generation gen from the entities logged as
+// changed since the cache was written. It returns the index, its blob and the number of changed entities, or
+// a nil index without a complete cache, when the cache is damaged or newer than gen, when the log does not
+// cover every generation in between (a cache older than the log) or when the changes are too many to be worth
+// it: the caller builds the index from the table.
+//
+// The changes are read first, so that the cache is read into one buffer with room in front for what they
+// add, and merged in that buffer: the index of millions of entities is never held twice.
+func (s *Store) cachedIndex(ctx context.Context, kind string, gen int64) (*EntityIndex, []byte, int, error) {
+	var cacheGen, size, parts int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MIN(generation), 0), COALESCE(SUM(length(data)), 0), COUNT(*)
+		FROM entity_index WHERE kind = ?`, kind).Scan(&cacheGen, &size, &parts); err != nil || parts == 0 || cacheGen > gen {
+		return nil, nil, 0, err
+	}
+	var changes []indexChange
+	if cacheGen < gen {
+		var generations, logged int64
+		if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(DISTINCT generation), COUNT(*) FROM entity_changes
+			WHERE kind = ? AND generation > ? AND generation <= ?`, kind, cacheGen, gen).Scan(&generations, &logged); err != nil {
+			return nil, nil, 0, err
+		}
+		// Every committing transaction logs at least one key under the generation it gave the kind; past about
+		// a quarter of the entities (32 bytes an entity) reading the table is as cheap.
+		if generations != gen-cacheGen || logged > size/128+1000 {
+			return nil, nil, 0, nil
+		}
+		var err error
+		if changes, err = s.changedSince(ctx, kind, cacheGen, gen); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	headroom := mergeHeadroom(changes)
+	buf, err := s.readCache(ctx, kind, cacheGen, size, headroom)
+	if err != nil || buf == nil {
+		return nil, nil, 0, err
+	}
+	x, blob, err := catchUp(buf, headroom, changes)
+	if err != nil {
+		return nil, nil, 0, nil
+	}
+	return x, blob, len(changes), nil
+}
+
+// readCache reads the parts of the cache of kind (generation gen, size bytes in all) straight into one buffer,
+// after headroom bytes, through the driver (database/sql would copy each part once more). It returns nil if
+// the parts are not those of one complete cache of that generation.
+func (s *Store) readCache(ctx context.Context, kind string, gen, size int64, headroom int) ([]byte, error) {
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var buf []byte
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("the sqlite driver cannot query a raw connection")
+		}
+		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`,
+			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		b := make([]byte, headroom, int64(headroom)+size)
+		dest := make([]driver.Value, 3)
+		for want := int64(0); ; want++ {
+			if err := rows.Next(dest); err == io.EOF {
+				break
+			} else if err != nil {
+				return err
+			}
+			part, pOK := dest[0].(int64)
+			g, gOK := dest[1].(int64)
+			data, dOK := dest[2].([]byte)
+			if !pOK || !gOK || !dOK {
+				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
+			}
+			if part != want || g != gen || int64(len(b)+len(data)) > int64(headroom)+size {
+				return nil // parts missing or of mixed generations: no usable cache
+			}
+			b = append(b, data...)
+		}
+		if int64(len(b)) == int64(headroom)+size {
+			buf = b
+		}
+		return nil
+	})
+	return buf, err
+}
+
+// mergeHeadroom is the room mergeInto needs in front of the old blob: whatever the order of inserts and
+// deletes, what it has written never passes what it has still to read.
+func mergeHeadroom(changes []indexChange) int {
+	n := binary.MaxVarintLen64
+	for _, c := range changes {
+		if !c.gone {
+			n += indexEntrySize(c.key, c.ref)
+		}
+	}
+	return n
+}
+
+// indexEntrySize is the size of the blob entry appendIndexEntry writes.
+func indexEntrySize(key string, ref EntityRef) int {
+	id := ref.RemoteID
+	if id == key {
+		id = ""
+	}
+	return uvarintLen(uint64(len(key))) + len(key) + uvarintLen(uint64(len(id))) + len(id) + 16
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// catchUp applies changes to the cache blob held in buf after headroom bytes and returns the index and its
+// blob: the blob where it is when the changes fit in place, else merged to the front of buf.
+func catchUp(buf []byte, headroom int, changes []indexChange) (*EntityIndex, []byte, error) {
+	data := buf[headroom:]
 	offs, body, err := indexOffsets(data)
 	if err != nil {
-		return nil, nil, 0, nil
+		return nil, nil, err
 	}
-	if from == to {
-		return newEntityIndex(offs, body), data, 0, nil
+	x := newEntityIndex(offs, body)
+	if len(changes) == 0 || patchInPlace(x, body, changes) {
+		return x, data, nil
 	}
-	var generations, logged int64
-	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(DISTINCT generation), COUNT(*) FROM entity_changes
-		WHERE kind = ? AND generation > ? AND generation <= ?`, kind, from, to).Scan(&generations, &logged); err != nil {
-		return nil, nil, 0, err
-	}
-	// Every committing transaction logs at least one key under the generation it gave the kind.
-	if generations != to-from || logged > int64(len(offs)/4+1000) {
-		return nil, nil, 0, nil
-	}
-	changes, err := s.changedSince(ctx, kind, from, to)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	old := newEntityIndex(offs, body)
-	if patchInPlace(old, body, changes) {
-		return old, data, len(changes), nil
-	}
-	merged := mergeIndex(old, changes)
+	merged := mergeInto(buf, x, changes)
 	offs, body, err = indexOffsets(merged)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("bring the cached index up to date: %w", err)
+		return nil, nil, fmt.Errorf("bring the cached index up to date: %w", err)
 	}
-	return newEntityIndex(offs, body), merged, len(changes), nil
+	return newEntityIndex(offs, body), merged, nil
 }
 
 // changedSince reads the current state of every entity of kind logged as changed in generations (from, to],
@@ -457,8 +552,11 @@ func patchInPlace(x *EntityIndex, body []byte, changes []indexChange) bool {
 	return true
 }
 
-// mergeIndex is the blob of x with changes applied: the entries between two changes are copied as they are.
-func mergeIndex(x *EntityIndex, changes []indexChange) []byte {
+// mergeInto writes the blob of x with changes applied to the front of buf, whose end holds the blob of x
+// (after at least mergeHeadroom(changes) bytes), and returns it. Entries between two changes are moved as they
+// are. Writing never overtakes reading: the blob written so far is at most the old blob read so far plus the
+// new entries, and those fit in the headroom; x is searched only from its next unread entry on.
+func mergeInto(buf []byte, x *EntityIndex, changes []indexChange) []byte {
 	start := func(i int) int {
 		if i < len(x.offs) {
 			return int(x.offs[i])
@@ -475,77 +573,27 @@ func mergeIndex(x *EntityIndex, changes []indexChange) []byte {
 			n++
 		}
 	}
-	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(x.data)+len(changes)*64), uint64(n))
-	next := 0 // the first entry of x not yet copied or replaced
+	body := buf[len(buf)-len(x.data):] // the bytes x.data reads, as a slice the copies can move
+	b := binary.AppendUvarint(buf[:0], uint64(n))
+	next := 0 // the first entry of x not yet moved or replaced
 	for _, c := range changes {
-		i, ok := x.Lookup(c.key)
-		b = append(b, x.data[start(next):start(i)]...)
+		i := next + sort.Search(len(x.offs)-next, func(j int) bool { return x.Key(next+j) >= c.key })
+		found := i < len(x.offs) && x.Key(i) == c.key
+		b = append(b, body[start(next):start(i)]...)
 		next = i
-		if ok {
+		if found {
 			next++
 		}
 		if !c.gone {
 			b = appendIndexEntry(b, c.key, c.ref, c.raw)
 		}
 	}
-	return append(b, x.data[start(next):]...)
+	return append(b, body[start(next):]...)
 }
 
 // indexPartSize is the size of the parts the index cache is stored in: small enough that SQLite's own copy of
 // a part is no burden, large enough that a million entities take a handful of rows.
 const indexPartSize = 4 << 20
-
-// cachedIndex reads the cached index blob of kind, its parts straight into one buffer of the whole size through
-// the driver (database/sql would copy each part once more). data is nil without a complete cache of one
-// generation.
-func (s *Store) cachedIndex(ctx context.Context, kind string) (gen int64, data []byte, err error) {
-	var size, parts int64
-	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(SUM(length(data)), 0), COUNT(*) FROM entity_index WHERE kind = ?`,
-		kind).Scan(&size, &parts); err != nil || parts == 0 {
-		return 0, nil, err
-	}
-	conn, err := s.reader.Conn(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return errors.New("the sqlite driver cannot query a raw connection")
-		}
-		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`,
-			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		buf := make([]byte, 0, size)
-		dest := make([]driver.Value, 3)
-		for want := int64(0); ; want++ {
-			if err := rows.Next(dest); err == io.EOF {
-				break
-			} else if err != nil {
-				return err
-			}
-			part, pOK := dest[0].(int64)
-			g, gOK := dest[1].(int64)
-			b, bOK := dest[2].([]byte)
-			if !pOK || !gOK || !bOK {
-				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
-			}
-			if part != want || (want > 0 && g != gen) || int64(len(buf)+len(b)) > size {
-				return nil // parts missing or of mixed generations: no usable cache
-			}
-			gen, buf = g, append(buf, b...)
-		}
-		if int64(len(buf)) == size {
-			data = buf
-		}
-		return nil
-	})
-	return gen, data, err
-}
 
 // The index blob: a uvarint count, then per entity in key order: the key, the remote id (empty when it equals
 // the key) as uvarint-length-prefixed bytes, and the row and raw hashes as 8-byte little-endian words.

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -342,16 +345,13 @@ func TestNoChangeLogWithoutACache(t *testing.T) {
 	}
 }
 
-// mergeIndex and patchInPlace give the blob a rebuild from the changed entities gives.
-func TestMergeIndexMatchesABuiltIndex(t *testing.T) {
+// catchUp gives the blob a rebuild from the changed entities gives, patched in place or merged within its
+// buffer.
+func TestCatchUpMatchesABuiltIndex(t *testing.T) {
 	t.Parallel()
 	keys := []string{"b", "d", "f", "h"}
 	refs := []EntityRef{{RemoteID: "b", RowHash: 1}, {RemoteID: "ID-d", RowHash: 2}, {RemoteID: "f", RowHash: 3}, {RemoteID: "h", RowHash: 4}}
 	raws := []uint64{10, 20, 30, 40}
-	x, err := decodeEntityIndex(indexBlob(keys, refs, raws))
-	if err != nil {
-		t.Fatal(err)
-	}
 	changes := []indexChange{
 		{key: "a", ref: EntityRef{RemoteID: "a", RowHash: 5}, raw: 50}, // new, before the first
 		{key: "d", gone: true}, // deleted
@@ -361,24 +361,79 @@ func TestMergeIndexMatchesABuiltIndex(t *testing.T) {
 	}
 	want := indexBlob([]string{"a", "b", "f", "h", "i"},
 		[]EntityRef{changes[0].ref, refs[0], changes[3].ref, refs[3], changes[4].ref}, []uint64{50, 10, 60, 40, 70})
-	if got := mergeIndex(x, changes); !bytes.Equal(got, want) {
+	if got := caughtUp(t, indexBlob(keys, refs, raws), changes); !bytes.Equal(got, want) {
 		t.Fatalf("merged blob\n%q\nwant\n%q", got, want)
 	}
-	if patchInPlace(x, nil, changes) {
-		t.Fatal("creates and deletes patched in place")
+	updates := []indexChange{{key: "d", ref: EntityRef{RemoteID: "ID-d", RowHash: 8}, raw: 80}, {key: "h", ref: EntityRef{RemoteID: "h", RowHash: 9}, raw: 90}}
+	want = indexBlob(keys, []EntityRef{refs[0], updates[0].ref, refs[2], updates[1].ref}, []uint64{10, 80, 30, 90})
+	if got := caughtUp(t, indexBlob(keys, refs, raws), updates); !bytes.Equal(got, want) {
+		t.Fatalf("patched blob\n%q\nwant\n%q", got, want)
 	}
-	blob := indexBlob(keys, refs, raws)
-	offs, body, err := indexOffsets(blob)
+}
+
+// caughtUp runs catchUp over blob placed as the cache is read (after the headroom) and checks that the index
+// it returns reads its blob.
+func caughtUp(t *testing.T, blob []byte, changes []indexChange) []byte {
+	t.Helper()
+	headroom := mergeHeadroom(changes)
+	buf := append(make([]byte, headroom, headroom+len(blob)), blob...)
+	x, got, err := catchUp(buf, headroom, changes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := newEntityIndex(offs, body)
-	updates := []indexChange{{key: "d", ref: EntityRef{RemoteID: "ID-d", RowHash: 8}, raw: 80}, {key: "h", ref: EntityRef{RemoteID: "h", RowHash: 9}, raw: 90}}
-	if !patchInPlace(y, body, updates) {
-		t.Fatal("updates under the same ids not patched in place")
+	if y, err := decodeEntityIndex(got); err != nil || y.data != x.data || y.Len() != x.Len() {
+		t.Fatalf("the index does not read its blob: %v", err)
 	}
-	want = indexBlob(keys, []EntityRef{refs[0], updates[0].ref, refs[2], updates[1].ref}, []uint64{10, 80, 30, 90})
-	if !bytes.Equal(blob, want) {
-		t.Fatalf("patched blob\n%q\nwant\n%q", blob, want)
+	return got
+}
+
+// Merging within the buffer never overwrites what it has still to read, whatever the mix and order of
+// inserts, deletes and entries that grow or shrink (a new remote id): every result equals a built blob.
+func TestCatchUpMergeInPlaceRandom(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 2026))
+	for round := range 300 {
+		table := map[string]EntityRef{}
+		raw := map[string]uint64{}
+		for range rng.IntN(60) {
+			k := fmt.Sprintf("k%03d", rng.IntN(200))
+			table[k] = EntityRef{RemoteID: randomID(rng, k), RowHash: rng.Uint64()}
+			raw[k] = rng.Uint64()
+		}
+		before := builtBlob(table, raw)
+		var changes []indexChange
+		for _, k := range rng.Perm(200)[:rng.IntN(40)] {
+			key := fmt.Sprintf("k%03d", k)
+			c := indexChange{key: key, gone: rng.IntN(3) == 0}
+			if c.gone {
+				delete(table, key)
+			} else {
+				c.ref, c.raw = EntityRef{RemoteID: randomID(rng, key), RowHash: rng.Uint64()}, rng.Uint64()
+				table[key], raw[key] = c.ref, c.raw
+			}
+			changes = append(changes, c)
+		}
+		slices.SortFunc(changes, func(a, b indexChange) int { return strings.Compare(a.key, b.key) })
+		if got, want := caughtUp(t, before, changes), builtBlob(table, raw); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: merged blob\n%q\nwant\n%q", round, got, want)
+		}
 	}
+}
+
+// randomID is the key itself (stored as empty), or an id of some length.
+func randomID(rng *rand.Rand, key string) string {
+	if rng.IntN(2) == 0 {
+		return key
+	}
+	return strings.Repeat("X", rng.IntN(300)) + key
+}
+
+func builtBlob(table map[string]EntityRef, raw map[string]uint64) []byte {
+	keys := slices.Sorted(maps.Keys(table))
+	refs := make([]EntityRef, len(keys))
+	raws := make([]uint64, len(keys))
+	for i, k := range keys {
+		refs[i], raws[i] = table[k], raw[k]
+	}
+	return indexBlob(keys, refs, raws)
 }
