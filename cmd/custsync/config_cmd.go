@@ -123,7 +123,14 @@ func checkTarget(ctx context.Context, out io.Writer, c *cli.Context, t target) (
 	fmt.Fprintf(out, "  token: granted %d scopes: %s\n", len(grant.Scopes), strings.Join(grant.Scopes, " "))
 	gaps := 0
 	for _, command := range scopeCommands() {
-		var ok, limited, missing []string
+		// One entry per entity (or condition) of the command: several needs of one entity merge into its worst
+		// verdict with every scope that decided it.
+		type entry struct {
+			what    string
+			verdict remote.ScopeVerdict
+			scopes  []string
+		}
+		var entries []*entry
 		for _, need := range scopeNeeds {
 			if need.Command != command {
 				continue
@@ -132,19 +139,36 @@ func checkTarget(ctx context.Context, out io.Writer, c *cli.Context, t target) (
 			if what == "" {
 				what = "all"
 			}
-			verdict, scope := servesNeed(grant.Scopes, need)
+			verdict, scopes := servesNeed(grant.Scopes, need)
 			if need.When != "" {
-				// Named only where it falls short: the entity's own verdict says whether the rest is served.
+				if verdict == remote.ScopeGranted {
+					continue // named only where it falls short: the entity's own verdict says whether the rest is served
+				}
 				what = need.When
 			}
+			i := slices.IndexFunc(entries, func(e *entry) bool { return e.what == what })
 			switch {
-			case verdict == remote.ScopeGranted && need.When != "":
-			case verdict == remote.ScopeGranted:
-				ok = append(ok, what)
-			case verdict == remote.ScopeLimited:
-				limited = append(limited, fmt.Sprintf("%s (only %s)", what, scope))
+			case i < 0:
+				entries = append(entries, &entry{what, verdict, scopes})
+			case verdict < entries[i].verdict:
+				entries[i].verdict, entries[i].scopes = verdict, scopes
+			case verdict == entries[i].verdict:
+				for _, sc := range scopes {
+					if !slices.Contains(entries[i].scopes, sc) {
+						entries[i].scopes = append(entries[i].scopes, sc)
+					}
+				}
+			}
+		}
+		var ok, limited, missing []string
+		for _, e := range entries {
+			switch e.verdict {
+			case remote.ScopeGranted:
+				ok = append(ok, e.what)
+			case remote.ScopeLimited:
+				limited = append(limited, fmt.Sprintf("%s (only %s)", e.what, strings.Join(e.scopes, " and ")))
 			default:
-				missing = append(missing, fmt.Sprintf("%s (needs %s)", what, scope))
+				missing = append(missing, fmt.Sprintf("%s (needs %s)", e.what, strings.Join(e.scopes, " and ")))
 			}
 		}
 		gaps += len(limited) + len(missing)
@@ -169,16 +193,25 @@ func checkTarget(ctx context.Context, out io.Writer, c *cli.Context, t target) (
 	return gaps, nil
 }
 
-// servesNeed judges a grant against every endpoint of a need: the worst verdict wins, with its scope.
-func servesNeed(granted []string, need scopeNeed) (remote.ScopeVerdict, string) {
-	worst, scope := remote.ScopeGranted, ""
+// servesNeed judges a grant against every endpoint of a need: the worst verdict wins, with every scope that
+// decided it, so that one run of config check names all that a need lacks rather than the first of them
+// (each endpoint has one tenant-wide scope, so every one named is needed).
+func servesNeed(granted []string, need scopeNeed) (remote.ScopeVerdict, []string) {
+	worst := remote.ScopeGranted
+	var scopes []string
 	for _, ep := range need.Endpoints {
 		v, s := remote.ServesEndpoint(granted, ep)
-		if v < worst {
-			worst, scope = v, s
+		switch {
+		case v < worst:
+			worst, scopes = v, nil
+			fallthrough
+		case v == worst && v != remote.ScopeGranted:
+			if s != "" && !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
 		}
 	}
-	return worst, scope
+	return worst, scopes
 }
 
 // scopeCommands lists the commands of scopeNeeds in their order.

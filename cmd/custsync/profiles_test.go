@@ -254,7 +254,9 @@ func TestConfigCheckReportsScopesPerCommand(t *testing.T) {
 			"mappings pull     ok: all"},
 		"own": {"export            LIMITED: customers (only customer.customer_read_own)", "MISSING: locations"},
 		// Without legal-entity scopes, locations are served but for the rows that name their companies.
-		"locs": {"import            ok: locations customers addresses; MISSING: location rows with companyKey (needs customermanagement.legalentity_read), companies",
+		// Every scope a need lacks is named, and an entity with several needs appears once, with its worst.
+		"locs": {"import            ok: locations customers addresses; MISSING: location rows with companyKey (needs customermanagement.legalentity_read and customermanagement.legalentity_manage), companies (needs customermanagement.legalentity_read and customermanagement.legalentity_manage),",
+			"check --fix       ok: locations customers addresses; MISSING: companies (needs customermanagement.legalentity_read and customermanagement.legalentity_manage), contacts (needs customermanagement.contactassignment_read and customermanagement.contactassignment_manage)\n",
 			"check             ok: locations customers addresses; MISSING: location rows with companyKey (needs customermanagement.legalentity_read), companies",
 			"assignments no row names within a company hierarchy (needs customermanagement.legalentity_read)\n"},
 		"wrong": {"error: ", "credentials"},
