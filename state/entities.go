@@ -533,7 +533,8 @@ func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) (
 
 // patchInPlace writes the new hashes of changes into body, the bytes of x, when every change is an entity x
 // holds under the same remote id (a delta of updates: the entries keep their size). It changes nothing and
-// returns false otherwise.
+// returns false otherwise. x reads body through a string that is not yet in use: only the hash words change,
+// and no string x hands out (keys, ids) covers them.
 func patchInPlace(x *EntityIndex, body []byte, changes []indexChange) bool {
 	at := make([]int, len(changes))
 	for j, c := range changes {
