@@ -184,14 +184,19 @@ func (s *Store) bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outc
 // recordChange bumps the generation of kind and, while its index is cached, logs keys under the new generation.
 // Without a cache nothing needs the log: the next load rebuilds the index from the table, and a cache is only
 // written for the generation current at the write (LoadEntityIndex), so no change of a cached kind goes
-// unlogged.
+// unlogged. Once the keys logged since the cache was written pass its budget (a run that changes a large part
+// of the checkpoint, a first import), logging stops and the next load rebuilds the index instead.
 func (s *Store) recordChange(ctx context.Context, tx *sql.Tx, kind string, keys []string) error {
 	bump, err := s.prepared(ctx, tx, bumpGenerationSQL, 1)
 	if err != nil {
 		return err
 	}
-	var gen, cached int64
-	if err := bump.QueryRowContext(ctx, kind).Scan(&gen, &cached); err != nil || cached == 0 {
+	var gen, cached, logged, budget int64
+	if err := bump.QueryRowContext(ctx, kind, len(keys)).Scan(&gen, &cached, &logged, &budget); err != nil || cached == 0 {
+		return err
+	}
+	if logged > budget {
+		_, err := tx.ExecContext(ctx, `UPDATE entity_generation SET cached = 0 WHERE kind = ?`, kind)
 		return err
 	}
 	return s.execChunked(ctx, tx, logChangesSQL, len(keys), func(start, n int) []any {
@@ -255,7 +260,8 @@ var (
 		dropSnapshotsSQL, upsertMappingsSQL, upsertImagesSQL, logChangesSQL}
 	// Once per kind and transaction; prepared once like the others (preparing it was most of its cost).
 	bumpGenerationSQL = &multiRow{`INSERT INTO entity_generation (kind, generation) VALUES `, `(?, 1)`,
-		` ON CONFLICT (kind) DO UPDATE SET generation = generation + 1 RETURNING generation, cached`}
+		` ON CONFLICT (kind) DO UPDATE SET generation = generation + 1, logged = logged + cached * ?
+		RETURNING generation, cached, logged, log_budget`}
 )
 
 // upsertImageConflictSQL keeps the image of an op's last confirmed write.

@@ -302,7 +302,7 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 		if changed == 0 || changed < x.Len()/rewriteCacheAfter {
 			return x, nil
 		}
-		return x, s.cacheIndex(ctx, kind, gen, blob)
+		return x, s.cacheIndex(ctx, kind, gen, blob, x.Len())
 	}
 	var blob []byte
 	err = s.loadEntityRows(ctx, kind, ` ORDER BY erp_key`, func(n int) {
@@ -317,16 +317,21 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 	if err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
-	return x, s.cacheIndex(ctx, kind, gen, blob)
+	return x, s.cacheIndex(ctx, kind, gen, blob, x.Len())
 }
+
+// logBudget is how many logged keys a cache of n entities is worth catching up from: past a quarter of them
+// reading the table is about as cheap (cachedIndex applies the same bound).
+func logBudget(n int) int { return n/4 + 1000 }
 
 // rewriteCacheAfter: a cache is rewritten once the entities changed since it was written exceed 1/16 of the
 // index, so that bringing it up to date stays a small part of loading it.
 const rewriteCacheAfter = 16
 
-// cacheIndex stores blob as the cache of kind at generation gen and drops the change log up to gen. It writes
-// nothing if a change landed since gen was read: the cache would miss it, and the next load rebuilds it.
-func (s *Store) cacheIndex(ctx context.Context, kind string, gen int64, blob []byte) error {
+// cacheIndex stores blob, the index of n entities, as the cache of kind at generation gen, drops the change log
+// up to gen and gives the log its budget. It writes nothing if a change landed since gen was read: the cache
+// would miss it, and the next load rebuilds it.
+func (s *Store) cacheIndex(ctx context.Context, kind string, gen int64, blob []byte, n int) error {
 	return s.writeTx(ctx, "cache the "+kind+" index", func(tx *sql.Tx) error {
 		var now int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT generation FROM entity_generation WHERE kind = ?), 0)`,
@@ -339,8 +344,9 @@ func (s *Store) cacheIndex(ctx context.Context, kind string, gen int64, blob []b
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entity_changes WHERE kind = ? AND generation <= ?`, kind, gen); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO entity_generation (kind, generation, cached) VALUES (?, 0, 1)
-			ON CONFLICT (kind) DO UPDATE SET cached = 1`, kind); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO entity_generation (kind, generation, cached, logged, log_budget)
+			VALUES (?, 0, 1, 0, ?) ON CONFLICT (kind) DO UPDATE SET cached = 1, logged = 0, log_budget = excluded.log_budget`,
+			kind, logBudget(n)); err != nil {
 			return err
 		}
 		for part, start := 0, 0; start < len(blob); part, start = part+1, start+indexPartSize {

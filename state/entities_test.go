@@ -330,18 +330,61 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 	}
 }
 
-// Before the first cache nothing is logged: a first import pays nothing for the log.
-func TestNoChangeLogWithoutACache(t *testing.T) {
+// Before the first cache nothing is logged, and the log of a cache stops at its budget: a first import, whose
+// own load cached the empty checkpoint, logs a thousand keys rather than every create, and the next load
+// rebuilds the index from the table and starts a new log.
+func TestChangeLogIsBounded(t *testing.T) {
 	t.Parallel()
 	s, _ := openTestStore(t)
 	ctx := context.Background()
-	err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "a", Action: ActionCreate, RemoteID: "a", RowHash: 1}})
+	logged := func() (n, cached int) {
+		t.Helper()
+		if err := s.reader.QueryRow(`SELECT (SELECT COUNT(*) FROM entity_changes),
+			COALESCE((SELECT cached FROM entity_generation WHERE kind = 'customers'), 0)`).Scan(&n, &cached); err != nil {
+			t.Fatal(err)
+		}
+		return n, cached
+	}
+	create := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i += 100 {
+			var outs []Outcome
+			for k := i; k < min(i+100, to); k++ {
+				key := fmt.Sprintf("%05d", k)
+				outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: 1})
+			}
+			if err := s.Commit(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	create(0, 100)
+	if n, _ := logged(); n != 0 {
+		t.Fatalf("%d changes logged without a cache", n)
+	}
+	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // caches 100 entities: budget 1025
+		t.Fatal(err)
+	}
+	create(100, 3100)
+	if n, cached := logged(); n > 1025 || cached != 0 {
+		t.Fatalf("after 3000 creates over a cache of 100: %d changes logged, cached %d; want at most 1025 and logging stopped", n, cached)
+	}
+	x, err := s.LoadEntityIndex(ctx, "customers")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged int
-	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes`).Scan(&logged); err != nil || logged != 0 {
-		t.Fatalf("%d changes logged without a cache (%v)", logged, err)
+	if x.Len() != 3100 {
+		t.Fatalf("index of %d entities after the log stopped, want 3100", x.Len())
+	}
+	if n, cached := logged(); n != 0 || cached != 1 {
+		t.Fatalf("after the rebuild: %d changes logged, cached %d; want an empty log of a new cache", n, cached)
+	}
+	create(3100, 3150)
+	if n, _ := logged(); n != 50 {
+		t.Fatalf("%d changes logged for 50 creates under the new budget", n)
+	}
+	if x, err := s.LoadEntityIndex(ctx, "customers"); err != nil || x.Len() != 3150 {
+		t.Fatalf("caught up: %v entities, %v", x.Len(), err)
 	}
 }
 
