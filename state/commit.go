@@ -280,28 +280,24 @@ func (s *Store) prepareBatched(ctx context.Context) error {
 	if s.stmts != nil {
 		return nil
 	}
-	stmts := map[preparedKey]*sql.Stmt{}
+	// Every chunk size of the batched statements, and the generation bump for one row.
+	keys := []preparedKey{{bumpGenerationSQL, 1}}
 	for _, m := range batchedSQL {
 		for _, k := range chunkSizes {
-			q := m.sql(k)
-			stmt, err := s.writer.PrepareContext(ctx, q)
-			if err != nil {
-				for _, st := range stmts {
-					_ = st.Close()
-				}
-				return writeFailed("prepare the commit statements", err)
+			keys = append(keys, preparedKey{m, k})
+		}
+	}
+	stmts := map[preparedKey]*sql.Stmt{}
+	for _, key := range keys {
+		stmt, err := s.writer.PrepareContext(ctx, key.stmt.sql(key.rows))
+		if err != nil {
+			for _, st := range stmts {
+				_ = st.Close()
 			}
-			stmts[preparedKey{m, k}] = stmt
+			return writeFailed("prepare the commit statements", err)
 		}
+		stmts[key] = stmt
 	}
-	bump, err := s.writer.PrepareContext(ctx, bumpGenerationSQL.sql(1))
-	if err != nil {
-		for _, st := range stmts {
-			_ = st.Close()
-		}
-		return writeFailed("prepare the commit statements", err)
-	}
-	stmts[preparedKey{bumpGenerationSQL, 1}] = bump
 	s.stmts = stmts
 	return nil
 }

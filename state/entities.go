@@ -290,13 +290,13 @@ func leUint64(s string) uint64 {
 // once those are many; without a usable cache the index is built from the entities table and cached for the
 // next run.
 func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex, error) {
-	var gen int64
-	err := s.reader.QueryRowContext(ctx, `SELECT generation FROM entity_generation WHERE kind = ?`, kind).Scan(&gen)
+	var gen, budget int64
+	err := s.reader.QueryRowContext(ctx, `SELECT generation, log_budget FROM entity_generation WHERE kind = ?`, kind).Scan(&gen, &budget)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
 	// A damaged cache or an incomplete change log is only a slower start: fall through to the table.
-	if x, blob, changed, err := s.cachedIndex(ctx, kind, gen); err != nil {
+	if x, blob, changed, err := s.cachedIndex(ctx, kind, gen, budget); err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	} else if x != nil {
 		if changed == 0 || changed < x.Len()/rewriteCacheAfter {
@@ -321,7 +321,8 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 }
 
 // logBudget is how many logged keys a cache of n entities is worth catching up from: past a quarter of them
-// reading the table is about as cheap (cachedIndex applies the same bound).
+// reading the table is about as cheap. Commits stop logging past it (recordChange), and cachedIndex refuses a
+// longer log (one written before the budget existed).
 func logBudget(n int) int { return n/4 + 1000 }
 
 // rewriteCacheAfter: a cache is rewritten once the entities changed since it was written exceed 1/16 of the
@@ -370,12 +371,12 @@ type indexChange struct {
 // cachedIndex loads the cached index of kind and brings it up to generation gen from the entities logged as
 // changed since the cache was written. It returns the index, its blob and the number of changed entities, or
 // a nil index without a complete cache, when the cache is damaged or newer than gen, when the log does not
-// cover every generation in between (a cache older than the log) or when the changes are too many to be worth
-// it: the caller builds the index from the table.
+// cover every generation in between (a cache older than the log) or holds more than budget keys (see
+// logBudget): the caller builds the index from the table.
 //
 // The changes are read first, so that the cache is read into one buffer with room in front for what they
 // add, and merged in that buffer: the index of millions of entities is never held twice.
-func (s *Store) cachedIndex(ctx context.Context, kind string, gen int64) (*EntityIndex, []byte, int, error) {
+func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64) (*EntityIndex, []byte, int, error) {
 	var cacheGen, size, parts int64
 	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MIN(generation), 0), COALESCE(SUM(length(data)), 0), COUNT(*)
 		FROM entity_index WHERE kind = ?`, kind).Scan(&cacheGen, &size, &parts); err != nil || parts == 0 || cacheGen > gen {
@@ -388,9 +389,8 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen int64) (*Entit
 			WHERE kind = ? AND generation > ? AND generation <= ?`, kind, cacheGen, gen).Scan(&generations, &logged); err != nil {
 			return nil, nil, 0, err
 		}
-		// Every committing transaction logs at least one key under the generation it gave the kind; past about
-		// a quarter of the entities (32 bytes an entity) reading the table is as cheap.
-		if generations != gen-cacheGen || logged > size/128+1000 {
+		// Every committing transaction logs at least one key under the generation it gave the kind.
+		if generations != gen-cacheGen || logged > budget {
 			return nil, nil, 0, nil
 		}
 		var err error
@@ -496,15 +496,27 @@ func catchUp(buf []byte, headroom int, changes []indexChange) (*EntityIndex, []b
 		return nil, nil, err
 	}
 	x := newEntityIndex(offs, body)
-	if len(changes) == 0 || patchInPlace(x, body, changes) {
+	// Where each change falls in x, found before anything is written.
+	at := make([]changeAt, len(changes))
+	for j, c := range changes {
+		at[j].i, at[j].found = x.Lookup(c.key)
+	}
+	if len(changes) == 0 || patchInPlace(x, body, changes, at) {
 		return x, data, nil
 	}
-	merged := mergeInto(buf, x, changes)
+	merged := mergeInto(buf, x, changes, at)
 	offs, body, err = indexOffsets(merged)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bring the cached index up to date: %w", err)
 	}
 	return newEntityIndex(offs, body), merged, nil
+}
+
+// changeAt is where a change falls in an index: the entity it replaces or deletes (found), else the position
+// it is inserted at.
+type changeAt struct {
+	i     int
+	found bool
 }
 
 // changedSince reads the current state of every entity of kind logged as changed in generations (from, to],
@@ -541,17 +553,14 @@ func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) (
 // holds under the same remote id (a delta of updates: the entries keep their size). It changes nothing and
 // returns false otherwise. x reads body through a string that is not yet in use: only the hash words change,
 // and no string x hands out (keys, ids) covers them.
-func patchInPlace(x *EntityIndex, body []byte, changes []indexChange) bool {
-	at := make([]int, len(changes))
+func patchInPlace(x *EntityIndex, body []byte, changes []indexChange, at []changeAt) bool {
 	for j, c := range changes {
-		i, ok := x.Lookup(c.key)
-		if !ok || c.gone || x.Ref(i).RemoteID != c.ref.RemoteID {
+		if !at[j].found || c.gone || x.Ref(at[j].i).RemoteID != c.ref.RemoteID {
 			return false
 		}
-		at[j] = i
 	}
 	for j, c := range changes {
-		_, pos := x.field(int(x.offs[at[j]]))
+		_, pos := x.field(int(x.offs[at[j].i]))
 		_, pos = x.field(pos)
 		binary.LittleEndian.PutUint64(body[pos:], c.ref.RowHash)
 		binary.LittleEndian.PutUint64(body[pos+8:], c.raw)
@@ -562,8 +571,8 @@ func patchInPlace(x *EntityIndex, body []byte, changes []indexChange) bool {
 // mergeInto writes the blob of x with changes applied to the front of buf, whose end holds the blob of x
 // (after at least mergeHeadroom(changes) bytes), and returns it. Entries between two changes are moved as they
 // are. Writing never overtakes reading: the blob written so far is at most the old blob read so far plus the
-// new entries, and those fit in the headroom; x is searched only from its next unread entry on.
-func mergeInto(buf []byte, x *EntityIndex, changes []indexChange) []byte {
+// new entries, and those fit in the headroom; at, where each change falls in x, was found before any write.
+func mergeInto(buf []byte, x *EntityIndex, changes []indexChange, at []changeAt) []byte {
 	start := func(i int) int {
 		if i < len(x.offs) {
 			return int(x.offs[i])
@@ -571,24 +580,21 @@ func mergeInto(buf []byte, x *EntityIndex, changes []indexChange) []byte {
 		return len(x.data)
 	}
 	n := len(x.offs)
-	for _, c := range changes {
-		_, ok := x.Lookup(c.key)
+	for j, c := range changes {
 		switch {
-		case ok && c.gone:
+		case at[j].found && c.gone:
 			n--
-		case !ok && !c.gone:
+		case !at[j].found && !c.gone:
 			n++
 		}
 	}
 	body := buf[len(buf)-len(x.data):] // the bytes x.data reads, as a slice the copies can move
 	b := binary.AppendUvarint(buf[:0], uint64(n))
 	next := 0 // the first entry of x not yet moved or replaced
-	for _, c := range changes {
-		i := next + sort.Search(len(x.offs)-next, func(j int) bool { return x.Key(next+j) >= c.key })
-		found := i < len(x.offs) && x.Key(i) == c.key
-		b = append(b, body[start(next):start(i)]...)
-		next = i
-		if found {
+	for j, c := range changes {
+		b = append(b, body[start(next):start(at[j].i)]...)
+		next = at[j].i
+		if at[j].found {
 			next++
 		}
 		if !c.gone {

@@ -388,6 +388,40 @@ func TestChangeLogIsBounded(t *testing.T) {
 	}
 }
 
+// A log longer than its cache's budget (one written before the budget existed: migration 0011 gives such a
+// cache a budget of 0) is not read: the index is rebuilt from the table.
+func TestChangeLogPastItsBudgetIsNotRead(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	commit := func(key string, hash uint64) {
+		t.Helper()
+		err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: hash}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("a", 1)
+	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil {
+		t.Fatal(err)
+	}
+	commit("b", 2)
+	// A change behind the log's back shows whether the table was read; the budget of 0 marks an old log.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entities SET row_hash = 9 WHERE erp_key = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_generation SET log_budget = 0`); err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, ok := x.Lookup("a"); !ok || x.Ref(i).RowHash != 9 || x.Len() != 2 {
+		t.Fatalf("index of %d entities, a = %+v: the log past its budget was read instead of the table", x.Len(), x.Ref(i))
+	}
+}
+
 // catchUp gives the blob a rebuild from the changed entities gives, patched in place or merged within its
 // buffer.
 func TestCatchUpMatchesABuiltIndex(t *testing.T) {
