@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -70,4 +71,33 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if l[len(l)-1]["id"] != "P0" {
 		t.Fatalf("order after reload: %v", ids(l))
 	}
+}
+
+// A data file is one sandbox's: the store hands out insertion ranks from what it read at start, so a
+// second process writing the same file would give two records one rank. The second opener is refused,
+// and says why; once the first has closed the file, it opens.
+func TestDataFileInUseByAnotherSandbox(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "sandbox.db")
+	first, err := New(Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(Options{DataFile: file})
+	if err == nil {
+		second.Close()
+		first.Close()
+		t.Fatal("a second sandbox opened a data file the first holds")
+	}
+	if !strings.Contains(err.Error(), "sandbox data file "+file+" is in use by another process") {
+		t.Errorf("error %q does not say the file is in use", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(Options{DataFile: file})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.Close()
 }
