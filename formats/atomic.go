@@ -23,10 +23,12 @@ func createAtomic(target string) (*atomicFile, error) {
 	if st, err := os.Stat(target); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory", target)
 	}
+	removeStaleTemps(dir, base)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file next to %s: %w", target, err)
 	}
+	lockTemp(f)
 	return &atomicFile{File: f, target: target}, nil
 }
 

@@ -190,7 +190,11 @@ func (s *Store) resumeNeeds(ctx context.Context, o journalOwner) (string, error)
 			return "", fmt.Errorf("count the planned ops of run %d: %w", o.RunID, err)
 		}
 		if planned > 0 {
-			return fmt.Sprintf("%d ops of the %s run are still planned: the next import resumes it", planned, o.Status), nil
+			verb := "are"
+			if planned == 1 {
+				verb = "is"
+			}
+			return fmt.Sprintf("%s of the %s run %s still planned: the next import resumes it", Count(planned, "op", "ops"), o.Status, verb), nil
 		}
 	}
 	return "", nil
@@ -292,6 +296,14 @@ func (s *Store) Vacuum(ctx context.Context) error {
 		return writeFailed("vacuum", err)
 	}
 	return s.TruncateWAL(ctx)
+}
+
+// Count renders n things for people: "1 op", "2 ops" (one is the singular, many the plural).
+func Count[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // ByteSize renders a size in bytes for people, in decimal units: 1.5 MB.

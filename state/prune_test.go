@@ -343,3 +343,18 @@ func TestPruneThenVacuumShrinksTheFile(t *testing.T) {
 		t.Fatalf("the kept journal has %d ops after the vacuum", ops)
 	}
 }
+
+// Messages count things in the singular for one: "kept by 1 run", not "1 runs".
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 ops"}, {1, "1 op"}, {2, "2 ops"}, {1_000_000, "1000000 ops"}} {
+		if got := Count(tc.n, "op", "ops"); got != tc.want {
+			t.Errorf("Count(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	if got := Count(1, "journal of a run", "journals"); got != "1 journal of a run" {
+		t.Errorf("Count(1) with an int: %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/state"
 )
 
 // Counts are the outcomes of one entity (or of the whole run).
@@ -277,10 +278,18 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)
 	}
 	if r.ResumedRun != 0 {
-		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%d ops were pending)", r.ResumedRun, r.ResumedPending)
+		verb := "were"
+		if r.ResumedPending == 1 {
+			verb = "was"
+		}
+		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%s %s pending)", r.ResumedRun, state.Count(r.ResumedPending, "op", "ops"), verb)
 	}
 	if r.JournalsPruned > 0 {
-		fmt.Fprintf(&b, "\n  pruned the journals of %d older runs (journal retention; custsync state runs)", r.JournalsPruned)
+		journals := fmt.Sprintf("journals of %d older runs", r.JournalsPruned)
+		if r.JournalsPruned == 1 {
+			journals = "journal of 1 older run"
+		}
+		fmt.Fprintf(&b, "\n  pruned the %s (journal retention; custsync state runs)", journals)
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "\n  warning: %s", w)

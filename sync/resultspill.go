@@ -70,6 +70,7 @@ type resultSpill struct {
 	buf     []byte
 	seq     uint64
 	f       *os.File
+	path    string // see createSpillFile
 	w       *bufio.Writer
 	size    int64
 	runEnds []int64 // where each run ends in f
@@ -145,11 +146,11 @@ func (s *resultSpill) spillRun() error {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return fmt.Errorf("results directory: %w", err)
 		}
-		f, err := os.CreateTemp(s.dir, ".custsync-results-*.tmp") // 0600
+		f, path, err := createSpillFile(s.dir, ".custsync-results-*.tmp")
 		if err != nil {
 			return fmt.Errorf("temporary file for the result files: %w", err)
 		}
-		s.f, s.w = f, bufio.NewWriterSize(f, 1<<16)
+		s.f, s.path, s.w = f, path, bufio.NewWriterSize(f, 1<<16)
 	}
 	slices.SortFunc(s.pending, func(a, b bufferedResult) int { return a.key.compare(b.key) })
 	var head []byte
@@ -252,8 +253,7 @@ func (s *resultSpill) remove() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f != nil {
-		_ = s.f.Close()
-		_ = os.Remove(s.f.Name())
+		closeSpillFile(s.f, s.path)
 		s.f = nil
 	}
 }

@@ -96,14 +96,19 @@ func runStatePrune(c *cli.Context) error {
 		verb = "would prune"
 	}
 	for _, j := range res.Pruned {
-		fmt.Fprintf(out, "%s the journal of run %d (%s, %s, started %s): %d ops, %d update images\n",
-			verb, j.RunID, j.Kind, j.Status, shortTime(j.StartedAt), j.Ops, j.UpdateImages)
+		fmt.Fprintf(out, "%s the journal of run %d (%s, %s, started %s): %s, %s\n", verb, j.RunID, j.Kind, j.Status,
+			shortTime(j.StartedAt), state.Count(j.Ops, "op", "ops"), state.Count(j.UpdateImages, "update image", "update images"))
 	}
 	for _, k := range res.Unfinished {
 		fmt.Fprintf(out, "kept the journal of run %d (%s, %s, started %s): %s\n", k.RunID, k.Kind, k.Status, shortTime(k.StartedAt), k.Why)
 	}
-	fmt.Fprintf(out, "%s %d journals (%d ops, %d update images); kept %d by the retention (the last %d runs%s)",
-		verb, len(res.Pruned), res.Ops, res.UpdateImages, res.Retained, keep.KeepRuns, daysText(c.Int("keep-days")))
+	lastRuns := "the last run"
+	if keep.KeepRuns != 1 {
+		lastRuns = fmt.Sprintf("the last %d runs", keep.KeepRuns)
+	}
+	fmt.Fprintf(out, "%s %s (%s, %s); kept %d by the retention (%s%s)", verb, state.Count(len(res.Pruned), "journal", "journals"),
+		state.Count(res.Ops, "op", "ops"), state.Count(res.UpdateImages, "update image", "update images"), res.Retained, lastRuns,
+		daysText(c.Int("keep-days")))
 	if len(res.Unfinished) > 0 {
 		fmt.Fprintf(out, " and %d a resume needs", len(res.Unfinished))
 	}

@@ -59,7 +59,7 @@ func TestStatePruneRunsAndRestoreOfAPrunedRun(t *testing.T) {
 		"): 400 ops, 0 update images",
 		"would prune the journal of run 2 (import, completed, started ",
 		"): 400 ops, 400 update images",
-		"would prune 2 journals (800 ops, 400 update images); kept 1 by the retention (the last 1 runs)",
+		"would prune 2 journals (800 ops, 400 update images); kept 1 by the retention (the last run)",
 		"dry run: nothing was removed",
 	} {
 		if !strings.Contains(out, want) {
@@ -82,7 +82,7 @@ func TestStatePruneRunsAndRestoreOfAPrunedRun(t *testing.T) {
 		t.Fatalf("the vacuumed file has %d bytes, had %d", fi.Size(), len(before))
 	}
 
-	if out := mustRun("--state", stateFile, "state", "show"); !strings.Contains(out, "journals:     kept by 1 runs, pruned of 2 (custsync state prune)") {
+	if out := mustRun("--state", stateFile, "state", "show"); !strings.Contains(out, "journals:     kept by 1 run, pruned of 2 (custsync state prune)") {
 		t.Fatalf("state show after the prune:\n%s", out)
 	}
 	out = mustRun("--state", stateFile, "state", "runs")

@@ -89,7 +89,7 @@ func runStateShow(c *cli.Context) error {
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "mappings:     %d (%d deleted in platform, %d not pushed)\n", d.Mappings.Total, d.Mappings.DeletedInYaaS, d.Mappings.Unpushed)
 	fmt.Fprintf(out, "deletion log: %d unacknowledged\n", d.UnackedDeletions)
-	fmt.Fprintf(out, "journals:     kept by %d runs, pruned of %d (custsync state prune)\n", d.JournalRuns, d.PrunedJournals)
+	fmt.Fprintf(out, "journals:     kept by %s, pruned of %d (custsync state prune)\n", state.Count(d.JournalRuns, "run", "runs"), d.PrunedJournals)
 	if d.Lock != nil {
 		fmt.Fprintf(out, "lock:         %s\n", lockText(*d.Lock))
 	} else {
