@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"custsync/mapping"
+	"custsync/state"
 	syncer "custsync/sync"
 )
 
@@ -25,6 +26,7 @@ func checkCommand() *cli.Command {
 		&cli.BoolFlag{Name: "record-deletions", Usage: "also record mapped customers deleted on the platform in the deletion log (the one thing that writes: the state file)"},
 	}
 	flags = append(flags, inputReadFlags()...)
+	flags = append(flags, journalRetentionFlags()...)
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "compare ERP files, the checkpoint and the live platform; change nothing (unless --fix)",
@@ -55,6 +57,12 @@ func runCheck(c *cli.Context) error {
 	case fix && c.Bool("fail-on-diff"):
 		return usageErrorf("--fix repairs what differs, --fail-on-diff only reports it: give one of them")
 	}
+	// A repair is an import: once it has completed it prunes the older journals as an import does, so that a
+	// scheduled check --fix does not grow the state file without end.
+	keep, err := journalRetention(c, "journal-keep-runs", "journal-keep-days", 0)
+	if err != nil {
+		return err
+	}
 	sess, err := connect(c, fix || c.Bool("record-deletions"))
 	if err != nil {
 		return err
@@ -70,7 +78,7 @@ func runCheck(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return runFix(c, sess, opts, keys)
+		return runFix(c, sess, opts, keys, keep)
 	}
 	rep, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, opts)
 	if err != nil {
@@ -78,7 +86,7 @@ func runCheck(c *cli.Context) error {
 	}
 	printCheckReport(c, rep)
 	if fix {
-		return runFix(c, sess, opts, rep.FixKeys())
+		return runFix(c, sess, opts, rep.FixKeys(), keep)
 	}
 	if c.Bool("fail-on-diff") && rep.Differences() > 0 {
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%d keys differ between the files and the platform", rep.Differences())}
@@ -88,7 +96,7 @@ func runCheck(c *cli.Context) error {
 
 // runFix repairs the keys a check found different: an import of the check's files in which those rows are
 // compared with their live records (sync.Options.VerifyKeys), with the import's report and exit code.
-func runFix(c *cli.Context, sess *session, check syncer.CheckOptions, keys map[mapping.Entity]map[string]bool) error {
+func runFix(c *cli.Context, sess *session, check syncer.CheckOptions, keys map[mapping.Entity]map[string]bool, keep state.JournalRetention) error {
 	n := 0
 	for _, ks := range keys {
 		n += len(ks)
@@ -99,7 +107,7 @@ func runFix(c *cli.Context, sess *session, check syncer.CheckOptions, keys map[m
 	}
 	fmt.Fprintf(c.App.Writer, "fix: repairing %d keys that differ\n", n)
 	opts := syncer.Options{Files: check.Files, Spec: check.Spec, Entity: check.Entity, Read: check.Read, ExpectRows: check.ExpectRows,
-		Verify: true, VerifyKeys: keys, Writers: c.Int("writers"), ExitCode: ExitCode, Logger: logger(c),
+		Verify: true, VerifyKeys: keys, Writers: c.Int("writers"), ExitCode: ExitCode, Logger: logger(c), JournalRetention: keep,
 		Args: map[string]any{"files": check.Files, "fix": true, "keys": n, "mapping": c.String("mapping")}}
 	if opts.Writers < 1 {
 		return usageErrorf("--writers must be at least 1")
