@@ -10,9 +10,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"custsync/state"
 )
 
 // Built-in defaults of the global flags that a profile may also set.
@@ -94,6 +97,15 @@ func (cf *configFile) target(flag, name string) (target, error) {
 	if t.Burst, err = strconv.Atoi(get("tps-burst", strconv.Itoa(defaultTPSBurst))); err != nil {
 		return target{}, usageErrorf("config %s: profile %s: tps-burst: %w", cf.path, name, err)
 	}
+	runs, err := strconv.Atoi(get("journal-keep-runs", strconv.Itoa(state.DefaultJournalKeepRuns)))
+	if err != nil || runs < 0 {
+		return target{}, usageErrorf("config %s: profile %s: journal-keep-runs: want a number of runs, 0 or more", cf.path, name)
+	}
+	days, err := strconv.Atoi(get("journal-keep-days", "0"))
+	if err != nil || days < 0 || days > 36_500 {
+		return target{}, usageErrorf("config %s: profile %s: journal-keep-days: want 0 to 36500 (100 years)", cf.path, name)
+	}
+	t.Retention = state.JournalRetention{KeepRuns: runs, KeepFor: time.Duration(days) * 24 * time.Hour}
 	return t, nil
 }
 

@@ -83,6 +83,9 @@ type target struct {
 	State                                    string
 	TPS                                      float64
 	Burst                                    int
+	// Retention is the journal retention of the target's state file, where a command takes it from the
+	// profile rather than from flags (migration copy).
+	Retention state.JournalRetention
 }
 
 // flagTarget reads the target from the running command's flags, which already hold the environment, the

@@ -28,13 +28,13 @@ func migrationCopyCommand() *cli.Command {
 		&cli.StringFlag{Name: "check-report", Usage: "write the check of the target against the copied file to `FILE` (CSV or XLSX)"},
 	}
 	for _, f := range rateFlags() {
-		// The rate limit and the mappings URL belong to each tenant: they come from the two profiles.
+		// The rate limit and the mappings URL belong to each tenant: they come from the two profiles (so does
+		// the journal retention of the target's state file, which the copy's import applies as import does).
 		if name := f.Names()[0]; name != "tps" && name != "tps-burst" && name != "mappings-url" {
 			flags = append(flags, f)
 		}
 	}
 	flags = append(flags, &cli.BoolFlag{Name: "sandbox", Usage: "run both tenants in in-process sandboxes (each profile's data beside its state file), for a rehearsal"})
-	flags = append(flags, journalRetentionFlags()...)
 	return &cli.Command{
 		Name:  "copy",
 		Usage: "copy a tenant's customer master data into another tenant: export, import, check",
@@ -88,10 +88,6 @@ func runMigrationCopy(c *cli.Context) error {
 	if writers < 1 {
 		return usageErrorf("--writers must be at least 1")
 	}
-	keep, err := journalRetention(c, "journal-keep-runs", "journal-keep-days", 0)
-	if err != nil {
-		return err
-	}
 	out := c.App.Writer
 
 	if err := migrationExport(c, from, entities, via); err != nil {
@@ -105,7 +101,7 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	defer sess.Close()
 	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
-		Writers: writers, ExitCode: ExitCode, Logger: logger(c), JournalRetention: keep,
+		Writers: writers, ExitCode: ExitCode, Logger: logger(c), JournalRetention: to.Retention,
 		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
 			"migrationFrom": fromName, "migrationTo": toName}}
 	fmt.Fprintf(out, "%simport of %s\n", to.label(), via)

@@ -83,10 +83,22 @@ func TestMigrationCopyBetweenProfiles(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(errOut, "1 keys differ between migration-a-to-b.xlsx and the target") {
 		t.Fatalf("copy after an edit on b: code %d\n%s%s", code, out, errOut)
 	}
-	// The copy's import prunes the target's older journals as import does (here down to its own).
-	if out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "--verify", "--journal-keep-runs", "1"); !strings.Contains(out, "0 created, 1 updated, 100 unchanged") ||
+	// The copy's import prunes the target's older journals as import does, under the target profile's
+	// retention (here down to its own journal).
+	cfg, err := os.ReadFile(tt.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withRetention := strings.Replace(string(cfg), "    client-id: client-b\n", "    client-id: client-b\n    journal-keep-runs: 1\n", 1)
+	if err := os.WriteFile(tt.cfg, []byte(withRetention), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "--verify"); !strings.Contains(out, "0 created, 1 updated, 100 unchanged") ||
 		!strings.Contains(out, "pruned the journals of ") {
-		t.Fatalf("copy --verify --journal-keep-runs 1 after an edit on b:\n%s", out)
+		t.Fatalf("copy --verify with profile b's journal-keep-runs 1, after an edit on b:\n%s", out)
+	}
+	if out := tt.run(t, "--profile", "b", "state", "show"); !strings.Contains(out, "journals:     kept by 1 run,") {
+		t.Fatalf("state show of b after the copy:\n%s", out)
 	}
 	if d, err := b.GetCustomer(ctx, edited); err != nil || d["lastName"] != "Huber-Lang" {
 		t.Fatalf("after copy --verify b holds %v (%v)", d["lastName"], err)
