@@ -5,6 +5,7 @@ package formats
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,8 +24,13 @@ func lockTemp(f *os.File) {
 // they could commit or abort (SIGKILL, a power cut): they hold customer data and nobody would find them,
 // named with a leading dot. A file that a live writer still holds is left alone.
 func removeStaleTemps(dir, base string) {
-	paths, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
-	for _, p := range paths {
+	// By prefix, not filepath.Glob: a target's name may hold the pattern characters * ? [.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "."+base+".tmp-") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
 		info, err := os.Lstat(p)
 		if err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < staleTempAge {
 			continue

@@ -32,6 +32,7 @@ func TestWriterRemovesTheTemporaryFilesOfKilledWriters(t *testing.T) {
 	held := file(".out.csv.tmp-1002", old)
 	file(".out.csv.tmp-1003", time.Now())
 	file(".other.csv.tmp-1004", old)
+	file(".out[1].csv.tmp-1005", old) // another target's, whose name holds pattern characters
 	f, err := os.Open(held)
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +66,15 @@ func TestWriterRemovesTheTemporaryFilesOfKilledWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A target whose name holds pattern characters finds its own leftovers, and only those.
+	writeTableWith(t, filepath.Join(dir, "out[1].csv"), WriteOptions{Format: "csv"}, []string{"sdCustomerNumber"}, nil)
+
 	var names []string
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{".other.csv.tmp-1004", ".out.csv.tmp-1002", ".out.csv.tmp-1003", "out.csv"}
+	want := []string{".other.csv.tmp-1004", ".out.csv.tmp-1002", ".out.csv.tmp-1003", "out.csv", "out[1].csv"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("directory after the writes: %v, want %v", names, want)
 	}
