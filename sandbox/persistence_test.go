@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -89,15 +90,23 @@ func TestDataFileInUseByAnotherSandbox(t *testing.T) {
 		first.Close()
 		t.Fatal("a second sandbox opened a data file the first holds")
 	}
-	if !strings.Contains(err.Error(), "sandbox data file "+file+" is in use by another process") {
+	if !errors.Is(err, ErrDataFileInUse) || !strings.Contains(err.Error(), "sandbox data file "+file+" is in use by another process") {
 		t.Errorf("error %q does not say the file is in use", err)
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A file that exists already is held from the start too, before the sandbox writes to it: a sandbox that
+	// had only read it would let another process in, and that one would block its first write.
 	again, err := New(Options{DataFile: file})
 	if err != nil {
 		t.Fatalf("after the first closed: %v", err)
 	}
-	again.Close()
+	defer again.Close()
+	if second, err := New(Options{DataFile: file}); !errors.Is(err, ErrDataFileInUse) {
+		if err == nil {
+			second.Close()
+		}
+		t.Fatalf("a second sandbox on a data file the first has only read: %v", err)
+	}
 }

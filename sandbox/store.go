@@ -62,6 +62,9 @@ const refLegacyAccount = "legacy"
 // beyond what a handler could answer, so the handlers need not thread the error through.
 type storeError struct{ err error }
 
+// ErrDataFileInUse matches the error of New for a data file another process holds.
+var ErrDataFileInUse = errors.New("sandbox data file in use")
+
 func (e storeError) Error() string { return "sandbox store: " + e.err.Error() }
 
 func (st *store) fail(format string, args ...any) {
@@ -131,6 +134,9 @@ func openStore(path string) (*store, error) {
 	db.SetConnMaxIdleTime(0)
 	st := &store{db: db, orders: map[bucketKey]*orderIndex{}, stmts: map[string]*sql.Stmt{}, readRefs: map[docKey]any{}}
 	st.conn, err = db.Conn(context.Background())
+	if err == nil && path != "" {
+		err = st.holdExclusively()
+	}
 	if err == nil {
 		err = st.migrate()
 	}
@@ -140,11 +146,24 @@ func openStore(path string) (*store, error) {
 			path = "(memory)"
 		}
 		if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
-			return nil, fmt.Errorf("sandbox data file %s is in use by another process (a sandbox serve or a --sandbox run on the same state file): %w", path, err)
+			return nil, fmt.Errorf("%w: sandbox data file %s is in use by another process (a sandbox serve or a --sandbox run on the same state file): %w",
+				ErrDataFileInUse, path, err)
 		}
 		return nil, fmt.Errorf("prepare sandbox data file %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// holdExclusively takes the data file's write lock, which the exclusive locking mode keeps until the
+// connection closes: reading alone would take a shared lock, and another process could then open the file
+// and block this one's first write.
+func (st *store) holdExclusively() error {
+	ctx := context.Background()
+	if _, err := st.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return err
+	}
+	_, err := st.conn.ExecContext(ctx, `COMMIT`)
+	return err
 }
 
 // migrate creates the schema, or brings a data file of an earlier sandbox (without the ref column)

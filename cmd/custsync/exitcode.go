@@ -10,6 +10,7 @@ import (
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/sandbox"
 	"custsync/state"
 	syncer "custsync/sync"
 )
@@ -38,7 +39,7 @@ var exitCodeHelp = []struct {
 	{ExitCredentials, "the platform refused the credentials (401/403)"},
 	{ExitTemporary, "temporary: retries exhausted on 429/5xx/network errors; re-run later"},
 	{ExitSafetyStop, "safety stop: a guard tripped (max-delete, empty or truncated input); nothing deleted"},
-	{ExitState, "state file not custsync's, locked by another run, newer than this binary, or bound to another tenant/API URL; left untouched"},
+	{ExitState, "state file not custsync's, locked by another run (or its --sandbox data file in use), newer than this binary, or bound to another tenant/API URL; left untouched"},
 	{ExitInterrupted, "interrupted; the state is consistent and a re-run resumes"},
 }
 
@@ -84,7 +85,7 @@ func ExitCode(err error) int {
 	var fe *formats.FileError
 	switch {
 	case errors.Is(err, state.ErrNotOurs), errors.Is(err, state.ErrOtherTenant), errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrSchemaTooNew),
-		errors.Is(err, state.ErrLockLost):
+		errors.Is(err, state.ErrLockLost), errors.Is(err, sandbox.ErrDataFileInUse):
 		return ExitState
 	case errors.Is(err, remote.ErrNotPlatform), errors.Is(err, remote.ErrNoMappingsURL):
 		return ExitUsage

@@ -120,3 +120,20 @@ func TestExportCommandLocalTablesNeedNoPlatform(t *testing.T) {
 		t.Fatalf("mappings export: %v, %d rows", header, len(rows))
 	}
 }
+
+// A --sandbox command whose data file another process holds (a `sandbox serve` on it, or a run on the same
+// state file) stops with exit 7 and says so, instead of waiting on the other's writes or blocking them.
+func TestSandboxDataFileInUseExitsState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importSamples(t, dir)
+	withSandbox(t, dir, func(*remote.Client) {
+		code, _, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "c.csv"))...)
+		if code != ExitState || !strings.Contains(errOut, "sandbox.db is in use by another process") {
+			t.Fatalf("export while the sandbox data file is held: code %d\n%s", code, errOut)
+		}
+	})
+	if code, _, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "c.csv"))...); code != ExitOK {
+		t.Fatalf("export once the data file is free: code %d\n%s", code, errOut)
+	}
+}
