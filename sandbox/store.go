@@ -62,10 +62,10 @@ const refLegacyAccount = "legacy"
 // beyond what a handler could answer, so the handlers need not thread the error through.
 type storeError struct{ err error }
 
+func (e storeError) Error() string { return "sandbox store: " + e.err.Error() }
+
 // ErrDataFileInUse matches the error of New for a data file another process holds.
 var ErrDataFileInUse = errors.New("sandbox data file in use")
-
-func (e storeError) Error() string { return "sandbox store: " + e.err.Error() }
 
 func (st *store) fail(format string, args ...any) {
 	panic(storeError{fmt.Errorf(format, args...)})
