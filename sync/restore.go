@@ -51,6 +51,9 @@ type RestoreOptions struct {
 	MaxDelete DeleteLimit
 	// Writers is the number of requests in flight (default 8).
 	Writers int
+	// JournalRetention prunes, once the restore has completed, the journals of older runs beyond it, as an
+	// import does (Options.JournalRetention); KeepRuns 0 prunes nothing.
+	JournalRetention state.JournalRetention
 	// Args are recorded with the restore's run for `state runs`, beside the id of the run it restores; they must
 	// not hold secrets.
 	Args any
@@ -179,6 +182,9 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		status = state.RunFailed
 	}
 	rep.total()
+	if status == state.RunCompleted && opts.JournalRetention.KeepRuns > 0 {
+		pruneJournals(ctx, st, opts.JournalRetention, rep)
+	}
 	err = runErr
 	if err == nil {
 		err = partialIf(rep, "")

@@ -131,3 +131,27 @@ func TestRestoreJSONReportAndStateRuns(t *testing.T) {
 		t.Errorf("state runs:\n%s", out)
 	}
 }
+
+// A restore that completes prunes the older journals as an import does, under its --journal-keep-runs: here
+// down to its own, after which the runs before it can no longer be restored.
+func TestRestorePrunesOlderJournals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	for _, content := range []string{"sdCustomerNumber,firstName\n1,Ann\n2,Bob\n", "sdCustomerNumber,firstName\n1,Anna\n2,Bob\n"} {
+		writeFile(t, dir, "customers.csv", content)
+		if code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...); code != ExitOK {
+			t.Fatalf("import: %d\n%s%s", code, out, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "restore", "--run", "last", "--json", "--journal-keep-runs", "1")...)
+	if code != ExitOK {
+		t.Fatalf("restore: %d\n%s%s", code, out, errOut)
+	}
+	if rep := validReport(t, "importReport", out); rep["updated"] != 1.0 || rep["journalsPruned"] != 2.0 {
+		t.Fatalf("restore --journal-keep-runs 1 report %s", out)
+	}
+	if code, _, errOut := runCLI(t, sandboxArgs(dir, "restore", "--run", "2")...); code != ExitUsage || !strings.Contains(errOut, "was pruned") {
+		t.Fatalf("restore of a pruned run: %d\n%s", code, errOut)
+	}
+}

@@ -19,6 +19,7 @@ func restoreCommand() *cli.Command {
 		&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object on stdout"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "show the fields a dry run would put back and every failure"},
 	}
+	flags = append(flags, journalRetentionFlags()...)
 	return &cli.Command{
 		Name:  "restore",
 		Usage: "put a run's changes back: re-create what it deleted, revert what it updated",
@@ -93,6 +94,9 @@ func restoreOptions(c *cli.Context) (syncer.RestoreOptions, error) {
 	}
 	opts.ExitCode = ExitCode
 	opts.Args = map[string]any{"run": c.String("run"), "includeCreates": opts.IncludeCreates, "maxDelete": opts.MaxDelete.String(), "dryRun": opts.DryRun}
+	if opts.JournalRetention, err = journalRetention(c, "journal-keep-runs", "journal-keep-days", 0); err != nil {
+		return opts, err
+	}
 	return opts, nil
 }
 
