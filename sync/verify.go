@@ -11,6 +11,7 @@ import (
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/state"
 )
 
 // Drift repair (import --verify): an import compares each row with the checkpoint, which holds what custsync
@@ -261,7 +262,7 @@ func (r *Report) driftText() string {
 			for _, f := range slices.Sorted(maps.Keys(d.Fields)) {
 				fields = append(fields, fmt.Sprintf("%s %d", f, d.Fields[f]))
 			}
-			fmt.Fprintf(&b, "\n  drift %s: %d %s changed on the platform (%s), %s", e, d.Rows, e, strings.Join(fields, ", "), verb)
+			fmt.Fprintf(&b, "\n  drift %s: %s changed on the platform (%s), %s", e, state.Count(d.Rows, singular(e), string(e)), strings.Join(fields, ", "), verb)
 		}
 		if d.Missing > 0 {
 			fmt.Fprintf(&b, "\n  drift %s: %d in the checkpoint but not on the platform (deleted outside custsync? --detect-deletions records them)", e, d.Missing)

@@ -47,7 +47,7 @@ func TestCheckCommandReportsDriftAndFailsOnDiffWhenAsked(t *testing.T) {
 		t.Errorf("report has no differs row for 0000200005: %v", rows)
 	}
 	code, _, errOut = runRecon(t, sandboxArgs(dir, append([]string{"check", "--report", report, "--fail-on-diff"}, sampleFiles...)...)...)
-	if code != ExitFailure || !strings.Contains(errOut, "1 keys differ") {
+	if code != ExitFailure || !strings.Contains(errOut, "1 key differs") {
 		t.Fatalf("--fail-on-diff: code %d stderr %q", code, errOut)
 	}
 }
@@ -89,8 +89,8 @@ func TestCheckFixRepairsWhatDiffers(t *testing.T) {
 	}
 	code, out, errOut := check("--fix", "--report", filepath.Join(dir, "fix.csv"))
 	if code != ExitOK || !strings.Contains(out, "fix: repairing 2 keys") || !strings.Contains(out, "2 updated") ||
-		!strings.Contains(out, "drift customers: 1 customers changed on the platform (lastName 1), repaired") ||
-		!strings.Contains(out, "drift addresses: 1 addresses changed on the platform (city 1), repaired") {
+		!strings.Contains(out, "drift customers: 1 customer changed on the platform (lastName 1), repaired") ||
+		!strings.Contains(out, "drift addresses: 1 address changed on the platform (city 1), repaired") {
 		t.Fatalf("check --fix: code %d\n%s%s", code, out, errOut)
 	}
 	if strings.Contains(out, "pruned the journal") {

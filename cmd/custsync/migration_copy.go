@@ -121,7 +121,7 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	printCheckReport(c, check)
 	if n := check.Differences(); n > 0 {
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%d keys differ between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), n, via)}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), keysDiffer(n), via)}
 	}
 	return nil
 }

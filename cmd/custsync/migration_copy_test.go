@@ -80,7 +80,7 @@ func TestMigrationCopyBetweenProfiles(t *testing.T) {
 		t.Fatalf("edit %q on b: %v", edited, err)
 	}
 	code, out, errOut := runCLI(t, "--config", tt.cfg, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
-	if code != ExitFailure || !strings.Contains(errOut, "1 keys differ between migration-a-to-b.xlsx and the target") {
+	if code != ExitFailure || !strings.Contains(errOut, "1 key differs between migration-a-to-b.xlsx and the target") {
 		t.Fatalf("copy after an edit on b: code %d\n%s%s", code, out, errOut)
 	}
 	// The copy's import prunes the target's older journals as import does, under the target profile's
