@@ -246,13 +246,11 @@ func (l *spillLog) append(p []byte) error {
 }
 
 func (l *spillLog) spill() error {
-	f, err := os.CreateTemp("", "custsync-xlsx-*")
+	f, path, err := CreateUnlinkedTemp("", "custsync-xlsx-*")
 	if err != nil {
 		return fmt.Errorf("moving the shared strings to a temporary file: %w", err)
 	}
-	if os.Remove(f.Name()) != nil {
-		l.remove = f.Name()
-	}
+	l.remove = path
 	l.file, l.w = f, bufio.NewWriterSize(f, spillBlock)
 	for _, b := range l.blocks {
 		if _, err := l.w.Write(b); err != nil {
@@ -275,10 +273,7 @@ func (l *spillLog) close() error {
 	if l.file == nil {
 		return nil
 	}
-	err := l.file.Close()
-	if l.remove != "" {
-		err = errors.Join(err, os.Remove(l.remove))
-	}
+	err := CloseUnlinkedTemp(l.file, l.remove)
 	l.file, l.w = nil, nil
 	return err
 }

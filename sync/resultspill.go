@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	stdsync "sync"
+
+	"custsync/formats"
 )
 
 // Result rows wait on disk, not in memory. A first import of a million rows applies a million rows, and
@@ -70,7 +72,7 @@ type resultSpill struct {
 	buf     []byte
 	seq     uint64
 	f       *os.File
-	path    string // see createSpillFile
+	path    string // see formats.CreateUnlinkedTemp
 	w       *bufio.Writer
 	size    int64
 	runEnds []int64 // where each run ends in f
@@ -146,7 +148,7 @@ func (s *resultSpill) spillRun() error {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return fmt.Errorf("results directory: %w", err)
 		}
-		f, path, err := createSpillFile(s.dir, ".custsync-results-*.tmp")
+		f, path, err := formats.CreateUnlinkedTemp(s.dir, ".custsync-results-*.tmp")
 		if err != nil {
 			return fmt.Errorf("temporary file for the result files: %w", err)
 		}
@@ -253,7 +255,7 @@ func (s *resultSpill) remove() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f != nil {
-		closeSpillFile(s.f, s.path)
+		_ = formats.CloseUnlinkedTemp(s.f, s.path)
 		s.f = nil
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -23,7 +24,7 @@ import (
 // same file whatever order the platform lists it in.
 type spill struct {
 	f     *os.File
-	path  string // what remove deletes: "" when the file was unlinked at creation (see createSpillFile)
+	path  string // what remove deletes: "" when the file was unlinked at creation (see formats.CreateUnlinkedTemp)
 	w     *bufio.Writer
 	off   int64
 	index []spillRow
@@ -46,35 +47,13 @@ type spillRow struct {
 
 func (s *spill) key(r spillRow) []byte { return s.keys[r.keyOff : r.keyOff+r.keyLen] }
 
-// newSpill creates the temporary file in dir (see createSpillFile).
+// newSpill creates the temporary file in dir (see formats.CreateUnlinkedTemp).
 func newSpill(dir string) (*spill, error) {
-	f, path, err := createSpillFile(dir, ".custsync-export-*.tmp")
+	f, path, err := formats.CreateUnlinkedTemp(dir, ".custsync-export-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("temporary file for the export: %w", err)
 	}
 	return &spill{f: f, path: path, w: bufio.NewWriterSize(f, 1<<16), ids: map[string]uint64{}}, nil
-}
-
-// createSpillFile creates a temporary file in dir, private (0600, as os.CreateTemp makes it), and unlinks it at
-// once where the system allows it (not on Windows): it is written and read back through f alone, and a run
-// killed with SIGKILL then leaves no file of customer data behind. path is what closeSpillFile deletes: the
-// file's name where it could not be unlinked while open, else "".
-func createSpillFile(dir, pattern string) (f *os.File, path string, err error) {
-	if f, err = os.CreateTemp(dir, pattern); err != nil {
-		return nil, "", err
-	}
-	if os.Remove(f.Name()) == nil {
-		return f, "", nil
-	}
-	return f, f.Name(), nil
-}
-
-// closeSpillFile closes a file of createSpillFile and deletes it if it still has a name.
-func closeSpillFile(f *os.File, path string) {
-	_ = f.Close()
-	if path != "" {
-		_ = os.Remove(path)
-	}
 }
 
 // add keeps one row: its sort key, the cells of the entity's fixed columns and its mixin cells.
@@ -263,5 +242,5 @@ func spillCorrupt(err error) error {
 
 // remove deletes the temporary file.
 func (s *spill) remove() {
-	closeSpillFile(s.f, s.path)
+	_ = formats.CloseUnlinkedTemp(s.f, s.path)
 }
