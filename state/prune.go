@@ -190,11 +190,8 @@ func (s *Store) resumeNeeds(ctx context.Context, o journalOwner) (string, error)
 			return "", fmt.Errorf("count the planned ops of run %d: %w", o.RunID, err)
 		}
 		if planned > 0 {
-			verb := "are"
-			if planned == 1 {
-				verb = "is"
-			}
-			return fmt.Sprintf("%s of the %s run %s still planned: the next import resumes it", Count(planned, "op", "ops"), o.Status, verb), nil
+			return fmt.Sprintf("%s still planned: the next import resumes it",
+				Count(planned, "op of the "+string(o.Status)+" run is", "ops of the "+string(o.Status)+" run are")), nil
 		}
 	}
 	return "", nil

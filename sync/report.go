@@ -278,11 +278,7 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)
 	}
 	if r.ResumedRun != 0 {
-		verb := "were"
-		if r.ResumedPending == 1 {
-			verb = "was"
-		}
-		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%s %s pending)", r.ResumedRun, state.Count(r.ResumedPending, "op", "ops"), verb)
+		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%s pending)", r.ResumedRun, state.Count(r.ResumedPending, "op was", "ops were"))
 	}
 	if r.JournalsPruned > 0 {
 		journals := fmt.Sprintf("journals of %d older runs", r.JournalsPruned)

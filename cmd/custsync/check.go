@@ -89,17 +89,9 @@ func runCheck(c *cli.Context) error {
 		return runFix(c, sess, opts, rep.FixKeys(), keep)
 	}
 	if c.Bool("fail-on-diff") && rep.Differences() > 0 {
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%s between the files and the platform", keysDiffer(rep.Differences()))}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s between the files and the platform", state.Count(rep.Differences(), "key differs", "keys differ"))}
 	}
 	return nil
-}
-
-// keysDiffer says how many keys differ: "1 key differs", "3 keys differ".
-func keysDiffer(n int) string {
-	if n == 1 {
-		return "1 key differs"
-	}
-	return fmt.Sprintf("%d keys differ", n)
 }
 
 // runFix repairs the keys a check found different: an import of the check's files in which those rows are
@@ -113,11 +105,7 @@ func runFix(c *cli.Context, sess *session, check syncer.CheckOptions, keys map[m
 		fmt.Fprintln(c.App.Writer, "fix: no key differs, nothing to repair")
 		return nil
 	}
-	if n == 1 {
-		fmt.Fprintln(c.App.Writer, "fix: repairing 1 key that differs")
-	} else {
-		fmt.Fprintf(c.App.Writer, "fix: repairing %d keys that differ\n", n)
-	}
+	fmt.Fprintf(c.App.Writer, "fix: repairing %s\n", state.Count(n, "key that differs", "keys that differ"))
 	opts := syncer.Options{Files: check.Files, Spec: check.Spec, Entity: check.Entity, Read: check.Read, ExpectRows: check.ExpectRows,
 		Verify: true, VerifyKeys: keys, Writers: c.Int("writers"), ExitCode: ExitCode, Logger: logger(c), JournalRetention: keep,
 		Args: map[string]any{"files": check.Files, "fix": true, "keys": n, "mapping": c.String("mapping")}}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"custsync/state"
 	syncer "custsync/sync"
 )
 
@@ -121,7 +122,7 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	printCheckReport(c, check)
 	if n := check.Differences(); n > 0 {
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), keysDiffer(n), via)}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), state.Count(n, "key differs", "keys differ"), via)}
 	}
 	return nil
 }
