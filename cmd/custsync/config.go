@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -102,10 +101,10 @@ func (cf *configFile) target(flag, name string) (target, error) {
 		return target{}, usageErrorf("config %s: profile %s: journal-keep-runs: want a number of runs, 0 or more", cf.path, name)
 	}
 	days, err := strconv.Atoi(get("journal-keep-days", "0"))
-	if err != nil || days < 0 || days > 36_500 {
-		return target{}, usageErrorf("config %s: profile %s: journal-keep-days: want 0 to 36500 (100 years)", cf.path, name)
+	if err != nil || days < 0 || days > maxJournalKeepDays {
+		return target{}, usageErrorf("config %s: profile %s: journal-keep-days: want 0 to %d (100 years)", cf.path, name, maxJournalKeepDays)
 	}
-	t.Retention = state.JournalRetention{KeepRuns: runs, KeepFor: time.Duration(days) * 24 * time.Hour}
+	t.Retention = retention(runs, days)
 	return t, nil
 }
 

@@ -21,14 +21,22 @@ func journalRetentionFlags() []cli.Flag {
 // journalRetention reads a retention from a command's flags: runs and days name them. For import, 0 runs is
 // no automatic pruning (KeepRuns 0); minRuns is the least number of runs the command accepts.
 func journalRetention(c *cli.Context, runs, days string, minRuns int) (state.JournalRetention, error) {
-	keep := state.JournalRetention{KeepRuns: c.Int(runs), KeepFor: time.Duration(c.Int(days)) * 24 * time.Hour}
+	keep := retention(c.Int(runs), c.Int(days))
 	if keep.KeepRuns < minRuns {
 		return keep, usageErrorf("--%s must be at least %d", runs, minRuns)
 	}
-	if d := c.Int(days); d < 0 || d > 36_500 {
-		return keep, usageErrorf("--%s must be 0 to 36500 (100 years), not %d", days, d)
+	if d := c.Int(days); d < 0 || d > maxJournalKeepDays {
+		return keep, usageErrorf("--%s must be 0 to %d (100 years), not %d", days, maxJournalKeepDays, d)
 	}
 	return keep, nil
+}
+
+// maxJournalKeepDays bounds --journal-keep-days and a profile's journal-keep-days: 100 years.
+const maxJournalKeepDays = 36_500
+
+// retention is the journal retention of runs and days, as the flags and a profile give them.
+func retention(runs, days int) state.JournalRetention {
+	return state.JournalRetention{KeepRuns: runs, KeepFor: time.Duration(days) * 24 * time.Hour}
 }
 
 func statePruneCommand() *cli.Command {
