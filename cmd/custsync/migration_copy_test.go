@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,22 @@ func TestMigrationCopyRefusals(t *testing.T) {
 		code, out, errOut := runCLI(t, append([]string{"--config", tt.cfg, "migration", "copy"}, c.args...)...)
 		if code != ExitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: code %d, want %d with %q\n%s%s", c.args, code, ExitUsage, c.want, out, errOut)
+		}
+	}
+	// A target profile whose journal retention is not a number of runs or days is refused before anything runs.
+	cfg, err := os.ReadFile(tt.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"journal-keep-runs: many", "journal-keep-runs: -1", "journal-keep-days: 36501"} {
+		broken := filepath.Join(tt.dir, "broken.yaml")
+		if err := os.WriteFile(broken, []byte(strings.Replace(string(cfg), "    client-id: client-b\n", "    client-id: client-b\n    "+bad+"\n", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		key := strings.SplitN(bad, ":", 2)[0]
+		if code, _, errOut := runCLI(t, "--config", broken, "migration", "copy", "--from-profile", "a", "--to-profile", "b"); code != ExitUsage ||
+			!strings.Contains(errOut, "profile b: "+key+": want ") {
+			t.Errorf("profile b with %q: code %d\n%s", bad, code, errOut)
 		}
 	}
 	// Without --config, the profiles come from the user's config file, which here does not exist.
