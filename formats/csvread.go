@@ -28,12 +28,12 @@ type csvTable struct {
 	path   string
 	name   string
 	header []string
-	r      *csv.Reader
+	r      *csvScanner
 	closer io.Closer
 	buf    []string // padded cells of short rows
 	err    error    // sticky: io.EOF or a *FileError
 	line   int      // start line of the last record, for read errors
-	// lineOffset counts lines consumed before the csv.Reader started (a
+	// lineOffset counts lines consumed before the scanner started (a
 	// "sep=" hint), so reported lines match the file.
 	lineOffset int
 	delim      rune
@@ -73,8 +73,7 @@ func (t *csvTable) Dialect() (delimiter rune, encoding string) { return t.delim,
 
 // startLine is the physical line where the last record read starts.
 func (t *csvTable) startLine() int {
-	line, _ := t.r.FieldPos(0)
-	return line + t.lineOffset
+	return t.r.fieldLine(0) + t.lineOffset
 }
 
 // readSepHint consumes a first line of the form "sep=X" and returns X.
@@ -130,17 +129,13 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 		}
 		delim = detectDelimiter(prefix, errors.Is(perr, io.EOF))
 	}
-	if delim == '"' || delim == '\r' || delim == '\n' || delim == 0xFFFD {
-		return fail(0, fmt.Errorf("invalid delimiter %q", delim))
+	cr, err := newCSVScanner(br, delim)
+	if err != nil {
+		return fail(0, err)
 	}
-	cr := csv.NewReader(br)
-	cr.Comma = delim
-	cr.LazyQuotes = true
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
 	t := &csvTable{path: path, name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), r: cr, lineOffset: lineOffset, delim: delim, encoding: encodingName, tail: tail, bom: bom}
 	for {
-		rec, err := cr.Read()
+		rec, err := cr.read()
 		if errors.Is(err, io.EOF) {
 			return fail(0, fmt.Errorf("%w: no header line", ErrEmptyFile))
 		}
@@ -176,7 +171,7 @@ func (t *csvTable) Close() error {
 
 func (t *csvTable) Next() (Row, error) {
 	for t.err == nil {
-		rec, err := t.r.Read()
+		rec, err := t.r.read()
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(rec) == 0 {
 				t.err = io.EOF
@@ -185,12 +180,6 @@ func (t *csvTable) Next() (Row, error) {
 						ErrCutOff, len(t.header))}
 				}
 				break
-			}
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				// A syntax error ends only this record; the reader resumes on
-				// the next line.
-				return Row{}, &RowError{Pos: Position{File: t.path, Line: pe.StartLine + t.lineOffset}, Err: pe.Err}
 			}
 			// The record that failed is the one after the last good one.
 			t.err = &FileError{Path: t.path, Line: t.line, Err: fmt.Errorf("reading the record after this line: %w", err)}
@@ -224,8 +213,7 @@ func (t *csvTable) Next() (Row, error) {
 // recordLines returns how many physical lines the last record spans. Only the
 // last cell needs scanning: the start line of every other cell is known.
 func (t *csvTable) recordLines(rec []string) int {
-	first, _ := t.r.FieldPos(0)
-	last, _ := t.r.FieldPos(len(rec) - 1)
+	first, last := t.r.fieldLine(0), t.r.fieldLine(len(rec)-1)
 	return last - first + 1 + strings.Count(rec[len(rec)-1], "\n")
 }
 
