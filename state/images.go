@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,8 +18,8 @@ type UpdateImage struct {
 
 func (im *UpdateImage) validate() error {
 	for _, doc := range []json.RawMessage{im.Before, im.After} {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(doc, &fields); err != nil || fields == nil {
+		// Checked without decoding: every update of a run passes here.
+		if trimmed := bytes.TrimLeft(doc, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(doc) {
 			return errors.New("an update image is two JSON objects (before, after)")
 		}
 	}

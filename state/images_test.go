@@ -98,9 +98,15 @@ func TestUpdateImagesAreValidated(t *testing.T) {
 		t.Error("an image on a create was accepted")
 	}
 	o.Action = ActionUpdate
-	o.Image.After = json.RawMessage(`"text"`)
-	if err := s.Commit(ctx, []Outcome{o}); err == nil {
-		t.Error("an image that is no JSON object was accepted")
+	for _, after := range []string{`"text"`, `null`, ``, ` `, `{"firstName":`, `{"a":1}}`, `[{}]`} {
+		o.Image.After = json.RawMessage(after)
+		if err := s.Commit(ctx, []Outcome{o}); err == nil {
+			t.Errorf("an image whose after is %q, no JSON object, was accepted", after)
+		}
+	}
+	o.Image.After = json.RawMessage(" \n{\"firstName\": \"New1\"}\n")
+	if err := s.Commit(ctx, []Outcome{o}); err != nil {
+		t.Errorf("an image that is a JSON object with spaces around it was refused: %v", err)
 	}
 }
 
