@@ -19,17 +19,16 @@ type scanned struct {
 	err     string
 }
 
-func scanWithEncodingCSV(input string, comma rune) scanned {
-	r := csv.NewReader(strings.NewReader(input))
-	r.Comma, r.LazyQuotes, r.FieldsPerRecord, r.ReuseRecord = comma, true, -1, true
+// collect reads records until an error, with the start line of every field.
+func collect(read func() ([]string, error), fieldLine func(i int) int) scanned {
 	var out scanned
 	for {
-		rec, err := r.Read()
+		rec, err := read()
 		if len(rec) > 0 {
 			out.records = append(out.records, slices.Clone(rec))
 			lines := make([]int, len(rec))
 			for i := range rec {
-				lines[i], _ = r.FieldPos(i)
+				lines[i] = fieldLine(i)
 			}
 			out.lines = append(out.lines, lines)
 		}
@@ -40,27 +39,21 @@ func scanWithEncodingCSV(input string, comma rune) scanned {
 	}
 }
 
+func scanWithEncodingCSV(input string, comma rune) scanned {
+	r := csv.NewReader(strings.NewReader(input))
+	r.Comma, r.LazyQuotes, r.FieldsPerRecord, r.ReuseRecord = comma, true, -1, true
+	return collect(r.Read, func(i int) int {
+		line, _ := r.FieldPos(i)
+		return line
+	})
+}
+
 func scanWithScanner(t testing.TB, input string, comma rune, bufSize int) scanned {
 	s, err := newCSVScanner(bufio.NewReaderSize(strings.NewReader(input), bufSize), comma)
 	if err != nil {
 		t.Fatalf("delimiter %q: %v", comma, err)
 	}
-	var out scanned
-	for {
-		rec, err := s.read()
-		if len(rec) > 0 {
-			out.records = append(out.records, slices.Clone(rec))
-			lines := make([]int, len(rec))
-			for i := range rec {
-				lines[i] = s.fieldLine(i)
-			}
-			out.lines = append(out.lines, lines)
-		}
-		if err != nil {
-			out.err = err.Error()
-			return out
-		}
-	}
+	return collect(s.read, s.fieldLine)
 }
 
 func sameScan(t testing.TB, input string, comma rune) {
