@@ -73,7 +73,7 @@ func (t *csvTable) Dialect() (delimiter rune, encoding string) { return t.delim,
 
 // startLine is the physical line where the last record read starts.
 func (t *csvTable) startLine() int {
-	return t.r.fieldLine(0) + t.lineOffset
+	return t.r.recordLine + t.lineOffset
 }
 
 // readSepHint consumes a first line of the form "sep=X" and returns X.

@@ -143,6 +143,22 @@ func TestCSVMixedEncodingIsFileError(t *testing.T) {
 	}
 }
 
+// A header or record whose quoted cell an encoding error cuts off before its first field ends is an error
+// naming the file, not a panic, also where no delimiter detection peeked at the bytes first.
+func TestCSVEncodingErrorInsideAQuotedCell(t *testing.T) {
+	for _, content := range []string{"\"na\xffme\n", "name,city\n\"M\xfcller\n"} {
+		tables, err := Open(writeTestFile(t, "in.csv", []byte(content)), Options{Encoding: "utf-8", Delimiter: ','})
+		if err == nil {
+			_, err = tables[0].Next()
+			CloseAll(tables)
+		}
+		var fe *FileError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) {
+			t.Errorf("%q: err = %v, want a FileError wrapping ErrEncoding", content, err)
+		}
+	}
+}
+
 func TestCSVForcedUTF8RejectsLatin1(t *testing.T) {
 	_, err := Open(writeTestFile(t, "in.csv", []byte("name\nM\xfcller\n")), Options{Encoding: "utf-8"})
 	if !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "windows-1252") {

@@ -24,6 +24,9 @@ type csvScanner struct {
 	commaStr string // the delimiter's UTF-8 bytes
 	commaB   []byte
 	numLine  int // physical lines read so far
+	// recordLine is the line the last record starts on, also for a record that a read error cut off before
+	// its first field ended.
+	recordLine int
 
 	rawBuffer    []byte   // a line longer than the bufio buffer
 	recordBuffer []byte   // the unquoted text of a record with quotes
@@ -90,6 +93,7 @@ func (s *csvScanner) read() ([]string, error) {
 	if errRead == io.EOF {
 		return nil, errRead
 	}
+	s.recordLine = s.numLine
 	if bytes.IndexByte(line, '"') < 0 {
 		return s.splitPlain(line), errRead
 	}
