@@ -9,8 +9,9 @@
 #
 # Everything runs on loopback against a sandbox started by the suite; data, state files and binaries live in
 # a temporary directory that is removed at the end (also on Ctrl-C). The peers that the figures are paired
-# with are built from their modules: hey (github.com/rakyll/hey) and csvdiff (github.com/aswinkarthik/csvdiff);
-# curl and xlsx2csv are used when installed. A peer that cannot be had makes its figures n/a.
+# with are built from their modules: hey (github.com/rakyll/hey), vegeta (github.com/tsenart/vegeta) and csvdiff
+# (github.com/aswinkarthik/csvdiff); curl and xlsx2csv are used when installed. A peer that cannot be had makes
+# its figures n/a.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -45,8 +46,9 @@ go build -o "$work/custsync" ./cmd/custsync
 go build -o "$work/benchtool" ./bench/cmd/benchtool
 mkdir -p "$work/data" "$work/tools"
 
-echo "building the peers hey and csvdiff ..." >&2
+echo "building the peers hey, vegeta and csvdiff ..." >&2
 GOBIN="$work/tools" go install github.com/rakyll/hey@v0.1.5 >&2 || echo "hey could not be built; its figures are n/a" >&2
+GOBIN="$work/tools" go install github.com/tsenart/vegeta/v12@v12.13.0 >&2 || echo "vegeta could not be built; its figures are n/a" >&2
 # csvdiff's module is built from a throwaway module that requires it (go install of it asks the proxy for the
 # module's version list, which the proxy refuses for this module).
 mkdir -p "$work/csvdiff"

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,6 +286,69 @@ func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, re
 
 var errNoPeer = fmt.Errorf("not on PATH")
 
+// vegeta runs the vegeta load generator (github.com/tsenart/vegeta, built by run.sh) with the create PUTs of the
+// data set's first n rows, each customer once, as the load generator sends them: a third-party client doing the
+// sandbox the same work as custsync's creates, at conns requests in flight (-rate=0 with -max-workers).
+func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Result, err error) {
+	peer, err := exec.LookPath("vegeta")
+	if err != nil {
+		return 0, bench.Result{}, errNoPeer
+	}
+	ids, bodies, err := bench.Dataset{Rows: n, NoEmail: s.noEmail}.Bodies()
+	if err != nil {
+		return 0, bench.Result{}, err
+	}
+	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	if err != nil {
+		return 0, bench.Result{}, err
+	}
+	// The targets carry the sandbox's bearer token, like hey's -H argument: private, and gone after the run.
+	targets := filepath.Join(s.work, "vegeta-targets.json")
+	if err := writeVegetaTargets(targets, s.url, tenant, token, ids, bodies); err != nil {
+		return 0, bench.Result{}, err
+	}
+	defer os.Remove(targets)
+	s.srv.ResetRequests()
+	res, err = bench.Run(s.ctx, peer, nil, "attack", "-format=json", "-lazy", "-targets="+targets, "-rate=0",
+		fmt.Sprintf("-workers=%d", conns), fmt.Sprintf("-max-workers=%d", conns), "-output=/dev/null")
+	if err != nil {
+		return 0, res, err
+	}
+	ws := s.stats(tenant)
+	if res.Exit != 0 || ws.puts != n {
+		return 0, res, fmt.Errorf("vegeta exited %d after %d PUTs: %s", res.Exit, ws.puts, strings.TrimSpace(string(res.Stderr)))
+	}
+	return ws.rate(), res, nil
+}
+
+// writeVegetaTargets writes one JSON target a line (vegeta's -format=json): the create PUT of each customer.
+func writeVegetaTargets(path, baseURL, tenant, token string, ids []string, bodies [][]byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("vegeta targets: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	header := map[string][]string{"Authorization": {"Bearer " + token}, "Content-Type": {"application/merge-patch+json"}}
+	for i, id := range ids {
+		target := struct {
+			Method string              `json:"method"`
+			URL    string              `json:"url"`
+			Body   []byte              `json:"body"` // base64, as vegeta reads it
+			Header map[string][]string `json:"header"`
+		}{http.MethodPut, baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false", bodies[i], header}
+		if err := enc.Encode(target); err != nil {
+			f.Close()
+			return fmt.Errorf("vegeta targets: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("vegeta targets: %w", err)
+	}
+	return f.Close()
+}
+
 // load runs `benchtool load` (a plain Go client, a separate process like custsync) with the create PUTs of the
 // data set's first n rows, each customer once, into tenant, and checks that the sandbox saw n writes.
 func (s *suite) load(tenant string, n, conns int) (writeStats, bench.Result, error) {
@@ -320,14 +386,14 @@ func sandboxCPU() time.Duration {
 func (s *suite) unlimitedPaired(path string, n, writers int) error {
 	name := fmt.Sprintf("unlimited, %s creates", human(n))
 	type figures struct{ rates, ratios, clientCPU, sandboxCPU []float64 }
-	var cust, loadGen, hey figures
+	var cust, loadGen, hey, veg figures
 	add := func(f *figures, rate float64, client, sandbox time.Duration, writes int, custRate float64) {
 		f.rates = append(f.rates, rate)
 		f.ratios = append(f.ratios, custRate/rate)
 		f.clientCPU = append(f.clientCPU, client.Seconds()*1e6/float64(writes))
 		f.sandboxCPU = append(f.sandboxCPU, sandbox.Seconds()*1e6/float64(writes))
 	}
-	heyMissing := false
+	heyMissing, vegetaMissing := false, false
 	for i := 0; i < pairedRuns; i++ {
 		sb := sandboxCPU()
 		ws, res, err := s.createAll(s.target(fmt.Sprintf("pairw%dr%d", writers, i)), path, n, writers)
@@ -343,6 +409,19 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		add(&loadGen, lws.rate(), lres.CPU, sandboxCPU()-sb, n, ws.rate())
 		s.logf("unlimited: custsync --writers %d %.0f writes/s (%.0f µs CPU/write, sandbox %.0f µs); load generator -conns %d %.0f PUTs/s (%.0f µs, sandbox %.0f µs)",
 			writers, ws.rate(), cust.clientCPU[i], cust.sandboxCPU[i], writers, lws.rate(), loadGen.clientCPU[i], loadGen.sandboxCPU[i])
+		if !vegetaMissing {
+			sb = sandboxCPU()
+			rate, vres, err := s.vegeta(fmt.Sprintf("vegw%dr%d", writers, i), n, writers)
+			switch {
+			case err == errNoPeer:
+				vegetaMissing = true
+			case err != nil:
+				return err
+			default:
+				add(&veg, rate, vres.CPU, sandboxCPU()-sb, n, ws.rate())
+				s.logf("unlimited: vegeta -max-workers %d %.0f PUTs/s (%.0f µs CPU/PUT, sandbox %.0f µs)", writers, rate, veg.clientCPU[i], veg.sandboxCPU[i])
+			}
+		}
 		if heyMissing {
 			continue
 		}
@@ -365,6 +444,13 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
 			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(hey.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
 	}
+	if vegetaMissing {
+		s.add(line{name, fmt.Sprintf("custsync --writers %d / vegeta -max-workers %d, the same creates", writers, writers), "n/a (vegeta not on PATH)", "≥ 80%", "n/a"})
+	} else {
+		ratio := median(veg.ratios)
+		s.add(line{name, fmt.Sprintf("custsync --writers %d / vegeta -max-workers %d, the same creates, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
+			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(veg.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
+	}
 	ratio := median(loadGen.ratios)
 	s.add(line{name, fmt.Sprintf("custsync --writers %d / load generator -conns %d, the same creates (median of %d pairs)", writers, writers, pairedRuns),
 		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(loadGen.rates), 100*ratio), "", ""})
@@ -374,7 +460,7 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		}
 		return fmt.Sprintf("%.0f µs + %.0f µs", median(f.clientCPU), median(f.sandboxCPU))
 	}
-	s.add(line{name, "CPU per write, client + sandbox: custsync / load generator / hey", fmt.Sprintf("%s / %s / %s", cpu(cust), cpu(loadGen), cpu(hey)), "", ""})
+	s.add(line{name, "CPU per write, client + sandbox: custsync / load generator / vegeta / hey", fmt.Sprintf("%s / %s / %s / %s", cpu(cust), cpu(loadGen), cpu(veg), cpu(hey)), "", ""})
 	return nil
 }
 
