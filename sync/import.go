@@ -27,6 +27,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	rep := &Report{DryRun: opts.DryRun, Mode: opts.Mode, Entities: map[mapping.Entity]*Counts{}, Drift: map[mapping.Entity]*Drift{}}
 	finish := func(err error) (*Report, error) { return rep.finish(start, rc, opts.ExitCode, err) }
 
+	// The checkpoint's pages come into memory while the input is read, not one random read at a time later.
+	warmCtx, stopWarming := context.WithCancel(ctx)
+	defer stopWarming()
+	st.WarmPageCache(warmCtx)
+
 	in, err := OpenInput(opts.input())
 	if err != nil {
 		return finish(err)
