@@ -254,15 +254,7 @@ func (s *suite) noopPeer(path string, t bench.Target, n int) error {
 // hey runs the hey load generator (github.com/rakyll/hey, built by run.sh): n PUTs of one customer's create
 // body to one customer URL with conns connections, the same request custsync sends first for that row.
 func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, res bench.Result, err error) {
-	peer, err := exec.LookPath("hey")
-	if err != nil {
-		return 0, bench.Result{}, errNoPeer
-	}
-	ids, bodies, err := bench.Dataset{Rows: 1, NoEmail: noEmail}.Bodies()
-	if err != nil {
-		return 0, bench.Result{}, err
-	}
-	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	peer, ids, bodies, token, err := s.peerCreates("hey", bench.Dataset{Rows: 1, NoEmail: noEmail})
 	if err != nil {
 		return 0, bench.Result{}, err
 	}
@@ -286,19 +278,26 @@ func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, re
 
 var errNoPeer = fmt.Errorf("not on PATH")
 
+// peerCreates finds a load generator on PATH (errNoPeer if it is not there) and prepares what it sends: the
+// create bodies of the data set and a bearer token of the suite's sandbox.
+func (s *suite) peerCreates(name string, d bench.Dataset) (peer string, ids []string, bodies [][]byte, token string, err error) {
+	if peer, err = exec.LookPath(name); err != nil {
+		return "", nil, nil, "", errNoPeer
+	}
+	if ids, bodies, err = d.Bodies(); err != nil {
+		return "", nil, nil, "", err
+	}
+	if token, err = bench.FetchToken(s.ctx, http.DefaultClient, s.url); err != nil {
+		return "", nil, nil, "", err
+	}
+	return peer, ids, bodies, token, nil
+}
+
 // vegeta runs the vegeta load generator (github.com/tsenart/vegeta, built by run.sh) with the create PUTs of the
 // data set's first n rows, each customer once, as the load generator sends them: a third-party client doing the
 // sandbox the same work as custsync's creates, at conns requests in flight (-rate=0 with -max-workers).
 func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Result, err error) {
-	peer, err := exec.LookPath("vegeta")
-	if err != nil {
-		return 0, bench.Result{}, errNoPeer
-	}
-	ids, bodies, err := bench.Dataset{Rows: n, NoEmail: s.noEmail}.Bodies()
-	if err != nil {
-		return 0, bench.Result{}, err
-	}
-	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	peer, ids, bodies, token, err := s.peerCreates("vegeta", bench.Dataset{Rows: n, NoEmail: s.noEmail})
 	if err != nil {
 		return 0, bench.Result{}, err
 	}
