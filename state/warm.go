@@ -14,7 +14,7 @@ const warmChunk = 1 << 20
 // WarmPageCache reads the state file once from start to end in the background, so that the operating system
 // has its pages in memory before a run needs them. A nightly run finds its state file out of the page cache
 // (the night's other work has pushed it out), and then every entity, snapshot and SD mapping a delta reads or
-// commits is a random read from disk: a 1% delta of 1M rows took 8.7-9.3 s so against 4.4 s warm, and 4.9-5.2 s
+// commits is a random read from disk: a 1% delta of 1M rows took 7.1-9.3 s that way against 4.4 s warm, and 4.8-5.2 s
 // with the file read through beside it, since one sequential pass costs the disk less than a few ten thousand
 // random reads. A file whose pages are nearly all in memory already (residentFraction) is not read again,
 // which would cost a tenth of a second of CPU per GB. The file is read only where it fits in half the memory
