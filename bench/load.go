@@ -86,6 +86,12 @@ func FetchToken(ctx context.Context, hc *http.Client, baseURL string) (string, e
 	return tok.AccessToken, nil
 }
 
+// CreateCustomerURL is the URL of the create PUT of customer id, as custsync sends it (no password reset
+// mail); the load generators of the benchmarks send their creates there.
+func CreateCustomerURL(baseURL, tenant, id string) string {
+	return baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false"
+}
+
 // PutCustomers is a plain HTTP load generator: it PUTs every body to its customer id (the same merge-patch
 // upsert custsync sends) with conns requests in flight, as fast as the server answers.
 func PutCustomers(ctx context.Context, baseURL, tenant string, conns int, ids []string, bodies [][]byte) (LoadResult, error) {
@@ -114,7 +120,7 @@ func PutCustomers(ctx context.Context, baseURL, tenant string, conns int, ids []
 				if i >= len(ids) || ctx.Err() != nil {
 					return
 				}
-				u := baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(ids[i]) + "?sendPasswordResetNotifications=false"
+				u := CreateCustomerURL(baseURL, tenant, ids[i])
 				req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(bodies[i]))
 				if err == nil {
 					req.Header.Set("Authorization", auth)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,16 +261,22 @@ func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, re
 	if err := os.WriteFile(body, bodies[0], 0o600); err != nil {
 		return 0, bench.Result{}, err
 	}
-	url := fmt.Sprintf("%s/customer/%s/customers/%s?sendPasswordResetNotifications=false", s.url, tenant, ids[0])
+	return s.runPeer("hey", tenant, n, peer, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", http.MethodPut,
+		"-T", "application/merge-patch+json", "-H", "Authorization: Bearer "+token, "-D", body,
+		bench.CreateCustomerURL(s.url, tenant, ids[0]))
+}
+
+// runPeer runs a load generator against the suite's sandbox and returns the write rate the sandbox saw; the
+// run must exit 0 having sent n PUTs to tenant.
+func (s *suite) runPeer(name, tenant string, n int, peer string, args ...string) (float64, bench.Result, error) {
 	s.srv.ResetRequests()
-	res, err = bench.Run(s.ctx, peer, nil, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", http.MethodPut,
-		"-T", "application/merge-patch+json", "-H", "Authorization: Bearer "+token, "-D", body, url)
+	res, err := bench.Run(s.ctx, peer, nil, args...)
 	if err != nil {
 		return 0, res, err
 	}
 	ws := s.stats(tenant)
 	if res.Exit != 0 || ws.puts != n {
-		return 0, res, fmt.Errorf("hey exited %d after %d PUTs: %s", res.Exit, ws.writes, strings.TrimSpace(string(res.Stderr)))
+		return 0, res, fmt.Errorf("%s exited %d after %d PUTs: %s", name, res.Exit, ws.puts, strings.TrimSpace(string(res.Stderr)))
 	}
 	return ws.rate(), res, nil
 }
@@ -307,17 +312,8 @@ func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Res
 		return 0, bench.Result{}, err
 	}
 	defer os.Remove(targets)
-	s.srv.ResetRequests()
-	res, err = bench.Run(s.ctx, peer, nil, "attack", "-format=json", "-lazy", "-targets="+targets, "-rate=0",
+	return s.runPeer("vegeta", tenant, n, peer, "attack", "-format=json", "-lazy", "-targets="+targets, "-rate=0",
 		fmt.Sprintf("-workers=%d", conns), fmt.Sprintf("-max-workers=%d", conns), "-output=/dev/null")
-	if err != nil {
-		return 0, res, err
-	}
-	ws := s.stats(tenant)
-	if res.Exit != 0 || ws.puts != n {
-		return 0, res, fmt.Errorf("vegeta exited %d after %d PUTs: %s", res.Exit, ws.puts, strings.TrimSpace(string(res.Stderr)))
-	}
-	return ws.rate(), res, nil
 }
 
 // writeVegetaTargets writes one JSON target a line (vegeta's -format=json): the create PUT of each customer.
@@ -335,7 +331,7 @@ func writeVegetaTargets(path, baseURL, tenant, token string, ids []string, bodie
 			URL    string              `json:"url"`
 			Body   []byte              `json:"body"` // base64, as vegeta reads it
 			Header map[string][]string `json:"header"`
-		}{http.MethodPut, baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false", bodies[i], header}
+		}{http.MethodPut, bench.CreateCustomerURL(baseURL, tenant, id), bodies[i], header}
 		if err := enc.Encode(target); err != nil {
 			f.Close()
 			return fmt.Errorf("vegeta targets: %w", err)
