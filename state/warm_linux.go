@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,7 +106,7 @@ func readBytes(path string) (int64, bool) {
 // residentFraction is the share of the file's pages that are in the page cache (mincore over a mapping that
 // is never touched, so it adds nothing to the process's memory).
 func residentFraction(f *os.File, size int64) (float64, bool) {
-	if size <= 0 || size > 1<<46 {
+	if size <= 0 || size > math.MaxInt { // a mapping's length is an int
 		return 0, false
 	}
 	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
