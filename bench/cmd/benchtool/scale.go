@@ -374,21 +374,32 @@ func sandboxCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// unlimitedPaired: custsync --tps 0 against hey and against the plain Go load generator at the same concurrency
-// on the same sandbox, in turn, with the CPU each client and the sandbox spend per write. hey sends one
-// customer's create PUT n times (after the first a merge into a customer the sandbox holds); the load
-// generator sends the creates custsync sends, each customer once, so it puts the sandbox to the same work.
+// unlimitedPaired: custsync --tps 0 against the plain Go load generator, vegeta and hey at the same concurrency
+// on the same sandbox, in turn, with the CPU each client and the sandbox spend per write. The load generator
+// and vegeta send the creates custsync sends, each customer once, so they put the sandbox to the same work;
+// hey sends one customer's create PUT n times (after the first a merge into a customer the sandbox holds).
 func (s *suite) unlimitedPaired(path string, n, writers int) error {
 	name := fmt.Sprintf("unlimited, %s creates", human(n))
 	type figures struct{ rates, ratios, clientCPU, sandboxCPU []float64 }
-	var cust, loadGen, hey, veg figures
+	var cust, loadGen figures
 	add := func(f *figures, rate float64, client, sandbox time.Duration, writes int, custRate float64) {
 		f.rates = append(f.rates, rate)
 		f.ratios = append(f.ratios, custRate/rate)
 		f.clientCPU = append(f.clientCPU, client.Seconds()*1e6/float64(writes))
 		f.sandboxCPU = append(f.sandboxCPU, sandbox.Seconds()*1e6/float64(writes))
 	}
-	heyMissing, vegetaMissing := false, false
+	// The third-party peers, each left out for the rest of the rounds once it is found missing.
+	type peer struct {
+		label, work, tenant string
+		run                 func(tenant string) (float64, bench.Result, error)
+		figures
+		missing bool
+	}
+	hey := &peer{label: fmt.Sprintf("hey -c %d", writers), tenant: "heyw",
+		run: func(t string) (float64, bench.Result, error) { return s.hey(t, n, writers, s.noEmail) }}
+	veg := &peer{label: fmt.Sprintf("vegeta -max-workers %d", writers), work: ", the same creates", tenant: "vegw",
+		run: func(t string) (float64, bench.Result, error) { return s.vegeta(t, n, writers) }}
+	peers := []*peer{hey, veg}
 	for i := 0; i < pairedRuns; i++ {
 		sb := sandboxCPU()
 		ws, res, err := s.createAll(s.target(fmt.Sprintf("pairw%dr%d", writers, i)), path, n, writers)
@@ -404,47 +415,32 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		add(&loadGen, lws.rate(), lres.CPU, sandboxCPU()-sb, n, ws.rate())
 		s.logf("unlimited: custsync --writers %d %.0f writes/s (%.0f µs CPU/write, sandbox %.0f µs); load generator -conns %d %.0f PUTs/s (%.0f µs, sandbox %.0f µs)",
 			writers, ws.rate(), cust.clientCPU[i], cust.sandboxCPU[i], writers, lws.rate(), loadGen.clientCPU[i], loadGen.sandboxCPU[i])
-		if !vegetaMissing {
-			sb = sandboxCPU()
-			rate, vres, err := s.vegeta(fmt.Sprintf("vegw%dr%d", writers, i), n, writers)
-			switch {
-			case err == errNoPeer:
-				vegetaMissing = true
-			case err != nil:
-				return err
-			default:
-				add(&veg, rate, vres.CPU, sandboxCPU()-sb, n, ws.rate())
-				s.logf("unlimited: vegeta -max-workers %d %.0f PUTs/s (%.0f µs CPU/PUT, sandbox %.0f µs)", writers, rate, veg.clientCPU[i], veg.sandboxCPU[i])
+		for _, p := range peers {
+			if p.missing {
+				continue
 			}
+			sb = sandboxCPU()
+			rate, pres, err := p.run(fmt.Sprintf("%s%dr%d", p.tenant, writers, i))
+			if err == errNoPeer {
+				p.missing = true
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			add(&p.figures, rate, pres.CPU, sandboxCPU()-sb, n, ws.rate())
+			s.logf("unlimited: %s %.0f PUTs/s (%.0f µs CPU/PUT, sandbox %.0f µs)", p.label, rate, p.clientCPU[i], p.sandboxCPU[i])
 		}
-		if heyMissing {
+	}
+	for _, p := range peers {
+		measure := fmt.Sprintf("custsync --writers %d / %s%s", writers, p.label, p.work)
+		if p.missing {
+			s.add(line{name, measure, fmt.Sprintf("n/a (%s not on PATH)", strings.Fields(p.label)[0]), "≥ 80%", "n/a"})
 			continue
 		}
-		sb = sandboxCPU()
-		rate, hres, err := s.hey(fmt.Sprintf("heyw%dr%d", writers, i), n, writers, s.noEmail)
-		if err == errNoPeer {
-			heyMissing = true
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		add(&hey, rate, hres.CPU, sandboxCPU()-sb, n, ws.rate())
-		s.logf("unlimited: hey -c %d %.0f PUTs/s (%.0f µs CPU/PUT, sandbox %.0f µs)", writers, rate, hey.clientCPU[i], hey.sandboxCPU[i])
-	}
-	if heyMissing {
-		s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d", writers, writers), "n/a (hey not on PATH)", "≥ 80%", "n/a"})
-	} else {
-		ratio := median(hey.ratios)
-		s.add(line{name, fmt.Sprintf("custsync --writers %d / hey -c %d, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
-			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(hey.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
-	}
-	if vegetaMissing {
-		s.add(line{name, fmt.Sprintf("custsync --writers %d / vegeta -max-workers %d, the same creates", writers, writers), "n/a (vegeta not on PATH)", "≥ 80%", "n/a"})
-	} else {
-		ratio := median(veg.ratios)
-		s.add(line{name, fmt.Sprintf("custsync --writers %d / vegeta -max-workers %d, the same creates, same sandbox (median of %d pairs)", writers, writers, pairedRuns),
-			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(veg.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
+		ratio := median(p.ratios)
+		s.add(line{name, fmt.Sprintf("%s, same sandbox (median of %d pairs)", measure, pairedRuns),
+			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(p.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
 	}
 	ratio := median(loadGen.ratios)
 	s.add(line{name, fmt.Sprintf("custsync --writers %d / load generator -conns %d, the same creates (median of %d pairs)", writers, writers, pairedRuns),
@@ -455,7 +451,7 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		}
 		return fmt.Sprintf("%.0f µs + %.0f µs", median(f.clientCPU), median(f.sandboxCPU))
 	}
-	s.add(line{name, "CPU per write, client + sandbox: custsync / load generator / vegeta / hey", fmt.Sprintf("%s / %s / %s / %s", cpu(cust), cpu(loadGen), cpu(veg), cpu(hey)), "", ""})
+	s.add(line{name, "CPU per write, client + sandbox: custsync / load generator / vegeta / hey", fmt.Sprintf("%s / %s / %s / %s", cpu(cust), cpu(loadGen), cpu(veg.figures), cpu(hey.figures)), "", ""})
 	return nil
 }
 
