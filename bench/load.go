@@ -92,6 +92,11 @@ func CreateCustomerURL(baseURL, tenant, id string) string {
 	return baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false"
 }
 
+// CreateCustomersURL is where a POST creates a customer of tenant whose number the platform chooses.
+func CreateCustomersURL(baseURL, tenant string) string {
+	return baseURL + "/customer/" + tenant + "/customers?sendPasswordResetNotifications=false"
+}
+
 // PutCustomers is a plain HTTP load generator: it PUTs every body to its customer id (the same merge-patch
 // upsert custsync sends) with conns requests in flight, as fast as the server answers.
 func PutCustomers(ctx context.Context, baseURL, tenant string, conns int, ids []string, bodies [][]byte) (LoadResult, error) {

@@ -585,3 +585,70 @@ func TestImportEverySample(t *testing.T) {
 		})
 	}
 }
+
+// Updates wait for their checkpoint snapshots in groups, and a group's snapshots are read while the next group
+// fills: every update must still be diffed against its own row's snapshot, whichever group it fell in.
+func TestUpdatesAcrossSnapshotGroupsDiffAgainstTheirOwnSnapshots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	n := 3*snapshotGroup + 100
+	path := e.file("customers.csv", customersCSV(n, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	renamed := map[int]string{}
+	for i := range n {
+		if i%10 != 0 {
+			renamed[i] = fmt.Sprintf("Renamed%d", i)
+		}
+	}
+	e.file("customers.csv", customersCSV(n, renamed))
+
+	e.open()
+	rep, err := e.run(context.Background(), Options{DryRun: true}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Updated != len(renamed) || len(rep.Changes) != len(renamed) {
+		t.Fatalf("dry run: %d updated, %d changes listed, want %d: %s", rep.Updated, len(rep.Changes), len(renamed), rep.Summary())
+	}
+	for _, c := range rep.Changes {
+		var i int
+		if _, err := fmt.Sscanf(c.Key, "%d", &i); err != nil {
+			t.Fatalf("change of key %q: %v", c.Key, err)
+		}
+		i -= 100000
+		want := mapping.FieldChange{Path: "firstName", Old: fmt.Sprintf("First%d", i), New: renamed[i]}
+		if c.Action != "update" || len(c.Fields) != 1 || c.Fields[0] != want {
+			t.Fatalf("change of %s: %s %v, want update %v", c.Key, c.Action, c.Fields, want)
+		}
+	}
+
+	e.open()
+	e.srv.ResetRequests()
+	if rep, err = e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 1 || w["PATCH"] != len(renamed) || rep.Updated != len(renamed) || rep.Unchanged != n-len(renamed) {
+		t.Fatalf("writes %v, report %s; want %d PATCH", w, rep.Summary(), len(renamed))
+	}
+	platform := e.platformCustomers()
+	for i := range n {
+		want := fmt.Sprintf("First%d", i)
+		if r, ok := renamed[i]; ok {
+			want = r
+		}
+		if got := platform[fmt.Sprintf("%010d", 100000+i)]["firstName"]; got != want {
+			t.Fatalf("customer %d on the platform: firstName %v, want %s", i, got, want)
+		}
+	}
+
+	e.open()
+	e.srv.ResetRequests()
+	if rep, err = e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 0 || rep.Unchanged != n {
+		t.Fatalf("re-run: writes %v, %s", w, rep.Summary())
+	}
+}

@@ -82,6 +82,9 @@ type opStream struct {
 	j      *state.Journal
 	buf    []byte
 	update []*op // updates waiting for their snapshots
+	// fetching is the group of updates whose snapshots are being read while the planner goes on (see
+	// flushUpdates).
+	fetching *snapshotFetch
 	// sealer seals the logins of ops for the journal (accounts.go).
 	sealer *accountSealer
 }
@@ -110,6 +113,7 @@ func (s *opStream) journal(ctx context.Context) (*state.Journal, error) {
 // abandon ends a run that stopped while it was planned: its journal is dropped (never resumed) and the run
 // recorded as failed.
 func (s *opStream) abandon(ctx context.Context, rep *Report) {
+	s.dropFetch()
 	if s.j == nil {
 		return
 	}
@@ -130,8 +134,17 @@ func (s *opStream) restart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.dropFetch()
 	s.j, s.update = j, nil
 	return nil
+}
+
+// dropFetch waits for a snapshot read under way and forgets it, for a plan that stopped.
+func (s *opStream) dropFetch() {
+	if s.fetching != nil {
+		<-s.fetching.done
+		s.fetching = nil
+	}
 }
 
 // shelve keeps the journal of a run whose plan a guard refused as a complete plan that was never applied: the
@@ -186,30 +199,64 @@ func (p *plan) route(o *op) {
 	}
 }
 
-// flushUpdates reads the checkpoint snapshots of the waiting updates and puts each as an update or, if it
-// changes nothing on the platform, as a checkpoint refresh.
+// flushUpdates starts reading the checkpoint snapshots of the waiting updates and puts the group whose
+// snapshots were being read before: each as an update or, if it changes nothing on the platform, as a
+// checkpoint refresh. The reads are random pages of the state file (disk reads on a cold nightly run), so
+// they go on while the planner maps the next rows instead of stopping it.
 func (p *plan) flushUpdates() error {
-	waiting := p.stream.update
-	p.stream.update = nil
-	for _, e := range applyOrder {
-		var keys []string
-		for _, o := range waiting {
-			if o.entity == e {
-				keys = append(keys, o.ERPKey)
+	prev := p.stream.fetching
+	p.stream.fetching = nil
+	if len(p.stream.update) > 0 {
+		p.stream.fetching = p.fetchSnapshots(p.stream.update)
+		p.stream.update = nil
+	}
+	if prev == nil {
+		return nil
+	}
+	return p.putFetched(prev)
+}
+
+// snapshotFetch is a group of updates and, once done is closed, their checkpoint snapshots by entity and key.
+type snapshotFetch struct {
+	ops   []*op
+	snaps map[mapping.Entity]map[string]json.RawMessage
+	err   error
+	done  chan struct{}
+}
+
+// fetchSnapshots reads the snapshots of ops on a reader connection of its own.
+func (p *plan) fetchSnapshots(ops []*op) *snapshotFetch {
+	f := &snapshotFetch{ops: ops, snaps: map[mapping.Entity]map[string]json.RawMessage{}, done: make(chan struct{})}
+	keys := map[mapping.Entity][]string{}
+	for _, o := range ops {
+		keys[o.entity] = append(keys[o.entity], o.ERPKey)
+	}
+	go func() {
+		defer close(f.done)
+		for e, ks := range keys {
+			snaps, err := p.st.Snapshots(p.ctx, string(e), ks)
+			if err != nil {
+				f.err = err
+				return
 			}
+			f.snaps[e] = snaps
 		}
-		if len(keys) == 0 {
-			continue
-		}
-		snaps, err := p.st.Snapshots(p.ctx, string(e), keys)
-		if err != nil {
-			return err
-		}
-		for _, o := range waiting {
+	}()
+	return f
+}
+
+// putFetched puts the updates of f once their snapshots are read, entity by entity in the order of applying.
+func (p *plan) putFetched(f *snapshotFetch) error {
+	<-f.done
+	if f.err != nil {
+		return f.err
+	}
+	for _, e := range applyOrder {
+		for _, o := range f.ops {
 			if o.entity != e {
 				continue
 			}
-			if err := o.setPrev(snaps[o.ERPKey]); err != nil {
+			if err := o.setPrev(f.snaps[e][o.ERPKey]); err != nil {
 				return err
 			}
 			if err := p.put(o, len(o.diff) == 0); err != nil {
@@ -287,7 +334,7 @@ func (p *plan) finishStream() error {
 			return err
 		}
 	}
-	if len(p.stream.update) > 0 {
+	for len(p.stream.update) > 0 || p.stream.fetching != nil {
 		if err := p.flushUpdates(); err != nil {
 			return err
 		}

@@ -167,10 +167,11 @@ func (s *suite) target(tenant string) bench.Target {
 // writeStats summarises the sandbox's request log for one tenant: the writes and the time between the
 // first and the last one. puts counts the PUTs alone: one per created record, whose create may take a second
 // write (a customer's active and onHold follow the create in a PATCH where they differ from the tenant's
-// creation defaults, and a run's first create reads its customer back to learn those).
+// creation defaults, and a run's first create reads its customer back to learn those). failed counts the
+// writes the sandbox refused or that never got an answer.
 type writeStats struct {
-	writes, puts, requests int
-	first, last            time.Time
+	writes, puts, failed, requests int
+	first, last                    time.Time
 }
 
 func (w writeStats) rate() float64 {
@@ -193,6 +194,9 @@ func (s *suite) stats(tenant string) writeStats {
 			ws.writes++
 			if r.Method == http.MethodPut {
 				ws.puts++
+			}
+			if r.Status < 200 || r.Status >= 300 {
+				ws.failed++
 			}
 			if ws.first.IsZero() {
 				ws.first = r.Time
