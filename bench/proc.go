@@ -103,7 +103,7 @@ func timeRSS(path string) int64 {
 // maxRSS reads the peak RSS from the rusage of a finished process (Linux reports kilobytes).
 func maxRSS(ps *os.ProcessState) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024
+		return int64(ru.Maxrss) * 1024
 	}
 	return 0
 }

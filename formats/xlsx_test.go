@@ -32,7 +32,7 @@ func buildWorkbook(t *testing.T) string {
 	// Row 3 missing entirely, row 4 blank cells only, then a number Excel
 	// stores as a double and a long numeric text.
 	must(f.SetCellValue("customers", "A4", ""))
-	must(f.SetSheetRow("customers", "A5", &[]interface{}{"0000123456789012345", "Zoë\nTwo lines", 12345678901234567, nil}))
+	must(f.SetSheetRow("customers", "A5", &[]interface{}{"0000123456789012345", "Zoë\nTwo lines", int64(12345678901234567), nil}))
 	must(f.SetSheetRow("customers", "A6", &[]interface{}{"7", "extra", "", "", "boom"}))
 	must(f.SetSheetRow("customers", "A7", &[]interface{}{"8", "short"}))
 	_, err := f.NewSheet("Empty")

@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
 
 	"custsync/formats"
 )
@@ -50,7 +51,7 @@ func (s *KeySet) Add(e Entity, key string, pos formats.Position) (formats.Positi
 		s.index[name] = idx
 	}
 	line := pos.Line
-	if line < 0 || line > 1<<32-1 {
+	if line < 0 || uint64(line) > math.MaxUint32 {
 		line = 0
 	}
 	s.seen[sum] = uint64(idx)<<32 | uint64(uint32(line))

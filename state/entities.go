@@ -648,7 +648,7 @@ func newEntityIndex(offs []uint32, body []byte) *EntityIndex {
 // each entry starts in body, the blob after its count.
 func indexOffsets(data []byte) (offs []uint32, body []byte, err error) {
 	n, w := binary.Uvarint(data)
-	if w <= 0 || n > uint64(len(data)) || len(data) > math.MaxUint32 {
+	if w <= 0 || n > uint64(len(data)) || uint64(len(data)) > math.MaxUint32 {
 		return nil, nil, errBadIndex
 	}
 	b := data[w:]

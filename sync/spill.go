@@ -74,7 +74,7 @@ func (s *spill) add(key string, fixed []string, mixins []mapping.MixinCell) erro
 		b = appendString(b, m.Text)
 	}
 	s.buf = b
-	if len(b) > math.MaxUint32 || len(s.keys)+len(key) > math.MaxUint32 {
+	if uint64(len(b)) > math.MaxUint32 || uint64(len(s.keys)+len(key)) > math.MaxUint32 {
 		return errors.New("export table too large for its temporary file")
 	}
 	if _, err := s.w.Write(b); err != nil {
