@@ -79,6 +79,9 @@ type resultSpill struct {
 	err     error   // the first failure; the rows after it are dropped and each reports it
 }
 
+// resultSpillPattern names the temporary file of the result rows in the results directory (os.CreateTemp).
+const resultSpillPattern = ".custsync-results-*.tmp"
+
 func newResultSpill(dir string, sources []*InputTable, runBytes int) *resultSpill {
 	tables := make(map[*InputTable]int, len(sources))
 	for i, src := range sources {
@@ -87,6 +90,8 @@ func newResultSpill(dir string, sources []*InputTable, runBytes int) *resultSpil
 	if runBytes <= 0 {
 		runBytes = resultRunBytes
 	}
+	// A run that needs no temporary file still clears what a killed one left in the directory.
+	formats.RemoveLeftoverTemps(dir, resultSpillPattern)
 	return &resultSpill{dir: dir, tables: tables, runBytes: runBytes}
 }
 
@@ -148,7 +153,7 @@ func (s *resultSpill) spillRun() error {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return fmt.Errorf("results directory: %w", err)
 		}
-		f, path, err := formats.CreateUnlinkedTemp(s.dir, ".custsync-results-*.tmp")
+		f, path, err := formats.CreateUnlinkedTemp(s.dir, resultSpillPattern)
 		if err != nil {
 			return fmt.Errorf("temporary file for the result files: %w", err)
 		}

@@ -261,3 +261,37 @@ func TestResultFilesKeepInputOrderWhenRowsSpill(t *testing.T) {
 		}
 	}
 }
+
+// A run killed where an open file cannot be unlinked (Windows), or by a version that did not unlink it, left
+// its result rows in the results directory: the next run with --results removes them, even when it needs no
+// temporary file of its own.
+func TestImportWithResultsRemovesALeftoverSpill(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "results")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dir, ".custsync-results-5551234.tmp")
+	if err := os.WriteFile(leftover, []byte("0000100001,First1,Last1,c1@example.com"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(leftover, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(context.Background(), Options{ResultsDir: dir}, e.file("customers.csv", customersCSV(3, nil))); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, en := range entries {
+		names = append(names, en.Name())
+	}
+	if !slices.Equal(names, []string{"customers.success.csv"}) {
+		t.Fatalf("results directory after the run: %q, want the success file alone", names)
+	}
+}
