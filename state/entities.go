@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // EntityKey identifies an entity by kind and ERP key.
@@ -399,7 +401,7 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64)
 		}
 	}
 	headroom := mergeHeadroom(changes)
-	buf, err := s.readCache(ctx, kind, cacheGen, size, headroom)
+	buf, err := s.readCache(ctx, kind, cacheGen, size, parts, headroom)
 	if err != nil || buf == nil {
 		return nil, nil, 0, err
 	}
@@ -410,32 +412,62 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64)
 	return x, blob, len(changes), nil
 }
 
-// readCache reads the parts of the cache of kind (generation gen, size bytes in all) straight into one buffer,
-// after headroom bytes, through the driver (database/sql would copy each part once more). It returns nil if
-// the parts are not those of one complete cache of that generation.
-func (s *Store) readCache(ctx context.Context, kind string, gen, size int64, headroom int) ([]byte, error) {
-	conn, err := s.reader.Conn(ctx)
-	if err != nil {
+// readCache reads the parts of the cache of kind (generation gen, size bytes in parts rows) straight into one
+// buffer, after headroom bytes. It returns nil if the parts are not those of one complete cache of that
+// generation. Two reader connections read the two halves of the parts at once: a nightly run waits for the
+// index before it plans a row, and reading the parts is most of loading it.
+func (s *Store) readCache(ctx context.Context, kind string, gen, size, parts int64, headroom int) ([]byte, error) {
+	if parts <= 0 || size <= (parts-1)*indexPartSize || size > parts*indexPartSize {
+		return nil, nil
+	}
+	b := make([]byte, int64(headroom)+size)
+	half := (parts + 1) / 2
+	halves := [2][2]int64{{0, half}, {half, parts}}
+	var complete [2]bool
+	var g errgroup.Group
+	for i, h := range halves {
+		if h[0] == h[1] {
+			complete[i] = true
+			continue
+		}
+		g.Go(func() error {
+			var err error
+			complete[i], err = s.readCacheParts(ctx, kind, gen, h[0], h[1], b[headroom:])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil || !complete[0] || !complete[1] {
 		return nil, err
 	}
+	return b, nil
+}
+
+// readCacheParts copies the parts [from, to) of the cache of kind into dst, each at its offset, through the
+// driver (database/sql would copy each part once more). It reports whether they were all there, of
+// generation gen and of their proper sizes.
+func (s *Store) readCacheParts(ctx context.Context, kind string, gen, from, to int64, dst []byte) (bool, error) {
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
 	defer conn.Close()
-	var buf []byte
+	complete := false
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
 		if !ok {
 			return errors.New("the sqlite driver cannot query a raw connection")
 		}
-		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`,
-			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
+		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? AND part >= ? AND part < ? ORDER BY part`,
+			[]driver.NamedValue{{Ordinal: 1, Value: kind}, {Ordinal: 2, Value: from}, {Ordinal: 3, Value: to}})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		b := make([]byte, headroom, int64(headroom)+size)
 		dest := make([]driver.Value, 3)
-		for want := int64(0); ; want++ {
+		for want := from; ; want++ {
 			if err := rows.Next(dest); err == io.EOF {
-				break
+				complete = want == to
+				return nil
 			} else if err != nil {
 				return err
 			}
@@ -445,17 +477,14 @@ func (s *Store) readCache(ctx context.Context, kind string, gen, size int64, hea
 			if !pOK || !gOK || !dOK {
 				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
 			}
-			if part != want || g != gen || int64(len(b)+len(data)) > int64(headroom)+size {
-				return nil // parts missing or of mixed generations: no usable cache
+			off := part * indexPartSize
+			if part != want || g != gen || off >= int64(len(dst)) || int64(len(data)) != min(indexPartSize, int64(len(dst))-off) {
+				return nil // parts missing, cut or of mixed generations: no usable cache
 			}
-			b = append(b, data...)
+			copy(dst[off:], data)
 		}
-		if int64(len(b)) == int64(headroom)+size {
-			buf = b
-		}
-		return nil
 	})
-	return buf, err
+	return complete, err
 }
 
 // mergeHeadroom is the room mergeInto needs in front of the old blob: whatever the order of inserts and

@@ -146,6 +146,76 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	const n = 200_000 // about 7 MB of index: two parts
+	seedEntities(t, s, n)
+	built, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil || parts < 2 {
+		t.Fatalf("the cache has %d parts (%v), want several", parts, err)
+	}
+	cached, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.Len() != n || cached.Len() != n || cached.data != built.data {
+		t.Fatalf("cached index of %d entities differs from the built one of %d", cached.Len(), built.Len())
+	}
+	if i, ok := cached.Lookup("0000123456"); !ok || cached.Ref(i) != (EntityRef{RemoteID: "C-0000123456", RowHash: 123456}) {
+		t.Fatalf("lookup in the cached index: %d %v %+v", i, ok, cached.Ref(i))
+	}
+}
+
+// The parts of the cache are read in two halves at once; a cache with a part missing, cut short, grown or of
+// another generation, in either half, is not used: the index comes from the table, as it is.
+func TestEntityIndexCacheRejectsDamagedParts(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	const n = 300_000 // about 11 MB of index: three parts, read as 2 + 1
+	seedEntities(t, s, n)
+	built, err := s.LoadEntityIndex(ctx, "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil || parts != 3 {
+		t.Fatalf("the cache has %d parts (%v), want 3", parts, err)
+	}
+	for _, damage := range []string{
+		`DELETE FROM entity_index WHERE kind = 'customers' AND part = 2`,
+		`DELETE FROM entity_index WHERE kind = 'customers' AND part = 0`,
+		`UPDATE entity_index SET data = substr(data, 1, length(data) - 1) WHERE kind = 'customers' AND part = 1`,
+		`UPDATE entity_index SET data = data || x'00' WHERE kind = 'customers' AND part = 0`,
+		`UPDATE entity_index SET generation = generation + 1 WHERE kind = 'customers' AND part = 2`,
+		`UPDATE entity_index SET part = 3 WHERE kind = 'customers' AND part = 2`,
+	} {
+		if _, err := s.writer.ExecContext(ctx, damage); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LoadEntityIndex(ctx, "customers")
+		if err != nil {
+			t.Fatalf("after %s: %v", damage, err)
+		}
+		if got.Len() != n || got.data != built.data {
+			t.Fatalf("after %s the index holds %d entities, not the table's %d", damage, got.Len(), n)
+		}
+		// The load rebuilt the cache: the next load reads it whole.
+		if cached, err := s.LoadEntityIndex(ctx, "customers"); err != nil || cached.data != built.data {
+			t.Fatalf("the cache rebuilt after %s: %v", damage, err)
+		}
+	}
+}
+
+// seedEntities writes n customers straight into the entities table, keys 0000000000 up, and marks the kind
+// changed so that the next load builds and caches its index.
+func seedEntities(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx := context.Background()
 	if err := s.prepareBatched(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -169,24 +239,6 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
-	}
-	built, err := s.LoadEntityIndex(ctx, "customers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts int
-	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil || parts < 2 {
-		t.Fatalf("the cache has %d parts (%v), want several", parts, err)
-	}
-	cached, err := s.LoadEntityIndex(ctx, "customers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if built.Len() != n || cached.Len() != n || cached.data != built.data {
-		t.Fatalf("cached index of %d entities differs from the built one of %d", cached.Len(), built.Len())
-	}
-	if i, ok := cached.Lookup("0000123456"); !ok || cached.Ref(i) != (EntityRef{RemoteID: "C-0000123456", RowHash: 123456}) {
-		t.Fatalf("lookup in the cached index: %d %v %+v", i, ok, cached.Ref(i))
 	}
 }
 
