@@ -42,9 +42,9 @@ func CloseUnlinkedTemp(f *os.File, path string) error {
 // and cannot be removed while open on Windows; the age keeps even that instant out of reach.
 const leftoverAge = time.Minute
 
-// RemoveLeftoverTemps removes the regular files in dir (os.TempDir when empty) whose names os.CreateTemp could have made from pattern (its
-// last "*" stands for the random digits) and that are older than leftoverAge. It is best effort: a file that
-// cannot be removed stays.
+// RemoveLeftoverTemps removes the regular files in dir (os.TempDir when empty) whose names os.CreateTemp could
+// have made from pattern (its last "*" stands for the random digits) and that are older than leftoverAge. It
+// is best effort: a file that cannot be removed stays.
 func RemoveLeftoverTemps(dir, pattern string) {
 	if dir == "" {
 		dir = os.TempDir()
