@@ -257,13 +257,8 @@ func (s *suite) hey(tenant string, n, conns int, noEmail bool) (rate float64, re
 	if err != nil {
 		return 0, bench.Result{}, err
 	}
-	body := filepath.Join(s.work, "hey-body.json")
-	if err := os.WriteFile(body, bodies[0], 0o600); err != nil {
-		return 0, bench.Result{}, err
-	}
-	return s.runPeer("hey", tenant, n, peer, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", http.MethodPut,
-		"-T", "application/merge-patch+json", "-H", "Authorization: Bearer "+token, "-D", body,
-		bench.CreateCustomerURL(s.url, tenant, ids[0]))
+	return s.heyRun(peer, token, tenant, n, conns, http.MethodPut, "application/merge-patch+json",
+		bench.CreateCustomerURL(s.url, tenant, ids[0]), bodies[0])
 }
 
 // heyCreates runs hey with n POSTs of one customer's create body without its id and e-mail address to the
@@ -279,17 +274,23 @@ func (s *suite) heyCreates(tenant string, n, conns int) (rate float64, res bench
 		return 0, bench.Result{}, fmt.Errorf("decode the create body: %w", err)
 	}
 	delete(fields, "id")
-	b, err := json.Marshal(fields)
+	body, err := json.Marshal(fields)
 	if err != nil {
 		return 0, bench.Result{}, err
 	}
-	body := filepath.Join(s.work, "hey-post-body.json")
-	if err := os.WriteFile(body, b, 0o600); err != nil {
+	return s.heyRun(peer, token, tenant, n, conns, http.MethodPost, "application/json", bench.CreateCustomersURL(s.url, tenant), body)
+}
+
+// heyRun sends body n times to url with hey, conns requests at once, and checks the writes in tenant (runPeer);
+// the body's file is gone after the run.
+func (s *suite) heyRun(peer, token, tenant string, n, conns int, method, contentType, url string, body []byte) (float64, bench.Result, error) {
+	path := filepath.Join(s.work, "hey-body.json")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
 		return 0, bench.Result{}, err
 	}
-	defer os.Remove(body)
-	return s.runPeer("hey", tenant, n, peer, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", http.MethodPost,
-		"-T", "application/json", "-H", "Authorization: Bearer "+token, "-D", body, bench.CreateCustomersURL(s.url, tenant))
+	defer os.Remove(path)
+	return s.runPeer("hey", tenant, n, peer, "-n", fmt.Sprint(n), "-c", fmt.Sprint(conns), "-m", method,
+		"-T", contentType, "-H", "Authorization: Bearer "+token, "-D", path, url)
 }
 
 // runPeer runs a load generator against the suite's sandbox and returns the write rate the sandbox saw; the
@@ -403,7 +404,8 @@ func sandboxCPU() time.Duration {
 // unlimitedPaired: custsync --tps 0 against the plain Go load generator, vegeta and hey at the same concurrency
 // on the same sandbox, in turn, with the CPU each client and the sandbox spend per write. The load generator
 // and vegeta send the creates custsync sends, each customer once, so they put the sandbox to the same work;
-// hey sends one customer's create PUT n times (after the first a merge into a customer the sandbox holds).
+// hey POSTs one create body n times (a new customer each, numbered by the sandbox: the same work again) and
+// PUTs one customer's create n times (after the first a merge into a customer the sandbox holds).
 func (s *suite) unlimitedPaired(path string, n, writers int) error {
 	name := fmt.Sprintf("unlimited, %s creates", human(n))
 	type figures struct{ rates, ratios, clientCPU, sandboxCPU []float64 }
