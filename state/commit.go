@@ -233,31 +233,27 @@ var (
 	opsFailedSQL = &multiRow{`UPDATE ops SET status = 'failed', attempts = v.column5, http_status = v.column6, error = v.column8,
 		updated_at = v.column7 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `) AS v
 		WHERE ops.run_id = v.column1 AND ops.seq = v.column2 AND ops.kind = v.column3 AND ops.erp_key = v.column4`}
-	upsertEntitiesSQL = &multiRow{`INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?)`, `
+	// The entity's row holds its snapshot too (migration 0012): an update reads and writes one random page of
+	// the checkpoint, not three.
+	upsertEntitiesSQL = &multiRow{`INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash, snapshot)
+		VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET remote_id = excluded.remote_id, row_hash = excluded.row_hash,
-			synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`}
-	upsertSnapshotsSQL = &multiRow{`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES `, `(?, ?, ?)`, `
-		ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`}
+			synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash,
+			snapshot = excluded.snapshot`}
 	// An update of an entity the checkpoint holds under the same remote id leaves remote_id alone, so SQLite
 	// skips the remote-id index the upsert rewrites (half the statement's time on a 1M-row checkpoint). Its
 	// arguments are the upsert's, which settles a chunk where some row did not match.
 	updateEntitiesSQL = &multiRow{`UPDATE entities SET row_hash = v.column4, synced_run = v.column5, updated_at = v.column6,
-		raw_hash = v.column7 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?)`, `) AS v
+		raw_hash = v.column7, snapshot = v.column8 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `) AS v
 		WHERE entities.kind = v.column1 AND entities.erp_key = v.column2 AND entities.remote_id = v.column3`}
-	updateSnapshotsSQL = &multiRow{`UPDATE entity_snapshots SET payload = v.column3 FROM (VALUES `, `(?, ?, ?)`, `) AS v
-		WHERE entity_snapshots.kind = v.column1 AND entity_snapshots.erp_key = v.column2`}
-	// A row-value IN (VALUES ...) would scan the whole table; the join finds each row by its key.
-	dropSnapshotsSQL = &multiRow{`DELETE FROM entity_snapshots WHERE rowid IN (SELECT s.rowid FROM (VALUES `, `(?, ?)`,
-		`) AS v JOIN entity_snapshots s ON s.kind = v.column1 AND s.erp_key = v.column2)`}
 	upsertImagesSQL = &multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = &multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
 	// A key touched twice in one transaction (a batch committed one by one) is logged once.
 	logChangesSQL = &multiRow{`INSERT OR IGNORE INTO entity_changes (kind, generation, erp_key) VALUES `, `(?, ?, ?)`, ``}
-	batchedSQL    = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, upsertSnapshotsSQL, updateEntitiesSQL, updateSnapshotsSQL,
-		dropSnapshotsSQL, upsertMappingsSQL, upsertImagesSQL, logChangesSQL}
+	batchedSQL    = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, updateEntitiesSQL, upsertMappingsSQL,
+		upsertImagesSQL, logChangesSQL}
 	// Once per kind and transaction; prepared once like the others (preparing it was most of its cost).
 	bumpGenerationSQL = &multiRow{`INSERT INTO entity_generation (kind, generation) VALUES `, `(?, 1)`,
 		` ON CONFLICT (kind) DO UPDATE SET generation = generation + 1, logged = logged + cached * ?
@@ -267,6 +263,14 @@ var (
 // upsertImageConflictSQL keeps the image of an op's last confirmed write.
 const upsertImageConflictSQL = `
 	ON CONFLICT (run_id, seq) DO UPDATE SET remote_id = excluded.remote_id, before = excluded.before, after = excluded.after`
+
+// snapshotArg is the snapshot column's value: NULL for none, so that no diff is computed against stale fields.
+func snapshotArg(o *Outcome) any {
+	if o.Snapshot == nil {
+		return nil
+	}
+	return string(o.Snapshot)
+}
 
 func imageArgs(o *Outcome) []any {
 	return []any{o.RunID, o.Seq, o.Kind, o.ERPKey, o.RemoteID, string(o.Image.Before), string(o.Image.After)}
@@ -353,8 +357,8 @@ func (s *Store) execPrepared(ctx context.Context, tx *sql.Tx, m *multiRow, rows 
 // run's CPU. Deletes, rare and each with a deletion log entry, go one by one.
 func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcome, now string) error {
 	var (
-		done, failed, inserts, updates, snaps, snapUpdates, noSnaps, deletes, images []*Outcome
-		mappings                                                                     []*SDMapping
+		done, failed, inserts, updates, deletes, images []*Outcome
+		mappings                                        []*SDMapping
 	)
 	for i := range outcomes {
 		o := &outcomes[i]
@@ -368,18 +372,10 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 		if o.Action == ActionDelete {
 			deletes = append(deletes, o)
 		} else {
-			update := o.Action == ActionUpdate
-			if update {
+			if o.Action == ActionUpdate {
 				updates = append(updates, o)
 			} else {
 				inserts = append(inserts, o)
-			}
-			if o.Snapshot != nil && update {
-				snapUpdates = append(snapUpdates, o)
-			} else if o.Snapshot != nil {
-				snaps = append(snaps, o)
-			} else {
-				noSnaps = append(noSnaps, o)
 			}
 			if o.Image != nil {
 				images = append(images, o)
@@ -403,9 +399,8 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 		return kinds[len(kinds)-1]
 	}
 	entityArgs := func(o *Outcome) []any {
-		return []any{kind(o), o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), nowArg, int64(o.RawHash)}
+		return []any{kind(o), o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), nowArg, int64(o.RawHash), snapshotArg(o)}
 	}
-	snapshotArgs := func(o *Outcome) []any { return []any{kind(o), o.ERPKey, string(o.Snapshot)} }
 	steps := []struct {
 		rows    []*Outcome
 		stmt    *multiRow
@@ -424,9 +419,6 @@ func (s *Store) commitBatched(ctx context.Context, tx *sql.Tx, outcomes []Outcom
 		}, true, nil},
 		{inserts, upsertEntitiesSQL, entityArgs, false, nil},
 		{updates, updateEntitiesSQL, entityArgs, false, upsertEntitiesSQL},
-		{snaps, upsertSnapshotsSQL, snapshotArgs, false, nil},
-		{snapUpdates, updateSnapshotsSQL, snapshotArgs, false, upsertSnapshotsSQL},
-		{noSnaps, dropSnapshotsSQL, func(o *Outcome) []any { return []any{kind(o), o.ERPKey} }, false, nil},
 		{images, upsertImagesSQL, imageArgs, false, nil},
 	}
 	for _, st := range steps {
@@ -546,8 +538,8 @@ func (s *Store) DeleteEntity(ctx context.Context, entry DeletionEntry) (int64, e
 
 // committer holds the statements of one Commit transaction.
 type committer struct {
-	opDone, opFailed, upsertEntity, upsertSnapshot, dropSnapshot, deleteEntity, upsertMapping, logDeletion, upsertImage *sql.Stmt
-	all                                                                                                                 []*sql.Stmt
+	opDone, opFailed, upsertEntity, deleteEntity, upsertMapping, logDeletion, upsertImage *sql.Stmt
+	all                                                                                   []*sql.Stmt
 }
 
 func prepareCommitter(ctx context.Context, tx *sql.Tx) (*committer, error) {
@@ -560,13 +552,7 @@ func prepareCommitter(ctx context.Context, tx *sql.Tx) (*committer, error) {
 			WHERE run_id = ? AND seq = ? AND kind = ? AND erp_key = ?`},
 		{&c.opFailed, `UPDATE ops SET status = 'failed', attempts = ?, http_status = ?, error = ?, updated_at = ?
 			WHERE run_id = ? AND seq = ? AND kind = ? AND erp_key = ?`},
-		{&c.upsertEntity, `INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (kind, erp_key) DO UPDATE SET remote_id = excluded.remote_id, row_hash = excluded.row_hash,
-				synced_run = excluded.synced_run, updated_at = excluded.updated_at, raw_hash = excluded.raw_hash`},
-		{&c.upsertSnapshot, `INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES (?, ?, ?)
-			ON CONFLICT (kind, erp_key) DO UPDATE SET payload = excluded.payload`},
-		{&c.dropSnapshot, `DELETE FROM entity_snapshots WHERE kind = ? AND erp_key = ?`},
+		{&c.upsertEntity, upsertEntitiesSQL.sql(1)},
 		{&c.deleteEntity, `DELETE FROM entities WHERE kind = ? AND erp_key = ?`},
 		{&c.upsertMapping, upsertMappingSQL},
 		{&c.logDeletion, insertDeletionSQL},
@@ -609,14 +595,8 @@ func (c *committer) record(ctx context.Context, o *Outcome, now string) error {
 			return err
 		}
 	default:
-		if _, err := c.upsertEntity.ExecContext(ctx, o.Kind, o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), now, int64(o.RawHash)); err != nil {
-			return err
-		}
-		if o.Snapshot != nil {
-			if _, err := c.upsertSnapshot.ExecContext(ctx, o.Kind, o.ERPKey, string(o.Snapshot)); err != nil {
-				return err
-			}
-		} else if _, err := c.dropSnapshot.ExecContext(ctx, o.Kind, o.ERPKey); err != nil {
+		if _, err := c.upsertEntity.ExecContext(ctx, o.Kind, o.ERPKey, o.RemoteID, int64(o.RowHash), syncedRun(o), now,
+			int64(o.RawHash), snapshotArg(o)); err != nil {
 			return err
 		}
 		if o.Image != nil {

@@ -171,8 +171,8 @@ func (s *Store) Snapshots(ctx context.Context, kind string, erpKeys []string) (m
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		rows, err := s.reader.QueryContext(ctx, `SELECT erp_key, payload FROM entity_snapshots
-			WHERE kind = ? AND erp_key IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := s.reader.QueryContext(ctx, `SELECT erp_key, snapshot FROM entities
+			WHERE kind = ? AND erp_key IN (`+placeholders(len(chunk))+`) AND snapshot IS NOT NULL`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read %s snapshots: %w", kind, err)
 		}
@@ -298,10 +298,10 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	}
 	// A damaged cache or an incomplete change log is only a slower start: fall through to the table.
-	if x, blob, changed, err := s.cachedIndex(ctx, kind, gen, budget); err != nil {
+	if x, blob, logged, err := s.cachedIndex(ctx, kind, gen, budget); err != nil {
 		return nil, fmt.Errorf("load %s index: %w", kind, err)
 	} else if x != nil {
-		if changed == 0 || changed < x.Len()/rewriteCacheAfter {
+		if logged == 0 || logged < int64(x.Len()/rewriteCacheAfter) {
 			return x, nil
 		}
 		return x, s.cacheIndex(ctx, kind, gen, blob, x.Len())
@@ -327,8 +327,10 @@ func (s *Store) LoadEntityIndex(ctx context.Context, kind string) (*EntityIndex,
 // longer log (one written before the budget existed).
 func logBudget(n int) int { return n/4 + 1000 }
 
-// rewriteCacheAfter: a cache is rewritten once the entities changed since it was written exceed 1/16 of the
-// index, so that bringing it up to date stays a small part of loading it.
+// rewriteCacheAfter: a cache is rewritten once the keys logged since it was written exceed 1/16 of the index, so
+// that bringing it up to date stays a small part of loading it. Logged keys, not distinct ones: the catch-up
+// reads every log row, and a nightly delta that changes the same customers every night logs them again each
+// time (10k a night over 1M entities grew the log to 250k rows, read at every start, before the budget ended it).
 const rewriteCacheAfter = 16
 
 // cacheIndex stores blob, the index of n entities, as the cache of kind at generation gen, drops the change log
@@ -371,22 +373,23 @@ type indexChange struct {
 }
 
 // cachedIndex loads the cached index of kind and brings it up to generation gen from the entities logged as
-// changed since the cache was written. It returns the index, its blob and the number of changed entities, or
+// changed since the cache was written. It returns the index, its blob and the number of keys logged, or
 // a nil index without a complete cache, when the cache is damaged or newer than gen, when the log does not
 // cover every generation in between (a cache older than the log) or holds more than budget keys (see
 // logBudget): the caller builds the index from the table.
 //
 // The changes are read first, so that the cache is read into one buffer with room in front for what they
 // add, and merged in that buffer: the index of millions of entities is never held twice.
-func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64) (*EntityIndex, []byte, int, error) {
+func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64) (*EntityIndex, []byte, int64, error) {
 	var cacheGen, size, parts int64
 	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MIN(generation), 0), COALESCE(SUM(length(data)), 0), COUNT(*)
 		FROM entity_index WHERE kind = ?`, kind).Scan(&cacheGen, &size, &parts); err != nil || parts == 0 || cacheGen > gen {
 		return nil, nil, 0, err
 	}
 	var changes []indexChange
+	var logged int64
 	if cacheGen < gen {
-		var generations, logged int64
+		var generations int64
 		if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(DISTINCT generation), COUNT(*) FROM entity_changes
 			WHERE kind = ? AND generation > ? AND generation <= ?`, kind, cacheGen, gen).Scan(&generations, &logged); err != nil {
 			return nil, nil, 0, err
@@ -409,7 +412,7 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64)
 	if err != nil {
 		return nil, nil, 0, nil
 	}
-	return x, blob, len(changes), nil
+	return x, blob, logged, nil
 }
 
 // readCache reads the parts of the cache of kind (generation gen, size bytes in parts rows) straight into one

@@ -382,6 +382,54 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 	}
 }
 
+// The cache is rewritten once the log is long, even when it names a few keys many times (a nightly delta that
+// changes the same customers every night): the catch-up reads every log row.
+func TestEntityIndexCacheRewrittenWhenOneKeyFillsTheLog(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	const n = 160 // rewritten after n/rewriteCacheAfter = 10 logged keys
+	var outs []Outcome
+	for i := range n {
+		key := fmt.Sprintf("%04d", i)
+		outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: 1})
+	}
+	if err := s.Commit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // builds and caches the index
+		t.Fatal(err)
+	}
+	logRows := func() int {
+		t.Helper()
+		var rows int
+		if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	for night := 1; night <= n/rewriteCacheAfter; night++ {
+		err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "0007", Action: ActionUpdate, RemoteID: "0007", RowHash: uint64(night)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.LoadEntityIndex(ctx, "customers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i, ok := x.Lookup("0007"); !ok || x.Ref(i).RowHash != uint64(night) {
+			t.Fatalf("night %d: 0007 not caught up (found %v)", night, ok)
+		}
+		want := night
+		if night == n/rewriteCacheAfter {
+			want = 0
+		}
+		if got := logRows(); got != want {
+			t.Fatalf("night %d: %d rows in the change log, want %d", night, got, want)
+		}
+	}
+}
+
 // Before the first cache nothing is logged, and the log of a cache stops at its budget: a first import, whose
 // own load cached the empty checkpoint, logs a thousand keys rather than every create, and the next load
 // rebuilds the index from the table and starts a new log.

@@ -272,3 +272,74 @@ func TestWriterKeepsTemporaryDataInMemory(t *testing.T) {
 		t.Fatalf("writer temp_store = %d, want 2 (MEMORY)", got)
 	}
 }
+
+// Migration 0012 moves every snapshot into its entity's row: a file written before it keeps each entity's
+// last-sent fields, an entity without a snapshot stays without one, and the old table is gone.
+func TestSnapshotsMoveIntoTheEntityRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db := rawDB(t, path)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const before = 11
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:before] {
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 11`,
+		`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES
+			('customers', 'C1', 'R1', 1, '2026-01-01T00:00:00Z'), ('customers', 'C2', 'R2', 2, '2026-01-01T00:00:00Z'),
+			('addresses', 'C1', 'A1', 3, '2026-01-01T00:00:00Z')`,
+		`INSERT INTO entity_snapshots (kind, erp_key, payload) VALUES
+			('customers', 'C1', '{"firstName":"Ada"}'), ('addresses', 'C1', '{"city":"Berlin"}')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openAt(t, path)
+	for kind, want := range map[string]map[string]string{
+		"customers": {"C1": `{"firstName":"Ada"}`},
+		"addresses": {"C1": `{"city":"Berlin"}`},
+	} {
+		got, err := s.Snapshots(ctx, kind, []string{"C1", "C2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || string(got["C1"]) != want["C1"] {
+			t.Errorf("%s snapshots after the migration: %q, want %q", kind, got, want)
+		}
+	}
+	if n := queryInt(t, rawDB(t, path), `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'entity_snapshots'`); n != 0 {
+		t.Errorf("entity_snapshots still in the schema")
+	}
+	// An update keeps the snapshot it is given; one without a snapshot leaves none behind.
+	err = s.Commit(ctx, []Outcome{
+		{Kind: "customers", ERPKey: "C1", Action: ActionUpdate, RemoteID: "R1", RowHash: 11},
+		{Kind: "customers", ERPKey: "C2", Action: ActionUpdate, RemoteID: "R2", RowHash: 12, Snapshot: []byte(`{"firstName":"Bo"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Snapshots(ctx, "customers", []string{"C1", "C2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || string(got["C2"]) != `{"firstName":"Bo"}` {
+		t.Errorf("customers snapshots after the updates: %q, want only C2's", got)
+	}
+}
