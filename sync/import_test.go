@@ -652,3 +652,39 @@ func TestUpdatesAcrossSnapshotGroupsDiffAgainstTheirOwnSnapshots(t *testing.T) {
 		t.Fatalf("re-run: writes %v, %s", w, rep.Summary())
 	}
 }
+
+// Rows share their cells' allocation (InputTable.cellSlab), yet each row's Cells stays its own: growing one
+// row's cells leaves the next row as read, across slab boundaries too.
+func TestInputRowsKeepTheirOwnCells(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const rows = cellSlabRows*2 + 3
+	want := func(i int) []string { return []string{fmt.Sprint(i), fmt.Sprintf("First%d", i), fmt.Sprintf("Last%d", i)} }
+	var b strings.Builder
+	b.WriteString("sdCustomerNumber,firstName,lastName\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%s\n", strings.Join(want(i), ","))
+	}
+	in, err := OpenInput(InputOptions{Files: []string{e.file("customers.csv", b.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var read [][]string
+	for {
+		row, err := in.Tables[0].Next()
+		if err != nil {
+			break
+		}
+		read = append(read, row.Cells)
+	}
+	if len(read) != rows {
+		t.Fatalf("read %d rows, want %d", len(read), rows)
+	}
+	for i := range read {
+		_ = append(read[i], "extra") // must not land in the next row's cells
+		if i+1 < rows && !slices.Equal(read[i+1], want(i+1)) {
+			t.Fatalf("row %d after growing row %d: %q, want %q", i+1, i, read[i+1], want(i+1))
+		}
+	}
+}

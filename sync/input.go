@@ -94,7 +94,14 @@ type InputTable struct {
 	readBy   []uint64
 	expect   int // control total, -1 for none
 	complete bool
+	// cellSlab is carved into the rows' Cells: one allocation per cellSlabRows rows instead of one per row (a
+	// fifth of the reader goroutine's time on a million rows, and the reader paces the whole planner).
+	cellSlab []string
 }
+
+// cellSlabRows is how many rows share one allocation of cells. Small enough that a few rows kept for long (the
+// cells of an op) keep little else alive.
+const cellSlabRows = 64
 
 // String names the table for messages: "file" or "file[sheet]".
 func (t *InputTable) String() string {
@@ -228,7 +235,12 @@ func (t *InputTable) Next() (InputRow, error) {
 		return InputRow{}, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	t.Rows++
-	out := InputRow{Pos: row.Pos, Cells: make([]string, len(t.Header))}
+	n := len(t.Header)
+	if t.cellSlab == nil || len(t.cellSlab) < n {
+		t.cellSlab = make([]string, n*cellSlabRows)
+	}
+	out := InputRow{Pos: row.Pos, Cells: t.cellSlab[:n:n]}
+	t.cellSlab = t.cellSlab[n:]
 	if t.keep != nil {
 		for i, k := range t.keep {
 			out.Cells[i] = row.Cells[k]
