@@ -659,7 +659,9 @@ func TestInputRowsKeepTheirOwnCells(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const rows = cellSlabRows*2 + 3
-	want := func(i int) []string { return []string{fmt.Sprint(i), fmt.Sprintf("First%d", i), fmt.Sprintf("Last%d", i)} }
+	want := func(i int) []string {
+		return []string{fmt.Sprint(i), fmt.Sprintf("First%d", i), fmt.Sprintf("Last%d", i)}
+	}
 	var b strings.Builder
 	b.WriteString("sdCustomerNumber,firstName,lastName\n")
 	for i := range rows {
