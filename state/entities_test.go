@@ -321,23 +321,31 @@ func TestEntityIndexCatchesUpWithEveryKindOfChange(t *testing.T) {
 	}
 }
 
-// A cache a few changes behind is brought up to date from the entities logged as changed, not rebuilt from the
-// table; one whose log misses a generation (written by a binary that logged nothing) is rebuilt.
-func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
-	t.Parallel()
-	s, _ := openTestStore(t)
+// createAndCache commits the creates of customers "0000"... (remote id = key, row hash 1) and loads their
+// index, which caches it.
+func createAndCache(t *testing.T, s *Store, n int) {
+	t.Helper()
 	ctx := context.Background()
 	var outs []Outcome
-	for i := range 100 {
+	for i := range n {
 		key := fmt.Sprintf("%04d", i)
 		outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: 1})
 	}
 	if err := s.Commit(ctx, outs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // builds and caches the index
+	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A cache a few changes behind is brought up to date from the entities logged as changed, not rebuilt from the
+// table; one whose log misses a generation (written by a binary that logged nothing) is rebuilt.
+func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	createAndCache(t, s, 100)
 	// A change behind the log's back (no generation, no log entry) shows whether the table was read again.
 	if _, err := s.writer.ExecContext(ctx, `UPDATE entities SET row_hash = 99 WHERE erp_key = '0050'`); err != nil {
 		t.Fatal(err)
@@ -389,17 +397,7 @@ func TestEntityIndexCacheRewrittenWhenOneKeyFillsTheLog(t *testing.T) {
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	const n = 160 // rewritten after n/rewriteCacheAfter = 10 logged keys
-	var outs []Outcome
-	for i := range n {
-		key := fmt.Sprintf("%04d", i)
-		outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionCreate, RemoteID: key, RowHash: 1})
-	}
-	if err := s.Commit(ctx, outs); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // builds and caches the index
-		t.Fatal(err)
-	}
+	createAndCache(t, s, n)
 	logRows := func() int {
 		t.Helper()
 		var rows int
