@@ -3,7 +3,9 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -311,7 +313,25 @@ func TestSnapshotsMoveIntoTheEntityRows(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := openAt(t, path)
+	var notices []string
+	notice := WithUpgradeNotice(ctx, func(p string, from, to int) { notices = append(notices, fmt.Sprintf("%s %d->%d", p, from, to)) })
+	s, err := Open(notice, path, testBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if want := fmt.Sprintf("%s %d->%d", path, before, len(ms)); !slices.Equal(notices, []string{want}) {
+		t.Errorf("upgrade notices %q, want %q", notices, want)
+	}
+	// A new file is created at the current schema: nothing to announce.
+	fresh, err := Open(notice, filepath.Join(t.TempDir(), "new.db"), testBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.Close()
+	if len(notices) != 1 {
+		t.Errorf("upgrade notices after creating a new file: %q", notices)
+	}
 	for kind, want := range map[string]map[string]string{
 		"customers": {"C1": `{"firstName":"Ada"}`},
 		"addresses": {"C1": `{"city":"Berlin"}`},

@@ -217,7 +217,7 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 
 	fig := figuresOf(c)
 	fig.tenant = tenant
-	st, err := openStateFile(ctx, t.State, state.Binding{APIURL: binding, Tenant: tenant})
+	st, err := openStateFile(ctx, log, t.State, state.Binding{APIURL: binding, Tenant: tenant})
 	if err != nil {
 		return fail(err)
 	}
@@ -341,14 +341,20 @@ func openState(c *cli.Context, binding state.Binding) (*state.Store, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return openStateFile(ctx, strings.TrimSpace(c.String("state")), binding)
+	return openStateFile(ctx, logger(c), strings.TrimSpace(c.String("state")), binding)
 }
 
-// openStateFile opens the state file at path with the given binding.
-func openStateFile(ctx context.Context, path string, binding state.Binding) (*state.Store, error) {
+// openStateFile opens the state file at path with the given binding. Bringing the schema of a file written by
+// an older custsync up to date is logged as a warning, once: it may take a while on a large file, and a nightly
+// job's log should say why that night's run started late.
+func openStateFile(ctx context.Context, log *slog.Logger, path string, binding state.Binding) (*state.Store, error) {
 	if path == "" {
 		return nil, usageErrorf("--state must name a file")
 	}
+	ctx = state.WithUpgradeNotice(ctx, func(path string, from, to int) {
+		log.Warn("upgrading the state file to this custsync's schema (once; a large file takes a while: about 12 s per million entities)",
+			"state", path, "from", from, "to", to)
+	})
 	return state.Open(ctx, path, binding)
 }
 
