@@ -352,7 +352,7 @@ func openStateFile(ctx context.Context, log *slog.Logger, path string, binding s
 		return nil, usageErrorf("--state must name a file")
 	}
 	ctx = state.WithUpgradeNotice(ctx, func(path string, from, to int) {
-		log.Warn("upgrading the state file to this custsync's schema (once; a large file takes a while: about 12 s per million entities)",
+		log.Warn("upgrading the state file to this custsync's schema (once; on a large file this takes a while)",
 			"state", path, "from", from, "to", to)
 	})
 	return state.Open(ctx, path, binding)
