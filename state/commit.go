@@ -242,10 +242,13 @@ var (
 			snapshot = excluded.snapshot`}
 	// An update of an entity the checkpoint holds under the same remote id leaves remote_id alone, so SQLite
 	// skips the remote-id index the upsert rewrites (half the statement's time on a 1M-row checkpoint). Its
-	// arguments are the upsert's, which settles a chunk where some row did not match.
+	// arguments are the upsert's, which settles a chunk where some row did not match. The unary + keeps the
+	// remote-id index out of the search: through it (a covering index, which the planner prefers) each row cost
+	// a random read of the index's leaf before the one of the table's, 8.6k of the 48k page reads of a delta
+	// import of 10k updates.
 	updateEntitiesSQL = &multiRow{`UPDATE entities SET row_hash = v.column4, synced_run = v.column5, updated_at = v.column6,
 		raw_hash = v.column7, snapshot = v.column8 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `) AS v
-		WHERE entities.kind = v.column1 AND entities.erp_key = v.column2 AND entities.remote_id = v.column3`}
+		WHERE entities.kind = v.column1 AND entities.erp_key = v.column2 AND +entities.remote_id = v.column3`}
 	upsertImagesSQL = &multiRow{`INSERT INTO update_images (run_id, seq, kind, erp_key, remote_id, before, after) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = &multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
