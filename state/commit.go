@@ -233,8 +233,10 @@ var (
 	opsFailedSQL = &multiRow{`UPDATE ops SET status = 'failed', attempts = v.column5, http_status = v.column6, error = v.column8,
 		updated_at = v.column7 FROM (VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `) AS v
 		WHERE ops.run_id = v.column1 AND ops.seq = v.column2 AND ops.kind = v.column3 AND ops.erp_key = v.column4`}
-	// The entity's row holds its snapshot too (migration 0012): an update reads and writes one random page of
-	// the checkpoint, not three.
+	// The entity's row holds its snapshot too (migration 0012): an update reads and writes one leaf of the
+	// checkpoint, not the three leaves of two tables. The tree is deep, though: a WITHOUT ROWID table's interior
+	// cells hold whole rows, about nine to a page, so on a 1M-entity file a lookup also reads one or two interior
+	// pages that no cache keeps (see bench/README.md, "sixth").
 	upsertEntitiesSQL = &multiRow{`INSERT INTO entities (kind, erp_key, remote_id, row_hash, synced_run, updated_at, raw_hash, snapshot)
 		VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `
 		ON CONFLICT (kind, erp_key) DO UPDATE SET remote_id = excluded.remote_id, row_hash = excluded.row_hash,

@@ -1,6 +1,7 @@
 -- 0012: an entity's snapshot (the fields last sent) moves into its entities row. In its own table, keyed by a
 -- rowid with a second b-tree on (kind, erp_key), every update of an entity read three random pages (the entity's
--- leaf, the snapshot index's leaf, the snapshot's leaf) and wrote two; now it reads one and writes one. NULL: no
+-- leaf, the snapshot index's leaf, the snapshot's leaf) and wrote two; now it reads and writes one leaf (and, the
+-- interior cells of a WITHOUT ROWID table holding whole rows, one or two interior pages more than before). NULL: no
 -- snapshot (a diff against it sends every field). A scan of every entity (the index rebuild after a large
 -- change) reads the snapshots' pages too; that happens once per large change, not once per updated row.
 -- The table is rebuilt in key order rather than altered in place: on a million entities growing every row in
