@@ -654,12 +654,11 @@ func TestEntityUpdatesSearchTheTableByKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]EntityRef{"0001": {RemoteID: "0001", RowHash: 7}, "0002": {RemoteID: "C-0002", RowHash: 8}} {
-		var got EntityRef
-		if err := s.reader.QueryRowContext(ctx, `SELECT remote_id, row_hash FROM entities WHERE kind = 'customers' AND erp_key = ?`, key).
-			Scan(&got.RemoteID, &got.RowHash); err != nil {
-			t.Fatal(err)
+		e, ok, err := s.GetEntity(ctx, EntityKey{Kind: "customers", ERPKey: key})
+		if err != nil || !ok {
+			t.Fatalf("%s after the update: found %v, %v", key, ok, err)
 		}
-		if got.RemoteID != want.RemoteID || got.RowHash != want.RowHash {
+		if got := (EntityRef{RemoteID: e.RemoteID, RowHash: e.RowHash}); got != want {
 			t.Errorf("%s after the update: %+v, want %+v", key, got, want)
 		}
 	}
