@@ -39,6 +39,7 @@ type reqCtx struct {
 	entry   *Request
 	token   *token
 	accepts operationBody // the route's request bodies (see decodeBody)
+	decoded *decodedBody  // the body, read and decoded before the handler takes the lock (see decodeValue)
 }
 
 func (c *reqCtx) reply(status int, body any) {
@@ -178,6 +179,12 @@ func (s *Server) endpoint(rt route) http.Handler {
 		if rt.public {
 			apiErr = rt.handle(c)
 		} else {
+			if rt.accepts != nil {
+				// Read and decode the body before taking the lock that serialises every request: a client
+				// that sends its body slowly would otherwise hold every other client up while it does.
+				// Errors wait in the result for the handler, so which error a request gets is unchanged.
+				c.decodeValue()
+			}
 			apiErr = s.handleLocked(c, rt.handle)
 		}
 		if apiErr != nil {

@@ -416,8 +416,24 @@ func (c *reqCtx) readBody() ([]byte, *apiError) {
 	return raw, nil
 }
 
-// decodeValue decodes a JSON body of any type; empty reports a body of nothing but white space.
+// decodedBody is the outcome of decoding a request's body, kept for the handler (see decodeValue).
+type decodedBody struct {
+	v      any
+	empty  bool
+	apiErr *apiError
+}
+
+// decodeValue decodes a JSON body of any type; empty reports a body of nothing but white space. The body is
+// read and decoded once: the endpoint does it before taking the lock, the handler gets the same outcome.
 func (c *reqCtx) decodeValue() (v any, empty bool, apiErr *apiError) {
+	if c.decoded == nil {
+		v, empty, apiErr := c.readAndDecode()
+		c.decoded = &decodedBody{v: v, empty: empty, apiErr: apiErr}
+	}
+	return c.decoded.v, c.decoded.empty, c.decoded.apiErr
+}
+
+func (c *reqCtx) readAndDecode() (v any, empty bool, apiErr *apiError) {
 	raw, apiErr := c.readBody()
 	if apiErr != nil {
 		return nil, false, apiErr

@@ -147,9 +147,10 @@ func (s *suite) deltaMillion() error {
 		return fmt.Errorf("the 1%% delta needs the %d-row tenant of the first phase (run it too): %w", n, err)
 	}
 	changed := (n + 99) / 100
-	revs := make([]string, pairedRuns+1)
+	// Revision 1 is the first delta after the first import; revisions 2 and on are the paired runs.
+	revs := make([]string, pairedRuns+2)
 	revs[0] = base
-	for r := 1; r <= pairedRuns; r++ {
+	for r := 1; r < len(revs); r++ {
 		d := s.httpData(n)
 		d.Revision = bench.EveryNth(100, r)
 		var err error
@@ -213,6 +214,15 @@ func (s *suite) deltaMillion() error {
 		s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff", changed), fmt.Sprintf("%.2f s / n/a (csvdiff not on PATH)", d.Seconds()), "", ""})
 		return nil
 	}
+	// The first delta after a first import pays once what no later one does: the first import wrote its rows
+	// in key order, which leaves every page of the checkpoint (and of the sandbox) full, so the first update of
+	// a row that grows splits its page. It is measured and shown on its own line rather than left to decide
+	// the median of the pairs: with three pairs it was always the slowest, so the median was the slower of
+	// the other two (bench/README.md, "eighth").
+	first, err := custsyncReal()
+	if err != nil {
+		return err
+	}
 	a, b, ratio, err := pair(pairedRuns, custsyncReal, func() (time.Duration, error) {
 		res, err := diff(revs[r-1], revs[r])
 		return res.Wall, err
@@ -220,8 +230,9 @@ func (s *suite) deltaMillion() error {
 	if err != nil {
 		return err
 	}
-	s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff of the same files (median of %d pairs)", changed, pairedRuns),
+	s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff of the same files (median of %d pairs, after the first delta)", changed, pairedRuns),
 		fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
+	s.add(line{name, "the first delta after the first import (splits the pages the first import filled)", fmt.Sprintf("%.2f s", first.Seconds()), "", ""})
 	return nil
 }
 
@@ -405,7 +416,10 @@ func sandboxCPU() time.Duration {
 // on the same sandbox, in turn, with the CPU each client and the sandbox spend per write. The load generator
 // and vegeta send the creates custsync sends, each customer once, so they put the sandbox to the same work;
 // hey POSTs one create body n times (a new customer each, numbered by the sandbox: the same work again) and
-// PUTs one customer's create n times (after the first a merge into a customer the sandbox holds).
+// PUTs one customer's create n times (after the first a merge into a customer the sandbox holds). The issue's
+// target, 80% of what a plain load generator gets, is held against the peers that send the same creates; the
+// repeated PUT is shown beside them without it, as it asks the sandbox for less work per request than a
+// create (bench/README.md, "eighth").
 func (s *suite) unlimitedPaired(path string, n, writers int) error {
 	name := fmt.Sprintf("unlimited, %s creates", human(n))
 	type figures struct{ rates, ratios, clientCPU, sandboxCPU []float64 }
@@ -422,13 +436,15 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 		run                 func(tenant string) (float64, bench.Result, error)
 		figures
 		missing bool
+		// sameWork: the peer puts the sandbox to the work of custsync's creates, so the target applies.
+		sameWork bool
 	}
 	hey := &peer{label: fmt.Sprintf("hey -c %d", writers), work: ", one customer's create PUT repeated (an update after the first)", tenant: "heyw",
 		run: func(t string) (float64, bench.Result, error) { return s.hey(t, n, writers, s.noEmail) }}
 	heyPost := &peer{label: fmt.Sprintf("hey -c %d -m POST", writers), work: ", a create per request (numbered by the sandbox, no e-mail)", tenant: "heyp",
-		run: func(t string) (float64, bench.Result, error) { return s.heyCreates(t, n, writers) }}
+		run: func(t string) (float64, bench.Result, error) { return s.heyCreates(t, n, writers) }, sameWork: true}
 	veg := &peer{label: fmt.Sprintf("vegeta -max-workers %d", writers), work: ", the same creates", tenant: "vegw",
-		run: func(t string) (float64, bench.Result, error) { return s.vegeta(t, n, writers) }}
+		run: func(t string) (float64, bench.Result, error) { return s.vegeta(t, n, writers) }, sameWork: true}
 	peers := []*peer{veg, heyPost, hey}
 	for i := 0; i < pairedRuns; i++ {
 		sb := sandboxCPU()
@@ -462,19 +478,27 @@ func (s *suite) unlimitedPaired(path string, n, writers int) error {
 			s.logf("unlimited: %s %.0f writes/s (%.0f µs CPU/write, sandbox %.0f µs)", p.label, rate, p.clientCPU[i], p.sandboxCPU[i])
 		}
 	}
+	ratio := median(loadGen.ratios)
+	s.add(line{name, fmt.Sprintf("custsync --writers %d / load generator -conns %d, the same creates (median of %d pairs)", writers, writers, pairedRuns),
+		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(loadGen.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
 	for _, p := range peers {
 		measure := fmt.Sprintf("custsync --writers %d / %s%s", writers, p.label, p.work)
+		// A peer that asks the sandbox for less work per request than a create is shown, not held to the target.
+		target, held := "", ""
+		if p.sameWork {
+			target, held = "≥ 80%", "n/a"
+		}
 		if p.missing {
-			s.add(line{name, measure, fmt.Sprintf("n/a (%s not on PATH)", strings.Fields(p.label)[0]), "≥ 80%", "n/a"})
+			s.add(line{name, measure, fmt.Sprintf("n/a (%s not on PATH)", strings.Fields(p.label)[0]), target, held})
 			continue
 		}
 		ratio := median(p.ratios)
+		if p.sameWork {
+			held = verdict(ratio >= 0.8)
+		}
 		s.add(line{name, fmt.Sprintf("%s, same sandbox (median of %d pairs)", measure, pairedRuns),
-			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(p.rates), 100*ratio), "≥ 80%", verdict(ratio >= 0.8)})
+			fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(p.rates), 100*ratio), target, held})
 	}
-	ratio := median(loadGen.ratios)
-	s.add(line{name, fmt.Sprintf("custsync --writers %d / load generator -conns %d, the same creates (median of %d pairs)", writers, writers, pairedRuns),
-		fmt.Sprintf("%.0f / %.0f writes/s = %.0f%%", median(cust.rates), median(loadGen.rates), 100*ratio), "", ""})
 	cpu := func(f figures) string {
 		if len(f.clientCPU) == 0 {
 			return "n/a"
