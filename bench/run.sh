@@ -2,10 +2,12 @@
 # Runs the custsync benchmarks and prints a table of the measured figures.
 #
 #   bash bench/run.sh            full sizes (first imports of 100k, 1M and 3M rows, 1M-row no-op and deltas, ...):
-#                                about 2 hours on 2 cores, most of it the 4.1M creates of the first imports
+#                                45-60 minutes on 2 cores, most of it the 4.1M creates of the first imports
 #   bash bench/run.sh --quick    small sizes: a few minutes
-#   bash bench/run.sh --only noop,delta   a subset (noop, delta, tps, unlimited, first, delta1m, xlsx, export, logins;
-#                                delta1m and export use the tenant that first fills)
+#   bash bench/run.sh --only noop,delta   a subset (noop, delta, tps, unlimited, first, delta1m, xlsx, export, logins,
+#                                long; delta1m and export use the tenant that first fills)
+#   bash bench/run.sh --long     also the long phase: a first import of 10M rows and its no-op re-run, about an
+#                                hour more and 30 GB of disk (skipped, saying so, where the disk has less free)
 #
 # Everything runs on loopback against a sandbox started by the suite; data, state files and binaries live in
 # a temporary directory that is removed at the end (also on Ctrl-C). The peers that the figures are paired
@@ -22,8 +24,9 @@ while [ $# -gt 0 ]; do
     --quick) args+=(-quick) ;;
     --only) shift; args+=(-only "$1") ;;
     --only=*) args+=(-only "${1#--only=}") ;;
+    --long) args+=(-long) ;;
     --no-email) args+=(-no-email) ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
