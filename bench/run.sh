@@ -2,7 +2,7 @@
 # Runs the custsync benchmarks and prints a table of the measured figures.
 #
 #   bash bench/run.sh            full sizes (first imports of 100k, 1M and 3M rows, 1M-row no-op and deltas, ...):
-#                                45-60 minutes on 2 cores, most of it the 4.1M creates of the first imports
+#                                30-60 minutes on 2 cores, most of it the 4.1M creates of the first imports
 #   bash bench/run.sh --quick    small sizes: a few minutes
 #   bash bench/run.sh --only noop,delta   a subset (noop, delta, tps, unlimited, first, delta1m, xlsx, export, logins,
 #                                long; delta1m and export use the tenant that first fills)

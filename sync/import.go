@@ -64,6 +64,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 			}
 			if err == nil {
 				retention.forget()
+				p.closeKeys()
 				p, err = buildPlan(ctx, st, rc, &opts, in, stream, retention)
 			}
 			if err == nil {
@@ -76,6 +77,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		stream.abandon(ctx, rep)
 		return rep, err
 	}
+	defer func() { p.closeKeys() }() // p as it is at return: a plan made again replaces it
 	if err := adoptManagement(p); err != nil {
 		rep, err = finish(err)
 		stream.abandon(ctx, rep)
@@ -109,6 +111,11 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	if opts.Adopt && opts.DryRun && !opts.Live {
 		rep.Warnings = append(rep.Warnings, "--adopt: this dry run did not ask the platform, so rows it would adopt are listed as creates (add --live to look them up)")
+	}
+	if err := p.keysErr(); err != nil {
+		rep, err = finish(err)
+		stream.abandon(ctx, rep)
+		return rep, err
 	}
 	entityCounts(rep, p)
 	reportInvalid(rep, p)

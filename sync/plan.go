@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -160,8 +161,8 @@ type checkpointView struct {
 	zeroLedLen int
 }
 
-func newCheckpointView(idx *state.EntityIndex) *checkpointView {
-	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: newFreshKeys(), zeroLedLen: -1}
+func newCheckpointView(idx *state.EntityIndex, dir string) *checkpointView {
+	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: newFreshKeys(dir), zeroLedLen: -1}
 }
 
 // zeroPaddedTwin returns the checkpoint key that is key with leading zeros, if key is all digits and one
@@ -242,6 +243,12 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
+	planned := false
+	defer func() {
+		if !planned {
+			p.closeKeys()
+		}
+	}()
 	var needed []mapping.Entity
 	need := func(e mapping.Entity) {
 		if !slices.Contains(needed, e) {
@@ -273,7 +280,8 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 				loadErr = err
 				return
 			}
-			views[e] = newCheckpointView(idx)
+			// A first import of millions of keys moves them to a file beside the state file, on its disk.
+			views[e] = newCheckpointView(idx, filepath.Dir(st.Path()))
 		}
 	}()
 	waitLoaded := func() error {
@@ -336,7 +344,25 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 			sort.SliceStable(list, func(a, b int) bool { return list[a].ERPKey < list[b].ERPKey })
 		}
 	}
+	planned = true
 	return p, nil
+}
+
+// keysErr returns the first error of the views' key files: a plan made while one failed is not applied.
+func (p *plan) keysErr() error {
+	for e, v := range p.views {
+		if err := v.fresh.Err(); err != nil {
+			return fmt.Errorf("planning the %s: %w", e, err)
+		}
+	}
+	return nil
+}
+
+// closeKeys removes the views' key files.
+func (p *plan) closeKeys() {
+	for _, v := range p.views {
+		_ = v.fresh.Close()
+	}
 }
 
 // keyUnknown records that a row of entity e at pos carries a key nobody can read (the row could not be read,
