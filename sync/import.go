@@ -430,6 +430,7 @@ func (r *runner) apply(ctx context.Context, p *plan) error {
 	r.cancel = cancel
 	r.startCommitter(ctx)
 	r.blockInvalid(p)
+	p.releaseKeys()
 	stopProgress := r.startProgress(ctx, p)
 	defer stopProgress()
 

@@ -4,9 +4,8 @@
 //	                                                   write generated customers (CSV or XLSX by extension)
 //	benchtool seed -in FILE -state FILE -api-url URL -tenant T
 //	                                                   record FILE in a checkpoint as if it had been imported
-//	benchtool load -url URL -tenant T -rows N -conns C [-every K -rev R] [-no-email]
-//	                                                   plain HTTP PUT load generator (creates; over a tenant it
-//	                                                   filled, with -every and -rev, updates of those rows)
+//	benchtool load -url URL -tenant T -rows N -conns C [-no-email]
+//	                                                   plain HTTP PUT load generator
 //	benchtool read [-cpuprofile F] FILE...             time reading FILE with the formats package alone
 //	benchtool suite -custsync BIN -work DIR [-quick]   run every benchmark and print the table
 package main
@@ -96,15 +95,9 @@ func loadCmd(ctx context.Context, args []string) error {
 	tenant := fs.String("tenant", "load", "tenant")
 	rows := fs.Int("rows", 10000, "customers to PUT")
 	conns := fs.Int("conns", 8, "requests in flight")
-	every := fs.Int("every", 0, "give every K-th row revision -rev (0: none)")
-	rev := fs.Int("rev", 1, "revision of the changed rows")
 	noEmail := fs.Bool("no-email", false, "leave the contact e-mail out of the bodies")
 	_ = fs.Parse(args)
-	d := bench.Dataset{Rows: *rows, NoEmail: *noEmail}
-	if *every > 0 {
-		d.Revision = bench.EveryNth(*every, *rev)
-	}
-	ids, bodies, err := d.Bodies()
+	ids, bodies, err := bench.Dataset{Rows: *rows, NoEmail: *noEmail}.Bodies()
 	if err != nil {
 		return err
 	}
