@@ -95,17 +95,18 @@ func (s *freshKeys) hash(key string) (shard *freshShard, tag uint64) {
 	return &s.shards[h>>56], h >> (56 - freshTagBits) & (1<<freshTagBits - 1)
 }
 
-// find returns the slot of key in sh: the one holding it (found), or the empty one where it would go.
-func (s *freshKeys) find(sh *freshShard, tag uint64, key string) (slot int, found bool) {
+// find returns the slot of key in sh: the one holding it (found, with its value), or the empty one where it
+// would go.
+func (s *freshKeys) find(sh *freshShard, tag uint64, key string) (slot int, value uint64, found bool) {
 	mask := len(sh.table) - 1
 	for i := int(tag) & mask; ; i = (i + 1) & mask {
 		e := sh.table[i]
 		if e == 0 {
-			return i, false
+			return i, 0, false
 		}
 		if e>>freshOffBits == tag {
-			if s.log.keyIs(int64(e&freshOffMask)-1, key) {
-				return i, true
+			if v, ok := s.log.valueOf(int64(e&freshOffMask)-1, key); ok {
+				return i, v, true
 			}
 		}
 	}
@@ -117,11 +118,8 @@ func (s *freshKeys) Get(key string) (uint64, bool) {
 	if len(sh.table) == 0 {
 		return 0, false
 	}
-	i, found := s.find(sh, tag, key)
-	if !found {
-		return 0, false
-	}
-	return s.log.value(int64(sh.table[i]&freshOffMask) - 1), true
+	_, v, found := s.find(sh, tag, key)
+	return v, found
 }
 
 // Add adds key with value unless the set has it; it returns the value the set holds for key and whether key
@@ -131,9 +129,9 @@ func (s *freshKeys) Add(key string, value uint64) (uint64, bool) {
 	if 4*(sh.n+1) > 3*len(sh.table) {
 		sh.grow()
 	}
-	i, found := s.find(sh, tag, key)
+	i, v, found := s.find(sh, tag, key)
 	if found {
-		return s.log.value(int64(sh.table[i]&freshOffMask) - 1), true
+		return v, true
 	}
 	off := s.log.add(key, value)
 	if off+1 > freshOffMask {
@@ -283,24 +281,18 @@ func (l *freshLog) record(off int64) (keyOff int64, keyLen int, value uint64, ok
 	return off + int64(a+b), int(n), v, true
 }
 
-// keyIs reports whether the record at off holds key.
-func (l *freshLog) keyIs(off int64, key string) bool {
-	kOff, n, _, ok := l.record(off)
+// valueOf returns the value of the record at off if the record holds key.
+func (l *freshLog) valueOf(off int64, key string) (uint64, bool) {
+	kOff, n, v, ok := l.record(off)
 	if !ok || n != len(key) {
-		return false
+		return 0, false
 	}
 	for len(key) > 0 {
 		part, ok := l.bytes(kOff, min(len(key), freshBlock))
 		if !ok || string(part) != key[:len(part)] {
-			return false
+			return 0, false
 		}
 		kOff, key = kOff+int64(len(part)), key[len(part):]
 	}
-	return true
-}
-
-// value reads the value of the record at off.
-func (l *freshLog) value(off int64) uint64 {
-	_, _, v, _ := l.record(off)
-	return v
+	return v, true
 }

@@ -69,11 +69,12 @@ func (s *suite) first() error {
 		if err != nil {
 			return err
 		}
-		if err := s.firstImport(path, n, n == s.size.first[len(s.size.first)-1]); err != nil {
+		rss, err := s.firstImport(path, n, n == s.size.first[len(s.size.first)-1])
+		if err != nil {
 			return err
 		}
 		if n == s.size.deltaBig {
-			if err := s.firstWithResults(path, n, s.lastFirstRSS); err != nil {
+			if err := s.firstWithResults(path, n, rss); err != nil {
 				return err
 			}
 		}
@@ -81,22 +82,22 @@ func (s *suite) first() error {
 	return nil
 }
 
-// firstImport imports path (n generated rows) at --tps 0 into a tenant of its own and adds its figures; with
-// rerun, a no-op re-run of the same file follows.
-func (s *suite) firstImport(path string, n int, rerun bool) error {
+// firstImport imports path (n generated rows) at --tps 0 into a tenant of its own, adds its figures and returns
+// its peak RSS; with rerun, a no-op re-run of the same file follows.
+func (s *suite) firstImport(path string, n int, rerun bool) (int64, error) {
 	t := s.target(fmt.Sprintf("first%d", n))
 	s.logf("first: importing %d rows", n)
 	s.srv.ResetRequests()
 	rep, res, err := s.importOK(t, "--tps", "0", path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ws := s.stats(t.Tenant)
 	s.srv.ResetRequests() // the log of millions of writes is not kept
 	if rep.Created != n || ws.puts != n {
-		return fmt.Errorf("first import of %d: created %d, sandbox saw %d PUTs", n, rep.Created, ws.puts)
+		return 0, fmt.Errorf("first import of %d: created %d, sandbox saw %d PUTs", n, rep.Created, ws.puts)
 	}
-	s.lastFirstRSS = res.MaxRSS
+	rss := res.MaxRSS
 	big := n >= 1_000_000
 	s.logf("first: %d rows in %.1f s, %.0f writes/s, peak RSS %s, %.1f CPU-s", n, res.Wall.Seconds(), ws.rate(), mb(res.MaxRSS), res.CPU.Seconds())
 	name := fmt.Sprintf("first import, %s rows, --tps 0", human(n))
@@ -104,19 +105,19 @@ func (s *suite) firstImport(path string, n int, rerun bool) error {
 		res.Wall.Seconds(), ws.rate(), float64(ws.writes)/float64(n), res.CPU.Seconds()*1e6/float64(n)), "", ""})
 	s.add(line{name, "peak RSS", mb(res.MaxRSS), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
 	if !rerun {
-		return nil
+		return rss, nil
 	}
 	rep, res, err = s.importOK(t, "--tps", "0", path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if rep.Unchanged != n || rep.Requests != 0 {
-		return fmt.Errorf("re-run of the first import is not a no-op: %+v", rep)
+		return 0, fmt.Errorf("re-run of the first import is not a no-op: %+v", rep)
 	}
 	s.logf("first: no-op re-run of %d rows: %.2f s, peak RSS %s", n, res.Wall.Seconds(), mb(res.MaxRSS))
 	s.add(line{fmt.Sprintf("no-op re-run of that %s-row import", human(n)), "wall time / peak RSS",
 		fmt.Sprintf("%.2f s / %s", res.Wall.Seconds(), mb(res.MaxRSS)), "≤ 300 MB from 1M rows up", verdictIf(big, res.MaxRSS <= firstMaxRSS)})
-	return nil
+	return rss, nil
 }
 
 // longDiskPerRow is what one row of a first import takes on disk in the suite: the generated CSV, the state
@@ -143,7 +144,8 @@ func (s *suite) long() error {
 	if err != nil {
 		return err
 	}
-	return s.firstImport(path, n, true)
+	_, err = s.firstImport(path, n, true)
+	return err
 }
 
 func gb(b int64) string { return fmt.Sprintf("%.1f GB", float64(b)/(1<<30)) }

@@ -65,8 +65,6 @@ type suite struct {
 	lines   []line
 	fails   []string
 	noEmail bool
-	// lastFirstRSS is the peak RSS of the last first import, for the --results run of the same rows.
-	lastFirstRSS int64
 }
 
 // httpData is the data set of the benchmarks that write over HTTP.
