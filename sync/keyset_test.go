@@ -98,8 +98,8 @@ func TestFreshKeysReportsFileErrors(t *testing.T) {
 // TestImportPlansTheSameWithKeysInAFile plans a first import whose keys outgrow the in-memory log (20k
 // customers, 20k companies and a location of each, a duplicate customer row at the end, a location of a
 // company nobody has) on a tenant that holds the first 100 customers and companies, twice, with the keys in
-// memory and in the file: the reports must be the same, row for
-// row. The duplicate is found by Add, the locations' companies by Get.
+// memory and in the file: the reports must be the same, row for row. The duplicate is found by Add, the
+// locations' companies by Get.
 func TestImportPlansTheSameWithKeysInAFile(t *testing.T) {
 	var customers, companies, locations strings.Builder
 	customers.WriteString("sdCustomerNumber,firstName\n")
