@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,4 +226,37 @@ func BenchmarkPruneJournal1M(b *testing.B) {
 	b.ReportMetric(float64(pruned)/1e6, "MB-pruned")
 	b.ReportMetric(float64(vacuumed)/1e6, "MB-vacuumed")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+}
+
+var indexEntities = flag.Int("state.index-entities", 1_000_000, "entities of BenchmarkEntityIndex (10000000 for the long benchmark's size)")
+
+// BenchmarkEntityIndex builds the in-memory index of -state.index-entities customers with the benchmark
+// data's 10-digit keys (their remote id the key) as LoadEntityIndex does, and reports its bytes per entity
+// and the time of a lookup of a random key.
+func BenchmarkEntityIndex(b *testing.B) {
+	n := *indexEntities
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ib indexBuilder
+	ib.expect(n)
+	for i := range n {
+		key := fmt.Sprintf("%010d", i+1)
+		ib.add(key, key, rng.Uint64(), rng.Uint64())
+	}
+	x, err := ib.finish()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%010d", rng.IntN(n)+1)
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, ok := x.Lookup(keys[i&(len(keys)-1)]); !ok {
+			b.Fatal("a key is missing")
+		}
+		i++
+	}
+	b.ReportMetric(float64(x.Bytes())/float64(n), "B/entity")
 }

@@ -29,7 +29,7 @@ func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := s.LoadEntityIndex(ctx, "customers")
+	idx, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 	}
 	load := func() *EntityIndex {
 		t.Helper()
-		x, err := s.LoadEntityIndex(ctx, "customers")
+		x, err := s.LoadEntityIndex(ctx, "customers", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,11 +132,20 @@ func FuzzDecodeEntityIndex(f *testing.F) {
 	})
 }
 
-// indexBlob is the cache blob of the given entities (keys sorted).
+// indexBlob is the cache blob of the given entities (keys sorted), written here as its format says.
 func indexBlob(keys []string, refs []EntityRef, raws []uint64) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(keys)))
 	for i, k := range keys {
-		b = appendIndexEntry(b, k, refs[i], raws[i])
+		id := refs[i].RemoteID
+		if id == k {
+			id = ""
+		}
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.LittleEndian.AppendUint64(b, refs[i].RowHash)
+		b = binary.LittleEndian.AppendUint64(b, raws[i])
 	}
 	return b
 }
@@ -148,35 +157,46 @@ func TestEntityIndexCacheInParts(t *testing.T) {
 	ctx := context.Background()
 	const n = 200_000 // about 7 MB of index: two parts
 	seedEntities(t, s, n)
-	built, err := s.LoadEntityIndex(ctx, "customers")
+	// The loader learns the index's size as it grows, from the table and from the cache alike.
+	var grown []int
+	grow := func(n int) { grown = append(grown, n) }
+	built, err := s.LoadEntityIndex(ctx, "customers", grow)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(grown) < 3 || grown[len(grown)-1] != built.Bytes() {
+		t.Fatalf("sizes told while building: %v, the index takes %d bytes", grown, built.Bytes())
 	}
 	var parts int
 	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil || parts < 2 {
 		t.Fatalf("the cache has %d parts (%v), want several", parts, err)
 	}
-	cached, err := s.LoadEntityIndex(ctx, "customers")
+	grown = nil
+	cached, err := s.LoadEntityIndex(ctx, "customers", grow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if built.Len() != n || cached.Len() != n || cached.data != built.data {
+	if len(grown) < 3 || grown[len(grown)-1] != cached.Bytes() {
+		t.Fatalf("sizes told while decoding: %v, the index takes %d bytes", grown, cached.Bytes())
+	}
+	if built.Len() != n || cached.Len() != n || !bytes.Equal(blobOf(t, cached), blobOf(t, built)) {
 		t.Fatalf("cached index of %d entities differs from the built one of %d", cached.Len(), built.Len())
 	}
+	checkIndex(t, cached)
 	if i, ok := cached.Lookup("0000123456"); !ok || cached.Ref(i) != (EntityRef{RemoteID: "C-0000123456", RowHash: 123456}) {
 		t.Fatalf("lookup in the cached index: %d %v %+v", i, ok, cached.Ref(i))
 	}
 }
 
-// The parts of the cache are read in two halves at once; a cache with a part missing, cut short, grown or of
-// another generation, in either half, is not used: the index comes from the table, as it is.
+// The parts of the cache are read while the ones before are decoded; a cache with a part missing, cut short,
+// grown or of another generation, anywhere, is not used: the index comes from the table, as it is.
 func TestEntityIndexCacheRejectsDamagedParts(t *testing.T) {
 	t.Parallel()
 	s, _ := openTestStore(t)
 	ctx := context.Background()
 	const n = 300_000 // about 11 MB of index: three parts, read as 2 + 1
 	seedEntities(t, s, n)
-	built, err := s.LoadEntityIndex(ctx, "customers")
+	built, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,15 +218,15 @@ func TestEntityIndexCacheRejectsDamagedParts(t *testing.T) {
 		if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_index WHERE kind = 'customers'`).Scan(&parts); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.LoadEntityIndex(ctx, "customers")
+		got, err := s.LoadEntityIndex(ctx, "customers", nil)
 		if err != nil {
 			t.Fatalf("after %s: %v", damage, err)
 		}
-		if got.Len() != n || got.data != built.data {
+		if got.Len() != n || !bytes.Equal(blobOf(t, got), blobOf(t, built)) {
 			t.Fatalf("after %s the index holds %d entities, not the table's %d", damage, got.Len(), n)
 		}
 		// The load rebuilt the cache: the next load reads it whole.
-		if cached, err := s.LoadEntityIndex(ctx, "customers"); err != nil || cached.data != built.data {
+		if cached, err := s.LoadEntityIndex(ctx, "customers", nil); err != nil || !bytes.Equal(blobOf(t, cached), blobOf(t, built)) {
 			t.Fatalf("the cache rebuilt after %s: %v", damage, err)
 		}
 	}
@@ -300,7 +320,7 @@ func TestEntityIndexCatchesUpWithEveryKindOfChange(t *testing.T) {
 		if step%3 != 0 && step != 1 { // several commits between loads, too
 			continue
 		}
-		x, err := s.LoadEntityIndex(ctx, "customers")
+		x, err := s.LoadEntityIndex(ctx, "customers", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +355,7 @@ func createAndCache(t *testing.T, s *Store, n int) {
 	if err := s.Commit(ctx, outs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil {
+	if _, err := s.LoadEntityIndex(ctx, "customers", nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -360,7 +380,7 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 	}
 	update("0007", 7)
 	update("0008", 8)
-	x, err := s.LoadEntityIndex(ctx, "customers")
+	x, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +399,7 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	update("0009", 9)
-	if x, err = s.LoadEntityIndex(ctx, "customers"); err != nil {
+	if x, err = s.LoadEntityIndex(ctx, "customers", nil); err != nil {
 		t.Fatal(err)
 	}
 	if hash(x, "0009") != 9 || hash(x, "0050") != 99 {
@@ -412,7 +432,7 @@ func TestEntityIndexCacheRewrittenWhenOneKeyFillsTheLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, err := s.LoadEntityIndex(ctx, "customers")
+		x, err := s.LoadEntityIndex(ctx, "customers", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -461,14 +481,14 @@ func TestChangeLogIsBounded(t *testing.T) {
 	if n, _ := logged(); n != 0 {
 		t.Fatalf("%d changes logged without a cache", n)
 	}
-	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil { // caches 100 entities: budget 1025
+	if _, err := s.LoadEntityIndex(ctx, "customers", nil); err != nil { // caches 100 entities: budget 1025
 		t.Fatal(err)
 	}
 	create(100, 3100)
 	if n, cached := logged(); n > 1025 || cached != 0 {
 		t.Fatalf("after 3000 creates over a cache of 100: %d changes logged, cached %d; want at most 1025 and logging stopped", n, cached)
 	}
-	x, err := s.LoadEntityIndex(ctx, "customers")
+	x, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +502,7 @@ func TestChangeLogIsBounded(t *testing.T) {
 	if n, _ := logged(); n != 50 {
 		t.Fatalf("%d changes logged for 50 creates under the new budget", n)
 	}
-	if x, err := s.LoadEntityIndex(ctx, "customers"); err != nil || x.Len() != 3150 {
+	if x, err := s.LoadEntityIndex(ctx, "customers", nil); err != nil || x.Len() != 3150 {
 		t.Fatalf("caught up: %v entities, %v", x.Len(), err)
 	}
 }
@@ -501,7 +521,7 @@ func TestChangeLogPastItsBudgetIsNotRead(t *testing.T) {
 		}
 	}
 	commit("a", 1)
-	if _, err := s.LoadEntityIndex(ctx, "customers"); err != nil {
+	if _, err := s.LoadEntityIndex(ctx, "customers", nil); err != nil {
 		t.Fatal(err)
 	}
 	commit("b", 2)
@@ -512,7 +532,7 @@ func TestChangeLogPastItsBudgetIsNotRead(t *testing.T) {
 	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_generation SET log_budget = 0`); err != nil {
 		t.Fatal(err)
 	}
-	x, err := s.LoadEntityIndex(ctx, "customers")
+	x, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,8 +541,8 @@ func TestChangeLogPastItsBudgetIsNotRead(t *testing.T) {
 	}
 }
 
-// catchUp gives the blob a rebuild from the changed entities gives, patched in place or merged within its
-// buffer.
+// Merging the changes into the cache as it is decoded gives the index a rebuild from the changed entities
+// gives.
 func TestCatchUpMatchesABuiltIndex(t *testing.T) {
 	t.Parallel()
 	keys := []string{"b", "d", "f", "h"}
@@ -547,20 +567,64 @@ func TestCatchUpMatchesABuiltIndex(t *testing.T) {
 	}
 }
 
-// caughtUp runs catchUp over blob placed as the cache is read (after the headroom) and checks that the index
-// it returns reads its blob.
+// caughtUp decodes blob with changes merged in, fed in pieces of random sizes as the parts of the cache are
+// (entries cut anywhere), checks the index it gives and returns its blob.
 func caughtUp(t *testing.T, blob []byte, changes []indexChange) []byte {
 	t.Helper()
-	headroom := mergeHeadroom(changes)
-	buf := append(make([]byte, headroom, headroom+len(blob)), blob...)
-	x, got, err := catchUp(buf, headroom, changes)
+	d := &blobDecoder{changes: changes, size: int64(len(blob))}
+	for rest := blob; len(rest) > 0; {
+		n := min(len(rest), 1+rand.IntN(40))
+		if err := d.feed(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	x, err := d.finish()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y, err := decodeEntityIndex(got); err != nil || y.data != x.data || y.Len() != x.Len() {
-		t.Fatalf("the index does not read its blob: %v", err)
+	checkIndex(t, x)
+	return blobOf(t, x)
+}
+
+// checkIndex finds every entity of x by its key, where it is, with the value each accessor gives.
+func checkIndex(t *testing.T, x *EntityIndex) {
+	t.Helper()
+	i := 0
+	err := x.each(func(key, id []byte, row, raw uint64) error {
+		k := string(key)
+		want := EntityRef{RemoteID: string(id), RowHash: row}
+		if len(id) == 0 {
+			want.RemoteID = k
+		}
+		if j, ok := x.Lookup(k); !ok || j != i || x.Key(i) != k || x.Ref(i) != want || x.RawHash(i) != raw {
+			return fmt.Errorf("entity %d (%q): found at %d (%v), key %q, ref %+v, raw %d", i, k, j, ok, x.Key(i), x.Ref(i), x.RawHash(i))
+		}
+		if j, ok := x.Lookup(k + "\x00"); ok || j != i+1 {
+			return fmt.Errorf("a key just after %q: found %v at %d, want %d", k, ok, j, i+1)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != x.Len() {
+		t.Fatalf("%v (%d of %d entities)", err, i, x.Len())
 	}
-	return got
+}
+
+// blobOf is the cache blob of x, as cacheIndex writes it.
+func blobOf(t *testing.T, x *EntityIndex) []byte {
+	t.Helper()
+	var b []byte
+	if err := x.writeBlob(func(p []byte) error {
+		if len(p) > indexPartSize {
+			return fmt.Errorf("a part of %d bytes", len(p))
+		}
+		b = append(b, p...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Merging within the buffer never overwrites what it has still to read, whatever the mix and order of
@@ -661,5 +725,47 @@ func TestEntityUpdatesSearchTheTableByKey(t *testing.T) {
 		if got := (EntityRef{RemoteID: e.RemoteID, RowHash: e.RowHash}); got != want {
 			t.Errorf("%s after the update: %+v, want %+v", key, got, want)
 		}
+	}
+}
+
+// Entities of every size, some larger than a chunk, with long keys sharing long prefixes: the index finds each
+// where it is, and its blob decodes to the same index.
+func TestEntityIndexOfLargeEntries(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(13, 2026))
+	var b indexBuilder
+	prefix := strings.Repeat("p", 100)
+	for i := range 5000 {
+		key := fmt.Sprintf("%s%06d", prefix[:rng.IntN(len(prefix))], i)
+		if i > 0 && key <= string(b.prev) {
+			key = string(b.prev) + "x"
+		}
+		id := ""
+		switch r := rng.IntN(100); {
+		case r == 0:
+			id = strings.Repeat("L", indexChunkSize+rng.IntN(1000))
+		case r < 50:
+			id = strings.Repeat("I", rng.IntN(3000))
+		}
+		b.add(key, id, rng.Uint64(), rng.Uint64())
+	}
+	x, err := b.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.chunks) < 50 {
+		t.Fatalf("%d chunks: the test should span many", len(x.chunks))
+	}
+	checkIndex(t, x)
+	blob := blobOf(t, x)
+	y, err := decodeEntityIndex(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(blobOf(t, y), blob) {
+		t.Fatal("the decoded blob differs")
+	}
+	if got := caughtUp(t, blob, nil); !bytes.Equal(got, blob) {
+		t.Fatal("the blob decoded in pieces differs")
 	}
 }

@@ -64,7 +64,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 			}
 			if err == nil {
 				retention.forget()
-				p.closeKeys()
+				p.close()
 				p, err = buildPlan(ctx, st, rc, &opts, in, stream, retention)
 			}
 			if err == nil {
@@ -77,7 +77,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		stream.abandon(ctx, rep)
 		return rep, err
 	}
-	defer func() { p.closeKeys() }() // p as it is at return: a plan made again replaces it
+	defer func() { p.close() }() // p as it is at return: a plan made again replaces it
 	if err := adoptManagement(p); err != nil {
 		rep, err = finish(err)
 		stream.abandon(ctx, rep)

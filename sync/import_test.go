@@ -418,6 +418,27 @@ func TestImportDuplicateOfUnchangedRowIsRejected(t *testing.T) {
 	}
 }
 
+// A duplicate of a synced key names the row that carried it first, in whichever table that was.
+func TestImportDuplicatesOfSyncedKeysNameTheirFirstRow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.file("customers-a.csv", "sdCustomerNumber,firstName\n1,Ann\n2,Bob\n")
+	b := e.file("customers-b.csv", "sdCustomerNumber,firstName\n3,Cid\n4,Dan\n")
+	if _, err := e.run(context.Background(), Options{}, a, b); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers-b.csv", "sdCustomerNumber,firstName\n3,Cid\n4,Dan\n2,Bob\n4,Dan\n")
+	rep, err := e.run(context.Background(), Options{}, a, b)
+	if !errors.Is(err, ErrPartial) || rep.Unchanged != 4 || rep.Failed != 2 {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	for i, first := range []formats.Position{{File: a, Line: 3}, {File: b, Line: 3}} {
+		if want := "first seen at " + first.String() + ";"; !strings.Contains(rep.Failures[i].Reason, want) {
+			t.Errorf("failure %d: %q, want %q", i, rep.Failures[i].Reason, want)
+		}
+	}
+}
+
 func TestImportWritesToAdoptedCustomersInsteadOfCreatingDuplicates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -138,6 +139,8 @@ type plan struct {
 	// rows with a login whose customer exists (a login comes only with a new customer).
 	retention     *retentionCheck
 	loginsIgnored int
+	// releaseHeap gives back the memory limit raised for the checkpoint's structures (holdHeap).
+	releaseHeap func()
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -153,16 +156,58 @@ func (p *plan) entity(e mapping.Entity) *entityPlan {
 // claimed (for duplicate detection, and in full mode for finding the keys that disappeared).
 type checkpointView struct {
 	idx *state.EntityIndex
-	// first marks checkpoint entities the input claimed: source id+1 << 32 | line of the first row.
-	first []uint64
+	// first marks the checkpoint entities the input claimed, with the position of the first row.
+	first claimMarks
 	// fresh holds the keys of rows not in the checkpoint, with the packed position of their first row (as first).
 	fresh *freshKeys
 	// zeroLedLen is the length of the longest all-digit checkpoint key with a leading zero; -1 until needed.
 	zeroLedLen int
 }
 
-func newCheckpointView(idx *state.EntityIndex, dir string) *checkpointView {
-	return &checkpointView{idx: idx, first: make([]uint64, idx.Len()), fresh: newFreshKeys(dir), zeroLedLen: -1}
+func newCheckpointView(idx *state.EntityIndex, dir string, tables int) *checkpointView {
+	return &checkpointView{idx: idx, first: newClaimMarks(idx.Len(), tables), fresh: newFreshKeys(dir), zeroLedLen: -1}
+}
+
+// claimMarks holds a packed position (see packPosition; 0: not claimed) per checkpoint entity in 32 bits, the
+// table id in its top bits, as long as every line fits the rest (2^31 lines with one table): 40 MB at 10M
+// entities instead of 80. A line past that turns them into 64-bit marks.
+type claimMarks struct {
+	narrow   []uint32
+	wide     []uint64
+	lineBits uint
+}
+
+// narrowMarkBytes is what a mark takes while the marks stay narrow.
+const narrowMarkBytes = 4
+
+// newClaimMarks makes the marks of n entities claimed by rows of tables tables.
+func newClaimMarks(n, tables int) claimMarks {
+	return claimMarks{narrow: make([]uint32, n), lineBits: uint(32 - bits.Len(uint(tables)))}
+}
+
+// get returns the packed position of entity i's claim, 0 if none.
+func (m *claimMarks) get(i int) uint64 {
+	if m.wide != nil {
+		return m.wide[i]
+	}
+	v := uint64(m.narrow[i])
+	return v>>m.lineBits<<32 | v&(1<<m.lineBits-1)
+}
+
+// set marks entity i claimed at packed position f.
+func (m *claimMarks) set(i int, f uint64) {
+	if m.wide == nil && uint32(f) < 1<<m.lineBits {
+		m.narrow[i] = uint32(f>>32<<m.lineBits | uint64(uint32(f)))
+		return
+	}
+	if m.wide == nil {
+		wide := make([]uint64, len(m.narrow))
+		for j := range m.narrow {
+			wide[j] = m.get(j)
+		}
+		m.wide, m.narrow = wide, nil
+	}
+	m.wide[i] = f
 }
 
 // zeroPaddedTwin returns the checkpoint key that is key with leading zeros, if key is all digits and one
@@ -203,7 +248,7 @@ func (v *checkpointView) lookup(key string) (state.EntityRef, bool) {
 // position and true.
 func (v *checkpointView) claim(p *plan, key string, src *InputTable, pos formats.Position) (formats.Position, bool) {
 	if i, ok := v.idx.Lookup(key); ok {
-		if f := v.first[i]; f != 0 {
+		if f := v.first.get(i); f != 0 {
 			return p.unpackPosition(f), true
 		}
 		v.claimIndex(i, src, pos)
@@ -228,10 +273,10 @@ func (p *plan) unpackPosition(f uint64) formats.Position {
 
 // claimIndex claims checkpoint entity i for a row; false if an earlier row claimed it.
 func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position) bool {
-	if v.first[i] != 0 {
+	if v.first.get(i) != 0 {
 		return false
 	}
-	v.first[i] = packPosition(src, pos)
+	v.first.set(i, packPosition(src, pos))
 	return true
 }
 
@@ -246,7 +291,7 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 	planned := false
 	defer func() {
 		if !planned {
-			p.closeKeys()
+			p.close()
 		}
 	}()
 	var needed []mapping.Entity
@@ -274,14 +319,24 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 	var loadErr error
 	go func() {
 		defer close(ready)
+		// The heap holds the checkpoint from the first chunk loaded (see holdHeap).
+		var held int64
+		release := func() {}
+		hold := func(n int64) {
+			release()
+			release = holdHeap(n)
+		}
+		defer func() { p.releaseHeap = release }()
 		for _, e := range needed {
-			idx, err := st.LoadEntityIndex(ctx, string(e))
+			idx, err := st.LoadEntityIndex(ctx, string(e), func(size int) { hold(held + int64(size)) })
 			if err != nil {
 				loadErr = err
 				return
 			}
+			held += int64(idx.Bytes()) + narrowMarkBytes*int64(idx.Len())
+			hold(held)
 			// A first import of millions of keys moves them to a file beside the state file, on its disk.
-			views[e] = newCheckpointView(idx, filepath.Dir(st.Path()))
+			views[e] = newCheckpointView(idx, filepath.Dir(st.Path()), len(sources))
 		}
 	}()
 	waitLoaded := func() error {
@@ -330,7 +385,7 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 				continue
 			}
 			for i := range v.idx.Len() {
-				if v.first[i] != 0 {
+				if v.first.get(i) != 0 {
 					continue
 				}
 				key := v.idx.Key(i)
@@ -356,6 +411,15 @@ func (p *plan) keysErr() error {
 		}
 	}
 	return nil
+}
+
+// close ends the plan: it removes the views' key files and gives back the heap it held.
+func (p *plan) close() {
+	p.closeKeys()
+	if p.releaseHeap != nil {
+		p.releaseHeap()
+		p.releaseHeap = nil
+	}
 }
 
 // closeKeys removes the views' key files.

@@ -114,7 +114,7 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		rep.addFailure(re)
 	}
 	for e, ops := range p.remove {
-		idx, err := st.LoadEntityIndex(ctx, string(e))
+		idx, err := st.LoadEntityIndex(ctx, string(e), nil)
 		if err != nil {
 			return finish(err)
 		}
