@@ -250,6 +250,7 @@ func BenchmarkEntityIndex(b *testing.B) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("%010d", rng.IntN(n)+1)
 	}
+	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {

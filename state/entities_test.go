@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -587,9 +588,30 @@ func caughtUp(t *testing.T, blob []byte, changes []indexChange) []byte {
 	return blobOf(t, x)
 }
 
-// checkIndex finds every entity of x by its key, where it is, with the value each accessor gives.
+// checkIndex finds every entity of x by its key, where it is, with the value each accessor gives, and puts keys
+// near each one (a byte longer, a byte shorter, the last byte one less or one more) where a search of the sorted
+// keys puts them.
 func checkIndex(t *testing.T, x *EntityIndex) {
 	t.Helper()
+	var keys []string
+	if err := x.each(func(key, _ []byte, _, _ uint64) error {
+		keys = append(keys, string(key))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		near := []string{k + "\x00", k + "\xff"}
+		if n := len(k); n > 0 {
+			near = append(near, k[:n-1], k[:n-1]+string([]byte{k[n-1] - 1}), k[:n-1]+string([]byte{k[n-1] + 1}))
+		}
+		for _, probe := range near {
+			want := sort.SearchStrings(keys, probe)
+			if got, found := x.Lookup(probe); got != want || found != (want < len(keys) && keys[want] == probe) {
+				t.Fatalf("Lookup(%q) = %d, %v; the sorted keys put it at %d", probe, got, found, want)
+			}
+		}
+	}
 	i := 0
 	err := x.each(func(key, id []byte, row, raw uint64) error {
 		k := string(key)

@@ -171,7 +171,9 @@ func (x *EntityIndex) RawHash(i int) uint64 {
 	return raw
 }
 
-// Lookup returns the position of key, if the checkpoint has it, else the position it would take.
+// Lookup returns the position of key, if the checkpoint has it, else the position it would take. It walks the
+// block without rebuilding its keys: m is how many bytes the key before shares with key, and a front-coded
+// key is before key, after it or to be compared further by its shared length alone.
 func (x *EntityIndex) Lookup(key string) (int, bool) {
 	// Only the last block whose first key is not after key can hold it.
 	b := sort.Search(len(x.blocks), func(b int) bool { return x.blockKey(b) > key }) - 1
@@ -179,18 +181,29 @@ func (x *EntityIndex) Lookup(key string) (int, bool) {
 		return 0, false
 	}
 	blk, pos, end := x.block(b), 0, min(indexBlockLen, x.n-b*indexBlockLen)
-	var buf [64]byte
-	k := buf[:0]
+	m := 0
 	for j := range end {
-		var hasID bool
-		k, hasID, pos = readKey(blk, pos, j, k)
-		switch c := strings.Compare(unsafe.String(unsafe.SliceData(k), len(k)), key); {
-		case c == 0:
+		shared, l, hasID, at := keyParts(blk, pos, j)
+		rest := blk[at : at+l]
+		pos = skipValue(blk, at+l, hasID)
+		switch {
+		case shared > m:
+			continue // it agrees with the key before, which is before key, past where that one left key
+		case shared < m:
+			return b*indexBlockLen + j, false // it left the key before where that one agreed with key: after key
+		}
+		c := 0
+		for c < len(rest) && m+c < len(key) && rest[c] == key[m+c] {
+			c++
+		}
+		m += c
+		switch {
+		case c == len(rest) && m == len(key):
 			return b*indexBlockLen + j, true
-		case c > 0:
+		case c < len(rest) && (m == len(key) || rest[c] > key[m]):
 			return b*indexBlockLen + j, false
 		}
-		pos = skipValue(blk, pos, hasID)
+		// A prefix of key, or smaller at byte m: before key, sharing m bytes with it.
 	}
 	return b*indexBlockLen + end, false
 }
