@@ -360,7 +360,7 @@ func commonPrefix(a []byte, b string) int {
 }
 
 // LoadEntityIndex loads every entity of kind into an EntityIndex; grow, if not nil, learns its size in memory
-// each time it grows while it loads (the caller may hold memory for it, see sync's holdHeap). It reads the cached index blob when the
+// each time it grows while it loads (the caller may hold memory for it, see sync's heapHold). It reads the cached index blob when the
 // cache is as new as the entities (the usual case on a re-run). A cache a few changes behind is brought up to
 // date from the entities logged as changed since it was written (the run after a nightly delta), and rewritten
 // once those are many; without a usable cache the index is built from the entities table and cached for the

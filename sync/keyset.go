@@ -25,6 +25,8 @@ type freshKeys struct {
 	shards [freshShards]freshShard
 	n      int
 	log    freshLog
+	// mem is the set's memory (tables, log blocks and cache), told to the plan's heapHold as it changes.
+	mem heapShare
 }
 
 // The table is split into shards by the top bits of the hash, each grown on its own, so that growing never
@@ -62,6 +64,7 @@ type freshLog struct {
 	scratch []byte
 	spare   []byte // a block buffer the file freed, for the next block
 	err     error
+	mem     *heapShare // the set's, which counts the blocks
 }
 
 type freshCached struct {
@@ -69,9 +72,12 @@ type freshCached struct {
 	b  []byte
 }
 
-// newFreshKeys returns an empty set whose log, once it outgrows memory, goes to a temporary file in dir.
-func newFreshKeys(dir string) *freshKeys {
-	return &freshKeys{seed: maphash.MakeSeed(), log: freshLog{dir: dir, memLog: freshMemLog}}
+// newFreshKeys returns an empty set whose log, once it outgrows memory, goes to a temporary file in dir. Its
+// memory is told to heap (which may be nil).
+func newFreshKeys(dir string, heap *heapHold) *freshKeys {
+	s := &freshKeys{seed: maphash.MakeSeed(), log: freshLog{dir: dir, memLog: freshMemLog}, mem: heapShare{hold: heap}}
+	s.log.mem = &s.mem
+	return s
 }
 
 // Len is the number of keys.
@@ -80,8 +86,10 @@ func (s *freshKeys) Len() int { return s.n }
 // Err returns the first error of the log's file; after one, the set's answers cannot be trusted.
 func (s *freshKeys) Err() error { return s.log.err }
 
-// Close removes the log's file, if it has one.
+// Close removes the log's file, if it has one, and tells the heap that the set's memory is given back (the
+// caller drops the set).
 func (s *freshKeys) Close() error {
+	s.mem.drop()
 	if s.log.file == nil {
 		return nil
 	}
@@ -127,7 +135,9 @@ func (s *freshKeys) Get(key string) (uint64, bool) {
 func (s *freshKeys) Add(key string, value uint64) (uint64, bool) {
 	sh, tag := s.hash(key)
 	if 4*(sh.n+1) > 3*len(sh.table) {
+		slots := len(sh.table)
 		sh.grow()
+		s.mem.add(8 * int64(len(sh.table)-slots))
 	}
 	i, v, found := s.find(sh, tag, key)
 	if found {
@@ -184,6 +194,7 @@ func (l *freshLog) write(b []byte) {
 			l.spare = nil
 			if blk == nil {
 				blk = make([]byte, freshBlock)
+				l.mem.add(freshBlock)
 			}
 			l.blocks = append(l.blocks, blk)
 		}
@@ -223,6 +234,9 @@ func (l *freshLog) flush(no int64) {
 		l.fail(err)
 		return
 	}
+	if l.spare != nil {
+		l.mem.add(-freshBlock) // the collector's now
+	}
 	l.spare, l.blocks[no] = l.blocks[no], nil
 }
 
@@ -237,6 +251,7 @@ func (l *freshLog) block(no int64) ([]byte, bool) {
 	}
 	if c.b == nil {
 		c.b = make([]byte, freshBlock)
+		l.mem.add(freshBlock)
 	}
 	c.no = -1
 	if _, err := l.file.ReadAt(c.b, no*freshBlock); err != nil && !errors.Is(err, io.EOF) {

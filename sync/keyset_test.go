@@ -18,7 +18,7 @@ import (
 // spanning two blocks, duplicates keeping the first value, and absent keys.
 func TestFreshKeysBeyondMemory(t *testing.T) {
 	dir := t.TempDir()
-	s := newFreshKeys(dir)
+	s := newFreshKeys(dir, nil)
 	s.log.memLog = 3 * freshBlock
 	defer s.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -73,7 +73,7 @@ func TestFreshKeysBeyondMemory(t *testing.T) {
 
 // TestFreshKeysReportsFileErrors: once the file cannot be read, Err says so (the planner then applies nothing).
 func TestFreshKeysReportsFileErrors(t *testing.T) {
-	s := newFreshKeys(t.TempDir())
+	s := newFreshKeys(t.TempDir(), nil)
 	s.log.memLog = freshBlock
 	for i := range 50_000 {
 		s.Add(fmt.Sprintf("key-%d", i), uint64(i))
@@ -164,7 +164,7 @@ func BenchmarkFreshKeys10M(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		s := newFreshKeys(b.TempDir())
+		s := newFreshKeys(b.TempDir(), nil)
 		for i := range n {
 			s.Add(fmt.Sprintf("%010d", i), uint64(i))
 		}

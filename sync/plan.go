@@ -139,8 +139,8 @@ type plan struct {
 	// rows with a login whose customer exists (a login comes only with a new customer).
 	retention     *retentionCheck
 	loginsIgnored int
-	// releaseHeap gives back the memory limit raised for the checkpoint's structures (holdHeap).
-	releaseHeap func()
+	// heap keeps the memory limit above the checkpoint's index and marks and the new keys (see heapHold).
+	heap *heapHold
 }
 
 func (p *plan) entity(e mapping.Entity) *entityPlan {
@@ -164,8 +164,10 @@ type checkpointView struct {
 	zeroLedLen int
 }
 
-func newCheckpointView(idx *state.EntityIndex, dir string, tables int) *checkpointView {
-	return &checkpointView{idx: idx, first: newClaimMarks(idx.Len(), tables), fresh: newFreshKeys(dir), zeroLedLen: -1}
+// newCheckpointView is the view of idx for an input of tables tables; its new keys go to a file in dir once
+// they outgrow memory, and their memory is told to heap.
+func newCheckpointView(idx *state.EntityIndex, dir string, tables int, heap *heapHold) *checkpointView {
+	return &checkpointView{idx: idx, first: newClaimMarks(idx.Len(), tables), fresh: newFreshKeys(dir, heap), zeroLedLen: -1}
 }
 
 // claimMarks holds a packed position (see packPosition; 0: not claimed) per checkpoint entity in 32 bits, the
@@ -285,7 +287,7 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
 		mapAll:     map[int]bool{},
-		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention}
+		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention, heap: newHeapHold()}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
 	planned := false
@@ -319,24 +321,19 @@ func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Op
 	var loadErr error
 	go func() {
 		defer close(ready)
-		// The heap holds the checkpoint from the first chunk loaded (see holdHeap).
-		var held int64
-		release := func() {}
-		hold := func(n int64) {
-			release()
-			release = holdHeap(n)
-		}
-		defer func() { p.releaseHeap = release }()
+		// The heap holds the checkpoint from the first chunk loaded (see heapHold).
+		share := heapShare{hold: p.heap}
+		var loaded int64 // the indexes and marks of the entities before
 		for _, e := range needed {
-			idx, err := st.LoadEntityIndex(ctx, string(e), func(size int) { hold(held + int64(size)) })
+			idx, err := st.LoadEntityIndex(ctx, string(e), func(size int) { share.set(loaded + int64(size)) })
 			if err != nil {
 				loadErr = err
 				return
 			}
-			held += int64(idx.Bytes()) + narrowMarkBytes*int64(idx.Len())
-			hold(held)
+			loaded += int64(idx.Bytes()) + narrowMarkBytes*int64(idx.Len())
+			share.set(loaded)
 			// A first import of millions of keys moves them to a file beside the state file, on its disk.
-			views[e] = newCheckpointView(idx, filepath.Dir(st.Path()), len(sources))
+			views[e] = newCheckpointView(idx, filepath.Dir(st.Path()), len(sources), p.heap)
 		}
 	}()
 	waitLoaded := func() error {
@@ -416,10 +413,7 @@ func (p *plan) keysErr() error {
 // close ends the plan: it removes the views' key files and gives back the heap it held.
 func (p *plan) close() {
 	p.closeKeys()
-	if p.releaseHeap != nil {
-		p.releaseHeap()
-		p.releaseHeap = nil
-	}
+	p.heap.release()
 }
 
 // closeKeys removes the views' key files.

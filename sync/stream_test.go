@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,5 +71,59 @@ func TestDryRunListsABoundedPlan(t *testing.T) {
 		if want := fmt.Sprintf("%010d", 100000+i); c.Key != want || !strings.HasPrefix(c.Action, "create") {
 			t.Fatalf("change %d is %s %s, want create %s", i, c.Action, c.Key, want)
 		}
+	}
+}
+
+// A change list offered keys in any order lists the first maxListedChanges by key (of equal keys the first
+// offered) and counts the rest; in key order, as ERP exports mostly come, it builds few more changes than it
+// lists.
+func TestChangeListKeepsTheFirstKeysAndBuildsFew(t *testing.T) {
+	const n = 5*maxListedChanges + 17
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("K%07d", i/3) // each key three times: the first offered is kept
+	}
+	for _, order := range []string{"ascending", "descending", "shuffled"} {
+		t.Run(order, func(t *testing.T) {
+			offered := slices.Clone(keys)
+			switch order {
+			case "descending":
+				slices.Reverse(offered)
+			case "shuffled":
+				rand.New(rand.NewPCG(3, 4)).Shuffle(n, func(i, j int) { offered[i], offered[j] = offered[j], offered[i] })
+			}
+			var l changeList
+			built := 0
+			for i, k := range offered {
+				l.offer(k, func() PlannedChange {
+					built++
+					return PlannedChange{Key: k, Source: strconv.Itoa(i)}
+				})
+			}
+			l.trim()
+			if len(l.items) != maxListedChanges || l.dropped != n-maxListedChanges {
+				t.Fatalf("%d listed, %d dropped; want %d and %d", len(l.items), l.dropped, maxListedChanges, n-maxListedChanges)
+			}
+			firstOffer := map[string]int{}
+			for i, k := range offered {
+				if _, seen := firstOffer[k]; !seen {
+					firstOffer[k] = i
+				}
+			}
+			sorted := slices.Sorted(slices.Values(keys))
+			for i, c := range l.items {
+				if c.Key != sorted[i] {
+					t.Fatalf("change %d has key %s, want %s", i, c.Key, sorted[i])
+				}
+				if i == 0 || c.Key != l.items[i-1].Key {
+					if want := strconv.Itoa(firstOffer[c.Key]); c.Source != want {
+						t.Fatalf("key %s listed from offer %s, want the first, %s", c.Key, c.Source, want)
+					}
+				}
+			}
+			if order == "ascending" && built > 2*maxListedChanges {
+				t.Fatalf("built %d changes in key order to list %d", built, maxListedChanges)
+			}
+		})
 	}
 }

@@ -9,7 +9,7 @@ import (
 // defaultMemoryLimit is the soft limit of the Go heap unless GOMEMLIMIT sets one. The large structures of a
 // run (the checkpoint index of a re-run, the new keys of a first import) are long-lived, and with the
 // runtime's default the heap grows to twice them before a collection: 360 MB for the no-op re-run of 3M rows
-// instead of 300. A plan that holds a larger checkpoint raises it above that (sync's holdHeap).
+// instead of 300. A plan that holds more raises it above that (sync's heapHold).
 const defaultMemoryLimit = 160 << 20
 
 // defaultGCPercent is the collector's GOGC unless the variable sets one. A run's live heap is small next to
