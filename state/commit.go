@@ -168,41 +168,56 @@ func (s *Store) bumpGenerations(ctx context.Context, tx *sql.Tx, outcomes []Outc
 		}
 	}
 	for _, k := range kinds {
-		var keys []string
+		var changes []indexChange
 		for i := range outcomes {
 			if o := &outcomes[i]; o.Error == "" && o.Kind == k {
-				keys = append(keys, o.ERPKey)
+				changes = append(changes, outcomeChange(o))
 			}
 		}
-		if err := s.recordChange(ctx, tx, k, keys); err != nil {
+		if err := s.recordChange(ctx, tx, k, changes); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// recordChange bumps the generation of kind and, while its index is cached, logs keys under the new generation.
-// Without a cache nothing needs the log: the next load rebuilds the index from the table, and a cache is only
-// written for the generation current at the write (LoadEntityIndex), so no change of a cached kind goes
+// outcomeChange is what a confirmed outcome leaves of its entity: gone after a delete, else the outcome's
+// values (every write of an entity's row, batched or one by one, writes those).
+func outcomeChange(o *Outcome) indexChange {
+	if o.Action == ActionDelete {
+		return indexChange{key: o.ERPKey, gone: true}
+	}
+	return indexChange{key: o.ERPKey, ref: EntityRef{RemoteID: o.RemoteID, RowHash: o.RowHash}, raw: o.RawHash}
+}
+
+// recordChange bumps the generation of kind and, while its index is cached, logs the changes under the new
+// generation, each with the entity's values after it, so that a cache is brought up to date from the log
+// alone. Without a cache nothing needs the log: the next load rebuilds the index from the table, and a cache is
+// only written for the generation current at the write (LoadEntityIndex), so no change of a cached kind goes
 // unlogged. Once the keys logged since the cache was written pass its budget (a run that changes a large part
-// of the checkpoint, a first import), logging stops and the next load rebuilds the index instead.
-func (s *Store) recordChange(ctx context.Context, tx *sql.Tx, kind string, keys []string) error {
+// of the checkpoint, a first import), logging stops and the next load rebuilds the index instead. Of a key
+// changed twice in one transaction (a batch committed one by one, in order) the log keeps the last values.
+func (s *Store) recordChange(ctx context.Context, tx *sql.Tx, kind string, changes []indexChange) error {
 	bump, err := s.prepared(ctx, tx, bumpGenerationSQL, 1)
 	if err != nil {
 		return err
 	}
 	var gen, cached, logged, budget int64
-	if err := bump.QueryRowContext(ctx, kind, len(keys)).Scan(&gen, &cached, &logged, &budget); err != nil || cached == 0 {
+	if err := bump.QueryRowContext(ctx, kind, len(changes)).Scan(&gen, &cached, &logged, &budget); err != nil || cached == 0 {
 		return err
 	}
 	if logged > budget {
 		_, err := tx.ExecContext(ctx, `UPDATE entity_generation SET cached = 0 WHERE kind = ?`, kind)
 		return err
 	}
-	return s.execChunked(ctx, tx, logChangesSQL, len(keys), func(start, n int) []any {
-		args := make([]any, 0, n*3)
-		for _, key := range keys[start : start+n] {
-			args = append(args, kind, gen, key)
+	return s.execChunked(ctx, tx, logChangesSQL, len(changes), func(start, n int) []any {
+		args := make([]any, 0, n*6)
+		for _, c := range changes[start : start+n] {
+			var remoteID any // NULL: gone
+			if !c.gone {
+				remoteID = c.ref.RemoteID
+			}
+			args = append(args, kind, gen, c.key, remoteID, int64(c.ref.RowHash), int64(c.raw))
 		}
 		return args
 	}, nil)
@@ -255,9 +270,11 @@ var (
 		`(?, ?, ?, ?, ?, ?, ?)`, upsertImageConflictSQL}
 	upsertMappingsSQL = &multiRow{`INSERT INTO sd_mappings (customer_number, sd_customer_number, deleted_in_yaas, pushed, updated_at)
 		VALUES `, `(?, ?, ?, 0, ?)`, upsertMappingConflictSQL}
-	// A key touched twice in one transaction (a batch committed one by one) is logged once.
-	logChangesSQL = &multiRow{`INSERT OR IGNORE INTO entity_changes (kind, generation, erp_key) VALUES `, `(?, ?, ?)`, ``}
-	batchedSQL    = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, updateEntitiesSQL, upsertMappingsSQL,
+	// A key touched twice in one transaction (a batch committed one by one) is logged once, with its last values.
+	logChangesSQL = &multiRow{`INSERT INTO entity_changes (kind, generation, erp_key, remote_id, row_hash, raw_hash) VALUES `,
+		`(?, ?, ?, ?, ?, ?)`, ` ON CONFLICT (kind, generation, erp_key) DO UPDATE SET remote_id = excluded.remote_id,
+		row_hash = excluded.row_hash, raw_hash = excluded.raw_hash`}
+	batchedSQL = []*multiRow{opsDoneSQL, opsFailedSQL, upsertEntitiesSQL, updateEntitiesSQL, upsertMappingsSQL,
 		upsertImagesSQL, logChangesSQL}
 	// Once per kind and transaction; prepared once like the others (preparing it was most of its cost).
 	bumpGenerationSQL = &multiRow{`INSERT INTO entity_generation (kind, generation) VALUES `, `(?, 1)`,
@@ -531,7 +548,7 @@ func (s *Store) DeleteEntity(ctx context.Context, entry DeletionEntry) (int64, e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entities WHERE kind = ? AND erp_key = ?`, entry.Kind, entry.ERPKey); err != nil {
 			return err
 		}
-		if err := s.recordChange(ctx, tx, entry.Kind, []string{entry.ERPKey}); err != nil {
+		if err := s.recordChange(ctx, tx, entry.Kind, []indexChange{{key: entry.ERPKey, gone: true}}); err != nil {
 			return err
 		}
 		var err error

@@ -279,7 +279,8 @@ func TestEntityIndexCatchesUpWithEveryKindOfChange(t *testing.T) {
 		used := map[string]bool{}
 		for range 1 + rng.IntN(30) {
 			key := fmt.Sprintf("K%03d", rng.IntN(400))
-			if used[key] {
+			// Now and then a key twice in one batch: committed one by one, in order; the log keeps its last values.
+			if used[key] && rng.IntN(3) != 0 {
 				continue
 			}
 			used[key] = true
@@ -381,6 +382,10 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 	}
 	update("0007", 7)
 	update("0008", 8)
+	// The log carries the values: a logged key is not looked up in the table either.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entities SET row_hash = 77 WHERE erp_key = '0007'`); err != nil {
+		t.Fatal(err)
+	}
 	x, err := s.LoadEntityIndex(ctx, "customers", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +398,7 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 		return x.Ref(i).RowHash
 	}
 	if hash(x, "0007") != 7 || hash(x, "0008") != 8 || hash(x, "0050") != 1 {
-		t.Fatalf("caught up: 0007=%d 0008=%d 0050=%d, want 7, 8 and the cached 1", hash(x, "0007"), hash(x, "0008"), hash(x, "0050"))
+		t.Fatalf("caught up: 0007=%d 0008=%d 0050=%d, want the logged 7 and 8 and the cached 1", hash(x, "0007"), hash(x, "0008"), hash(x, "0050"))
 	}
 	// A generation without a log entry: the log cannot be trusted, the table is read.
 	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_generation SET generation = generation + 1 WHERE kind = 'customers'`); err != nil {
@@ -403,8 +408,8 @@ func TestEntityIndexCatchUpReadsOnlyTheLoggedChanges(t *testing.T) {
 	if x, err = s.LoadEntityIndex(ctx, "customers", nil); err != nil {
 		t.Fatal(err)
 	}
-	if hash(x, "0009") != 9 || hash(x, "0050") != 99 {
-		t.Fatalf("rebuilt: 0009=%d 0050=%d, want 9 and the table's 99", hash(x, "0009"), hash(x, "0050"))
+	if hash(x, "0009") != 9 || hash(x, "0050") != 99 || hash(x, "0007") != 77 {
+		t.Fatalf("rebuilt: 0009=%d 0050=%d 0007=%d, want 9 and the table's 99 and 77", hash(x, "0009"), hash(x, "0050"), hash(x, "0007"))
 	}
 	var logged int
 	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM entity_changes`).Scan(&logged); err != nil || logged != 0 {

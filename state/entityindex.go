@@ -11,7 +11,6 @@ import (
 	"io"
 	"slices"
 	"sort"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sync/errgroup"
@@ -734,12 +733,13 @@ func decodeEntityIndex(data []byte) (*EntityIndex, error) {
 	return d.finish()
 }
 
-// changedSince reads the current state of every entity of kind logged as changed in generations (from, to],
-// sorted by key in byte order.
+// changedSince reads the state of every entity of kind logged as changed in generations (from, to], as the
+// last commit that logged it left it, sorted by key in byte order (SQLite's BINARY collation). The log alone
+// answers: no lookup in entities.
 func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) ([]indexChange, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT c.erp_key, e.remote_id, e.row_hash, e.raw_hash
-		FROM (SELECT DISTINCT erp_key FROM entity_changes WHERE kind = ?1 AND generation > ?2 AND generation <= ?3) AS c
-		LEFT JOIN entities e ON e.kind = ?1 AND e.erp_key = c.erp_key`, kind, from, to)
+	// In key order and, for a key logged by several commits, in the order of their generations: the last wins.
+	rows, err := s.reader.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entity_changes
+		WHERE kind = ? AND generation > ? AND generation <= ? ORDER BY erp_key, generation`, kind, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -749,17 +749,17 @@ func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) (
 		var (
 			c         indexChange
 			id        sql.NullString
-			hash, raw sql.NullInt64
+			hash, raw int64
 		)
 		if err := rows.Scan(&c.key, &id, &hash, &raw); err != nil {
 			return nil, err
 		}
-		c.ref, c.raw, c.gone = EntityRef{RemoteID: id.String, RowHash: uint64(hash.Int64)}, uint64(raw.Int64), !id.Valid
+		c.ref, c.raw, c.gone = EntityRef{RemoteID: id.String, RowHash: uint64(hash)}, uint64(raw), !id.Valid
+		if n := len(changes); n > 0 && changes[n-1].key == c.key {
+			changes[n-1] = c
+			continue
+		}
 		changes = append(changes, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(changes, func(a, b indexChange) int { return strings.Compare(a.key, b.key) })
-	return changes, nil
+	return changes, rows.Err()
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -281,25 +282,9 @@ func TestSnapshotsMoveIntoTheEntityRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	db := rawDB(t, path)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const before = 11
-	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:before] {
-		if _, err := db.Exec(m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')`, m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, ms := stateAtVersion(t, path, before)
 	for _, q := range []string{
-		`PRAGMA user_version = 11`,
 		`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES
 			('customers', 'C1', 'R1', 1, '2026-01-01T00:00:00Z'), ('customers', 'C2', 'R2', 2, '2026-01-01T00:00:00Z'),
 			('addresses', 'C1', 'A1', 3, '2026-01-01T00:00:00Z')`,
@@ -361,5 +346,101 @@ func TestSnapshotsMoveIntoTheEntityRows(t *testing.T) {
 	}
 	if len(got) != 1 || string(got["C2"]) != `{"firstName":"Bo"}` {
 		t.Errorf("customers snapshots after the updates: %q, want only C2's", got)
+	}
+}
+
+// stateAtVersion creates a state file at path as the migrations up to version left it, for a test of the ones
+// after; it returns the file's connection and every migration.
+func stateAtVersion(t *testing.T, path string, version int) (*sql.DB, []migration) {
+	t.Helper()
+	db := rawDB(t, path)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:version] {
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01T00:00:00Z')`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, version)); err != nil {
+		t.Fatal(err)
+	}
+	return db, ms
+}
+
+// Migration 0013 gives logged changes their values: a change logged before carries none, so it goes with the
+// cache it would bring up to date, and the next load builds the index from the table; commits after log again.
+func TestChangesLoggedBeforeTheirValuesRebuildTheIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, _ := stateAtVersion(t, path, 12)
+	for _, q := range []string{
+		`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES
+			('customers', 'C1', 'R1', 5, '2026-01-01T00:00:00Z'), ('customers', 'C2', 'R2', 2, '2026-01-01T00:00:00Z')`,
+		// A cache at generation 1 (C1 with hash 1) and C1's change at generation 2, logged without values.
+		`INSERT INTO entity_generation (kind, generation, cached, logged, log_budget) VALUES ('customers', 2, 1, 1, 1000)`,
+		`INSERT INTO entity_changes (kind, generation, erp_key) VALUES ('customers', 2, 'C1')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	b := indexBuilder{}
+	b.add("C1", "R1", 1, 0)
+	b.add("C2", "R2", 2, 0)
+	stale, err := b.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := 0
+	if err := stale.writeBlob(func(data []byte) error {
+		_, err := db.Exec(`INSERT INTO entity_index (kind, part, generation, data) VALUES ('customers', ?, 1, ?)`, part, data)
+		part++
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, testBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if n := queryInt(t, s.reader, `SELECT COUNT(*) FROM entity_changes`) + queryInt(t, s.reader, `SELECT COUNT(*) FROM entity_index`); n != 0 {
+		t.Fatalf("%d rows of the old log and cache left", n)
+	}
+	hashOf := func(key string) uint64 {
+		t.Helper()
+		x, err := s.LoadEntityIndex(ctx, "customers", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, ok := x.Lookup(key)
+		if !ok {
+			t.Fatalf("%s is not in the index", key)
+		}
+		return x.Ref(i).RowHash
+	}
+	if got := hashOf("C1"); got != 5 {
+		t.Fatalf("C1's hash after the upgrade: %d, want the table's 5", got)
+	}
+	if err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "C2", Action: ActionUpdate, RemoteID: "R2", RowHash: 22}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, s.reader, `SELECT COUNT(*) FROM entity_changes WHERE erp_key = 'C2' AND remote_id = 'R2' AND row_hash = 22`); n != 1 {
+		t.Fatalf("the update after the upgrade logged %d changes with its values, want 1", n)
+	}
+	if got := hashOf("C2"); got != 22 {
+		t.Fatalf("C2's hash caught up from the log: %d, want 22", got)
 	}
 }
