@@ -577,7 +577,7 @@ func TestCatchUpMatchesABuiltIndex(t *testing.T) {
 // (entries cut anywhere), checks the index it gives and returns its blob.
 func caughtUp(t *testing.T, blob []byte, changes []indexChange) []byte {
 	t.Helper()
-	d := &blobDecoder{changes: changes, size: int64(len(blob))}
+	d := &blobDecoder{changes: &sliceChanges{c: changes}, extra: len(changes), size: int64(len(blob))}
 	for rest := blob; len(rest) > 0; {
 		n := min(len(rest), 1+rand.IntN(40))
 		if err := d.feed(rest[:n]); err != nil {

@@ -496,7 +496,7 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64,
 	if size <= (parts-1)*indexPartSize || size > parts*indexPartSize {
 		return nil, 0, nil
 	}
-	var changes []indexChange
+	var changes changeSource = &sliceChanges{}
 	var logged int64
 	if cacheGen < gen {
 		var generations int64
@@ -508,12 +508,14 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64,
 		if generations != gen-cacheGen || logged > budget {
 			return nil, 0, nil
 		}
-		var err error
-		if changes, err = s.changedSince(ctx, kind, cacheGen, gen); err != nil {
+		rows, err := s.changedSince(ctx, kind, cacheGen, gen)
+		if err != nil {
 			return nil, 0, err
 		}
+		defer rows.Close()
+		changes = &loggedChanges{rows: rows}
 	}
-	d := &blobDecoder{changes: changes, size: size, b: indexBuilder{grow: grow}}
+	d := &blobDecoder{changes: changes, extra: int(logged), size: size, b: indexBuilder{grow: grow}}
 	// One connection reads the parts while this goroutine decodes the one before: on two cores the two overlap.
 	ch := make(chan []byte, 1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -599,10 +601,10 @@ func (s *Store) readCacheParts(ctx context.Context, kind string, gen, parts, siz
 }
 
 // blobDecoder rebuilds an index from the cache blob, fed to it part by part, with the changes logged since
-// (sorted by key, one per key) merged in. An entry cut by the end of a part is carried into the next one.
+// (in key order, one per key) merged in. An entry cut by the end of a part is carried into the next one.
 type blobDecoder struct {
-	changes []indexChange
-	next    int   // the first change not merged yet
+	changes changeSource
+	extra   int   // at most how many entities the changes add (for the index's block table)
 	size    int64 // the blob's size: no length in it can be larger
 	b       indexBuilder
 	count   uint64 // the entities the blob holds, from its header
@@ -661,7 +663,7 @@ func (d *blobDecoder) decode(b []byte) (int, error) {
 		v, w, err := uvarint(0)
 		if w > 0 {
 			d.count, d.counted = v, true
-			d.b.expect(int(v) + len(d.changes))
+			d.b.expect(int(v) + d.extra)
 		}
 		return w, err
 	}
@@ -695,22 +697,24 @@ func (d *blobDecoder) decode(b []byte) (int, error) {
 
 // merge adds the blob's entity key, after the changes to keys before it, or its change in its place.
 func (d *blobDecoder) merge(key, id string, row, raw uint64) {
-	for d.next < len(d.changes) && d.changes[d.next].key < key {
-		d.addChange()
+	c, ok := d.changes.peek()
+	for ok && c.key < key {
+		d.addChange(c)
+		c, ok = d.changes.peek()
 	}
-	if d.next < len(d.changes) && d.changes[d.next].key == key {
-		d.addChange()
+	if ok && c.key == key {
+		d.addChange(c)
 		return
 	}
 	d.b.add(key, id, row, raw)
 }
 
-func (d *blobDecoder) addChange() {
-	c := d.changes[d.next]
-	d.next++
+// addChange adds the change c, the one peeked, and moves past it.
+func (d *blobDecoder) addChange(c *indexChange) {
 	if !c.gone {
 		d.b.add(c.key, c.ref.RemoteID, c.ref.RowHash, c.raw)
 	}
+	d.changes.pop()
 }
 
 // finish checks that the blob ended where its header said and returns the index with the remaining changes.
@@ -718,48 +722,112 @@ func (d *blobDecoder) finish() (*EntityIndex, error) {
 	if !d.counted || d.seen != d.count || len(d.carry) > 0 {
 		return nil, errBadIndex
 	}
-	for d.next < len(d.changes) {
-		d.addChange()
+	for c, ok := d.changes.peek(); ok; c, ok = d.changes.peek() {
+		d.addChange(c)
+	}
+	if err := d.changes.err(); err != nil {
+		return nil, fmt.Errorf("read the change log: %w", err)
 	}
 	return d.b.finish()
 }
 
+// changeSource hands out changes in key order, one per key.
+type changeSource interface {
+	// peek returns the next change, valid until pop; false when there is none.
+	peek() (*indexChange, bool)
+	pop()
+	// err is the error that ended the changes early, if one did.
+	err() error
+}
+
+// sliceChanges are changes held in a slice (sorted by key, one per key).
+type sliceChanges struct {
+	c    []indexChange
+	next int
+}
+
+func (s *sliceChanges) peek() (*indexChange, bool) {
+	if s.next == len(s.c) {
+		return nil, false
+	}
+	return &s.c[s.next], true
+}
+
+func (s *sliceChanges) pop()       { s.next++ }
+func (s *sliceChanges) err() error { return nil }
+
+// loggedChanges reads the change log's rows (changedSince) as the decoder asks for them: memory for two changes,
+// where the slice of them took about 60 MB past the index after a run that changed a tenth of 10M entities. Of
+// a key logged by several commits, the rows come in generation order and the last one wins.
+type loggedChanges struct {
+	rows         *sql.Rows
+	cur, ahead   indexChange
+	hasCur, hasA bool
+	done         bool
+	failed       error
+}
+
+// read returns the next row, false at the end or on an error (kept for err).
+func (l *loggedChanges) read() (indexChange, bool) {
+	if l.done {
+		return indexChange{}, false
+	}
+	if !l.rows.Next() {
+		l.done, l.failed = true, l.rows.Err()
+		return indexChange{}, false
+	}
+	var (
+		c         indexChange
+		id        sql.NullString
+		hash, raw int64
+	)
+	if err := l.rows.Scan(&c.key, &id, &hash, &raw); err != nil {
+		l.done, l.failed = true, err
+		return indexChange{}, false
+	}
+	c.ref, c.raw, c.gone = EntityRef{RemoteID: id.String, RowHash: uint64(hash)}, uint64(raw), !id.Valid
+	return c, true
+}
+
+func (l *loggedChanges) peek() (*indexChange, bool) {
+	if !l.hasCur {
+		if l.hasA {
+			l.cur, l.hasCur, l.hasA = l.ahead, true, false
+		} else if l.cur, l.hasCur = l.read(); !l.hasCur {
+			return nil, false
+		}
+		for {
+			c, ok := l.read()
+			if !ok {
+				break
+			}
+			if c.key != l.cur.key {
+				l.ahead, l.hasA = c, true
+				break
+			}
+			l.cur = c
+		}
+	}
+	return &l.cur, true
+}
+
+func (l *loggedChanges) pop()       { l.hasCur = false }
+func (l *loggedChanges) err() error { return l.failed }
+
 // decodeEntityIndex decodes a whole cache blob (the tests' way in).
 func decodeEntityIndex(data []byte) (*EntityIndex, error) {
-	d := &blobDecoder{size: int64(len(data))}
+	d := &blobDecoder{changes: &sliceChanges{}, size: int64(len(data))}
 	if err := d.feed(data); err != nil {
 		return nil, err
 	}
 	return d.finish()
 }
 
-// changedSince reads the state of every entity of kind logged as changed in generations (from, to], as the
-// last commit that logged it left it, sorted by key in byte order (SQLite's BINARY collation). The log alone
-// answers: no lookup in entities.
-func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) ([]indexChange, error) {
-	// In key order and, for a key logged by several commits, in the order of their generations: the last wins.
-	rows, err := s.reader.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entity_changes
+// changedSince queries the state of every entity of kind logged as changed in generations (from, to], as
+// each commit that logged it left it: in key order (SQLite's BINARY collation, Go's byte order), a key's rows
+// in the order of their generations (read them with loggedChanges). The log alone answers: no lookup in
+// entities.
+func (s *Store) changedSince(ctx context.Context, kind string, from, to int64) (*sql.Rows, error) {
+	return s.reader.QueryContext(ctx, `SELECT erp_key, remote_id, row_hash, raw_hash FROM entity_changes
 		WHERE kind = ? AND generation > ? AND generation <= ? ORDER BY erp_key, generation`, kind, from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var changes []indexChange
-	for rows.Next() {
-		var (
-			c         indexChange
-			id        sql.NullString
-			hash, raw int64
-		)
-		if err := rows.Scan(&c.key, &id, &hash, &raw); err != nil {
-			return nil, err
-		}
-		c.ref, c.raw, c.gone = EntityRef{RemoteID: id.String, RowHash: uint64(hash)}, uint64(raw), !id.Valid
-		if n := len(changes); n > 0 && changes[n-1].key == c.key {
-			changes[n-1] = c
-			continue
-		}
-		changes = append(changes, c)
-	}
-	return changes, rows.Err()
 }
