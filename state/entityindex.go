@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"unsafe"
@@ -554,50 +553,27 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64,
 }
 
 // readCacheParts hands the parts of the cache of kind (generation gen, size bytes in parts rows) to part in
-// order, through the driver (database/sql would copy each part once more). It reports whether they were all
-// there, of generation gen and of their proper sizes; it stops at the first that is not.
+// order, through the driver (see queryRaw). It reports whether they were all there, of generation gen and of
+// their proper sizes; it stops at the first that is not.
 func (s *Store) readCacheParts(ctx context.Context, kind string, gen, parts, size int64, part func([]byte) error) (bool, error) {
-	conn, err := s.reader.Conn(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	complete := false
-	err = conn.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return errors.New("the sqlite driver cannot query a raw connection")
-		}
-		rows, err := q.QueryContext(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`,
-			[]driver.NamedValue{{Ordinal: 1, Value: kind}})
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		dest := make([]driver.Value, 3)
-		for want := int64(0); ; want++ {
-			if err := rows.Next(dest); err == io.EOF {
-				complete = want == parts
-				return nil
-			} else if err != nil {
-				return err
-			}
+	want, whole := int64(0), true
+	err := s.queryRaw(ctx, `SELECT part, generation, data FROM entity_index WHERE kind = ? ORDER BY part`, kind, 3,
+		func(dest []driver.Value) (bool, error) {
 			p, pOK := dest[0].(int64)
 			g, gOK := dest[1].(int64)
 			data, dOK := dest[2].([]byte)
 			if !pOK || !gOK || !dOK {
-				return fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
+				return false, fmt.Errorf("unexpected column types %T, %T, %T", dest[0], dest[1], dest[2])
 			}
 			off := p * indexPartSize
 			if p != want || g != gen || off >= size || int64(len(data)) != min(indexPartSize, size-off) {
-				return nil // parts missing, cut or of mixed generations: no usable cache
+				whole = false // parts missing, cut or of mixed generations: no usable cache
+				return false, nil
 			}
-			if err := part(data); err != nil {
-				return err
-			}
-		}
-	})
-	return complete, err
+			want++
+			return true, part(data)
+		})
+	return err == nil && whole && want == parts, err
 }
 
 // blobDecoder rebuilds an index from the cache blob, fed to it part by part, with the changes logged since
