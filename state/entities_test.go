@@ -103,6 +103,25 @@ func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {
 	}
 }
 
+// A change log that cannot be read stops the load with the reason, as any other failed read of the state
+// file does; only a damaged cache falls back to the table.
+func TestEntityIndexLoadReportsAnUnreadableChangeLog(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := context.Background()
+	createAndCache(t, s, 100)
+	if err := s.Commit(ctx, []Outcome{{Kind: "customers", ERPKey: "0042", Action: ActionUpdate, RemoteID: "0042", RowHash: 42}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, `UPDATE entity_changes SET row_hash = 'not a number'`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.LoadEntityIndex(ctx, "customers", nil)
+	if err == nil || errors.Is(err, errBadIndex) || !strings.Contains(err.Error(), "change log") {
+		t.Fatalf("load with an unreadable change log: error %v; want the log's error", err)
+	}
+}
+
 func TestDecodeEntityIndexRejectsGarbage(t *testing.T) {
 	t.Parallel()
 	good := indexBlob([]string{"a", "b"}, []EntityRef{{RemoteID: "a"}, {RemoteID: "X"}}, []uint64{1, 2})

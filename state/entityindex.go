@@ -546,8 +546,10 @@ func (s *Store) cachedIndex(ctx context.Context, kind string, gen, budget int64,
 		return nil, 0, err
 	}
 	x, err := d.finish()
-	if err != nil {
+	if errors.Is(err, errBadIndex) {
 		return nil, 0, nil
+	} else if err != nil {
+		return nil, 0, err // the change log could not be read
 	}
 	return x, logged, nil
 }
