@@ -27,7 +27,6 @@ type heapHold struct {
 	active bool
 	base   int64 // the limit found
 	held   int64 // bytes of structures
-	raised bool
 }
 
 // newHeapHold starts holding nothing; the limit moves with the first grow that passes it.
@@ -53,14 +52,7 @@ func (h *heapHold) grow(delta int64) {
 		return
 	}
 	h.held += delta
-	switch want := h.held + heapHeadroom; {
-	case want > h.base:
-		debug.SetMemoryLimit(want)
-		h.raised = true
-	case h.raised:
-		debug.SetMemoryLimit(h.base)
-		h.raised = false
-	}
+	debug.SetMemoryLimit(max(h.base, h.held+heapHeadroom))
 }
 
 // release gives back the limit it found; later grows change nothing.
@@ -70,10 +62,10 @@ func (h *heapHold) release() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.raised {
+	if h.active {
 		debug.SetMemoryLimit(h.base)
 	}
-	h.active, h.raised, h.held = false, false, 0
+	h.active, h.held = false, 0
 }
 
 // heapShare is one structure's part of a heapHold, which it tells of every change of its size. It is used by
