@@ -68,12 +68,17 @@ func EveryNth(n, rev int) func(int) int {
 	}
 }
 
+// revision is row i's revision (0 without a Revision function).
+func (d Dataset) revision(i int) int {
+	if d.Revision == nil {
+		return 0
+	}
+	return d.Revision(i)
+}
+
 // Row fills cells (reusing its storage) with row i.
 func (d Dataset) Row(cells []string, i int) []string {
-	rev := 0
-	if d.Revision != nil {
-		rev = d.Revision(i)
-	}
+	rev := d.revision(i)
 	cells = cells[:0]
 	last := lastNames[(i/7)%len(lastNames)]
 	phone := "+49 89 " + strconv.Itoa(1000000+i)

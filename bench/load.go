@@ -37,16 +37,15 @@ func (r LoadResult) Rate() float64 {
 // to create it (the mapped row's payload without the account flags), so that a load generator sends the same
 // work.
 func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
-	mappers, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, CustomerHeader)
+	m, err := customerMapper()
 	if err != nil {
-		return nil, nil, fmt.Errorf("resolve customer columns: %w", err)
+		return nil, nil, err
 	}
-	m := mappers[0]
 	cells := make([]string, 0, len(CustomerHeader))
 	for i := 0; i < d.Rows; i++ {
-		rec, ferrs := m.Map(formats.Position{File: "customers.csv", Line: i + 2}, d.Row(cells, i))
-		if len(ferrs) > 0 {
-			return nil, nil, fmt.Errorf("row %d: %s", i, ferrs[0].Error())
+		rec, err := d.record(m, cells, i)
+		if err != nil {
+			return nil, nil, err
 		}
 		body := rec.Payload()
 		// The account flags are not part of the merge-patch create's schema: custsync sends them in a PATCH
@@ -62,6 +61,60 @@ func (d Dataset) Bodies() (ids []string, bodies [][]byte, err error) {
 		bodies = append(bodies, b)
 	}
 	return ids, bodies, nil
+}
+
+// UpdateBodies returns, for every row whose revision in d differs from its revision in prev, the customer id
+// and the body of the PATCH custsync sends to bring the platform from prev's row to d's: the fields of d's row
+// that differ from prev's (mapping.Record.Changed of the diff, as sync's patchBody), so that a load generator
+// sends the same updates.
+func (d Dataset) UpdateBodies(prev Dataset) (ids []string, bodies [][]byte, err error) {
+	m, err := customerMapper()
+	if err != nil {
+		return nil, nil, err
+	}
+	cells := make([]string, 0, len(CustomerHeader))
+	for i := 0; i < d.Rows; i++ {
+		if d.revision(i) == prev.revision(i) {
+			continue
+		}
+		before, err := prev.record(m, cells, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		after, err := d.record(m, cells, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := json.Marshal(after.Changed(mapping.DiffRemote(before.Payload(), after)).Payload())
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode row %d: %w", i, err)
+		}
+		ids = append(ids, after.RemoteID)
+		bodies = append(bodies, b)
+	}
+	return ids, bodies, nil
+}
+
+// UpdateContentType is the content type of custsync's update PATCHes (sync's updates go through
+// remote.Client.PatchCustomer), which a load generator sending UpdateBodies sends too.
+const UpdateContentType = "application/json"
+
+// customerMapper maps the data set's columns as custsync maps a customer file with the default column names.
+func customerMapper() (*mapping.Mapper, error) {
+	mappers, err := mapping.Resolve(nil, mapping.Table{File: "customers.csv"}, CustomerHeader)
+	if err != nil {
+		return nil, fmt.Errorf("resolve customer columns: %w", err)
+	}
+	return mappers[0], nil
+}
+
+// record maps row i as custsync does (cells is scratch space for the row's cells).
+func (d Dataset) record(m *mapping.Mapper, cells []string, i int) (mapping.Record, error) {
+	rec, ferrs := m.Map(formats.Position{File: "customers.csv", Line: i + 2}, d.Row(cells, i))
+	if len(ferrs) > 0 {
+		return mapping.Record{}, fmt.Errorf("row %d: %s", i, ferrs[0].Error())
+	}
+	return rec, nil
 }
 
 // FetchToken gets a bearer token from the sandbox's OAuth endpoint with the demo client.
@@ -90,6 +143,11 @@ func FetchToken(ctx context.Context, hc *http.Client, baseURL string) (string, e
 // mail); the load generators of the benchmarks send their creates there.
 func CreateCustomerURL(baseURL, tenant, id string) string {
 	return baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false"
+}
+
+// CustomerURL is the URL of customer id of tenant, where custsync sends an update's PATCH.
+func CustomerURL(baseURL, tenant, id string) string {
+	return baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id)
 }
 
 // CreateCustomersURL is where a POST creates a customer of tenant whose number the platform chooses.

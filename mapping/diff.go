@@ -287,3 +287,26 @@ func jsonEqual(a, b any) bool {
 	}
 	return false
 }
+
+// Changed returns r with only the fields and references whose paths diff names: what a patch of those changes
+// sends (a reference without a path, one that is not a field of the payload, is left out).
+func (r Record) Changed(diff []FieldChange) Record {
+	changed := make(map[string]bool, len(diff))
+	for _, c := range diff {
+		changed[c.Path] = true
+	}
+	out := r
+	out.Fields = nil
+	for _, f := range r.Fields {
+		if changed[f.Path] {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	out.Refs = nil
+	for _, ref := range r.Refs {
+		if ref.Path != "" && changed[ref.Path] {
+			out.Refs = append(out.Refs, ref)
+		}
+	}
+	return out
+}

@@ -270,6 +270,24 @@ func TestApplyToAndDiff(t *testing.T) {
 	if d := mapping.DiffRemote(remoteCompany, b); fmt.Sprint(d) != `[parentId: "C1" -> "C9"]` {
 		t.Errorf("DiffRemote parent: %v", d)
 	}
+
+	// A patch sends what changed: the fields and the references the diff names, nothing else.
+	patch := func(r mapping.Record, diff []mapping.FieldChange) string {
+		got, err := json.Marshal(r.Changed(diff).Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+	if got, want := patch(rec, mapping.DiffRemote(remote, rec)), `{"firstName":"Anna","middleName":null}`; got != want {
+		t.Errorf("Changed of a customer's diff: %s, want %s", got, want)
+	}
+	if got, want := patch(b, mapping.DiffRemote(remoteCompany, b)), `{"parentId":"C9"}`; got != want {
+		t.Errorf("Changed of a company's diff: %s, want %s", got, want)
+	}
+	if got := patch(b, nil); got != `{}` {
+		t.Errorf("Changed of no change: %s", got)
+	}
 }
 
 func TestKeySet(t *testing.T) {

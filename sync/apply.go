@@ -413,24 +413,7 @@ func sdMapping(rec mapping.Record, deleted bool) *state.SDMapping {
 
 // patchBody is the PATCH body of an update: only the fields that change.
 func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
-	changed := make(map[string]bool, len(diff))
-	for _, c := range diff {
-		changed[c.Path] = true
-	}
-	r := rec
-	r.Fields = nil
-	for _, f := range rec.Fields {
-		if changed[f.Path] {
-			r.Fields = append(r.Fields, f)
-		}
-	}
-	r.Refs = nil
-	for _, ref := range rec.Refs {
-		if ref.Path != "" && changed[ref.Path] {
-			r.Refs = append(r.Refs, ref)
-		}
-	}
-	return r.Payload()
+	return rec.Changed(diff).Payload()
 }
 
 // updatedFields is what an update of a customer or address wrote, for its image (nil for a create, which has

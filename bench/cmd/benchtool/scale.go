@@ -189,16 +189,20 @@ func (s *suite) deltaMillion() error {
 		return fmt.Errorf("the 1%% delta needs the %d-row tenant of the first phase (run it too): %w", n, err)
 	}
 	changed := (n + 99) / 100
-	// Revision 1 is the first delta after the first import; revisions 2 and on are the paired runs.
-	revs := make([]string, pairedRuns+2)
-	revs[0] = base
-	for r := 1; r < len(revs); r++ {
+	// Revision r changes the same 1% of rows as every other (EveryNth(100, r)). Revision 1 is the first delta
+	// after the first import; revisions 2 and on are the paired runs.
+	revision := func(r int) bench.Dataset {
 		d := s.httpData(n)
 		d.Revision = bench.EveryNth(100, r)
-		var err error
-		if revs[r], err = s.gen(fmt.Sprintf("delta1m-rev%d.csv", r), d); err != nil {
+		return d
+	}
+	revs := []string{base}
+	for r := 1; r < pairedRuns+2; r++ {
+		path, err := s.gen(fmt.Sprintf("delta1m-rev%d.csv", r), revision(r))
+		if err != nil {
 			return err
 		}
+		revs = append(revs, path)
 	}
 	diff := s.csvdiff()
 	// diffRevs is called only when csvdiff is on PATH; its log lines let a reader pair every run by hand.
@@ -239,19 +243,32 @@ func (s *suite) deltaMillion() error {
 			fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
 	}
 
-	// Real imports: revision r over revision r-1, so each sends `changed` PATCHes.
+	// Real imports: revision r over revision r-1, so each sends `changed` PATCHes. Each leaves its figures on
+	// the sandbox's side in last.
 	r := 0
+	var last deltaRun
 	custsyncReal := func() (time.Duration, error) {
 		r++
+		if r == len(revs) {
+			path, err := s.gen(fmt.Sprintf("delta1m-rev%d.csv", r), revision(r))
+			if err != nil {
+				return 0, err
+			}
+			revs = append(revs, path)
+		}
 		s.srv.ResetRequests()
+		start, cpu := time.Now(), sandboxCPU()
 		rep, res, err := s.importOK(t, "--tps", "0", revs[r])
 		if err != nil {
 			return 0, err
 		}
-		if ws := s.stats(t.Tenant); rep.Updated != changed || ws.writes != changed {
+		ws := s.stats(t.Tenant)
+		if rep.Updated != changed || ws.writes != changed {
 			return 0, fmt.Errorf("1%% delta import: updated %d, sandbox saw %d writes, want %d", rep.Updated, ws.writes, changed)
 		}
-		s.logf("delta1m: import of revision %d: %.2f s, %d PATCHes, peak RSS %s", r, res.Wall.Seconds(), changed, mb(res.MaxRSS))
+		last = deltaRun{wall: res.Wall, lead: ws.first.Sub(start), writes: ws.last.Sub(ws.first), sandboxCPU: sandboxCPU() - cpu}
+		s.logf("delta1m: import of revision %d: %.2f s (first PATCH after %.2f s, the PATCHes %.2f s), %d PATCHes, peak RSS %s",
+			r, res.Wall.Seconds(), last.lead.Seconds(), last.writes.Seconds(), changed, mb(res.MaxRSS))
 		return res.Wall, nil
 	}
 	if diff == nil {
@@ -260,7 +277,7 @@ func (s *suite) deltaMillion() error {
 			return err
 		}
 		s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff", changed), fmt.Sprintf("%.2f s / n/a (csvdiff not on PATH)", d.Seconds()), "", ""})
-		return nil
+		return s.deltaPatches(t, name, changed, revision, custsyncReal, &last, &r)
 	}
 	// The first delta after a first import pays once what no later one does: the first import wrote its rows
 	// in key order, which leaves every page of the checkpoint (and of the sandbox) full, so the first update of
@@ -283,6 +300,83 @@ func (s *suite) deltaMillion() error {
 		fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
 	s.add(line{name, "the first delta after the first import (splits the pages the first import filled) / csvdiff of the same files",
 		fmt.Sprintf("%.2f s / %.2f s = %.2f×", first.Seconds(), firstDiff.Seconds(), first.Seconds()/firstDiff.Seconds()), "", ""})
+	return s.deltaPatches(t, name, changed, revision, custsyncReal, &last, &r)
+}
+
+// deltaRun is what the sandbox saw of one delta import (or of a load generator's run of its PATCHes): the
+// client's wall time, the time from its start to the first PATCH (reading, planning, the guards), from the
+// first PATCH to the last, and the sandbox's CPU over the run.
+type deltaRun struct {
+	wall, lead, writes, sandboxCPU time.Duration
+}
+
+// deltaPatches pairs more imports of the 1% delta (importNext, which leaves its figures in *last and its
+// revision in *rev) with vegeta sending the same updates (bench.Dataset.UpdateBodies: the next import's
+// PATCHes, bodies and all) at custsync's concurrency: how long the sandbox takes for those PATCHes from a
+// plain load generator, against custsync's PATCHes and what comes before them. vegeta's updates change the
+// rows the next import changes again, so every import still sends `changed` PATCHes.
+func (s *suite) deltaPatches(t bench.Target, name string, changed int, revision func(int) bench.Dataset,
+	importNext func() (time.Duration, error), last *deltaRun, rev *int) error {
+	peer, err := exec.LookPath("vegeta")
+	if err != nil {
+		s.add(line{name, "its PATCHes alone / vegeta sending the same updates", "n/a (vegeta not on PATH)", "", ""})
+		return nil
+	}
+	token, err := bench.FetchToken(s.ctx, http.DefaultClient, s.url)
+	if err != nil {
+		return err
+	}
+	const writers = 8 // custsync's default --writers
+	var runs []deltaRun
+	custsyncPatches := func() (time.Duration, error) {
+		if _, err := importNext(); err != nil {
+			return 0, err
+		}
+		runs = append(runs, *last)
+		return last.writes, nil
+	}
+	var vegetaCPU []time.Duration
+	vegetaPatches := func() (time.Duration, error) {
+		// Revisions past the imports' own, over the one the platform holds since the last import.
+		ids, bodies, err := revision(1000 + *rev).UpdateBodies(revision(*rev))
+		if err != nil {
+			return 0, err
+		}
+		if len(ids) != changed {
+			return 0, fmt.Errorf("vegeta's updates: %d, want %d", len(ids), changed)
+		}
+		urls := make([]string, len(ids))
+		for i, id := range ids {
+			urls[i] = bench.CustomerURL(s.url, t.Tenant, id)
+		}
+		targets := filepath.Join(s.work, "vegeta-updates.json")
+		if err := writeVegetaTargets(targets, token, http.MethodPatch, bench.UpdateContentType, urls, bodies); err != nil {
+			return 0, err
+		}
+		defer os.Remove(targets)
+		cpu := sandboxCPU()
+		if _, _, err := s.runPeer("vegeta", t.Tenant, changed, peer, "attack", "-format=json", "-lazy", "-targets="+targets,
+			"-rate=0", fmt.Sprintf("-workers=%d", writers), fmt.Sprintf("-max-workers=%d", writers), "-output=/dev/null"); err != nil {
+			return 0, err
+		}
+		vegetaCPU = append(vegetaCPU, sandboxCPU()-cpu)
+		ws := s.stats(t.Tenant)
+		s.logf("delta1m: vegeta's %d PATCHes: %.2f s on the sandbox's side", changed, ws.last.Sub(ws.first).Seconds())
+		return ws.last.Sub(ws.first), nil
+	}
+	a, b, ratio, err := pair(pairedRuns, custsyncPatches, vegetaPatches)
+	if err != nil {
+		return err
+	}
+	var walls, leads, cpus []time.Duration
+	for _, run := range runs {
+		walls, leads, cpus = append(walls, run.wall), append(leads, run.lead), append(cpus, run.sandboxCPU)
+	}
+	perPatch := func(d time.Duration) string { return fmt.Sprintf("%.0f µs", d.Seconds()*1e6/float64(changed)) }
+	s.add(line{name, fmt.Sprintf("its %d PATCHes alone, first to last on the sandbox's side: custsync's import / vegeta -max-workers %d sending the same updates (median of %d pairs)",
+		changed, writers, pairedRuns), fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "", ""})
+	s.add(line{name, "custsync's import in those pairs: wall / until its first PATCH (reading, planning, the guards) / sandbox CPU per PATCH, custsync's / vegeta's (medians)",
+		fmt.Sprintf("%.2f s / %.2f s / %s, %s", median(walls).Seconds(), median(leads).Seconds(), perPatch(median(cpus)), perPatch(median(vegetaCPU))), "", ""})
 	return nil
 }
 
@@ -396,7 +490,11 @@ func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Res
 	}
 	// The targets carry the sandbox's bearer token, like hey's -H argument: private, and gone after the run.
 	targets := filepath.Join(s.work, "vegeta-targets.json")
-	if err := writeVegetaTargets(targets, s.url, tenant, token, ids, bodies); err != nil {
+	urls := make([]string, len(ids))
+	for i, id := range ids {
+		urls[i] = bench.CreateCustomerURL(s.url, tenant, id)
+	}
+	if err := writeVegetaTargets(targets, token, http.MethodPut, "application/merge-patch+json", urls, bodies); err != nil {
 		return 0, bench.Result{}, err
 	}
 	defer os.Remove(targets)
@@ -404,22 +502,23 @@ func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Res
 		fmt.Sprintf("-workers=%d", conns), fmt.Sprintf("-max-workers=%d", conns), "-output=/dev/null")
 }
 
-// writeVegetaTargets writes one JSON target a line (vegeta's -format=json): the create PUT of each customer.
-func writeVegetaTargets(path, baseURL, tenant, token string, ids []string, bodies [][]byte) error {
+// writeVegetaTargets writes one JSON target a line (vegeta's -format=json): a request of method with the bearer
+// token and contentType to each of urls, with the body of the same index.
+func writeVegetaTargets(path, token, method, contentType string, urls []string, bodies [][]byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("vegeta targets: %w", err)
 	}
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
-	header := map[string][]string{"Authorization": {"Bearer " + token}, "Content-Type": {"application/merge-patch+json"}}
-	for i, id := range ids {
+	header := map[string][]string{"Authorization": {"Bearer " + token}, "Content-Type": {contentType}}
+	for i, u := range urls {
 		target := struct {
 			Method string              `json:"method"`
 			URL    string              `json:"url"`
 			Body   []byte              `json:"body"` // base64, as vegeta reads it
 			Header map[string][]string `json:"header"`
-		}{http.MethodPut, bench.CreateCustomerURL(baseURL, tenant, id), bodies[i], header}
+		}{method, u, bodies[i], header}
 		if err := enc.Encode(target); err != nil {
 			f.Close()
 			return fmt.Errorf("vegeta targets: %w", err)
