@@ -243,16 +243,14 @@ func (s *suite) deltaMillion() error {
 			fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
 	}
 
-	// Real imports: revision r over revision r-1, so each sends `changed` PATCHes. Each leaves its figures on
-	// the sandbox's side in last.
+	// Real imports: revision r over revision r-1, so each sends `changed` PATCHes.
 	r := 0
-	var last deltaRun
-	custsyncReal := func() (time.Duration, error) {
+	importNext := func() (deltaRun, error) {
 		r++
 		if r == len(revs) {
 			path, err := s.gen(fmt.Sprintf("delta1m-rev%d.csv", r), revision(r))
 			if err != nil {
-				return 0, err
+				return deltaRun{}, err
 			}
 			revs = append(revs, path)
 		}
@@ -260,16 +258,20 @@ func (s *suite) deltaMillion() error {
 		start, cpu := time.Now(), sandboxCPU()
 		rep, res, err := s.importOK(t, "--tps", "0", revs[r])
 		if err != nil {
-			return 0, err
+			return deltaRun{}, err
 		}
 		ws := s.stats(t.Tenant)
 		if rep.Updated != changed || ws.writes != changed {
-			return 0, fmt.Errorf("1%% delta import: updated %d, sandbox saw %d writes, want %d", rep.Updated, ws.writes, changed)
+			return deltaRun{}, fmt.Errorf("1%% delta import: updated %d, sandbox saw %d writes, want %d", rep.Updated, ws.writes, changed)
 		}
-		last = deltaRun{wall: res.Wall, lead: ws.first.Sub(start), writes: ws.last.Sub(ws.first), sandboxCPU: sandboxCPU() - cpu}
+		run := deltaRun{rev: r, wall: res.Wall, lead: ws.first.Sub(start), writes: ws.last.Sub(ws.first), sandboxCPU: sandboxCPU() - cpu}
 		s.logf("delta1m: import of revision %d: %.2f s (first PATCH after %.2f s, the PATCHes %.2f s), %d PATCHes, peak RSS %s",
-			r, res.Wall.Seconds(), last.lead.Seconds(), last.writes.Seconds(), changed, mb(res.MaxRSS))
-		return res.Wall, nil
+			r, res.Wall.Seconds(), run.lead.Seconds(), run.writes.Seconds(), changed, mb(res.MaxRSS))
+		return run, nil
+	}
+	custsyncReal := func() (time.Duration, error) {
+		run, err := importNext()
+		return run.wall, err
 	}
 	if diff == nil {
 		d, err := custsyncReal()
@@ -277,7 +279,7 @@ func (s *suite) deltaMillion() error {
 			return err
 		}
 		s.add(line{name, fmt.Sprintf("import (%d PATCHes) / csvdiff", changed), fmt.Sprintf("%.2f s / n/a (csvdiff not on PATH)", d.Seconds()), "", ""})
-		return s.deltaPatches(t, name, changed, revision, custsyncReal, &last, &r)
+		return s.deltaPatches(t, name, changed, revision, importNext)
 	}
 	// The first delta after a first import pays once what no later one does: the first import wrote its rows
 	// in key order, which leaves every page of the checkpoint (and of the sandbox) full, so the first update of
@@ -300,23 +302,24 @@ func (s *suite) deltaMillion() error {
 		fmt.Sprintf("%.2f s / %.2f s = %.2f×", a.Seconds(), b.Seconds(), ratio), "< 1×", verdict(ratio < 1)})
 	s.add(line{name, "the first delta after the first import (splits the pages the first import filled) / csvdiff of the same files",
 		fmt.Sprintf("%.2f s / %.2f s = %.2f×", first.Seconds(), firstDiff.Seconds(), first.Seconds()/firstDiff.Seconds()), "", ""})
-	return s.deltaPatches(t, name, changed, revision, custsyncReal, &last, &r)
+	return s.deltaPatches(t, name, changed, revision, importNext)
 }
 
-// deltaRun is what the sandbox saw of one delta import (or of a load generator's run of its PATCHes): the
-// client's wall time, the time from its start to the first PATCH (reading, planning, the guards), from the
-// first PATCH to the last, and the sandbox's CPU over the run.
+// deltaRun is what the sandbox saw of one delta import: the revision imported, the client's wall time, the
+// time from its start to the first PATCH (reading, planning, the guards), from the first PATCH to the last, and
+// the sandbox's CPU over the run.
 type deltaRun struct {
+	rev                            int
 	wall, lead, writes, sandboxCPU time.Duration
 }
 
-// deltaPatches pairs more imports of the 1% delta (importNext, which leaves its figures in *last and its
-// revision in *rev) with vegeta sending the same updates (bench.Dataset.UpdateBodies: the next import's
-// PATCHes, bodies and all) at custsync's concurrency: how long the sandbox takes for those PATCHes from a
-// plain load generator, against custsync's PATCHes and what comes before them. vegeta's updates change the
-// rows the next import changes again, so every import still sends `changed` PATCHes.
+// deltaPatches pairs more imports of the 1% delta (importNext imports the next revision) with vegeta sending
+// the same updates (bench.Dataset.UpdateBodies: the next import's PATCHes, bodies and all) at custsync's
+// concurrency: how long the sandbox takes for those PATCHes from a plain load generator, against custsync's
+// PATCHes and what comes before them. vegeta's updates change the rows the next import changes again, so every
+// import still sends `changed` PATCHes.
 func (s *suite) deltaPatches(t bench.Target, name string, changed int, revision func(int) bench.Dataset,
-	importNext func() (time.Duration, error), last *deltaRun, rev *int) error {
+	importNext func() (deltaRun, error)) error {
 	peer, err := exec.LookPath("vegeta")
 	if err != nil {
 		s.add(line{name, "its PATCHes alone / vegeta sending the same updates", "n/a (vegeta not on PATH)", "", ""})
@@ -329,28 +332,27 @@ func (s *suite) deltaPatches(t bench.Target, name string, changed int, revision 
 	const writers = 8 // custsync's default --writers
 	var runs []deltaRun
 	custsyncPatches := func() (time.Duration, error) {
-		if _, err := importNext(); err != nil {
+		run, err := importNext()
+		if err != nil {
 			return 0, err
 		}
-		runs = append(runs, *last)
-		return last.writes, nil
+		runs = append(runs, run)
+		return run.writes, nil
 	}
 	var vegetaCPU []time.Duration
 	vegetaPatches := func() (time.Duration, error) {
 		// Revisions past the imports' own, over the one the platform holds since the last import.
-		ids, bodies, err := revision(1000 + *rev).UpdateBodies(revision(*rev))
+		rev := runs[len(runs)-1].rev
+		ids, bodies, err := revision(1000 + rev).UpdateBodies(revision(rev))
 		if err != nil {
 			return 0, err
 		}
 		if len(ids) != changed {
 			return 0, fmt.Errorf("vegeta's updates: %d, want %d", len(ids), changed)
 		}
-		urls := make([]string, len(ids))
-		for i, id := range ids {
-			urls[i] = bench.CustomerURL(s.url, t.Tenant, id)
-		}
 		targets := filepath.Join(s.work, "vegeta-updates.json")
-		if err := writeVegetaTargets(targets, token, http.MethodPatch, bench.UpdateContentType, urls, bodies); err != nil {
+		url := func(id string) string { return bench.CustomerURL(s.url, t.Tenant, id) }
+		if err := writeVegetaTargets(targets, token, http.MethodPatch, bench.UpdateContentType, ids, url, bodies); err != nil {
 			return 0, err
 		}
 		defer os.Remove(targets)
@@ -361,8 +363,9 @@ func (s *suite) deltaPatches(t bench.Target, name string, changed int, revision 
 		}
 		vegetaCPU = append(vegetaCPU, sandboxCPU()-cpu)
 		ws := s.stats(t.Tenant)
-		s.logf("delta1m: vegeta's %d PATCHes: %.2f s on the sandbox's side", changed, ws.last.Sub(ws.first).Seconds())
-		return ws.last.Sub(ws.first), nil
+		span := ws.last.Sub(ws.first)
+		s.logf("delta1m: vegeta's %d PATCHes: %.2f s on the sandbox's side", changed, span.Seconds())
+		return span, nil
 	}
 	a, b, ratio, err := pair(pairedRuns, custsyncPatches, vegetaPatches)
 	if err != nil {
@@ -490,11 +493,8 @@ func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Res
 	}
 	// The targets carry the sandbox's bearer token, like hey's -H argument: private, and gone after the run.
 	targets := filepath.Join(s.work, "vegeta-targets.json")
-	urls := make([]string, len(ids))
-	for i, id := range ids {
-		urls[i] = bench.CreateCustomerURL(s.url, tenant, id)
-	}
-	if err := writeVegetaTargets(targets, token, http.MethodPut, "application/merge-patch+json", urls, bodies); err != nil {
+	url := func(id string) string { return bench.CreateCustomerURL(s.url, tenant, id) }
+	if err := writeVegetaTargets(targets, token, http.MethodPut, "application/merge-patch+json", ids, url, bodies); err != nil {
 		return 0, bench.Result{}, err
 	}
 	defer os.Remove(targets)
@@ -502,9 +502,9 @@ func (s *suite) vegeta(tenant string, n, conns int) (rate float64, res bench.Res
 		fmt.Sprintf("-workers=%d", conns), fmt.Sprintf("-max-workers=%d", conns), "-output=/dev/null")
 }
 
-// writeVegetaTargets writes one JSON target a line (vegeta's -format=json): a request of method with the bearer
-// token and contentType to each of urls, with the body of the same index.
-func writeVegetaTargets(path, token, method, contentType string, urls []string, bodies [][]byte) error {
+// writeVegetaTargets writes one JSON target a line (vegeta's -format=json): for each of ids a request of method
+// to url(id) with the bearer token and contentType, and the body of the same index.
+func writeVegetaTargets(path, token, method, contentType string, ids []string, url func(id string) string, bodies [][]byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("vegeta targets: %w", err)
@@ -512,13 +512,13 @@ func writeVegetaTargets(path, token, method, contentType string, urls []string, 
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	header := map[string][]string{"Authorization": {"Bearer " + token}, "Content-Type": {contentType}}
-	for i, u := range urls {
+	for i, id := range ids {
 		target := struct {
 			Method string              `json:"method"`
 			URL    string              `json:"url"`
 			Body   []byte              `json:"body"` // base64, as vegeta reads it
 			Header map[string][]string `json:"header"`
-		}{method, u, bodies[i], header}
+		}{method, url(id), bodies[i], header}
 		if err := enc.Encode(target); err != nil {
 			f.Close()
 			return fmt.Errorf("vegeta targets: %w", err)
