@@ -142,7 +142,7 @@ func FetchToken(ctx context.Context, hc *http.Client, baseURL string) (string, e
 // CreateCustomerURL is the URL of the create PUT of customer id, as custsync sends it (no password reset
 // mail); the load generators of the benchmarks send their creates there.
 func CreateCustomerURL(baseURL, tenant, id string) string {
-	return baseURL + "/customer/" + tenant + "/customers/" + url.PathEscape(id) + "?sendPasswordResetNotifications=false"
+	return CustomerURL(baseURL, tenant, id) + "?sendPasswordResetNotifications=false"
 }
 
 // CustomerURL is the URL of customer id of tenant, where custsync sends an update's PATCH.
