@@ -43,7 +43,8 @@ func migrationCopyCommand() *cli.Command {
 			"rate limit), never from --tenant or the environment, which could belong to either. Exports every field\n" +
 			"and mixin of the source into --via (it stays, as the record of what was copied), imports that file into\n" +
 			"the target as `import` would (delta: nothing in the target is deleted; re-running sends only what\n" +
-			"changed in the source since), then checks the target against the file. Exits as the import does, or 1\n" +
+			"changed in the source since; an entity the source has none of copies nothing), then checks the target\n" +
+			"against the file. Exits as the import does, or 1\n" +
 			"when the check finds keys that differ. Logins and passwords cannot be read from a platform: migrate\n" +
 			"them from the system that holds the hashes (see Logins and passwords).\n\n" +
 			"Examples:\n" +
@@ -91,8 +92,14 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	out := c.App.Writer
 
-	if err := migrationExport(c, from, entities, via); err != nil {
+	exported, err := migrationExport(c, from, entities, via)
+	if err != nil {
 		return fmt.Errorf("%s%w", from.label(), err)
+	}
+	for _, t := range exported.Tables {
+		if t.Rows == 0 {
+			fmt.Fprintf(out, "  %s: none in the source, nothing to copy\n", t.Name)
+		}
 	}
 
 	dryRun := c.Bool("dry-run")
@@ -101,7 +108,15 @@ func runMigrationCopy(c *cli.Context) error {
 		return err
 	}
 	defer sess.Close()
-	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
+	// An entity the source has none of is an empty sheet, not a damaged ERP file: the copy imports it as
+	// nothing to do (AllowEmpty). What keeps the target safe is that a copy never deletes: a delta import
+	// deletes only rows flagged for it, which an export never writes, and --max-delete 0 turns any delete
+	// the plan could still hold into a safety stop.
+	noDeletes, err := syncer.ParseDeleteLimit("0")
+	if err != nil {
+		return err
+	}
+	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, MaxDelete: noDeletes, AllowEmpty: true, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
 		Writers: writers, ExitCode: ExitCode, Logger: logger(c), JournalRetention: to.Retention,
 		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
 			"migrationFrom": fromName, "migrationTo": toName}}
@@ -184,18 +199,18 @@ func migrationEntityList(values []string) ([]string, error) {
 }
 
 // migrationExport writes the source's records to via, reading the source only (no lock, nothing written to
-// its state file).
-func migrationExport(c *cli.Context, from target, entities []string, via string) error {
+// its state file), and returns what it wrote.
+func migrationExport(c *cli.Context, from target, entities []string, via string) (syncer.ExportReport, error) {
 	sess, err := connectTarget(c, from, false)
 	if err != nil {
-		return err
+		return syncer.ExportReport{}, err
 	}
 	defer sess.Close()
 	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, PageWorkers: c.Int("checkers")}
 	rep, err := exportWithProgress(sess.Ctx, c, sess.Store, sess.Client, opts)
 	if err != nil {
-		return err
+		return syncer.ExportReport{}, err
 	}
 	fmt.Fprintln(c.App.Writer, from.label()+exportSummary(rep))
-	return nil
+	return rep, nil
 }

@@ -154,3 +154,37 @@ func TestMigrationCopyRefusals(t *testing.T) {
 		t.Fatalf("refused copies sent %d requests", n)
 	}
 }
+
+// TestMigrationCopyOfTenantWithoutSomeEntities copies a B2C tenant (customers and addresses, no companies,
+// locations or contact assignments): the empty sheets copy nothing and say so instead of stopping the copy
+// as an empty ERP file (exit 6), and the locations the target holds of its own are not deleted.
+func TestMigrationCopyOfTenantWithoutSomeEntities(t *testing.T) {
+	tt := newTwoTenants(t)
+	sample := func(name string) string {
+		return tt.samples[slices.IndexFunc(tt.samples, func(p string) bool { return strings.HasSuffix(p, "/"+name) })]
+	}
+	tt.run(t, "import", "--profile", "a", sample("customers.csv"), sample("addresses.csv"))
+
+	out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
+	for _, want := range []string{"locations: none in the source", "companies: none in the source", "contacts: none in the source",
+		"64 created, 0 updated, 0 unchanged, 0 deleted, 0 failed", "customers  same 30, differs 0"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("copy of a tenant without locations, companies and contacts: no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "customers: none in the source") {
+		t.Fatalf("copy says the source has no customers:\n%s", out)
+	}
+
+	// The target's own locations, synced into its checkpoint, are not in the source: the copy keeps them.
+	tt.run(t, "import", "--profile", "b", sample("locations.csv"))
+	code, out, errOut := runCLI(t, "--config", tt.cfg, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
+	if code != ExitFailure || !strings.Contains(out, "0 deleted, 0 failed") || !strings.Contains(out, "locations  same 0, differs 0, only-in-file 0, only-on-platform 9") {
+		t.Fatalf("copy into a target with locations of its own: code %d\n%s%s", code, out, errOut)
+	}
+	for _, r := range tt.srv.Requests() {
+		if r.Tenant == "tenantb" && r.Method == "DELETE" {
+			t.Fatalf("the copy deleted %s on the target", r.Path)
+		}
+	}
+}
