@@ -105,6 +105,10 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if p.loginsIgnored > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before (or adopted): a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
 	}
+	if p.leftOut > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("check --fix left alone %s the check did not find different (counted as ignored; import writes those)",
+			state.Count(p.leftOut, "row", "rows")))
+	}
 	driftReport(rep, p)
 	if opts.Verify && opts.DryRun && !opts.Live {
 		rep.Warnings = append(rep.Warnings, "--verify: this dry run did not read the live records, so it lists only what differs from the checkpoint (add --live)")

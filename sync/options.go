@@ -129,8 +129,8 @@ type Options struct {
 	// platform would refuse (an e-mail address held by another customer), the repairs of Verify.
 	Live bool
 	// Verify compares the rows the checkpoint knows with their live records and sends what differs from the
-	// file (verify.go); VerifyKeys, when set, limits that to these keys per entity (check --fix), the other
-	// rows being planned as without Verify.
+	// file (verify.go); VerifyKeys, when set, limits the run to these keys per entity (check --fix): they
+	// are verified (or created, or deleted, as their rows say), and no other row is written (plan.leavesOut).
 	Verify     bool
 	VerifyKeys map[mapping.Entity]map[string]bool
 

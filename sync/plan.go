@@ -111,7 +111,11 @@ type plan struct {
 	adoptedRefs map[mapping.Entity]map[string]string
 	// verifier compares the rows the checkpoint knows with their live records (verify.go); nil without --verify.
 	verifier *verifier
-	dryRun   bool
+	// repairKeys are the only keys check --fix writes (Options.VerifyKeys), per entity; nil writes every row.
+	// leftOut counts the rows it leaves alone because their key is not among them.
+	repairKeys map[mapping.Entity]map[string]bool
+	leftOut    int
+	dryRun     bool
 	// keepCells says whether rows keep their input cells: only result files need them, and on a large first
 	// import they are a good part of the plan's memory.
 	keepCells bool
@@ -286,7 +290,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
-		mapAll:     map[int]bool{},
+		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys,
 		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention, heap: newHeapHold()}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
@@ -815,12 +819,18 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			ep.ignored++
 			return
 		}
+		if p.leavesOut(e, rec.Key) {
+			return
+		}
 		ep.deletes = append(ep.deletes, &op{PlannedOp: state.PlannedOp{Kind: string(e), ERPKey: rec.Key, RemoteID: ref.RemoteID,
 			Action: state.ActionDelete, Reason: state.ReasonERPDeleted}, entity: e, rec: rec, src: src, cells: p.rowCells(src, row)})
 		return
 	}
 	hash := row.hashes[j]
 	unchanged := known && ref.RowHash == hash
+	if !unchanged && p.leavesOut(e, rec.Key) {
+		return
+	}
 	p.noteLinks(src, row, rec, unchanged)
 	verify := known && p.verifier.wants(e, rec.Key)
 	if unchanged && !verify {
@@ -872,6 +882,18 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 	default:
 		ep.creates = append(ep.creates, o)
 	}
+}
+
+// leavesOut reports whether check --fix leaves the row of key alone, and counts it so (as ignored): the fix
+// writes only the keys the check found different, so an only-in-file row or a delete the check did not list
+// stays import's to make, whatever the rest of the files say.
+func (p *plan) leavesOut(e mapping.Entity, key string) bool {
+	if p.repairKeys == nil || p.repairKeys[e][key] {
+		return false
+	}
+	p.entity(e).ignored++
+	p.leftOut++
+	return true
 }
 
 // lostZeros rejects a row whose key, or a key it references, is a synced key without its leading zeros

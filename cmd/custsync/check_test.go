@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,87 @@ func TestCheckFixRepairsWhatDiffers(t *testing.T) {
 		if code, _, errOut := check(bad...); code != ExitUsage {
 			t.Errorf("%v: code %d\n%s", bad, code, errOut)
 		}
+	}
+}
+
+// TestCheckFixWritesOnlyTheKeysThatDiffer: check --fix repairs the customer edited on the platform and writes
+// nothing else: not the new row of the file (only-in-file, import's to create), and, repairing from a report
+// that lists one key, not a row the file changed since; they are counted as ignored. The import after it
+// writes both.
+func TestCheckFixWritesOnlyTheKeysThatDiffer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	customers := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n"+
+		"0000000001,Anna,Berg,anna@x.example\n0000000002,Bob,Kurz,bob@x.example\n")
+	if code, out, errOut := runRecon(t, sandboxArgs(dir, "import", customers)...); code != ExitOK {
+		t.Fatalf("import: code %d\n%s%s", code, out, errOut)
+	}
+	editFirstName := func(name string) {
+		withSandbox(t, dir, func(rc *remote.Client) {
+			if err := rc.PatchCustomer(context.Background(), "0000000001", remote.Doc{"firstName": name}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	platform := func() (first, bobLast string, carla bool) {
+		withSandbox(t, dir, func(rc *remote.Client) {
+			ctx := context.Background()
+			anna, err := rc.GetCustomer(ctx, "0000000001")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bob, err := rc.GetCustomer(ctx, "0000000002")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = rc.GetCustomer(ctx, "0000000003")
+			if err != nil && !remote.IsNotFound(err) {
+				t.Fatal(err)
+			}
+			first, bobLast, carla = anna["firstName"].(string), bob["lastName"].(string), err == nil
+		})
+		return first, bobLast, carla
+	}
+	editFirstName("Anne")
+	file, err := os.OpenFile(customers, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = file.WriteString("0000000003,Carla,Neu,carla@x.example\n")
+		err = errors.Join(err, file.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runRecon(t, sandboxArgs(dir, "check", "--fix", "--report", "", customers)...)
+	if code != ExitOK || !strings.Contains(out, "fix: repairing 1 key that differs") ||
+		!strings.Contains(out, "import: 0 created, 1 updated, 1 unchanged, 0 deleted, 0 failed, 1 ignored") ||
+		!strings.Contains(out, "check --fix left alone 1 row the check did not find different") {
+		t.Fatalf("check --fix: code %d\n%s%s", code, out, errOut)
+	}
+	if first, _, carla := platform(); first != "Anna" || carla {
+		t.Fatalf("after check --fix: firstName %q (want Anna), customer 0000000003 created: %v", first, carla)
+	}
+
+	// The report lists 0000000001 only; the file changes 0000000002 after it was written.
+	editFirstName("Annie")
+	report := filepath.Join(dir, "drift.csv")
+	if code, out, errOut := runRecon(t, sandboxArgs(dir, "check", "--report", report, customers)...); code != ExitOK || !strings.Contains(out, "differs 1") {
+		t.Fatalf("check: code %d\n%s%s", code, out, errOut)
+	}
+	writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n"+
+		"0000000001,Anna,Berg,anna@x.example\n0000000002,Bob,Kurz-Weil,bob@x.example\n0000000003,Carla,Neu,carla@x.example\n")
+	code, out, errOut = runRecon(t, sandboxArgs(dir, "check", "--fix", "--from-report", report, customers)...)
+	if code != ExitOK || !strings.Contains(out, "fix: repairing 1 key that differs") ||
+		!strings.Contains(out, "import: 0 created, 1 updated, 0 unchanged, 0 deleted, 0 failed, 2 ignored") {
+		t.Fatalf("check --fix --from-report: code %d\n%s%s", code, out, errOut)
+	}
+	if first, bobLast, carla := platform(); first != "Anna" || bobLast != "Kurz" || carla {
+		t.Fatalf("after check --fix --from-report: firstName %q (want Anna), 0000000002 lastName %q (want Kurz), 0000000003 created: %v", first, bobLast, carla)
+	}
+
+	if code, out, errOut = runRecon(t, sandboxArgs(dir, "import", customers)...); code != ExitOK || !strings.Contains(out, "import: 1 created, 1 updated, 1 unchanged") {
+		t.Fatalf("import after the fixes: code %d\n%s%s", code, out, errOut)
+	}
+	if _, bobLast, carla := platform(); bobLast != "Kurz-Weil" || !carla {
+		t.Fatalf("after the import: 0000000002 lastName %q (want Kurz-Weil), 0000000003 created: %v", bobLast, carla)
 	}
 }
