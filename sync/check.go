@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -115,9 +116,10 @@ const maxCheckProblems = 1000
 // zeros is an error with import's reason (lostZeroErrors), and the synced record its own key names is not
 // only-on-platform. A row flagged for deletion is same when the record is absent and differs when
 // it still exists. Records of the checked entities that no row names are only-on-platform (the detail says
-// whether custsync wrote them). The detail also compares the row with the checkpoint: "file changed since the
-// last import" when its hash differs from the checkpoint's, so drift made on the platform (file and checkpoint
-// agree, platform differs) stands out from changes still to be imported.
+// whether custsync wrote them). The detail also compares the row with the checkpoint, field by field
+// (fieldOrigins): a differing field whose file value is not what custsync last wrote is "file changed since
+// the last import", one the file leaves as custsync wrote it "changed on the platform since the last import",
+// so drift made on the platform stands out from changes still to be imported.
 func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOptions) (CheckReport, error) {
 	start := time.Now()
 	rep := CheckReport{Report: opts.Report, Totals: map[CheckStatus]int{}, Entities: map[mapping.Entity]map[CheckStatus]int{}}
@@ -133,6 +135,9 @@ func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOp
 	c := &checker{st: st, rc: rc, opts: opts, rep: &rep, wanted: map[mapping.Entity]map[string]*checkRow{},
 		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{}}
 	if err := c.readFiles(ctx); err != nil {
+		return rep, err
+	}
+	if err := c.loadFileChanges(ctx); err != nil {
 		return rep, err
 	}
 	if err := c.compare(ctx); err != nil {
@@ -154,7 +159,21 @@ type checkRow struct {
 	remoteID string
 	seen     bool
 	detail   string // checkpoint comparison
+	// synced says the checkpoint knows the row's key; changed, that the row differs from what custsync last
+	// imported, and fileChanged, in which fields (loadFileChanges).
+	synced      bool
+	changed     bool
+	fileChanged map[string]bool
 }
+
+// The checkpoint comparison of a row, and of each differing field of a synced one (fieldOrigins).
+const (
+	notInCheckpoint   = "not in the checkpoint"
+	fileChangedDetail = "file changed since the last import"
+	// platformChangedDetail is drift: the platform no longer holds what custsync wrote there, and the file did
+	// not change it ("Drift on the platform" in README.md).
+	platformChangedDetail = "changed on the platform since the last import"
+)
 
 type checker struct {
 	st   *state.Store
@@ -287,12 +306,12 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 	}
 	rec = c.resolveRefs(rec)
 	ref, known := c.checkpoint[e][rec.Key]
-	row := &checkRow{rec: rec, remoteID: c.liveID(rec, ref, known)}
+	row := &checkRow{rec: rec, remoteID: c.liveID(rec, ref, known), synced: known}
 	switch {
 	case !known:
-		row.detail = "not in the checkpoint"
+		row.detail = notInCheckpoint
 	case rec.Command != mapping.Delete && ref.RowHash != rec.Hash():
-		row.detail = "file changed since the last import"
+		row.detail, row.changed = fileChangedDetail, true
 	}
 	c.wanted[e][c.matchKey(rec, row.remoteID)] = row
 }
@@ -549,11 +568,78 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 	res.Status = CheckSame
 	if len(res.Fields) > 0 {
 		res.Status = CheckDiffers
-		if row.detail == "" {
-			res.Detail = "changed on the platform since the last import"
+		if row.synced {
+			res.Detail = fieldOrigins(e, row, res.Fields)
 		}
 	}
 	c.add(res)
+}
+
+// loadFileChanges reads the checkpoint snapshots of the synced rows the file changed and notes the fields the
+// file changed in each: the fields the row sets that differ from what custsync last wrote, which are the
+// fields an import sends (mapping.DiffRemote against the snapshot, as the planner diffs an update).
+func (c *checker) loadFileChanges(ctx context.Context) error {
+	for e, rows := range c.wanted {
+		byKey := map[string]*checkRow{}
+		for _, row := range rows {
+			if row.changed {
+				byKey[row.rec.Key] = row
+			}
+		}
+		if len(byKey) == 0 {
+			continue
+		}
+		snaps, err := c.st.Snapshots(ctx, string(e), slices.Collect(maps.Keys(byKey)))
+		if err != nil {
+			return err
+		}
+		for key, row := range byKey {
+			snap := map[string]any{}
+			if raw := snaps[key]; len(raw) > 0 {
+				if err := json.Unmarshal(raw, &snap); err != nil {
+					return fmt.Errorf("checkpoint snapshot of %s %q: %w", e, key, err)
+				}
+			}
+			row.fileChanged = map[string]bool{}
+			for _, f := range mapping.DiffRemote(snap, row.rec) {
+				row.fileChanged[f.Path] = true
+			}
+			if e == mapping.Locations {
+				// The snapshot does not hold a location's companyKey (the platform keeps that link on the
+				// company), and the import of a changed location row writes the link.
+				row.fileChanged[mapping.CompanyKeyColumn] = true
+			}
+		}
+	}
+	return nil
+}
+
+// fieldOrigins is the detail of a synced row that differs: which of the differing fields the file changed
+// since the last import (the import sends them) and which were changed on the platform, and what an import
+// does with those. A customer or address is sent only the fields the file changed, so the import leaves the
+// platform's edits (import --verify or check --fix repairs them); a Customer Management record is written
+// whole (replacesWholeRecord), so the import of a changed row writes the file's values back there too.
+func fieldOrigins(e mapping.Entity, row *checkRow, fields []mapping.FieldChange) string {
+	var inFile, onPlatform []string
+	for _, f := range fields {
+		if row.fileChanged[f.Path] {
+			inFile = append(inFile, f.Path)
+		} else {
+			onPlatform = append(onPlatform, f.Path)
+		}
+	}
+	fate := "which import leaves and import --verify or check --fix repairs"
+	if row.changed && replacesWholeRecord(e) {
+		fate = "which import writes back with the row's other changes"
+	}
+	switch {
+	case len(onPlatform) == 0:
+		return fileChangedDetail
+	case len(inFile) == 0:
+		return platformChangedDetail + ", " + fate
+	}
+	return fmt.Sprintf("%s: %s; %s: %s, %s", fileChangedDetail, strings.Join(inFile, ", "),
+		platformChangedDetail, strings.Join(onPlatform, ", "), fate)
 }
 
 // onlyOnPlatform is the verdict on a platform record no row names.

@@ -380,3 +380,76 @@ func TestCheckReportsKeysWithoutTheirZerosAsImportDoes(t *testing.T) {
 		t.Errorf("import: %+v, want 2 failed and 1 created", r.Counts)
 	}
 }
+
+// TestCheckLabelsEachDifferingFieldByWhoChangedIt: of a row whose file changed one field while someone changed
+// another on the platform, check labels each field by who changed it and says what an import does with the
+// platform's edit, and the import then does that: a customer is sent only the field the file changed, so the
+// platform's last name stays (and check says so again); a company is written whole, so the import of its
+// changed row writes the file's registration id back.
+func TestCheckLabelsEachDifferingFieldByWhoChangedIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anna,Berg,anna@x.example\n")
+	companies := e.file("companies.csv", "companyKey,name,type,legalInfo.registrationId\nC1,Alpenwerk,COMPANY,HRB 1\n")
+	if _, err := e.run(ctx, Options{}, companies, customers); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rc.PatchCustomer(ctx, "0000000001", remote.Doc{"lastName": "Berg-PLATFORM"}); err != nil {
+		t.Fatal(err)
+	}
+	synced, err := e.st.LoadEntities(ctx, string(mapping.Companies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	companyID := synced["C1"].RemoteID
+	company, err := e.rc.GetLegalEntity(ctx, companyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	company["legalInfo"] = map[string]any{"registrationId": "HRB 999"}
+	if _, err := e.rc.UpsertLegalEntity(ctx, companyID, requestShape(company)); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anne,Berg,anna@x.example\n")
+	e.file("companies.csv", "companyKey,name,type,legalInfo.registrationId\nC1,Alpenwerk AG,COMPANY,HRB 1\n")
+	details := func() map[mapping.Entity]string {
+		t.Helper()
+		rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{companies, customers}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[mapping.Entity]string{}
+		for _, p := range rep.Problems {
+			out[p.Entity] = p.Detail
+		}
+		return out
+	}
+	got := details()
+	if want := "file changed since the last import: firstName; changed on the platform since the last import: lastName, " +
+		"which import leaves and import --verify or check --fix repairs"; got[mapping.Customers] != want {
+		t.Errorf("customer detail\n got %q\nwant %q", got[mapping.Customers], want)
+	}
+	if want := "file changed since the last import: name; changed on the platform since the last import: legalInfo.registrationId, " +
+		"which import writes back with the row's other changes"; got[mapping.Companies] != want {
+		t.Errorf("company detail\n got %q\nwant %q", got[mapping.Companies], want)
+	}
+
+	if _, err := e.run(ctx, Options{}, companies, customers); err != nil {
+		t.Fatal(err)
+	}
+	anna, err := e.rc.GetCustomer(ctx, "0000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anna["firstName"] != "Anne" || anna["lastName"] != "Berg-PLATFORM" {
+		t.Errorf("customer after the import: firstName %v, lastName %v; want Anne, Berg-PLATFORM", anna["firstName"], anna["lastName"])
+	}
+	got = details()
+	if want := platformChangedDetail + ", which import leaves and import --verify or check --fix repairs"; got[mapping.Customers] != want {
+		t.Errorf("customer detail after the import\n got %q\nwant %q", got[mapping.Customers], want)
+	}
+	if d, differs := got[mapping.Companies]; differs {
+		t.Errorf("the import did not write the company's registration id back: %q", d)
+	}
+}

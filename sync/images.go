@@ -29,13 +29,19 @@ func writtenOutcome(o *op, created bool, base, after map[string]any) (state.Outc
 		out.HTTPStatus = http.StatusOK
 	case base != nil:
 		changes := o.diff
-		if o.entity == mapping.Companies || o.entity == mapping.Locations || o.entity == mapping.Contacts {
-			// A Customer Management write replaces the record read just before: what changed is its difference.
+		if replacesWholeRecord(o.entity) {
 			changes = mapping.DiffRemote(base, o.rec)
 		}
 		out.Image = updateImage(base, after, changes)
 	}
 	return out, nil
+}
+
+// replacesWholeRecord reports whether an update of e writes the whole row onto the record read just before
+// (Customer Management: runner.applyManagement), so that what it changes is the row's difference from that
+// record; customers and addresses are sent only the fields that changed since the checkpoint (a PATCH).
+func replacesWholeRecord(e mapping.Entity) bool {
+	return e == mapping.Companies || e == mapping.Locations || e == mapping.Contacts
 }
 
 // imageBase is the record an update changes, as far as its image needs it: the checkpoint snapshot when it has

@@ -32,8 +32,8 @@ func checkCommand() *cli.Command {
 		Usage:     "compare ERP files, the checkpoint and the live platform; change nothing (unless --fix)",
 		ArgsUsage: "FILE...",
 		Description: "Reports each key as same, differs (with the fields: platform value -> file value), only-in-file,\n" +
-			"only-on-platform or error, and says whether the file changed since the last import or the platform\n" +
-			"changed behind custsync's back. Nothing is written to the platform or the state file, unless --fix\n" +
+			"only-on-platform or error, and says of each differing field whether the file changed it since the last\n" +
+			"import or the platform changed it behind custsync's back. Nothing is written to the platform or the state file, unless --fix\n" +
 			"repairs the keys that differ (as import --verify does for them).\n\n" +
 			"Examples:\n" +
 			"  custsync check --tenant acme customers.csv addresses.csv\n" +
