@@ -238,10 +238,16 @@ func (m *Mapper) computeFingerprint() uint64 {
 		Src            []int
 		Spec           FieldSpec
 		Trim, DecComma bool
+		// DecimalRule is decimalCommaRule for a number read with a decimal comma, so that rows synced while
+		// such cells meant something else are mapped again; 0 (left out) elsewhere, where nothing changed.
+		DecimalRule int `json:",omitempty"`
 	}
 	cols := make([]colPrint, len(m.cols))
 	for i, c := range m.cols {
 		cols[i] = colPrint{Column: c.def.column, Layout: c.layout, Src: c.src, Spec: c.fs, Trim: c.trim, DecComma: c.decComma}
+		if c.readsDecimalComma() {
+			cols[i].DecimalRule = decimalCommaRule
+		}
 	}
 	refs := make([]string, 0, len(m.refText))
 	for e, t := range m.refText {
@@ -258,6 +264,15 @@ func (m *Mapper) computeFingerprint() uint64 {
 		return uint64(time.Now().UnixNano())
 	}
 	return fnvAdd(fnvOffset64, string(b), true)
+}
+
+// decimalCommaRule numbers the reading of decimal-comma numbers. 2: a dot separates thousands only in groups of
+// three (1: every dot was dropped, 1.5 became 15).
+const decimalCommaRule = 2
+
+// readsDecimalComma reports whether the column parses its cells as numbers with a decimal comma.
+func (c *colMapper) readsDecimalComma() bool {
+	return c.decComma && (c.def.kind == KindNumber || (c.def.kind == KindJSON && c.def.check == checkJSONNumber))
 }
 
 // keyPart reads one key column of a row; reason says why it is not a usable key.

@@ -135,12 +135,17 @@ func ParseBool(s string) (bool, error) {
 }
 
 // ParseNumber reads a number cell. With decimalComma the cell uses "," as decimal separator and "." or
-// spaces as thousands separators ("1.234,56"); without it "." is the decimal separator and a comma is an
-// error, because guessing would turn 1,234 into 1.234 in one locale or the other.
+// spaces as thousands separators ("1.234,56"); a dot counts only where it separates thousands (1 to 3 leading
+// digits, then groups of exactly 3, all before the comma), so a file written with a decimal point fails
+// instead of 1.5 turning into 15. Without it "." is the decimal separator and a comma is an error, because
+// guessing would turn 1,234 into 1.234 in one locale or the other.
 func ParseNumber(s string, decimalComma bool) (float64, error) {
 	t := strings.TrimSpace(s)
 	t = strings.NewReplacer(" ", "", "\u00a0", "", "'", "").Replace(t)
 	if decimalComma {
+		if reason := misplacedDot(t); reason != "" {
+			return 0, fmt.Errorf("with decimal comma (--decimal-comma or the mapping's decimalComma) %s, so %s is not a number; did the file use a decimal point?", reason, s)
+		}
 		t = strings.ReplaceAll(t, ".", "")
 		t = strings.Replace(t, ",", ".", 1)
 	} else if strings.Contains(t, ",") {
@@ -156,6 +161,28 @@ func ParseNumber(s string, decimalComma bool) (float64, error) {
 		return 0, fmt.Errorf("not a number %q", s)
 	}
 	return f, nil
+}
+
+// misplacedDot says why the dots of a decimal-comma number do not separate thousands, "" when they do (or
+// there are none).
+func misplacedDot(t string) string {
+	intPart, frac, _ := strings.Cut(t, ",")
+	if strings.Contains(frac, ".") {
+		return "a dot cannot follow the decimal comma"
+	}
+	if !strings.Contains(intPart, ".") {
+		return ""
+	}
+	groups := strings.Split(strings.TrimLeft(intPart, "+-"), ".")
+	if len(groups[0]) < 1 || len(groups[0]) > 3 || !allDigits(groups[0]) {
+		return "a dot separates thousands after 1 to 3 leading digits"
+	}
+	for _, g := range groups[1:] {
+		if len(g) != 3 || !allDigits(g) {
+			return "a dot separates thousands into groups of 3 digits"
+		}
+	}
+	return ""
 }
 
 // DateLayout converts a date pattern from a mapping file to a Go time layout. Patterns use YYYY, YY, MM,

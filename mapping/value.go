@@ -149,7 +149,8 @@ type Field struct {
 // in the mapping's decimal style), any JSON value for :json.
 func jsonCell(cell string, number, decComma bool) (Value, string) {
 	if number {
-		if isJSONNumber(cell) {
+		if isJSONNumber(cell) && !decComma { // with a decimal comma, 1.500 is fifteen hundred
+
 			return Value{kind: KindJSON, str: cell}, ""
 		}
 		f, err := ParseNumber(cell, decComma)
