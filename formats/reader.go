@@ -43,17 +43,33 @@ type Row struct {
 	// it); the strings in it are immutable and may be retained.
 	Cells []string
 	// Errors lists the cells of an XLSX row that hold a spreadsheet error value (a cell of type "e", such as a
-	// failed VLOOKUP's #N/A, #DIV/0!, #REF!, #VALUE!), in column order; Cells[Col] holds the error text. Such a
-	// cell is not data: whoever reads the column must treat the row as invalid, never as a clear. Always empty
-	// for CSV, where "#N/A" is text. Like Cells, only valid until the next call to Next.
+	// failed VLOOKUP's #N/A, #DIV/0!, #REF!, #VALUE!) or a formula without a computed value, in column order;
+	// Cells[Col] holds the error text ("" for the formula). Such a cell is not data: whoever reads the column
+	// must treat the row as invalid, never as a clear or a blank. Always empty for CSV, where "#N/A" is text.
+	// Like Cells, only valid until the next call to Next.
 	Errors []CellError
+	// Numbers lists, ascending, the columns (indexes into Cells) whose XLSX cells are numbers: their text is
+	// the stored value, written with a decimal point whatever the locale, so a decimal-comma reading must not
+	// apply to them. Always empty for CSV. Like Cells, only valid until the next call to Next.
+	Numbers []int
 }
 
-// CellError is a spreadsheet error value in one cell of a row.
+// CellError is a cell of a row whose content is not data: a spreadsheet error value, or a formula the
+// program that wrote the workbook did not calculate.
 type CellError struct {
 	Col   int    // index into Row.Cells
 	Ref   string // the cell's reference as the spreadsheet names it, e.g. "C7"
-	Value string // the error text, e.g. "#N/A"
+	Value string // the error text, e.g. "#N/A"; "" for an uncalculated formula
+	// Uncalculated marks a formula cell without a computed value.
+	Uncalculated bool
+}
+
+// Reason says what is wrong with the cell and, where the user can act on it, what to do.
+func (e CellError) Reason() string {
+	if e.Uncalculated {
+		return e.Ref + " holds a formula without a computed value; open and save the workbook in a spreadsheet program so it calculates"
+	}
+	return e.Ref + ": the cell holds the spreadsheet error " + e.Value
 }
 
 // Table is a stream of rows under one header: a CSV file or an XLSX sheet.

@@ -37,6 +37,7 @@ func readRows(t *testing.T, path string) (header []string, rows []Row, rowErrs [
 		}
 		row.Cells = append([]string(nil), row.Cells...)
 		row.Errors = append([]CellError(nil), row.Errors...)
+		row.Numbers = append([]int(nil), row.Numbers...)
 		rows = append(rows, row)
 	}
 }
@@ -73,6 +74,41 @@ func TestXLSXErrorCells(t *testing.T) {
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.Line != 1 || !strings.Contains(err.Error(), "header cell B1 holds the spreadsheet error #REF!") {
 		t.Fatalf("error in the header: %v", err)
+	}
+}
+
+// A formula the writing program did not calculate (an <f> without a <v>) is reported like an error cell, even
+// in a row it leaves otherwise blank, while a formula whose computed value is empty text is a blank cell. Number
+// cells are listed in Row.Numbers, text cells are not.
+func TestXLSXUncalculatedFormulasAndNumberCells(t *testing.T) {
+	t.Parallel()
+	rows := `<row r="1">` + inline("B1", "id") + inline("C1", "name") + inline("D1", "amount") + `</row>` +
+		`<row r="2">` + inline("B2", "0001") + `<c r="C2"><f>UPPER("new")</f></c>` + `<c r="D2" s="0"><v>1234.5</v></c></row>` +
+		`<row r="3">` + `<c r="B3" t="n"><f t="shared" si="0"/></c>` + `</row>` +
+		`<row r="4">` + inline("B4", "0002") + `<c r="C4" t="str"><f>""</f><v></v></c>` + inline("D4", "1234.5") + `</row>`
+	path := oneSheet(t, sheetXML("B1:D4", rows), "", "")
+	_, got, rowErrs := readRows(t, path)
+	if len(rowErrs) != 0 || len(got) != 3 {
+		t.Fatalf("rows %+v, row errors %v", got, rowErrs)
+	}
+	if want := []CellError{{Col: 1, Ref: "C2", Uncalculated: true}}; !reflect.DeepEqual(got[0].Errors, want) ||
+		!reflect.DeepEqual(got[0].Cells, []string{"0001", "", "1234.5"}) || !reflect.DeepEqual(got[0].Numbers, []int{2}) {
+		t.Fatalf("row 2: cells %q errors %+v numbers %v", got[0].Cells, got[0].Errors, got[0].Numbers)
+	}
+	if want := "C2 holds a formula without a computed value; open and save the workbook in a spreadsheet program so it calculates"; got[0].Errors[0].Reason() != want {
+		t.Fatalf("reason %q, want %q", got[0].Errors[0].Reason(), want)
+	}
+	if want := []CellError{{Col: 0, Ref: "B3", Uncalculated: true}}; got[1].Pos.Line != 3 || !reflect.DeepEqual(got[1].Errors, want) {
+		t.Fatalf("row 3, only a formula: %+v", got[1])
+	}
+	if len(got[2].Errors) != 0 || len(got[2].Numbers) != 0 || got[2].Cells[1] != "" {
+		t.Fatalf("row 4: a formula computed to empty text and a number typed as text: %+v", got[2])
+	}
+
+	rows = `<row r="1">` + inline("A1", "id") + `<c r="B1"><f>A1&amp;"x"</f></c></row>`
+	_, err := Open(oneSheet(t, sheetXML("", rows), "", ""), Options{})
+	if err == nil || !strings.Contains(err.Error(), "header cell B1 holds a formula without a computed value") {
+		t.Fatalf("uncalculated formula in the header: %v", err)
 	}
 }
 

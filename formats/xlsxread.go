@@ -49,6 +49,7 @@ type xlsxTable struct {
 	cells  []string
 	buf    []string
 	errs   []CellError
+	nums   []int
 	err    error
 	closed bool
 }
@@ -255,9 +256,13 @@ func (wb *workbook) startTable(path, sheet, part string, member io.ReadCloser, n
 			continue
 		}
 		for _, c := range t.rows.cells {
-			if c.isError {
+			switch c.kind {
+			case cellError:
 				return nil, t.closeWith(&FileError{Path: path, Sheet: sheet, Line: t.rows.row,
 					Err: fmt.Errorf("header cell %s holds the spreadsheet error %s", cellRef(c.col, t.rows.row), cells[c.col])})
+			case cellUncalculated:
+				ce := CellError{Ref: cellRef(c.col, t.rows.row), Uncalculated: true}
+				return nil, t.closeWith(&FileError{Path: path, Sheet: sheet, Line: t.rows.row, Err: fmt.Errorf("header cell %s", ce.Reason())})
 			}
 		}
 		for t.offset < len(cells) && strings.TrimSpace(cells[t.offset]) == "" {
@@ -334,7 +339,7 @@ func (t *xlsxTable) Next() (Row, error) {
 			break
 		}
 		cells := t.rowCells()
-		if isBlank(cells) {
+		if isBlank(cells) && !t.rows.hasUncalculated() {
 			continue
 		}
 		pos := Position{File: t.path, Sheet: t.sheet, Line: t.rows.row}
@@ -349,15 +354,27 @@ func (t *xlsxTable) Next() (Row, error) {
 		if !ok {
 			return Row{}, &RowError{Pos: pos, Err: errTooManyCells(cells, len(t.header))}
 		}
-		t.errs = t.errs[:0]
+		t.errs, t.nums = t.errs[:0], t.nums[:0]
 		for _, c := range t.rows.cells {
-			if col := c.col - t.offset; c.isError && col >= 0 && col < len(fitted) {
+			col := c.col - t.offset
+			if c.kind == cellText || col < 0 || col >= len(fitted) {
+				continue
+			}
+			switch c.kind {
+			case cellNumber:
+				t.nums = append(t.nums, col)
+			case cellError:
 				t.errs = append(t.errs, CellError{Col: col, Ref: cellRef(c.col, pos.Line), Value: fitted[col]})
+			case cellUncalculated:
+				t.errs = append(t.errs, CellError{Col: col, Ref: cellRef(c.col, pos.Line), Uncalculated: true})
 			}
 		}
 		row := Row{Pos: pos, Cells: fitted}
 		if len(t.errs) > 0 {
 			row.Errors = t.errs
+		}
+		if len(t.nums) > 0 {
+			row.Numbers = t.nums
 		}
 		return row, nil
 	}

@@ -49,6 +49,8 @@ type sheetReader struct {
 	typ       []byte
 	vbuf      []byte
 	collectV  bool
+	vSeen     bool // the cell has a <v>, if an empty one
+	formula   bool // the cell has an <f>
 	inIS      bool
 	inRun     bool
 	collectIS bool
@@ -60,8 +62,18 @@ type sheetReader struct {
 type sheetCell struct {
 	col        int // 0-based column
 	start, end int
-	isError    bool // a spreadsheet error value (#N/A, ...)
+	kind       cellKind
 }
+
+// cellKind is what a cell's text is, where its meaning depends on it.
+type cellKind uint8
+
+const (
+	cellText         cellKind = iota // text, a boolean, a date, or a formula's text
+	cellNumber                       // a number, stored with a decimal point whatever the locale
+	cellError                        // a spreadsheet error value (#N/A, ...)
+	cellUncalculated                 // a formula without a computed value: no text, yet not blank
+)
 
 func newSheetReader(sc *xmlScanner, sst *sstReader, pads []*zeroPadFormat) *sheetReader {
 	return &sheetReader{sc: sc, sst: sst, pads: pads}
@@ -172,6 +184,9 @@ func (r *sheetReader) start() error {
 		switch string(name) {
 		case "v":
 			r.collectV = !sc.selfClosing
+			r.vSeen = true
+		case "f":
+			r.formula = true
 		case "is":
 			r.inIS = !sc.selfClosing
 			r.isSeen = true
@@ -253,10 +268,20 @@ func (r *sheetReader) startCell() error {
 	}
 	r.typ = append(r.typ[:0], typ...) // attribute values do not outlive the tag
 	r.vbuf = r.vbuf[:0]
-	r.isSeen = false
+	r.isSeen, r.vSeen, r.formula = false, false, false
 	r.cellStart = len(r.text)
 	r.inCell = !sc.selfClosing
 	return nil
+}
+
+// hasUncalculated reports whether the current row holds a formula without a computed value.
+func (r *sheetReader) hasUncalculated() bool {
+	for _, c := range r.cells {
+		if c.kind == cellUncalculated {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSmallUint parses the decimal digits of a style index or row number
@@ -307,7 +332,7 @@ func (r *sheetReader) end() (done bool, err error) {
 // finishCell turns the collected value of a cell into its text.
 func (r *sheetReader) finishCell() error {
 	start := r.cellStart
-	isError := false
+	kind := cellText
 	switch string(r.typ) {
 	case "s":
 		v := bytes.TrimSpace(r.vbuf)
@@ -338,6 +363,7 @@ func (r *sheetReader) finishCell() error {
 			r.text = append(r.text[:start], r.vbuf...)
 		}
 	case "", "n":
+		kind = cellNumber
 		if r.style < len(r.pads) && r.pads[r.style] != nil && len(r.vbuf) > 0 {
 			var ok bool
 			if r.text, ok = r.pads[r.style].appendDisplay(r.text, r.vbuf); ok {
@@ -346,7 +372,7 @@ func (r *sheetReader) finishCell() error {
 		}
 		r.text = append(r.text, r.vbuf...)
 	case "e":
-		isError = len(r.vbuf) > 0
+		kind = cellError
 		r.text = append(r.text, r.vbuf...)
 	default: // "str" (a formula's text), "b" (0 or 1), "d" (ISO 8601): as stored
 		r.text = append(r.text, r.vbuf...)
@@ -355,7 +381,11 @@ func (r *sheetReader) finishCell() error {
 		return r.fail("row %d holds more than %d MiB of text", r.row, xlsxMaxRowText>>20)
 	}
 	if len(r.text) > start {
-		r.cells = append(r.cells, sheetCell{col: r.col, start: start, end: len(r.text), isError: isError})
+		r.cells = append(r.cells, sheetCell{col: r.col, start: start, end: len(r.text), kind: kind})
+	} else if r.formula && !r.vSeen && !r.isSeen {
+		// A program that writes formulas without calculating them (a report generator, a library) leaves the
+		// value out; reading that as blank would keep the old value without a word.
+		r.cells = append(r.cells, sheetCell{col: r.col, start: start, end: start, kind: cellUncalculated})
 	}
 	return nil
 }

@@ -267,12 +267,34 @@ func (m *Mapper) computeFingerprint() uint64 {
 }
 
 // decimalCommaRule numbers the reading of decimal-comma numbers. 2: a dot separates thousands only in groups of
-// three (1: every dot was dropped, 1.5 became 15).
+// three, and a spreadsheet's number cell is read as stored (1: every dot was dropped, 1.5 became 15).
 const decimalCommaRule = 2
 
 // readsDecimalComma reports whether the column parses its cells as numbers with a decimal comma.
 func (c *colMapper) readsDecimalComma() bool {
 	return c.decComma && (c.def.kind == KindNumber || (c.def.kind == KindJSON && c.def.check == checkJSONNumber))
+}
+
+// DecimalCommaColumns returns the header indexes the Mapper reads as numbers with a decimal comma, ascending:
+// there a spreadsheet's number cell (see MapWithNumbers) means something else than the same text in CSV.
+func (m *Mapper) DecimalCommaColumns() []int {
+	var out []int
+	for _, c := range m.cols {
+		if c.readsDecimalComma() {
+			out = append(out, c.src...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// WithNumberCells folds a row's spreadsheet-number columns into its raw hash (see RawHash): 1.234 is a
+// thousand and more as decimal-comma text but not as a spreadsheet number, so the two rows must not look alike.
+func WithNumberCells(raw uint64, numberCells []int) uint64 {
+	for _, c := range numberCells {
+		raw = rawMix(raw, uint64(c)+1)
+	}
+	return raw
 }
 
 // keyPart reads one key column of a row; reason says why it is not a usable key.
@@ -378,17 +400,12 @@ func (m *Mapper) raw(c *colMapper, cells []string) (string, string, cellState) {
 		}
 		return m.classify(v, "", c)
 	}
-	for k, i := range c.src {
-		if i >= len(cells) {
-			continue
-		}
-		v := cells[i]
+	if k := c.firstSet(cells); k >= 0 {
+		v := cells[c.src[k]]
 		if c.trim {
 			v = strings.TrimSpace(v)
 		}
-		if v != "" {
-			return m.classify(v, c.srcNames[k], c)
-		}
+		return m.classify(v, c.srcNames[k], c)
 	}
 	name := ""
 	if len(c.srcNames) > 0 {
@@ -398,6 +415,37 @@ func (m *Mapper) raw(c *colMapper, cells []string) (string, string, cellState) {
 		return m.classify(c.fs.Default, name, c)
 	}
 	return "", name, cellAbsent
+}
+
+// firstSet returns the position in c.src of the first source cell that is not blank (after trimming), -1 if
+// there is none.
+func (c *colMapper) firstSet(cells []string) int {
+	for k, i := range c.src {
+		if i >= len(cells) {
+			continue
+		}
+		v := cells[i]
+		if c.trim {
+			v = strings.TrimSpace(v)
+		}
+		if v != "" {
+			return k
+		}
+	}
+	return -1
+}
+
+// readsNumberCell reports whether c takes its value from one of numberCells (header indexes, ascending).
+func (c *colMapper) readsNumberCell(cells []string, numberCells []int) bool {
+	if len(numberCells) == 0 || c.fs.Const != nil {
+		return false
+	}
+	k := c.firstSet(cells)
+	if k < 0 {
+		return false
+	}
+	_, found := slices.BinarySearch(numberCells, c.src[k])
+	return found
 }
 
 func (m *Mapper) classify(v, col string, c *colMapper) (string, string, cellState) {
@@ -464,6 +512,13 @@ func (m *Mapper) text(c *colMapper, v string) (string, string) {
 // reader may reuse its buffers (values of one record share that copy). The Record is returned even when there are errors (with whatever could be
 // mapped), but a row with errors must not be sent. Delete and Ignore rows are only checked for their key.
 func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError) {
+	return m.MapWithNumbers(pos, cells, nil)
+}
+
+// MapWithNumbers is Map for a spreadsheet row whose numberCells (header indexes, ascending; see
+// formats.Row.Numbers) are number cells: their text is the stored value, written with a decimal point
+// whatever the locale, so a decimal comma does not apply to them.
+func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCells []int) (Record, []FieldError) {
 	cells = m.copyCells(cells)
 	rec := Record{Entity: m.entity, Pos: pos}
 	var errs []FieldError
@@ -632,7 +687,7 @@ func (m *Mapper) Map(pos formats.Position, cells []string) (Record, []FieldError
 			}
 			continue
 		}
-		val, reason := m.typed(c, v)
+		val, reason := m.typed(c, v, c.decComma && !c.readsNumberCell(cells, numberCells))
 		if reason != "" {
 			fail(c, col, v, reason)
 			continue
@@ -729,7 +784,8 @@ func (m *Mapper) copyCells(cells []string) []string {
 }
 
 // typed converts a transformed cell to the field's JSON type and validates it.
-func (m *Mapper) typed(c *colMapper, v string) (Value, string) {
+// decComma is the column's decimal comma, unless the cell is a spreadsheet number.
+func (m *Mapper) typed(c *colMapper, v string, decComma bool) (Value, string) {
 	d := c.def
 	if d.idLike && d.kind != KindList && looksLikeExcelScientific(v) {
 		return Value{}, excelScientificReason
@@ -742,7 +798,7 @@ func (m *Mapper) typed(c *colMapper, v string) (Value, string) {
 		}
 		return BoolValue(b), ""
 	case KindNumber:
-		f, err := ParseNumber(v, c.decComma)
+		f, err := ParseNumber(v, decComma)
 		if err != nil {
 			return Value{}, err.Error()
 		}
@@ -757,7 +813,7 @@ func (m *Mapper) typed(c *colMapper, v string) (Value, string) {
 		}
 		return DateValue(s), ""
 	case KindJSON:
-		return jsonCell(v, d.check == checkJSONNumber, c.decComma)
+		return jsonCell(v, d.check == checkJSONNumber, decComma)
 	case KindList:
 		items := m.splitList(v)
 		for i := range items {

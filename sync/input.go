@@ -89,11 +89,14 @@ type InputTable struct {
 	// Rows counts the data rows read so far, including rows that failed to read.
 	Rows int
 
-	t        formats.Table
-	keep     []int // indexes of the kept columns in the raw rows; nil when nothing was dropped
-	readBy   []uint64
-	expect   int // control total, -1 for none
-	complete bool
+	t      formats.Table
+	keep   []int // indexes of the kept columns in the raw rows; nil when nothing was dropped
+	readBy []uint64
+	// decimalComma marks the columns some mapper reads as decimal-comma numbers (nil when none does): only
+	// there does a row need to say which cells are spreadsheet numbers.
+	decimalComma []bool
+	expect       int // control total, -1 for none
+	complete     bool
 	// cellSlab is carved into the rows' Cells: one allocation per cellSlabRows rows instead of one per row (a
 	// fifth of the reader goroutine's time on a million rows, and the reader paces the whole planner).
 	cellSlab []string
@@ -127,9 +130,12 @@ type InputRow struct {
 	// ReadErr says why the reader rejected the row ("" when it did not). Such a row has no trustworthy cells:
 	// its key is unknown.
 	ReadErr string
-	// Bad lists cells a mapper must not read as data: spreadsheet error values and over-long cells, in
-	// columns some mapper reads.
+	// Bad lists cells a mapper must not read as data: spreadsheet error values, formulas without a computed
+	// value and over-long cells, in columns some mapper reads.
 	Bad []BadCell
+	// Numbers lists, ascending, the columns a mapper reads as decimal-comma numbers whose cells are spreadsheet
+	// numbers (stored with a decimal point whatever the locale; see formats.Row.Numbers).
+	Numbers []int
 }
 
 // BadCell is a cell whose content is not data.
@@ -183,6 +189,12 @@ func OpenInput(opts InputOptions) (*Input, error) {
 				for j, m := range t.Mappers {
 					for _, c := range m.SourceColumns() {
 						t.readBy[c] |= 1 << j
+					}
+					for _, c := range m.DecimalCommaColumns() {
+						if t.decimalComma == nil {
+							t.decimalComma = make([]bool, len(t.Header))
+						}
+						t.decimalComma[c] = true
 					}
 				}
 			}
@@ -254,7 +266,14 @@ func (t *InputTable) Next() (InputRow, error) {
 	for _, ce := range row.Errors {
 		col := t.keptIndex(ce.Col)
 		if col >= 0 && t.readBy[col] != 0 {
-			out.Bad = append(out.Bad, BadCell{Col: col, Reason: fmt.Sprintf("%s: the cell holds the spreadsheet error %s", ce.Ref, ce.Value)})
+			out.Bad = append(out.Bad, BadCell{Col: col, Reason: ce.Reason()})
+		}
+	}
+	if t.decimalComma != nil {
+		for _, c := range row.Numbers {
+			if col := t.keptIndex(c); col >= 0 && t.decimalComma[col] {
+				out.Numbers = append(out.Numbers, col)
+			}
 		}
 	}
 	for col, c := range out.Cells {
@@ -289,7 +308,7 @@ func (t *InputTable) MapRow(j int, row *InputRow) (mapping.Record, []mapping.Fie
 		}
 	}
 	if len(errs) == 0 {
-		return m.Map(row.Pos, row.Cells)
+		return m.MapWithNumbers(row.Pos, row.Cells, row.Numbers)
 	}
 	sound := make([]string, len(row.Cells))
 	copy(sound, row.Cells)

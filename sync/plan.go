@@ -756,7 +756,7 @@ func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpoint
 		}
 		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
 		for j, m := range src.Mappers {
-			row.raw[j] = m.RawHash(row.Cells)
+			row.raw[j] = mapping.WithNumberCells(m.RawHash(row.Cells), row.Numbers)
 			if key, ok := m.Key(row.Cells); ok && !mapAll && !verify.wants(m.Entity(), key) && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
 				if k, found := idx.Lookup(key); found && idx.RawHash(k) == row.raw[j] {
