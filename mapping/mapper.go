@@ -300,11 +300,13 @@ func WithNumberCells(raw uint64, numberCells []int) uint64 {
 // keyPart reads one key column of a row; reason says why it is not a usable key.
 func (m *Mapper) keyPart(c *colMapper, cells []string) (v, col, reason string) {
 	v, col, st := m.raw(c, cells)
-	switch st {
-	case cellAbsent:
+	switch {
+	case st == cellAbsent:
 		return "", col, "missing key " + c.def.column
-	case cellClear:
+	case st == cellClear:
 		return v, col, "a key cannot be cleared"
+	case isSpreadsheetError(v):
+		return v, col, spreadsheetErrorReason(v)
 	}
 	v, reason = m.text(c, v)
 	if reason == "" && looksLikeExcelScientific(v) {
@@ -655,6 +657,10 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 			}
 			continue
 		}
+		if isSpreadsheetError(v) {
+			fail(c, col, v, spreadsheetErrorReason(v))
+			continue
+		}
 		v, reason := m.text(c, v)
 		if reason != "" {
 			fail(c, col, v, reason)
@@ -668,6 +674,10 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 			for _, k := range keys {
 				if looksLikeExcelScientific(k) {
 					fail(c, col, k, excelScientificReason)
+					continue
+				}
+				if isSpreadsheetError(k) {
+					fail(c, col, k, spreadsheetErrorReason(k))
 					continue
 				}
 				vars := map[string]string{"key": k}

@@ -91,6 +91,29 @@ func IsEmail(s string) bool {
 	return true
 }
 
+// spreadsheetErrors are the error values a spreadsheet shows for a formula that failed; an export that writes
+// what the cells show puts them in a CSV file as text.
+var spreadsheetErrors = []string{"#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#N/A",
+	"#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"}
+
+// isSpreadsheetError reports whether a cell's text is a spreadsheet error value, in any case.
+func isSpreadsheetError(s string) bool {
+	if len(s) < 4 || s[0] != '#' {
+		return false
+	}
+	for _, e := range spreadsheetErrors {
+		if strings.EqualFold(s, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// spreadsheetErrorReason says why a cell holding a spreadsheet error as text fails its row.
+func spreadsheetErrorReason(s string) string {
+	return "the cell holds the spreadsheet error " + s + "; the export wrote a formula's error as text"
+}
+
 // looksLikeExcelScientific reports cells like 1.23E+15 or 4,5E+12 that Excel produces from long numbers.
 func looksLikeExcelScientific(s string) bool {
 	i := strings.IndexAny(s, "eE")

@@ -86,6 +86,34 @@ func TestDecimalCommaLeavesSpreadsheetNumbersAlone(t *testing.T) {
 	}
 }
 
+// TestSpreadsheetErrorTextInCSVCells: a CSV export of a spreadsheet writes what failed formulas showed as
+// text. #REF! in the key is an unreadable key (the row fails, --mode full deletes nothing, no customer
+// "#REF!"); #VALUE! in another column fails its row instead of being sent; #N/A stays the clear sentinel.
+func TestSpreadsheetErrorTextInCSVCells(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	day2 := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n"+
+		"1,Name1,Last1,c1@example.com\n2,Name2,#VALUE!,c2@example.com\n#REF!,Name3,Last3,\n4,Name4,Last4,c4@example.com\n5,Name5,Last5,c5@example.com\n")
+	code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", day2)...)
+	if code != ExitPartial ||
+		!strings.Contains(out, `column sdCustomerNumber value "#REF!": the cell holds the spreadsheet error #REF!; the export wrote a formula's error as text`) ||
+		!strings.Contains(out, `column lastName value "#VALUE!": the cell holds the spreadsheet error #VALUE!`) ||
+		!strings.Contains(out, "deletes no customers") {
+		t.Fatalf("code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	if n, paths := writes(srv); n != 0 {
+		t.Fatalf("%d writes reached the platform: %v", n, paths)
+	}
+
+	cleared := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n2,Name2,#N/A,c2@example.com\n")
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", cleared)...); code != ExitOK || !strings.Contains(out, "1 updated") {
+		t.Fatalf("#N/A as the clear sentinel: code %d\n%s%s", code, out, errOut)
+	}
+	if got := exportedColumn(t, global, dir, "customers", "lastName"); got["2"] != "" || got["1"] != "Last1" {
+		t.Fatalf("last names after the clear: %v", got)
+	}
+}
+
 // TestUncalculatedFormulaFailsItsRow: a workbook written by a program that does not calculate holds formulas
 // without values. Such a cell fails its row with a message saying how to fix the workbook, instead of reading
 // as blank (which keeps the old value and exits 0); in the key column it is an unreadable key, so --mode full
