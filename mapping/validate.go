@@ -261,6 +261,9 @@ func DateLayout(pattern string) (string, error) {
 func normalizeDate(s, layout string) (string, error) {
 	if layout != "" {
 		t, err := time.Parse(layout, s)
+		if err != nil && looksLikeDateSerial(s) {
+			return "", errors.New(dateSerialReason)
+		}
 		if err != nil {
 			return "", fmt.Errorf("not a date in the layout %q", layout)
 		}
@@ -272,7 +275,21 @@ func normalizeDate(s, layout string) (string, error) {
 	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return s, nil
 	}
+	if looksLikeDateSerial(s) {
+		return "", errors.New(dateSerialReason)
+	}
 	return "", errors.New("not an ISO 8601 date (yyyy-mm-dd or yyyy-mm-ddThh:mm:ssZ); set a date layout in the mapping")
+}
+
+// dateSerialReason explains a date cell that holds a spreadsheet's day count: no date layout reads one.
+const dateSerialReason = "looks like a spreadsheet date serial number (days since 1900), which no date layout reads; " +
+	"format the column as text or as an ISO date (yyyy-mm-dd) in the spreadsheet"
+
+// looksLikeDateSerial reports cells like 45627 or 45627.5: how a spreadsheet stores a date (or a date and
+// time) whose column is not formatted as text.
+func looksLikeDateSerial(s string) bool {
+	days, frac, hasFrac := strings.Cut(s, ".")
+	return len(days) <= 6 && allDigits(days) && (!hasFrac || allDigits(frac))
 }
 
 // isLocale accepts language tags as the platform's examples use them ("de", "en_US", "en-US", "zh_Hans_CN"): a

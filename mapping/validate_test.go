@@ -55,6 +55,7 @@ func TestRowValidation(t *testing.T) {
 		{"comma without option", mapping.Companies, "companyKey,accountLimit.value", "C1,\"1000,50\"", "accountLimit.value", "decimalComma"},
 		{"negative limit", mapping.Companies, "companyKey,accountLimit.value", "C1,-5", "accountLimit.value", "negative"},
 		{"bad date", mapping.Companies, "companyKey,legalInfo.registrationDate", "C1,31.04.2020", "legalInfo.registrationDate", "ISO 8601"},
+		{"date serial", mapping.Companies, "companyKey,legalInfo.registrationDate", "C1,45627", "legalInfo.registrationDate", "format the column as text or as an ISO date"},
 		{"number with a decimal point", mapping.Companies, "companyKey,accountLimit.value", "C1,12.50", "", ""},
 		{"limit currency", mapping.Companies, "companyKey,accountLimit.currency", "C1,Euro", "accountLimit.currency", "ISO 4217"},
 		{"location type", mapping.Locations, "locationKey,type", "L1,SHOP", "type", "HEADQUARTER, WAREHOUSE, OFFICE"},
