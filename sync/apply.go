@@ -416,6 +416,18 @@ func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
 	return rec.Changed(diff).Payload()
 }
 
+// written is what a write of a Customer Management resource applies to the record it reads first. Of an
+// update, only the fields the row changes against its previous state (o.diff: the checkpoint snapshot, or the
+// live record of an adopted or verified row), as a customer's PATCH: a field the row leaves as it was keeps
+// what the platform holds, whoever changed it there. A create writes the whole row, and so does an update
+// whose checkpoint has no snapshot (written by a version that kept none), which has no diff to go by.
+func (o *op) written() mapping.Record {
+	if o.Action != state.ActionUpdate || len(o.prev) == 0 {
+		return o.rec
+	}
+	return o.rec.Changed(o.diff)
+}
+
 // updatedFields is what an update of a customer or address wrote, for its image (nil for a create, which has
 // none).
 func updatedFields(o *op, base map[string]any) map[string]any {
@@ -479,7 +491,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 	}
 	if adopted {
 		if len(o.diff) > 0 {
-			if err := updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff)); err != nil {
+			if err := updateAddress(ctx, r.rc, customerID, addressID, o.rec.Changed(o.diff)); err != nil {
 				return state.Outcome{}, err
 			}
 		}
@@ -505,7 +517,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 		var err error
 		base, err = imageBase(o, func() (remote.Doc, error) { return r.rc.GetAddress(ctx, customerID, addressID) })
 		if err == nil {
-			err = updateAddress(ctx, r.rc, customerID, addressID, o.rec, patchBody(o.rec, o.diff))
+			err = updateAddress(ctx, r.rc, customerID, addressID, o.rec.Changed(o.diff))
 		}
 		if err != nil {
 			return state.Outcome{}, err

@@ -569,7 +569,7 @@ func (c *checker) comparePlatform(e mapping.Entity, remoteID string, doc map[str
 	if len(res.Fields) > 0 {
 		res.Status = CheckDiffers
 		if row.synced {
-			res.Detail = fieldOrigins(e, row, res.Fields)
+			res.Detail = fieldOrigins(row, res.Fields)
 		}
 	}
 	c.add(res)
@@ -616,10 +616,10 @@ func (c *checker) loadFileChanges(ctx context.Context) error {
 
 // fieldOrigins is the detail of a synced row that differs: which of the differing fields the file changed
 // since the last import (the import sends them) and which were changed on the platform, and what an import
-// does with those. A customer or address is sent only the fields the file changed, so the import leaves the
-// platform's edits (import --verify or check --fix repairs them); a Customer Management record is written
-// whole (replacesWholeRecord), so the import of a changed row writes the file's values back there too.
-func fieldOrigins(e mapping.Entity, row *checkRow, fields []mapping.FieldChange) string {
+// does with those: every record is written only the fields the file changed (a Customer Management record gets
+// them applied to it as read, op.written), so the import leaves the platform's edits and import --verify or
+// check --fix repairs them.
+func fieldOrigins(row *checkRow, fields []mapping.FieldChange) string {
 	var inFile, onPlatform []string
 	for _, f := range fields {
 		if row.fileChanged[f.Path] {
@@ -628,10 +628,7 @@ func fieldOrigins(e mapping.Entity, row *checkRow, fields []mapping.FieldChange)
 			onPlatform = append(onPlatform, f.Path)
 		}
 	}
-	fate := "which import leaves and import --verify or check --fix repairs"
-	if row.changed && replacesWholeRecord(e) {
-		fate = "which import writes back with the row's other changes"
-	}
+	const fate = "which import leaves and import --verify or check --fix repairs"
 	switch {
 	case len(onPlatform) == 0:
 		return fileChangedDetail

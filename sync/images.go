@@ -29,18 +29,18 @@ func writtenOutcome(o *op, created bool, base, after map[string]any) (state.Outc
 		out.HTTPStatus = http.StatusOK
 	case base != nil:
 		changes := o.diff
-		if replacesWholeRecord(o.entity) {
-			changes = mapping.DiffRemote(base, o.rec)
+		if putsWholeRecord(o.entity) {
+			changes = mapping.DiffRemote(base, o.written())
 		}
 		out.Image = updateImage(base, after, changes)
 	}
 	return out, nil
 }
 
-// replacesWholeRecord reports whether an update of e writes the whole row onto the record read just before
-// (Customer Management: runner.applyManagement), so that what it changes is the row's difference from that
-// record; customers and addresses are sent only the fields that changed since the checkpoint (a PATCH).
-func replacesWholeRecord(e mapping.Entity) bool {
+// putsWholeRecord reports whether an update of e PUTs back the record read just before with the row's changed
+// fields applied (Customer Management, which has no PATCH: runner.applyManagement), so that what it changes is
+// the difference of those fields from that record; customers and addresses are sent the changed fields alone.
+func putsWholeRecord(e mapping.Entity) bool {
 	return e == mapping.Companies || e == mapping.Locations || e == mapping.Contacts
 }
 

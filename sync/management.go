@@ -331,11 +331,16 @@ func (r *runner) managementCalls(e mapping.Entity) managementCalls {
 }
 
 // applyManagement writes a Customer Management resource. These APIs have no PATCH and PUT replaces the whole
-// resource, so every write reads the current resource, applies the row to it (blank cells keep the platform's
-// values) and PUTs it back with its metadata.version; a stale version re-reads and tries again.
+// resource, so every write reads the current resource, applies to it what the row changes (op.written: blank
+// cells and unchanged fields keep the platform's values) and PUTs it back with its metadata.version; a stale
+// version re-reads and tries again.
 func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, error) {
 	calls := r.managementCalls(o.entity)
 	o.rec = r.withAdoptedRefs(o.rec)
+	if len(o.prev) > 0 {
+		// References adopted earlier in the run may point elsewhere than when the diff was planned.
+		o.diff = mapping.DiffRemote(o.prev, o.rec)
+	}
 	for attempt := 0; ; attempt++ {
 		current, err := calls.get(ctx, o.RemoteID)
 		if err != nil && !remote.IsNotFound(err) {
@@ -346,7 +351,7 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 			body = o.rec.ApplyTo(nil) // a create: cleared fields are left out, never null
 			calls.defaults(body, o.rec)
 		} else {
-			body = requestShape(o.rec.ApplyTo(current))
+			body = requestShape(o.written().ApplyTo(current))
 			keepPlatformGroups(body, current)
 		}
 		_, err = calls.upsert(ctx, o.RemoteID, body)

@@ -244,3 +244,88 @@ func TestImportDeletingParentCompanyWithChildren(t *testing.T) {
 		t.Fatalf("deletion log %+v", dels)
 	}
 }
+
+// TestImportKeepsPlatformEditsOfFieldsTheFileLeaves: a company, a location and an address edited on the
+// platform in a field the ERP file does not change keep that edit when the file changes another field of the
+// same record, the address's change being a clear (which re-writes the whole address). Only what the file
+// changes is written, as for customers.
+func TestImportKeepsPlatformEditsOfFieldsTheFileLeaves(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	locations := e.file("locations.csv", "locationKey,name,type,contactDetails.phones,contactDetails.city,contactDetails.countryCode\n"+
+		"L1,HQ,HEADQUARTER,+49 1,Berlin,DE\n")
+	companies := e.file("companies.csv", "companyKey,name,type,legalInfo.legalName,accountLimit.currency,accountLimit.value,locationKeys\n"+
+		"C1,Acme,COMPANY,Acme AG,EUR,1000,L1\n")
+	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anna,Berg,anna@x.example\n")
+	addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country,state,contactPhone\n"+
+		"0000000001,A1,Anna Berg,Hauptstr,10115,Berlin,DE,BE,+49 111\n")
+	files := []string{locations, companies, customers, addresses}
+	if rep, err := e.run(ctx, Options{}, files...); err != nil {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+
+	edit := func(get func(context.Context, string) (remote.Doc, error), put func(context.Context, string, remote.Doc) (bool, error),
+		id string, change func(body map[string]any)) {
+		doc, err := get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := requestShape(doc)
+		change(body)
+		if _, err := put(ctx, id, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(e.rc.GetLegalEntity, e.rc.UpsertLegalEntity, "C1", func(b map[string]any) { b["name"] = "Acme EDITED ON PLATFORM" })
+	edit(e.rc.GetLocation, e.rc.UpsertLocation, "L1", func(b map[string]any) {
+		b["contactDetails"].(map[string]any)["phones"] = []any{"+49 EDITED"}
+	})
+	if err := e.rc.PatchAddress(ctx, "0000000001", "0000000001-A1", remote.Doc{"contactPhone": "+49 EDITED"}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.file("locations.csv", "locationKey,name,type,contactDetails.phones,contactDetails.city,contactDetails.countryCode\n"+
+		"L1,HQ,HEADQUARTER,+49 1,Potsdam,DE\n")
+	e.file("companies.csv", "companyKey,name,type,legalInfo.legalName,accountLimit.currency,accountLimit.value,locationKeys\n"+
+		"C1,Acme,COMPANY,Acme AG,EUR,2000,L1\n")
+	e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country,state,contactPhone\n"+
+		"0000000001,A1,Anna Berg,Hauptstr,10115,Berlin,DE,#N/A,+49 111\n")
+	rep, err := e.run(ctx, Options{}, files...)
+	if err != nil || rep.Updated != 3 {
+		t.Fatalf("%v\n%s", err, rep.Summary())
+	}
+
+	le, err := e.rc.GetLegalEntity(ctx, "C1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit, _ := le["accountLimit"].(map[string]any); le["name"] != "Acme EDITED ON PLATFORM" || !mapping.SameValue(limit["value"], 2000.0) {
+		t.Errorf("company: name %v, accountLimit %v; want the platform's name and the file's limit", le["name"], le["accountLimit"])
+	}
+	loc, err := e.rc.GetLocation(ctx, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	details, _ := loc["contactDetails"].(map[string]any)
+	if phones, _ := details["phones"].([]any); len(phones) != 1 || phones[0] != "+49 EDITED" || details["city"] != "Potsdam" {
+		t.Errorf("location contactDetails %v; want the platform's phone and the file's city", details)
+	}
+	addr, err := e.rc.GetAddress(ctx, "0000000001", "0000000001-A1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, hasState := addr["state"]; addr["contactPhone"] != "+49 EDITED" || hasState {
+		t.Errorf("address contactPhone %v, state %v; want the platform's phone and the state cleared", addr["contactPhone"], addr["state"])
+	}
+
+	// The checkpoint holds what custsync wrote, so the next run with the same files sends nothing and the
+	// platform's edits stay.
+	e.srv.ResetRequests()
+	if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Updated != 0 {
+		t.Fatalf("re-run: %v\n%s", err, rep.Summary())
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Fatalf("re-run wrote %v", w)
+	}
+}

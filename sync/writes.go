@@ -29,8 +29,8 @@ import (
 //   - Address update: PATCH application/json with the changed fields. A PATCH cannot clear (no null), so an
 //     update that clears reads the address and PUTs it back without the cleared fields, under its
 //     metadata.version.
-//   - Customer Management: PUT application/json of the record applied to the current resource, or to
-//     nothing when it is new, cleared fields left out (see applyManagement).
+//   - Customer Management: PUT application/json of the current resource with the fields the row changes
+//     applied to it, or of the row alone when it is new, cleared fields left out (see applyManagement).
 
 // accountFlags are the customer fields only the application/json schemas have.
 var accountFlags = []string{"active", "onHold"}
@@ -176,8 +176,11 @@ func updateCustomer(ctx context.Context, rc *remote.Client, id string, body map[
 	return nil
 }
 
-// updateAddress sends the changed fields of an address, reading and re-writing it when a field is cleared.
-func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID string, rec mapping.Record, body map[string]any) error {
+// updateAddress sends the changed fields of an address (changed: the row reduced to them, see
+// mapping.Record.Changed), reading and re-writing it when a field is cleared. The re-write applies only those
+// fields to the address as read, so what someone changed on the platform in the others stays.
+func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID string, changed mapping.Record) error {
+	body := changed.Payload()
 	if !hasNull(body) {
 		return rc.PatchAddress(ctx, customerID, addressID, body)
 	}
@@ -186,7 +189,7 @@ func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID
 		if err != nil {
 			return err
 		}
-		_, err = rc.UpsertAddress(ctx, customerID, addressID, addressRequestShape(rec.ApplyTo(current)))
+		_, err = rc.UpsertAddress(ctx, customerID, addressID, addressRequestShape(changed.ApplyTo(current)))
 		if remote.IsConflict(err) && attempt < maxVersionRetries {
 			continue // changed since we read it: read again
 		}
