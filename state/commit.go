@@ -47,10 +47,25 @@ type Outcome struct {
 	// and its snapshot are removed and a deletion log entry is written.
 	Reason   DeletionReason
 	PreImage json.RawMessage
+	// Dependents, for a delete, are the checkpoint rows of other kinds that the platform removed along with the
+	// record (a company's contact assignments, a customer's addresses): they are removed in the same
+	// transaction, so that the next run that reads their rows writes them again instead of taking them for
+	// unchanged. They get no deletion log entry of their own: custsync did not delete them, the ERP did not
+	// ask for it, and the entry of the record they hung on (whose pre-image has a customer's addresses) is what
+	// the ERP team acts on.
+	Dependents []Dependents
 
 	// Mapping, if set, is upserted (for a delete, typically with DeletedInYaaS set). Its Pushed field is ignored:
 	// a changed mapping is marked unpushed.
 	Mapping *SDMapping
+}
+
+// Dependents selects the checkpoint rows of Kind whose ERP key starts with KeyPrefix and ends with KeySuffix
+// (either may be empty, not both): the rows whose composite key names a deleted record as one of its parts.
+type Dependents struct {
+	Kind      string
+	KeyPrefix string
+	KeySuffix string
 }
 
 func (o *Outcome) validate() error {
@@ -70,6 +85,13 @@ func (o *Outcome) validate() error {
 		if !o.Reason.valid() {
 			return fmt.Errorf("delete of %s %q: invalid deletion reason %q", o.Kind, o.ERPKey, o.Reason)
 		}
+		for _, d := range o.Dependents {
+			if d.Kind == "" || d.KeyPrefix == "" && d.KeySuffix == "" {
+				return fmt.Errorf("delete of %s %q: dependents need a kind and a key prefix or suffix", o.Kind, o.ERPKey)
+			}
+		}
+	} else if len(o.Dependents) > 0 {
+		return fmt.Errorf("%s of %s %q: only a delete has dependents", o.Action, o.Kind, o.ERPKey)
 	} else if o.RemoteID == "" {
 		return fmt.Errorf("%s of %s %q: remote id is required", o.Action, o.Kind, o.ERPKey)
 	}
@@ -118,8 +140,89 @@ func (s *Store) Commit(ctx context.Context, outcomes []Outcome) error {
 		} else if err := commitOneByOne(ctx, tx, outcomes, now); err != nil {
 			return err
 		}
-		return s.bumpGenerations(ctx, tx, outcomes)
+		if err := s.bumpGenerations(ctx, tx, outcomes); err != nil {
+			return err
+		}
+		return s.removeDependents(ctx, tx, outcomes)
 	})
+}
+
+// removeDependents removes the checkpoint rows the deletes among outcomes took along on the platform (see
+// Outcome.Dependents), after the outcomes' own rows, so that a dependent created earlier in the batch goes too,
+// and logs them as gone for a cached entity index.
+func (s *Store) removeDependents(ctx context.Context, tx *sql.Tx, outcomes []Outcome) error {
+	gone := map[string][]indexChange{}
+	var kinds []string
+	for i := range outcomes {
+		o := &outcomes[i]
+		if o.Error != "" || o.Action != ActionDelete {
+			continue
+		}
+		for _, d := range o.Dependents {
+			keys, err := deleteDependents(ctx, tx, d)
+			if err != nil {
+				return outcomeError(o, fmt.Errorf("remove its dependent %s: %w", d.Kind, err))
+			}
+			if len(keys) > 0 && gone[d.Kind] == nil {
+				kinds = append(kinds, d.Kind)
+			}
+			for _, k := range keys {
+				gone[d.Kind] = append(gone[d.Kind], indexChange{key: k, gone: true})
+			}
+		}
+	}
+	for _, k := range kinds {
+		if err := s.recordChange(ctx, tx, k, gone[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteDependents removes the rows d selects and returns their keys. A prefix is looked up as a range of the
+// primary key (a customer's addresses among millions); a suffix alone scans the rows of the kind.
+func deleteDependents(ctx context.Context, tx *sql.Tx, d Dependents) ([]string, error) {
+	q, args := `DELETE FROM entities WHERE kind = ?`, []any{d.Kind}
+	if d.KeyPrefix != "" {
+		q += ` AND erp_key >= ?`
+		args = append(args, d.KeyPrefix)
+		if end, ok := prefixEnd(d.KeyPrefix); ok {
+			q += ` AND erp_key < ?`
+			args = append(args, end)
+		}
+	}
+	if d.KeySuffix != "" {
+		// substr counts characters, as length does, so the comparison holds for any UTF-8 key.
+		q += ` AND substr(erp_key, -length(?)) = ?`
+		args = append(args, d.KeySuffix, d.KeySuffix)
+	}
+	rows, err := tx.QueryContext(ctx, q+` RETURNING erp_key`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// prefixEnd is the least string greater than every string that starts with prefix, in SQLite's binary order
+// of text (false: there is none, the prefix being all 0xFF bytes).
+func prefixEnd(prefix string) (string, bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xFF {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // commitOneByOne records outcomes in order, one statement each: for a batch that touches one key twice, whose

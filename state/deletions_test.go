@@ -179,3 +179,61 @@ func TestMappings(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 }
+
+// TestDeleteOutcomeRemovesItsDependents: the rows a delete's Dependents select go in its transaction, by the
+// part of their key and no other (a key whose part merely starts alike stays), without deletion log entries,
+// and an entity index loaded before sees them gone.
+func TestDeleteOutcomeRemovesItsDependents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	rows := map[string][]string{
+		"companies": {"C1"},
+		"customers": {"1"},
+		"contacts":  {"C1/1", "C1/2", "C10/3", "C1%2FX/2", "C2/1", "C2/10", "C2/21"},
+		"addresses": {"1/A", "1/B", "10/A", "11/A"},
+	}
+	var upserts []Outcome
+	for kind, keys := range rows {
+		for _, k := range keys {
+			upserts = append(upserts, Outcome{Kind: kind, ERPKey: k, Action: ActionCreate, RemoteID: kind + "-" + k, RowHash: 1})
+		}
+	}
+	if err := s.Commit(ctx, upserts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadEntityIndex(ctx, "contacts", nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Commit(ctx, []Outcome{
+		{Kind: "companies", ERPKey: "C1", Action: ActionDelete, Reason: ReasonERPDeleted,
+			Dependents: []Dependents{{Kind: "contacts", KeyPrefix: "C1/"}}},
+		{Kind: "customers", ERPKey: "1", Action: ActionDelete, Reason: ReasonERPDeleted,
+			Dependents: []Dependents{{Kind: "addresses", KeyPrefix: "1/"}, {Kind: "contacts", KeySuffix: "/1"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"contacts":  {"C1%2FX/2", "C10/3", "C2/10", "C2/21"},
+		"addresses": {"10/A", "11/A"},
+	}
+	for kind, keys := range want {
+		idx, err := s.LoadEntityIndex(ctx, kind, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := range idx.Len() {
+			got = append(got, idx.Key(i))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, keys) {
+			t.Errorf("%s left: %v, want %v", kind, got, keys)
+		}
+	}
+	log, err := s.ListDeletions(ctx, DeletionFilter{})
+	if err != nil || len(log) != 2 {
+		t.Fatalf("deletion log %+v (%v), want the two deletes' entries alone", log, err)
+	}
+}

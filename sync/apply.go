@@ -471,7 +471,8 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 				pre, _ := json.Marshal(o.prev)
 				return state.Outcome{}, &goneFromPlatform{outcome: state.Outcome{Action: state.ActionDelete,
 					Reason: state.ReasonDeletedInPlatform, PreImage: pre, RemoteID: o.RemoteID,
-					Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}}
+					Dependents: dependentsOf(mapping.Customers, o.ERPKey),
+					Mapping:    &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}}
 			}
 			return state.Outcome{}, err
 		}
@@ -535,9 +536,39 @@ func (r *runner) deleteCustomer(ctx context.Context, o *op) (state.Outcome, erro
 	if err != nil {
 		return state.Outcome{}, err
 	}
-	out := state.Outcome{Reason: o.Reason, PreImage: pre,
+	out := state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(mapping.Customers, o.ERPKey),
 		Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}
 	return out, nil
+}
+
+// dependentsOf names the checkpoint rows of the records the platform deletes along with the record of entity e
+// under key, as the sandbox does after the digest's reading of the platform: a customer's addresses and
+// contact assignments, a company's contact assignments (and its subsidiaries', but custsync deletes those
+// before it or refuses its delete, see orderCompanyDeletes and runner.keepsSubsidiaries). Locations stay:
+// several companies may list one.
+func dependentsOf(e mapping.Entity, key string) []state.Dependents {
+	switch e {
+	case mapping.Customers:
+		return []state.Dependents{keyPartOf(mapping.Addresses, mapping.CustomerKeyColumn, key),
+			keyPartOf(mapping.Contacts, mapping.CustomerKeyColumn, key)}
+	case mapping.Companies:
+		return []state.Dependents{keyPartOf(mapping.Contacts, mapping.CompanyKeyColumn, key)}
+	}
+	return nil
+}
+
+// keyPartOf selects the rows of entity e whose two-part key has key in the part of column: its first part is
+// a prefix of the joined key, its last a suffix.
+func keyPartOf(e mapping.Entity, column, key string) state.Dependents {
+	cols := mapping.KeyColumns(e)
+	parts := make([]string, len(cols))
+	i := slices.Index(cols, column)
+	parts[i] = key
+	joined := mapping.JoinKey(parts...)
+	if i == 0 {
+		return state.Dependents{Kind: string(e), KeyPrefix: joined}
+	}
+	return state.Dependents{Kind: string(e), KeySuffix: joined}
 }
 
 // deleteAddress deletes an address after reading its pre-image.

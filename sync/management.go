@@ -453,5 +453,5 @@ func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, er
 	if err != nil {
 		return state.Outcome{}, err
 	}
-	return state.Outcome{Reason: o.Reason, PreImage: pre}, nil
+	return state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(o.entity, o.ERPKey)}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/sandbox"
 	"custsync/state"
 )
 
@@ -328,4 +329,91 @@ func TestImportKeepsPlatformEditsOfFieldsTheFileLeaves(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Fatalf("re-run wrote %v", w)
 	}
+}
+
+// TestImportRecreatesWhatTheLastDeleteTookAlong runs QA's r4 and r5 against the sandbox: a company deleted
+// on the platform takes its contact assignments along, a customer its addresses and assignments. When the ERP
+// un-flags them the next night, the rows of those dependents must be written again, not taken for unchanged
+// because the checkpoint still held them.
+func TestImportRecreatesWhatTheLastDeleteTookAlong(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	assignments := func(e *env) map[string]remote.Doc { return assignmentsByPair(t, e.rc) }
+	halfMayGo := Options{MaxDelete: DeleteLimit{Percent: 50, IsPct: true}}
+
+	t.Run("company", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		companies := e.file("companies.csv", "companyKey,name,type,deleted\nC1,Acme,COMPANY,\nC2,Beta,COMPANY,\n")
+		customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anna,Berg,anna@x.example\n")
+		contacts := e.file("contacts.csv", "companyKey,sdCustomerNumber,type\nC1,0000000001,PRIMARY\n")
+		files := []string{companies, customers, contacts}
+		if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Created != 4 {
+			t.Fatalf("%v\n%s", err, rep.Summary())
+		}
+		e.file("companies.csv", "companyKey,name,type,deleted\nC1,Acme,COMPANY,true\nC2,Beta,COMPANY,\n")
+		if rep, err := e.run(ctx, halfMayGo, files...); err != nil || rep.Deleted != 1 {
+			t.Fatalf("delete: %v\n%s", err, rep.Summary())
+		}
+		if n := len(assignments(e)); n != 0 {
+			t.Fatalf("%d assignments left after the company's delete, want the platform to have removed it", n)
+		}
+		if _, ok, err := e.st.GetEntity(ctx, state.EntityKey{Kind: string(mapping.Contacts), ERPKey: mapping.JoinKey("C1", "0000000001")}); ok || err != nil {
+			t.Fatalf("the checkpoint keeps the assignment the platform removed (%v)", err)
+		}
+		dels, _ := e.st.ListDeletions(ctx, state.DeletionFilter{})
+		if len(dels) != 1 || dels[0].Kind != string(mapping.Companies) {
+			t.Fatalf("deletion log %+v, want the company's entry alone", dels)
+		}
+
+		e.file("companies.csv", "companyKey,name,type,deleted\nC1,Acme,COMPANY,\nC2,Beta,COMPANY,\n")
+		if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Created != 2 {
+			t.Fatalf("un-flagged: %v\n%s", err, rep.Summary())
+		}
+		if a, ok := assignments(e)["C1/0000000001"]; !ok || a["type"] != "PRIMARY" {
+			t.Fatalf("assignment after the company came back: %v", assignments(e))
+		}
+	})
+
+	t.Run("customer", func(t *testing.T) {
+		t.Parallel()
+		// The tenant lets a deleted customer's number be used again, so the customer can come back.
+		e := newEnvFor(t, sandbox.Options{RecreateDeletedCustomers: true}, nil)
+		companies := e.file("companies.csv", "companyKey,name,type\nC1,Acme,COMPANY\n")
+		customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,deleted\n"+
+			"0000000001,Anna,Berg,anna@x.example,\n0000000002,Bob,Kurz,bob@x.example,\n")
+		addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country\n0000000001,A1,Anna,Hauptstr 1,Berlin,DE\n")
+		contacts := e.file("contacts.csv", "companyKey,sdCustomerNumber,type\nC1,0000000001,PRIMARY\n")
+		files := []string{companies, customers, addresses, contacts}
+		if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Created != 5 {
+			t.Fatalf("%v\n%s", err, rep.Summary())
+		}
+		e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,deleted\n"+
+			"0000000001,Anna,Berg,anna@x.example,true\n0000000002,Bob,Kurz,bob@x.example,\n")
+		if rep, err := e.run(ctx, halfMayGo, files...); err != nil || rep.Deleted != 1 {
+			t.Fatalf("delete: %v\n%s", err, rep.Summary())
+		}
+		for _, k := range []state.EntityKey{{Kind: string(mapping.Addresses), ERPKey: mapping.JoinKey("0000000001", "A1")},
+			{Kind: string(mapping.Contacts), ERPKey: mapping.JoinKey("C1", "0000000001")}} {
+			if _, ok, err := e.st.GetEntity(ctx, k); ok || err != nil {
+				t.Fatalf("the checkpoint keeps %s %s, which the platform removed (%v)", k.Kind, k.ERPKey, err)
+			}
+		}
+
+		// The ERP takes the deletion back: it acknowledges it, which releases the customer's rows.
+		if _, err := AckDeletions(ctx, e.st, nil, AckOptions{All: true}); err != nil {
+			t.Fatal(err)
+		}
+		e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,deleted\n"+
+			"0000000001,Anna,Berg,anna@x.example,\n0000000002,Bob,Kurz,bob@x.example,\n")
+		if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Created != 3 {
+			t.Fatalf("un-flagged: %v\n%s", err, rep.Summary())
+		}
+		if _, err := e.rc.GetAddress(ctx, "0000000001", "0000000001-A1"); err != nil {
+			t.Fatalf("address after the customer came back: %v", err)
+		}
+		if _, ok := assignments(e)["C1/0000000001"]; !ok {
+			t.Fatalf("assignment after the customer came back: %v", assignments(e))
+		}
+	})
 }
