@@ -75,6 +75,14 @@ func (c *Client) LegalEntities(ctx context.Context, opts ListOptions) iter.Seq2[
 	return c.managementList(ctx, legalEntitiesCollection, opts)
 }
 
+// Subsidiaries yields the legal entities whose parent is parentID, through the list's documented parentId
+// filter (an equals comparison). Only the ids and parents are asked for, and only an exact parent passes, however
+// the platform compares case.
+func (c *Client) Subsidiaries(ctx context.Context, parentID string) iter.Seq2[Doc, error] {
+	opts := ListOptions{Filters: map[string]string{FilterParentID: parentID}, Fields: []string{"id", "parentId"}}
+	return filterDocs(c.LegalEntities(ctx, opts), func(d Doc) bool { return d["parentId"] == parentID })
+}
+
 // ParentHierarchy returns the legal entity followed by its parent, grandparent and so on up
 // to the root.
 func (c *Client) ParentHierarchy(ctx context.Context, id string) ([]Doc, error) {

@@ -51,10 +51,11 @@ type ListOptions struct {
 	Workers int
 }
 
-// Filter keys of the contact-assignment list.
+// Filter keys of the contact-assignment list, and of the legal-entity list (FilterParentID).
 const (
 	FilterLegalEntityID = "legalEntity.id"
 	FilterCustomerID    = "customer.id"
+	FilterParentID      = "parentId"
 )
 
 // pager describes how to fetch one list.

@@ -135,7 +135,7 @@ func (s *Server) legalEntityFilters() []listFilter {
 		{param: "id", paths: []string{"id"}, mode: equalsFold},
 		{param: "name", paths: []string{"name"}, mode: containsFold},
 		{param: "type", paths: []string{"type"}, mode: equalsFold, enum: []string{"COMPANY", "SUBSIDIARY"}},
-		{param: "parentId", paths: []string{"parentId"}, mode: equalsFold},
+		{param: "parentId", paths: []string{"parentId"}, mode: equals},
 		{param: "legalInfo.legalName", paths: []string{"legalInfo.legalName"}, mode: containsFold},
 		{param: "legalInfo.registrationDate", paths: []string{"legalInfo.registrationDate"}, mode: equalsFold},
 		{param: "legalInfo.taxRegistrationNumber", paths: []string{"legalInfo.taxRegistrationNumber"}, mode: equalsFold},

@@ -17,9 +17,10 @@ import (
 type filterMode int
 
 const (
-	equalsFold   filterMode = iota // "equals", compared case-insensitively
+	equalsFold   filterMode = iota // "equals", "The operator is case-insensitive."
 	containsFold                   // "contains, case-insensitive"
 	boolEquals
+	equals // "equals", with no word on case: ids compared exactly
 )
 
 // listFilter is one documented filter query parameter of a Customer Management list.
@@ -155,6 +156,10 @@ func filterMatches(doc map[string]any, f listFilter, value string, b bool) bool 
 				}
 			case equalsFold:
 				if gs, ok := got.(string); ok && strings.EqualFold(gs, value) {
+					return true
+				}
+			case equals:
+				if gs, ok := got.(string); ok && gs == value {
 					return true
 				}
 			case containsFold:

@@ -77,6 +77,14 @@ func TestLegalEntitiesLifecycle(t *testing.T) {
 		t.Fatalf("hierarchy %v", ids(h))
 	}
 	managementErr(t, a.must(404, "GET", cm+"/legal-entities/nope/parent-hierarchy", nil), 404)
+	// The parentId filter lists an entity's direct subsidiaries, comparing ids exactly ("equals"; unlike the
+	// id filter, the spec does not call it case-insensitive).
+	if l := a.must(200, "GET", cm+"/legal-entities?parentId=sub", nil).list(t); len(l) != 1 || l[0]["id"] != "subsub" {
+		t.Fatalf("subsidiaries of sub: %v", ids(l))
+	}
+	if l := a.must(200, "GET", cm+"/legal-entities?parentId=SUB", nil).list(t); len(l) != 0 {
+		t.Fatalf("subsidiaries of SUB: %v", ids(l))
+	}
 
 	// Delete removes subordinated subsidiaries and their assignments.
 	a.must(201, "PUT", cust+"/P1", map[string]any{"firstName": "Pat"})

@@ -81,6 +81,9 @@ type runner struct {
 	// adoptedIDs are the platform ids of records adopted in this run, by entity and ERP key
 	// (withAdoptedRefs).
 	adoptedIDs map[mapping.Entity]map[string]string
+	// deletedCompanies are the platform ids of the companies this run deleted: their parents' deletes, later
+	// (children first), may go ahead although the platform still lists them (keepsSubsidiaries).
+	deletedCompanies map[string]bool
 	// creation are the tenant's account flags for new customers, learned at the first create (writes.go), by
 	// createCustomer and by the bulk import's setImportedFlags.
 	creation creationDefaults

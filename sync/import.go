@@ -100,6 +100,13 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		stream.abandon(ctx, rep)
 		return rep, err
 	}
+	if opts.DryRun && opts.Live {
+		if err := refuseLiveSubsidiaries(ctx, rc, p); err != nil {
+			rep, err = finish(err)
+			stream.abandon(ctx, rep)
+			return rep, err
+		}
+	}
 	rep.Rows = p.rows
 	rep.Warnings = p.warnings
 	if p.loginsIgnored > 0 {
@@ -288,14 +295,18 @@ func reportInvalid(rep *Report, p *plan) {
 		src    int
 		line   int
 		entity mapping.Entity
+		key    string // of a refusal without an input row (a --mode full delete)
 	}
 	seen := map[rowID]bool{}
 	for _, re := range p.invalid {
-		id := rowID{src: re.src.ID, line: re.pos.Line, entity: re.entity}
+		id := rowID{src: -1, entity: re.entity, key: re.key}
+		if re.src != nil {
+			id = rowID{src: re.src.ID, line: re.pos.Line, entity: re.entity}
+		}
 		if !seen[id] {
 			seen[id] = true
 			e := re.entity
-			if e == "" && len(re.src.Mappers) > 0 {
+			if e == "" && re.src != nil && len(re.src.Mappers) > 0 {
 				e = re.src.Mappers[0].Entity()
 			}
 			rep.entity(e).Failed++

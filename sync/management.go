@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -196,10 +197,7 @@ func orderCompanyDeletes(ctx context.Context, st *state.Store, p *plan) error {
 		walk(o.ERPKey)
 		if len(staying) > 0 {
 			sort.Strings(staying)
-			p.invalid = append(p.invalid, rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: mapping.Companies,
-				key: o.ERPKey, action: string(state.ActionDelete), reason: fmt.Sprintf(
-					"not deleted: its subsidiaries %s stay, and the platform would delete them with it; delete them too or re-parent them first",
-					strings.Join(staying, ", "))})
+			p.invalid = append(p.invalid, refusedDelete(o, subsidiariesStay(staying, "")))
 			continue
 		}
 		kept = append(kept, o)
@@ -214,6 +212,92 @@ func orderCompanyDeletes(ctx context.Context, st *state.Store, p *plan) error {
 		}
 		ep.deleteLevels = append(ep.deleteLevels, kept[i:j])
 		i = j
+	}
+	return nil
+}
+
+// refusedDelete is the row error of a delete the plan refuses.
+func refusedDelete(o *op, reason string) rowError {
+	return rowError{src: o.src, pos: o.rec.Pos, cells: o.cells, entity: o.entity, key: o.ERPKey,
+		action: string(state.ActionDelete), reason: reason}
+}
+
+// subsidiariesStay is why a company delete is refused: subsidiaries that stay (where: "", or where they are)
+// would go with it.
+func subsidiariesStay(staying []string, where string) string {
+	return fmt.Sprintf("not deleted: its subsidiaries %s stay%s, and the platform would delete them with it; delete them too or re-parent them first",
+		strings.Join(staying, ", "), where)
+}
+
+// subsidiariesOnPlatform returns the ids of the subsidiaries the platform holds of company companyID, except
+// those leaving says go anyway, sorted. The checkpoint does not know a subsidiary created on the platform (by
+// a shop user, another tool), which a delete of its parent would take along all the same.
+func subsidiariesOnPlatform(ctx context.Context, rc *remote.Client, companyID string, leaving func(id string) bool) ([]string, error) {
+	var staying []string
+	for d, err := range rc.Subsidiaries(ctx, companyID) {
+		if err != nil {
+			return nil, fmt.Errorf("list the subsidiaries of company %s on the platform: %w", companyID, err)
+		}
+		if id := docID(d); !leaving(id) {
+			staying = append(staying, id)
+		}
+	}
+	sort.Strings(staying)
+	return staying, nil
+}
+
+// refuseLiveSubsidiaries is the platform's side of orderCompanyDeletes for a dry run that reads the platform
+// (--dry-run --live): it asks for the subsidiaries of every company the plan deletes and refuses, as the run
+// would (runner.keepsSubsidiaries), the deletes of those with a subsidiary the plan does not delete.
+func refuseLiveSubsidiaries(ctx context.Context, rc *remote.Client, p *plan) error {
+	ep := p.entities[mapping.Companies]
+	if ep == nil || len(ep.deletes) == 0 {
+		return nil
+	}
+	deleting := map[string]bool{}
+	for _, o := range ep.deletes {
+		deleting[o.RemoteID] = true
+	}
+	refused := map[*op]bool{}
+	for _, o := range ep.deletes {
+		staying, err := subsidiariesOnPlatform(ctx, rc, o.RemoteID, func(id string) bool { return deleting[id] })
+		if err != nil {
+			return err
+		}
+		if len(staying) > 0 {
+			p.invalid = append(p.invalid, refusedDelete(o, subsidiariesStay(staying, " on the platform")))
+			refused[o] = true
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	drop := func(o *op) bool { return refused[o] }
+	ep.deletes = slices.DeleteFunc(ep.deletes, drop)
+	levels := ep.deleteLevels[:0]
+	for _, level := range ep.deleteLevels {
+		if level = slices.DeleteFunc(level, drop); len(level) > 0 {
+			levels = append(levels, level)
+		}
+	}
+	ep.deleteLevels = levels
+	return nil
+}
+
+// keepsSubsidiaries refuses, right before a company's delete, when the platform holds a subsidiary of it that
+// this run did not delete (children go first, so those it deletes are gone by now): one list request per
+// company delete.
+func (r *runner) keepsSubsidiaries(ctx context.Context, o *op) error {
+	staying, err := subsidiariesOnPlatform(ctx, r.rc, o.RemoteID, func(id string) bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.deletedCompanies[id]
+	})
+	if err != nil {
+		return err
+	}
+	if len(staying) > 0 {
+		return errors.New(subsidiariesStay(staying, " on the platform"))
 	}
 	return nil
 }
@@ -444,14 +528,28 @@ func refKeyOf(rec mapping.Record, e mapping.Entity) string {
 	return ""
 }
 
-// deleteManagement deletes a Customer Management resource after reading its pre-image.
+// deleteManagement deletes a Customer Management resource after reading its pre-image; a company only if the
+// platform holds no subsidiary of it that would go with it (keepsSubsidiaries).
 func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, error) {
 	calls := r.managementCalls(o.entity)
+	if o.entity == mapping.Companies {
+		if err := r.keepsSubsidiaries(ctx, o); err != nil {
+			return state.Outcome{}, err
+		}
+	}
 	pre, err := deleteWithPreImage(
 		func() (remote.Doc, error) { return calls.get(ctx, o.RemoteID) },
 		func() error { return calls.delete(ctx, o.RemoteID) })
 	if err != nil {
 		return state.Outcome{}, err
+	}
+	if o.entity == mapping.Companies {
+		r.mu.Lock()
+		if r.deletedCompanies == nil {
+			r.deletedCompanies = map[string]bool{}
+		}
+		r.deletedCompanies[o.RemoteID] = true
+		r.mu.Unlock()
 	}
 	return state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(o.entity, o.ERPKey)}, nil
 }

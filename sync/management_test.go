@@ -417,3 +417,68 @@ func TestImportRecreatesWhatTheLastDeleteTookAlong(t *testing.T) {
 		}
 	})
 }
+
+// TestImportRefusesDeletingCompanyWithSubsidiaryMadeOnPlatform runs QA's r3: a shop user creates a subsidiary
+// of C1 on the platform, which the checkpoint does not know; the ERP then deletes C1 (a deletion flag, or
+// --mode full). Deleting C1 would make the platform delete the subsidiary too, so the run refuses it (exit 3,
+// naming the subsidiary) and deletes what it may; a dry run with --live predicts that, one without reads nothing.
+func TestImportRefusesDeletingCompanyWithSubsidiaryMadeOnPlatform(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, file string
+		opts       Options
+	}{
+		{"flag", "companyKey,name,type,parentCompanyKey,deleted\nC1,Acme,COMPANY,,true\nC2,Beta,COMPANY,,\nC3,Gamma,COMPANY,,\n", Options{}},
+		{"full", "companyKey,name,type,parentCompanyKey\nC2,Beta,COMPANY,\nC3,Gamma,COMPANY,\n", Options{Mode: ModeFull}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			path := e.file("companies.csv", "companyKey,name,type,parentCompanyKey\nC1,Acme,COMPANY,\nC2,Beta,COMPANY,\nC3,Gamma,COMPANY,\n"+
+				"K1,Kid,SUBSIDIARY,C2\n")
+			if rep, err := e.run(ctx, Options{}, path); err != nil {
+				t.Fatalf("%v\n%s", err, rep.Summary())
+			}
+			if _, err := e.rc.UpsertLegalEntity(ctx, "SHOPSUB", remote.Doc{"name": "Acme Shop Sub", "type": "SUBSIDIARY", "parentId": "C1"}); err != nil {
+				t.Fatal(err)
+			}
+			// C2 goes with its subsidiary K1, which the file deletes too: that delete is not refused.
+			body := strings.Replace(tc.file, "C2,Beta,COMPANY,", "C2,Beta,COMPANY,,true\nK1,Kid,SUBSIDIARY,C2,true", 1)
+			if tc.opts.Mode == ModeFull {
+				body = strings.Replace(tc.file, "C2,Beta,COMPANY,\n", "", 1)
+			}
+			e.file("companies.csv", body)
+			opts := tc.opts
+			opts.MaxDelete = DeleteLimit{Percent: 100, IsPct: true}
+
+			e.srv.ResetRequests()
+			dry := opts
+			dry.DryRun = true
+			if rep, err := e.run(ctx, dry, path); err != nil || rep.Failed != 0 {
+				t.Fatalf("dry run without --live: %v\n%s", err, rep.Summary())
+			}
+			if n := len(e.srv.Requests()); n != 0 {
+				t.Fatalf("a dry run without --live sent %d requests", n)
+			}
+			dry.Live = true
+			rep, err := e.run(ctx, dry, path)
+			if !errors.Is(err, ErrPartial) || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Reason, "SHOPSUB") {
+				t.Fatalf("dry run --live: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+			}
+
+			rep, err = e.run(ctx, opts, path)
+			if !errors.Is(err, ErrPartial) || rep.Deleted != 2 || len(rep.Failures) != 1 {
+				t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+			}
+			if f := rep.Failures[0]; f.Key != "C1" || !strings.Contains(f.Reason, "not deleted: its subsidiaries SHOPSUB stay on the platform") {
+				t.Fatalf("failure %+v", f)
+			}
+			for id, want := range map[string]bool{"C1": true, "SHOPSUB": true, "C2": false, "K1": false, "C3": true} {
+				if _, err := e.rc.GetLegalEntity(ctx, id); (err == nil) != want {
+					t.Errorf("%s on the platform: %v, want %t", id, err, want)
+				}
+			}
+		})
+	}
+}
