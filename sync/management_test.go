@@ -254,14 +254,20 @@ func TestImportKeepsPlatformEditsOfFieldsTheFileLeaves(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	locations := e.file("locations.csv", "locationKey,name,type,contactDetails.phones,contactDetails.city,contactDetails.countryCode\n"+
-		"L1,HQ,HEADQUARTER,+49 1,Berlin,DE\n")
-	companies := e.file("companies.csv", "companyKey,name,type,legalInfo.legalName,accountLimit.currency,accountLimit.value,locationKeys\n"+
-		"C1,Acme,COMPANY,Acme AG,EUR,1000,L1\n")
-	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anna,Berg,anna@x.example\n")
-	addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country,state,contactPhone\n"+
-		"0000000001,A1,Anna Berg,Hauptstr,10115,Berlin,DE,BE,+49 111\n")
-	files := []string{locations, companies, customers, addresses}
+	// The ERP's files: what changes between the nights is the location's city, the company's account limit and
+	// the address's state.
+	write := func(city, limit, state string) []string {
+		return []string{
+			e.file("locations.csv", "locationKey,name,type,contactDetails.phones,contactDetails.city,contactDetails.countryCode\n"+
+				"L1,HQ,HEADQUARTER,+49 1,"+city+",DE\n"),
+			e.file("companies.csv", "companyKey,name,type,legalInfo.legalName,accountLimit.currency,accountLimit.value,locationKeys\n"+
+				"C1,Acme,COMPANY,Acme AG,EUR,"+limit+",L1\n"),
+			e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000000001,Anna,Berg,anna@x.example\n"),
+			e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country,state,contactPhone\n"+
+				"0000000001,A1,Anna Berg,Hauptstr,10115,Berlin,DE,"+state+",+49 111\n"),
+		}
+	}
+	files := write("Berlin", "1000", "BE")
 	if rep, err := e.run(ctx, Options{}, files...); err != nil {
 		t.Fatalf("%v\n%s", err, rep.Summary())
 	}
@@ -286,12 +292,7 @@ func TestImportKeepsPlatformEditsOfFieldsTheFileLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.file("locations.csv", "locationKey,name,type,contactDetails.phones,contactDetails.city,contactDetails.countryCode\n"+
-		"L1,HQ,HEADQUARTER,+49 1,Potsdam,DE\n")
-	e.file("companies.csv", "companyKey,name,type,legalInfo.legalName,accountLimit.currency,accountLimit.value,locationKeys\n"+
-		"C1,Acme,COMPANY,Acme AG,EUR,2000,L1\n")
-	e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,zipCode,city,country,state,contactPhone\n"+
-		"0000000001,A1,Anna Berg,Hauptstr,10115,Berlin,DE,#N/A,+49 111\n")
+	write("Potsdam", "2000", "#N/A")
 	rep, err := e.run(ctx, Options{}, files...)
 	if err != nil || rep.Updated != 3 {
 		t.Fatalf("%v\n%s", err, rep.Summary())
