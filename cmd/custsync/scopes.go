@@ -46,14 +46,16 @@ var readsOf = map[mapping.Entity][]remote.Endpoint{
 
 // scopeNeeds lists, per command and entity, what custsync calls. Writes read the record first where the
 // write merges into it or needs its version (Customer Management), deletes keep a pre-image, an import
-// of customers lists them with --detect-deletions, and one of contact assignments looks up the assignment
-// of a customer and company the platform holds already (to adopt it).
+// of customers lists them with --detect-deletions, one of contact assignments looks up the assignment
+// of a customer and company the platform holds already (to adopt it), and a company delete first lists the
+// company's subsidiaries (which would go with it).
 var scopeNeeds = []scopeNeed{
 	{"import", mapping.Locations, "", []remote.Endpoint{remote.GetLocation, remote.PutLocation, remote.DeleteLocation}},
 	{"import", mapping.Locations, whenLocationCompanyKey, []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity}},
 	// The companies a location adoption reads come with the legal-entity scopes its companyKey or company rows need.
 	{"import", mapping.Locations, whenAdopt, []remote.Endpoint{remote.ListLocations}},
-	{"import", mapping.Companies, "", []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity}},
+	{"import", mapping.Companies, "", []remote.Endpoint{remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity,
+		remote.ListLegalEntities}},
 	{"import", mapping.Companies, whenAdopt, []remote.Endpoint{remote.ListLegalEntities}},
 	{"import", mapping.Customers, "", []remote.Endpoint{remote.ListCustomers, remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer}},
 	{"import", mapping.Customers, whenAdopt, []remote.Endpoint{remote.SearchCustomers}},
@@ -83,7 +85,7 @@ var scopeNeeds = []scopeNeed{
 	// A restore reads each record before it writes it back, re-creates, reverts and deletes.
 	{"restore", "", "", []remote.Endpoint{remote.GetCustomer, remote.PutCustomer, remote.PatchCustomer, remote.DeleteCustomer,
 		remote.GetAddress, remote.PutAddress, remote.DeleteAddress,
-		remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity, remote.GetLocation, remote.PutLocation, remote.DeleteLocation,
+		remote.GetLegalEntity, remote.PutLegalEntity, remote.DeleteLegalEntity, remote.ListLegalEntities, remote.GetLocation, remote.PutLocation, remote.DeleteLocation,
 		remote.GetContactAssignment, remote.PutContactAssignment, remote.DeleteContactAssignment}},
 	// A tenant migration with logins: the retention window and the bulk import of customers with passwords.
 	{"migration", "", "", []remote.Endpoint{remote.GetRetention, remote.SetRetention, remote.DeleteRetention, remote.ImportCustomers,
