@@ -32,7 +32,17 @@ type csvTable struct {
 	closer io.Closer
 	buf    []string // padded cells of short rows
 	err    error    // sticky: io.EOF or a *FileError
-	line   int      // start line of the last record, for read errors
+	// held keeps the cells of a short record while the record after it is read, since the scanner reuses its
+	// record slice.
+	held []string
+	// ahead is the record read after a short one, to be returned by the next call to Next unless the two
+	// turned out to be halves of one broken row; aheadErr is the error that read returned.
+	ahead    csvRecord
+	aheadErr error
+	hasAhead bool
+	// brokenSecond is the RowError of the second half of a broken row, returned by the next call to Next.
+	brokenSecond error
+	line         int // start line of the last record, for read errors
 	// lineOffset counts lines consumed before the scanner started (a
 	// "sep=" hint), so reported lines match the file.
 	lineOffset int
@@ -143,6 +153,9 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 		if err != nil {
 			return fail(line, fmt.Errorf("reading the header: %w", err))
 		}
+		if cr.endedInQuotes {
+			return fail(line, errEndedInQuotes(nil, rec, cr.fieldLine(len(rec)-1)+lineOffset))
+		}
 		if isBlank(rec) {
 			continue
 		}
@@ -169,11 +182,41 @@ func (t *csvTable) Close() error {
 	return c.Close()
 }
 
+// csvRecord is one record as the scanner split it, with where it lies in the file.
+type csvRecord struct {
+	cells []string
+	line  int // the physical line it starts on
+	span  int // how many physical lines it covers
+	// openQuoteLine is the line where the quoted cell starts inside which the file ended, 0 when it did not.
+	openQuoteLine int
+}
+
+// readRecord returns the record held back by the last lookahead, or else the scanner's next one.
+func (t *csvTable) readRecord() (csvRecord, error) {
+	if t.hasAhead {
+		t.hasAhead = false
+		return t.ahead, t.aheadErr
+	}
+	cells, err := t.r.read()
+	rec := csvRecord{cells: cells, line: t.startLine()}
+	if len(cells) > 0 {
+		rec.span = t.recordLines(cells)
+		if t.r.endedInQuotes {
+			rec.openQuoteLine = t.r.fieldLine(len(cells)-1) + t.lineOffset
+		}
+	}
+	return rec, err
+}
+
 func (t *csvTable) Next() (Row, error) {
+	if err := t.brokenSecond; err != nil {
+		t.brokenSecond = nil
+		return Row{}, err
+	}
 	for t.err == nil {
-		rec, err := t.r.read()
+		rec, err := t.readRecord()
 		if err != nil {
-			if errors.Is(err, io.EOF) && len(rec) == 0 {
+			if errors.Is(err, io.EOF) && len(rec.cells) == 0 {
 				t.err = io.EOF
 				if t.cutOff() {
 					t.err = &FileError{Path: t.path, Line: t.line, Err: fmt.Errorf("%w: its last record has fewer cells than the header's %d and no line break ends it; the export or transfer stopped early",
@@ -185,29 +228,77 @@ func (t *csvTable) Next() (Row, error) {
 			t.err = &FileError{Path: t.path, Line: t.line, Err: fmt.Errorf("reading the record after this line: %w", err)}
 			break
 		}
-		line := t.startLine()
-		t.line = line
-		if isBlank(rec) {
+		t.line = rec.line
+		if rec.span > maxRecordLines {
+			t.err = &FileError{Path: t.path, Line: rec.line, Err: fmt.Errorf("a quoted cell runs over %d lines; the file probably has an unbalanced quote (\") here", rec.span)}
+			break
+		}
+		if rec.openQuoteLine > 0 {
+			t.err = &FileError{Path: t.path, Line: rec.line, Err: errEndedInQuotes(t.header, rec.cells, rec.openQuoteLine)}
+			break
+		}
+		if isBlank(rec.cells) {
 			t.lastShort = false
 			continue
 		}
-		t.lastShort = len(rec) < len(t.header)
-		pos := Position{File: t.path, Line: line}
-		span := t.recordLines(rec)
-		if span > maxRecordLines {
-			t.err = &FileError{Path: t.path, Line: line, Err: fmt.Errorf("a quoted cell runs over %d lines; the file probably has an unbalanced quote (\") here", span)}
-			break
+		t.lastShort = len(rec.cells) < len(t.header)
+		pos := Position{File: t.path, Line: rec.line}
+		if rec.span > 1 && len(rec.cells) != len(t.header) {
+			return Row{}, &RowError{Pos: pos, Err: fmt.Errorf("row spans lines %d-%d and has %d cells but the header has %d columns; check for an unbalanced quote (\")", rec.line, rec.line+rec.span-1, len(rec.cells), len(t.header))}
 		}
-		if span > 1 && len(rec) != len(t.header) {
-			return Row{}, &RowError{Pos: pos, Err: fmt.Errorf("row spans lines %d-%d and has %d cells but the header has %d columns; check for an unbalanced quote (\")", line, line+span-1, len(rec), len(t.header))}
+		if t.lastShort {
+			return t.shortRow(rec)
 		}
-		cells, ok := fitToHeader(rec, len(t.header), &t.buf)
+		cells, ok := fitToHeader(rec.cells, len(t.header), &t.buf)
 		if !ok {
-			return Row{}, &RowError{Pos: pos, Err: errTooManyCells(rec, len(t.header))}
+			return Row{}, &RowError{Pos: pos, Err: errTooManyCells(rec.cells, len(t.header))}
 		}
 		return Row{Pos: pos, Cells: cells}, nil
 	}
 	return Row{}, t.err
+}
+
+// errEndedInQuotes says that the file ends inside the last quoted cell of a record: the closing quote never
+// came, so the file was cut off there (a complete file closes every quote it opens), whatever the record's
+// width. header is nil for the header record itself.
+func errEndedInQuotes(header, cells []string, quoteLine int) error {
+	last := len(cells) - 1
+	column := fmt.Sprintf("cell %d", last+1)
+	if last < len(header) {
+		column = fmt.Sprintf("column %q", header[last])
+	}
+	return fmt.Errorf("%w: the file ends inside a quoted cell (%s, from line %d) whose closing quote (\") never comes; the export or transfer stopped early",
+		ErrCutOff, column, quoteLine)
+}
+
+// shortRow returns a record with fewer cells than the header. Spreadsheet programs and ERP exporters leave
+// out trailing empty cells, so such a record is padded with blanks (a blank keeps the platform's value),
+// unless it shows one of two kinds of damage: a record of one cell holding another delimiter (the row was
+// written with a different delimiter), or two records on consecutive lines whose cells add up to one more
+// than the header's (a line break outside quotes split one cell of a row in two). The second needs the next
+// record: it is read ahead and held for the next call, so the table looks at most one record ahead.
+func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
+	width := len(t.header)
+	pos := Position{File: t.path, Line: rec.line}
+	if len(rec.cells) == 1 && width > 1 {
+		if other := otherDelimiterIn(rec.cells[0], t.delim); other != 0 {
+			return Row{}, &RowError{Pos: pos, Err: fmt.Errorf("the row is a single cell that holds %s, though the file's delimiter is %s and the header has %d columns: it looks written with another delimiter; write the row with the file's delimiter",
+				delimiterName(other), delimiterName(t.delim), width)}
+		}
+	}
+	t.held = append(t.held[:0], rec.cells...)
+	next, err := t.readRecord()
+	if err == nil && next.openQuoteLine == 0 && next.line == rec.line+rec.span && !isBlank(next.cells) &&
+		len(next.cells) < width && len(t.held)+len(next.cells) == width+1 {
+		broken := fmt.Errorf("lines %d-%d look like one row broken by a line break outside quotes: line %d has %d cells and line %d has %d, one more together than the header's %d columns, as when a cell is split in two; join the lines or quote the cell",
+			rec.line, next.line, rec.line, len(t.held), next.line, len(next.cells), width)
+		t.line, t.lastShort = next.line, true
+		t.brokenSecond = &RowError{Pos: Position{File: t.path, Line: next.line}, Err: broken}
+		return Row{}, &RowError{Pos: pos, Err: broken}
+	}
+	t.ahead, t.aheadErr, t.hasAhead = next, err, true
+	cells, _ := fitToHeader(t.held, width, &t.buf)
+	return Row{Pos: pos, Cells: cells}, nil
 }
 
 // recordLines returns how many physical lines the last record spans. Only the
@@ -217,13 +308,39 @@ func (t *csvTable) recordLines(rec []string) int {
 	return last - first + 1 + strings.Count(rec[len(rec)-1], "\n")
 }
 
+// delimiterCandidates are the delimiters detection chooses from, the ones ERP exports and spreadsheets write.
+var delimiterCandidates = []rune{',', ';', '\t'}
+
+// otherDelimiterIn returns a delimiter candidate other than delim that text holds, or 0.
+func otherDelimiterIn(text string, delim rune) rune {
+	for _, cand := range delimiterCandidates {
+		if cand != delim && strings.ContainsRune(text, cand) {
+			return cand
+		}
+	}
+	return 0
+}
+
+// delimiterName names a delimiter for messages.
+func delimiterName(delim rune) string {
+	switch delim {
+	case ',':
+		return "a comma (,)"
+	case ';':
+		return "a semicolon (;)"
+	case '\t':
+		return "a tab"
+	}
+	return fmt.Sprintf("%q", delim)
+}
+
 // detectDelimiter picks the candidate that splits the sample into the most
 // consistent records: the most records with the header's field count, then
 // the widest header. It parses with the real CSV rules so delimiters inside
 // quotes are ignored. A file no candidate splits is read as one column.
 func detectDelimiter(prefix []byte, atEOF bool) rune {
 	best, bestConsistent, bestWidth := ',', -1, 1
-	for _, cand := range []rune{',', ';', '\t'} {
+	for _, cand := range delimiterCandidates {
 		r := csv.NewReader(bytes.NewReader(prefix))
 		r.Comma = cand
 		r.LazyQuotes = true

@@ -314,6 +314,8 @@ func FuzzCSVReader(f *testing.F) {
 		"name\nM\xfcller\n", "\xFF\xFEa\x00", "a,a\n", ",\n", "a\n\"\"\"\n", "x\n1,2,3\n",
 		// cut-off files: the last record short and without a line break
 		"a,b,c\n1,2,3\n4,5", "a;b;c\r\n1;2;3\r\n4;", "a,b,c\n1,\"x\ny", "a,b,c\n1,2\n",
+		// a file ending inside quotes, a row of another delimiter, a row broken outside quotes
+		"a,b\n1,\"x", "a,\"b\n", "a,b,c\n1;2;3\n", "a,b,c\n1,2\n3,4\n5,6,7\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -396,21 +398,25 @@ func readUntilEnd(t testing.TB, data []byte, opts Options) ([][]string, error) {
 }
 
 func TestCSVCutOffLastRecord(t *testing.T) {
+	const noBreak, inQuotes = "no line break", "ends inside a quoted cell"
 	cases := []struct {
 		name, content string
 		cut           bool
 		line          int
+		says          string
 	}{
-		{"cut in the last record", "a,b,c\n1,2,3\n4,5", true, 3},
-		{"cut right after a delimiter", "a;b;c\r\n1;2;3\r\n4;", true, 3},
-		{"cut inside a quoted cell that spans lines", "a,b,c\n1,2,3\n4,\"Haupt\nstr", true, 3},
-		{"windows-1252 bytes, cut", "KUNNR;NAME1;ORT01\r\n0001;M\xfcller;K\xf6ln\r\n0002;B\xe4cker", true, 3},
-		{"short last record with a line break", "a,b,c\n1,2,3\n4,5\n", false, 0},
-		{"short last record with CRLF", "a;b;c\r\n1;2;3\r\n4;5\r\n", false, 0},
-		{"full last record without a line break", "a,b,c\n1,2,3\n4,5,6", false, 0},
-		{"header only without a line break", "a,b,c", false, 0},
-		{"short record, then blank lines", "a,b,c\n1,2\n\n\n", false, 0},
-		{"short record then white space only", "a,b,c\n1,2\n   ", false, 0},
+		{"cut in the last record", "a,b,c\n1,2,3\n4,5", true, 3, noBreak},
+		{"cut right after a delimiter", "a;b;c\r\n1;2;3\r\n4;", true, 3, noBreak},
+		{"cut inside a quoted cell that spans lines", "a,b,c\n1,2,3\n4,\"Haupt\nstr", true, 3, inQuotes},
+		{"windows-1252 bytes, cut", "KUNNR;NAME1;ORT01\r\n0001;M\xfcller;K\xf6ln\r\n0002;B\xe4cker", true, 3, noBreak},
+		{"a short record after a short one, cut", "a,b,c\n1,2\n4", true, 3, noBreak},
+		{"short last record with a line break", "a,b,c\n1,2,3\n4,5\n", false, 0, ""},
+		{"short last record with CRLF", "a;b;c\r\n1;2;3\r\n4;5\r\n", false, 0, ""},
+		{"full last record without a line break", "a,b,c\n1,2,3\n4,5,6", false, 0, ""},
+		{"header only without a line break", "a,b,c", false, 0, ""},
+		{"short record, then blank lines", "a,b,c\n1,2\n\n\n", false, 0, ""},
+		{"short record then white space only", "a,b,c\n1,2\n   ", false, 0, ""},
+		{"short record after a short one, then a line break", "a,b,c\n1,2\n4\n", false, 0, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -425,7 +431,7 @@ func TestCSVCutOffLastRecord(t *testing.T) {
 			if !errors.As(err, &fe) || !errors.Is(err, ErrCutOff) || fe.Line != tc.line || fe.Path != "cut.csv" {
 				t.Fatalf("err = %v, want a FileError at line %d wrapping ErrCutOff", err, tc.line)
 			}
-			if !strings.Contains(err.Error(), "cut.csv, line 3") || !strings.Contains(err.Error(), "no line break") {
+			if !strings.Contains(err.Error(), "cut.csv, line 3") || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("message does not say where and what: %v", err)
 			}
 			// Every later call says the same: the table never turns complete.
@@ -433,6 +439,96 @@ func TestCSVCutOffLastRecord(t *testing.T) {
 				t.Fatalf("second read: %v", again)
 			}
 		})
+	}
+}
+
+// TestCSVEndingInsideQuotesIsCutOff: LazyQuotes reads a quote that is never closed as a cell running to the
+// end of the file; a complete file closes every quote it opens, so whatever the width of the record, the
+// table ends with a FileError wrapping ErrCutOff naming the record's line and the quoted cell, never io.EOF.
+func TestCSVEndingInsideQuotesIsCutOff(t *testing.T) {
+	cases := []struct {
+		name, content string
+		line          int
+		cell          string
+	}{
+		{"in the last cell of a full record", "a,b,c\n1,2,3\n4,5,\"si", 3, `column "c", from line 3`},
+		{"with a line break after the open quote", "a,b,c\n1,2,3\n4,5,\"six\n", 3, `column "c", from line 3`},
+		{"with CRLF", "a,b,c\r\n1,2,3\r\n4,5,\"six\r\n", 3, `column "c", from line 3`},
+		{"in the first column", "a,b,c\n1,2,3\n\"4", 3, `column "a", from line 3`},
+		{"opened a few lines before the end", "a,b,c\n1,2,3\n4,\"five\n6,7,8\n9,10,11\n", 3, `column "b", from line 3`},
+		{"after a sep= line", "sep=;\na;b\n1;2\n3;\"4", 4, `column "b", from line 4`},
+		{"in a cell beyond the header", "a,b\n1,2\n3,4,\"5", 3, "cell 3, from line 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := readUntilEnd(t, []byte(tc.content), Options{})
+			var fe *FileError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrCutOff) || fe.Line != tc.line || len(rows) != 1 {
+				t.Fatalf("after rows %q: err = %v, want a FileError at line %d wrapping ErrCutOff after 1 row", rows, err, tc.line)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "cut.csv") || !strings.Contains(msg, "ends inside a quoted cell ("+tc.cell+")") {
+				t.Fatalf("message does not name the file and the cell: %v", err)
+			}
+		})
+	}
+	_, err := Open(writeTestFile(t, "header.csv", []byte("a,\"b\n")), Options{})
+	if !errors.Is(err, ErrCutOff) || !strings.Contains(err.Error(), "header.csv, line 1") || !strings.Contains(err.Error(), "cell 2, from line 1") {
+		t.Fatalf("a header ending inside quotes: err = %v, want a cut-off FileError", err)
+	}
+	got := readOne(t, writeTestFile(t, "closed.csv", []byte("a,b\n1,\"two\"")), Options{})
+	if !equalRows(got.rows, [][]string{{"1", "two"}}) {
+		t.Fatalf("a file ending right after a closing quote: rows %q", got.rows)
+	}
+}
+
+// TestCSVShortRowsPaddedUnlessDamaged: a record with fewer cells than the header is padded, as spreadsheets and
+// ERP exporters drop trailing empty cells, except for two kinds of damage, which fail their rows: a single
+// cell holding another delimiter, and two records on consecutive lines whose cells add up to one more than
+// the header's (a cell split by a line break outside quotes).
+func TestCSVShortRowsPaddedUnlessDamaged(t *testing.T) {
+	content := "id,first,last,email\n" +
+		"1,Ann,A,a@x.example\n" + // 2
+		"2;Bob;B;b@x.example\n" + // 3: another delimiter
+		"3,Carl\n" + // 4 and 5: one row broken in two
+		"Jr,C,c@x.example\n" +
+		"4,Dora\n" + // 6 and 7: short, but 2+2 cells are not 5
+		"5,Eve\n" +
+		"6,F,F,f@x.example\n" + // 8
+		"7\n" + // 9: a single cell without another delimiter
+		"8,G\n" + // 10 and 12: 2+3 cells, but a blank line between
+		"\n" +
+		"x,G,g@x.example\n"
+	got := readOne(t, writeTestFile(t, "short.csv", []byte(content)), Options{})
+	wantRows := [][]string{
+		{"1", "Ann", "A", "a@x.example"}, {"4", "Dora", "", ""}, {"5", "Eve", "", ""}, {"6", "F", "F", "f@x.example"},
+		{"7", "", "", ""}, {"8", "G", "", ""}, {"x", "G", "g@x.example", ""},
+	}
+	if !equalRows(got.rows, wantRows) || fmt.Sprint(got.lines) != "[2 6 7 8 9 10 12]" {
+		t.Fatalf("rows %q at lines %v", got.rows, got.lines)
+	}
+	var failed []string
+	for _, re := range got.rowErrs {
+		failed = append(failed, fmt.Sprintf("%d: %s", re.Pos.Line, re.Err))
+	}
+	const broken = "lines 4-5 look like one row broken by a line break outside quotes: line 4 has 2 cells and line 5 has 3"
+	if len(failed) != 3 || !strings.HasPrefix(failed[0], "3: the row is a single cell that holds a semicolon (;), though the file's delimiter is a comma (,)") ||
+		!strings.Contains(failed[0], "another delimiter") || !strings.HasPrefix(failed[1], "4: "+broken) || !strings.HasPrefix(failed[2], "5: "+broken) {
+		t.Fatalf("row errors:\n%s", strings.Join(failed, "\n"))
+	}
+
+	for _, tc := range []struct {
+		delim      rune
+		row, names string
+	}{
+		{';', "2,Bob,B", "a comma (,), though the file's delimiter is a semicolon (;)"},
+		{'\t', "2;Bob", "a semicolon (;), though the file's delimiter is a tab"},
+		{',', "2\tBob", "a tab, though the file's delimiter is a comma (,)"},
+	} {
+		header := strings.ReplaceAll("id,first,last", ",", string(tc.delim))
+		got := readOne(t, writeTestFile(t, "delim.csv", []byte(header+"\n"+tc.row+"\n")), Options{Delimiter: tc.delim})
+		if len(got.rows) != 0 || len(got.rowErrs) != 1 || !strings.Contains(got.rowErrs[0].Error(), "delim.csv, line 2: the row is a single cell that holds "+tc.names) {
+			t.Errorf("delimiter %q, row %q: rows %q, errors %v", tc.delim, tc.row, got.rows, got.rowErrs)
+		}
 	}
 }
 

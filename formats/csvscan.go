@@ -27,6 +27,10 @@ type csvScanner struct {
 	// recordLine is the line the last record starts on, also for a record that a read error cut off before
 	// its first field ended.
 	recordLine int
+	// endedInQuotes says the input ended inside a quoted field of the last record. encoding/csv with LazyQuotes
+	// returns such a record as if the quote had been closed; the records stay the same here, but a file that
+	// ends inside an open quote was cut off, and the table needs to know.
+	endedInQuotes bool
 
 	rawBuffer    []byte   // a line longer than the bufio buffer
 	recordBuffer []byte   // the unquoted text of a record with quotes
@@ -94,6 +98,7 @@ func (s *csvScanner) read() ([]string, error) {
 		return nil, errRead
 	}
 	s.recordLine = s.numLine
+	s.endedInQuotes = false
 	if bytes.IndexByte(line, '"') < 0 {
 		return s.splitPlain(line), errRead
 	}
@@ -197,7 +202,8 @@ parseField:
 					errRead = nil
 				}
 			default:
-				// The input ended inside the quotes, which LazyQuotes accepts.
+				// The input ended inside the quotes, which LazyQuotes accepts as a field; the table refuses it.
+				s.endedInQuotes = true
 				endField(startLine)
 				break parseField
 			}

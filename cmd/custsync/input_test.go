@@ -58,6 +58,9 @@ func TestDamagedCSVStopsWithNothingSent(t *testing.T) {
 		{"cut in the last row", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n3,Na", nil, "cut off"},
 		{"cut after a delimiter, CRLF", strings.ReplaceAll(header, "\n", "\r\n") + "1,Name1,Last1,c1@example.com\r\n2,", nil, "cut off"},
 		{"cut inside a quoted cell", header + "1,Name1,Last1,c1@example.com\n2,\"Name\n2", nil, "cut off"},
+		{"cut inside the quoted last cell of a full row", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,\"c2@exa", nil, "ends inside a quoted cell"},
+		{"cut inside a quoted cell, then a line break", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,\"c2@exa\n", nil, "ends inside a quoted cell"},
+		{"cut inside a quoted first cell", header + "1,Name1,Last1,c1@example.com\n\"2", nil, "ends inside a quoted cell"},
 		{"fewer rows than --expect-rows", header + "1,Name1,Last1,c1@example.com\n2,Name2,Last2,c2@example.com\n", []string{"--expect-rows", "5"}, "--expect-rows says 5"},
 		{"more rows than TABLE=N", header + "1,N,L,c1@example.com\n2,N,L,c2@example.com\n", []string{"--expect-rows", "customers=1"}, "--expect-rows says 1"},
 	}
@@ -143,6 +146,47 @@ func TestUnreadableRowNeverBecomesAFullModeDelete(t *testing.T) {
 		if r.Method == "DELETE" {
 			t.Fatalf("a DELETE reached the platform: %+v", r)
 		}
+	}
+}
+
+// TestMisdelimitedAndBrokenRowsFailInsteadOfPadding: a row written with another delimiter reads as one cell
+// and a row broken by a line break outside quotes as two short records; padded with blanks, they would
+// create customers named after junk. Each fails its row with a message naming its lines, its key counts as
+// unknown so --mode full deletes nothing, and the platform gets no write. Short rows that are neither (a
+// spreadsheet dropped their trailing empty cells) still go through, their blanks keeping the platform's
+// values.
+func TestMisdelimitedAndBrokenRowsFailInsteadOfPadding(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	header := "sdCustomerNumber,firstName,lastName,contactEmail\n"
+	damaged := writeFile(t, dir, "customers.csv", header+
+		"1,Name1,Last1,c1@example.com\n"+
+		"2;Name2;Last2;c2@example.com\n"+
+		"3,Name3\nJr,Last3,c3@example.com\n"+
+		"4,Name4\n") // customer 5 is missing: full mode would delete it if every key were known
+	code, out, errOut := runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", "--json", damaged)...)
+	wantInOut := []string{
+		`"deleted": 0`, `"failed": 3`,
+		"customers.csv:3", "it looks written with another delimiter",
+		"customers.csv:4", "customers.csv:5", "lines 4-5 look like one row broken by a line break outside quotes",
+	}
+	for _, want := range wantInOut {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != ExitPartial || t.Failed() {
+		t.Fatalf("import: code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != "GET" {
+			t.Errorf("a %s %s reached the platform, want no write", r.Method, r.Path)
+		}
+	}
+
+	padded := writeFile(t, t.TempDir(), "customers.csv", header+"1,Name1\n2,Name2\n3\n4,Name4,Last4\n5,Name5,Last5,c5@example.com\n")
+	if code, out, errOut := runCLI(t, append(global, "import", "--mode", "full", "--max-delete", "100%", padded)...); code != ExitOK || !strings.Contains(out, "0 failed") || !strings.Contains(out, "5 unchanged") {
+		t.Fatalf("rows without their trailing empty cells: code %d, want %d with 5 unchanged\n%s%s", code, ExitOK, out, errOut)
 	}
 }
 
