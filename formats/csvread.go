@@ -57,6 +57,35 @@ type csvTable struct {
 	bom bool
 }
 
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// headerlessContent says what a CSV file without a header line holds instead, for the message that calls it
+// empty although it has bytes: a byte-order mark, an Excel "sep=" line, blank lines (empty, white space or
+// delimiters only), and its size.
+func headerlessContent(bom, sepHint, blankLines bool, size int64) string {
+	var parts []string
+	if bom {
+		parts = append(parts, "a byte order mark")
+	}
+	if sepHint {
+		parts = append(parts, "a sep= line")
+	}
+	if blankLines || len(parts) == 0 {
+		parts = append(parts, "blank lines")
+	}
+	return fmt.Sprintf("only %s (%d bytes)", strings.Join(parts, " and "), size)
+}
+
 // tailReader remembers the last byte that passed through it.
 type tailReader struct {
 	r    io.Reader
@@ -110,7 +139,8 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	fail := func(line int, err error) (*csvTable, error) {
 		return nil, &FileError{Path: path, Line: line, Err: err}
 	}
-	src := bufio.NewReaderSize(r, csvBufferSize)
+	counted := &byteCounter{r: r}
+	src := bufio.NewReaderSize(counted, csvBufferSize)
 	head, _ := src.Peek(3)
 	bom := bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) || bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF})
 	decoded, encodingName, err := decodeInput(src, opts.Encoding)
@@ -147,7 +177,7 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	for {
 		rec, err := cr.read()
 		if errors.Is(err, io.EOF) {
-			return fail(0, fmt.Errorf("%w: no header line", ErrEmptyFile))
+			return fail(0, fmt.Errorf("%w: no header: %s", ErrEmptyFile, headerlessContent(bom, lineOffset > 0, cr.numLine > 1, counted.n)))
 		}
 		line := t.startLine()
 		if err != nil {

@@ -233,7 +233,7 @@ func TestCSVRunawayQuoteStopsReading(t *testing.T) {
 func TestCSVHeaderErrors(t *testing.T) {
 	cases := map[string]string{
 		"":                  "no header line",
-		"\n\n":              "no header line",
+		"\n\n":              "no header: only blank lines",
 		"id,,name\n1,2,3\n": "column 2 has no name",
 		"id,Name,NAME\n":    `"NAME" appears twice (columns 2 and 3)`,
 	}
@@ -532,12 +532,23 @@ func TestCSVShortRowsPaddedUnlessDamaged(t *testing.T) {
 	}
 }
 
+// TestEmptyFileIsErrEmptyFile: a file without a header line is empty, and the message says what it holds
+// instead, with its real size.
 func TestEmptyFileIsErrEmptyFile(t *testing.T) {
-	for name, content := range map[string]string{"zero.csv": "", "zero.xlsx": "", "blank.csv": "\n\n  \n"} {
-		_, err := Open(writeTestFile(t, name, []byte(content)), Options{})
+	for _, tc := range []struct{ name, content, says string }{
+		{"zero.csv", "", "0 bytes"},
+		{"zero.xlsx", "", "0 bytes"},
+		{"blank.csv", "\n\n  \n", "no header: only blank lines (5 bytes)"},
+		{"delimiters.csv", ",,\r\n,,\r\n", "no header: only blank lines (8 bytes)"},
+		{"bom.csv", "\xef\xbb\xbf", "no header: only a byte order mark (3 bytes)"},
+		{"utf16bom.csv", "\xff\xfe", "no header: only a byte order mark (2 bytes)"},
+		{"bomblank.csv", "\xef\xbb\xbf\n\n", "no header: only a byte order mark and blank lines (5 bytes)"},
+		{"sep.csv", "sep=;\n", "no header: only a sep= line (6 bytes)"},
+	} {
+		_, err := Open(writeTestFile(t, tc.name, []byte(tc.content)), Options{})
 		var fe *FileError
-		if !errors.As(err, &fe) || !errors.Is(err, ErrEmptyFile) {
-			t.Errorf("%s: err = %v, want a FileError wrapping ErrEmptyFile", name, err)
+		if !errors.As(err, &fe) || !errors.Is(err, ErrEmptyFile) || !strings.Contains(err.Error(), tc.name+": the file is empty: "+tc.says) {
+			t.Errorf("%s: err = %v, want a FileError wrapping ErrEmptyFile saying %q", tc.name, err, tc.says)
 		}
 	}
 }

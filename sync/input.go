@@ -164,7 +164,7 @@ func OpenInput(opts InputOptions) (*Input, error) {
 			if opts.AllowEmpty {
 				continue
 			}
-			return fail(&GuardError{Reason: fmt.Sprintf("%s is empty (0 bytes); refusing to run from an empty file (use --allow-empty if that is intended)", path)})
+			return fail(&GuardError{Reason: fmt.Sprintf("%v; refusing to run from an empty file (use --allow-empty if that is intended)", err)})
 		}
 		if err != nil {
 			return fail(err)

@@ -117,6 +117,19 @@ func TestEmptyFilesAreOneSafetyStop(t *testing.T) {
 	if code, _, errOut := runCLI(t, append(global, "check", zero)...); code != ExitSafetyStop {
 		t.Errorf("check of a 0-byte file: code %d %s", code, errOut)
 	}
+	// A file with bytes but no header is as empty, and the stop says what the bytes are.
+	for content, says := range map[string]string{
+		"\n\n":         "customers.csv: the file is empty: no header: only blank lines (2 bytes)",
+		"\xef\xbb\xbf": "customers.csv: the file is empty: no header: only a byte order mark (3 bytes)",
+	} {
+		path := writeFile(t, t.TempDir(), "customers.csv", content)
+		if code, out, errOut := runCLI(t, append(global, "import", path)...); code != ExitSafetyStop || !strings.Contains(errOut, says) || !strings.Contains(errOut, "--allow-empty") {
+			t.Errorf("%q: code %d, want %d saying %q\n%s%s", content, code, ExitSafetyStop, says, out, errOut)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("%d requests reached the platform, want none", n)
+	}
 }
 
 // TestUnreadableRowNeverBecomesAFullModeDelete: a row the reader cannot split (more cells than the header) has
