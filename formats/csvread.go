@@ -164,7 +164,9 @@ func newCSVTable(r io.Reader, path string, opts Options) (*csvTable, error) {
 	}
 	if delim == 0 {
 		prefix, perr := br.Peek(csvBufferSize)
-		if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
+		// An encoding error in the window is left for the records to meet (the decoder repeats it), so that the
+		// error names its line as it does beyond the window; the text before the bad byte is enough to detect.
+		if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) && !errors.Is(perr, ErrEncoding) {
 			return fail(0, perr)
 		}
 		delim = detectDelimiter(prefix, errors.Is(perr, io.EOF))

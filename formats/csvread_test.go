@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 func TestCSVDelimiterDetection(t *testing.T) {
@@ -107,39 +108,38 @@ func TestCSVUTF8SplitAcrossReads(t *testing.T) {
 	}
 }
 
+// TestCSVMixedEncodingIsFileError: a byte that is not UTF-8 after UTF-8 text is a FileError from Next that
+// names the line of the last good record and sticks, in a small file (where the bad byte lies in the window
+// delimiter detection peeks at) as in a large one.
 func TestCSVMixedEncodingIsFileError(t *testing.T) {
-	// Small file: the error surfaces while Open peeks for the delimiter.
-	_, err := Open(writeTestFile(t, "in.csv", []byte("name\nZoë\nM\xfcller\n")), Options{})
-	var fe *FileError
-	if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "mixes encodings") {
-		t.Fatalf("err = %v, want a FileError wrapping ErrEncoding", err)
+	var large bytes.Buffer
+	large.WriteString("name\nZoë\n")
+	for large.Len() < 4*csvBufferSize {
+		large.WriteString("plain\n")
 	}
-	// Large file: it surfaces from Next, with the line reached, and sticks.
-	var b bytes.Buffer
-	b.WriteString("name\nZoë\n")
-	for b.Len() < 4*csvBufferSize {
-		b.WriteString("plain\n")
-	}
-	b.WriteString("M\xfcller\n")
-	tables, err := Open(writeTestFile(t, "in.csv", b.Bytes()), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer CloseAll(tables)
-	for {
-		_, err = tables[0].Next()
-		if err == nil {
-			continue
+	large.WriteString("M\xfcller\n")
+	for name, content := range map[string][]byte{
+		"small": []byte("id,name\n1001,Jürgen\n1002,Fran\xe7ois\n1003,Carl\n"),
+		"large": large.Bytes(),
+	} {
+		tables, err := Open(writeTestFile(t, "in.csv", content), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		// The bad byte is on the last line; the error points at the line
-		// before it, the last good record.
-		if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) || fe.Line != bytes.Count(b.Bytes(), []byte("\n"))-1 {
-			t.Fatalf("err = %v, want a FileError wrapping ErrEncoding near the end", err)
+		defer CloseAll(tables)
+		for err == nil {
+			_, err = tables[0].Next()
 		}
-		break
-	}
-	if _, again := tables[0].Next(); again != err {
-		t.Fatalf("FileError is not sticky: %v", again)
+		// The bad byte is on the line that holds "\xfc" or "\xe7"; the error names the line before it, the last
+		// good record.
+		bad := bytes.IndexFunc(content, func(r rune) bool { return r == utf8.RuneError })
+		var fe *FileError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "mixes encodings") || fe.Line != bytes.Count(content[:bad], []byte("\n")) {
+			t.Fatalf("%s: err = %v, want a FileError wrapping ErrEncoding at line %d", name, err, bytes.Count(content[:bad], []byte("\n")))
+		}
+		if _, again := tables[0].Next(); again != err {
+			t.Fatalf("%s: FileError is not sticky: %v", name, again)
+		}
 	}
 }
 
@@ -160,9 +160,10 @@ func TestCSVEncodingErrorInsideAQuotedCell(t *testing.T) {
 }
 
 func TestCSVForcedUTF8RejectsLatin1(t *testing.T) {
-	_, err := Open(writeTestFile(t, "in.csv", []byte("name\nM\xfcller\n")), Options{Encoding: "utf-8"})
-	if !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "windows-1252") {
-		t.Fatalf("err = %v, want ErrEncoding", err)
+	_, err := readUntilEnd(t, []byte("name\nM\xfcller\n"), Options{Encoding: "utf-8"})
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 1 || !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), "windows-1252") {
+		t.Fatalf("err = %v, want ErrEncoding after line 1", err)
 	}
 }
 
