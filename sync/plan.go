@@ -72,7 +72,7 @@ type rowError struct {
 type entityPlan struct {
 	entity     mapping.Entity
 	inInput    bool
-	rows       int // data rows mapped to this entity
+	rows       int // data rows of this entity's tables, also those that failed to read or validate
 	checkpoint int // entities of this kind in the checkpoint before the run
 	creates    []*op
 	updates    []*op
@@ -674,8 +674,11 @@ func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.
 			row := &b.rows[i]
 			if row.ReadErr != "" {
 				p.invalid = append(p.invalid, rowError{src: src, pos: row.Pos, reason: row.ReadErr, action: "read"})
+				// The row counts for each of its entities, as a row that fails validation does: a table whose
+				// every row failed is a partial run, not an empty input.
 				for _, m := range src.Mappers {
 					p.keyUnknown(m.Entity(), row.Pos)
+					p.entity(m.Entity()).rows++
 				}
 				p.rows++
 				continue

@@ -203,6 +203,42 @@ func TestMisdelimitedAndBrokenRowsFailInsteadOfPadding(t *testing.T) {
 	}
 }
 
+// TestRowsNoneCouldReadAreFailuresNotAnEmptyInput: a table whose every row the reader cannot split (more
+// cells than the header) has data rows, all of them failed. The run exits 3 naming the rows, as when every
+// row fails validation, instead of the empty-input safety stop and its advice to pass --allow-empty; the rows
+// count for --expect-rows, and --mode full still deletes nothing, since their keys are unknown.
+func TestRowsNoneCouldReadAreFailuresNotAnEmptyInput(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := syncedPlatform(t)
+	header := "sdCustomerNumber,firstName,lastName,contactEmail\n"
+	unreadable := writeFile(t, dir, "customers.csv", header+"1,Name1,Last1,c1@example.com,EXTRA\n2,Name2,Müller, Sohn,c2@example.com\n")
+	invalid := writeFile(t, t.TempDir(), "customers.csv", header+"1,Name1,Last1,broken\n2,Name2,Last2,broken\n")
+	cases := []struct {
+		name, path string
+		flags      []string
+		want       string
+	}{
+		{"unreadable rows", unreadable, nil, "customers.csv:2: row has 5 cells but the header has 4 columns"},
+		{"unreadable rows, dry run", unreadable, []string{"--dry-run"}, "customers.csv:3: row has 5 cells"},
+		{"unreadable rows, --mode full", unreadable, []string{"--mode", "full", "--max-delete", "100%"}, "deletes no customers"},
+		{"unreadable rows, --expect-rows 2", unreadable, []string{"--expect-rows", "customers=2"}, "customers.csv:3: row has 5 cells"},
+		{"invalid rows", invalid, nil, "customers.csv:2"},
+	}
+	for _, tc := range cases {
+		args := append(append(append([]string{}, global...), "import", "--tps", "0"), tc.flags...)
+		code, out, errOut := runCLI(t, append(args, tc.path)...)
+		if code != ExitPartial || !strings.Contains(out+errOut, tc.want) || strings.Contains(out+errOut, "--allow-empty") {
+			t.Errorf("%s: code %d, want %d naming %q and no empty-input stop\n%s%s", tc.name, code, ExitPartial, tc.want, out, errOut)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("%d requests reached the platform, want none: %+v", n, srv.Requests())
+	}
+	if code, _, errOut := runCLI(t, append(global, "import", "--expect-rows", "customers=0", unreadable)...); code != ExitUsage || !strings.Contains(errOut, "2 data rows") {
+		t.Fatalf("--expect-rows 0 of a file with two unreadable rows: code %d, want %d\n%s", code, ExitUsage, errOut)
+	}
+}
+
 // TestDryRunWithInvalidRowsExits3 rehearses a file with a bad e-mail: the dry run answers 3 like the real run.
 func TestDryRunWithInvalidRowsExits3(t *testing.T) {
 	t.Parallel()
