@@ -46,6 +46,19 @@ func TestLoadEntityIndexMatchesLoadEntities(t *testing.T) {
 	if _, ok := idx.Lookup("0001/A"); ok {
 		t.Fatal("an address leaked into the customer index")
 	}
+	var keys []string
+	for k := range idx.Keys() {
+		keys = append(keys, string(k))
+	}
+	if !slices.Equal(keys, []string{"0001", "0002"}) {
+		t.Fatalf("Keys yielded %q, want the customers' keys in order", keys)
+	}
+	for k := range idx.Keys() {
+		if string(k) != "0001" {
+			t.Fatalf("Keys went on after the loop stopped: %q", k)
+		}
+		break
+	}
 }
 
 func TestEntityIndexCacheFollowsEveryChange(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
 	"unsafe"
@@ -227,6 +228,22 @@ func (x *EntityIndex) each(fn func(key, id []byte, row, raw uint64) error) error
 	}
 	return nil
 }
+
+// Keys yields every ERP key in key order, without the string each Key(i) would allocate; a key is valid only
+// until the next one is yielded.
+func (x *EntityIndex) Keys() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		_ = x.each(func(key, _ []byte, _, _ uint64) error {
+			if !yield(key) {
+				return errKeysStopped
+			}
+			return nil
+		})
+	}
+}
+
+// errKeysStopped ends the walk of Keys when its caller stops early.
+var errKeysStopped = errors.New("the caller stopped reading the keys")
 
 // indexBuilder builds an EntityIndex from entities added in strictly ascending key order.
 type indexBuilder struct {

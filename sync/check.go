@@ -113,13 +113,14 @@ const maxCheckProblems = 1000
 // record's own (an explicit customerNumber, or the id template's).
 // Equal in every field the row sets (or clears): same; else differs, with the fields (platform value -> file
 // value); absent: only-in-file. A row whose key, or a key it references, is a synced key without its leading
-// zeros is an error with import's reason (lostZeroErrors), and the synced record its own key names is not
-// only-on-platform. A row flagged for deletion is same when the record is absent and differs when
-// it still exists. Records of the checked entities that no row names are only-on-platform (the detail says
-// whether custsync wrote them). The detail also compares the row with the checkpoint, field by field
-// (fieldOrigins): a differing field whose file value is not what custsync last wrote is "file changed since
-// the last import", one the file leaves as custsync wrote it "changed on the platform since the last import",
-// so drift made on the platform stands out from changes still to be imported.
+// zeros or encoded otherwise (or another key of the file encoded otherwise) is an error with import's reason
+// (twinKeyErrors), and the synced record its own key names is not only-on-platform. A row flagged for
+// deletion is same when the record is absent and differs when it still exists. Records of the checked
+// entities that no row names are only-on-platform (the detail says whether custsync wrote them). The detail
+// also compares the row with the checkpoint, field by field (fieldOrigins): a differing field whose file
+// value is not what custsync last wrote is "file changed since the last import", one the file leaves as
+// custsync wrote it "changed on the platform since the last import", so drift made on the platform stands
+// out from changes still to be imported.
 func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOptions) (CheckReport, error) {
 	start := time.Now()
 	rep := CheckReport{Report: opts.Report, Totals: map[CheckStatus]int{}, Entities: map[mapping.Entity]map[CheckStatus]int{}}
@@ -133,7 +134,8 @@ func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOp
 		opts.KeysRatio = 10
 	}
 	c := &checker{st: st, rc: rc, opts: opts, rep: &rep, wanted: map[mapping.Entity]map[string]*checkRow{},
-		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{}}
+		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{},
+		newKeys: inputKeys{}}
 	if err := c.readFiles(ctx); err != nil {
 		return rep, err
 	}
@@ -186,7 +188,8 @@ type checker struct {
 	wanted     map[mapping.Entity]map[string]*checkRow
 	claimed    map[mapping.Entity]map[string]bool // remote ids of invalid rows
 	checkpoint map[mapping.Entity]map[string]state.EntityRef
-	zeroKeys   map[mapping.Entity]*keyMap // the checkpoint as the lost-zeros check reads it (keyLookup)
+	zeroKeys   map[mapping.Entity]*keyMap // the checkpoint as the twin-key check reads it (keyLookup)
+	newKeys    inputKeys                  // the file's keys the checkpoint lacks, for the twin-key check
 	// byCheckpointID: entity -> checkpoint remote id -> ERP key, to name platform-only records custsync wrote.
 	byCheckpointID map[mapping.Entity]map[string]string
 	adopted        map[string]string
@@ -278,9 +281,12 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 			ferrs = append(ferrs, *dup)
 		}
 	}
-	var twinID string // the platform id of the synced key this row's key is without its leading zeros
+	if _, synced := c.checkpoint[e][rec.Key]; rec.Key != "" && !synced {
+		c.newKeys.note(e, rec.Key, in.Pos)
+	}
+	var twinID string // the platform id of the synced key this row's key is a disguise of (twinKeyErrors)
 	if len(ferrs) == 0 && rec.Key != "" && rec.Command != mapping.Ignore {
-		ferrs = lostZeroErrors(e, rec, in.Pos, c.keyLookup, func(twin string) { twinID, _ = c.checkpointID(e, twin) })
+		ferrs = twinKeyErrors(e, rec, in.Pos, c.keyLookup, c.newKeys, func(twin string) { twinID, _ = c.checkpointID(e, twin) })
 	}
 	if len(ferrs) > 0 {
 		msgs := make([]string, len(ferrs))
@@ -354,7 +360,7 @@ func (c *checker) resolveRefs(rec mapping.Record) mapping.Record {
 	return rec
 }
 
-// keyLookup is the checkpoint of an entity kind for the lost-zeros check (lostZeroErrors); nil where it was
+// keyLookup is the checkpoint of an entity kind for the twin-key check (twinKeyErrors); nil where it was
 // not loaded.
 func (c *checker) keyLookup(e mapping.Entity) keyLookup {
 	refs, ok := c.checkpoint[e]

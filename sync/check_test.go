@@ -327,7 +327,7 @@ func TestCheckResolvesIDsAsImportDoes(t *testing.T) {
 }
 
 // TestCheckReportsKeysWithoutTheirZerosAsImportDoes: a spreadsheet that stored 0008000002 as the number
-// 8000002 makes import reject the row (lostZeroErrors) instead of creating a second customer. check must say
+// 8000002 makes import reject the row (twinKeyErrors) instead of creating a second customer. check must say
 // the same of the row, an error with import's reason, not "only in the file"; and the synced record the row
 // really is must not come out as "only on the platform". The same holds for a key a row references.
 func TestCheckReportsKeysWithoutTheirZerosAsImportDoes(t *testing.T) {
@@ -451,5 +451,103 @@ func TestCheckLabelsEachDifferingFieldByWhoChangedIt(t *testing.T) {
 	}
 	if want := platformChangedDetail + ", which import leaves and import --verify or check --fix repairs"; got[mapping.Companies] != want {
 		t.Errorf("company detail after the import\n got %q\nwant %q", got[mapping.Companies], want)
+	}
+}
+
+// TestKeysEncodedOtherwiseAreNotNewRecords: a file re-saved on another system may spell the accented letters
+// of a key otherwise, "ü" as one code point (NFC) or as "u" and a combining diaeresis (NFD). Such a key is the
+// synced key, not a new one: import rejects the row saying so (either way round, and for a key a row
+// references) instead of creating a second customer, --mode full does not delete the synced one, two
+// spellings within one file are rejected (the later), and check gives each row the verdict import does.
+func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const (
+		mullerNFC = "M\u00fcller01"
+		mullerNFD = "Mu\u0308ller01"
+		jurgenNFC = "J\u00fcrgen02"
+		jurgenNFD = "Ju\u0308rgen02"
+		joseNFC   = "Jos\u00e903"
+		joseNFD   = "Jose\u030103"
+	)
+	header := "sdCustomerNumber,firstName,lastName\n"
+	// Müller was synced in NFC, Jürgen in NFD: the twin is found by its NFC form (a lookup) and by a walk of
+	// the checkpoint's keys that are not ASCII (the NFD key's NFC form is not itself).
+	customers := e.file("customers.csv", header+mullerNFC+",Ann,Lee\n"+jurgenNFD+",Bob,Ray\n0000000004,Cy,Doe\n")
+	if r, err := e.run(ctx, Options{}, customers); err != nil {
+		t.Fatal(err, r.Failures)
+	}
+	before := e.platformCustomers()
+	e.srv.ResetRequests()
+
+	resaved := e.file("resaved-customers.csv", header+mullerNFD+",Ann,Lee\n"+jurgenNFC+",Bob,Ray\n0000000004,Cy,Doe\n"+
+		joseNFC+",Dan,Poe\n"+joseNFD+",Dan,Poe\n")
+	addresses := e.file("resaved-addresses.csv", "sdCustomerNumber,addressKey,contactName,city,country\n"+mullerNFD+",A1,Ann Lee,Bonn,DE\n")
+	r, err := e.run(ctx, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, resaved, addresses)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("import of the re-saved files: %v, want a partial run", err)
+	}
+	reasons := map[string]string{}
+	for _, f := range r.Failures {
+		reasons[f.Entity+" "+f.Key] += f.Reason
+	}
+	want := map[string]string{
+		"customers " + mullerNFD:                        `customers key "Mu\u0308ller01" differs from the synced key "Müller01" only in how its accented letters are encoded (Unicode NFD vs NFC); the file's encoding changed`,
+		"customers " + jurgenNFC:                        `customers key "Jürgen02" differs from the synced key "Ju\u0308rgen02" only in how its accented letters are encoded (Unicode NFC vs NFD); the file's encoding changed`,
+		"customers " + joseNFD:                          `customers key "Jose\u030103" differs from the key "José03" of the row at ` + resaved + `:5 only in how its accented letters are encoded (Unicode NFD vs NFC); the input mixes two encodings`,
+		"addresses " + mapping.JoinKey(mullerNFD, "A1"): `customers key "Mu\u0308ller01" differs from the synced key "Müller01"`,
+	}
+	for key, reason := range want {
+		if !strings.Contains(reasons[key], reason) {
+			t.Errorf("%s failed with %q, want %q", key, reasons[key], reason)
+		}
+	}
+	if r.Failed != len(want) || r.Created != 1 || r.Deleted != 0 {
+		t.Errorf("import: %+v, want %d failed, 1 created (José, first spelling) and nothing deleted", r.Counts, len(want))
+	}
+	after := e.platformCustomers()
+	for id := range before {
+		if _, ok := after[id]; !ok {
+			t.Errorf("customer %s was deleted", id)
+		}
+	}
+	if len(after) != len(before)+1 {
+		t.Errorf("%d customers on the platform, want %d: the synced ones and José", len(after), len(before)+1)
+	}
+
+	// check, of a file whose synced keys come back encoded otherwise: errors with import's reasons (José's
+	// first spelling is synced now), and the synced records the rows really are not only on the platform.
+	want["customers "+joseNFD] = `customers key "Jose\u030103" differs from the synced key "José03" only in how its accented letters are encoded (Unicode NFD vs NFC)`
+	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{resaved, addresses}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]CheckResult{}
+	for _, p := range rep.Problems {
+		verdicts[string(p.Entity)+" "+p.Key] = p
+	}
+	for key, reason := range want {
+		if got := verdicts[key]; got.Status != CheckError || !strings.Contains(got.Detail, reason) {
+			t.Errorf("check of %s: %+v, want an error saying %q", key, got, reason)
+		}
+	}
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 3 || got[CheckSame] != 2 || got[CheckOnlyOnPlatform] != 0 {
+		t.Errorf("customer verdicts %v, want 3 errors, 2 same (customer 4 and José) and none only on the platform", got)
+	}
+	mixed := e.file("mixed-customers.csv", header+"Zo\u00eb05,Eve,Fox\nZoe\u030805,Eve,Fox\n")
+	rep, err = Check(ctx, e.st, e.rc, CheckOptions{Files: []string{mixed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details strings.Builder
+	for _, p := range rep.Problems {
+		if p.Status == CheckError {
+			details.WriteString(p.Detail)
+		}
+	}
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckOnlyInFile] != 1 ||
+		!strings.Contains(details.String(), `customers key "Zoe\u030805" differs from the key "Zoë05" of the row at `+mixed+`:2`) {
+		t.Errorf("check of two spellings of a new key: verdicts %v, problems %+v; want the later an error", got, rep.Problems)
 	}
 }

@@ -131,6 +131,8 @@ type plan struct {
 	invalid  []rowError
 	// rows counts the data rows, also those the readers could not split.
 	rows int
+	// newKeys holds the new keys of the input that are not ASCII, for the twin-key check (see inputKeys).
+	newKeys inputKeys
 	// unknownKey holds, per entity, the first invalid row whose key could not be read.
 	unknownKey map[mapping.Entity]formats.Position
 	// warnings explain what the plan left out on purpose (full-mode deletes withheld).
@@ -166,6 +168,8 @@ type checkpointView struct {
 	fresh *freshKeys
 	// zeroLedLen is the length of the longest all-digit checkpoint key with a leading zero; -1 until needed.
 	zeroLedLen int
+	// nfc finds a checkpoint key encoded otherwise than a new key (see nfcTwins).
+	nfc nfcTwins
 }
 
 // newCheckpointView is the view of idx for an input of tables tables; its new keys go to a file in dir once
@@ -235,6 +239,12 @@ func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
 	return paddedTwin(key, v.zeroLedLen, v.has)
 }
 
+// encodingTwin returns the checkpoint key other than key with key's Unicode NFC form, if one exists. The first
+// question reads the checkpoint's keys once (nfcTwins), and only new keys that are not ASCII ask.
+func (v *checkpointView) encodingTwin(key string) (string, bool) {
+	return v.nfc.find(key, v.idx.Keys(), v.has)
+}
+
 // has reports whether the checkpoint holds key.
 func (v *checkpointView) has(key string) bool {
 	_, ok := v.idx.Lookup(key)
@@ -290,7 +300,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
-		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys,
+		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys, newKeys: inputKeys{},
 		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention, heap: newHeapHold()}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
@@ -791,9 +801,12 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			ferrs = append(ferrs, mapping.FieldError{Pos: row.Pos, Column: col, Field: col, Value: rec.Key,
 				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
 		}
+		if !isASCII(rec.Key) && !view.has(rec.Key) {
+			p.newKeys.note(e, rec.Key, row.Pos)
+		}
 	}
 	if len(ferrs) == 0 && rec.Key != "" && rec.Command != mapping.Ignore {
-		ferrs = p.lostZeros(e, rec, src, row.Pos, view)
+		ferrs = p.twinKeys(e, rec, src, row.Pos, view)
 	}
 	if len(ferrs) > 0 {
 		// A claimed key is never a deletion candidate in full mode: the row exists, it is only invalid. A row
@@ -899,16 +912,17 @@ func (p *plan) leavesOut(e mapping.Entity, key string) bool {
 	return true
 }
 
-// lostZeros rejects a row whose key, or a key it references, is a synced key without its leading zeros
-// (lostZeroErrors); the synced twin of the row's own key counts as claimed by the row.
-func (p *plan) lostZeros(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
+// twinKeys rejects a row whose key, or a key it references, is a synced key without its leading zeros or
+// encoded otherwise, or another key of the input encoded otherwise (twinKeyErrors); the synced twin of the
+// row's own key counts as claimed by the row.
+func (p *plan) twinKeys(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
 	checkpoint := func(ent mapping.Entity) keyLookup {
 		if v := p.views[ent]; v != nil {
 			return v
 		}
 		return nil
 	}
-	return lostZeroErrors(e, rec, pos, checkpoint, func(twin string) { view.claim(p, twin, src, pos) })
+	return twinKeyErrors(e, rec, pos, checkpoint, p.newKeys, func(twin string) { view.claim(p, twin, src, pos) })
 }
 
 // loadDiffs reads the checkpoint snapshots of updated rows and computes what each update changes. Updates that

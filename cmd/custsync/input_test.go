@@ -28,14 +28,21 @@ func servedTenant(t *testing.T, tenant string) (*sandbox.Server, []string, strin
 // flags that reach it, and the directory of the test's files.
 func syncedPlatform(t *testing.T) (*sandbox.Server, []string, string) {
 	t.Helper()
-	srv, global, dir := servedTenant(t, "damaged")
 	var rows strings.Builder
 	rows.WriteString("sdCustomerNumber,firstName,lastName,contactEmail\n")
 	for i := 1; i <= 5; i++ {
 		fmt.Fprintf(&rows, "%d,Name%d,Last%d,c%d@example.com\n", i, i, i, i)
 	}
-	good := writeFile(t, dir, "customers.csv", rows.String())
-	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", good)...); code != ExitOK {
+	return tenantHolding(t, "damaged", rows.String())
+}
+
+// tenantHolding serves a sandbox for tenant, imports customers (a customers.csv file's content) into it through
+// the CLI, and forgets the requests that took. It returns what servedTenant does.
+func tenantHolding(t *testing.T, tenant, customers string) (*sandbox.Server, []string, string) {
+	t.Helper()
+	srv, global, dir := servedTenant(t, tenant)
+	first := writeFile(t, dir, "customers.csv", customers)
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", first)...); code != ExitOK {
 		t.Fatalf("first import: code %d\n%s%s", code, out, errOut)
 	}
 	srv.ResetRequests()
@@ -259,13 +266,8 @@ func TestDryRunWithInvalidRowsExits3(t *testing.T) {
 // says so, no request creates the short key, and --mode full keeps the synced customer.
 func TestKeyWithoutItsZerosIsNotANewCustomer(t *testing.T) {
 	t.Parallel()
-	srv, global, dir := servedTenant(t, "zeros")
 	header := "sdCustomerNumber,firstName\n"
-	first := writeFile(t, dir, "customers.csv", header+"0008000002,Ann\n0008000003,Bob\n")
-	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", first)...); code != ExitOK {
-		t.Fatalf("first import: code %d\n%s%s", code, out, errOut)
-	}
-	srv.ResetRequests()
+	srv, global, _ := tenantHolding(t, "zeros", header+"0008000002,Ann\n0008000003,Bob\n")
 	mangled := writeFile(t, t.TempDir(), "customers.csv", header+"8000002,Ann\n0008000003,Bob\n8000004,Cy\n")
 	code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--mode", "full", "--max-delete", "100%", mangled)...)
 	if code != ExitPartial || !strings.Contains(out, `"8000002" is the synced key "0008000002" without its leading zeros`) ||
@@ -276,6 +278,26 @@ func TestKeyWithoutItsZerosIsNotANewCustomer(t *testing.T) {
 		if strings.HasSuffix(r.Path, "/8000002") || r.Method == "DELETE" {
 			t.Errorf("request %s %s reached the platform", r.Method, r.Path)
 		}
+	}
+}
+
+// TestKeyEncodedOtherwiseIsNotANewCustomer: a day-two file that spells the synced key Müller01 with "u" and a
+// combining diaeresis (NFD) instead of "ü" (NFC) would create a second customer both shown as Müller01, and
+// --mode full would delete the first. The row is an error saying so, and nothing is created or deleted.
+func TestKeyEncodedOtherwiseIsNotANewCustomer(t *testing.T) {
+	t.Parallel()
+	header := "sdCustomerNumber,firstName,lastName\n"
+	srv, global, dir := tenantHolding(t, "encodings", header+"M\xc3\xbcller01,Ann,A\n")
+	day2 := writeFile(t, dir, "customers_day2.csv", header+"Mu\xcc\x88ller01,Ann,A\n")
+	for _, mode := range []string{"delta", "full"} {
+		code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--entity", "customers", "--mode", mode, "--max-delete", "100%", day2)...)
+		if code != ExitPartial || !strings.Contains(out, `"Mu\u0308ller01" differs from the synced key "Müller01" only in how its accented letters are encoded (Unicode NFD vs NFC)`) ||
+			!strings.Contains(out, "0 created") || !strings.Contains(out, "0 deleted") {
+			t.Errorf("--mode %s: code %d, want %d\n%s%s", mode, code, ExitPartial, out, errOut)
+		}
+	}
+	if got := srv.Requests(); len(got) != 0 {
+		t.Errorf("%d requests reached the platform, want none: %+v", len(got), got)
 	}
 }
 
