@@ -3,11 +3,14 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -273,4 +276,94 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Write(b)
+}
+
+// echoConfig is a client configuration for a hand-written server at url that quotes what it was sent.
+func echoConfig(url, secret string) Config {
+	return Config{BaseURL: url, Tenant: testTenant, ClientID: "custsync-test", ClientSecret: secret,
+		BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+}
+
+// A token endpoint that quotes the request's form body in its refusal, in JSON or plain text, long enough
+// for the quote to be cut: no form of the secret, and no head of it, reaches the error.
+func TestEchoedSecretIsRedactedInEveryForm(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"Qa+Leak/Secret=9&z", "QAsecret-Zq9x7Pl*~k/=&+tail", `Sp"ace <x> \q`}
+	padding := strings.Repeat("p", 90)
+	echoes := map[string]func(w http.ResponseWriter, form string){
+		"JSON": func(w http.ResponseWriter, form string) {
+			w.Header().Set("Content-Type", "application/json")
+			desc, _ := json.Marshal("bad request body: " + form)
+			fmt.Fprintf(w, `{"error":"invalid_request","error_description":%s}`, desc)
+		},
+		"JSON quoting the decoded secret": func(w http.ResponseWriter, form string) {
+			values, _ := url.ParseQuery(form)
+			desc, _ := json.Marshal("secret " + values.Get("client_secret") + " path " + url.PathEscape(values.Get("client_secret")))
+			fmt.Fprintf(w, `{"error":"invalid_request","error_description":%s}`, desc)
+		},
+		"text cut at the quote limit": func(w http.ResponseWriter, form string) {
+			values, _ := url.ParseQuery(form)
+			fmt.Fprintf(w, "%s secret %s and then some more text", padding, values.Get("client_secret"))
+		},
+	}
+	for name, echo := range echoes {
+		for _, secret := range secrets {
+			t.Run(name+"/"+secret, func(t *testing.T) {
+				t.Parallel()
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					w.WriteHeader(http.StatusBadRequest)
+					echo(w, string(body))
+				}))
+				defer srv.Close()
+				_, err := newTestClient(t, echoConfig(srv.URL, secret)).GetCustomer(context.Background(), "C1")
+				if err == nil {
+					t.Fatal("no error from a refusing token endpoint")
+				}
+				text := err.Error()
+				for _, form := range append(secretForms([]string{secret}), secret[:8], url.QueryEscape(secret)[:8]) {
+					if strings.Contains(text, form) {
+						t.Errorf("%q holds %q", text, form)
+					}
+				}
+				if !strings.Contains(text, "[REDACTED]") {
+					t.Errorf("nothing redacted in %q: the echo did not reach the message", text)
+				}
+			})
+		}
+	}
+}
+
+// A gateway quoting the request's Authorization header in a plain-text refusal, so that the quote limit cuts
+// the token: no head of the token reaches the error.
+func TestEchoedBearerTokenIsRedactedBeforeTheQuoteIsCut(t *testing.T) {
+	t.Parallel()
+	const tok = "tok-Zx81qLm2Vb7Kc9Pd4Rf6Tg"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tokenPath {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer","expires_in":3600}`, tok)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "%s refused Authorization: %s for this path", strings.Repeat("q", 80), r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	_, err := newTestClient(t, echoConfig(srv.URL, testSecret)).GetCustomer(context.Background(), "C1")
+	if err == nil {
+		t.Fatal("no error from a refusing gateway")
+	}
+	if text := err.Error(); strings.Contains(text, tok[:6]) || !strings.Contains(text, "[REDACT") {
+		t.Errorf("token head in, or nothing redacted in, %q", text)
+	}
+}
+
+// An answer longer than the client reads is cut; a secret the cut splits leaves no head behind.
+func TestScrubBodyDropsASecretTheReadCut(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, echoConfig("http://127.0.0.1:1", "Cut-secret-7Hq2"))
+	body := []byte(strings.Repeat("z", 20) + "Cut-secret-7Hq2")
+	if got := string(c.scrubBody(body[:28], 27, nil)); got != strings.Repeat("z", 20) {
+		t.Errorf("scrubBody kept %q", got)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,19 +162,87 @@ func (c *Client) rememberToken(tok string) {
 }
 
 // scrub removes the client secret, known tokens and the request's own secrets (extra: the password hashes of
-// a bulk import) from s. Platform messages are not expected to echo them, but a validation message may quote
-// a value and a misconfigured proxy may echo anything, and the rule is absolute.
+// a bulk import) from s, in every form an answer may quote them (see secretForms), and any bearer token or
+// client_secret parameter. Platform messages are not expected to echo them, but a validation message may quote
+// a value and a misconfigured proxy may echo anything, the token request's form body included, and the rule is
+// absolute.
 func (c *Client) scrub(s string, extra ...string) string {
-	c.secretsMu.Lock()
-	defer c.secretsMu.Unlock()
-	for _, secrets := range [][]string{c.secrets, extra} {
-		for _, secret := range secrets {
-			if secret != "" {
-				s = strings.ReplaceAll(s, secret, "[REDACTED]")
+	for _, form := range c.secretForms(extra) {
+		s = strings.ReplaceAll(s, form, redactedText)
+	}
+	for _, re := range credentialPatterns {
+		s = re.ReplaceAllString(s, "${1}"+redactedText)
+	}
+	return s
+}
+
+// scrubBody scrubs an error answer as a whole, before anything quotes a part of it: a quote cut to its first
+// bytes must not keep the head of a secret. The answer was read up to limit bytes and one more, so when it is
+// longer it is cut, and a secret the read cut off part of is dropped from the end.
+func (c *Client) scrubBody(body []byte, limit int, extra []string) []byte {
+	s := c.scrub(string(body), extra...)
+	if len(body) <= limit {
+		return []byte(s)
+	}
+	s = s[:min(len(s), limit)]
+	for _, form := range c.secretForms(extra) {
+		for n := min(len(form)-1, len(s)); n > 0; n-- {
+			if strings.HasSuffix(s, form[:n]) {
+				s = s[:len(s)-n]
+				break
 			}
 		}
 	}
-	return s
+	return []byte(s)
+}
+
+// secretForms lists the forms of the client secret, the known tokens and extra, longest first so that a form
+// holding a shorter one as a part goes whole.
+func (c *Client) secretForms(extra []string) []string {
+	c.secretsMu.Lock()
+	values := append(slices.Clone(c.secrets), extra...)
+	c.secretsMu.Unlock()
+	forms := secretForms(values)
+	slices.SortStableFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return slices.Compact(forms)
+}
+
+// redactedText replaces a secret in a message.
+const redactedText = "[REDACTED]"
+
+// credentialPatterns catch credentials that are not known to the client: a bearer token and a client_secret
+// parameter, quoted from a request by a proxy or a gateway.
+var credentialPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+`),
+	regexp.MustCompile(`(?i)(client_secret["']?\s*[:=]\s*["']?)[^\s"'&,}]+`),
+}
+
+// percentHex matches the escapes of a form-encoded value, which servers also write in lower case.
+var percentHex = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+// secretForms returns the values with every form a message may quote them in: as sent, JSON-escaped (Go
+// escapes <, > and &), with "/" escaped (as some JSON writers do), form-encoded (the token request's body,
+// echoed) with upper- or lower-case escapes, and path-escaped.
+func secretForms(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		forms := []string{v}
+		if b, err := json.Marshal(v); err == nil {
+			forms = append(forms, string(b[1:len(b)-1]))
+		}
+		query := url.QueryEscape(v)
+		forms = append(forms, strings.ReplaceAll(v, "/", `\/`), query, percentHex.ReplaceAllStringFunc(query, strings.ToLower),
+			url.PathEscape(v))
+		for _, f := range forms {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 func (c *Client) scrubAPIError(e *APIError, extra []string) {
@@ -528,10 +598,8 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 		}
 		return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 	}
-	if int64(len(body)) > limit {
-		body = body[:limit]
-	}
-	apiErr := newAPIError(r.method, r.path, resp, body)
+	apiErr := newAPIError(r.method, r.path, resp, c.scrubBody(body, int(limit), r.secrets))
+	// Again after decoding: a JSON escape (\u0026) decodes into a form scrubBody could not see.
 	c.scrubAPIError(apiErr, r.secrets)
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		apiErr.RetryAfter = d

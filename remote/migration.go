@@ -3,7 +3,6 @@ package remote
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,7 +225,7 @@ func (c *Client) importBatch(ctx context.Context, items []ImportItem, out []Impo
 	}
 	var answers []importAnswer
 	r := &request{method: http.MethodPost, base: c.baseURL, path: c.importPath(), body: body,
-		repeatable: true, secrets: secretForms(secrets)}
+		repeatable: true, secrets: secrets}
 	r.check = func(resp *response) error {
 		answers = nil
 		if err := decodeJSON(resp.body, &answers); err != nil {
@@ -309,27 +308,6 @@ func (c *Client) adoptExisting(ctx context.Context, items []ImportItem, conflict
 		})
 	}
 	return g.Wait()
-}
-
-// secretForms returns the values with the forms a JSON answer may quote them in: as sent, JSON-escaped
-// (Go escapes <, > and &) and with "/" escaped (as some JSON writers do).
-func secretForms(values []string) []string {
-	var out []string
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		out = append(out, v)
-		if b, err := json.Marshal(v); err == nil {
-			if q := string(b[1 : len(b)-1]); q != v {
-				out = append(out, q)
-			}
-		}
-		if strings.Contains(v, "/") {
-			out = append(out, strings.ReplaceAll(v, "/", `\/`))
-		}
-	}
-	return out
 }
 
 // Retention is the tenant's password migration retention configuration: until EndDate the platform keeps the
