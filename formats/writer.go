@@ -72,15 +72,24 @@ func CreateWith(path string, o WriteOptions) (Writer, error) {
 	switch strings.ToLower(o.Format) {
 	case "":
 		if IsWorkbookPath(path) {
-			return createXLSXWriter(path, o.Sheet)
+			return writerOrNil(createXLSXWriter(path, o.Sheet))
 		}
-		return createCSVWriter(path, o.CSV)
+		return writerOrNil(createCSVWriter(path, o.CSV))
 	case "csv":
-		return createCSVWriter(path, o.CSV)
+		return writerOrNil(createCSVWriter(path, o.CSV))
 	case "xlsx":
-		return createXLSXWriter(path, o.Sheet)
+		return writerOrNil(createXLSXWriter(path, o.Sheet))
 	}
 	return nil, fmt.Errorf("unknown output format %q (use csv or xlsx)", o.Format)
+}
+
+// writerOrNil returns a nil Writer on error: a nil *csvWriter in the interface is not nil, and a caller's
+// deferred Abort would call it.
+func writerOrNil[W Writer](w W, err error) (Writer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // IsWorkbookPath reports whether path ends in an Excel workbook's extension, .xlsx or .xlsm in any case: such

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,32 @@ func TestImportAdoptFlags(t *testing.T) {
 		if code, _, errOut := runCLI(t, args("erp.db", append(append([]string{"import"}, bad...), erp)...)...); code != ExitUsage {
 			t.Errorf("%v: code %d\n%s", bad, code, errOut)
 		}
+	}
+}
+
+// A result file that cannot be created after every row was written (its path is a directory here; /proc/self
+// in the field) fails the run like the other I/O failures after writes, exit 1, with the JSON report, the
+// metrics file and the run recorded as finished.
+func TestResultFileFailureAfterWritesIsReported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	if err := os.MkdirAll(filepath.Join(results, "customers.success.csv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(dir, "import.prom")
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--json", "--metrics-file", metrics, "--results", results, "../../samples/customers.csv")...)
+	rep := validReport(t, "importReport", out)
+	if code != ExitFailure || rep["exitCode"] != float64(ExitFailure) || rep["created"] != 30.0 ||
+		!strings.Contains(fmt.Sprint(rep["stopped"]), "customers.success.csv") {
+		t.Fatalf("code %d, report %v\n%s", code, rep, errOut)
+	}
+	if got := mustMetric(t, readMetrics(t, metrics), "custsync_last_run_exit_code", map[string]string{"command": "import"}); got != ExitFailure {
+		t.Errorf("metrics file: exit code %v", got)
+	}
+	code, out, errOut = runCLI(t, "--state", filepath.Join(dir, "state.db"), "state", "runs", "--json")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(out), &runs); code != ExitOK || err != nil || len(runs) != 1 || runs[0]["status"] != "failed" {
+		t.Fatalf("state runs: code %d, %v, %s%s", code, err, out, errOut)
 	}
 }
