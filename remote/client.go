@@ -514,7 +514,7 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 		if c.limiter.Limit() != rate.Inf {
 			start := time.Now()
 			if err := c.limiter.Wait(ctx); err != nil {
-				return nil, fmt.Errorf("rate limiter: %w", err)
+				return nil, limiterStop(ctx, err)
 			}
 			c.stats.limiterWait.Add(int64(time.Since(start)))
 		}
@@ -613,6 +613,18 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 		return nil, &refusedToken{source: tokens, token: tok, apiErr: apiErr}
 	}
 	return nil, apiErr
+}
+
+// limiterStop is the error of a rate limiter wait that failed. The limiter refuses at once, with an error of
+// its own, a wait that would pass ctx's deadline: the call then waits for the deadline and ends with it, as
+// the run's deadline (--max-duration) ends every other wait, so that nothing takes the refusal for a failure
+// of the request.
+func limiterStop(ctx context.Context, err error) error {
+	if _, ok := ctx.Deadline(); ok {
+		<-ctx.Done()
+		return fmt.Errorf("rate limiter: %w", ctx.Err())
+	}
+	return fmt.Errorf("rate limiter: %w", err)
 }
 
 // decodeDoc decodes a JSON object answer (see docDecoder).

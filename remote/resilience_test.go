@@ -537,3 +537,33 @@ func unsafePostOnce(t *testing.T, p *platform) {
 		t.Errorf("%d POSTs in all, want 1 + 429 + repeat", n)
 	}
 }
+
+// A rate limiter wait that would pass the caller's deadline (--max-duration) ends the call with the deadline,
+// as every other wait does, and not with an error of the request: the run leaves the record for the next.
+func TestLimiterWaitPastTheDeadlineEndsWithTheDeadline(t *testing.T) {
+	t.Parallel()
+	p := startPlatform(t, sandbox.Options{})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(p)
+		cfg.TPS, cfg.Burst = 1, 1
+		c := newBubbleClient(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+		defer cancel()
+		errs := runParallel(6, 6, func(i int) error {
+			_, err := c.GetCustomer(ctx, customerID(i))
+			return err
+		})
+		ended := 0
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				ended++
+			case !IsNotFound(err):
+				t.Errorf("call %d: %v, want not found or the deadline", i, err)
+			}
+		}
+		if ended == 0 {
+			t.Error("no call met the deadline: the test did not exercise the limiter")
+		}
+	})
+}

@@ -671,7 +671,12 @@ func readTable(ctx context.Context, p *plan, src *InputTable, views map[mapping.
 	}
 	defer wg.Wait()
 	for b := range ordered {
-		<-b.done
+		// A batch the reader handed over as the context ended never reaches a mapper.
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if err := waitLoaded(); err != nil {
 			cancel()
 			return err
@@ -770,7 +775,8 @@ func mapBatch(src *InputTable, b *rowBatch, views map[mapping.Entity]*checkpoint
 		row.raw, row.fast = raw[i*nm:(i+1)*nm:(i+1)*nm], fast[i*nm:(i+1)*nm:(i+1)*nm]
 		for j, m := range src.Mappers {
 			row.raw[j] = mapping.WithNumberCells(m.RawHash(row.Cells), row.Numbers)
-			if key, ok := m.Key(row.Cells); ok && !mapAll && !verify.wants(m.Entity(), key) && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
+			// No view when the checkpoint failed to load (the context ended): the plan stops at this batch anyway.
+			if key, ok := m.Key(row.Cells); ok && !mapAll && views[m.Entity()] != nil && !verify.wants(m.Entity(), key) && (len(row.Bad) == 0 || !src.HasBad(j, &row.InputRow)) {
 				idx := views[m.Entity()].idx
 				if k, found := idx.Lookup(key); found && idx.RawHash(k) == row.raw[j] {
 					row.fast[j] = int32(k) + 1

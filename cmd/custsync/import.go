@@ -104,13 +104,17 @@ func importRun(c *cli.Context) (*syncer.Report, error) {
 	}
 	defer sess.Close()
 	ctx := sess.Ctx
-	if d := c.Duration("max-duration"); d > 0 {
+	maxDuration := c.Duration("max-duration")
+	if maxDuration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, maxDuration)
 		defer cancel()
 	}
 
 	rep, err := importWithProgress(ctx, c, sess, opts)
+	if maxDuration > 0 && errors.Is(err, context.DeadlineExceeded) && sess.Ctx.Err() == nil {
+		err = fmt.Errorf("--max-duration %s ran out: custsync stopped taking new work; the rows not sent stay pending and the next run resumes them (%w)", maxDuration, err)
+	}
 	if rep != nil {
 		// The history includes this run: Import has recorded how it ended.
 		figuresOf(c).lastSuccess, _ = syncer.LastSuccess(context.WithoutCancel(ctx), sess.Store, "import")

@@ -160,3 +160,13 @@ func TestResultFileFailureAfterWritesIsReported(t *testing.T) {
 		t.Fatalf("state runs: code %d, %v, %s%s", code, err, out, errOut)
 	}
 }
+
+// A run stopped by --max-duration says so, not only "context deadline exceeded", and exits 130.
+func TestMaxDurationStopSaysSo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, sandboxArgs(dir, "import", "--max-duration", "1ns", "../../samples/customers.csv")...)
+	if code != ExitInterrupted || !strings.Contains(errOut, "--max-duration 1ns ran out") {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+}
