@@ -323,8 +323,9 @@ func (r *request) idempotent() bool {
 	return r.repeatable
 }
 
-// retryable reports whether an error answer to attempt number attempt is worth another try.
-func (r *request) retryable(status, attempt int) bool {
+// retryable reports whether an error answer to attempt number attempt is worth another try, of at most
+// maxRetries.
+func (r *request) retryable(status, attempt, maxRetries int) bool {
 	switch {
 	case status == http.StatusTooManyRequests:
 		// Refused before processing, so safe for every method.
@@ -332,8 +333,9 @@ func (r *request) retryable(status, attempt int) bool {
 	case !r.idempotent():
 		return false
 	case status == http.StatusInternalServerError:
-		// The token endpoint has no records to fail on: its 500 passes like a 503.
-		return r.anonymous || attempt <= ServerErrorRetries
+		// The token endpoint has no records to fail on: its 500 passes like a 503. A record's 500 not
+		// repeated fails the record, however few retries are allowed: it is no reason to stop the run.
+		return r.anonymous || attempt <= min(ServerErrorRetries, maxRetries)
 	}
 	return retryableStatus(status)
 }
@@ -408,7 +410,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		case errors.As(err, &apiErr):
 			apiErr.Attempts = attempt
 			apiErr.AfterUnknownOutcome = unknownOutcome
-			if !r.retryable(apiErr.Status, attempt) {
+			if !r.retryable(apiErr.Status, attempt, c.maxRetries) {
 				return nil, apiErr
 			}
 			mayHaveApplied = mayHaveApplied || apiErr.Status >= 500

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -265,5 +266,32 @@ func TestOnAcceptedRunsOnceAfterTheFirstAuthenticatedSuccess(t *testing.T) {
 	}
 	if calls != 0 {
 		t.Errorf("hook ran for refused credentials")
+	}
+}
+
+// With fewer retries than ServerErrorRetries (--retries 1 or 0), a lasting 500 still fails its record after
+// the retries there are, like with the default, instead of ending as exhausted retries that stop the run.
+func TestServerErrorFailsItsRecordWhateverTheRetries(t *testing.T) {
+	t.Parallel()
+	p := startPlatform(t, sandbox.Options{})
+	proxy := startProxy(t, p)
+	for _, tc := range []struct {
+		maxRetries, attempts int
+	}{{1, 2}, {-1, 1}} {
+		t.Run(fmt.Sprint("retries ", max(tc.maxRetries, 0)), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := proxiedConfig(p, proxy)
+				cfg.MaxRetries = tc.maxRetries
+				c := newBubbleClient(t, cfg)
+				id := fmt.Sprintf("R%d", tc.attempts)
+				path := "/customer/acme/customers/" + id
+				proxy.Inject(faultproxy.Fault{Method: http.MethodPut, Path: path, Answer: faultproxy.HTML(500, "500 Internal Server Error")})
+				_, err := c.UpsertCustomer(context.Background(), id, customerBody(tc.attempts))
+				var apiErr *APIError
+				if !errors.As(err, &apiErr) || apiErr.Status != 500 || apiErr.Attempts != tc.attempts || errors.Is(err, ErrRetriesExhausted) {
+					t.Fatalf("want the record's 500 after %d attempts, got %v", tc.attempts, err)
+				}
+			})
+		})
 	}
 }
