@@ -163,9 +163,7 @@ func TestTokenRequestTakesARateLimiterToken(t *testing.T) {
 	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) {
-		cfg := testConfig(p)
-		cfg.TPS, cfg.Burst = 1, 1
-		c := newBubbleClient(t, cfg)
+		c := newOnePerSecondClient(t, p)
 		start := time.Now()
 		if _, err := c.GetCustomer(context.Background(), customerID(1)); !IsNotFound(err) {
 			t.Fatal(err)

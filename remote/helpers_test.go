@@ -107,6 +107,14 @@ func newBubbleClient(t testing.TB, cfg Config) *Client {
 	return newTestClient(t, cfg)
 }
 
+// newOnePerSecondClient is a bubble client of p whose rate limit allows one request a second, no burst.
+func newOnePerSecondClient(t testing.TB, p *platform) *Client {
+	t.Helper()
+	cfg := testConfig(p)
+	cfg.TPS, cfg.Burst = 1, 1
+	return newBubbleClient(t, cfg)
+}
+
 func newTestClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	c, err := New(cfg)

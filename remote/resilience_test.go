@@ -544,9 +544,7 @@ func TestLimiterWaitPastTheDeadlineEndsWithTheDeadline(t *testing.T) {
 	t.Parallel()
 	p := startPlatform(t, sandbox.Options{})
 	synctest.Test(t, func(t *testing.T) {
-		cfg := testConfig(p)
-		cfg.TPS, cfg.Burst = 1, 1
-		c := newBubbleClient(t, cfg)
+		c := newOnePerSecondClient(t, p)
 		ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 		defer cancel()
 		errs := runParallel(6, 6, func(i int) error {
