@@ -697,12 +697,7 @@ func entityNames(es []mapping.Entity) []string {
 // invalidRows counts the rows that failed before anything was sent, per entity. A row that could not be read
 // far enough to tell its entity counts for every entity its table maps to.
 func invalidRows(p *plan) map[mapping.Entity]int {
-	type rowID struct {
-		src    int
-		line   int
-		entity mapping.Entity
-	}
-	seen := map[rowID]bool{}
+	seen := map[failedRow]bool{}
 	out := map[mapping.Entity]int{}
 	for _, re := range p.invalid {
 		entities := []mapping.Entity{re.entity}
@@ -713,10 +708,7 @@ func invalidRows(p *plan) map[mapping.Entity]int {
 			}
 		}
 		for _, e := range entities {
-			id := rowID{line: re.pos.Line, entity: e}
-			if re.src != nil {
-				id.src = re.src.ID
-			}
+			id := re.row(e)
 			if !seen[id] {
 				seen[id] = true
 				out[e]++

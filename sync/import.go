@@ -291,18 +291,9 @@ func (r *Report) entity(e mapping.Entity) *Counts {
 
 // reportInvalid counts rows that failed validation (one failure per row, however many fields were wrong).
 func reportInvalid(rep *Report, p *plan) {
-	type rowID struct {
-		src    int
-		line   int
-		entity mapping.Entity
-		key    string // of a refusal without an input row (a --mode full delete)
-	}
-	seen := map[rowID]bool{}
+	seen := map[failedRow]bool{}
 	for _, re := range p.invalid {
-		id := rowID{src: -1, entity: re.entity, key: re.key}
-		if re.src != nil {
-			id = rowID{src: re.src.ID, line: re.pos.Line, entity: re.entity}
-		}
+		id := re.row(re.entity)
 		if !seen[id] {
 			seen[id] = true
 			e := re.entity

@@ -68,6 +68,23 @@ type rowError struct {
 	reason string
 }
 
+// failedRow identifies the input row a rowError belongs to, so that the errors of one row count it once.
+type failedRow struct {
+	src    int
+	line   int
+	entity mapping.Entity
+	key    string
+}
+
+// row returns the row of re counted under entity e. A rowError without a source row, such as a delete a
+// full snapshot implies by a key's absence, is a row of its own named by its key.
+func (re rowError) row(e mapping.Entity) failedRow {
+	if re.src == nil {
+		return failedRow{src: -1, entity: e, key: re.key}
+	}
+	return failedRow{src: re.src.ID, line: re.pos.Line, entity: e}
+}
+
 // entityPlan is the plan for one entity.
 type entityPlan struct {
 	entity     mapping.Entity

@@ -170,3 +170,41 @@ func TestMaxDurationStopSaysSo(t *testing.T) {
 		t.Fatalf("code %d\n%s", code, errOut)
 	}
 }
+
+// A full snapshot of companies that lacks a parent still holding subsidiaries must not delete it (the platform
+// would take the subsidiaries along): the key fails as a row of its own, although no input row carries it.
+func TestImportFullSnapshotKeepsParentOfStayingSubsidiaries(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	all := []string{"../../samples/locations.csv", "../../samples/companies.csv", "../../samples/customers.csv",
+		"../../samples/addresses.csv", "../../samples/contacts.csv"}
+	if code, out, errOut := runCLI(t, sandboxArgs(dir, append([]string{"import"}, all...)...)...); code != ExitOK {
+		t.Fatalf("import: code %d\n%s%s", code, out, errOut)
+	}
+	companies, err := os.ReadFile("../../samples/companies.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(companies), "\n") {
+		if !strings.HasPrefix(line, "C1100,") {
+			kept = append(kept, line)
+		}
+	}
+	snapshot := writeFile(t, dir, "companies.csv", strings.Join(kept, ""))
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", "--mode", "full", "--json", snapshot)...)
+	var rep struct {
+		Deleted  int `json:"deleted"`
+		Failed   int `json:"failed"`
+		Failures []struct {
+			Entity, Key, Reason string
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output is not one JSON object: %v\n%s%s", err, out, errOut)
+	}
+	if code != ExitPartial || rep.Deleted != 0 || rep.Failed != 1 || len(rep.Failures) != 1 ||
+		rep.Failures[0].Key != "C1100" || !strings.Contains(rep.Failures[0].Reason, "its subsidiaries C1110 stay") {
+		t.Fatalf("code %d, report %+v\n%s", code, rep, errOut)
+	}
+}
