@@ -90,6 +90,9 @@ type Op struct {
 	HTTPStatus int
 	Error      string
 	UpdatedAt  time.Time // zero while planned
+	// PreImage is, for a delete, the record as read just before its DELETE was sent (SavePreImage); nil if the
+	// DELETE was never sent.
+	PreImage json.RawMessage
 }
 
 // Journal sizes: rows per multi-row INSERT (fewer driver round trips) and rows per transaction (big enough to
@@ -402,15 +405,18 @@ func (s *Store) ResumableRun(ctx context.Context, currentRunID int64) (run Run, 
 type OpFilter struct {
 	Kind   string
 	Status OpStatus
+	// PreImaged keeps only the deletes whose pre-image was journaled (SavePreImage): their DELETE was sent.
+	PreImaged bool
 }
 
 // ScanOps calls fn for each op of the run that matches filter, in seq order, without holding them all in memory.
 // An error from fn stops the scan and is returned.
 func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn func(Op) error) error {
 	rows, err := s.reader.QueryContext(ctx, `SELECT seq, kind, erp_key, remote_id, action, new_hash, reason, payload,
-		status, attempts, http_status, error, updated_at, record FROM ops
-		WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) AND (?3 = '' OR status = ?3) ORDER BY seq`,
-		runID, filter.Kind, string(filter.Status))
+		status, attempts, http_status, error, updated_at, record, pre_image FROM ops
+		WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) AND (?3 = '' OR status = ?3) AND (?4 = 0 OR pre_image IS NOT NULL)
+		ORDER BY seq`,
+		runID, filter.Kind, string(filter.Status), filter.PreImaged)
 	if err != nil {
 		return fmt.Errorf("read ops of run %d: %w", runID, err)
 	}
@@ -420,16 +426,20 @@ func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn fu
 		var (
 			hash             int64
 			payload, updated sql.NullString
+			preImage         sql.NullString
 			action, status   string
 			reason           string
 		)
 		if err := rows.Scan(&op.Seq, &op.Kind, &op.ERPKey, &op.RemoteID, &action, &hash, &reason, &payload,
-			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated, &op.Record); err != nil {
+			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated, &op.Record, &preImage); err != nil {
 			return fmt.Errorf("read ops of run %d: %w", runID, err)
 		}
 		op.Action, op.Status, op.Reason, op.NewHash = Action(action), OpStatus(status), DeletionReason(reason), uint64(hash)
 		if payload.Valid {
 			op.Payload = json.RawMessage(payload.String)
+		}
+		if preImage.Valid {
+			op.PreImage = json.RawMessage(preImage.String)
 		}
 		if op.UpdatedAt, err = parseTime(updated); err != nil {
 			return fmt.Errorf("read ops of run %d: %w", runID, err)
@@ -563,6 +573,16 @@ func (s *Store) SkipPendingOps(ctx context.Context, runID int64, kind, why strin
 		return err
 	})
 	return n, err
+}
+
+// SavePreImage journals the pre-image of a delete op, durably, before its DELETE is sent: if the outcome is
+// never recorded (the process killed, the answer lost), the run that takes the op over finds the record gone
+// and logs the deletion with this pre-image under the run that sent it.
+func (s *Store) SavePreImage(ctx context.Context, runID, seq int64, pre json.RawMessage) error {
+	return s.writeTx(ctx, fmt.Sprintf("journal the pre-image of op %d of run %d", seq, runID), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE ops SET pre_image = ? WHERE run_id = ? AND seq = ?`, string(pre), runID, seq)
+		return err
+	})
 }
 
 // DropOps deletes every op journaled for the run, for a run whose plan is made again before anything of it

@@ -533,15 +533,13 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone
 // counts as deleted.
 func (r *runner) deleteCustomer(ctx context.Context, o *op) (state.Outcome, error) {
-	pre, err := deleteWithPreImage(
+	pre, err := r.deleteWithPreImage(ctx, o,
 		func() (remote.Doc, error) { return r.rc.GetCustomer(ctx, o.RemoteID, "addresses", "mixin:*") },
 		func() error { return r.rc.DeleteCustomer(ctx, o.RemoteID) })
 	if err != nil {
 		return state.Outcome{}, err
 	}
-	out := state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(mapping.Customers, o.ERPKey),
-		Mapping: &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}}
-	return out, nil
+	return deletedOutcome(o.entity, o.PlannedOp, pre), nil
 }
 
 // dependentsOf names the checkpoint rows of the records the platform deletes along with the record of entity e
@@ -580,28 +578,47 @@ func (r *runner) deleteAddress(ctx context.Context, o *op) (state.Outcome, error
 	if !ok {
 		return state.Outcome{}, fmt.Errorf("address %q has no customer id", o.ERPKey)
 	}
-	pre, err := deleteWithPreImage(
+	pre, err := r.deleteWithPreImage(ctx, o,
 		func() (remote.Doc, error) { return r.rc.GetAddress(ctx, customerID, addressID) },
 		func() error { return r.rc.DeleteAddress(ctx, customerID, addressID) })
 	if err != nil {
 		return state.Outcome{}, err
 	}
-	return state.Outcome{Reason: o.Reason, PreImage: pre}, nil
+	return deletedOutcome(o.entity, o.PlannedOp, pre), nil
 }
 
-// deleteWithPreImage reads a record for the deletion log, then deletes it. A record already gone (404 on
-// either call) counts as deleted; its pre-image is then nil, or what the read found.
-func deleteWithPreImage(get func() (remote.Doc, error), del func() error) (json.RawMessage, error) {
-	pre, err := get()
+// deletedOutcome is the checkpoint change of a delete: the deletion log entry with the pre-image, the rows of
+// what the platform deleted along (dependentsOf) and, for a customer, its SD mapping flagged deleted.
+func deletedOutcome(e mapping.Entity, o state.PlannedOp, pre json.RawMessage) state.Outcome {
+	out := state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(e, o.ERPKey)}
+	if e == mapping.Customers {
+		out.Mapping = &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey, DeletedInYaaS: true}
+	}
+	return out
+}
+
+// deleteWithPreImage reads a record for the deletion log, journals it on the op, then deletes the record. A
+// record already gone (404 on either call) counts as deleted; its pre-image is then nil, or what the read found.
+// The pre-image is journaled before the DELETE is sent, so that a delete whose outcome is never recorded keeps
+// it (settleInterruptedDeletes); a run stopped between the two finds the record still there and deletes it.
+func (r *runner) deleteWithPreImage(ctx context.Context, o *op, get func() (remote.Doc, error), del func() error) (json.RawMessage, error) {
+	doc, err := get()
 	if err != nil && !remote.IsNotFound(err) {
 		return nil, err
 	}
-	if err == nil {
-		if err := del(); err != nil && !remote.IsNotFound(err) {
-			return nil, err
+	if err != nil {
+		return nil, nil
+	}
+	pre := encodePreImage(doc)
+	if pre != nil && o.seq != 0 {
+		if err := r.st.SavePreImage(ctx, r.runID, o.seq, pre); err != nil {
+			return nil, &errFatal{err: err}
 		}
 	}
-	return encodePreImage(pre), nil
+	if err := del(); err != nil && !remote.IsNotFound(err) {
+		return nil, err
+	}
+	return pre, nil
 }
 
 func encodePreImage(doc remote.Doc) json.RawMessage {

@@ -45,6 +45,12 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err != nil {
 		return finish(err)
 	}
+	if !opts.DryRun {
+		// Before the plan reads the checkpoint: a delete the interrupted run made is not planned again.
+		if err := settleInterruptedDeletes(ctx, st, rc, rep); err != nil {
+			return finish(err)
+		}
+	}
 	// Nothing is sent before every file was read and judged: a damaged file stops the run with no request.
 	stream := newOpStream(st, &opts, sealer)
 	retention := &retentionCheck{}
@@ -108,7 +114,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		}
 	}
 	rep.Rows = p.rows
-	rep.Warnings = p.warnings
+	rep.Warnings = append(rep.Warnings, p.warnings...)
 	if p.loginsIgnored > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d rows carry a login for a customer custsync synced before (or adopted): a login is imported only with a new customer, so these were not sent (passwords of existing customers are not changed)", p.loginsIgnored))
 	}

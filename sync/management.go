@@ -537,7 +537,7 @@ func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, er
 			return state.Outcome{}, err
 		}
 	}
-	pre, err := deleteWithPreImage(
+	pre, err := r.deleteWithPreImage(ctx, o,
 		func() (remote.Doc, error) { return calls.get(ctx, o.RemoteID) },
 		func() error { return calls.delete(ctx, o.RemoteID) })
 	if err != nil {

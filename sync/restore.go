@@ -104,11 +104,18 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 	rep := &Report{DryRun: opts.DryRun, Mode: ModeRestore, Entities: map[mapping.Entity]*Counts{}}
 	finish := func(err error) (*Report, error) { return rep.finish(start, rc, opts.ExitCode, err) }
 
+	if !opts.DryRun {
+		// Before planning: the deletes an interrupted run made are then in the deletion log to be put back, and
+		// gone from the checkpoint.
+		if err := settleInterruptedDeletes(ctx, st, rc, rep); err != nil {
+			return finish(err)
+		}
+	}
 	p, err := planRestore(ctx, st, opts)
 	if err != nil {
 		return finish(err)
 	}
-	rep.Warnings = p.warnings
+	rep.Warnings = append(rep.Warnings, p.warnings...)
 	for _, re := range p.unplanned {
 		rep.entity(re.entity).Failed++
 		rep.addFailure(re)
@@ -416,16 +423,7 @@ func (r *runner) restore(ctx context.Context, p *restorePlan) error {
 func (r *runner) recreate(ctx context.Context, o *op) (state.Outcome, error) {
 	pre := o.undo.pre
 	customerID, addressID, _ := splitAddressID(o.RemoteID)
-	calls := r.managementCalls(o.entity)
-	var err error
-	switch o.entity {
-	case mapping.Customers:
-		_, err = r.rc.GetCustomer(ctx, o.RemoteID)
-	case mapping.Addresses:
-		_, err = r.rc.GetAddress(ctx, customerID, addressID)
-	default:
-		_, err = calls.get(ctx, o.RemoteID)
-	}
+	_, err := r.getRecord(ctx, o.entity, o.RemoteID)
 	switch {
 	case err == nil:
 		return state.Outcome{}, fmt.Errorf("%s %s exists on the platform again (created since run %d deleted it); it is left as it is", singular(o.entity), o.RemoteID, r.runID)
@@ -530,18 +528,8 @@ func (r *runner) revert(ctx context.Context, o *op) (state.Outcome, error) {
 	var current remote.Doc
 	var err error
 	calls := r.managementCalls(o.entity)
-	customerID, addressID, _ := splitAddressID(o.RemoteID)
-	get := func() (remote.Doc, error) {
-		switch o.entity {
-		case mapping.Customers:
-			return r.rc.GetCustomer(ctx, o.RemoteID, "mixin:*")
-		case mapping.Addresses:
-			return r.rc.GetAddress(ctx, customerID, addressID)
-		}
-		return calls.get(ctx, o.RemoteID)
-	}
 	for attempt := 0; ; attempt++ {
-		if current, err = get(); err != nil {
+		if current, err = r.getRecord(ctx, o.entity, o.RemoteID, "mixin:*"); err != nil {
 			if remote.IsNotFound(err) {
 				return state.Outcome{}, fmt.Errorf("%s %s no longer exists on the platform: %w", singular(o.entity), o.RemoteID, err)
 			}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"custsync/mapping"
@@ -223,5 +226,163 @@ func TestRestoreRefusesRunsThatChangedNothing(t *testing.T) {
 	}
 	if _, err := e.restore(RestoreOptions{RunID: id}); !errors.Is(err, ErrInput) {
 		t.Errorf("a check run: %v", err)
+	}
+}
+
+// deleteFaults makes the sandbox's DELETEs go unanswered while on: applied and the connection closed, or, once
+// stop is set, the run stopped (as by kill -9) after the platform applied the DELETE, or before if !apply.
+type deleteFaults struct {
+	on    atomic.Bool
+	apply bool
+	stop  context.CancelFunc
+}
+
+// newEnvWithDeleteFaults is newEnv with the DELETEs going through faults.
+func newEnvWithDeleteFaults(t *testing.T, apply bool) (*env, *deleteFaults) {
+	t.Helper()
+	f := &deleteFaults{apply: apply}
+	e := newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodDelete || !f.on.Load() {
+				h.ServeHTTP(w, r)
+				return
+			}
+			if f.apply {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			if f.stop != nil {
+				f.stop()
+				<-r.Context().Done()
+				return
+			}
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+		})
+	})
+	return e, f
+}
+
+// stoppedRun starts a context for a run that the faults stop.
+func (f *deleteFaults) stoppedRun() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stop = cancel
+	f.on.Store(true)
+	return ctx
+}
+
+// loggedDeletions lists the deletion log as "kind key run pre-image?" entries.
+func (e *env) loggedDeletions() []string {
+	e.t.Helper()
+	dels, err := e.st.ListDeletions(context.Background(), state.DeletionFilter{IncludeAcked: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dels {
+		out = append(out, fmt.Sprintf("%s %s run %d pre-image %t", d.Kind, d.ERPKey, d.RunID, len(d.PreImage) > 0))
+	}
+	return out
+}
+
+// companiesThenOneGone imports companies P1 and P2 and returns a full snapshot without P2 and the options that
+// import it with the delete allowed.
+func (e *env) companiesThenOneGone() (string, Options) {
+	e.t.Helper()
+	companies := e.file("companies.csv", "companyKey,name,type\nP1,First,COMPANY\nP2,Second,COMPANY\n")
+	if _, err := e.run(context.Background(), Options{}, companies); err != nil {
+		e.t.Fatal(err)
+	}
+	snapshot := e.file("snapshot.csv", "companyKey,name,type\nP1,First,COMPANY\n")
+	return snapshot, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}
+}
+
+// A delete the platform applied but whose answer was lost stops the run (retries exhausted). The next run
+// finds the record gone: the deletion is logged with the pre-image read before the DELETE, under the run that
+// sent it, and restoring that run creates the company again.
+func TestDeleteWithLostAnswerKeepsItsPreImage(t *testing.T) {
+	t.Parallel()
+	e, faults := newEnvWithDeleteFaults(t, true)
+	ctx := context.Background()
+	snapshot, full := e.companiesThenOneGone()
+	faults.on.Store(true)
+	stopped, err := e.run(ctx, full, snapshot)
+	if !errors.Is(err, remote.ErrRetriesExhausted) || stopped.Deleted != 0 {
+		t.Fatalf("run with the lost answers: %v %s", err, stopped.Summary())
+	}
+	if _, err := e.rc.GetLegalEntity(ctx, "P2"); !remote.IsNotFound(err) {
+		t.Fatalf("the platform did not apply the delete: %v", err)
+	}
+	faults.on.Store(false)
+	e.open()
+	next, err := e.run(ctx, full, snapshot)
+	if err != nil || next.Deleted != 0 || !strings.Contains(strings.Join(next.Warnings, "\n"), fmt.Sprintf("interrupted run %d had deleted 1 record", stopped.RunID)) {
+		t.Fatalf("next run: %v %s %q", err, next.Summary(), next.Warnings)
+	}
+	if got, want := e.loggedDeletions(), []string{fmt.Sprintf("companies P2 run %d pre-image true", stopped.RunID)}; !slices.Equal(got, want) {
+		t.Fatalf("deletion log %q, want %q", got, want)
+	}
+	rep, err := e.restore(RestoreOptions{RunID: stopped.RunID})
+	if err != nil || rep.Created != 1 {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	if doc, err := e.rc.GetLegalEntity(ctx, "P2"); err != nil || doc["name"] != "Second" {
+		t.Fatalf("P2 after the restore: %v %v", doc, err)
+	}
+}
+
+// A run stopped (as by kill -9) after the platform applied a DELETE and before the outcome was recorded, then
+// restored without another import in between: the restore first records the delete the run made, then puts
+// the address back, and the checkpoint agrees with the platform afterwards.
+func TestRestoreOfARunStoppedDuringADelete(t *testing.T) {
+	t.Parallel()
+	e, faults := newEnvWithDeleteFaults(t, true)
+	ctx := context.Background()
+	customers := e.file("customers.csv", restoreBase)
+	const header = "sdCustomerNumber,addressKey,contactName,street,city,country\n"
+	addresses := e.file("addresses.csv", header+"0000100001,HQ,Ann A,Main 1,Berlin,DE\n0000100002,HQ,Bob B,Side 2,Bonn,DE\n")
+	if _, err := e.run(ctx, Options{}, customers, addresses); err != nil {
+		t.Fatal(err)
+	}
+	killed, err := e.run(faults.stoppedRun(), Options{MaxDelete: DeleteLimit{Percent: 100, IsPct: true}},
+		e.file("del-addresses.csv", "sdCustomerNumber,addressKey,command\n0000100002,HQ,DELETE\n"))
+	if !errors.Is(err, context.Canceled) || killed.Deleted != 0 {
+		t.Fatalf("stopped run: %v %s", err, killed.Summary())
+	}
+	faults.on.Store(false)
+	e.open()
+	rep, err := e.restore(RestoreOptions{RunID: killed.RunID})
+	if err != nil || rep.Created != 1 {
+		t.Fatalf("restore: %v %s %q", err, rep.Summary(), rep.Warnings)
+	}
+	if addrs, _ := e.customer("0000100002")["addresses"].([]any); len(addrs) != 1 || addrs[0].(map[string]any)["street"] != "Side 2" {
+		t.Fatalf("addresses after the restore: %v", addrs)
+	}
+	if got, want := e.loggedDeletions(), []string{fmt.Sprintf("addresses 0000100002/HQ run %d pre-image true", killed.RunID)}; !slices.Equal(got, want) {
+		t.Fatalf("deletion log %q, want %q", got, want)
+	}
+	if again, err := e.run(ctx, Options{}, customers, addresses); err != nil || again.Created != 0 {
+		t.Fatalf("import after the restore: %v %s", err, again.Summary())
+	}
+}
+
+// A run stopped after it journaled a delete's pre-image and before the DELETE reached the platform: the record
+// is still there, so nothing is logged for that run, and the next run deletes it.
+func TestRunStoppedBeforeItsDeleteWasSent(t *testing.T) {
+	t.Parallel()
+	e, faults := newEnvWithDeleteFaults(t, false)
+	ctx := context.Background()
+	snapshot, full := e.companiesThenOneGone()
+	if stopped, err := e.run(faults.stoppedRun(), full, snapshot); !errors.Is(err, context.Canceled) || stopped.Deleted != 0 {
+		t.Fatalf("stopped run: %v %s", err, stopped.Summary())
+	}
+	faults.on.Store(false)
+	e.open()
+	next, err := e.run(ctx, full, snapshot)
+	if err != nil || next.Deleted != 1 {
+		t.Fatalf("next run: %v %s", err, next.Summary())
+	}
+	if got, want := e.loggedDeletions(), []string{fmt.Sprintf("companies P2 run %d pre-image true", next.RunID)}; !slices.Equal(got, want) {
+		t.Fatalf("deletion log %q, want %q", got, want)
 	}
 }
