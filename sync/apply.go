@@ -368,6 +368,8 @@ func (r *runner) succeed(o *op, out state.Outcome) {
 	switch {
 	case o.adopted:
 		c.Adopted++
+	case o.undo != nil && o.undo.putBackAlready:
+		c.Unchanged++
 	case o.Action == state.ActionCreate:
 		c.Created++
 	case o.Action == state.ActionUpdate:

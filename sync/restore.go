@@ -67,6 +67,9 @@ type undoChange struct {
 	pre remote.Doc
 	// before and after are an update's image (revert).
 	before, after map[string]any
+	// putBackAlready is set when the record held what the restore puts back (an earlier restore did it): the
+	// op changed nothing, is counted unchanged and keeps no image.
+	putBackAlready bool
 }
 
 // restorePlan is a restore's ops by phase and entity.
@@ -539,6 +542,7 @@ func (r *runner) revert(ctx context.Context, o *op) (state.Outcome, error) {
 		if err != nil {
 			return state.Outcome{}, err
 		}
+		o.undo.putBackAlready = len(changes) == 0
 		if len(changes) > 0 {
 			err = r.putBack(ctx, o, calls, current, changes)
 			if remote.IsConflict(err) && o.entity != mapping.Customers && attempt < maxVersionRetries {
@@ -602,7 +606,8 @@ func (r *runner) putBack(ctx context.Context, o *op, calls managementCalls, curr
 }
 
 // revertedOutcome is the checkpoint row of a reverted record: its snapshot with the fields put back, row hash
-// 0 (the next import compares its row field by field), and the image of the revert, so that it can be undone.
+// 0 (the next import compares its row field by field), and the image of the revert, so that it can be undone;
+// a record that held those fields already gets no image, as there is nothing to undo.
 func (r *runner) revertedOutcome(ctx context.Context, o *op) (state.Outcome, error) {
 	snaps, err := r.st.Snapshots(ctx, o.Kind, []string{o.ERPKey})
 	if err != nil {
@@ -626,7 +631,10 @@ func (r *runner) revertedOutcome(ctx context.Context, o *op) (state.Outcome, err
 	if errB != nil || errA != nil {
 		return state.Outcome{}, errors.Join(errB, errA)
 	}
-	out := state.Outcome{RemoteID: o.RemoteID, Snapshot: rawSnap, Image: &state.UpdateImage{Before: before, After: after}}
+	out := state.Outcome{RemoteID: o.RemoteID, Snapshot: rawSnap}
+	if !o.undo.putBackAlready {
+		out.Image = &state.UpdateImage{Before: before, After: after}
+	}
 	if o.entity == mapping.Customers {
 		out.Mapping = &state.SDMapping{CustomerNumber: o.RemoteID, SDCustomerNumber: o.ERPKey}
 	}

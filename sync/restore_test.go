@@ -386,3 +386,38 @@ func TestRunStoppedBeforeItsDeleteWasSent(t *testing.T) {
 		t.Fatalf("deletion log %q, want %q", got, want)
 	}
 }
+
+// A second restore of the same run finds every field put back already: it changes nothing, counts the records
+// unchanged and keeps no image, so restoring it in turn does not write the bad values again.
+func TestRestoreTwiceChangesNothingTheSecondTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	path := e.file("customers.csv", restoreBase)
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", restoreBad)
+	bad, err := e.run(ctx, Options{}, path)
+	if err != nil || bad.Updated != 3 {
+		t.Fatalf("bad run: %v %s", err, bad.Summary())
+	}
+	if rep, err := e.restore(RestoreOptions{RunID: bad.RunID}); err != nil || rep.Updated != 3 {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	e.srv.ResetRequests()
+	second, err := e.restore(RestoreOptions{RunID: bad.RunID})
+	if err != nil || second.Updated != 0 || second.Unchanged != 3 || len(e.writes()) != 0 {
+		t.Fatalf("second restore: %v %s, writes %v", err, second.Summary(), e.writes())
+	}
+	if changes, err := e.st.RunChanges(ctx, second.RunID); err != nil || changes.Restorable(true) {
+		t.Fatalf("the second restore is restorable: %+v %v", changes, err)
+	}
+	e.srv.ResetRequests()
+	if rep, err := e.restore(RestoreOptions{RunID: second.RunID}); err != nil || rep.Updated != 0 || len(e.writes()) != 0 {
+		t.Fatalf("restore of the second restore: %v %s, writes %v", err, rep.Summary(), e.writes())
+	}
+	if c := e.customer("0000100001"); c["firstName"] != "Ann" {
+		t.Errorf("customer 1 after restoring the second restore: %v", c)
+	}
+}
