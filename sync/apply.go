@@ -87,6 +87,8 @@ type runner struct {
 	// creation are the tenant's account flags for new customers, learned at the first create (writes.go), by
 	// createCustomer and by the bulk import's setImportedFlags.
 	creation creationDefaults
+	// restoring is the run a restore puts back (0 in an import).
+	restoring int64
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {

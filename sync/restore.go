@@ -169,6 +169,7 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 	}
 
 	r := newRunner(st, rc, &Options{Writers: opts.Writers}, runID, nil)
+	r.restoring = p.run.ID
 	runErr := r.restore(ctx, p)
 	if err := r.stopCommitter(); err != nil && runErr == nil {
 		runErr = &errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", err)}
@@ -342,8 +343,61 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 	if existed > 0 {
 		p.warnings = append(p.warnings, fmt.Sprintf("%d creates of run %d met a record the platform had already (or were made by an older custsync) and are not deleted", existed, run.ID))
 	}
+	if err := p.dropSettled(ctx, st); err != nil {
+		return nil, err
+	}
 	slices.Reverse(p.remove[mapping.Companies]) // created parents first, so deleted children first
 	return p, nil
+}
+
+// dropSettled leaves out what the checkpoint shows settled since the run: a record it deleted that the
+// checkpoint holds again (put back by an earlier restore, or imported since), and a record it created that the
+// checkpoint no longer holds (deleted since). Neither is a change to make, nor a failure.
+func (p *restorePlan) dropSettled(ctx context.Context, st *state.Store) error {
+	indexes := map[mapping.Entity]*state.EntityIndex{}
+	synced := func(o *op) (bool, error) {
+		idx := indexes[o.entity]
+		if idx == nil {
+			var err error
+			if idx, err = st.LoadEntityIndex(ctx, o.Kind, nil); err != nil {
+				return false, err
+			}
+			indexes[o.entity] = idx
+		}
+		i, ok := idx.Lookup(o.ERPKey)
+		return ok && idx.Ref(i).RemoteID == o.RemoteID, nil
+	}
+	var putBack, goneSince int
+	for _, phase := range []struct {
+		ops     map[mapping.Entity][]*op
+		settled bool // whether a synced record is settled
+		count   *int
+	}{{p.recreate, true, &putBack}, {p.remove, false, &goneSince}} {
+		for e, ops := range phase.ops {
+			var kept []*op
+			for _, o := range ops {
+				ok, err := synced(o)
+				if err != nil {
+					return err
+				}
+				if ok == phase.settled {
+					*phase.count++
+					continue
+				}
+				kept = append(kept, o)
+			}
+			phase.ops[e] = kept
+		}
+	}
+	if putBack > 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("run %d's deletes: %s in the checkpoint again (put back already, or imported since), left as it is",
+			p.run.ID, state.Count(putBack, "record", "records")))
+	}
+	if goneSince > 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("run %d's creates: %s deleted since, there is nothing to delete",
+			p.run.ID, state.Count(goneSince, "record", "records")))
+	}
+	return nil
 }
 
 func decodeJSON(raw []byte, v any) error {
@@ -429,7 +483,7 @@ func (r *runner) recreate(ctx context.Context, o *op) (state.Outcome, error) {
 	_, err := r.getRecord(ctx, o.entity, o.RemoteID)
 	switch {
 	case err == nil:
-		return state.Outcome{}, fmt.Errorf("%s %s exists on the platform again (created since run %d deleted it); it is left as it is", singular(o.entity), o.RemoteID, r.runID)
+		return state.Outcome{}, fmt.Errorf("%s %s exists on the platform again (created since run %d deleted it); it is left as it is", singular(o.entity), o.RemoteID, r.restoring)
 	case !remote.IsNotFound(err):
 		return state.Outcome{}, err
 	}

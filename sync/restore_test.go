@@ -42,6 +42,21 @@ func (e *env) customer(id string) remote.Doc {
 	return doc
 }
 
+// badRun imports restoreBase, then restoreBad over it, and returns the file and the bad run's report.
+func (e *env) badRun() (string, *Report) {
+	e.t.Helper()
+	path := e.file("customers.csv", restoreBase)
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		e.t.Fatal(err)
+	}
+	e.file("customers.csv", restoreBad)
+	bad, err := e.run(context.Background(), Options{}, path)
+	if err != nil || bad.Updated != 3 {
+		e.t.Fatalf("bad run: %v %s", err, bad.Summary())
+	}
+	return path, bad
+}
+
 func loyalty(doc remote.Doc) any {
 	v, _ := mapping.PathValue(doc, "mixins.loyalty.level")
 	return v
@@ -51,15 +66,7 @@ func TestRestoreRevertsUpdatesUnlessChangedSince(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	path := e.file("customers.csv", restoreBase)
-	if _, err := e.run(ctx, Options{}, path); err != nil {
-		t.Fatal(err)
-	}
-	e.file("customers.csv", restoreBad)
-	bad, err := e.run(ctx, Options{}, path)
-	if err != nil || bad.Updated != 3 {
-		t.Fatalf("bad run: %v %s", err, bad.Summary())
-	}
+	path, bad := e.badRun()
 	// Someone fixes customer 2 by hand after the bad run: the restore must not overwrite that.
 	if err := e.rc.PatchCustomer(ctx, "0000100002", remote.Doc{"firstName": "Robert"}); err != nil {
 		t.Fatal(err)
@@ -393,15 +400,7 @@ func TestRestoreTwiceChangesNothingTheSecondTime(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	path := e.file("customers.csv", restoreBase)
-	if _, err := e.run(ctx, Options{}, path); err != nil {
-		t.Fatal(err)
-	}
-	e.file("customers.csv", restoreBad)
-	bad, err := e.run(ctx, Options{}, path)
-	if err != nil || bad.Updated != 3 {
-		t.Fatalf("bad run: %v %s", err, bad.Summary())
-	}
+	_, bad := e.badRun()
 	if rep, err := e.restore(RestoreOptions{RunID: bad.RunID}); err != nil || rep.Updated != 3 {
 		t.Fatalf("restore: %v %s", err, rep.Summary())
 	}
@@ -419,5 +418,71 @@ func TestRestoreTwiceChangesNothingTheSecondTime(t *testing.T) {
 	}
 	if c := e.customer("0000100001"); c["firstName"] != "Ann" {
 		t.Errorf("customer 1 after restoring the second restore: %v", c)
+	}
+}
+
+// A second restore of a run's deletes finds the records put back already: nothing to do and no failure. A
+// record that is on the platform again without custsync having put it there fails, naming the run that deleted
+// it (not the restore).
+func TestRestoreOfDeletesTwice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.run(ctx, Options{}, e.file("companies.csv", "companyKey,name,type\nP1,First,COMPANY\nP2,Second,COMPANY\nP3,Third,COMPANY\n")); err != nil {
+		t.Fatal(err)
+	}
+	del, err := e.run(ctx, Options{MaxDelete: DeleteLimit{Count: 2, set: true}}, e.file("del.csv", "companyKey,command\nP1,DELETE\nP2,DELETE\n"))
+	if err != nil || del.Deleted != 2 {
+		t.Fatalf("delete run: %v %s", err, del.Summary())
+	}
+	if rep, err := e.restore(RestoreOptions{RunID: del.RunID}); err != nil || rep.Created != 2 {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	e.srv.ResetRequests()
+	again, err := e.restore(RestoreOptions{RunID: del.RunID})
+	if err != nil || again.Created != 0 || again.Failed != 0 || len(e.writes()) != 0 ||
+		!strings.Contains(strings.Join(again.Warnings, "\n"), fmt.Sprintf("run %d's deletes: 2 records in the checkpoint again", del.RunID)) {
+		t.Fatalf("second restore: %v %s %q, writes %v", err, again.Summary(), again.Warnings, e.writes())
+	}
+
+	del2, err := e.run(ctx, Options{MaxDelete: DeleteLimit{Count: 1, set: true}}, e.file("del.csv", "companyKey,command\nP3,DELETE\n"))
+	if err != nil || del2.Deleted != 1 {
+		t.Fatalf("second delete run: %v %s", err, del2.Summary())
+	}
+	if _, err := e.rc.UpsertLegalEntity(ctx, "P3", remote.Doc{"name": "Made by hand", "type": "COMPANY"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.restore(RestoreOptions{RunID: del2.RunID})
+	if !errors.Is(err, ErrPartial) || rep.Failed != 1 ||
+		!strings.Contains(rep.Failures[0].Reason, fmt.Sprintf("created since run %d deleted it", del2.RunID)) {
+		t.Fatalf("restore of a record made again by hand: %v %s %+v", err, rep.Summary(), rep.Failures)
+	}
+}
+
+// Restoring with --include-creates a run whose create a later run deleted: the record is gone already, so
+// nothing is deleted and nothing more is logged.
+func TestRestoreOfCreatesDeletedSince(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.run(ctx, Options{}, e.file("companies.csv", "companyKey,name,type\nP1,First,COMPANY\n")); err != nil {
+		t.Fatal(err)
+	}
+	created, err := e.run(ctx, Options{}, e.file("companies.csv", "companyKey,name,type\nP1,First,COMPANY\nP2,Second,COMPANY\n"))
+	if err != nil || created.Created != 1 {
+		t.Fatalf("create run: %v %s", err, created.Summary())
+	}
+	del, err := e.run(ctx, Options{MaxDelete: DeleteLimit{Count: 1, set: true}}, e.file("del.csv", "companyKey,command\nP2,DELETE\n"))
+	if err != nil || del.Deleted != 1 {
+		t.Fatalf("delete run: %v %s", err, del.Summary())
+	}
+	e.srv.ResetRequests()
+	rep, err := e.restore(RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Count: 1, set: true}})
+	if err != nil || rep.Deleted != 0 || len(e.writes()) != 0 ||
+		!strings.Contains(strings.Join(rep.Warnings, "\n"), fmt.Sprintf("run %d's creates: 1 record deleted since", created.RunID)) {
+		t.Fatalf("restore: %v %s %q, writes %v", err, rep.Summary(), rep.Warnings, e.writes())
+	}
+	if got, want := e.loggedDeletions(), []string{fmt.Sprintf("companies P2 run %d pre-image true", del.RunID)}; !slices.Equal(got, want) {
+		t.Fatalf("deletion log %q, want %q", got, want)
 	}
 }
