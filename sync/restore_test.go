@@ -368,8 +368,10 @@ func TestRestoreOfARunStoppedDuringADelete(t *testing.T) {
 	if got, want := e.loggedDeletions(), []string{fmt.Sprintf("addresses 0000100002/HQ run %d pre-image true", killed.RunID)}; !slices.Equal(got, want) {
 		t.Fatalf("deletion log %q, want %q", got, want)
 	}
-	if again, err := e.run(ctx, Options{}, customers, addresses); err != nil || again.Created != 0 {
-		t.Fatalf("import after the restore: %v %s", err, again.Summary())
+	// The re-created address is in the checkpoint as its row maps it: importing the row again writes nothing.
+	e.srv.ResetRequests()
+	if again, err := e.run(ctx, Options{}, customers, addresses); err != nil || again.Created+again.Updated != 0 || len(e.writes()) != 0 {
+		t.Fatalf("import after the restore: %v %s, writes %v", err, again.Summary(), e.writes())
 	}
 }
 
