@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	syncer "custsync/sync"
 )
 
 // Streams are the standard streams of one invocation; tests swap them for buffers.
@@ -45,12 +48,41 @@ func run(ctx context.Context, args []string, s Streams) int {
 	args = hoistGlobalFlags(args)
 	err := app.RunContext(ctx, args)
 	code := report(s.Err, err)
-	if f := figuresAfter(app, args); f.metricsFile != "" {
+	f := figuresAfter(app, args)
+	if err != nil && f.command == "import" && app.Metadata[reportPrintedKey] == nil && boolFlagIn(args, "json") {
+		// The flags or the config file were refused before the import could print its report: --json
+		// promises one however the run ends.
+		writeJSONReport(s.Out, unstartedReport(boolFlagIn(args, "dry-run"), syncer.ModeDelta, err, code))
+	}
+	if f.metricsFile != "" {
 		if err := writeMetrics(f, start, time.Now(), code); err != nil {
 			fmt.Fprintln(s.Err, metricsWriteError(err))
 		}
 	}
 	return code
+}
+
+// boolFlagIn reports whether the boolean flag name is set in the raw args (--name, -name or --name=true), for
+// when the flags could not be parsed.
+func boolFlagIn(args []string, name string) bool {
+	set := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		flag, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if flag != name {
+			continue
+		}
+		set = true
+		if hasValue {
+			set, _ = strconv.ParseBool(value)
+		}
+	}
+	return set
 }
 
 // hoistGlobalFlags moves global flags that follow the command name (custsync import --tenant acme ...) in

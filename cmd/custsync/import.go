@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -62,24 +63,32 @@ func runImport(c *cli.Context) error {
 		if mode == "" {
 			mode = syncer.ModeDelta
 		}
-		rep = &syncer.Report{DryRun: c.Bool("dry-run"), Mode: mode}
-		if err != nil {
-			rep.Stopped = err.Error()
-		}
+		rep = unstartedReport(c.Bool("dry-run"), mode, err, ExitCode(err))
 	}
 	return printRunReport(c, rep, started, err)
 }
+
+// unstartedReport is the report of an import that stopped before it started, with err and its exit code.
+func unstartedReport(dryRun bool, mode syncer.Mode, err error, exitCode int) *syncer.Report {
+	rep := &syncer.Report{DryRun: dryRun, Mode: mode, ExitCode: exitCode}
+	if err != nil {
+		rep.Stopped = err.Error()
+	}
+	return rep
+}
+
+// reportPrintedKey marks, in the app's metadata, that the command printed its report: run prints one for
+// import --json only where the command could not.
+const reportPrintedKey = "reportPrinted"
 
 // printRunReport prints the report of an import or a restore (--json: as JSON however the run ended) and
 // returns err.
 func printRunReport(c *cli.Context, rep *syncer.Report, started bool, err error) error {
 	rep.ExitCode = ExitCode(err)
+	c.App.Metadata[reportPrintedKey] = true
 	switch {
 	case c.Bool("json"):
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(rep)
+		writeJSONReport(c.App.Writer, rep)
 	case !started, errors.Is(err, syncer.ErrInput):
 		// Refused before it started, or a file that cannot be read: the error line says it all, and a
 		// summary would only suggest that something ran.
@@ -87,6 +96,14 @@ func printRunReport(c *cli.Context, rep *syncer.Report, started bool, err error)
 		printImportReport(c, rep)
 	}
 	return err
+}
+
+// writeJSONReport prints rep as the one JSON object of --json.
+func writeJSONReport(w io.Writer, rep *syncer.Report) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(rep)
 }
 
 // importRun does the import; the report is nil when the import did not start.
