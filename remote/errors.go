@@ -436,8 +436,12 @@ func classifyTransportError(method, path string, err error) error {
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var dnsErr *net.DNSError
+	var recordErr tls.RecordHeaderError
 	switch {
-	case errors.As(inner, &certErr), errors.As(inner, &unknownAuthority), errors.As(inner, &hostErr):
+	case errors.As(inner, &certErr), errors.As(inner, &unknownAuthority), errors.As(inner, &hostErr),
+		// An https:// URL of a server that does not speak TLS there (plain HTTP, another protocol) answers
+		// the same way every time: the URL is wrong, and the token request says so (ErrNotPlatform).
+		errors.Is(inner, http.ErrSchemeMismatch), errors.As(inner, &recordErr):
 		return fmt.Errorf("%s %s: %w", method, path, inner)
 	case errors.As(inner, &dnsErr) && dnsErr.IsNotFound:
 		return fmt.Errorf("%s %s: %w", method, path, inner)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -290,6 +291,43 @@ func TestServerErrorFailsItsRecordWhateverTheRetries(t *testing.T) {
 					t.Fatalf("want the record's 500 after %d attempts, got %v", tc.attempts, err)
 				}
 			})
+		})
+	}
+}
+
+// An https:// URL of a server that does not speak TLS (plain HTTP, or another protocol) is a wrong API URL:
+// the token request is not repeated and fails as not the platform.
+func TestServerWithoutTLSIsNotThePlatform(t *testing.T) {
+	t.Parallel()
+	p := startPlatform(t, sandbox.Options{})
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go func() {
+		for {
+			conn, err := other.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = conn.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+			_ = conn.Close()
+		}
+	}()
+	for name, base := range map[string]string{
+		"plain HTTP":     strings.Replace(p.http.URL, "http://", "https://", 1),
+		"other protocol": "https://" + other.Addr().String(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(p)
+			cfg.BaseURL = base
+			_, err := newTestClient(t, cfg).GetCustomer(context.Background(), customerID(1))
+			var tokenErr *TokenError
+			if !errors.As(err, &tokenErr) || !errors.Is(err, ErrNotPlatform) || tokenErr.Attempts != 1 ||
+				!strings.Contains(err.Error(), "check the API URL") {
+				t.Fatalf("want one token request refused as not the platform, got %v", err)
+			}
 		})
 	}
 }
