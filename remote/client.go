@@ -561,10 +561,9 @@ func (c *Client) attempt(ctx context.Context, r *request, payload []byte) (*resp
 		req.Header["Content-Type"] = contentTypeJSON
 	}
 
+	c.stats.requests.Add(1)
 	if r.anonymous {
 		c.stats.tokenFetches.Add(1)
-	} else {
-		c.stats.requests.Add(1)
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)

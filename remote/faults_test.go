@@ -93,7 +93,7 @@ func TestTokenAnswerCutShortIsRetried(t *testing.T) {
 				if n := proxy.Requests(http.MethodPost, tokenPath); n != 3 {
 					t.Errorf("%d token requests, want 3", n)
 				}
-				if s := c.Stats(); s.Retries != 2 || s.TokenFetches != 3 || s.Requests != 1 {
+				if s := c.Stats(); s.Retries != 2 || s.TokenFetches != 3 || s.Requests != 4 {
 					t.Errorf("stats %+v", s)
 				}
 			})

@@ -7,7 +7,8 @@ import (
 
 // Stats are the client's counters since it was created, for the run summary.
 type Stats struct {
-	// Requests counts HTTP attempts to the APIs (retries included, token requests excluded).
+	// Requests counts HTTP attempts to the platform, retries and token requests included: Retries counts
+	// repeated token requests too.
 	Requests int64
 	// Retries counts attempts repeated after a temporary failure (token refreshes after a
 	// 401 excluded).

@@ -121,7 +121,7 @@ func writeMetrics(f *runFigures, start, end time.Time, exitCode int) error {
 	if f.client != nil {
 		stats = f.client.Stats()
 	}
-	gauge("custsync_last_run_requests", "HTTP requests the last run sent to the platform, retries included.", float64(stats.Requests))
+	gauge("custsync_last_run_requests", "HTTP requests the last run sent to the platform, retries and token requests included.", float64(stats.Requests))
 	gauge("custsync_last_run_retries", "Requests the last run repeated after a temporary failure.", float64(stats.Retries))
 	gauge("custsync_last_run_throttled", "429 Too Many Requests answers the last run received.", float64(stats.Throttled))
 	if f.rows != nil {
