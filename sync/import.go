@@ -53,6 +53,30 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	// Nothing is sent before every file was read and judged: a damaged file stops the run with no request.
 	stream := newOpStream(st, &opts, sealer)
+	// stopUnjournaled ends a run (runID, 0 if none was recorded) whose plan was not made or not journaled in
+	// full: no later run resumes its ops, the next plans again. A signal or --max-duration that cut it short
+	// interrupted it (exit 130) rather than failed it, even where the state write it cut reports only its own
+	// error.
+	stopUnjournaled := func(runID int64, err error) (*Report, error) {
+		status := state.RunFailed
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			status = state.RunInterrupted
+			if !errors.Is(err, ctxErr) {
+				err = fmt.Errorf("%w: %w", ctxErr, err)
+			}
+			rep.Stopped = "interrupted while planning, nothing was written to the platform; the next run plans again"
+			if errors.Is(ctxErr, context.DeadlineExceeded) {
+				rep.Stopped = "--max-duration reached while planning, nothing was written to the platform; the next run plans again"
+			}
+		}
+		rep.RunID = runID
+		rep, err = finish(err)
+		stream.abandon()
+		if runID != 0 {
+			_ = st.FinishRun(context.WithoutCancel(ctx), runID, status, rep)
+		}
+		return rep, err
+	}
 	retention := &retentionCheck{}
 	p, err := buildPlan(ctx, st, rc, &opts, in, stream, retention)
 	if err == nil {
@@ -79,38 +103,26 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		}
 	}
 	if err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	defer func() { p.close() }() // p as it is at return: a plan made again replaces it
 	if err := adoptManagement(p); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	if err := verifyManagement(p); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	planLinks(p)
 	if err := loadDiffs(ctx, st, p); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	orderCompanies(p)
 	if err := orderCompanyDeletes(ctx, st, p); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	if opts.DryRun && opts.Live {
 		if err := refuseLiveSubsidiaries(ctx, rc, p); err != nil {
-			rep, err = finish(err)
-			stream.abandon(ctx, rep)
-			return rep, err
+			return stopUnjournaled(stream.runID, err)
 		}
 	}
 	rep.Rows = p.rows
@@ -130,9 +142,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 		rep.Warnings = append(rep.Warnings, "--adopt: this dry run did not ask the platform, so rows it would adopt are listed as creates (add --live to look them up)")
 	}
 	if err := p.keysErr(); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	entityCounts(rep, p)
 	reportInvalid(rep, p)
@@ -165,14 +175,10 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 	rep.RunID = runID
 	if err := supersedePreviousRun(ctx, st, runID, rep); err != nil {
-		rep, err = finish(err)
-		stream.abandon(ctx, rep)
-		return rep, err
+		return stopUnjournaled(stream.runID, err)
 	}
 	if err := journal(ctx, st, runID, p, stream.j); err != nil {
-		rep, err = finish(err)
-		_ = st.FinishRun(context.WithoutCancel(ctx), runID, state.RunFailed, rep)
-		return rep, err
+		return stopUnjournaled(runID, err)
 	}
 
 	r := newRunner(st, rc, &opts, runID, sealer)

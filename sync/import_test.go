@@ -711,3 +711,37 @@ func TestInputRowsKeepTheirOwnCells(t *testing.T) {
 		}
 	}
 }
+
+// A signal while the run is recorded and its plan journaled, before anything is written (here: as
+// --detect-deletions lists the platform), interrupts the run: the context's error (exit 130), the run in the
+// report and in the history as interrupted, not failed.
+func TestSignalBeforeTheWritesInterruptsTheRecordedRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var armed atomic.Bool
+	e := newEnvWith(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if armed.CompareAndSwap(true, false) {
+				cancel()
+				<-r.Context().Done() // the client gives up with the run's context
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	path := e.file("customers.csv", customersCSV(20, nil))
+	if _, err := e.run(context.Background(), Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("customers.csv", customersCSV(20, map[int]string{3: "Changed"}))
+	armed.Store(true)
+	rep, err := e.run(ctx, Options{DetectDeletions: true}, path)
+	if !errors.Is(err, context.Canceled) || rep.RunID == 0 || !strings.Contains(rep.Stopped, "interrupted") {
+		t.Fatalf("err %v, run %d, stopped %q; want the interrupted run", err, rep.RunID, rep.Stopped)
+	}
+	runs, err := e.st.ListRuns(context.Background(), 1)
+	if err != nil || len(runs) != 1 || runs[0].ID != rep.RunID || runs[0].Status != state.RunInterrupted {
+		t.Fatalf("history %+v (%v), want run %d interrupted", runs, err, rep.RunID)
+	}
+}

@@ -128,15 +128,13 @@ func (s *opStream) journal(ctx context.Context) (*state.Journal, error) {
 	return j, nil
 }
 
-// abandon ends a run that stopped while it was planned: its journal is dropped (never resumed) and the run
-// recorded as failed.
-func (s *opStream) abandon(ctx context.Context, rep *Report) {
+// abandon drops the journal of a run that stopped while it was planned (it is never resumed); Import records
+// how the run ended.
+func (s *opStream) abandon() {
 	s.dropFetch()
-	if s.j == nil {
-		return
+	if s.j != nil {
+		s.j.Abort()
 	}
-	s.j.Abort()
-	_ = s.st.FinishRun(context.WithoutCancel(ctx), s.runID, state.RunFailed, rep)
 }
 
 // restart drops what was journaled so far, for a plan made again in the same run (its run stays begun).
