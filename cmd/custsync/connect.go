@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -341,7 +343,13 @@ func openState(c *cli.Context, binding state.Binding) (*state.Store, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return openStateFile(ctx, logger(c), strings.TrimSpace(c.String("state")), binding)
+	path := strings.TrimSpace(c.String("state"))
+	if _, err := os.Stat(path); binding.IsZero() && path != "" && errors.Is(err, fs.ErrNotExist) {
+		// Opening would create an empty state file, and a mistyped --state would read as a state with nothing
+		// in it.
+		return nil, usageErrorf("state file %s does not exist (check --state)", path)
+	}
+	return openStateFile(ctx, logger(c), path, binding)
 }
 
 // openStateFile opens the state file at path with the given binding. Bringing the schema of a file written by

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,5 +58,21 @@ func TestStateUnlockRefusesAFreshLockWithoutForce(t *testing.T) {
 	}
 	if code, out, _ = runRecon(t, "--state", path, "state", "unlock"); code != ExitOK || !strings.Contains(out, "not locked") {
 		t.Fatalf("unlock of an unlocked file: code %d\n%s", code, out)
+	}
+}
+
+// The inspection commands do not create a state file at a mistyped --state: they say it does not exist, exit 2.
+func TestInspectingAMissingStateFileCreatesNone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nosuch.db")
+	for _, args := range [][]string{{"state", "show"}, {"state", "runs"}, {"state", "unlock"}, {"state", "prune"}, {"mappings", "list"}} {
+		code, out, errOut := runCLI(t, append([]string{"--state", missing}, args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, "does not exist") {
+			t.Errorf("%v: code %d\n%s%s", args, code, out, errOut)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v created %s (%v)", args, missing, err)
+		}
 	}
 }
