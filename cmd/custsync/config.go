@@ -156,6 +156,21 @@ func defaultConfigFile(what string) (string, error) {
 	return def, nil
 }
 
+// expectedValue says what a value of flag f must be, for an error about a value that is not.
+func expectedValue(f cli.Flag) string {
+	switch f.(type) {
+	case *cli.Float64Flag:
+		return "a number"
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		return "a whole number"
+	case *cli.DurationFlag:
+		return "a duration such as 90s, 15m or 2h"
+	case *cli.BoolFlag:
+		return "true or false"
+	}
+	return "a value this key takes"
+}
+
 // applyConfigFile fills every flag of the running command (and its parents) that was set neither on the command
 // line nor in the environment: from the --profile's settings first, then from the config file's top-level keys.
 // So the precedence is flag > environment > profile > config file > default. Keys are flag names (dashes or
@@ -190,7 +205,7 @@ func applyConfigFile(c *cli.Context) error {
 				continue
 			}
 			if err := ctx.Set(primary, value); err != nil {
-				return &UsageError{Err: fmt.Errorf("config %s: key %q: %w", cf.path, primary, err)}
+				return &UsageError{Err: fmt.Errorf("config %s: key %q: %q is not %s (%w)", cf.path, primary, value, expectedValue(f), err)}
 			}
 		}
 	}

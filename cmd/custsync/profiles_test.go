@@ -287,3 +287,22 @@ func TestConfigCheckReportsScopesPerCommand(t *testing.T) {
 		t.Fatalf("full --strict: code %d\n%s%s", code, out, errOut)
 	}
 }
+
+// A config value that does not parse names the key, the value and what the key takes.
+func TestConfigValueThatDoesNotParseSaysWhatIsExpected(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for config, want := range map[string]string{
+		"tps: fast\n":            `key "tps": "fast" is not a number`,
+		"writers: many\n":        `key "writers": "many" is not a whole number`,
+		"max-duration: soon\n":   `key "max-duration": "soon" is not a duration`,
+		"journal-keep-runs: x\n": `key "journal-keep-runs": "x" is not a whole number`,
+	} {
+		cfg := writeFile(t, dir, fmt.Sprintf("c%d.yaml", len(config)), config)
+		code, _, errOut := runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "state.db"),
+			"import", "--sandbox", "--sandbox-data", filepath.Join(dir, "sandbox.db"), "../../samples/customers.csv")
+		if code != ExitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("%q: code %d, stderr %q, want %q", config, code, errOut, want)
+		}
+	}
+}
