@@ -223,30 +223,22 @@ type csvRecord struct {
 	openQuoteLine int
 }
 
-// readRecord returns the record held back by the last lookahead, or else the scanner's next one.
-func (t *csvTable) readRecord() (csvRecord, error) {
-	if t.hasAhead {
-		t.hasAhead = false
-		return t.ahead, t.aheadErr
-	}
-	cells, err := t.r.read()
-	rec := csvRecord{cells: cells, line: t.startLine()}
-	if len(cells) > 0 {
-		rec.span = t.recordLines(cells)
-		if t.r.endedInQuotes {
-			rec.openQuoteLine = t.r.fieldLine(len(cells)-1) + t.lineOffset
-		}
-	}
-	return rec, err
-}
-
 func (t *csvTable) Next() (Row, error) {
 	if err := t.brokenSecond; err != nil {
 		t.brokenSecond = nil
 		return Row{}, err
 	}
 	for t.err == nil {
-		rec, err := t.readRecord()
+		// The record held back by a lookahead, or else the scanner's next one; this path is taken for every
+		// record, so it calls nothing more than the scanner and locate.
+		var rec csvRecord
+		var err error
+		if t.hasAhead {
+			rec, err, t.hasAhead = t.ahead, t.aheadErr, false
+		} else {
+			rec.cells, err = t.r.read()
+			t.locate(&rec)
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(rec.cells) == 0 {
 				t.err = io.EOF
@@ -319,7 +311,10 @@ func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
 		}
 	}
 	t.held = append(t.held[:0], rec.cells...)
-	next, err := t.readRecord()
+	var next csvRecord
+	var err error
+	next.cells, err = t.r.read()
+	t.locate(&next)
 	if err == nil && next.openQuoteLine == 0 && next.line == rec.line+rec.span && !isBlank(next.cells) &&
 		len(next.cells) < width && len(t.held)+len(next.cells) == width+1 {
 		broken := fmt.Errorf("lines %d-%d look like one row broken by a line break outside quotes: line %d has %d cells and line %d has %d, one more together than the header's %d columns, as when a cell is split in two; join the lines or quote the cell",
@@ -333,11 +328,19 @@ func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
 	return Row{Pos: pos, Cells: cells}, nil
 }
 
-// recordLines returns how many physical lines the last record spans. Only the
-// last cell needs scanning: the start line of every other cell is known.
-func (t *csvTable) recordLines(rec []string) int {
-	first, last := t.r.fieldLine(0), t.r.fieldLine(len(rec)-1)
-	return last - first + 1 + strings.Count(rec[len(rec)-1], "\n")
+// locate sets where the record the scanner just read lies: its start line, how many physical lines it spans
+// (only the last cell needs scanning: the start line of every other cell is known) and, when the file ended
+// inside its quotes, the line where that quoted cell starts.
+func (t *csvTable) locate(rec *csvRecord) {
+	rec.line = t.startLine()
+	if len(rec.cells) == 0 {
+		return
+	}
+	last := len(rec.cells) - 1
+	rec.span = t.r.fieldLine(last) - t.r.fieldLine(0) + 1 + strings.Count(rec.cells[last], "\n")
+	if t.r.endedInQuotes {
+		rec.openQuoteLine = t.r.fieldLine(last) + t.lineOffset
+	}
 }
 
 // delimiterCandidates are the delimiters detection chooses from, the ones ERP exports and spreadsheets write.
