@@ -120,6 +120,9 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	if err := orderCompanyDeletes(ctx, st, p); err != nil {
 		return stopUnjournaled(stream.runID, err)
 	}
+	if err := refuseListedLocations(ctx, st, p); err != nil {
+		return stopUnjournaled(stream.runID, err)
+	}
 	if opts.DryRun && opts.Live {
 		if err := refuseLiveSubsidiaries(ctx, rc, p); err != nil {
 			return stopUnjournaled(stream.runID, err)

@@ -269,8 +269,14 @@ func refuseLiveSubsidiaries(ctx context.Context, rc *remote.Client, p *plan) err
 			refused[o] = true
 		}
 	}
+	ep.dropDeletes(refused)
+	return nil
+}
+
+// dropDeletes takes the deletes the plan refused out of the entity's deletes and their levels.
+func (ep *entityPlan) dropDeletes(refused map[*op]bool) {
 	if len(refused) == 0 {
-		return nil
+		return
 	}
 	drop := func(o *op) bool { return refused[o] }
 	ep.deletes = slices.DeleteFunc(ep.deletes, drop)
@@ -281,7 +287,79 @@ func refuseLiveSubsidiaries(ctx context.Context, rc *remote.Client, p *plan) err
 		}
 	}
 	ep.deleteLevels = levels
+}
+
+// refuseListedLocations refuses the delete of a location that a company still lists in its locationKeys
+// after the run: the platform would take the location out of the company's entitiesAddresses on its own, so
+// the company would change while the run reports it unchanged and its checkpoint snapshot would be wrong. A
+// company's list is its input row's locationKeys cell where the row sets one, else the checkpoint's snapshot
+// of it; companies the run deletes (before the locations) list nothing any more.
+func refuseListedLocations(ctx context.Context, st *state.Store, p *plan) error {
+	ep := p.entities[mapping.Locations]
+	if ep == nil || len(ep.deletes) == 0 {
+		return nil
+	}
+	leaving := map[string]bool{}
+	if cp := p.entities[mapping.Companies]; cp != nil {
+		for _, o := range cp.deletes {
+			leaving[o.ERPKey] = true
+		}
+	}
+	// The input names locations by ERP key, the checkpoint's snapshots by platform id.
+	listersByKey, listersByID := map[string][]string{}, map[string][]string{}
+	for company, locations := range p.linkPlan.listed {
+		if leaving[company] {
+			continue
+		}
+		for location := range locations {
+			listersByKey[location] = append(listersByKey[location], company)
+		}
+	}
+	if v := p.views[mapping.Companies]; v != nil && v.idx.Len() > 0 {
+		var keys []string
+		for i := range v.idx.Len() {
+			if k := v.idx.Key(i); !leaving[k] {
+				if _, inInput := p.linkPlan.listed[k]; !inInput {
+					keys = append(keys, k)
+				}
+			}
+		}
+		snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
+		if err != nil {
+			return err
+		}
+		for company, raw := range snaps {
+			var doc map[string]any
+			if json.Unmarshal(raw, &doc) != nil {
+				continue
+			}
+			for _, ref := range idRefs(doc["entitiesAddresses"]) {
+				if id, _ := ref.(map[string]any)["id"].(string); id != "" {
+					listersByID[id] = append(listersByID[id], company)
+				}
+			}
+		}
+	}
+	refused := map[*op]bool{}
+	for _, o := range ep.deletes {
+		companies := slices.Concat(listersByKey[o.ERPKey], listersByID[o.RemoteID])
+		if len(companies) == 0 {
+			continue
+		}
+		slices.Sort(companies)
+		p.invalid = append(p.invalid, refusedDelete(o, companiesList(slices.Compact(companies))))
+		refused[o] = true
+	}
+	ep.dropDeletes(refused)
 	return nil
+}
+
+// companiesList is why a location delete is refused: companies that still list it would lose it unseen.
+func companiesList(companies []string) string {
+	if len(companies) == 1 {
+		return fmt.Sprintf("not deleted: company %s still lists it in locationKeys; remove it there first", companies[0])
+	}
+	return fmt.Sprintf("not deleted: companies %s still list it in locationKeys; remove it there first", strings.Join(companies, ", "))
 }
 
 // keepsSubsidiaries refuses, right before a company's delete, when the platform holds a subsidiary of it that

@@ -483,3 +483,64 @@ func TestImportRefusesDeletingCompanyWithSubsidiaryMadeOnPlatform(t *testing.T) 
 		})
 	}
 }
+
+// TestImportRefusesDeletingLocationACompanyLists: a location that a company still lists in its locationKeys
+// (its input row's cell, or the checkpoint's snapshot when the input has no row that sets it) is not deleted,
+// since the platform would drop it from the company's entitiesAddresses while the run reports the company
+// unchanged. The refusal is a row error naming the company; once the company's row stops listing it, it goes.
+func TestImportRefusesDeletingLocationACompanyLists(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const (
+		locationsHeader = "locationKey,name,type,deleted\n"
+		bothListed      = "C1,Acme,COMPANY,\"L1,L2\"\n"
+		oneListed       = "C1,Acme,COMPANY,L1\n"
+	)
+	for _, tc := range []struct {
+		name, locations string
+		withCompanies   bool
+		opts            Options
+	}{
+		{"full with companies", locationsHeader + "L1,Main,HEADQUARTER,\n", true, Options{Mode: ModeFull}},
+		{"full, checkpoint only", locationsHeader + "L1,Main,HEADQUARTER,\n", false, Options{Mode: ModeFull}},
+		{"flag", locationsHeader + "L1,Main,HEADQUARTER,\nL2,Store,WAREHOUSE,true\n", false, Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			locations := e.file("locations.csv", locationsHeader+"L1,Main,HEADQUARTER,\nL2,Store,WAREHOUSE,\n")
+			companies := e.file("companies.csv", "companyKey,name,type,locationKeys\n"+bothListed)
+			if rep, err := e.run(ctx, Options{}, locations, companies); err != nil || rep.Created != 3 {
+				t.Fatalf("%v\n%s", err, rep.Summary())
+			}
+			e.file("locations.csv", tc.locations)
+			files := []string{locations}
+			if tc.withCompanies {
+				files = append(files, companies)
+			}
+			opts := tc.opts
+			opts.MaxDelete = DeleteLimit{Percent: 100, IsPct: true}
+			rep, err := e.run(ctx, opts, files...)
+			if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || len(rep.Failures) != 1 {
+				t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+			}
+			if f := rep.Failures[0]; f.Key != "L2" || f.Reason != "not deleted: company C1 still lists it in locationKeys; remove it there first" {
+				t.Fatalf("failure %+v", f)
+			}
+			le, err := e.rc.GetLegalEntity(ctx, "C1")
+			if err != nil || len(idRefs(le["entitiesAddresses"])) != 2 {
+				t.Fatalf("C1 after the refused delete: %v %v", err, le["entitiesAddresses"])
+			}
+
+			// The ERP takes the location off the company: now it goes, and the company's change is written.
+			e.file("companies.csv", "companyKey,name,type,locationKeys\n"+oneListed)
+			rep, err = e.run(ctx, opts, locations, companies)
+			if err != nil || rep.Deleted != 1 || rep.Updated != 1 {
+				t.Fatalf("after unlisting: %v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+			}
+			if _, err := e.rc.GetLocation(ctx, "L2"); err == nil {
+				t.Fatal("L2 is still on the platform")
+			}
+		})
+	}
+}
