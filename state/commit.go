@@ -66,6 +66,8 @@ type Dependents struct {
 	Kind      string
 	KeyPrefix string
 	KeySuffix string
+	// Removed is set by Commit: how many rows the selection removed.
+	Removed int
 }
 
 func (o *Outcome) validate() error {
@@ -158,11 +160,13 @@ func (s *Store) removeDependents(ctx context.Context, tx *sql.Tx, outcomes []Out
 		if o.Error != "" || o.Action != ActionDelete {
 			continue
 		}
-		for _, d := range o.Dependents {
-			keys, err := deleteDependents(ctx, tx, d)
+		for j := range o.Dependents {
+			d := &o.Dependents[j]
+			keys, err := deleteDependents(ctx, tx, *d)
 			if err != nil {
 				return outcomeError(o, fmt.Errorf("remove its dependent %s: %w", d.Kind, err))
 			}
+			d.Removed = len(keys)
 			if len(keys) > 0 && gone[d.Kind] == nil {
 				kinds = append(kinds, d.Kind)
 			}

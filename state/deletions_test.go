@@ -205,14 +205,18 @@ func TestDeleteOutcomeRemovesItsDependents(t *testing.T) {
 	if _, err := s.LoadEntityIndex(ctx, "contacts", nil); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Commit(ctx, []Outcome{
+	deletes := []Outcome{
 		{Kind: "companies", ERPKey: "C1", Action: ActionDelete, Reason: ReasonERPDeleted,
 			Dependents: []Dependents{{Kind: "contacts", KeyPrefix: "C1/"}}},
 		{Kind: "customers", ERPKey: "1", Action: ActionDelete, Reason: ReasonERPDeleted,
 			Dependents: []Dependents{{Kind: "addresses", KeyPrefix: "1/"}, {Kind: "contacts", KeySuffix: "/1"}}},
-	})
-	if err != nil {
+	}
+	if err := s.Commit(ctx, deletes); err != nil {
 		t.Fatal(err)
+	}
+	// C1/1 went with the company, before the customer's delete could count it.
+	if c, a, k := deletes[0].Dependents[0].Removed, deletes[1].Dependents[0].Removed, deletes[1].Dependents[1].Removed; c != 2 || a != 2 || k != 1 {
+		t.Errorf("removed: company's contacts %d, customer's addresses %d and contacts %d; want 2, 2, 1", c, a, k)
 	}
 	want := map[string][]string{
 		"contacts":  {"C1%2FX/2", "C10/3", "C2/10", "C2/21"},

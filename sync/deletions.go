@@ -24,8 +24,9 @@ type DetectReport struct {
 	Checked int
 	// Deleted are the ERP keys of the customers found deleted on the platform by this call.
 	Deleted []string
-	// Addresses is how many checkpoint addresses of those customers were removed with them.
-	Addresses int
+	// Addresses and Contacts are how many checkpoint addresses and contact assignments of those customers were
+	// removed with them (the platform deletes them with their customer).
+	Addresses, Contacts int
 }
 
 // DetectDeletedInPlatform finds customers that custsync knows (in the checkpoint or the SD mappings) but that
@@ -38,8 +39,9 @@ type DetectReport struct {
 //     pushing to the remote mappings endpoint;
 //   - a deletion log entry with reason deleted-in-platform is written, with the checkpoint snapshot (the fields
 //     custsync last wrote) as the pre-image, for the ERP team (`deletions list|export`);
-//   - the checkpoint entity is removed, and so are the checkpoint addresses of that customer (the platform
-//     deletes a customer's addresses with it), each with its own log entry.
+//   - the checkpoint entity is removed, and so are the checkpoint rows of that customer's addresses and
+//     contact assignments (the platform deletes them with it), in the same transaction and without log
+//     entries of their own, as an import's delete does (dependentsOf).
 //
 // Semantics for the next import: the checkpoint no longer claims the customer exists, so nothing will be
 // skipped as "unchanged" against a record that is gone. Whether the import re-creates it is decided by the
@@ -111,46 +113,35 @@ func DetectDeletedInPlatform(ctx context.Context, st *state.Store, rc *remote.Cl
 	if err != nil {
 		return rep, err
 	}
-	goneKeys := map[string]string{} // ERP key -> customer number
+	// Each customer leaves the checkpoint as a delete of an import does (one transaction with its mapping, its
+	// deletion log entry and the checkpoint rows of the addresses and contact assignments the platform deleted
+	// with it): a row of those left behind would count as unchanged, never be sent again, once the ERP
+	// acknowledged the deletion and the customer is created again.
+	outcomes := make([]state.Outcome, 0, len(gone))
 	for _, id := range gone {
 		key := candidates[id]
-		goneKeys[key] = id
-		if m, ok := mapped[id]; ok && m.SDCustomerNumber == key {
-			if _, err := st.MarkMappingsDeleted(ctx, []string{id}); err != nil {
-				return rep, err
+		outcomes = append(outcomes, state.Outcome{Kind: string(mapping.Customers), ERPKey: key, Action: state.ActionDelete,
+			RemoteID: id, Reason: state.ReasonDeletedInPlatform, PreImage: snaps[key],
+			Dependents: dependentsOf(mapping.Customers, key),
+			Mapping:    &state.SDMapping{CustomerNumber: id, SDCustomerNumber: key, DeletedInYaaS: true}})
+	}
+	for chunk := range slices.Chunk(outcomes, commitBatch) {
+		if err := st.Commit(ctx, chunk); err != nil {
+			return rep, fmt.Errorf("record the customers deleted on the platform: %w", err)
+		}
+		for _, o := range chunk {
+			rep.Deleted = append(rep.Deleted, o.ERPKey)
+			for _, d := range o.Dependents {
+				switch mapping.Entity(d.Kind) {
+				case mapping.Addresses:
+					rep.Addresses += d.Removed
+				case mapping.Contacts:
+					rep.Contacts += d.Removed
+				}
 			}
-		} else if err := st.PutMappings(ctx, []state.SDMapping{{CustomerNumber: id, SDCustomerNumber: key, DeletedInYaaS: true}}); err != nil {
-			return rep, err
 		}
-		if _, err := st.DeleteEntity(ctx, state.DeletionEntry{Kind: string(mapping.Customers), ERPKey: key, RemoteID: id,
-			PreImage: snaps[key], Reason: state.ReasonDeletedInPlatform}); err != nil {
-			return rep, err
-		}
-		rep.Deleted = append(rep.Deleted, key)
 	}
 	sort.Strings(rep.Deleted)
-
-	// The platform deleted the addresses with their customer: drop them from the checkpoint too, or the next
-	// import would skip them as unchanged when the customer is created again.
-	var addrs []state.Entity
-	err = st.ScanEntities(ctx, string(mapping.Addresses), func(e state.Entity) error {
-		parts := mapping.SplitKey(e.ERPKey, 2)
-		customerID, _, _ := strings.Cut(e.RemoteID, "/")
-		if id, ok := goneKeys[parts[0]]; ok && (customerID == "" || customerID == id) {
-			addrs = append(addrs, e)
-		}
-		return nil
-	})
-	if err != nil {
-		return rep, err
-	}
-	for _, a := range addrs {
-		if _, err := st.DeleteEntity(ctx, state.DeletionEntry{Kind: a.Kind, ERPKey: a.ERPKey, RemoteID: a.RemoteID,
-			Reason: state.ReasonDeletedInPlatform}); err != nil {
-			return rep, err
-		}
-		rep.Addresses++
-	}
 	return rep, nil
 }
 

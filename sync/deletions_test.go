@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"custsync/formats"
 	"custsync/mapping"
 	"custsync/remote"
+	"custsync/sandbox"
 	"custsync/state"
 )
 
@@ -30,7 +32,7 @@ func remoteMappings(t *testing.T, rc *remote.Client) map[string]remote.SDMapping
 }
 
 // TestDeletionInPlatformFlowsToTheLogAndOut deletes a synchronised customer directly on the platform: detection
-// flags its mapping, logs the customer and its address with the pre-image, drops them from the checkpoint, and
+// flags its mapping, logs the customer with the pre-image, drops it and its address from the checkpoint, and
 // finds nothing new the second time; the deletions export carries the entries to the ERP, and acknowledging
 // that file clears them locally and on the remote mappings endpoint.
 func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
@@ -73,7 +75,7 @@ func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
 		t.Error("the deleted customer's address is still in the checkpoint")
 	}
 	log, err := st.ListDeletions(ctx, state.DeletionFilter{})
-	if err != nil || len(log) != 2 {
+	if err != nil || len(log) != 1 {
 		t.Fatalf("deletion log: %+v %v", log, err)
 	}
 	var pre map[string]any
@@ -100,14 +102,14 @@ func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
 	// Out to the ERP, and back as an acknowledgement.
 	out := filepath.Join(p.dir, "deletions.csv")
 	exp, err := Export(ctx, st, nil, ExportOptions{Entities: []string{"deletions"}, Out: out})
-	if err != nil || exp.Rows("deletions") != 2 {
+	if err != nil || exp.Rows("deletions") != 1 {
 		t.Fatalf("deletions export: %+v %v", exp, err)
 	}
 	ack, err := AckDeletions(ctx, st, rc, AckOptions{Files: []string{out}, RemoteMappings: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ack.Acked != 2 || ack.MappingsLocal != 1 || ack.MappingsRemote != 1 || len(ack.NotFound) != 0 {
+	if ack.Acked != 1 || ack.MappingsLocal != 1 || ack.MappingsRemote != 1 || len(ack.NotFound) != 0 {
 		t.Fatalf("ack: %+v", ack)
 	}
 	if n, _ := st.CountUnackedDeletions(ctx); n != 0 {
@@ -123,8 +125,82 @@ func TestDeletionInPlatformFlowsToTheLogAndOut(t *testing.T) {
 		t.Errorf("keys still held after ack: %v", held)
 	}
 	all, err := st.ListDeletions(ctx, state.DeletionFilter{IncludeAcked: true})
-	if err != nil || len(all) != 2 || all[0].AckedAt.IsZero() {
+	if err != nil || len(all) != 1 || all[0].AckedAt.IsZero() {
 		t.Errorf("log after ack: %+v %v", all, err)
+	}
+}
+
+// TestDetectedDeletionRecreatesDependantsAfterAck: a customer deleted on the platform outside custsync takes its
+// addresses and contact assignments along there. Recording the deletion (`deletions detect`, or an import with
+// --detect-deletions) drops their checkpoint rows with the customer's, so once the ERP acknowledged the
+// deletion and still has the rows, the next import creates the customer, its address and its assignment again
+// instead of counting the two as unchanged.
+func TestDetectedDeletionRecreatesDependantsAfterAck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		detect func(e *env, files []string) error
+	}{
+		{"deletions detect", func(e *env, _ []string) error {
+			rep, err := DetectDeletedInPlatform(ctx, e.st, e.rc)
+			if err == nil && (len(rep.Deleted) != 1 || rep.Addresses != 1 || rep.Contacts != 1) {
+				err = fmt.Errorf("detect: %+v", rep)
+			}
+			return err
+		}},
+		{"import --detect-deletions", func(e *env, files []string) error {
+			rep, err := e.run(ctx, Options{DetectDeletions: true}, files...)
+			if err == nil && rep.Created != 0 {
+				err = fmt.Errorf("the held customer's rows were written:\n%s", rep.Summary())
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The tenant lets a deleted customer's number be used again, so the customer can come back.
+			e := newEnvFor(t, sandbox.Options{RecreateDeletedCustomers: true}, nil)
+			files := []string{
+				e.file("companies.csv", "companyKey,name,type\nC1,Acme,COMPANY\n"),
+				e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n"+
+					"0000000001,Anna,Berg,anna@x.example\n0000000002,Bob,Kurz,bob@x.example\n"),
+				e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country\n0000000001,A1,Anna,Hauptstr 1,Berlin,DE\n"),
+				e.file("contacts.csv", "companyKey,sdCustomerNumber,type\nC1,0000000001,PRIMARY\n"),
+			}
+			if rep, err := e.run(ctx, Options{}, files...); err != nil || rep.Created != 5 {
+				t.Fatalf("%v\n%s", err, rep.Summary())
+			}
+			if err := e.rc.DeleteCustomer(ctx, "0000000001"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.detect(e, files); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []state.EntityKey{{Kind: string(mapping.Addresses), ERPKey: mapping.JoinKey("0000000001", "A1")},
+				{Kind: string(mapping.Contacts), ERPKey: mapping.JoinKey("C1", "0000000001")}} {
+				if _, ok, err := e.st.GetEntity(ctx, k); ok || err != nil {
+					t.Fatalf("the checkpoint keeps %s %s, which the platform removed with the customer (%v)", k.Kind, k.ERPKey, err)
+				}
+			}
+			if dels, err := e.st.ListDeletions(ctx, state.DeletionFilter{}); err != nil || len(dels) != 1 || dels[0].Kind != string(mapping.Customers) {
+				t.Fatalf("deletion log %+v %v, want the customer's entry alone", dels, err)
+			}
+
+			if _, err := AckDeletions(ctx, e.st, nil, AckOptions{All: true}); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := e.run(ctx, Options{}, files...)
+			if err != nil || rep.Created != 3 {
+				t.Fatalf("after the ack: %v\n%s", err, rep.Summary())
+			}
+			if _, err := e.rc.GetAddress(ctx, "0000000001", "0000000001-A1"); err != nil {
+				t.Fatalf("address after the customer came back: %v", err)
+			}
+			if _, ok := assignmentsByPair(t, e.rc)["C1/0000000001"]; !ok {
+				t.Fatalf("assignment after the customer came back: %v", assignmentsByPair(t, e.rc))
+			}
+		})
 	}
 }
 

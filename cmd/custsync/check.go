@@ -204,7 +204,7 @@ func detectDeletions(ctx context.Context, c *cli.Context, sess *session) error {
 		fmt.Fprintf(c.App.Writer, "no customer deleted on the platform (%d checked)\n", rep.Checked)
 		return nil
 	}
-	fmt.Fprintf(c.App.Writer, "%d customers deleted on the platform, now in the deletion log (with %d addresses): %s\n",
-		len(rep.Deleted), rep.Addresses, strings.Join(rep.Deleted, ", "))
+	fmt.Fprintf(c.App.Writer, "%d customers deleted on the platform, now in the deletion log (with them %d addresses and %d contact assignments left the checkpoint): %s\n",
+		len(rep.Deleted), rep.Addresses, rep.Contacts, strings.Join(rep.Deleted, ", "))
 	return nil
 }
