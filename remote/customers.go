@@ -121,24 +121,39 @@ func (c *Client) MergeUpsertCustomer(ctx context.Context, id string, body Doc) (
 	if body == nil {
 		body = Doc{}
 	}
+	up, err := c.mergeUpsertCustomer(ctx, id, body)
+	return up.Created, err
+}
+
+// MergeUpsertCustomerJSON is MergeUpsertCustomer with a body the caller encoded: one JSON object, sent as it
+// is; it also says whether the answer came to a repeat of the request.
+func (c *Client) MergeUpsertCustomerJSON(ctx context.Context, id string, body json.RawMessage) (Upserted, error) {
 	return c.mergeUpsertCustomer(ctx, id, body)
 }
 
-// MergeUpsertCustomerJSON is MergeUpsertCustomer with a body the caller encoded: one JSON object, sent as it is.
-func (c *Client) MergeUpsertCustomerJSON(ctx context.Context, id string, body json.RawMessage) (created bool, err error) {
-	return c.mergeUpsertCustomer(ctx, id, body)
-}
-
-func (c *Client) mergeUpsertCustomer(ctx context.Context, id string, body any) (created bool, err error) {
+func (c *Client) mergeUpsertCustomer(ctx context.Context, id string, body any) (Upserted, error) {
 	if err := checkIDs("upsert customer", id); err != nil {
-		return false, err
+		return Upserted{}, err
 	}
 	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.customerPath(id), rawQuery: c.resetQuery,
 		body: body, header: mergePatchHeader})
 	if err != nil {
-		return false, err
+		return Upserted{}, err
 	}
-	return resp.status == http.StatusCreated, nil
+	return upserted(resp), nil
+}
+
+// Upserted is the platform's answer to an upsert.
+type Upserted struct {
+	// Created: the platform created the record (201); else it held one under the id and wrote onto it.
+	Created bool
+	// Replayed: an earlier attempt of the request may have reached the platform without an answer, so an
+	// answer that the record existed may be to the repeat of a create that made it.
+	Replayed bool
+}
+
+func upserted(resp *response) Upserted {
+	return Upserted{Created: resp.status == http.StatusCreated, Replayed: resp.replayed}
 }
 
 // PatchCustomer merges body into the customer (PATCH, application/json: CustomerPatchBySellerDto). That
@@ -284,15 +299,15 @@ func (c *Client) UpsertAddress(ctx context.Context, customerID, addressID string
 }
 
 // UpsertAddressJSON is UpsertAddress with a body the caller encoded: one JSON object, sent as it is.
-func (c *Client) UpsertAddressJSON(ctx context.Context, customerID, addressID string, body json.RawMessage) (created bool, err error) {
+func (c *Client) UpsertAddressJSON(ctx context.Context, customerID, addressID string, body json.RawMessage) (Upserted, error) {
 	if err := checkIDs("upsert address", customerID, addressID); err != nil {
-		return false, err
+		return Upserted{}, err
 	}
 	resp, err := c.do(ctx, &request{method: http.MethodPut, base: c.baseURL, path: c.addressPath(customerID, addressID), body: body})
 	if err != nil {
-		return false, err
+		return Upserted{}, err
 	}
-	return resp.status == http.StatusCreated, nil
+	return upserted(resp), nil
 }
 
 // PatchAddress merges body into an existing address (PATCH, AddressUpdateDto). Nothing in that schema is

@@ -406,6 +406,9 @@ func (p *plan) decideCustomer(f *customerFind) error {
 				action: "adopt", reason: why})
 			o.Action = "" // dropped
 		}
+	case chosen != nil && !a.take && f.op != nil && f.byID != nil && docID(chosen) == f.id:
+		// A --live dry run without --adopt: the create would meet this record under its own id.
+		return mergeInto(f.op, chosen)
 	case chosen == nil || !a.take:
 	case f.op == nil:
 		a.takenBy[docID(chosen)] = f.key
@@ -499,6 +502,18 @@ func adoptRecord(o *op, remoteID, recID string, doc map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("adopt %s %q: %w", o.entity, o.ERPKey, err)
 	}
+	return o.setPrev(raw)
+}
+
+// mergeInto marks the create o as one that meets the platform's record doc under the id it writes to, which
+// the real run's upsert merges the row into: a --live dry run then lists it as a merge with the fields that
+// would change on doc (the real run reports it as merged, and can keep no pre-image of it).
+func mergeInto(o *op, doc map[string]any) error {
+	raw, err := json.Marshal(liveView(doc, o.rec))
+	if err != nil {
+		return fmt.Errorf("compare %s %q with the platform's record: %w", o.entity, o.ERPKey, err)
+	}
+	o.merges = true
 	return o.setPrev(raw)
 }
 

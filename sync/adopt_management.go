@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -39,6 +40,8 @@ func adoptManagement(p *plan) error {
 		if err := p.adoptLocations(); err != nil {
 			return err
 		}
+	} else if err := p.findMerges(); err != nil {
+		return err
 	}
 	resolveReferences(p)
 	if err := p.adoptAssignments(); err != nil {
@@ -58,6 +61,46 @@ func adoptManagement(p *plan) error {
 				}
 			}
 			ep.creates = creates
+		}
+	}
+	return nil
+}
+
+// findMerges is, for a --live dry run without --adopt, the lookup of the company and location creates by the
+// id they write to: one the platform holds already is a create the real run merges into it (mergeInto).
+func (p *plan) findMerges() error {
+	rc := p.adopter.rc
+	for _, lookup := range []struct {
+		entity mapping.Entity
+		where  func(ids []string) iter.Seq2[remote.Doc, error]
+		shape  func(remote.Doc) remote.Doc
+	}{
+		{mapping.Companies, func(ids []string) iter.Seq2[remote.Doc, error] { return rc.LegalEntitiesWhere(p.ctx, "id", ids) }, withoutPlatformGroups},
+		{mapping.Locations, func(ids []string) iter.Seq2[remote.Doc, error] { return rc.LocationsWhere(p.ctx, "id", ids) }, nil},
+	} {
+		ep := p.entities[lookup.entity]
+		if ep == nil || len(ep.creates) == 0 {
+			continue
+		}
+		var ids []string
+		for _, o := range ep.creates {
+			ids = append(ids, o.rec.RemoteID)
+		}
+		byID := map[string]remote.Doc{}
+		if err := collectDocs(lookup.where(ids), "look up "+string(lookup.entity)+" by id", func(d remote.Doc) { byID[docID(d)] = d }); err != nil {
+			return err
+		}
+		for _, o := range ep.creates {
+			doc := byID[o.rec.RemoteID]
+			if doc == nil {
+				continue
+			}
+			if lookup.shape != nil {
+				doc = lookup.shape(doc)
+			}
+			if err := mergeInto(o, doc); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -370,9 +413,18 @@ func (p *plan) adoptAssignments() error {
 
 // countAdopted counts the adoptions among ops.
 func countAdopted(ops []*op) int {
+	return countOps(ops, func(o *op) bool { return o.adopted })
+}
+
+// countMerged counts the creates among ops that a --live dry run found merging into a record (mergeInto).
+func countMerged(ops []*op) int {
+	return countOps(ops, func(o *op) bool { return o.merges })
+}
+
+func countOps(ops []*op, match func(*op) bool) int {
 	n := 0
 	for _, o := range ops {
-		if o.adopted {
+		if match(o) {
 			n++
 		}
 	}

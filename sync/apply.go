@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -73,6 +74,13 @@ type runner struct {
 
 	done, failures atomic.Int64
 	counts         map[mapping.Entity]*Counts
+	// resumes: the run took over the pending ops of an interrupted run, whose creates may have been made by
+	// that run without its knowing (their answers lost when it stopped), so a create's "existed" is counted
+	// as created, not merged.
+	resumes bool
+	// mergedKeys are the first maxMergedKeys keys per entity of the creates that met a record the platform had,
+	// for the run's warning.
+	mergedKeys map[mapping.Entity][]string
 	// companyLocks serialise the links added to one company (linkLocation).
 	companyLocks map[string]*stdsync.Mutex
 	// sealer opens the logins of the journaled ops; logins counts the customers created with theirs.
@@ -93,7 +101,8 @@ type runner struct {
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
 	return &runner{st: st, rc: rc, opts: opts, runID: runID, outcomes: make(chan state.Outcome, 4*commitBatch),
-		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{}, sealer: sealer}
+		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{},
+		mergedKeys: map[mapping.Entity][]string{}, sealer: sealer}
 }
 
 func (r *runner) count(e mapping.Entity) *Counts {
@@ -372,6 +381,11 @@ func (r *runner) succeed(o *op, out state.Outcome) {
 		c.Adopted++
 	case o.undo != nil && o.undo.putBackAlready:
 		c.Unchanged++
+	case o.Action == state.ActionCreate && out.HTTPStatus == http.StatusOK && !o.replayed && !r.resumes:
+		c.Merged++
+		if len(r.mergedKeys[o.entity]) < maxMergedKeys {
+			r.mergedKeys[o.entity] = append(r.mergedKeys[o.entity], o.ERPKey)
+		}
 	case o.Action == state.ActionCreate:
 		c.Created++
 	case o.Action == state.ActionUpdate:
@@ -456,8 +470,9 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 	var base map[string]any
 	switch o.Action {
 	case state.ActionCreate:
-		var err error
-		if created, err = r.createCustomer(ctx, o.RemoteID, o.rec); err != nil {
+		up, err := r.createCustomer(ctx, o.RemoteID, o.rec)
+		created, o.replayed = up.Created, up.Replayed
+		if err != nil {
 			switch {
 			case !isDuplicateAccount(err):
 			case r.opts.Adopt:
@@ -515,7 +530,9 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 		if body, err = o.rec.AppendAppliedJSON(make([]byte, 0, 512)); err != nil {
 			return state.Outcome{}, fmt.Errorf("encode the address: %w", err)
 		}
-		if created, err = r.rc.UpsertAddressJSON(ctx, customerID, addressID, body); err != nil {
+		up, err := r.rc.UpsertAddressJSON(ctx, customerID, addressID, body)
+		created, o.replayed = up.Created, up.Replayed
+		if err != nil {
 			if remote.IsNotFound(err) {
 				return state.Outcome{}, fmt.Errorf("customer %s of this address does not exist on the platform: %w", customerID, err)
 			}

@@ -2,7 +2,9 @@ package sync
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"custsync/mapping"
 	"custsync/remote"
@@ -72,4 +74,24 @@ func updateImage(base, after map[string]any, changes []mapping.FieldChange) *sta
 		return nil
 	}
 	return &state.UpdateImage{Before: b, After: a}
+}
+
+// maxMergedKeys bounds the keys a warning about merged creates names per entity.
+const maxMergedKeys = 20
+
+// mergedWarning says that n creates of entity e met a record the platform had already under the row's id and
+// were merged into it (the platform answered "updated"): the upsert's answer carries no body, so what the
+// record held before is gone and a restore cannot put it back. keys are the first of them.
+func mergedWarning(e mapping.Entity, n int, keys []string) string {
+	return fmt.Sprintf("%s: %s met a record the platform had already under the row's id and merged into it (%s): what it held before is not kept, so restore cannot put it back",
+		e, state.Count(n, "create", "creates"), keysText(keys, n))
+}
+
+// keysText names the first keys of n, and how many more there are.
+func keysText(keys []string, n int) string {
+	named := strings.Join(keys, ", ")
+	if n > len(keys) {
+		named += fmt.Sprintf(" and %d more", n-len(keys))
+	}
+	return named
 }

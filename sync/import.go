@@ -185,6 +185,7 @@ func Import(ctx context.Context, st *state.Store, rc *remote.Client, opts Option
 	}
 
 	r := newRunner(st, rc, &opts, runID, sealer)
+	r.resumes = rep.ResumedRun != 0
 	if opts.ResultsDir != "" {
 		r.results = newResultSpill(opts.ResultsDir, p.sources, opts.resultRunBytes)
 		defer r.results.remove()
@@ -346,12 +347,18 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 			continue
 		}
 		c := rep.entity(e)
-		c.Created += len(ep.creates) + ep.streamed.creates
+		merged := countMerged(ep.creates)
+		c.Created += len(ep.creates) - merged + ep.streamed.creates
+		c.Merged += merged + ep.streamed.merged
 		adopted := countAdopted(ep.updates)
 		c.Updated += len(ep.updates) - adopted + ep.streamed.updates
 		c.Adopted += adopted + ep.streamed.adopted
 		for _, o := range ep.creates {
-			rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
+			if o.merges {
+				rep.Changes = append(rep.Changes, change(o, o.diff))
+			} else {
+				rep.Changes = append(rep.Changes, change(o, mapping.DiffRemote(map[string]any{}, o.rec)))
+			}
 		}
 		for _, l := range []*changeList{&ep.streamed.createChanges, &ep.streamed.updateChanges} {
 			l.trim()
@@ -387,8 +394,11 @@ func dryRunCounts(rep *Report, p *plan, opts *Options) {
 
 func change(o *op, fields []mapping.FieldChange) PlannedChange {
 	pc := PlannedChange{Entity: string(o.entity), Key: o.ERPKey, Action: string(o.Action), Fields: fields}
-	if o.adopted {
+	switch {
+	case o.adopted:
 		pc.Action = "adopt"
+	case o.merges:
+		pc.Action = "merge"
 	}
 	if o.Action == state.ActionDelete {
 		pc.Action += " (" + string(o.Reason) + ")"
@@ -539,15 +549,21 @@ func appliedCounts(rep *Report, p *plan, r *runner) {
 		}
 		c.Created += rc.Created
 		c.Adopted += rc.Adopted
+		c.Merged += rc.Merged
 		c.Updated += rc.Updated
 		c.Deleted += rc.Deleted
 		c.Failed += rc.Failed
 		c.Held += rc.Held
 		c.DeletesHeld += rc.DeletesHeld
 		planned := ep.planned()
-		c.Pending += planned - rc.Created - rc.Adopted - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
+		c.Pending += planned - rc.Created - rc.Adopted - rc.Merged - rc.Updated - rc.Deleted - rc.Failed - rc.Held - rc.DeletesHeld
 	}
 	rep.DeleteHolds = append(rep.DeleteHolds, r.holds...)
+	for _, e := range applyOrder {
+		if c := r.counts[e]; c != nil && c.Merged > 0 {
+			rep.Warnings = append(rep.Warnings, mergedWarning(e, c.Merged, r.mergedKeys[e]))
+		}
+	}
 	errs := slices.Clone(r.rowErrors)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].pos.Line < errs[j].pos.Line })
 	for _, re := range errs {

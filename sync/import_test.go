@@ -746,3 +746,70 @@ func TestSignalBeforeTheWritesInterruptsTheRecordedRun(t *testing.T) {
 		t.Fatalf("history %+v (%v), want run %d interrupted", runs, err, rep.RunID)
 	}
 }
+
+// TestCreateThatMeetsARecordIsReportedMerged: a create whose id the platform holds already (a record made by
+// hand, a lost state file) is merged into that record by the upsert. The run reports it as merged, not
+// created, with a warning naming the keys and that what the record held is gone; a --live dry run reads the
+// records and predicts the merge with the fields that would change. The real run asks nothing more than a
+// first import does.
+func TestCreateThatMeetsARecordIsReportedMerged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.rc.UpsertCustomer(ctx, "0000500001", remote.Doc{"firstName": "Hand", "lastName": "Row", "contactEmail": "p@ex.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rc.UpsertLegalEntity(ctx, "CX1", remote.Doc{"name": "Hand Made", "type": "COMPANY"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rc.UpsertLocation(ctx, "LX1", remote.Doc{"name": "Hand Depot", "type": "WAREHOUSE",
+		"contactDetails": map[string]any{"addressLine1": "Gewerbepark 7", "city": "Gersthofen", "postcode": "86368", "countryCode": "DE"}}); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{
+		e.file("locations.csv", "locationKey,name,type\nLX1,Depot,WAREHOUSE\nLX2,Office,OFFICE\n"),
+		e.file("companies.csv", "companyKey,name,type\nCX1,Erp Company,COMPANY\n"),
+		e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n0000500001,Erp,Row,p@ex.example\n0000500002,New,Row,n@ex.example\n"),
+	}
+
+	e.srv.ResetRequests()
+	dry, err := e.run(ctx, Options{DryRun: true, Live: true}, files...)
+	if err != nil || dry.Created != 2 || dry.Merged != 3 || len(e.writes()) != 0 {
+		t.Fatalf("dry run --live: %v, writes %v\n%s", err, e.writes(), dry.Summary())
+	}
+	predicted := map[string]string{}
+	for _, c := range dry.Changes {
+		var fields []string
+		for _, f := range c.Fields {
+			fields = append(fields, fmt.Sprintf("%s %v->%v", f.Path, f.Old, f.New))
+		}
+		predicted[c.Action+" "+c.Entity+" "+c.Key] = strings.Join(fields, "; ")
+	}
+	for change, fields := range map[string]string{
+		"merge customers 0000500001": "firstName Hand->Erp",
+		"merge companies CX1":        "name Hand Made->Erp Company",
+		"merge locations LX1":        "name Hand Depot->Depot",
+	} {
+		if got, ok := predicted[change]; !ok || got != fields {
+			t.Errorf("dry run predicts %q: %q, want %q (all: %v)", change, got, fields, predicted)
+		}
+	}
+
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, Options{}, files...)
+	if err != nil || rep.Created != 2 || rep.Merged != 3 || rep.Entities[mapping.Customers].Merged != 1 {
+		t.Fatalf("import: %v\n%s", err, rep.Summary())
+	}
+	for _, r := range e.srv.Requests() {
+		if r.Method == http.MethodGet && strings.Contains(r.Path, "/customers") {
+			t.Errorf("the import read a customer (%s): a create must not cost a read", r.Path)
+		}
+	}
+	want := "customers: 1 create met a record the platform had already under the row's id and merged into it (0000500001): what it held before is not kept, so restore cannot put it back"
+	if !slices.Contains(rep.Warnings, want) {
+		t.Errorf("warnings %q, want %q", rep.Warnings, want)
+	}
+	if c, err := e.rc.GetCustomer(ctx, "0000500001"); err != nil || c["firstName"] != "Erp" {
+		t.Fatalf("merged customer: %v %v", c, err)
+	}
+}

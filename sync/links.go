@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	stdsync "sync"
 
@@ -212,9 +213,12 @@ func (r *runner) applyManagementEarly(ctx context.Context, o *op) (state.Outcome
 	if o.entity == mapping.Companies {
 		first := *o
 		first.rec = withoutRefs(o.rec, mapping.ApprovalGroupColumn)
-		if _, err := r.applyManagement(ctx, &first); err != nil {
+		out, err := r.applyManagement(ctx, &first)
+		if err != nil {
 			return state.Outcome{}, err
 		}
+		o.createdEarly = out.HTTPStatus == http.StatusCreated
+
 	}
 	return state.Outcome{}, errLater
 }

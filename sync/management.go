@@ -518,7 +518,7 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 		}
 		_, err = calls.upsert(ctx, o.RemoteID, body)
 		if err == nil {
-			if current == nil {
+			if current == nil || o.createdEarly {
 				return writtenOutcome(o, true, nil, nil)
 			}
 			return writtenOutcome(o, false, current, body)

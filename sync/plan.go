@@ -40,14 +40,21 @@ type op struct {
 	prevRaw json.RawMessage // prev as stored, for the journal record of a streamed update
 	diff    []mapping.FieldChange
 	seq     int64
-	// late ops finish after the other upserts (see links.go).
-	late bool
+	// late ops finish after the other upserts (see links.go); createdEarly: the early write of a late create
+	// made the record, which its late write then finds.
+	late, createdEarly bool
 	// account is the login a customer create brings (accounts.go); batch, set on an op the runner makes of
 	// such creates, are the creates one bulk import request sends.
 	account *mapping.Account
 	batch   []*op
 	// adopted is set when the run takes over a record the platform held already (adopt.go, adoptAssignment).
 	adopted bool
+	// merges marks a create that a --live dry run found the platform holding a record for under the id it
+	// writes to (mergeInto): the real run merges the row into that record, so prev is that record.
+	merges bool
+	// replayed: the answer to the create came to a repeat of its request, so "existed" may mean that an
+	// earlier attempt created it (remote.Upserted.Replayed): it is counted as created, not merged.
+	replayed bool
 	// verify: the row waits for its live record (verify.go); sameRow: its row hash is the checkpoint's. live:
 	// prev is the live record (adopted or verified), not the checkpoint snapshot.
 	verify, sameRow, live bool

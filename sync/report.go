@@ -20,7 +20,12 @@ type Counts struct {
 	// addresses (adopt.go), always a contact assignment of the same customer and company (made by hand or by
 	// the platform's propagation). Written in place (only what differs) and recorded in the checkpoint under
 	// the platform's id, instead of failing or being created twice.
-	Adopted   int `json:"adopted"`
+	Adopted int `json:"adopted"`
+	// Merged are creates that met a record the platform held already under the row's id (a lost or new state
+	// file, a record made by hand, a create repeated after its answer was lost): the platform merged the row
+	// into it (its upsert answered "updated", not "created"). What the record held before is not kept, so a
+	// restore cannot put it back; a --live dry run predicts them with the fields that would change.
+	Merged    int `json:"merged"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Deleted   int `json:"deleted"`
@@ -39,6 +44,7 @@ type Counts struct {
 func (c *Counts) add(o Counts) {
 	c.Created += o.Created
 	c.Adopted += o.Adopted
+	c.Merged += o.Merged
 	c.Updated += o.Updated
 	c.Unchanged += o.Unchanged
 	c.Deleted += o.Deleted
@@ -225,6 +231,9 @@ func (r *Report) Summary() string {
 	if r.Adopted > 0 {
 		fmt.Fprintf(&b, ", %d adopted", r.Adopted)
 	}
+	if r.Merged > 0 {
+		fmt.Fprintf(&b, ", %d merged into records the platform had", r.Merged)
+	}
 	if r.Ignored > 0 {
 		fmt.Fprintf(&b, ", %d ignored", r.Ignored)
 	}
@@ -252,6 +261,9 @@ func (r *Report) Summary() string {
 			c.Created, c.Updated, c.Unchanged, c.Deleted, c.Failed)
 		if c.Adopted > 0 {
 			fmt.Fprintf(&b, " %6d adopted", c.Adopted)
+		}
+		if c.Merged > 0 {
+			fmt.Fprintf(&b, " %6d merged", c.Merged)
 		}
 		if c.DeletesHeld > 0 {
 			fmt.Fprintf(&b, " %6d deletes held", c.DeletesHeld)

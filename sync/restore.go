@@ -315,14 +315,18 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		return nil, err
 	}
 	var noImage, existed, createsLeft int
+	var existedKeys []string
 	err = st.ScanOps(ctx, run.ID, state.OpFilter{Status: state.OpDone}, func(j state.Op) error {
 		switch {
 		case j.Action == state.ActionUpdate && !imaged[j.Seq]:
 			noImage++
-		case j.Action == state.ActionCreate && !opts.IncludeCreates:
-			createsLeft++
 		case j.Action == state.ActionCreate && j.HTTPStatus != 201:
 			existed++
+			if len(existedKeys) < maxMergedKeys {
+				existedKeys = append(existedKeys, j.Kind+" "+j.ERPKey)
+			}
+		case j.Action == state.ActionCreate && !opts.IncludeCreates:
+			createsLeft++
 		case j.Action == state.ActionCreate:
 			if o, ok := newOp(j.Kind, j.ERPKey, j.RemoteID, state.ActionDelete); ok {
 				o.Reason = state.ReasonRestore
@@ -341,7 +345,8 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		p.warnings = append(p.warnings, fmt.Sprintf("%d records run %d created are kept (--include-creates deletes them)", createsLeft, run.ID))
 	}
 	if existed > 0 {
-		p.warnings = append(p.warnings, fmt.Sprintf("%d creates of run %d met a record the platform had already (or were made by an older custsync) and are not deleted", existed, run.ID))
+		p.warnings = append(p.warnings, fmt.Sprintf("%d creates of run %d met a record the platform had already (or were made by an older custsync) and are not deleted; what those records held before the run was not kept, so it cannot be put back: %s",
+			existed, run.ID, keysText(existedKeys, existed)))
 	}
 	if err := p.dropSettled(ctx, st); err != nil {
 		return nil, err

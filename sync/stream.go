@@ -44,8 +44,9 @@ const maxListedChanges = 10_000
 type streamCounts struct {
 	creates, updates, refresh int
 	// adopted are records the platform held that the run writes to (see adopt.go); adoptedAsIs those it only
-	// records, because they hold what the row says already.
-	adopted, adoptedAsIs int
+	// records, because they hold what the row says already; merged the creates a --live dry run found the
+	// platform holding a record for under their id (mergeInto).
+	adopted, adoptedAsIs, merged int
 	// createChanges and updateChanges are what a dry run lists (see changeList).
 	createChanges, updateChanges changeList
 }
@@ -305,6 +306,8 @@ func (p *plan) put(o *op, refresh bool) error {
 		sc.refresh++
 	case o.adopted:
 		sc.adopted++
+	case o.merges:
+		sc.merged++
 	case o.Action == state.ActionCreate:
 		sc.creates++
 	default:
@@ -313,7 +316,7 @@ func (p *plan) put(o *op, refresh bool) error {
 	if p.dryRun {
 		switch {
 		case refresh && !o.adopted:
-		case o.Action == state.ActionCreate && !o.adopted:
+		case o.Action == state.ActionCreate && !o.adopted && !o.merges:
 			sc.createChanges.offer(o.ERPKey, func() PlannedChange { return change(o, mapping.DiffRemote(map[string]any{}, o.rec)) })
 		default:
 			sc.updateChanges.offer(o.ERPKey, func() PlannedChange { return change(o, o.diff) })

@@ -66,13 +66,13 @@ func hasNull(v any) bool {
 }
 
 // createCustomer creates a customer, or merges the row into the one the platform holds under its number.
-// It reports whether the platform created it (rather than merging into one it had). The account flags the row
+// It reports the platform's answer: whether it created it (rather than merging into one it had). The account flags the row
 // sets follow in a PATCH, except those a customer the platform created has already: the tenant's creation
 // defaults (see creationDefaults). A customer merged into keeps its flags, so it always gets the row's.
-func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Record) (bool, error) {
+func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Record) (remote.Upserted, error) {
 	body, err := rec.AppendPayloadJSON(make([]byte, 0, 512), accountFlags...)
 	if err != nil {
-		return false, fmt.Errorf("encode the customer: %w", err)
+		return remote.Upserted{}, fmt.Errorf("encode the customer: %w", err)
 	}
 	var flags map[string]any
 	for _, k := range accountFlags {
@@ -83,19 +83,19 @@ func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Reco
 			flags[k] = v
 		}
 	}
-	created, err := r.rc.MergeUpsertCustomerJSON(ctx, id, body)
+	up, err := r.rc.MergeUpsertCustomerJSON(ctx, id, body)
 	if err != nil {
-		return false, err
+		return up, err
 	}
-	if flags != nil && created {
+	if flags != nil && up.Created {
 		flags = r.creation.differing(ctx, r.rc, id, flags)
 	}
 	if len(flags) > 0 {
 		if err := r.rc.PatchCustomer(ctx, id, flags); err != nil {
-			return created, fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
+			return up, fmt.Errorf("set %s after creating the customer: %w", strings.Join(slices.Sorted(maps.Keys(flags)), " and "), err)
 		}
 	}
-	return created, nil
+	return up, nil
 }
 
 // creationDefaults are the account flags the platform gives a customer it creates without them: the tenant's

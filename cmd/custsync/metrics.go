@@ -25,12 +25,13 @@ func metricsFlag() cli.Flag {
 }
 
 // rowOutcomes are the outcome label values of custsync_last_run_rows, in the order of syncer.Counts.
-// "adopted" are records the platform held already that a row took over (the report's adopted).
+// "adopted" are records the platform held already that a row took over (the report's adopted), "merged" creates
+// that met a record the platform held under the row's id (the report's merged).
 // "deletes_held" are deletes held because rows they concern failed (the report's deletesHeld).
-var rowOutcomes = []string{"created", "updated", "adopted", "unchanged", "deleted", "held", "deletes_held", "failed", "ignored", "pending"}
+var rowOutcomes = []string{"created", "updated", "adopted", "merged", "unchanged", "deleted", "held", "deletes_held", "failed", "ignored", "pending"}
 
 func outcomeCounts(c *syncer.Counts) []int {
-	return []int{c.Created, c.Updated, c.Adopted, c.Unchanged, c.Deleted, c.Held, c.DeletesHeld, c.Failed, c.Ignored, c.Pending}
+	return []int{c.Created, c.Updated, c.Adopted, c.Merged, c.Unchanged, c.Deleted, c.Held, c.DeletesHeld, c.Failed, c.Ignored, c.Pending}
 }
 
 // runFigures collects what --metrics-file reports about one invocation. The app's Before hook creates it;
