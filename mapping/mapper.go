@@ -628,16 +628,19 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 
 	// The fields.
 	rec.Fields = make([]Field, 0, len(m.byPath))
+	var blankMixinClears []int // indexes into rec.Fields
 	for _, c := range m.byPath {
 		switch c.def.role {
 		case roleKey, roleCommand, roleDeleted, roleRemoteID, roleAccount:
 			continue
 		}
 		v, col, st := m.raw(c, cells)
-		if st == cellAbsent && m.opts.BlankCells == BlankClear && c.def.refPath != "" {
+		blankClear := st == cellAbsent && m.opts.BlankCells == BlankClear && (c.def.refPath != "" || c.def.role == roleField)
+		if blankClear {
 			st = cellClear
-		} else if st == cellAbsent && m.opts.BlankCells == BlankClear && c.def.role == roleField {
-			st = cellClear
+			if IsMixinPath(c.def.payloadPath()) {
+				blankMixinClears = append(blankMixinClears, len(rec.Fields))
+			}
 		}
 		if st == cellAbsent {
 			continue
@@ -704,6 +707,7 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 		}
 		rec.Fields = append(rec.Fields, Field{Path: c.def.payloadPath(), Value: val})
 	}
+	rec.Fields = dropShadowedBlankClears(rec.Fields, blankMixinClears)
 	errs = append(errs, m.mapAccount(&rec, cells)...)
 	errs = append(errs, m.overlaps(rec)...)
 	errs = append(errs, m.crossChecks(rec)...)
@@ -726,6 +730,58 @@ func approvalMember(item, companyKey string) (key string, vars map[string]string
 		return item, nil, "the company key is missing, so the member cannot be named"
 	}
 	return JoinKey(company, customer), map[string]string{"company": company, "customer": customer}, ""
+}
+
+// IsMixinPath reports whether a payload path or column is a mixin field or a mixin's schema URL.
+func IsMixinPath(path string) bool {
+	return strings.HasPrefix(path, "mixins.") || strings.HasPrefix(path, "metadata.mixins.")
+}
+
+// dropShadowedBlankClears removes the clears that blank mixin cells make under blankCells: clear (at the
+// indexes blank) where another column of the row says more about the same path: a value at the path, inside
+// it or around it (mixins.a.b set, mixins.a.b:number or mixins.a:json blank), a clear around it, or an earlier
+// clear of the same path. An export writes one column per mixin field and JSON type over all records, so
+// most of a row's columns for a field are blank; they mean "not this way", not "clear what the other sets".
+func dropShadowedBlankClears(fields []Field, blank []int) []Field {
+	if len(blank) == 0 {
+		return fields
+	}
+	drop := make(map[int]bool, len(blank))
+	isBlank := make(map[int]bool, len(blank))
+	for _, i := range blank {
+		isBlank[i] = true
+	}
+	shadowed := func(i int) bool {
+		p := fields[i].Path
+		for j, q := range fields {
+			if j == i || drop[j] {
+				continue
+			}
+			set := !q.Value.IsClear()
+			switch {
+			case q.Path == p && (j < i || !isBlank[j]),
+				set && (pathWithin(q.Path, p) || pathWithin(p, q.Path)),
+				!set && pathWithin(p, q.Path):
+				return true
+			}
+		}
+		return false
+	}
+	for _, i := range blank {
+		drop[i] = shadowed(i)
+	}
+	out := fields[:0]
+	for i, f := range fields {
+		if !drop[i] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// pathWithin reports whether path lies strictly inside outer (outer is a dotted prefix of it).
+func pathWithin(path, outer string) bool {
+	return len(path) > len(outer) && path[len(outer)] == '.' && strings.HasPrefix(path, outer)
 }
 
 // overlaps reports mixin fields of a row that write the same payload path, or a path inside another's value

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"custsync/formats"
 	"custsync/mapping"
 )
 
@@ -204,5 +205,52 @@ func TestCustomerPhotoURL(t *testing.T) {
 	rec, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "photoUrl"}, []string{"1", "https://img.example/1.png"})
 	if len(errs) > 0 || rec.Payload()["photoUrl"] != "https://img.example/1.png" {
 		t.Fatalf("%v %v", rec.Payload(), errs)
+	}
+}
+
+// TestBlankClearLeavesMixinPathsAnotherColumnGives: under blankCells: clear, an export's columns for one
+// mixin field in other JSON types (or for the whole mixin) are blank in most rows; such a blank clears the
+// field only when no other column of the row gives it, and once.
+func TestBlankClearLeavesMixinPathsAnotherColumnGives(t *testing.T) {
+	t.Parallel()
+	spec, err := mapping.ParseMapping([]byte("options: {blankCells: clear}\nentity: customers\nfields: {}\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []string{"sdCustomerNumber", "middleName", "mixins.a:json", "mixins.a.b", "mixins.a.b:number", "mixins.c.d"}
+	ms, err := mapping.Resolve(spec, mapping.Table{File: "customers.csv"}, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		row  []string
+		want string // path=value, clears as path=clear
+	}{
+		{[]string{"1", "", "", "x", "", ""}, "middleName=clear mixins.a.b=x mixins.c.d=clear"},
+		{[]string{"1", "M", "", "", "5", "y"}, "middleName=M mixins.a.b=5 mixins.c.d=y"},
+		{[]string{"1", "", `{"b":"z"}`, "", "", "#N/A"}, "middleName=clear mixins.a={\"b\":\"z\"} mixins.c.d=clear"},
+		{[]string{"1", "", "", "", "", ""}, "middleName=clear mixins.a=clear mixins.c.d=clear"},
+	} {
+		rec, errs := ms[0].Map(formats.Position{}, c.row)
+		if len(errs) > 0 {
+			t.Errorf("%q: %s", c.row, errText(errs))
+			continue
+		}
+		var got []string
+		for _, f := range rec.Fields {
+			v := "clear"
+			if !f.Value.IsClear() {
+				b, _ := json.Marshal(f.Value.Interface())
+				v = strings.Trim(string(b), `"`)
+				if strings.HasPrefix(v, "{") {
+					v = string(b)
+				}
+			}
+			got = append(got, f.Path+"="+v)
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%q: got %s, want %s", c.row, strings.Join(got, " "), c.want)
+		}
 	}
 }

@@ -47,6 +47,10 @@ type ExportOptions struct {
 	// PageSize overrides the page size (default: the largest the client uses, remote.CustomersPageSize and
 	// remote.CustomerManagementPageSize).
 	PageSize int
+	// MixinColumns are mixin columns, by table name, that the table has even when no record fills them: a
+	// migration copy carries those of its previous file, so that a mixin field no record of the source has
+	// any more is a blank cell, which the copy's import clears, not a missing column, which keeps.
+	MixinColumns map[string][]string
 	// Progress, if set, is called about every ProgressEvery (default 1 s) and once per entity at its end.
 	Progress      func(ExportProgress)
 	ProgressEvery time.Duration
@@ -458,6 +462,7 @@ func (x *exporter) writeTable(ctx context.Context, name string, out *exportSink)
 	if err != nil {
 		return err
 	}
+	sp.declareColumns(x.opts.MixinColumns[name])
 	header, at := entityHeader(e, sp.mixinColumns())
 	w, err := out.table(name, header)
 	if err != nil {

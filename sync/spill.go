@@ -64,13 +64,7 @@ func (s *spill) add(key string, fixed []string, mixins []mapping.MixinCell) erro
 	}
 	b = binary.AppendUvarint(b, uint64(len(mixins)))
 	for _, m := range mixins {
-		id, ok := s.ids[m.Column]
-		if !ok {
-			id = uint64(len(s.names))
-			s.ids[m.Column] = id
-			s.names = append(s.names, m.Column)
-		}
-		b = binary.AppendUvarint(b, id)
+		b = binary.AppendUvarint(b, s.columnID(m.Column))
 		b = appendString(b, m.Text)
 	}
 	s.buf = b
@@ -89,6 +83,24 @@ func (s *spill) add(key string, fixed []string, mixins []mapping.MixinCell) erro
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// columnID numbers a mixin column, adding it to the table's columns the first time.
+func (s *spill) columnID(column string) uint64 {
+	id, ok := s.ids[column]
+	if !ok {
+		id = uint64(len(s.names))
+		s.ids[column] = id
+		s.names = append(s.names, column)
+	}
+	return id
+}
+
+// declareColumns adds mixin columns the table has even when no row fills them.
+func (s *spill) declareColumns(columns []string) {
+	for _, c := range columns {
+		s.columnID(c)
+	}
 }
 
 // mixinColumns returns the mixin columns seen, sorted.

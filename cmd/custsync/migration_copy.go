@@ -1,13 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"custsync/formats"
+	"custsync/mapping"
 	"custsync/state"
 	syncer "custsync/sync"
 )
@@ -92,7 +97,11 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	out := c.App.Writer
 
-	exported, err := migrationExport(c, from, entities, via)
+	carried, err := previousMixinColumns(via)
+	if err != nil {
+		return err
+	}
+	exported, err := migrationExport(c, from, entities, via, carried)
 	if err != nil {
 		return fmt.Errorf("%s%w", from.label(), err)
 	}
@@ -116,7 +125,8 @@ func runMigrationCopy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := syncer.Options{Files: []string{via}, Mode: syncer.ModeDelta, MaxDelete: noDeletes, AllowEmpty: true, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
+	viaSpec := migrationSpec()
+	opts := syncer.Options{Files: []string{via}, Spec: viaSpec, Mode: syncer.ModeDelta, MaxDelete: noDeletes, AllowEmpty: true, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
 		Writers: writers, ExitCode: ExitCode, Logger: logger(c), JournalRetention: to.Retention,
 		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
 			"migrationFrom": fromName, "migrationTo": toName}}
@@ -130,7 +140,7 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 
 	fmt.Fprintf(out, "%scheck against %s\n", to.label(), via)
-	check, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, syncer.CheckOptions{Files: []string{via},
+	check, err := syncer.Check(sess.Ctx, sess.Store, sess.Client, syncer.CheckOptions{Files: []string{via}, Spec: viaSpec,
 		Report: c.String("check-report"), PageWorkers: c.Int("checkers")})
 	if err != nil {
 		return fmt.Errorf("%scheck after the copy: %w", to.label(), err)
@@ -140,6 +150,16 @@ func runMigrationCopy(c *cli.Context) error {
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), state.Count(n, "key differs", "keys differ"), via)}
 	}
 	return nil
+}
+
+// migrationSpec is how the copy's import and check read the via file: the default columns, and a blank cell
+// clears. The file is a complete export, so a blank cell is a field the source does not have (cleared there
+// since an earlier copy, or never set), not a value the ERP left out; a column the file lacks still keeps.
+func migrationSpec() *mapping.Spec {
+	spec := mapping.DefaultSpec()
+	spec.Source = "default columns, blank cells clear"
+	spec.Options.BlankCells = mapping.BlankClear
+	return spec
 }
 
 // migrationTargets resolves the two profiles of a copy and refuses a pair that is one tenant or shares a
@@ -199,18 +219,41 @@ func migrationEntityList(values []string) ([]string, error) {
 }
 
 // migrationExport writes the source's records to via, reading the source only (no lock, nothing written to
-// its state file), and returns what it wrote.
-func migrationExport(c *cli.Context, from target, entities []string, via string) (syncer.ExportReport, error) {
+// its state file), with the carried mixin columns, and returns what it wrote.
+func migrationExport(c *cli.Context, from target, entities []string, via string, carried map[string][]string) (syncer.ExportReport, error) {
 	sess, err := connectTarget(c, from, false)
 	if err != nil {
 		return syncer.ExportReport{}, err
 	}
 	defer sess.Close()
-	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, PageWorkers: c.Int("checkers")}
+	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, MixinColumns: carried, PageWorkers: c.Int("checkers")}
 	rep, err := exportWithProgress(sess.Ctx, c, sess.Store, sess.Client, opts)
 	if err != nil {
 		return syncer.ExportReport{}, err
 	}
 	fmt.Fprintln(c.App.Writer, from.label()+exportSummary(rep))
 	return rep, nil
+}
+
+// previousMixinColumns returns the mixin columns of each sheet of the via file an earlier copy left (none
+// when there is none). The new export keeps them, so that a mixin field no record of the source has any more
+// is a blank cell, which the copy clears on the target, instead of a missing column, which would keep it.
+func previousMixinColumns(via string) (map[string][]string, error) {
+	if _, err := os.Stat(via); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	tables, err := formats.Open(via, formats.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s, the file of the earlier copy, cannot be read for its mixin columns (name another --via to start afresh): %w", syncer.ErrInput, via, err)
+	}
+	defer formats.CloseAll(tables)
+	carried := map[string][]string{}
+	for _, t := range tables {
+		for _, column := range t.Header() {
+			if mapping.IsMixinPath(column) {
+				carried[t.Name()] = append(carried[t.Name()], column)
+			}
+		}
+	}
+	return carried, nil
 }

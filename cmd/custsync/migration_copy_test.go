@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +187,54 @@ func TestMigrationCopyOfTenantWithoutSomeEntities(t *testing.T) {
 		if r.Tenant == "tenantb" && r.Method == "DELETE" {
 			t.Fatalf("the copy deleted %s on the target", r.Path)
 		}
+	}
+}
+
+// TestMigrationCopyCarriesClearedFields: fields cleared in the source after a copy are cleared in the target
+// by the next copy, and its check compares them (a blank cell of the copy's file clears): names, the company,
+// and a mixin field no record of the source has any more (its column is carried over from the earlier file).
+func TestMigrationCopyCarriesClearedFields(t *testing.T) {
+	tt := newTwoTenants(t)
+	customers := writeFile(t, tt.dir, "customers.csv", "sdCustomerNumber,firstName,middleName,lastName,company,contactEmail,metadata.mixins.m,mixins.m.k,mixins.m.j\n"+
+		"C1,Anna,Maria,Huber,Acme,anna@example.com,https://schemas.example/m.json,v,w\n"+
+		"C2,Bert,,Lang,,bert@example.com,,,\n")
+	tt.run(t, "import", "--profile", "a", customers)
+	tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers")
+
+	ctx := context.Background()
+	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MergePatchCustomer(ctx, "C1", remote.Doc{"middleName": nil, "company": nil, "mixins": map[string]any{"m": map[string]any{"k": nil}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers")
+	if !strings.Contains(out, "0 created, 1 updated, 1 unchanged") || !strings.Contains(out, "customers  same 2, differs 0") {
+		t.Fatalf("copy after clearing fields in the source:\n%s", out)
+	}
+	got, err := b.GetCustomer(ctx, "C1", "mixin:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixins, _ := got["mixins"].(map[string]any)
+	if _, ok := got["middleName"]; ok || got["company"] != nil || !reflect.DeepEqual(mixins["m"], map[string]any{"j": "w"}) {
+		t.Fatalf("the target after the copy: middleName %v, company %v, mixins %v", got["middleName"], got["company"], mixins)
+	}
+	if out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers", "--verify"); !strings.Contains(out, "0 created, 0 updated, 2 unchanged") {
+		t.Fatalf("copy --verify after the copy that cleared:\n%s", out)
+	}
+
+	// Set on the target again by someone else: the check of the next copy finds the difference.
+	if err := b.MergePatchCustomer(ctx, "C1", remote.Doc{"company": "Edited on b"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "--config", tt.cfg, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers")
+	if code != ExitFailure || !strings.Contains(out, "customers  same 1, differs 1") {
+		t.Fatalf("copy after the target set a field the source cleared: code %d\n%s%s", code, out, errOut)
 	}
 }
