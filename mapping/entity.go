@@ -156,6 +156,8 @@ type fieldDef struct {
 	enum  []string
 	// idLike marks identifiers and numbers kept as text: Excel's scientific notation is rejected there.
 	idLike bool
+	// jsonText marks FIELD:json, a text field's column whose cell is the text as a JSON string (see textDef).
+	jsonText bool
 	// noClear marks fields the platform cannot unset, so the clear sentinel is a row error.
 	noClear bool
 	// refEntity and refPath describe a reference: the entity whose key the column holds and the payload path
@@ -330,6 +332,9 @@ func (s *schema) lookup(column string) (fieldDef, bool) {
 			return d, true
 		}
 	}
+	if d, ok := s.textDef(c); ok {
+		return d, true
+	}
 	for _, w := range s.wildcards {
 		if len(c) > len(w) && strings.EqualFold(c[:len(w)], w) {
 			if d, ok := mixinDef(w, c[len(w):]); ok {
@@ -338,6 +343,25 @@ func (s *schema) lookup(column string) (fieldDef, bool) {
 		}
 	}
 	return fieldDef{}, false
+}
+
+// textDef defines FIELD:json for a text field of the default layout: the cell holds the field's text as a
+// JSON string ("#N/A" with its quotes), so text a plain cell would change, the clear sentinel, comes back as
+// it is. Exports write such text this way (ExportCells).
+func (s *schema) textDef(column string) (fieldDef, bool) {
+	field, typ, ok := strings.Cut(column, ":")
+	if !ok || !strings.EqualFold(typ, MixinJSON) {
+		return fieldDef{}, false
+	}
+	d, ok := s.byColumn[strings.ToLower(field)]
+	if !ok || d.role != roleField || d.kind != KindString {
+		return fieldDef{}, false
+	}
+	text := *d
+	text.path = d.payloadPath()
+	text.column = d.column + ":" + MixinJSON
+	text.jsonText = true
+	return text, true
 }
 
 // Mixin column types: the suffix of a typed mixin column, which keeps the JSON type of a mixin field that is

@@ -74,12 +74,40 @@ func ExportRow(e Entity, remote map[string]any, keys map[string]string, refKey f
 			continue
 		}
 		v, ok := getParts(remote, c.path)
-		if !ok || v == nil {
+		if !ok || v == nil || escapesAsJSON(def, v) {
 			continue
 		}
 		out[i] = cellText(v, sep)
 	}
 	return out
+}
+
+// escapesAsJSON reports whether a text field's value goes into its FIELD:json column instead of the plain
+// one (ExportCells), because a plain cell holding it would read back as something else: the clear sentinel.
+func escapesAsJSON(def *fieldDef, v any) bool {
+	s, ok := v.(string)
+	return ok && def.kind == KindString && def.role == roleField && s == DefaultClearSentinel
+}
+
+// ExportCells returns the cells of a record's columns beyond ExportRow's, sorted by column: its mixin cells
+// (MixinCells) and, for a text field whose value a plain cell would change (the clear sentinel), the
+// FIELD:json column holding it as a JSON string, which Map reads back as the same text.
+func ExportCells(e Entity, remote map[string]any) ([]MixinCell, error) {
+	cells, err := MixinCells(remote)
+	escaped := false
+	for _, c := range exportPlans()[e] {
+		if c.def == nil || c.def.refPath != "" {
+			continue
+		}
+		if v, ok := getParts(remote, c.path); ok && escapesAsJSON(c.def, v) {
+			cells = append(cells, MixinCell{Column: c.column + ":" + MixinJSON, Text: canonicalJSON(v)})
+			escaped = true
+		}
+	}
+	if escaped {
+		sort.Slice(cells, func(i, j int) bool { return cells[i].Column < cells[j].Column })
+	}
+	return cells, err
 }
 
 // exportColumn is one column of an entity's default layout as ExportRow reads it, worked out once.

@@ -30,11 +30,13 @@ type Mapper struct {
 	// hashes (see SecretColumns).
 	account []*colMapper
 	secret  []bool
-	idTmpl  idTemplate
-	idText  string
-	refTmpl map[Entity]idTemplate
-	refText map[Entity]string
-	source  string
+	// textPaths are the payload paths of the FIELD:json columns, which the plain FIELD column may write too.
+	textPaths map[string]bool
+	idTmpl    idTemplate
+	idText    string
+	refTmpl   map[Entity]idTemplate
+	refText   map[Entity]string
+	source    string
 	// fingerprint seeds RawHash: it changes whenever anything that shapes a record changes.
 	fingerprint uint64
 }
@@ -216,6 +218,12 @@ func compile(spec *Spec, em EntityMapping, hdr []string, used []bool) (*Mapper, 
 			m.remoteID = c
 		case roleAccount:
 			m.account = append(m.account, c)
+		}
+		if c.def.jsonText {
+			if m.textPaths == nil {
+				m.textPaths = map[string]bool{}
+			}
+			m.textPaths[c.def.payloadPath()] = true
 		}
 		if c.def.secret {
 			if m.secret == nil {
@@ -628,7 +636,7 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 
 	// The fields.
 	rec.Fields = make([]Field, 0, len(m.byPath))
-	var blankMixinClears []int // indexes into rec.Fields
+	var blankShared []int // indexes into rec.Fields of blank clears of paths another column may write
 	for _, c := range m.byPath {
 		switch c.def.role {
 		case roleKey, roleCommand, roleDeleted, roleRemoteID, roleAccount:
@@ -638,8 +646,8 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 		blankClear := st == cellAbsent && m.opts.BlankCells == BlankClear && (c.def.refPath != "" || c.def.role == roleField)
 		if blankClear {
 			st = cellClear
-			if IsMixinPath(c.def.payloadPath()) {
-				blankMixinClears = append(blankMixinClears, len(rec.Fields))
+			if p := c.def.payloadPath(); IsMixinPath(p) || m.textPaths[p] {
+				blankShared = append(blankShared, len(rec.Fields))
 			}
 		}
 		if st == cellAbsent {
@@ -707,7 +715,7 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 		}
 		rec.Fields = append(rec.Fields, Field{Path: c.def.payloadPath(), Value: val})
 	}
-	rec.Fields = dropShadowedBlankClears(rec.Fields, blankMixinClears)
+	rec.Fields = dropShadowedBlankClears(rec.Fields, blankShared)
 	errs = append(errs, m.mapAccount(&rec, cells)...)
 	errs = append(errs, m.overlaps(rec)...)
 	errs = append(errs, m.crossChecks(rec)...)
@@ -737,11 +745,12 @@ func IsMixinPath(path string) bool {
 	return strings.HasPrefix(path, "mixins.") || strings.HasPrefix(path, "metadata.mixins.")
 }
 
-// dropShadowedBlankClears removes the clears that blank mixin cells make under blankCells: clear (at the
-// indexes blank) where another column of the row says more about the same path: a value at the path, inside
-// it or around it (mixins.a.b set, mixins.a.b:number or mixins.a:json blank), a clear around it, or an earlier
-// clear of the same path. An export writes one column per mixin field and JSON type over all records, so
-// most of a row's columns for a field are blank; they mean "not this way", not "clear what the other sets".
+// dropShadowedBlankClears removes the clears that blank cells make under blankCells: clear (at the indexes
+// blank, of mixin paths and of text fields with a FIELD:json column) where another column of the row says
+// more about the same path: a value at the path, inside it or around it (mixins.a.b set, mixins.a.b:number or
+// mixins.a:json blank; lastName:json set, lastName blank), a clear around it, or an earlier clear of the same
+// path. An export writes one column per mixin field and JSON type over all records, so most of a row's
+// columns for a field are blank; they mean "not this way", not "clear what the other sets".
 func dropShadowedBlankClears(fields []Field, blank []int) []Field {
 	if len(blank) == 0 {
 		return fields
@@ -784,13 +793,14 @@ func pathWithin(path, outer string) bool {
 	return len(path) > len(outer) && path[len(outer)] == '.' && strings.HasPrefix(path, outer)
 }
 
-// overlaps reports mixin fields of a row that write the same payload path, or a path inside another's value
-// (mixins.a.b and mixins.a.b:number, or mixins.a:json and mixins.a.b): one would silently replace the other.
+// overlaps reports mixin and text fields of a row that write the same payload path, or a path inside
+// another's value (mixins.a.b and mixins.a.b:number, mixins.a:json and mixins.a.b, lastName and
+// lastName:json): one would silently replace the other.
 func (m *Mapper) overlaps(rec Record) []FieldError {
 	var paths map[string]bool
 	var errs []FieldError
 	for _, f := range rec.Fields {
-		if !strings.HasPrefix(f.Path, "mixins.") && !strings.HasPrefix(f.Path, "metadata.mixins.") {
+		if !IsMixinPath(f.Path) && !m.textPaths[f.Path] {
 			continue
 		}
 		if paths == nil {
@@ -853,6 +863,13 @@ func (m *Mapper) copyCells(cells []string) []string {
 // decComma is the column's decimal comma, unless the cell is a spreadsheet number.
 func (m *Mapper) typed(c *colMapper, v string, decComma bool) (Value, string) {
 	d := c.def
+	if d.jsonText {
+		var text string
+		if err := json.Unmarshal([]byte(v), &text); err != nil {
+			return Value{}, `not a JSON string: write the text in quotes, e.g. "#N/A"`
+		}
+		v = text
+	}
 	if d.idLike && d.kind != KindList && looksLikeExcelScientific(v) {
 		return Value{}, excelScientificReason
 	}

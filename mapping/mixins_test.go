@@ -254,3 +254,34 @@ func TestBlankClearLeavesMixinPathsAnotherColumnGives(t *testing.T) {
 		}
 	}
 }
+
+// TestTextFieldJSONColumn: FIELD:json holds a text field's value as a JSON string, so the clear sentinel's
+// text can be a value; only text fields have such a column, and one row may not give both.
+func TestTextFieldJSONColumn(t *testing.T) {
+	t.Parallel()
+	header := []string{"sdCustomerNumber", "lastName", "lastName:json"}
+	for _, c := range []struct {
+		row  []string
+		want string // the lastName the record sets, or the error
+	}{
+		{[]string{"1", "", `"#N/A"`}, "#N/A"},
+		{[]string{"1", "Huber", ""}, "Huber"},
+		{[]string{"1", "", "N/A"}, "not a JSON string"},
+		{[]string{"1", "", "#N/A"}, "<clear>"}, // the sentinel clears in any column
+		{[]string{"1", "Huber", `"Lang"`}, "two columns set lastName"},
+	} {
+		rec, errs := mapOne(t, mapping.Customers, header, c.row)
+		got := errText(errs)
+		if v, ok := rec.Get("lastName"); len(errs) == 0 && ok {
+			got = v.String()
+		}
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%q: got %q, want %q", c.row, got, c.want)
+		}
+	}
+	for _, column := range []string{"sdCustomerNumber:json", "active:json", "parentCompanyKey:json"} {
+		if _, err := mapping.Resolve(mapping.DefaultSpec(), mapping.Table{File: "customers.csv"}, []string{"sdCustomerNumber", column}); err == nil {
+			t.Errorf("%s: accepted", column)
+		}
+	}
+}

@@ -496,7 +496,7 @@ func (x *exporter) keyCells(columnValues ...string) map[string]string {
 
 // record keeps one exported platform record: its default columns and its mixin columns.
 func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys map[string]string) error {
-	mixins, err := mapping.MixinCells(doc)
+	mixins, err := mapping.ExportCells(e, doc)
 	if err != nil {
 		id, _ := doc["id"].(string)
 		return fmt.Errorf("%s %s: %w", singular(e), id, err)

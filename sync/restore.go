@@ -563,7 +563,7 @@ func recordOf(e mapping.Entity, doc remote.Doc, keys map[string]string) (mapping
 	if e == mapping.Companies {
 		doc = withoutPlatformGroups(doc)
 	}
-	mixins, err := mapping.MixinCells(doc)
+	mixins, err := mapping.ExportCells(e, doc)
 	if err != nil {
 		return mapping.Record{}, err
 	}

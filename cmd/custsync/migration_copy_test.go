@@ -238,3 +238,46 @@ func TestMigrationCopyCarriesClearedFields(t *testing.T) {
 		t.Fatalf("copy after the target set a field the source cleared: code %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestExportedClearSentinelTextComesBack: a text field that holds the clear sentinel's text, #N/A, is
+// exported in its FIELD:json column, so importing the export (CSV or XLSX) or copying the tenant writes the
+// same text instead of clearing the field, and check compares it as text.
+func TestExportedClearSentinelTextComesBack(t *testing.T) {
+	tt := newTwoTenants(t)
+	ctx := context.Background()
+	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpsertCustomer(ctx, "NA1", remote.Doc{"contactEmail": "na@example.com", "firstName": "Nora", "lastName": "#N/A", "company": "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	tt.run(t, "export", "--profile", "a", "-e", "customers", "-o", "customers.csv")
+	header, rows := readTable(t, "customers.csv", "")
+	lastName, escaped := slices.Index(header, "lastName"), slices.Index(header, "lastName:json")
+	if escaped < 0 || len(rows) != 1 || rows[0][lastName] != "" || rows[0][escaped] != `"#N/A"` {
+		t.Fatalf("export of lastName #N/A: header %v rows %q", header, rows)
+	}
+	out := tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers")
+	if !strings.Contains(out, "customers  same 1, differs 0") {
+		t.Fatalf("copy:\n%s", out)
+	}
+	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"customers.csv", "migration-a-to-b.xlsx"} {
+		if got, err := b.GetCustomer(ctx, "NA1"); err != nil || got["lastName"] != "#N/A" || got["company"] != "Acme" {
+			t.Fatalf("the target before import --verify %s: %v (%v)", file, got, err)
+		}
+		if err := b.MergePatchCustomer(ctx, "NA1", remote.Doc{"lastName": "Else"}); err != nil {
+			t.Fatal(err)
+		}
+		if out := tt.run(t, "import", "--profile", "b", "--verify", file); !strings.Contains(out, "1 updated") {
+			t.Fatalf("import --verify %s:\n%s", file, out)
+		}
+		if got, err := b.GetCustomer(ctx, "NA1"); err != nil || got["lastName"] != "#N/A" {
+			t.Fatalf("the target after import --verify %s: %v (%v)", file, got, err)
+		}
+	}
+}
