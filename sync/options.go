@@ -133,6 +133,10 @@ type Options struct {
 	// are verified (or created, or deleted, as their rows say), and no other row is written (plan.leavesOut).
 	Verify     bool
 	VerifyKeys map[mapping.Entity]map[string]bool
+	// RecreateMissing makes Verify create again, under its own id, the record of a row the checkpoint knows
+	// but the platform no longer holds, instead of only counting it missing: for migration copy, whose file is
+	// the source tenant, so the checkpoint's belief that the target holds the record is what is wrong.
+	RecreateMissing bool
 
 	// DeleteDespiteFailures makes the planned deletes even when rows failed (see holdDeletes).
 	DeleteDespiteFailures bool

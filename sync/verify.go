@@ -31,8 +31,10 @@ type Drift struct {
 	// Rows are the rows with at least one drifted field; Fields counts the drifted rows per field path.
 	Rows   int            `json:"rows"`
 	Fields map[string]int `json:"fields"`
-	// Missing are rows the checkpoint knows whose record is not on the platform.
-	Missing int `json:"missing"`
+	// Missing are rows the checkpoint knows whose record is not on the platform; Recreated, those of them
+	// planned as creates (Options.RecreateMissing).
+	Missing   int `json:"missing"`
+	Recreated int `json:"recreated,omitempty"`
 }
 
 // verifier holds the drift repair state of a run.
@@ -42,10 +44,12 @@ type verifier struct {
 	keys    map[mapping.Entity]map[string]bool
 	pending []*op
 	drift   map[mapping.Entity]*Drift
+	// recreate plans a missing record as a create (Options.RecreateMissing).
+	recreate bool
 }
 
 func newVerifier(rc *remote.Client, opts *Options) *verifier {
-	return &verifier{rc: rc, keys: opts.VerifyKeys, drift: map[mapping.Entity]*Drift{}}
+	return &verifier{rc: rc, keys: opts.VerifyKeys, drift: map[mapping.Entity]*Drift{}, recreate: opts.RecreateMissing}
 }
 
 // wants reports whether the row of key is compared with its live record.
@@ -92,6 +96,10 @@ func (p *plan) flushVerified() error {
 			case o.Action == "":
 			case o.live:
 				if err := p.put(o, len(o.diff) == 0); err != nil {
+					return err
+				}
+			case o.Action == state.ActionCreate: // its record is missing and is created again
+				if err := p.put(o, false); err != nil {
 					return err
 				}
 			default: // its record is missing: an update as without --verify
@@ -169,6 +177,11 @@ func (p *plan) settleVerified(e mapping.Entity, ops []*op, live map[string]remot
 		doc, ok := live[o.RemoteID]
 		if !ok {
 			drift.Missing++
+			if p.verifier.recreate {
+				drift.Recreated++
+				o.Action, o.verify, o.sameRow, o.prev, o.prevRaw, o.diff = state.ActionCreate, false, false, nil, nil, nil
+				continue
+			}
 			if o.sameRow {
 				ep.unchanged++
 				o.Action = ""
@@ -231,7 +244,12 @@ func verifyManagement(p *plan) error {
 		if err := p.verifyOps(e, ops); err != nil {
 			return err
 		}
-		ep.updates = slices.DeleteFunc(ep.updates, func(o *op) bool { return o.Action == "" })
+		for _, o := range ops {
+			if o.Action == state.ActionCreate {
+				ep.creates = append(ep.creates, o)
+			}
+		}
+		ep.updates = slices.DeleteFunc(ep.updates, func(o *op) bool { return o.Action == "" || o.Action == state.ActionCreate })
 	}
 	return nil
 }
@@ -251,9 +269,10 @@ func driftReport(rep *Report, p *plan) {
 // driftText is the summary's account of the drift found.
 func (r *Report) driftText() string {
 	var b strings.Builder
-	verb := "repaired"
+	// The updates were sent, which is not yet the platform holding the file's values: a check says that.
+	verb, recreated := "sent the file's values", "created again"
 	if r.DryRun {
-		verb = "to repair"
+		verb, recreated = "to send the file's values", "to create again"
 	}
 	for _, e := range slices.Sorted(maps.Keys(r.Drift)) {
 		d := r.Drift[e]
@@ -264,8 +283,11 @@ func (r *Report) driftText() string {
 			}
 			fmt.Fprintf(&b, "\n  drift %s: %s changed on the platform (%s), %s", e, state.Count(d.Rows, singular(e), string(e)), strings.Join(fields, ", "), verb)
 		}
-		if d.Missing > 0 {
-			fmt.Fprintf(&b, "\n  drift %s: %d in the checkpoint but not on the platform (deleted outside custsync? --detect-deletions records them)", e, d.Missing)
+		if d.Recreated > 0 {
+			fmt.Fprintf(&b, "\n  drift %s: %d in the checkpoint but not on the platform, %s from the file", e, d.Recreated, recreated)
+		}
+		if n := d.Missing - d.Recreated; n > 0 {
+			fmt.Fprintf(&b, "\n  drift %s: %d in the checkpoint but not on the platform (deleted outside custsync? --detect-deletions records them)", e, n)
 		}
 	}
 	return b.String()

@@ -90,8 +90,8 @@ func TestCheckFixRepairsWhatDiffers(t *testing.T) {
 	}
 	code, out, errOut := check("--fix", "--report", filepath.Join(dir, "fix.csv"))
 	if code != ExitOK || !strings.Contains(out, "fix: repairing 2 keys") || !strings.Contains(out, "2 updated") ||
-		!strings.Contains(out, "drift customers: 1 customer changed on the platform (lastName 1), repaired") ||
-		!strings.Contains(out, "drift addresses: 1 address changed on the platform (city 1), repaired") {
+		!strings.Contains(out, "drift customers: 1 customer changed on the platform (lastName 1), sent the file's values") ||
+		!strings.Contains(out, "drift addresses: 1 address changed on the platform (city 1), sent the file's values") {
 		t.Fatalf("check --fix: code %d\n%s%s", code, out, errOut)
 	}
 	if strings.Contains(out, "pruned the journal") {

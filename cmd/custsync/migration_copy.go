@@ -30,7 +30,7 @@ func migrationCopyCommand() *cli.Command {
 		&cli.BoolFlag{Name: "dry-run", Usage: "export the source and print what the import into the target would do; send nothing to the target"},
 		&cli.BoolFlag{Name: "live", Usage: "with --dry-run: ask the target what the import would meet (adoptions); only reads"},
 		&cli.BoolFlag{Name: "adopt", Usage: "take over the records the target holds already instead of creating them twice (see import --adopt)"},
-		&cli.BoolFlag{Name: "verify", Usage: "compare the records copied before with the target's live ones and send what differs (repairs edits made on the target since)"},
+		&cli.BoolFlag{Name: "verify", Usage: "compare the records copied before with the target's live ones, send what differs and create again what the target lacks (mends edits and deletions made on the target since)"},
 		&cli.StringFlag{Name: "check-report", Usage: "write the check of the target against the copied file to `FILE` (CSV or XLSX)"},
 	}
 	for _, f := range rateFlags() {
@@ -126,7 +126,7 @@ func runMigrationCopy(c *cli.Context) error {
 		return err
 	}
 	viaSpec := migrationSpec()
-	opts := syncer.Options{Files: []string{via}, Spec: viaSpec, Mode: syncer.ModeDelta, MaxDelete: noDeletes, AllowEmpty: true, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"),
+	opts := syncer.Options{Files: []string{via}, Spec: viaSpec, Mode: syncer.ModeDelta, MaxDelete: noDeletes, AllowEmpty: true, DryRun: dryRun, Live: c.Bool("live"), Adopt: c.Bool("adopt"), Verify: c.Bool("verify"), RecreateMissing: true,
 		Writers: writers, ExitCode: ExitCode, Logger: logger(c), JournalRetention: to.Retention,
 		Args: map[string]any{"files": []string{via}, "mode": syncer.ModeDelta, "dryRun": dryRun, "adopt": c.Bool("adopt"), "verify": c.Bool("verify"),
 			"migrationFrom": fromName, "migrationTo": toName}}
@@ -147,9 +147,26 @@ func runMigrationCopy(c *cli.Context) error {
 	}
 	printCheckReport(c, check)
 	if n := check.Differences(); n > 0 {
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: the target was changed since the last copy; copy again with --verify to repair them", to.label(), state.Count(n, "key differs", "keys differ"), via)}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: %s", to.label(), state.Count(n, "key differs", "keys differ"), via, copyRemedies(check))}
 	}
 	return nil
+}
+
+// copyRemedies says, per kind of difference the check after a copy found, what it means and what mends it.
+func copyRemedies(check syncer.CheckReport) string {
+	var says []string
+	if n := check.Totals[syncer.CheckDiffers] + check.Totals[syncer.CheckOnlyInFile]; n > 0 {
+		// A plain copy trusts the target's checkpoint; --verify reads the target's records instead, updates
+		// those that differ and creates again those it lacks (Options.RecreateMissing).
+		says = append(says, "the target was changed since the last copy (records edited or deleted there); copy again with --verify, which sends the file's values where the target differs and creates again the records it lacks")
+	}
+	if n := check.Totals[syncer.CheckOnlyOnPlatform]; n > 0 {
+		says = append(says, fmt.Sprintf("the target holds %s the source does not, which a copy never deletes", state.Count(n, "record", "records")))
+	}
+	if n := check.Totals[syncer.CheckError]; n > 0 {
+		says = append(says, fmt.Sprintf("%s of the file could not be compared (see the check's errors)", state.Count(n, "row", "rows")))
+	}
+	return strings.Join(says, "; ")
 }
 
 // migrationSpec is how the copy's import and check read the via file: the default columns, and a blank cell

@@ -281,3 +281,44 @@ func TestExportedClearSentinelTextComesBack(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationCopyVerifyCreatesAgainWhatTheTargetLost: records deleted on the target after a copy are still
+// in its checkpoint, so a copy sends nothing for them and its check finds them missing; copy --verify creates
+// them again from the file (and mends the company whose location list lost one), after which the copy's check
+// is clean and the next copy --verify sends nothing.
+func TestMigrationCopyVerifyCreatesAgainWhatTheTargetLost(t *testing.T) {
+	tt := newTwoTenants(t)
+	sample := func(name string) string {
+		return tt.samples[slices.IndexFunc(tt.samples, func(p string) bool { return strings.HasSuffix(p, "/"+name) })]
+	}
+	tt.run(t, "import", "--profile", "a", sample("locations.csv"), sample("companies.csv"), sample("customers.csv"))
+	copyArgs := []string{"migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "locations,companies,customers"}
+	tt.run(t, copyArgs...)
+
+	ctx := context.Background()
+	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteLocation(ctx, "LOC-1000-HQ"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, append([]string{"--config", tt.cfg}, copyArgs...)...)
+	if code != ExitFailure || !strings.Contains(out, "only-in-file     locations LOC-1000-HQ") ||
+		!strings.Contains(errOut, "copy again with --verify, which sends the file's values where the target differs and creates again the records it lacks") {
+		t.Fatalf("copy after a location was deleted on the target: code %d\n%s%s", code, out, errOut)
+	}
+
+	out = tt.run(t, append(copyArgs, "--verify")...)
+	if !strings.Contains(out, "drift locations: 1 in the checkpoint but not on the platform, created again from the file") ||
+		!strings.Contains(out, "sent the file's values") || strings.Contains(out, "repaired") ||
+		!strings.Contains(out, "locations  same 9, differs 0, only-in-file 0") || !strings.Contains(out, "companies  same 8, differs 0") {
+		t.Fatalf("copy --verify:\n%s", out)
+	}
+	if _, err := b.GetLocation(ctx, "LOC-1000-HQ"); err != nil {
+		t.Fatalf("the location after copy --verify: %v", err)
+	}
+	if out := tt.run(t, append(copyArgs, "--verify")...); !strings.Contains(out, "0 created, 0 updated") || strings.Contains(out, "drift") {
+		t.Fatalf("copy --verify again:\n%s", out)
+	}
+}

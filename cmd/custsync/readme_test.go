@@ -48,7 +48,7 @@ func TestREADMEPopulatedWalkthrough(t *testing.T) {
 		"import: 1 created, 0 updated, 0 unchanged, 0 deleted, 0 failed, 7 adopted", // the first import does them
 		`"requests": 0`,                // the re-run asks nothing
 		"contacts   same 2, differs 0", // check: nothing different
-		"drift customers: 1 customer changed on the platform (firstName 1), repaired", // --verify and check --fix
+		"drift customers: 1 customer changed on the platform (firstName 1), sent the file's values", // --verify and check --fix
 		"fix: repairing 1 key that differs",
 	})
 }
