@@ -95,16 +95,18 @@ func refValue(keys []string) any {
 }
 
 // DiffRemote lists the fields the row would change on a remote record (decoded from the platform's JSON):
-// Set fields that differ, Clear fields the remote has a non-empty value for, and references (by payload
-// path and remote id) that differ. Lists compare as sets; lists of objects compare by their "id". Numbers
-// compare numerically whatever their JSON decoding (float64 or json.Number). The result is sorted by path.
+// Set fields that differ, Clear fields the remote has a non-empty value for (a null mixin field counts as a
+// value), and references (by payload path and remote id) that differ. Lists compare as sets; lists of objects
+// compare by their "id". Numbers compare numerically whatever their JSON decoding (float64 or json.Number); a
+// JSON null the row sets differs from a field the remote lacks. The result is sorted by path.
 func DiffRemote(remote map[string]any, r Record) []FieldChange {
 	sc := schemas[r.Entity]
 	var out []FieldChange
 	for _, f := range r.Fields {
-		old, _ := getPath(remote, f.Path)
+		old, present := getPath(remote, f.Path)
 		if f.Value.IsClear() {
-			if !isEmptyJSON(old) {
+			// A platform field that is null is as good as cleared, except in a mixin, where null is data.
+			if !isEmptyJSON(old) || (old == nil && present && IsMixinPath(f.Path)) {
 				out = append(out, FieldChange{Path: f.Path, Old: normalizeJSON(old), New: nil})
 			}
 			continue
@@ -112,7 +114,8 @@ func DiffRemote(remote map[string]any, r Record) []FieldChange {
 		want := payloadValue(sc, f.Path, f.Value)
 		var same bool
 		if f.Value.Kind() == KindJSON {
-			same = jsonEqual(old, want)
+			// A null the row sets is a value: a record without the field does not hold it.
+			same = jsonEqual(old, want) && (want != nil || present)
 		} else {
 			same = sameJSON(old, want)
 		}

@@ -191,14 +191,41 @@ func (r Record) ApplyTo(base map[string]any) map[string]any {
 	sc := schemas[r.Entity]
 	for _, f := range r.Fields {
 		v := payloadValue(sc, f.Path, f.Value)
-		if v == nil {
+		if v == nil && f.Value.IsClear() {
 			deletePath(out, f.Path)
 			continue
 		}
-		setPath(out, f.Path, v)
+		setPath(out, f.Path, v) // a JSON null (a :json cell "null") is a value, kept as null
 	}
 	r.putRefs(out, sc)
 	return out
+}
+
+// HasNullValue reports whether a field the record sets is or holds a JSON null (a :json cell such as null or
+// {"z":null}), which a merge patch would take as "remove" rather than as the value.
+func (r Record) HasNullValue() bool {
+	for _, f := range r.Fields {
+		if !f.Value.IsClear() && f.Value.Kind() == KindJSON && holdsNull(f.Value.Interface()) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsNull reports whether a JSON value is null or an object with a null member at any depth (merge-patch
+// reads both as removals; nulls inside arrays are values there too).
+func holdsNull(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, x := range t {
+			if holdsNull(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r Record) putRefs(out map[string]any, sc *schema) {

@@ -706,7 +706,7 @@ func (r *runner) adoptByEmail(ctx context.Context, o *op, refused error) (state.
 	}
 	r.noteAdopted(o.entity, o.ERPKey, id)
 	if len(o.diff) > 0 {
-		if err := updateCustomer(ctx, r.rc, id, patchBody(o.rec, o.diff)); err != nil {
+		if err := updateCustomerRow(ctx, r.rc, id, o.rec, o.diff); err != nil {
 			return state.Outcome{}, err
 		}
 	}

@@ -486,7 +486,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 		var err error
 		base, err = imageBase(o, func() (remote.Doc, error) { return r.rc.GetCustomer(ctx, o.RemoteID, "mixin:*") })
 		if err == nil {
-			err = updateCustomer(ctx, r.rc, o.RemoteID, patchBody(o.rec, o.diff))
+			err = updateCustomerRow(ctx, r.rc, o.RemoteID, o.rec, o.diff)
 		}
 		if err != nil {
 			if remote.IsNotFound(err) {

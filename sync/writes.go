@@ -24,6 +24,11 @@ import (
 //   - Customer update: PATCH application/json with the changed fields. A clear is null, which only the
 //     merge-patch schema takes (RFC 7396), and that one lacks active and onHold: an update that clears sends
 //     the merge patch, then the account flags, if they changed, as application/json.
+//   - A customer value that holds a JSON null (a mixin field whose value is null): both PATCH schemas merge
+//     objects, reading a null member as "remove", so the customer is read and PUT back whole as
+//     application/json (CustomerUpdateBySellerDto, which replaces the writable fields and takes null as a
+//     value) with the row applied, under its metadata.version (putCustomerApplied); a create that holds one
+//     is followed by that PUT.
 //   - Address create: PUT application/json (AddressUpdateDto), cleared fields left out (nothing there is
 //     nullable).
 //   - Address update: PATCH application/json with the changed fields. A PATCH cannot clear (no null), so an
@@ -86,6 +91,11 @@ func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Reco
 	up, err := r.rc.MergeUpsertCustomerJSON(ctx, id, body)
 	if err != nil {
 		return up, err
+	}
+	if rec.HasNullValue() {
+		if err := putCustomerApplied(ctx, r.rc, id, rec); err != nil {
+			return up, fmt.Errorf("write the null values after creating the customer: %w", err)
+		}
 	}
 	if flags != nil && up.Created {
 		flags = r.creation.differing(ctx, r.rc, id, flags)
@@ -174,6 +184,64 @@ func updateCustomer(ctx context.Context, rc *remote.Client, id string, body map[
 		return rc.PatchCustomer(ctx, id, flags)
 	}
 	return nil
+}
+
+// updateCustomerRow sends what a row changes of a customer: the changed fields (updateCustomer), or, when one
+// of them holds a JSON null, the whole customer with them applied (putCustomerApplied).
+func updateCustomerRow(ctx context.Context, rc *remote.Client, id string, rec mapping.Record, diff []mapping.FieldChange) error {
+	changed := rec.Changed(diff)
+	if changed.HasNullValue() {
+		return putCustomerApplied(ctx, rc, id, changed)
+	}
+	return updateCustomer(ctx, rc, id, changed.Payload())
+}
+
+// putCustomerApplied reads a customer and PUTs it back as application/json with rec applied, under its
+// metadata.version, reading again if someone changed it in between.
+func putCustomerApplied(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) error {
+	for attempt := 0; ; attempt++ {
+		current, err := rc.GetCustomer(ctx, id, "mixin:*")
+		if err != nil {
+			return err
+		}
+		_, err = rc.UpsertCustomer(ctx, id, customerRequestShape(rec.ApplyTo(current)))
+		if remote.IsConflict(err) && attempt < maxVersionRetries {
+			continue // changed since we read it: read again
+		}
+		return err
+	}
+}
+
+// customerWritable are the members of CustomerUpdateBySellerDto besides b2b and metadata: what a PUT of a
+// customer read from the platform sends back (the rest of what it reads is the platform's own).
+var customerWritable = []string{"title", "firstName", "middleName", "lastName", "contactEmail", "contactPhone", "company",
+	"preferredLanguage", "preferredCurrency", "preferredSite", "active", "onHold", "type", "photoUrl", "restriction", "mixins"}
+
+// customerRequestShape turns a customer as the platform returns it into a CustomerUpdateBySellerDto: its
+// writable members, of b2b only the companyRegistrationId, and of the metadata the version (for optimistic
+// locking) and the mixin links.
+func customerRequestShape(doc map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, k := range customerWritable {
+		if v, ok := doc[k]; ok {
+			out[k] = v
+		}
+	}
+	if b2b, ok := doc["b2b"].(map[string]any); ok {
+		if v, ok := b2b["companyRegistrationId"]; ok {
+			out["b2b"] = map[string]any{"companyRegistrationId": v}
+		}
+	}
+	if md, ok := doc["metadata"].(map[string]any); ok {
+		shaped := map[string]any{}
+		for _, k := range []string{"version", "mixins"} {
+			if v, ok := md[k]; ok {
+				shaped[k] = v
+			}
+		}
+		out["metadata"] = shaped
+	}
+	return out
 }
 
 // updateAddress sends the changed fields of an address (changed: the row reduced to them, see

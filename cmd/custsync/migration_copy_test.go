@@ -322,3 +322,69 @@ func TestMigrationCopyVerifyCreatesAgainWhatTheTargetLost(t *testing.T) {
 		t.Fatalf("copy --verify again:\n%s", out)
 	}
 }
+
+// TestMigrationCopyKeepsNullMixinValues: a mixin field whose value is JSON null is copied as null, on a
+// location create and on a customer create and update (which a merge patch would take as "remove"), and the
+// check tells a null from a missing field.
+func TestMigrationCopyKeepsNullMixinValues(t *testing.T) {
+	tt := newTwoTenants(t)
+	ctx := context.Background()
+	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemaURLs := func(name string) map[string]any {
+		return map[string]any{"mixins": map[string]any{name: "https://schemas.example/" + name + ".json"}}
+	}
+	if _, err := a.UpsertLocation(ctx, "L1", remote.Doc{"name": "L", "type": "OFFICE", "contactDetails": map[string]any{"city": "Graz"},
+		"mixins": map[string]any{"lm": map[string]any{"n": nil, "k": "v"}}, "metadata": schemaURLs("lm")}); err != nil {
+		t.Fatal(err)
+	}
+	customer := func(m map[string]any) remote.Doc {
+		return remote.Doc{"contactEmail": "r1@example.com", "lastName": "R", "mixins": map[string]any{"m": m}, "metadata": schemaURLs("m")}
+	}
+	if _, err := a.UpsertCustomer(ctx, "R1", customer(map[string]any{"k": "v", "nul": nil})); err != nil {
+		t.Fatal(err)
+	}
+	mixinsOf := func(doc remote.Doc, err error) map[string]any {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixins, _ := doc["mixins"].(map[string]any)
+		return mixins
+	}
+	copyArgs := []string{"migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "locations,customers"}
+	tt.run(t, copyArgs...)
+	if got := mixinsOf(b.GetLocation(ctx, "L1"))["lm"]; !reflect.DeepEqual(got, map[string]any{"n": nil, "k": "v"}) {
+		t.Fatalf("location created with a null mixin value: %#v", got)
+	}
+	if got := mixinsOf(b.GetCustomer(ctx, "R1", "mixin:*"))["m"]; !reflect.DeepEqual(got, map[string]any{"k": "v", "nul": nil}) {
+		t.Fatalf("customer created with a null mixin value: %#v", got)
+	}
+
+	if _, err := a.UpsertCustomer(ctx, "R1", customer(map[string]any{"k": "v2", "z": nil})); err != nil {
+		t.Fatal(err)
+	}
+	out := tt.run(t, copyArgs...)
+	if got := mixinsOf(b.GetCustomer(ctx, "R1", "mixin:*"))["m"]; !reflect.DeepEqual(got, map[string]any{"k": "v2", "z": nil}) {
+		t.Fatalf("customer updated to a null mixin value: %#v\n%s", got, out)
+	}
+
+	// Removed on the target: the check does not take the missing field for the null.
+	if err := b.MergePatchCustomer(ctx, "R1", remote.Doc{"mixins": map[string]any{"m": map[string]any{"z": nil}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, append([]string{"--config", tt.cfg}, copyArgs...)...)
+	if code != ExitFailure || !strings.Contains(out, "customers  same 0, differs 1") {
+		t.Fatalf("copy after the target lost the null: code %d\n%s%s", code, out, errOut)
+	}
+	tt.run(t, append(copyArgs, "--verify")...)
+	if got := mixinsOf(b.GetCustomer(ctx, "R1", "mixin:*"))["m"]; !reflect.DeepEqual(got, map[string]any{"k": "v2", "z": nil}) {
+		t.Fatalf("customer after copy --verify: %#v", got)
+	}
+}
