@@ -83,15 +83,22 @@ func ExportRow(e Entity, remote map[string]any, keys map[string]string, refKey f
 }
 
 // escapesAsJSON reports whether a text field's value goes into its FIELD:json column instead of the plain
-// one (ExportCells), because a plain cell holding it would read back as something else: the clear sentinel.
+// one (ExportCells), because a plain cell holding it would not read back as that text (plainCellChanges).
 func escapesAsJSON(def *fieldDef, v any) bool {
 	s, ok := v.(string)
-	return ok && def.kind == KindString && def.role == roleField && s == DefaultClearSentinel
+	return ok && def.kind == KindString && def.role == roleField && plainCellChanges(s)
+}
+
+// plainCellChanges reports whether import reads a plain cell holding text as something else: the clear
+// sentinel clears, and a spreadsheet error's text (#REF!, #VALUE!, ...) fails its row.
+func plainCellChanges(text string) bool {
+	return text == DefaultClearSentinel || isSpreadsheetError(text)
 }
 
 // ExportCells returns the cells of a record's columns beyond ExportRow's, sorted by column: its mixin cells
-// (MixinCells) and, for a text field whose value a plain cell would change (the clear sentinel), the
-// FIELD:json column holding it as a JSON string, which Map reads back as the same text.
+// (MixinCells) and, for a text field whose value a plain cell would change (the clear sentinel, a
+// spreadsheet error's text), the FIELD:json column holding it as a JSON string, which Map reads back as the
+// same text.
 func ExportCells(e Entity, remote map[string]any) ([]MixinCell, error) {
 	cells, err := MixinCells(remote)
 	escaped := false
@@ -192,8 +199,8 @@ type MixinCell struct {
 // MixinCells renders a record's mixins as the columns Map reads back to the same values, sorted by column:
 // metadata.mixins.NAME (the schema URL), mixins.NAME.FIELD[.SUB...] for strings, with the suffix :number or
 // :boolean for numbers and booleans, and :json for arrays, null, empty objects, objects whose keys cannot be
-// column names, and strings a plain cell would alter (surrounding spaces, the clear sentinel). An empty
-// string is left out, as a blank cell. It reports the mixin names that cannot be columns at all (empty, or
+// column names, and strings a plain cell would alter (surrounding spaces, the clear sentinel, a spreadsheet
+// error's text). An empty string is left out, as a blank cell. It reports the mixin names that cannot be columns at all (empty, or
 // containing "." or ":").
 func MixinCells(remote map[string]any) ([]MixinCell, error) {
 	var out []MixinCell
@@ -244,7 +251,7 @@ func flattenMixin(out []MixinCell, prefix string, obj map[string]any) []MixinCel
 			if t == "" {
 				continue
 			}
-			if strings.TrimSpace(t) == t && t != DefaultClearSentinel {
+			if strings.TrimSpace(t) == t && !plainCellChanges(t) {
 				out = append(out, MixinCell{Column: col, Text: t})
 				continue
 			}

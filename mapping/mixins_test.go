@@ -285,3 +285,40 @@ func TestTextFieldJSONColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestExportedTextThatPlainCellsChange: text a plain cell would not bring back (the clear sentinel clears, a
+// spreadsheet error's text fails its row) is exported as a JSON string, in FIELD:json for a text field and in
+// the mixin field's :json column, and maps back to the same text.
+func TestExportedTextThatPlainCellsChange(t *testing.T) {
+	t.Parallel()
+	remote := decode(t, `{"id": "1", "firstName": "#N/A", "lastName": "#REF!", "company": "Acme",
+		"mixins": {"m": {"e": "#VALUE!", "s": "#N/A", "k": "v"}}}`)
+	row := mapping.ExportRow(mapping.Customers, remote, map[string]string{"sdCustomerNumber": "1"}, nil, "")
+	cells, err := mapping.ExportCells(mapping.Customers, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := append([]string(nil), mapping.Columns(mapping.Customers)...)
+	for _, c := range cells {
+		header = append(header, c.Column)
+		row = append(row, c.Text)
+	}
+	for _, want := range []string{"firstName:json", "lastName:json", "mixins.m.e:json", "mixins.m.s:json", "mixins.m.k"} {
+		if !slices.Contains(header, want) {
+			t.Fatalf("no column %s in %v", want, header)
+		}
+	}
+	rec, errs := mapOne(t, mapping.Customers, header, row)
+	if len(errs) > 0 {
+		t.Fatal(errText(errs))
+	}
+	got := viaJSON(t, rec.Payload())
+	for path, want := range map[string]any{"firstName": "#N/A", "lastName": "#REF!", "company": "Acme"} {
+		if got[path] != want {
+			t.Errorf("%s: %v, want %v", path, got[path], want)
+		}
+	}
+	if m := got["mixins"].(map[string]any)["m"]; !reflect.DeepEqual(m, map[string]any{"e": "#VALUE!", "s": "#N/A", "k": "v"}) {
+		t.Errorf("mixin m: %v", m)
+	}
+}
