@@ -205,22 +205,22 @@ func (r Record) ApplyTo(base map[string]any) map[string]any {
 // {"z":null}), which a merge patch would take as "remove" rather than as the value.
 func (r Record) HasNullValue() bool {
 	for _, f := range r.Fields {
-		if !f.Value.IsClear() && f.Value.Kind() == KindJSON && holdsNull(f.Value.Interface()) {
+		if !f.Value.IsClear() && f.Value.Kind() == KindJSON && HoldsNull(f.Value.Interface()) {
 			return true
 		}
 	}
 	return false
 }
 
-// holdsNull reports whether a JSON value is null or an object with a null member at any depth (merge-patch
-// reads both as removals; nulls inside arrays are values there too).
-func holdsNull(v any) bool {
+// HoldsNull reports whether a JSON value is null or an object with a null member at any depth: what a merge
+// patch reads as a removal (nulls inside arrays are values there too).
+func HoldsNull(v any) bool {
 	switch t := v.(type) {
 	case nil:
 		return true
 	case map[string]any:
 		for _, x := range t {
-			if holdsNull(x) {
+			if HoldsNull(x) {
 				return true
 			}
 		}

@@ -55,21 +55,6 @@ func takeAccountFlags(body map[string]any) map[string]any {
 	return flags
 }
 
-// hasNull reports whether a body clears anything (a null member at any depth).
-func hasNull(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return true
-	case map[string]any:
-		for _, x := range t {
-			if hasNull(x) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // createCustomer creates a customer, or merges the row into the one the platform holds under its number.
 // It reports the platform's answer: whether it created it (rather than merging into one it had). The account flags the row
 // sets follow in a PATCH, except those a customer the platform created has already: the tenant's creation
@@ -173,7 +158,7 @@ func (d *creationDefaults) differing(ctx context.Context, rc *remote.Client, id 
 
 // updateCustomer sends the changed fields of a customer.
 func updateCustomer(ctx context.Context, rc *remote.Client, id string, body map[string]any) error {
-	if !hasNull(body) {
+	if !mapping.HoldsNull(body) { // nothing cleared
 		return rc.PatchCustomer(ctx, id, body)
 	}
 	flags := takeAccountFlags(body)
@@ -232,6 +217,13 @@ func customerRequestShape(doc map[string]any) map[string]any {
 			out["b2b"] = map[string]any{"companyRegistrationId": v}
 		}
 	}
+	putRequestMetadata(out, doc)
+	return out
+}
+
+// putRequestMetadata sets out's metadata to what a PUT takes of doc's: the version (for optimistic locking)
+// and the mixin links.
+func putRequestMetadata(out, doc map[string]any) {
 	if md, ok := doc["metadata"].(map[string]any); ok {
 		shaped := map[string]any{}
 		for _, k := range []string{"version", "mixins"} {
@@ -241,7 +233,6 @@ func customerRequestShape(doc map[string]any) map[string]any {
 		}
 		out["metadata"] = shaped
 	}
-	return out
 }
 
 // updateAddress sends the changed fields of an address (changed: the row reduced to them, see
@@ -249,7 +240,7 @@ func customerRequestShape(doc map[string]any) map[string]any {
 // fields to the address as read, so what someone changed on the platform in the others stays.
 func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID string, changed mapping.Record) error {
 	body := changed.Payload()
-	if !hasNull(body) {
+	if !mapping.HoldsNull(body) { // nothing cleared
 		return rc.PatchAddress(ctx, customerID, addressID, body)
 	}
 	for attempt := 0; ; attempt++ {
@@ -270,14 +261,6 @@ func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID
 func addressRequestShape(doc map[string]any) map[string]any {
 	out := maps.Clone(doc)
 	delete(out, "id")
-	if md, ok := doc["metadata"].(map[string]any); ok {
-		shaped := map[string]any{}
-		for _, k := range []string{"version", "mixins"} {
-			if v, ok := md[k]; ok {
-				shaped[k] = v
-			}
-		}
-		out["metadata"] = shaped
-	}
+	putRequestMetadata(out, doc)
 	return out
 }

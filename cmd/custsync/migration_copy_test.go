@@ -202,14 +202,8 @@ func TestMigrationCopyCarriesClearedFields(t *testing.T) {
 	tt.run(t, "migration", "copy", "--from-profile", "a", "--to-profile", "b", "-e", "customers")
 
 	ctx := context.Background()
-	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := tt.client(t, "a")
+	b := tt.client(t, "b")
 	if err := a.MergePatchCustomer(ctx, "C1", remote.Doc{"middleName": nil, "company": nil, "mixins": map[string]any{"m": map[string]any{"k": nil}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -245,10 +239,7 @@ func TestMigrationCopyCarriesClearedFields(t *testing.T) {
 func TestExportedClearSentinelTextComesBack(t *testing.T) {
 	tt := newTwoTenants(t)
 	ctx := context.Background()
-	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := tt.client(t, "a")
 	if _, err := a.UpsertCustomer(ctx, "NA1", remote.Doc{"contactEmail": "na@example.com", "firstName": "Nora", "lastName": "#N/A", "company": "Acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,10 +253,7 @@ func TestExportedClearSentinelTextComesBack(t *testing.T) {
 	if !strings.Contains(out, "customers  same 1, differs 0") {
 		t.Fatalf("copy:\n%s", out)
 	}
-	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := tt.client(t, "b")
 	for _, file := range []string{"customers.csv", "migration-a-to-b.xlsx"} {
 		if got, err := b.GetCustomer(ctx, "NA1"); err != nil || got["lastName"] != "#N/A" || got["company"] != "Acme" {
 			t.Fatalf("the target before import --verify %s: %v (%v)", file, got, err)
@@ -296,10 +284,7 @@ func TestMigrationCopyVerifyCreatesAgainWhatTheTargetLost(t *testing.T) {
 	tt.run(t, copyArgs...)
 
 	ctx := context.Background()
-	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := tt.client(t, "b")
 	if err := b.DeleteLocation(ctx, "LOC-1000-HQ"); err != nil {
 		t.Fatal(err)
 	}
@@ -329,14 +314,8 @@ func TestMigrationCopyVerifyCreatesAgainWhatTheTargetLost(t *testing.T) {
 func TestMigrationCopyKeepsNullMixinValues(t *testing.T) {
 	tt := newTwoTenants(t)
 	ctx := context.Background()
-	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenantb", ClientID: "client-b", ClientSecret: "secret-of-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := tt.client(t, "a")
+	b := tt.client(t, "b")
 	schemaURLs := func(name string) map[string]any {
 		return map[string]any{"mixins": map[string]any{name: "https://schemas.example/" + name + ".json"}}
 	}
@@ -387,4 +366,14 @@ func TestMigrationCopyKeepsNullMixinValues(t *testing.T) {
 	if got := mixinsOf(b.GetCustomer(ctx, "R1", "mixin:*"))["m"]; !reflect.DeepEqual(got, map[string]any{"k": "v2", "z": nil}) {
 		t.Fatalf("customer after copy --verify: %#v", got)
 	}
+}
+
+// client is a platform client of profile a's or b's tenant, for reading and editing it behind custsync's back.
+func (tt twoTenants) client(t *testing.T, profile string) *remote.Client {
+	t.Helper()
+	c, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenant" + profile, ClientID: "client-" + profile, ClientSecret: "secret-of-" + profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
