@@ -635,6 +635,12 @@ func (s *Server) handleUpsertCustomer(c *reqCtx) *apiError {
 			return apiErr
 		}
 		fields := rs.fields.pick(body, false)
+		if rs.mode == mergePatchJSON {
+			// A merge patch applied to nothing (RFC 7396): its null members, also those inside mixins,
+			// remove what is not there, so none is stored.
+			fields = map[string]any{}
+			mergePatch(fields, rs.fields.pick(body, true))
+		}
 		if email := str(fields, "contactEmail"); s.emailTaken(c.tenant, email, "") {
 			return duplicateAccount(email, c.tenant)
 		}
