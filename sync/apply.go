@@ -432,11 +432,6 @@ func sdMapping(rec mapping.Record, deleted bool) *state.SDMapping {
 	return &state.SDMapping{CustomerNumber: m.CustomerNumber, SDCustomerNumber: m.SDCustomerNumber, DeletedInYaaS: deleted}
 }
 
-// patchBody is the PATCH body of an update: only the fields that change.
-func patchBody(rec mapping.Record, diff []mapping.FieldChange) map[string]any {
-	return rec.Changed(diff).Payload()
-}
-
 // written is what a write of a Customer Management resource applies to the record it reads first. Of an
 // update, only the fields the row changes against its previous state (o.diff: the checkpoint snapshot, or the
 // live record of an adopted or verified row), as a customer's PATCH: a field the row leaves as it was keeps
