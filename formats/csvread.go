@@ -307,7 +307,7 @@ func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
 	if len(rec.cells) == 1 && width > 1 {
 		if other := otherDelimiterIn(rec.cells[0], t.delim); other != 0 {
 			return Row{}, &RowError{Pos: pos, Err: fmt.Errorf("the row is a single cell that holds %s, though the file's delimiter is %s and the header has %d columns: it looks written with another delimiter; write the row with the file's delimiter",
-				delimiterName(other), delimiterName(t.delim), width)}
+				DelimiterName(other), DelimiterName(t.delim), width)}
 		}
 	}
 	t.held = append(t.held[:0], rec.cells...)
@@ -343,12 +343,20 @@ func (t *csvTable) locate(rec *csvRecord) {
 	}
 }
 
-// delimiterCandidates are the delimiters detection chooses from, the ones ERP exports and spreadsheets write.
-var delimiterCandidates = []rune{',', ';', '\t'}
+// delimiterCandidates are the delimiters detection chooses from: the ones ERP exports and spreadsheets write,
+// and every delimiter export offers (cmd/custsync/csvout.go parseDelimiter), so that whatever export writes,
+// import reads without --delimiter.
+var delimiterCandidates = []rune{',', ';', '\t', '|'}
 
-// otherDelimiterIn returns a delimiter candidate other than delim that text holds, or 0.
+// misdelimiterCandidates are the delimiters whose presence in a one-cell row of a file with another delimiter
+// makes the row look written with that delimiter (csvTable.shortRow). A pipe is not one of them: unlike a comma,
+// semicolon or tab it is ordinary text in a name or street cell ("Müller | Lager 2"), and files written with it
+// are rare, so a one-cell row holding it is more likely a row of padded trailing blanks than a damaged one.
+var misdelimiterCandidates = []rune{',', ';', '\t'}
+
+// otherDelimiterIn returns a delimiter of misdelimiterCandidates other than delim that text holds, or 0.
 func otherDelimiterIn(text string, delim rune) rune {
-	for _, cand := range delimiterCandidates {
+	for _, cand := range misdelimiterCandidates {
 		if cand != delim && strings.ContainsRune(text, cand) {
 			return cand
 		}
@@ -356,8 +364,8 @@ func otherDelimiterIn(text string, delim rune) rune {
 	return 0
 }
 
-// delimiterName names a delimiter for messages.
-func delimiterName(delim rune) string {
+// DelimiterName names a delimiter for messages: "a comma (,)", "a pipe (|)", "a tab", or the quoted rune.
+func DelimiterName(delim rune) string {
 	switch delim {
 	case ',':
 		return "a comma (,)"
@@ -365,6 +373,8 @@ func delimiterName(delim rune) string {
 		return "a semicolon (;)"
 	case '\t':
 		return "a tab"
+	case '|':
+		return "a pipe (|)"
 	}
 	return fmt.Sprintf("%q", delim)
 }

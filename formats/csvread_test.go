@@ -24,6 +24,9 @@ func TestCSVDelimiterDetection(t *testing.T) {
 		{"tab", "id\tname\tcity\n1\tA, B\tX;Y\n", [][]string{{"1", "A, B", "X;Y"}}},
 		{"quoted delimiter in header", "\"a;b\",c\n1,2\n", [][]string{{"1", "2"}}},
 		{"single column", "id\n1\n2\n", [][]string{{"1"}, {"2"}}},
+		// export --delimiter '|' writes it, so import must read it without --delimiter.
+		{"pipe", "id|name|city\n1|A, B|X;Y\n2|\"C|D\"|Z\n", [][]string{{"1", "A, B", "X;Y"}, {"2", "C|D", "Z"}}},
+		{"pipe in cells of a comma file", "id,name\n1,A|B\n2,C|D|E\n", [][]string{{"1", "A|B"}, {"2", "C|D|E"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -495,14 +498,14 @@ func TestCSVShortRowsPaddedUnlessDamaged(t *testing.T) {
 		"4,Dora\n" + // 6 and 7: short, but 2+2 cells are not 5
 		"5,Eve\n" +
 		"6,F,F,f@x.example\n" + // 8
-		"7\n" + // 9: a single cell without another delimiter
+		"7|B\n" + // 9: a single cell without another delimiter (a pipe is text: see misdelimiterCandidates)
 		"8,G\n" + // 10 and 12: 2+3 cells, but a blank line between
 		"\n" +
 		"x,G,g@x.example\n"
 	got := readOne(t, writeTestFile(t, "short.csv", []byte(content)), Options{})
 	wantRows := [][]string{
 		{"1", "Ann", "A", "a@x.example"}, {"4", "Dora", "", ""}, {"5", "Eve", "", ""}, {"6", "F", "F", "f@x.example"},
-		{"7", "", "", ""}, {"8", "G", "", ""}, {"x", "G", "g@x.example", ""},
+		{"7|B", "", "", ""}, {"8", "G", "", ""}, {"x", "G", "g@x.example", ""},
 	}
 	if !equalRows(got.rows, wantRows) || fmt.Sprint(got.lines) != "[2 6 7 8 9 10 12]" {
 		t.Fatalf("rows %q at lines %v", got.rows, got.lines)

@@ -7,6 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"custsync/formats"
 )
 
 // Table identifies a table being resolved. File is the file path, Sheet the XLSX sheet name ("" for CSV),
@@ -98,11 +102,22 @@ func nameForms(n string) []string {
 //
 // Every header column must be used by a field, listed under `ignore`, or allowed by ignoreUnknownColumns;
 // every mapped column must be in the header (unless the field is optional), and so must the key columns.
-// Errors name the columns and wrap ErrHeader: the run must stop before anything is sent.
-func Resolve(spec *Spec, table Table, header []string) ([]*Mapper, error) {
+// Errors name the columns and wrap ErrHeader: the run must stop before anything is sent. A header read as one
+// cell that holds known column names joined by another character was read with the wrong delimiter; the error
+// then says which delimiter the file seems to use.
+func Resolve(spec *Spec, table Table, header []string) (_ []*Mapper, err error) {
 	if spec == nil {
 		spec = DefaultSpec()
 	}
+	defer func() {
+		if err == nil || len(header) != 1 {
+			return
+		}
+		if delim, column, ok := headerDelimiter(spec, header[0]); ok {
+			err = fmt.Errorf("%w; the header is a single cell in which column %q is followed by %s: the file seems to use %s as its delimiter; %s",
+				err, column, formats.DelimiterName(delim), formats.DelimiterName(delim), delimiterAdvice(delim))
+		}
+	}()
 	hdr := make([]string, len(header))
 	seen := map[string]int{}
 	for i, h := range header {
@@ -161,6 +176,58 @@ func Resolve(spec *Spec, table Table, header []string) ([]*Mapper, error) {
 		}
 	}
 	return mappers, nil
+}
+
+// delimiterAdvice says how to read a file written with delim: the --delimiter value for one custsync reads,
+// else that it must be rewritten.
+func delimiterAdvice(delim rune) string {
+	switch delim {
+	case ',', ';', '|':
+		return fmt.Sprintf("pass --delimiter '%c'", delim)
+	case '\t':
+		return "pass --delimiter tab"
+	}
+	return "custsync reads , ; | and tab: write the file with one of them"
+}
+
+// headerDelimiter looks in a header read as one cell for a known column name (of a default layout or a source
+// column of the spec) followed by a character that cannot be part of a column name, and returns that character
+// and the column. Column names are letters, digits and . _ : (mixins.loyalty.points:number).
+func headerDelimiter(spec *Spec, cell string) (delim rune, column string, ok bool) {
+	known := func(name string) bool {
+		for _, e := range Entities() {
+			if _, ok := schemas[e].lookup(name); ok {
+				return true
+			}
+		}
+		for _, m := range spec.Mappings {
+			for _, f := range m.Fields {
+				for _, c := range f.Columns {
+					if strings.EqualFold(strings.TrimSpace(c), name) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	inName := func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '_' || r == ':'
+	}
+	cell = strings.TrimPrefix(cell, "\ufeff")
+	for start := 0; start < len(cell); {
+		end := strings.IndexFunc(cell[start:], func(r rune) bool { return !inName(r) })
+		if end < 0 {
+			return 0, "", false
+		}
+		name := cell[start : start+end]
+		next, size := utf8.DecodeRuneInString(cell[start+end:])
+		if name != "" && !unicode.IsSpace(next) && known(name) {
+			return next, name, true
+		}
+		start += end + size
+	}
+	return 0, "", false
 }
 
 func quoteList(s []string) string {

@@ -65,6 +65,35 @@ func readTable(t *testing.T, path, name string) ([]string, [][]string) {
 	return tables[0].Header(), rows
 }
 
+// TestEveryExportDelimiterImportsWithoutDelimiter exports with each --delimiter export offers and imports the
+// file into another tenant without --delimiter: detection finds it. Read with a wrong --delimiter, the header is
+// one cell, and the error says which delimiter the file seems to use instead of only that key columns are missing.
+func TestEveryExportDelimiterImportsWithoutDelimiter(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importSamples(t, dir)
+	for _, delim := range []string{",", ";", "|", "tab"} {
+		out := filepath.Join(t.TempDir(), "customers.csv")
+		if code, stdout, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--delimiter", delim, "--out", out)...); code != ExitOK {
+			t.Fatalf("export --delimiter %s: code %d\n%s%s", delim, code, stdout, errOut)
+		}
+		other := t.TempDir()
+		if code, stdout, errOut := runRecon(t, sandboxArgs(other, "import", out)...); code != ExitOK || !strings.Contains(stdout, "30 created") {
+			t.Fatalf("import of the export --delimiter %s without --delimiter: code %d\n%s%s", delim, code, stdout, errOut)
+		}
+	}
+
+	piped := filepath.Join(t.TempDir(), "customers.csv")
+	if code, stdout, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--delimiter", "|", "--out", piped)...); code != ExitOK {
+		t.Fatalf("export: code %d\n%s%s", code, stdout, errOut)
+	}
+	code, stdout, errOut := runRecon(t, sandboxArgs(t.TempDir(), "import", "--delimiter", ";", piped)...)
+	want := `the header is a single cell in which column "sdCustomerNumber" is followed by a pipe (|): the file seems to use a pipe (|) as its delimiter; pass --delimiter '|'`
+	if code != ExitUsage || !strings.Contains(errOut, want) {
+		t.Fatalf("import --delimiter ';' of a '|' file: code %d, want %d and %q\n%s%s", code, ExitUsage, want, stdout, errOut)
+	}
+}
+
 func TestExportCommandWritesAWorkbookThatReimportsUnchanged(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
