@@ -51,7 +51,7 @@ func TestCSVBOMAndCRLF(t *testing.T) {
 	if !equalStrings(got.header, []string{"id", "name"}) {
 		t.Fatalf("header = %q", got.header)
 	}
-	want := [][]string{{"1", "Anna"}, {"2", "multi\nline"}}
+	want := [][]string{{"1", "Anna"}, {"2", "multi\r\nline"}}
 	if !equalRows(got.rows, want) {
 		t.Fatalf("rows = %q, want %q", got.rows, want)
 	}
@@ -197,21 +197,25 @@ func TestCSVBlankLinesAndLineNumbers(t *testing.T) {
 	}
 }
 
+// TestCSVRaggedRows: with LF and with CRLF line breaks (a CRLF inside quotes kept in the cell), rows with too
+// many cells fail, and so does a row spanning lines with too few, named by its lines.
 func TestCSVRaggedRows(t *testing.T) {
-	content := "a,b,c\n1,2\n1,2,3,\n1,2,3,4\n5,6,7\n8,\"x\ny\"\n"
-	got := readOne(t, writeTestFile(t, "in.csv", []byte(content)), Options{})
-	wantRows := [][]string{{"1", "2", ""}, {"1", "2", "3"}, {"5", "6", "7"}}
-	if !equalRows(got.rows, wantRows) {
-		t.Fatalf("rows = %q", got.rows)
-	}
-	if len(got.rowErrs) != 2 {
-		t.Fatalf("row errors = %v", got.rowErrs)
-	}
-	if e := got.rowErrs[0]; e.Pos.Line != 4 || !strings.Contains(e.Error(), "in.csv, line 4: row has 4 cells but the header has 3 columns") {
-		t.Fatalf("first row error = %q", e)
-	}
-	if e := got.rowErrs[1]; e.Pos.Line != 6 || !strings.Contains(e.Error(), "unbalanced quote") {
-		t.Fatalf("second row error = %q", e)
+	for _, nl := range []string{"\n", "\r\n"} {
+		content := strings.ReplaceAll("a,b,c\n1,2\n1,2,3,\n1,2,3,4\n5,6,7\n8,\"x\ny\"\n9,\"p\nq\",r\n", "\n", nl)
+		got := readOne(t, writeTestFile(t, "in.csv", []byte(content)), Options{})
+		wantRows := [][]string{{"1", "2", ""}, {"1", "2", "3"}, {"5", "6", "7"}, {"9", "p" + nl + "q", "r"}}
+		if !equalRows(got.rows, wantRows) || fmt.Sprint(got.lines) != "[2 3 5 8]" {
+			t.Fatalf("line break %q: rows = %q at lines %v", nl, got.rows, got.lines)
+		}
+		if len(got.rowErrs) != 2 {
+			t.Fatalf("line break %q: row errors = %v", nl, got.rowErrs)
+		}
+		if e := got.rowErrs[0]; e.Pos.Line != 4 || !strings.Contains(e.Error(), "in.csv, line 4: row has 4 cells but the header has 3 columns") {
+			t.Fatalf("line break %q: first row error = %q", nl, e)
+		}
+		if e := got.rowErrs[1]; e.Pos.Line != 6 || !strings.Contains(e.Error(), "row spans lines 6-7") || !strings.Contains(e.Error(), "unbalanced quote") {
+			t.Fatalf("line break %q: second row error = %q", nl, e)
+		}
 	}
 }
 

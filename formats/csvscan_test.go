@@ -56,13 +56,22 @@ func scanWithScanner(t testing.TB, input string, comma rune, bufSize int) scanne
 	return collect(s.read, s.fieldLine)
 }
 
+// sameScan holds the scanner to encoding/csv, but for the one difference: a \r\n line break inside quotes stays
+// in the cell, where encoding/csv turns it into \n.
 func sameScan(t testing.TB, input string, comma rune) {
 	t.Helper()
 	want := scanWithEncodingCSV(input, comma)
 	// 16 bytes, bufio's smallest buffer, makes lines longer than the buffer common.
 	for _, size := range []int{16, csvBufferSize} {
 		got := scanWithScanner(t, input, comma, size)
-		if !slices.EqualFunc(got.records, want.records, slices.Equal) || !slices.EqualFunc(got.lines, want.lines, slices.Equal) || got.err != want.err {
+		kept := slices.Clone(got.records)
+		for i, rec := range kept {
+			kept[i] = slices.Clone(rec)
+			for j, cell := range rec {
+				kept[i][j] = strings.ReplaceAll(cell, "\r\n", "\n")
+			}
+		}
+		if !slices.EqualFunc(kept, want.records, slices.Equal) || !slices.EqualFunc(got.lines, want.lines, slices.Equal) || got.err != want.err {
 			t.Fatalf("input %q, delimiter %q, buffer %d:\n got records %q lines %v end %q\nwant records %q lines %v end %q",
 				input, comma, size, got.records, got.lines, got.err, want.records, want.lines, want.err)
 		}
@@ -104,6 +113,23 @@ func FuzzCSVScannerMatchesEncodingCSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, input string, delim uint8) {
 		sameScan(t, input, scanDelimiters[int(delim)%len(scanDelimiters)])
 	})
+}
+
+// TestCSVScannerKeepsCRLFInsideQuotes: a quoted cell keeps its \r\n line breaks as written, while \r\n after a
+// record still ends it, and a record that spans lines starts its fields on the right lines.
+func TestCSVScannerKeepsCRLFInsideQuotes(t *testing.T) {
+	input := "id,street,note\r\n1,\"Main\r\nStreet\",\"a\nb\"\r\n2,\"x\r\n\r\ny\",plain\r\n\r\n3,\"\r\n\",\"end\r\n\""
+	for _, size := range []int{16, csvBufferSize} {
+		got := scanWithScanner(t, input, ',', size)
+		want := scanned{
+			records: [][]string{{"id", "street", "note"}, {"1", "Main\r\nStreet", "a\nb"}, {"2", "x\r\n\r\ny", "plain"}, {"3", "\r\n", "end\r\n"}},
+			lines:   [][]int{{1, 1, 1}, {2, 2, 3}, {5, 5, 7}, {9, 9, 10}},
+			err:     "EOF",
+		}
+		if !slices.EqualFunc(got.records, want.records, slices.Equal) || !slices.EqualFunc(got.lines, want.lines, slices.Equal) || got.err != want.err {
+			t.Fatalf("buffer %d:\n got records %q lines %v end %q\nwant records %q lines %v end %q", size, got.records, got.lines, got.err, want.records, want.lines, want.err)
+		}
+	}
 }
 
 func TestCSVScannerRefusesInvalidDelimiters(t *testing.T) {

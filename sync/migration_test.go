@@ -47,7 +47,7 @@ func populateEveryField(t *testing.T, rc *remote.Client) {
 			"b2b": {"companyRegistrationId": "HRB 151234"}, "restriction": "DE", "active": true, "onHold": false,
 			"metadata": {"mixins": {"loyalty": "https://schema.example/loyalty.json", "erp": "https://schema.example/erp.json"}},
 			"mixins": {"loyalty": {"level": "gold", "points": 1250, "ratio": 0.25, "vip": true, "tags": ["early", "b,c"],
-				"home": {"city": "Berlin", "since": "2019-04-01"}, "note": " padded "}, "erp": {"creditRating": "A", "blocked": false}}}`,
+				"home": {"city": "Berlin", "since": "2019-04-01"}, "note": " padded ", "memo": "line1\r\nline2"}, "erp": {"creditRating": "A", "blocked": false}}}`,
 		"C200": `{"title": "MRS", "firstName": "Katrin", "lastName": "Bauer", "contactEmail": "katrin@alpen.example",
 			"preferredLanguage": "en_US", "preferredCurrency": "CHF", "preferredSite": "ch", "type": "CONTACT", "active": false, "onHold": true,
 			"metadata": {"mixins": {"loyalty": "https://schema.example/loyalty.json"}}, "mixins": {"loyalty": {"level": "silver", "points": 10}}}`,
@@ -62,7 +62,7 @@ func populateEveryField(t *testing.T, rc *remote.Client) {
 			"zipCode": "80804", "city": "München", "country": "DE", "state": "BY", "contactPhone": "+49 89 2", "isDefault": true,
 			"tags": ["BILLING", "SHIPPING", "PRIMARY_CONTACT"], "metadata": {"mixins": {"delivery": "https://schema.example/delivery.json"}},
 			"mixins": {"delivery": {"window": "8-12", "floor": 3, "lift": true}}}`},
-		{"C100", "C100-WORK", `{"contactName": "Stefan Huber", "street": "Werkstraße", "zipCode": "86161", "city": "Augsburg", "country": "DE", "isDefault": false, "tags": ["SHIPPING"]}`},
+		{"C100", "C100-WORK", `{"contactName": "Stefan Huber", "street": "Werkstraße\r\nHof 2", "zipCode": "86161", "city": "Augsburg", "country": "DE", "isDefault": false, "tags": ["SHIPPING"]}`},
 		{"C200", "C200-MAIN", `{"contactName": "Katrin Bauer", "city": "Zürich", "country": "CH", "isDefault": true}`},
 	}
 	for _, a := range addresses {
@@ -206,6 +206,10 @@ func TestMigrationRoundTripsEveryField(t *testing.T) {
 			}
 		}
 	}
+	// A CR LF inside a value is written as it is, inside quotes, and must come back so (not as LF).
+	if addressesA, _ := os.ReadFile(csvA[3]); !strings.Contains(string(addressesA), "\"Werkstraße\r\nHof 2\"") {
+		t.Errorf("the CSV export does not hold the street's CR LF:\n%q", addressesA)
+	}
 	customersA, _ := os.ReadFile(csvA[2])
 	companiesA, _ := os.ReadFile(csvA[1])
 	// Members of the company's own approval group by customer, of another company's as company/customer; a
@@ -335,8 +339,8 @@ func TestMigrationErrorFileRoundTrip(t *testing.T) {
 		good[path] = readFile(t, path)
 	}
 	damaged := map[string][2]string{
-		csvA[2]: {",silver,,10,", ",silver,,ten,"}, // C200's mixins.loyalty.points:number
-		csvA[1]: {`"C200,K1/C100"`, `"C200,K1/"`},  // K2's approval group member without a customer
+		csvA[2]: {",silver,,,10,", ",silver,,,ten,"}, // C200's mixins.loyalty.points:number
+		csvA[1]: {`"C200,K1/C100"`, `"C200,K1/"`},    // K2's approval group member without a customer
 	}
 	for path, r := range damaged {
 		if !strings.Contains(good[path], r[0]) {
@@ -360,7 +364,7 @@ func TestMigrationErrorFileRoundTrip(t *testing.T) {
 		if !strings.Contains(header, "mixins.loyalty.points:number") && e == "customers" || !strings.Contains(header, "custsync_error") {
 			t.Errorf("%s header %s", path, header)
 		}
-		fixed := strings.NewReplacer(",silver,,ten,", ",silver,,10,", `"C200,K1/"`, `"C200,K1/C100"`).Replace(text)
+		fixed := strings.NewReplacer(",silver,,,ten,", ",silver,,,10,", `"C200,K1/"`, `"C200,K1/C100"`).Replace(text)
 		fixedPath := filepath.Join(p.dir, e+".fixed.csv")
 		if err := os.WriteFile(fixedPath, []byte(fixed), 0o600); err != nil {
 			t.Fatal(err)
