@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,27 +92,41 @@ func BenchmarkJournal1M(b *testing.B) {
 // fillEntities writes n customer entities straight into the table, the fastest way to a big checkpoint.
 func fillEntities(b *testing.B, s *Store, n int) {
 	b.Helper()
+	fillKind(b, s, "customer", n, 0, func(i int) string { return fmt.Sprintf("%010d", i) })
+}
+
+// fillKind writes n entities of kind straight into the table, the i-th under keyOf(i), each with a snapshot
+// of snapshot bytes (none if 0), as a synced row of that size holds.
+func fillKind(b *testing.B, s *Store, kind string, n, snapshot int, keyOf func(i int) string) {
+	b.Helper()
 	ctx := context.Background()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	const perInsert = 100
-	stmt, err := tx.Prepare(`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`('customer', ?, ?, ?, '2026-01-01T00:00:00.000Z'), `, perInsert), ", "))
+	stmt, err := tx.Prepare(`INSERT INTO entities (kind, erp_key, remote_id, row_hash, updated_at, snapshot) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, '2026-01-01T00:00:00.000Z', ?), `, perInsert), ", "))
 	if err != nil {
 		b.Fatal(err)
 	}
-	args := make([]any, 0, perInsert*3)
+	var snap any // NULL: no snapshot
+	if snapshot > 0 {
+		snap = `{"note":"` + strings.Repeat("x", max(snapshot-11, 0)) + `"}`
+	}
+	args := make([]any, 0, perInsert*5)
 	for i := 0; i < n; i++ {
-		key := fmt.Sprintf("%010d", i)
-		args = append(args, key, "C-"+key, int64(uint64(i)*0x9E3779B97F4A7C15))
+		key := keyOf(i)
+		args = append(args, kind, key, "R-"+key, int64(uint64(i)*0x9E3779B97F4A7C15), snap)
 		if len(args) == cap(args) {
 			if _, err := stmt.Exec(args...); err != nil {
 				b.Fatal(err)
 			}
 			args = args[:0]
 		}
+	}
+	if len(args) > 0 {
+		b.Fatalf("fillKind writes multiples of %d rows, not %d", perInsert, n)
 	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
@@ -261,3 +276,49 @@ func BenchmarkEntityIndex(b *testing.B) {
 	}
 	b.ReportMetric(float64(x.Bytes())/float64(n), "B/entity")
 }
+
+// BenchmarkCommitCustomerDeletes commits the deletes of -state.deleted-customers customers, in the batches
+// of 200 sync's committer writes, on a checkpoint of 200,000 customers with an address and a contact
+// assignment each (keys as mapping.JoinKey gives them: an address "customer/address", an assignment
+// "company/customer"). Each delete names its dependents as sync does: the addresses by the prefix of their key,
+// the assignments by its suffix, the selection that has no range of the primary key.
+func BenchmarkCommitCustomerDeletes(b *testing.B) {
+	const customers, batch = 200_000, 200
+	deleted := *deletedCustomers
+	ctx := context.Background()
+	customerKey := func(i int) string { return fmt.Sprintf("%010d", i) }
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, _ := openTestStore(b)
+		fillKind(b, s, "customers", customers, 300, customerKey)
+		fillKind(b, s, "addresses", customers, 200, func(i int) string { return customerKey(i) + "/A" })
+		fillKind(b, s, "contacts", customers, 60, func(i int) string { return fmt.Sprintf("C%05d/%s", i%10_000, customerKey(i)) })
+		var outs []Outcome
+		for k := range deleted {
+			key := customerKey(k * (customers / deleted))
+			outs = append(outs, Outcome{Kind: "customers", ERPKey: key, Action: ActionDelete, Reason: ReasonERPDeleted,
+				Dependents: []Dependents{{Kind: "addresses", KeyPrefix: key + "/"}, {Kind: "contacts", KeySuffix: "/" + key}}})
+		}
+		b.StartTimer()
+		cpuStart := processCPUTime()
+		for chunk := range slices.Chunk(outs, batch) {
+			if err := s.Commit(ctx, chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu += processCPUTime() - cpuStart
+		b.StopTimer()
+		for kind, want := range map[string]int{"customers": customers - deleted, "addresses": customers - deleted, "contacts": customers - deleted} {
+			var n int
+			if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM entities WHERE kind = ?`, kind).Scan(&n); err != nil || n != want {
+				b.Fatalf("%s left: %d (%v), want %d", kind, n, err, want)
+			}
+		}
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+}
+
+var deletedCustomers = flag.Int("state.deleted-customers", 2_000, "customers deleted by BenchmarkCommitCustomerDeletes")

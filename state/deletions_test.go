@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"custsync/mapping"
 )
 
 func TestDeleteOutcomeLogsPreImage(t *testing.T) {
@@ -239,5 +241,73 @@ func TestDeleteOutcomeRemovesItsDependents(t *testing.T) {
 	log, err := s.ListDeletions(ctx, DeletionFilter{})
 	if err != nil || len(log) != 2 {
 		t.Fatalf("deletion log %+v (%v), want the two deletes' entries alone", log, err)
+	}
+}
+
+// TestBatchOfDeletesRemovesExactlyTheirAssignments: the contact assignments of several customers deleted in
+// one batch, selected by the customer part at the end of their keys as sync names them (mapping.JoinKey with
+// an empty company), all go, including one created earlier in the batch and one a company's delete in the
+// batch selects too; no assignment of another customer goes, though its number ends with a deleted one's
+// ("112", "1/12") or a company has the deleted customer's number; each selection counts the rows it removed.
+func TestBatchOfDeletesRemovesExactlyTheirAssignments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTestStore(t)
+	assignment := func(company, customer string) string { return mapping.JoinKey(company, customer) }
+	gone := []string{assignment("C1", "12"), assignment("C2", "12"), assignment("C2", "3"), assignment("C1", "45"),
+		assignment("C/1", "12")}
+	kept := []string{assignment("C1", "112"), assignment("C3", "13"), assignment("C1", "1/12"), assignment("12", "5"),
+		assignment("C1", "4"), assignment("C3", "%12")}
+	var upserts []Outcome
+	for _, k := range append(slices.Clone(gone), kept...) {
+		upserts = append(upserts, Outcome{Kind: "contacts", ERPKey: k, Action: ActionCreate, RemoteID: "A-" + k, RowHash: 1})
+	}
+	for _, k := range []string{"12", "3", "45", "112"} {
+		upserts = append(upserts, Outcome{Kind: "customers", ERPKey: k, Action: ActionCreate, RemoteID: "R-" + k, RowHash: 1})
+	}
+	upserts = append(upserts, Outcome{Kind: "companies", ERPKey: "C2", Action: ActionCreate, RemoteID: "R-C2", RowHash: 1})
+	if err := s.Commit(ctx, upserts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadEntityIndex(ctx, "contacts", nil); err != nil {
+		t.Fatal(err)
+	}
+	createdInBatch := assignment("C4", "3")
+	gone = append(gone, createdInBatch)
+	batch := []Outcome{{Kind: "contacts", ERPKey: createdInBatch, Action: ActionCreate, RemoteID: "A-" + createdInBatch, RowHash: 1}}
+	for _, k := range []string{"12", "3", "45"} {
+		batch = append(batch, Outcome{Kind: "customers", ERPKey: k, Action: ActionDelete, Reason: ReasonERPDeleted,
+			Dependents: []Dependents{{Kind: "contacts", KeySuffix: assignment("", k)}}})
+	}
+	batch = append(batch, Outcome{Kind: "companies", ERPKey: "C2", Action: ActionDelete, Reason: ReasonERPDeleted,
+		Dependents: []Dependents{{Kind: "contacts", KeyPrefix: assignment("C2", "")}}})
+	if err := s.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	// A row two selections name counts for the first, as when each delete went on its own.
+	for i, want := range []int{3, 2, 1, 0} {
+		if d := batch[1+i].Dependents[0]; d.Removed != want {
+			t.Errorf("%s %s removed %d assignments, want %d", batch[1+i].Kind, batch[1+i].ERPKey, d.Removed, want)
+		}
+	}
+	idx, err := s.LoadEntityIndex(ctx, "contacts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx.Len() != len(kept) {
+		t.Errorf("the entity index holds %d assignments, want the %d kept", idx.Len(), len(kept))
+	}
+	for _, k := range kept {
+		if _, ok := idx.Lookup(k); !ok {
+			t.Errorf("assignment %q is gone from the entity index", k)
+		}
+		if _, ok, err := s.GetEntity(ctx, EntityKey{Kind: "contacts", ERPKey: k}); !ok || err != nil {
+			t.Errorf("assignment %q is gone from the checkpoint (%v)", k, err)
+		}
+	}
+	for _, k := range gone {
+		if _, ok, err := s.GetEntity(ctx, EntityKey{Kind: "contacts", ERPKey: k}); ok || err != nil {
+			t.Errorf("assignment %q is still in the checkpoint (%v)", k, err)
+		}
 	}
 }
