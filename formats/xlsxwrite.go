@@ -143,7 +143,7 @@ func (s *SheetWriter) WriteFilled(cells []string, fill string) error {
 		}
 	}
 	for i, c := range cells {
-		if err := checkXLSXCell(c); err != nil {
+		if err := CheckXLSXCell(c); err != nil {
 			return wb.fail(fmt.Errorf("sheet %q, data row %d, column %d: %w", s.name, s.row, i+1, err))
 		}
 		if style != 0 {
@@ -182,9 +182,11 @@ func (wb *Workbook) fillStyle(rgb string) (int, error) {
 	return id, nil
 }
 
-// checkXLSXCell rejects what excelize would silently alter: characters XML
-// 1.0 cannot carry and text beyond Excel's cell limit.
-func checkXLSXCell(c string) error {
+// CheckXLSXCell rejects what excelize would silently alter: characters XML
+// 1.0 cannot carry and text beyond Excel's cell limit. An export checks its
+// cells with it before writing, so that one cell skips its record instead of
+// failing the whole workbook.
+func CheckXLSXCell(c string) error {
 	for _, r := range c {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
 			return fmt.Errorf("the cell contains control character %U, which XLSX cannot store", r)

@@ -88,6 +88,38 @@ type ExportReport struct {
 	Tables   []ExportTable
 	Requests int64 // HTTP requests, retries included
 	Duration time.Duration
+	// Skipped are the records left out of the file because a cell of theirs cannot be written in its format
+	// or would not import (Export then returns ErrPartial).
+	Skipped []ExportSkip
+}
+
+// ExportSkip is a record an export left out: which record, which column, and why.
+type ExportSkip struct {
+	Table  string // the entity
+	Record string // "customer C100": the entity's singular and the platform id
+	Column string
+	Reason string // what is wrong with the cell and what to do
+}
+
+// String renders `customer C100, column "mixins.erp.note": the cell holds ...`.
+func (s ExportSkip) String() string {
+	return fmt.Sprintf("%s, column %q: %s", s.Record, s.Column, s.Reason)
+}
+
+// unwritableCell says why a cell cannot go into an export of format, or "" when it can. What import refuses
+// (a cell larger than MaxCellBytes fails its row) is never written, in either format, so that an export
+// re-imports; an XLSX cell must also be one XLSX can hold (formats.CheckXLSXCell).
+func unwritableCell(format, cell string) string {
+	if len(cell) > MaxCellBytes {
+		return fmt.Sprintf("the value holds %d bytes, more than the %d import reads from a cell; shorten it on the platform, then export again",
+			len(cell), MaxCellBytes)
+	}
+	if format == "xlsx" {
+		if err := formats.CheckXLSXCell(cell); err != nil {
+			return fmt.Sprintf("%v; export the entity to CSV (--format csv), which holds it, or change the value on the platform", err)
+		}
+	}
+	return ""
 }
 
 // Rows returns the rows written for a table (0 if it was not exported).
@@ -153,7 +185,7 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 	}
 	defer out.abort()
 
-	ex := &exporter{st: st, rc: rc, opts: opts, start: start}
+	ex := &exporter{st: st, rc: rc, opts: opts, start: start, format: format}
 	ex.normalise()
 	if needsRemote {
 		if ex.keys, err = loadKeyIndex(ctx, st, tables); err != nil {
@@ -174,6 +206,10 @@ func Export(ctx context.Context, st *state.Store, rc *remote.Client, opts Export
 		rep.Requests = rc.Stats().Requests - before.Requests
 	}
 	rep.Duration = time.Since(start)
+	if rep.Skipped = ex.skipped; len(rep.Skipped) > 0 {
+		return rep, fmt.Errorf("%w: %s left out of %s, each for a cell the file cannot hold (see the list)", ErrPartial,
+			state.Count(len(rep.Skipped), "record", "records"), opts.Out)
+	}
 	return rep, nil
 }
 
@@ -398,6 +434,9 @@ type exporter struct {
 	opts  ExportOptions
 	keys  *keyIndex
 	start time.Time
+	// format is the output's, for the cells it cannot hold; skipped lists the records left out for them.
+	format  string
+	skipped []ExportSkip
 	// keyMap, sortEntity and sortCols are reused from record to record (keyCells, record).
 	keyMap     map[string]string
 	sortEntity mapping.Entity
@@ -502,6 +541,12 @@ func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys 
 		return fmt.Errorf("%s %s: %w", singular(e), id, err)
 	}
 	row := mapping.ExportRow(e, doc, keys, x.keys.ref, "")
+	if skip, ok := x.unwritable(e, doc, row, mixins); ok {
+		// One record the format cannot hold must not cost the file every other record: it is left out and
+		// reported, and the export ends partial.
+		x.skipped = append(x.skipped, skip)
+		return nil
+	}
 	if x.sortCols == nil || x.sortEntity != e {
 		x.sortEntity, x.sortCols = e, sortColumns(e)
 	}
@@ -510,6 +555,26 @@ func (x *exporter) record(sp *spill, e mapping.Entity, doc map[string]any, keys 
 	}
 	x.rows.Add(1)
 	return nil
+}
+
+// unwritable finds the first cell of a record that the export's format cannot hold (unwritableCell).
+func (x *exporter) unwritable(e mapping.Entity, doc map[string]any, row []string, mixins []mapping.MixinCell) (ExportSkip, bool) {
+	skip := func(column, reason string) (ExportSkip, bool) {
+		id, _ := doc["id"].(string)
+		return ExportSkip{Table: string(e), Record: singular(e) + " " + id, Column: column, Reason: reason}, true
+	}
+	columns := mapping.Columns(e)
+	for i, cell := range row {
+		if reason := unwritableCell(x.format, cell); reason != "" {
+			return skip(columns[i], reason)
+		}
+	}
+	for _, m := range mixins {
+		if reason := unwritableCell(x.format, m.Text); reason != "" {
+			return skip(m.Column, reason)
+		}
+	}
+	return ExportSkip{}, false
 }
 
 // exportCustomers writes customers or their addresses. Customer pages are read PageWorkers at once with

@@ -20,7 +20,7 @@ const (
 	ExitOK          = 0   // success, also "nothing to do"
 	ExitFailure     = 1   // failure not classified below
 	ExitUsage       = 2   // bad flags, arguments, config or input file, or the API URL is not the platform; nothing was written
-	ExitPartial     = 3   // the run finished but some rows failed or deletes were held; a re-run is safe
+	ExitPartial     = 3   // the run finished but some rows failed, deletes were held, or an export left records out; a re-run is safe
 	ExitCredentials = 4   // the platform refused our credentials
 	ExitTemporary   = 5   // retries exhausted on 429/5xx/network errors; re-run later
 	ExitSafetyStop  = 6   // a guard stopped the run (max-delete, empty or truncated input); nothing deleted
@@ -35,7 +35,7 @@ var exitCodeHelp = []struct {
 	{ExitOK, "success (also: nothing to do)"},
 	{ExitFailure, "failure not classified below"},
 	{ExitUsage, "usage, configuration or input file error, or the API URL does not answer like the platform; nothing was written"},
-	{ExitPartial, "partial: some rows failed or deletes were held (see the error file); a re-run is safe"},
+	{ExitPartial, "partial: some rows failed or deletes were held (see the error file), or an export left out records it could not write (it lists them); a re-run is safe"},
 	{ExitCredentials, "the platform refused the credentials (401/403)"},
 	{ExitTemporary, "temporary: retries exhausted on 429/5xx/network errors; re-run later"},
 	{ExitSafetyStop, "safety stop: a guard tripped (max-delete, empty or truncated input); nothing deleted"},

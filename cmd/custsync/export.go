@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,11 +74,19 @@ func runExport(c *cli.Context) error {
 		client = sess.Client
 	}
 	rep, err := exportWithProgress(c.Context, c, st, client, opts)
-	if err != nil {
+	if err != nil && !errors.Is(err, syncer.ErrPartial) {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, exportSummary(rep))
-	return nil
+	printExportSkips(c, rep)
+	return err
+}
+
+// printExportSkips lists the records an export left out, each with its column and what to do.
+func printExportSkips(c *cli.Context, rep syncer.ExportReport) {
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(c.App.Writer, "  not exported: %s\n", s)
+	}
 }
 
 // exportWithProgress runs an export with a progress line on stderr; client is nil for the local tables only.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
@@ -164,5 +166,55 @@ func TestSandboxDataFileInUseExitsState(t *testing.T) {
 	})
 	if code, _, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--out", filepath.Join(dir, "c.csv"))...); code != ExitOK {
 		t.Fatalf("export once the data file is free: code %d\n%s", code, errOut)
+	}
+}
+
+// TestExportLeavesOutRecordsItsFileCannotHold: a customer whose mixin holds more than import reads from a
+// cell (70,000 characters), one with a cell longer than XLSX holds (40,000) and one with a control character
+// XLSX cannot store. Each export writes every other record, lists the ones it left out with their column and
+// what to do, and exits 3; what it wrote imports into another tenant without a failed row.
+func TestExportLeavesOutRecordsItsFileCannotHold(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importSamples(t, dir)
+	withSandbox(t, dir, func(rc *remote.Client) {
+		for id, text := range map[string]string{"BIG": strings.Repeat("x", 70_000), "WIDE": strings.Repeat("y", 40_000), "CTRL": "a\x01b"} {
+			doc := remote.Doc{"lastName": id, "metadata": map[string]any{"mixins": map[string]any{"note": "https://schema.example/note.json"}},
+				"mixins": map[string]any{"note": map[string]any{"text": text}}}
+			if _, err := rc.UpsertCustomer(context.Background(), id, doc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	big := `not exported: customer BIG, column "mixins.note.text": the value holds 70000 bytes, more than the 65536 import reads from a cell`
+	for _, tc := range []struct {
+		format string
+		want   []string
+		rows   int
+	}{
+		{"csv", []string{big}, 32},
+		{"xlsx", []string{big, `not exported: customer WIDE, column "mixins.note.text": the cell has 40000 characters; XLSX cells hold at most 32767; export the entity to CSV (--format csv)`,
+			`not exported: customer CTRL, column "mixins.note.text": the cell contains control character U+0001, which XLSX cannot store`}, 30},
+	} {
+		out := filepath.Join(t.TempDir(), "customers."+tc.format)
+		code, stdout, errOut := runRecon(t, sandboxArgs(dir, "export", "--entity", "customers", "--out", out)...)
+		for _, want := range tc.want {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s export does not say %q", tc.format, want)
+			}
+		}
+		if code != ExitPartial || strings.Count(stdout, "not exported:") != len(tc.want) || !strings.Contains(errOut, "left out of") || t.Failed() {
+			t.Fatalf("%s export: code %d, want %d\n%s%s", tc.format, code, ExitPartial, stdout, errOut)
+		}
+		sheet := ""
+		if tc.format == "xlsx" {
+			sheet = "customers"
+		}
+		if _, rows := readTable(t, out, sheet); len(rows) != tc.rows {
+			t.Fatalf("%s export holds %d rows, want %d", tc.format, len(rows), tc.rows)
+		}
+		if code, stdout, errOut := runRecon(t, sandboxArgs(t.TempDir(), "import", out)...); code != ExitOK || !strings.Contains(stdout, fmt.Sprintf("%d created", tc.rows)) {
+			t.Fatalf("import of the %s export: code %d\n%s%s", tc.format, code, stdout, errOut)
+		}
 	}
 }

@@ -102,7 +102,12 @@ func runMigrationCopy(c *cli.Context) error {
 		return err
 	}
 	exported, err := migrationExport(c, from, entities, via, carried)
-	if err != nil {
+	// Records the export left out (a cell XLSX cannot hold) do not stop the copy of the others: the copy
+	// goes on and ends partial.
+	var leftOut error
+	if errors.Is(err, syncer.ErrPartial) {
+		leftOut = fmt.Errorf("%s%w", from.label(), err)
+	} else if err != nil {
 		return fmt.Errorf("%s%w", from.label(), err)
 	}
 	for _, t := range exported.Tables {
@@ -135,8 +140,11 @@ func runMigrationCopy(c *cli.Context) error {
 	if rep != nil {
 		printImportReport(c, rep)
 	}
-	if err != nil || dryRun {
+	if err != nil {
 		return err
+	}
+	if dryRun {
+		return leftOut
 	}
 
 	fmt.Fprintf(out, "%scheck against %s\n", to.label(), via)
@@ -149,7 +157,7 @@ func runMigrationCopy(c *cli.Context) error {
 	if n := check.Differences(); n > 0 {
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%s%s between %s and the target after the copy: %s", to.label(), state.Count(n, "key differs", "keys differ"), via, copyRemedies(check))}
 	}
-	return nil
+	return leftOut
 }
 
 // copyRemedies says, per kind of difference the check after a copy found, what it means and what mends it.
@@ -245,11 +253,12 @@ func migrationExport(c *cli.Context, from target, entities []string, via string,
 	defer sess.Close()
 	opts := syncer.ExportOptions{Entities: entities, Format: "xlsx", Out: via, MixinColumns: carried, PageWorkers: c.Int("checkers")}
 	rep, err := exportWithProgress(sess.Ctx, c, sess.Store, sess.Client, opts)
-	if err != nil {
+	if err != nil && !errors.Is(err, syncer.ErrPartial) {
 		return syncer.ExportReport{}, err
 	}
 	fmt.Fprintln(c.App.Writer, from.label()+exportSummary(rep))
-	return rep, nil
+	printExportSkips(c, rep)
+	return rep, err
 }
 
 // previousMixinColumns returns the mixin columns of each sheet of the via file an earlier copy left (none

@@ -377,3 +377,23 @@ func (tt twoTenants) client(t *testing.T, profile string) *remote.Client {
 	}
 	return c
 }
+
+// TestMigrationCopyGoesOnPastARecordXLSXCannotHold: a customer of a holds a control character, which the copy's
+// XLSX file cannot store. The copy copies every other record, names the one it left out, and exits 3.
+func TestMigrationCopyGoesOnPastARecordXLSXCannotHold(t *testing.T) {
+	tt := newTwoTenants(t)
+	tt.run(t, append([]string{"import", "--profile", "a"}, tt.samples...)...)
+	a, err := remote.New(remote.Config{BaseURL: tt.url, Tenant: "tenanta", ClientID: "client-a", ClientSecret: "secret-of-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpsertCustomer(context.Background(), "CTRL", remote.Doc{"lastName": "Bell\x07"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "--config", tt.cfg, "migration", "copy", "--from-profile", "a", "--to-profile", "b")
+	if code != ExitPartial || !strings.Contains(out, `not exported: customer CTRL, column "lastName": the cell contains control character U+0007`) ||
+		!strings.Contains(out, " 0 failed, ") || !strings.Contains(out, "customers      30 created") ||
+		strings.Count(out, "differs 0, only-in-file 0, only-on-platform 0, error 0") != len(migrationEntities) || !strings.Contains(errOut, "1 record left out of migration-a-to-b.xlsx") {
+		t.Fatalf("copy: code %d, want %d\n%s%s", code, ExitPartial, out, errOut)
+	}
+}
