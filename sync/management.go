@@ -247,30 +247,47 @@ func subsidiariesOnPlatform(ctx context.Context, rc *remote.Client, companyID st
 }
 
 // refuseLiveSubsidiaries is the platform's side of orderCompanyDeletes for a dry run that reads the platform
-// (--dry-run --live): it asks for the subsidiaries of every company the plan deletes and refuses, as the run
-// would (runner.keepsSubsidiaries), the deletes of those with a subsidiary the plan does not delete.
+// (--dry-run --live): it refuses, as the run would (runner.keepsSubsidiaries), the deletes of the companies
+// with a subsidiary the plan does not delete.
 func refuseLiveSubsidiaries(ctx context.Context, rc *remote.Client, p *plan) error {
 	ep := p.entities[mapping.Companies]
 	if ep == nil || len(ep.deletes) == 0 {
 		return nil
 	}
-	deleting := map[string]bool{}
-	for _, o := range ep.deletes {
-		deleting[o.RemoteID] = true
+	reasons, err := companiesKeepingSubsidiaries(ctx, rc, ep.deletes)
+	if err != nil {
+		return err
 	}
 	refused := map[*op]bool{}
 	for _, o := range ep.deletes {
-		staying, err := subsidiariesOnPlatform(ctx, rc, o.RemoteID, func(id string) bool { return deleting[id] })
-		if err != nil {
-			return err
-		}
-		if len(staying) > 0 {
-			p.invalid = append(p.invalid, refusedDelete(o, subsidiariesStay(staying, " on the platform")))
+		if reason, ok := reasons[o]; ok {
+			p.invalid = append(p.invalid, refusedDelete(o, reason))
 			refused[o] = true
 		}
 	}
 	ep.dropDeletes(refused)
 	return nil
+}
+
+// companiesKeepingSubsidiaries predicts runner.keepsSubsidiaries for a plan's company deletes without
+// sending one: it asks the platform for the subsidiaries of each company and returns, by op, why the deletes
+// of those with a subsidiary that deletes does not hold are refused.
+func companiesKeepingSubsidiaries(ctx context.Context, rc *remote.Client, deletes []*op) (map[*op]string, error) {
+	deleting := map[string]bool{}
+	for _, o := range deletes {
+		deleting[o.RemoteID] = true
+	}
+	refused := map[*op]string{}
+	for _, o := range deletes {
+		staying, err := subsidiariesOnPlatform(ctx, rc, o.RemoteID, func(id string) bool { return deleting[id] })
+		if err != nil {
+			return nil, err
+		}
+		if len(staying) > 0 {
+			refused[o] = subsidiariesStay(staying, " on the platform")
+		}
+	}
+	return refused, nil
 }
 
 // dropDeletes takes the deletes the plan refused out of the entity's deletes and their levels.

@@ -134,6 +134,19 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		}
 	}
 	if opts.DryRun {
+		// The run asks right before each company's delete (runner.keepsSubsidiaries); a later run may have
+		// created a subsidiary under a company this one created, which the platform would delete along.
+		refused, err := companiesKeepingSubsidiaries(ctx, rc, p.remove[mapping.Companies])
+		if err != nil {
+			return finish(err)
+		}
+		for _, o := range p.remove[mapping.Companies] {
+			if reason, ok := refused[o]; ok {
+				rep.entity(o.entity).Failed++
+				rep.addFailure(refusedDelete(o, reason))
+			}
+		}
+		p.remove[mapping.Companies] = slices.DeleteFunc(p.remove[mapping.Companies], func(o *op) bool { _, ok := refused[o]; return ok })
 		for _, o := range p.all() {
 			c := rep.entity(o.entity)
 			switch o.Action {

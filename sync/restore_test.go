@@ -492,3 +492,40 @@ func TestRestoreOfCreatesDeletedSince(t *testing.T) {
 		t.Fatalf("deletion log %q, want %q", got, want)
 	}
 }
+
+// Restoring with --include-creates a run that created a company under which a later run created a subsidiary:
+// the platform would delete the subsidiary with the company, and no deletion log entry would keep it, so the
+// delete is refused (exit 3, naming the subsidiary), and the dry run predicts that.
+func TestRestoreKeepsCreatedCompanyWithLaterSubsidiary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const parent = "companyKey,name,type,parentCompanyKey\nC5000,New Parent,COMPANY,\n"
+	created, err := e.run(ctx, Options{}, e.file("companies.csv", parent))
+	if err != nil || created.Created != 1 {
+		t.Fatalf("run creating the parent: %v %s", err, created.Summary())
+	}
+	if rep, err := e.run(ctx, Options{}, e.file("companies.csv", parent+"C5100,New Child,SUBSIDIARY,C5000\n")); err != nil || rep.Created != 1 {
+		t.Fatalf("run creating the subsidiary: %v %s", err, rep.Summary())
+	}
+	opts := RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}}
+	for _, dryRun := range []bool{true, false} {
+		opts.DryRun = dryRun
+		e.srv.ResetRequests()
+		rep, err := e.restore(opts)
+		if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != 1 || len(e.writes()) != 0 {
+			t.Fatalf("restore (dry run %t): %v %s, writes %v", dryRun, err, rep.Summary(), e.writes())
+		}
+		if f := rep.Failures[0]; f.Key != "C5000" || !strings.Contains(f.Reason, "not deleted: its subsidiaries C5100 stay on the platform") {
+			t.Errorf("failure (dry run %t): %+v", dryRun, f)
+		}
+	}
+	for _, id := range []string{"C5000", "C5100"} {
+		if _, err := e.rc.GetLegalEntity(ctx, id); err != nil {
+			t.Errorf("company %s after the restore: %v", id, err)
+		}
+	}
+	if got := e.loggedDeletions(); len(got) != 0 {
+		t.Errorf("deletion log %q", got)
+	}
+}
