@@ -185,12 +185,18 @@ func (s *Store) removeDependents(ctx context.Context, tx *sql.Tx, outcomes []Out
 		if o.Error != "" || o.Action != ActionDelete {
 			continue
 		}
+		var along []RemovedRow
 		for j := range o.Dependents {
 			d := &o.Dependents[j]
 			var keys []string
 			var err error
 			if d.KeyPrefix != "" {
-				keys, err = deleteDependents(ctx, tx, *d)
+				var rows []RemovedRow
+				rows, err = deleteDependents(ctx, tx, *d)
+				for _, row := range rows {
+					keys = append(keys, row.ERPKey)
+				}
+				along = append(along, rows...)
 			} else {
 				keys, err = deleteKeys(ctx, tx, d.Kind, suffixes[d.Kind][d.KeySuffix], removed[d.Kind])
 			}
@@ -207,6 +213,9 @@ func (s *Store) removeDependents(ctx context.Context, tx *sql.Tx, outcomes []Out
 				removed[d.Kind][k] = true
 			}
 		}
+		if err := keepRemovedAlong(ctx, tx, o, along); err != nil {
+			return err
+		}
 	}
 	for _, k := range kinds {
 		if err := s.recordChange(ctx, tx, k, gone[k]); err != nil {
@@ -216,9 +225,33 @@ func (s *Store) removeDependents(ctx context.Context, tx *sql.Tx, outcomes []Out
 	return nil
 }
 
-// deleteDependents removes the rows d, which has a key prefix, selects and returns their keys. The prefix is
+// RemovedRow is a checkpoint row a delete removed along with its record by a key prefix (Outcome.Dependents:
+// a customer's addresses), as the delete's op keeps it (Op.RemovedAlong): a restore that creates the record
+// again with it records it under its key.
+type RemovedRow struct {
+	Kind     string `json:"kind"`
+	ERPKey   string `json:"erpKey"`
+	RemoteID string `json:"remoteId"`
+}
+
+// keepRemovedAlong keeps on the journaled op of delete o the rows its commit removed along by a key prefix.
+func keepRemovedAlong(ctx context.Context, tx *sql.Tx, o *Outcome, rows []RemovedRow) error {
+	if len(rows) == 0 || o.RunID == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(rows)
+	if err != nil {
+		return outcomeError(o, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE ops SET removed_along = ? WHERE run_id = ? AND seq = ?`, string(raw), o.RunID, o.Seq); err != nil {
+		return outcomeError(o, fmt.Errorf("keep the keys of the rows its delete removed along: %w", err))
+	}
+	return nil
+}
+
+// deleteDependents removes the rows d, which has a key prefix, selects and returns them. The prefix is
 // looked up as a range of the primary key (a customer's addresses among millions).
-func deleteDependents(ctx context.Context, tx *sql.Tx, d Dependents) ([]string, error) {
+func deleteDependents(ctx context.Context, tx *sql.Tx, d Dependents) ([]RemovedRow, error) {
 	q, args := `DELETE FROM entities WHERE kind = ? AND erp_key >= ?`, []any{d.Kind, d.KeyPrefix}
 	if end, ok := prefixEnd(d.KeyPrefix); ok {
 		q += ` AND erp_key < ?`
@@ -229,7 +262,20 @@ func deleteDependents(ctx context.Context, tx *sql.Tx, d Dependents) ([]string, 
 		q += ` AND substr(erp_key, -length(?)) = ?`
 		args = append(args, d.KeySuffix, d.KeySuffix)
 	}
-	return queryKeys(ctx, tx, q+` RETURNING erp_key`, args, nil)
+	rows, err := tx.QueryContext(ctx, q+` RETURNING erp_key, remote_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var removed []RemovedRow
+	for rows.Next() {
+		row := RemovedRow{Kind: d.Kind}
+		if err := rows.Scan(&row.ERPKey, &row.RemoteID); err != nil {
+			return nil, err
+		}
+		removed = append(removed, row)
+	}
+	return removed, rows.Err()
 }
 
 // queryKeys runs q, whose rows are ERP keys, and returns those keep accepts (all with a nil keep).

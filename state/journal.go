@@ -93,6 +93,9 @@ type Op struct {
 	// PreImage is, for a delete, the record as read just before its DELETE was sent (SavePreImage); nil if the
 	// DELETE was never sent.
 	PreImage json.RawMessage
+	// RemovedAlong is, for a delete, the checkpoint rows of other kinds its commit removed because the platform
+	// deleted them with the record (Outcome.Dependents).
+	RemovedAlong []RemovedRow
 }
 
 // Journal sizes: rows per multi-row INSERT (fewer driver round trips) and rows per transaction (big enough to
@@ -413,7 +416,7 @@ type OpFilter struct {
 // An error from fn stops the scan and is returned.
 func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn func(Op) error) error {
 	rows, err := s.reader.QueryContext(ctx, `SELECT seq, kind, erp_key, remote_id, action, new_hash, reason, payload,
-		status, attempts, http_status, error, updated_at, record, pre_image FROM ops
+		status, attempts, http_status, error, updated_at, record, pre_image, removed_along FROM ops
 		WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) AND (?3 = '' OR status = ?3) AND (?4 = 0 OR pre_image IS NOT NULL)
 		ORDER BY seq`,
 		runID, filter.Kind, string(filter.Status), filter.PreImaged)
@@ -426,13 +429,18 @@ func (s *Store) ScanOps(ctx context.Context, runID int64, filter OpFilter, fn fu
 		var (
 			hash             int64
 			payload, updated sql.NullString
-			preImage         sql.NullString
+			preImage, along  sql.NullString
 			action, status   string
 			reason           string
 		)
 		if err := rows.Scan(&op.Seq, &op.Kind, &op.ERPKey, &op.RemoteID, &action, &hash, &reason, &payload,
-			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated, &op.Record, &preImage); err != nil {
+			&status, &op.Attempts, &op.HTTPStatus, &op.Error, &updated, &op.Record, &preImage, &along); err != nil {
 			return fmt.Errorf("read ops of run %d: %w", runID, err)
+		}
+		if along.Valid {
+			if err := json.Unmarshal([]byte(along.String), &op.RemovedAlong); err != nil {
+				return fmt.Errorf("read ops of run %d: the rows op %d removed along: %w", runID, op.Seq, err)
+			}
 		}
 		op.Action, op.Status, op.Reason, op.NewHash = Action(action), OpStatus(status), DeletionReason(reason), uint64(hash)
 		if payload.Valid {

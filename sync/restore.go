@@ -329,7 +329,11 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 	}
 	var noImage, existed, createsLeft int
 	var existedKeys []string
+	removedAlong := map[string][]state.RemovedRow{} // by the deleted customer's key
 	err = st.ScanOps(ctx, run.ID, state.OpFilter{Status: state.OpDone}, func(j state.Op) error {
+		if j.Action == state.ActionDelete && j.Kind == string(mapping.Customers) && len(j.RemovedAlong) > 0 {
+			removedAlong[j.ERPKey] = j.RemovedAlong
+		}
 		switch {
 		case j.Action == state.ActionUpdate && !imaged[j.Seq]:
 			noImage++
@@ -364,6 +368,7 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 	if err := p.dropSettled(ctx, st); err != nil {
 		return nil, err
 	}
+	p.recreateSyncedAddresses(removedAlong)
 	slices.Reverse(p.remove[mapping.Companies]) // created parents first, so deleted children first
 	return p, nil
 }
@@ -416,6 +421,44 @@ func (p *restorePlan) dropSettled(ctx context.Context, st *state.Store) error {
 			p.run.ID, state.Count(goneSince, "record", "records")))
 	}
 	return nil
+}
+
+// recreateSyncedAddresses gives each address of a customer to re-create that the checkpoint held before the
+// delete (removedAlong, by the customer's key) an op of its own, written after the customer from the customer's
+// pre-image and recorded in the checkpoint under its ERP key, as a deleted address is: otherwise its row would be
+// missing from the checkpoint and the next import would write the address again. The customer's op keeps the
+// addresses custsync never synced; it writes them without recording them.
+func (p *restorePlan) recreateSyncedAddresses(removedAlong map[string][]state.RemovedRow) {
+	for _, c := range p.recreate[mapping.Customers] {
+		byID := map[string]state.RemovedRow{}
+		for _, row := range removedAlong[c.ERPKey] {
+			if _, addressID, ok := splitAddressID(row.RemoteID); ok && row.Kind == string(mapping.Addresses) {
+				byID[addressID] = row
+			}
+		}
+		if len(byID) == 0 {
+			continue
+		}
+		addrs, _ := c.undo.pre["addresses"].([]any)
+		var unsynced []any
+		for _, a := range addrs {
+			addr, _ := a.(map[string]any)
+			id, _ := addr["id"].(string)
+			row, ok := byID[id]
+			if !ok {
+				unsynced = append(unsynced, a)
+				continue
+			}
+			p.recreate[mapping.Addresses] = append(p.recreate[mapping.Addresses], &op{
+				PlannedOp: state.PlannedOp{Kind: row.Kind, ERPKey: row.ERPKey, RemoteID: row.RemoteID, Action: state.ActionCreate},
+				entity:    mapping.Addresses, undo: &undoChange{pre: addr},
+				// The customer's op runs first; if it fails, the address fails naming it (runner.blockedBy).
+				rec: mapping.Record{Refs: []mapping.Ref{{Entity: mapping.Customers, Key: c.ERPKey}}}})
+		}
+		pre := maps.Clone(c.undo.pre)
+		pre["addresses"] = unsynced
+		c.undo.pre = pre
+	}
 }
 
 func decodeJSON(raw []byte, v any) error {
