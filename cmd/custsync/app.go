@@ -49,10 +49,10 @@ func run(ctx context.Context, args []string, s Streams) int {
 	err := app.RunContext(ctx, args)
 	code := report(s.Err, err)
 	f := figuresAfter(app, args)
-	if err != nil && f.command == "import" && app.Metadata[reportPrintedKey] == nil && boolFlagIn(args, "json") {
-		// The flags or the config file were refused before the import could print its report: --json
+	if mode, reports := unstartedModes[f.command]; err != nil && reports && app.Metadata[reportPrintedKey] == nil && boolFlagIn(args, "json") {
+		// The flags or the config file were refused before the command could print its report: --json
 		// promises one however the run ends.
-		writeJSONReport(s.Out, unstartedReport(boolFlagIn(args, "dry-run"), syncer.ModeDelta, err, code))
+		writeJSONReport(s.Out, unstartedReport(boolFlagIn(args, "dry-run"), mode, err, code))
 	}
 	if f.metricsFile != "" {
 		if err := writeMetrics(f, start, time.Now(), code); err != nil {
@@ -61,6 +61,10 @@ func run(ctx context.Context, args []string, s Streams) int {
 	}
 	return code
 }
+
+// unstartedModes are the commands whose --json promises a report however they end (README "The JSON
+// report"), with the mode of the report of a run refused before it started.
+var unstartedModes = map[string]syncer.Mode{"import": syncer.ModeDelta, "restore": syncer.ModeRestore}
 
 // boolFlagIn reports whether the boolean flag name is set in the raw args (--name, -name or --name=true), for
 // when the flags could not be parsed.

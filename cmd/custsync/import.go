@@ -68,7 +68,8 @@ func runImport(c *cli.Context) error {
 	return printRunReport(c, rep, started, err)
 }
 
-// unstartedReport is the report of an import that stopped before it started, with err and its exit code.
+// unstartedReport is the report of an import or a restore that stopped before it started, with err and its
+// exit code.
 func unstartedReport(dryRun bool, mode syncer.Mode, err error, exitCode int) *syncer.Report {
 	rep := &syncer.Report{DryRun: dryRun, Mode: mode, ExitCode: exitCode}
 	if err != nil {
@@ -78,7 +79,7 @@ func unstartedReport(dryRun bool, mode syncer.Mode, err error, exitCode int) *sy
 }
 
 // reportPrintedKey marks, in the app's metadata, that the command printed its report: run prints one for
-// import --json only where the command could not.
+// import and restore --json (unstartedModes) only where the command could not.
 const reportPrintedKey = "reportPrinted"
 
 // printRunReport prints the report of an import or a restore (--json: as JSON however the run ended) and

@@ -266,28 +266,35 @@ func TestOutputDetails(t *testing.T) {
 	}
 }
 
-// import --json prints its report also when the config file, a flag or the log format is refused before the
-// import could start: one JSON object with exit code 2 and the error, and no secret of the config file.
-func TestImportJSONReportForRefusedFlagsAndConfig(t *testing.T) {
+// import and restore --json print their report also when the config file, a flag or the log format is
+// refused before the run could start: one JSON object with exit code 2, the error and the command's mode, and
+// no secret of the config file.
+func TestRunJSONReportForRefusedFlagsAndConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	good := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
 	config := func(name, text string) []string { return []string{"--config", writeFile(t, dir, name, text)} }
-	for name, args := range map[string][]string{
-		"unknown config key":      append(config("key.yaml", "tennant: acme\n"), "import", "--json", good),
-		"bad YAML":                append(config("bad.yaml", "tenant: [acme\n"), "import", "--json", good),
-		"missing profile":         append(config("profiles.yaml", "profiles:\n  a:\n    tenant: acme\n"), "--profile", "b", "import", "--json", good),
-		"secret in a profile":     append(config("secret.yaml", "profiles:\n  a:\n    client-secret: hunter2\n"), "import", "--json", good),
-		"unknown flag":            sandboxArgs(dir, "import", "--json", "--no-such-flag", good),
-		"bad log format":          append([]string{"--log-format", "xml"}, sandboxArgs(dir, "import", "--json=true", good)...),
-		"unknown flag, json last": sandboxArgs(dir, "import", "--no-such-flag", "--json", good),
-	} {
-		t.Run(name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, args...)
-			rep := validReport(t, "importReport", out)
-			if code != ExitUsage || rep["exitCode"] != float64(ExitUsage) || rep["stopped"] == nil || strings.Contains(out, "hunter2") {
-				t.Fatalf("code %d, report %v\n%s", code, rep, errOut)
-			}
-		})
+	for command, mode := range map[string]string{"import": "delta", "restore": "restore"} {
+		target := good
+		if command == "restore" {
+			target = "--run=last"
+		}
+		for name, args := range map[string][]string{
+			"unknown config key":      append(config("key.yaml", "tennant: acme\n"), command, "--json", target),
+			"bad YAML":                append(config("bad.yaml", "tenant: [acme\n"), command, "--json", target),
+			"missing profile":         append(config("profiles.yaml", "profiles:\n  a:\n    tenant: acme\n"), "--profile", "b", command, "--json", target),
+			"secret in a profile":     append(config("secret.yaml", "profiles:\n  a:\n    client-secret: hunter2\n"), command, "--json", target),
+			"unknown flag":            sandboxArgs(dir, command, "--json", "--no-such-flag", target),
+			"bad log format":          append([]string{"--log-format", "xml"}, sandboxArgs(dir, command, "--json=true", target)...),
+			"unknown flag, json last": sandboxArgs(dir, command, "--no-such-flag", "--json", target),
+		} {
+			t.Run(command+" "+name, func(t *testing.T) {
+				code, out, errOut := runCLI(t, args...)
+				rep := validReport(t, "importReport", out)
+				if code != ExitUsage || rep["exitCode"] != float64(ExitUsage) || rep["stopped"] == nil || rep["mode"] != mode || strings.Contains(out, "hunter2") {
+					t.Fatalf("code %d, report %v\n%s", code, rep, errOut)
+				}
+			})
+		}
 	}
 }

@@ -43,11 +43,7 @@ func restoreCommand() *cli.Command {
 func runRestore(c *cli.Context) error {
 	rep, err := restoreRun(c)
 	if rep == nil {
-		rep = &syncer.Report{DryRun: c.Bool("dry-run"), Mode: syncer.ModeRestore}
-		if err != nil {
-			rep.Stopped = err.Error()
-		}
-		return printRunReport(c, rep, false, err)
+		return printRunReport(c, unstartedReport(c.Bool("dry-run"), syncer.ModeRestore, err, ExitCode(err)), false, err)
 	}
 	return printRunReport(c, rep, true, err)
 }
