@@ -132,16 +132,17 @@ func (s *Server) checkParent(tenant, id string, fields map[string]any) *apiError
 
 func (s *Server) legalEntityFilters() []listFilter {
 	return []listFilter{
+		// Only the id filter is documented case-insensitive; the other "equals" filters compare exactly.
 		{param: "id", paths: []string{"id"}, mode: equalsFold},
 		{param: "name", paths: []string{"name"}, mode: containsFold},
 		{param: "type", paths: []string{"type"}, mode: equalsFold, enum: []string{"COMPANY", "SUBSIDIARY"}},
 		{param: "parentId", paths: []string{"parentId"}, mode: equals},
 		{param: "legalInfo.legalName", paths: []string{"legalInfo.legalName"}, mode: containsFold},
-		{param: "legalInfo.registrationDate", paths: []string{"legalInfo.registrationDate"}, mode: equalsFold},
-		{param: "legalInfo.taxRegistrationNumber", paths: []string{"legalInfo.taxRegistrationNumber"}, mode: equalsFold},
+		{param: "legalInfo.registrationDate", paths: []string{"legalInfo.registrationDate"}, mode: equals},
+		{param: "legalInfo.taxRegistrationNumber", paths: []string{"legalInfo.taxRegistrationNumber"}, mode: equals},
 		{param: "legalInfo.registrationAgency", paths: []string{"legalInfo.registrationAgency"}, mode: containsFold},
 		{param: "legalInfo.countryOfRegistration", paths: []string{"legalInfo.countryOfRegistration"}, mode: containsFold},
-		{param: "legalInfo.registrationId", paths: []string{"legalInfo.registrationId"}, mode: equalsFold},
+		{param: "legalInfo.registrationId", paths: []string{"legalInfo.registrationId"}, mode: equals},
 	}
 }
 

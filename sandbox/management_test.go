@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -109,7 +110,8 @@ func TestLegalEntityListFiltersPagingTotal(t *testing.T) {
 			typ, parent = "SUBSIDIARY", "le01"
 		}
 		body := map[string]any{"id": fmt.Sprintf("le%02d", i), "name": fmt.Sprintf("Company %02d", i), "type": typ,
-			"legalInfo": map[string]any{"countryOfRegistration": map[bool]string{true: "DE", false: "US"}[i%2 == 0], "registrationId": fmt.Sprintf("R%d", i)}}
+			"legalInfo": map[string]any{"countryOfRegistration": map[bool]string{true: "DE", false: "US"}[i%2 == 0], "registrationId": fmt.Sprintf("R%d", i),
+				"taxRegistrationNumber": fmt.Sprintf("DE8%d", i), "registrationDate": fmt.Sprintf("2004-05-%02dT00:00:00Z", i)}}
 		if parent != "" {
 			body["parentId"] = parent
 		}
@@ -130,6 +132,15 @@ func TestLegalEntityListFiltersPagingTotal(t *testing.T) {
 	}
 	if l := a.must(200, "GET", cm+"/legal-entities?id=LE05", nil).list(t); len(l) != 1 || l[0]["id"] != "le05" {
 		t.Fatalf("id filter %v", ids(l))
+	}
+	// The legalInfo "equals" filters compare exactly: the spec calls only the id filter case-insensitive.
+	for param, value := range map[string]string{"registrationId": "R5", "taxRegistrationNumber": "DE85", "registrationDate": "2004-05-05T00:00:00Z"} {
+		if l := a.must(200, "GET", cm+"/legal-entities?legalInfo."+param+"="+value, nil).list(t); len(l) != 1 || l[0]["id"] != "le05" {
+			t.Fatalf("%s filter %s: %v", param, value, ids(l))
+		}
+		if l := a.must(200, "GET", cm+"/legal-entities?legalInfo."+param+"="+strings.ToLower(value), nil).list(t); len(l) != 0 {
+			t.Fatalf("%s filter %s matches %v", param, strings.ToLower(value), ids(l))
+		}
 	}
 	if l := a.must(200, "GET", cm+"/legal-entities?sort=name:Desc&pageSize=1", nil).list(t); l[0]["id"] != "le01" {
 		t.Fatalf("'Desc' must sort ascending: %v", ids(l))
