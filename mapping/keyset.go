@@ -30,18 +30,35 @@ func NewKeySet(sizeHint int) *KeySet {
 // Len returns the number of distinct keys added.
 func (s *KeySet) Len() int { return len(s.seen) }
 
-// Add records the key of a record at its position. If the same entity and key were added before, it
-// returns the first position and true, and keeps the first.
-func (s *KeySet) Add(e Entity, key string, pos formats.Position) (formats.Position, bool) {
+// First returns the position at which the entity's key was first added, if it was.
+func (s *KeySet) First(e Entity, key string) (formats.Position, bool) {
+	packed, ok := s.seen[s.sum(e, key)]
+	if !ok {
+		return formats.Position{}, false
+	}
+	return s.position(packed), true
+}
+
+func (s *KeySet) sum(e Entity, key string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(string(e))
 	h.WriteByte(0)
 	h.WriteString(key)
-	sum := h.Sum64()
+	return h.Sum64()
+}
+
+func (s *KeySet) position(packed uint64) formats.Position {
+	src := s.sources[packed>>32]
+	return formats.Position{File: src.file, Sheet: src.sheet, Line: int(uint32(packed))}
+}
+
+// Add records the key of a record at its position. If the same entity and key were added before, it
+// returns the first position and true, and keeps the first.
+func (s *KeySet) Add(e Entity, key string, pos formats.Position) (formats.Position, bool) {
+	sum := s.sum(e, key)
 	if packed, dup := s.seen[sum]; dup {
-		src := s.sources[packed>>32]
-		return formats.Position{File: src.file, Sheet: src.sheet, Line: int(uint32(packed))}, true
+		return s.position(packed), true
 	}
 	name := sourceName{pos.File, pos.Sheet}
 	idx, ok := s.index[name]

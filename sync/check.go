@@ -134,8 +134,7 @@ func Check(ctx context.Context, st *state.Store, rc *remote.Client, opts CheckOp
 		opts.KeysRatio = 10
 	}
 	c := &checker{st: st, rc: rc, opts: opts, rep: &rep, wanted: map[mapping.Entity]map[string]*checkRow{},
-		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{},
-		newKeys: inputKeys{}}
+		claimed: map[mapping.Entity]map[string]bool{}, checkpoint: map[mapping.Entity]map[string]state.EntityRef{}, zeroKeys: map[mapping.Entity]*keyMap{}}
 	if err := c.readFiles(ctx); err != nil {
 		return rep, err
 	}
@@ -189,7 +188,7 @@ type checker struct {
 	claimed    map[mapping.Entity]map[string]bool // remote ids of invalid rows
 	checkpoint map[mapping.Entity]map[string]state.EntityRef
 	zeroKeys   map[mapping.Entity]*keyMap // the checkpoint as the twin-key check reads it (keyLookup)
-	newKeys    inputKeys                  // the file's keys the checkpoint lacks, for the twin-key check
+	newKeys    *inputKeys                 // the file's keys the checkpoint lacks, for the twin-key check
 	// byCheckpointID: entity -> checkpoint remote id -> ERP key, to name platform-only records custsync wrote.
 	byCheckpointID map[mapping.Entity]map[string]string
 	adopted        map[string]string
@@ -217,6 +216,12 @@ func (c *checker) readFiles(ctx context.Context) error {
 	}
 	defer in.Close()
 	keys := mapping.NewKeySet(0)
+	c.newKeys = newInputKeys(func(e mapping.Entity, key string) (formats.Position, bool) {
+		if _, synced := c.checkpoint[e][key]; synced {
+			return formats.Position{}, false // as the planner's: only the keys the checkpoint lacks
+		}
+		return keys.First(e, key)
+	})
 	if len(in.Tables) > 0 {
 		c.firstTable = in.Tables[0]
 	}
@@ -281,7 +286,7 @@ func (c *checker) addRow(t *InputTable, j int, in *InputRow, keys *mapping.KeySe
 			ferrs = append(ferrs, *dup)
 		}
 	}
-	if _, synced := c.checkpoint[e][rec.Key]; rec.Key != "" && !synced {
+	if _, synced := c.checkpoint[e][rec.Key]; notable(rec.Key) && !synced {
 		c.newKeys.note(e, rec.Key, in.Pos)
 	}
 	var twinID string // the platform id of the synced key this row's key is a disguise of (twinKeyErrors)

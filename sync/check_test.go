@@ -535,8 +535,17 @@ func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
 	if got := rep.Entities[mapping.Customers]; got[CheckError] != 3 || got[CheckSame] != 2 || got[CheckOnlyOnPlatform] != 0 {
 		t.Errorf("customer verdicts %v, want 3 errors, 2 same (customer 4 and José) and none only on the platform", got)
 	}
-	mixed := e.file("mixed-customers.csv", header+"Zo\u00eb05,Eve,Fox\nZoe\u030805,Eve,Fox\n")
-	rep, err = Check(ctx, e.st, e.rc, CheckOptions{Files: []string{mixed}})
+	checkTwoSpellingsOfANewKey(ctx, t, e, header+"Zo\u00eb05,Eve,Fox\nZoe\u030805,Eve,Fox\n", func(path string) string {
+		return `customers key "Zoe\u030805" differs from the key "Zoë05" of the row at ` + path + `:2`
+	})
+}
+
+// checkTwoSpellingsOfANewKey checks a customer file of two spellings of one key the checkpoint lacks: the
+// later row is an error whose detail holds want(the file's path), the earlier only in the file.
+func checkTwoSpellingsOfANewKey(ctx context.Context, t *testing.T, e *env, content string, want func(path string) string) {
+	t.Helper()
+	mixed := e.file("mixed-customers.csv", content)
+	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{mixed}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,8 +555,64 @@ func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
 			details.WriteString(p.Detail)
 		}
 	}
-	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckOnlyInFile] != 1 ||
-		!strings.Contains(details.String(), `customers key "Zoe\u030805" differs from the key "Zoë05" of the row at `+mixed+`:2`) {
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckOnlyInFile] != 1 || !strings.Contains(details.String(), want(mixed)) {
 		t.Errorf("check of two spellings of a new key: verdicts %v, problems %+v; want the later an error", got, rep.Problems)
 	}
+}
+
+// TestKeysWithOtherLeadingZerosInOneInputAreOneKey: a spreadsheet that stored some of a column's keys as
+// numbers mixes 00123 and 123 in one file. Without a synced key to compare with, the two rows must not become
+// two customers: the later row is rejected naming the earlier (either way round), a key that differs from a
+// rejected one names the key that stayed, a row referencing such a key is rejected too, and check gives a
+// file of new keys the same verdicts. Keys of one width look nothing up, so an ERP's fixed-width numbers cost
+// the check nothing.
+func TestKeysWithOtherLeadingZerosInOneInputAreOneKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	header := "sdCustomerNumber,firstName,lastName\n"
+	customers := e.file("customers.csv", header+"00123,Ann,Lee\n123,Ann,Lee\n456,Bob,Ray\n00456,Bob,Ray\n0123,Ann,Lee\n789,Cy,Doe\n")
+	addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,city,country\n"+
+		"123,A1,Ann Lee,Bonn,DE\n0456,A2,Bob Ray,Kiel,DE\n789,A3,Cy Doe,Ulm,DE\n")
+	r, err := e.run(ctx, Options{}, customers, addresses)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("import: %v, want a partial run", err)
+	}
+	reasons := map[string]string{}
+	for _, f := range r.Failures {
+		reasons[f.Entity+" "+f.Key] += f.Reason
+	}
+	twinOf := func(key, first string, line, pad int) string {
+		return fmt.Sprintf("customers key %q differs from the key %q of the row at %s:%d only in its leading zeros: the spreadsheet stored one of them as a number; "+
+			"format the column as text, or declare `pad: %d` for it in the mapping", key, first, customers, line, pad)
+	}
+	want := map[string]string{
+		"customers 123":   twinOf("123", "00123", 2, 5),
+		"customers 00456": twinOf("00456", "456", 4, 5),
+		"customers 0123":  twinOf("0123", "00123", 2, 5),
+		"addresses " + mapping.JoinKey("123", "A1"):  twinOf("123", "00123", 2, 5),
+		"addresses " + mapping.JoinKey("0456", "A2"): twinOf("0456", "456", 4, 4),
+	}
+	for key, reason := range want {
+		if !strings.Contains(reasons[key], reason) {
+			t.Errorf("%s failed with %q, want %q", key, reasons[key], reason)
+		}
+	}
+	if r.Failed != len(want) || r.Created != 4 {
+		t.Errorf("import: %+v, want %d failed and 4 created (00123, 456, 789 and 789's address)", r.Counts, len(want))
+	}
+	if got := len(e.platformCustomers()); got != 3 {
+		t.Errorf("%d customers on the platform, want 3", got)
+	}
+
+	// --mode full of a file that has 00123 only without its zeros does not delete it.
+	again := e.file("again-customers.csv", header+"123,Ann,Lee\n456,Bob,Ray\n789,Cy,Doe\n")
+	r, err = e.run(ctx, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, again)
+	if !errors.Is(err, ErrPartial) || r.Failed != 1 || r.Deleted != 0 || r.Created != 0 {
+		t.Fatalf("full import of the synced keys and one without its zeros: %v, %+v; want 1 failed, nothing created or deleted", err, r.Counts)
+	}
+
+	checkTwoSpellingsOfANewKey(ctx, t, e, header+"0999,Eve,Fox\n999,Eve,Fox\n", func(path string) string {
+		return fmt.Sprintf(`customers key "999" differs from the key "0999" of the row at %s:2 only in its leading zeros`, path)
+	})
 }

@@ -32,15 +32,17 @@ type keyLookup interface {
 // does not exist):
 //   - the synced key without its leading zeros: a spreadsheet stored KUNNR 0008000002 as the number 8000002;
 //   - a key with the same letters encoded otherwise (Unicode NFC against NFD: "ü" as one code point or as "u"
-//     and a combining diaeresis), as a file re-saved on another system has them; input holds the new keys of
-//     the input read so far, so two such keys within the input are rejected too (the later one).
+//     and a combining diaeresis), as a file re-saved on another system has them.
+//
+// input holds the new keys of the input read so far, so two keys within the input that differ only so (in
+// their leading zeros, or in their encoding) are rejected too: the later one.
 //
 // Keys are never renormalized instead: that would change the ERP key, and the platform id made from it, of
 // keys synced already. The planner and check both ask, so check reports such a row as the error import would
 // make of it. checkpoint returns the lookup of an entity kind, nil where none is loaded; ownTwin, if not nil,
 // learns the synced twin of the record's own key, which counts as present (so --mode full does not delete it,
 // and check does not call it only on the platform).
-func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, checkpoint func(mapping.Entity) keyLookup, input inputKeys, ownTwin func(twin string)) []mapping.FieldError {
+func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, checkpoint func(mapping.Entity) keyLookup, input *inputKeys, ownTwin func(twin string)) []mapping.FieldError {
 	var errs []mapping.FieldError
 	fail := func(key, column, reason string) {
 		errs = append(errs, mapping.FieldError{Pos: pos, Column: column, Field: column, Value: key, Reason: reason})
@@ -55,6 +57,11 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 			}
 			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
 				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, twin, len(twin)))
+			return
+		}
+		if first, ok := input.zeroTwin(ent, key, own); ok {
+			fail(key, column, fmt.Sprintf("%s key %q differs from the key %q of the row at %s only in its leading zeros: the spreadsheet stored one of them as a number; "+
+				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, first.key, first.pos, max(len(key), len(first.key))))
 			return
 		}
 		if isASCII(key) {
@@ -82,11 +89,22 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 	return errs
 }
 
-// inputKeys holds, per entity, the keys of the input that are new to the checkpoint and not ASCII, by their
-// NFC form, each with the first row that carried it: what twinKeyErrors needs to tell two encodings of one key
-// in the same input. ASCII keys, nearly every key an ERP has, never enter it, so it costs a plan nothing in
-// the usual case.
-type inputKeys map[mapping.Entity]map[string]inputKey
+// inputKeys holds what twinKeyErrors needs to tell two spellings of one key within the input: per entity, the
+// new keys (not in the checkpoint) that are not ASCII, by their NFC form, each with the first row that carried
+// it; and the lengths of the new keys that are all digits, so that a digit key looks up only the spellings with
+// other zeros that can exist. The digit keys themselves are not held again: firstRow finds them where the
+// caller's duplicate check holds them. A first import of ERP numbers of one width (0000000001 ...) therefore
+// looks nothing up, and ASCII keys that are not all digits, nearly every other key, cost nothing.
+type inputKeys struct {
+	byNFC map[mapping.Entity]map[string]inputKey
+	// digitLens: per entity, bit n is set once a new all-digit key of n characters was noted.
+	digitLens map[mapping.Entity][]uint64
+	// firstRow returns the first row of the input that carried the new key of entity e, if one did.
+	firstRow func(e mapping.Entity, key string) (formats.Position, bool)
+	// zeroRejected holds the digit keys whose row zeroTwin rejected, with the earlier key: a reference to
+	// one names the key that stayed, as the row did.
+	zeroRejected map[mapping.Entity]map[string]inputKey
+}
 
 // inputKey is a key of the input and the first row that carried it.
 type inputKey struct {
@@ -94,16 +112,31 @@ type inputKey struct {
 	pos formats.Position
 }
 
+// newInputKeys returns an empty inputKeys that finds the rows of the input's new keys through firstRow.
+func newInputKeys(firstRow func(e mapping.Entity, key string) (formats.Position, bool)) *inputKeys {
+	return &inputKeys{byNFC: map[mapping.Entity]map[string]inputKey{}, digitLens: map[mapping.Entity][]uint64{},
+		firstRow: firstRow, zeroRejected: map[mapping.Entity]map[string]inputKey{}}
+}
+
 // note records the key of a row of entity e at pos that the checkpoint does not hold; the first key of each
-// NFC form stays.
-func (in inputKeys) note(e mapping.Entity, key string, pos formats.Position) {
+// NFC form stays. Only keys that are all digits or not ASCII need noting (see notable).
+func (in *inputKeys) note(e mapping.Entity, key string, pos formats.Position) {
+	if allDigits(key) {
+		lens := in.digitLens[e]
+		for len(lens) <= len(key)/64 {
+			lens = append(lens, 0)
+		}
+		lens[len(key)/64] |= 1 << (len(key) % 64)
+		in.digitLens[e] = lens
+		return
+	}
 	if isASCII(key) {
 		return
 	}
-	byNFC := in[e]
+	byNFC := in.byNFC[e]
 	if byNFC == nil {
 		byNFC = map[string]inputKey{}
-		in[e] = byNFC
+		in.byNFC[e] = byNFC
 	}
 	nfc := norm.NFC.String(key)
 	if _, seen := byNFC[nfc]; !seen {
@@ -111,10 +144,55 @@ func (in inputKeys) note(e mapping.Entity, key string, pos formats.Position) {
 	}
 }
 
+// notable reports whether note wants key: a key that is all digits or not ASCII, the ones that can have a twin.
+func notable(key string) bool { return allDigits(key) || !isASCII(key) }
+
 // twin returns the noted key of entity e that differs from key but has its NFC form.
-func (in inputKeys) twin(e mapping.Entity, key string) (inputKey, bool) {
-	first, ok := in[e][norm.NFC.String(key)]
+func (in *inputKeys) twin(e mapping.Entity, key string) (inputKey, bool) {
+	first, ok := in.byNFC[e][norm.NFC.String(key)]
 	return first, ok && first.key != key
+}
+
+// zeroTwin returns the new key of entity e in the input that is key with other leading zeros (00123 for 123,
+// or 123 for 00123), if key is all digits: one of the two lost or gained its zeros in a spreadsheet. own says
+// key is the key of the row being checked, whose own key firstRow finds already: any other spelling came
+// before it, and a rejected own key is remembered, so that a row referencing it is rejected as well. A key a
+// row references is rejected when the input carries another spelling but not the key itself (as a row that
+// stayed).
+func (in *inputKeys) zeroTwin(e mapping.Entity, key string, own bool) (inputKey, bool) {
+	if !allDigits(key) {
+		return inputKey{}, false
+	}
+	if !own {
+		if first, rejected := in.zeroRejected[e][key]; rejected {
+			return first, true
+		}
+		if _, carried := in.firstRow(e, key); carried {
+			return inputKey{}, false
+		}
+	}
+	digits := strings.TrimLeft(key, "0")
+	lens := in.digitLens[e]
+	for n := max(len(digits), 1); n < 64*len(lens); n++ {
+		if n == len(key) || lens[n/64]&(1<<(n%64)) == 0 {
+			continue
+		}
+		twin := strings.Repeat("0", n-len(digits)) + digits
+		if pos, ok := in.firstRow(e, twin); ok {
+			first := inputKey{key: twin, pos: pos}
+			if stayed, rejected := in.zeroRejected[e][twin]; rejected {
+				first = stayed // name the spelling whose row stayed
+			}
+			if own {
+				if in.zeroRejected[e] == nil {
+					in.zeroRejected[e] = map[string]inputKey{}
+				}
+				in.zeroRejected[e][key] = first
+			}
+			return first, true
+		}
+	}
+	return inputKey{}, false
 }
 
 // nfcTwins finds the checkpoint key with the NFC form of a key. The checkpoint keys that are not ASCII are

@@ -155,8 +155,8 @@ type plan struct {
 	invalid  []rowError
 	// rows counts the data rows, also those the readers could not split.
 	rows int
-	// newKeys holds the new keys of the input that are not ASCII, for the twin-key check (see inputKeys).
-	newKeys inputKeys
+	// newKeys notes the new keys of the input that can have a twin, for the twin-key check (see inputKeys).
+	newKeys *inputKeys
 	// unknownKey holds, per entity, the first invalid row whose key could not be read.
 	unknownKey map[mapping.Entity]formats.Position
 	// warnings explain what the plan left out on purpose (full-mode deletes withheld).
@@ -305,6 +305,19 @@ func packPosition(src *InputTable, pos formats.Position) uint64 {
 	return uint64(src.ID+1)<<32 | uint64(uint32(pos.Line))
 }
 
+// firstNewRow returns the first row of the input that carried key, a key of entity e the checkpoint lacks.
+func (p *plan) firstNewRow(e mapping.Entity, key string) (formats.Position, bool) {
+	v := p.views[e]
+	if v == nil {
+		return formats.Position{}, false
+	}
+	f, ok := v.fresh.Get(key)
+	if !ok {
+		return formats.Position{}, false
+	}
+	return p.unpackPosition(f), true
+}
+
 // unpackPosition reverses packPosition.
 func (p *plan) unpackPosition(f uint64) formats.Position {
 	first := p.sources[f>>32-1]
@@ -324,10 +337,11 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
-		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys, newKeys: inputKeys{},
+		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys,
 		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention, heap: newHeapHold()}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
+	p.newKeys = newInputKeys(p.firstNewRow)
 	planned := false
 	defer func() {
 		if !planned {
@@ -831,7 +845,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			ferrs = append(ferrs, mapping.FieldError{Pos: row.Pos, Column: col, Field: col, Value: rec.Key,
 				Reason: fmt.Sprintf("duplicate %s key %q: first seen at %s; the later row is rejected", e, rec.Key, first)})
 		}
-		if !isASCII(rec.Key) && !view.has(rec.Key) {
+		if notable(rec.Key) && !view.has(rec.Key) {
 			p.newKeys.note(e, rec.Key, row.Pos)
 		}
 	}
@@ -943,8 +957,8 @@ func (p *plan) leavesOut(e mapping.Entity, key string) bool {
 }
 
 // twinKeys rejects a row whose key, or a key it references, is a synced key without its leading zeros or
-// encoded otherwise, or another key of the input encoded otherwise (twinKeyErrors); the synced twin of the
-// row's own key counts as claimed by the row.
+// encoded otherwise, or an earlier key of the input with other leading zeros or encoded otherwise
+// (twinKeyErrors); the synced twin of the row's own key counts as claimed by the row.
 func (p *plan) twinKeys(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
 	checkpoint := func(ent mapping.Entity) keyLookup {
 		if v := p.views[ent]; v != nil {
