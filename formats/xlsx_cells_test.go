@@ -160,6 +160,54 @@ func TestXLSXZeroPaddedNumbers(t *testing.T) {
 	}
 }
 
+// A number in the General format reads as a spreadsheet shows it, in its
+// shortest form: a writer other than Excel may store the key 1004 as 1004.0,
+// which must not become a key of its own next to the 1004 Excel stores.
+// Other formats, and numbers General would round or show in scientific
+// notation, keep the stored value.
+func TestXLSXGeneralNumbersReadInTheirShortestForm(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		cell string // <c> content after r
+		want string
+	}{
+		{`><v>1004.0</v>`, "1004"},
+		{`s="0"><v>1004.000</v>`, "1004"},
+		{`s="3"><v>1004.0</v>`, "1004"}, // a numFmt element named General
+		{`><v>1.50</v>`, "1.5"},
+		{`><v>1E+3</v>`, "1000"},
+		{`><v>1.004e3</v>`, "1004"},
+		{`><v>-7.0</v>`, "-7"},
+		{`><v>1.5E-3</v>`, "0.0015"},
+		{`><v>1004</v>`, "1004"},
+		{`><v>0.30000000000000004</v>`, "0.30000000000000004"}, // full precision stays
+		{`><v>1.5E-5</v>`, "1.5E-5"},                           // General would show 1.5E-05
+		{`><v>1.2E+20</v>`, "1.2E+20"},                         // beyond float64's integers
+		{`s="1"><v>1004.0</v>`, "1004.0"},                      // 0.0: as stored
+		{`s="2"><v>45292.0</v>`, "45292.0"},                    // a date: as stored
+	}
+	var rows strings.Builder
+	rows.WriteString(`<row r="1">` + inline("A1", "value") + `</row>`)
+	for i, c := range cases {
+		fmt.Fprintf(&rows, `<row r="%d"><c r="A%d" %s</c></row>`, i+2, i+2, c.cell)
+	}
+	styles := stylesXML(map[int]string{164: "0.0", 165: "General"}, 164, 14, 165) // s = 1..3
+	_, got, _ := readRows(t, oneSheet(t, sheetXML("", rows.String()), "", styles))
+	if len(got) != len(cases) {
+		t.Fatalf("%d rows", len(got))
+	}
+	for i, c := range cases {
+		if got[i].Cells[0] != c.want {
+			t.Errorf("<c %s: %q, want %q", c.cell, got[i].Cells[0], c.want)
+		}
+	}
+	// A workbook without a style part shows every number in General.
+	_, got, _ = readRows(t, oneSheet(t, sheetXML("", `<row r="1">`+inline("A1", "id")+`</row><row r="2"><c r="A2"><v>1004.0</v></c></row>`), "", ""))
+	if len(got) != 1 || got[0].Cells[0] != "1004" {
+		t.Errorf("without styles: %+v, want 1004", got)
+	}
+}
+
 // The same through a workbook excelize writes, as a spreadsheet program
 // would save keys typed as numbers and formatted to keep their zeros.
 func TestXLSXZeroPaddedKeysFromExcelize(t *testing.T) {
@@ -307,14 +355,15 @@ func TestXLSXChartAndHiddenSheets(t *testing.T) {
 	}
 }
 
-// For everything but error cells and zero-padded numbers, the reader yields
-// what excelize's own reader yields with raw cell values, as the reader did
-// before it streamed the sheets itself.
+// For everything but error cells, zero-padded numbers and General numbers
+// not stored in their shortest form, the reader yields what excelize's own
+// reader yields with raw cell values, as the reader did before it streamed
+// the sheets itself.
 func TestXLSXReadsLikeExcelize(t *testing.T) {
 	t.Parallel()
 	shapes := oneSheet(t, sheetXML("", `<row r="1">`+inline("A1", "a")+inline("B1", "b")+inline("C1", "c")+`</row>`+
 		`<row r="2"><c r="A2" t="s"><v>1</v></c><c r="B2" t="s"><v>2</v></c><c r="C2" t="str"><v>x_x000D_y</v></c></row>`+
-		`<row><c t="inlineStr"><is><r><t>a</t></r><rPh><t>p</t></rPh><r><t xml:space="preserve"> b&#13;</t></r></is></c><c t="b"><v>0</v></c><c><v>1.5E-3</v></c></row>`+
+		`<row><c t="inlineStr"><is><r><t>a</t></r><rPh><t>p</t></rPh><r><t xml:space="preserve"> b&#13;</t></r></is></c><c t="b"><v>0</v></c><c><v>1.5E-5</v></c></row>`+
 		"<row r=\"7\"><c r=\"B7\" t=\"inlineStr\"><is><t>c\r\nd_x0041__x005f_x0041_</t></is></c><c r=\"C7\" t=\"d\"><v>2026-01-02</v></c></row>"),
 		sstXML("<t>s0</t>", `<r><t>r1</t></r><r><t>_xD800_x</t></r>`, "<t>tab\there</t>"), "")
 	for _, path := range []string{buildWorkbook(t), "testdata/customers.golden.xlsx", "../samples/customers.xlsx", shapes} {

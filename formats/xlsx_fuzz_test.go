@@ -17,7 +17,7 @@ func readSheetPart(data []byte) (rows int, rootEnd int64, err error) {
 	}
 	defer sst.close()
 	sc := newXMLScanner(bytes.NewReader(data))
-	r := newSheetReader(sc, sst.reader(), []*zeroPadFormat{nil, {width: 5, sections: 1}})
+	r := newSheetReader(sc, sst.reader(), numberStyles{pads: []*zeroPadFormat{nil, {width: 5, sections: 1}}})
 	for {
 		ok, err := r.nextRow()
 		if err != nil || !ok {

@@ -14,7 +14,8 @@ import (
 // "DE"000000, \K00000. ERP keys (SAP's KUNNR, zip codes) that a spreadsheet
 // program turned into numbers keep their leading zeros only through such a
 // format, so the reader yields the text the spreadsheet shows, "0008000002",
-// not the stored number 8000002. Every other number format keeps the stored
+// not the stored number 8000002. The General format shows a number in its
+// shortest form (appendGeneral); every other number format keeps the stored
 // value: dates stay serial numbers and decimals stay full precision, for the
 // mapping layer to interpret.
 type zeroPadFormat struct {
@@ -30,13 +31,39 @@ type zeroPadFormat struct {
 // numFmt element) that are zero formats: only 1, "0".
 var builtinZeroPadFormats = map[int]*zeroPadFormat{1: {width: 1, sections: 1}}
 
-// zeroPadStyles maps every cell style (the s attribute of a cell, an index
-// into cellXfs) to its zero-padded number format, nil for other formats.
-func zeroPadStyles(f *excelize.File) []*zeroPadFormat {
+// numberStyles is what the reader applies of each cell style's number format (by the s attribute of a cell,
+// an index into cellXfs).
+type numberStyles struct {
+	// pads holds a style's zero-padded number format, nil for other formats.
+	pads []*zeroPadFormat
+	// general says a style's format is General, which shows a number in its shortest form (appendGeneral).
+	general []bool
+}
+
+// pad returns the zero-padded format of style, nil if it has none.
+func (n numberStyles) pad(style int) *zeroPadFormat {
+	if style < len(n.pads) {
+		return n.pads[style]
+	}
+	return nil
+}
+
+// isGeneral reports whether style shows numbers in the General format: a style that says so, or any cell of a
+// workbook without styles, whose every cell is General.
+func (n numberStyles) isGeneral(style int) bool {
+	if style < len(n.general) {
+		return n.general[style]
+	}
+	return n.general == nil
+}
+
+// cellNumberStyles reads the number format of every cell style of f.
+func cellNumberStyles(f *excelize.File) numberStyles {
 	if f.Styles == nil || f.Styles.CellXfs == nil {
-		return nil
+		return numberStyles{}
 	}
 	custom := map[int]*zeroPadFormat{}
+	customGeneral := map[int]bool{}
 	customIDs := map[int]bool{}
 	if f.Styles.NumFmts != nil {
 		for _, nf := range f.Styles.NumFmts.NumFmt {
@@ -47,21 +74,58 @@ func zeroPadStyles(f *excelize.File) []*zeroPadFormat {
 			if z := parseZeroPadFormat(nf.FormatCode); z != nil {
 				custom[nf.NumFmtID] = z
 			}
+			customGeneral[nf.NumFmtID] = strings.EqualFold(strings.TrimSpace(nf.FormatCode), "General")
 		}
 	}
-	styles := make([]*zeroPadFormat, len(f.Styles.CellXfs.Xf))
+	styles := numberStyles{pads: make([]*zeroPadFormat, len(f.Styles.CellXfs.Xf)), general: make([]bool, len(f.Styles.CellXfs.Xf))}
 	for i, xf := range f.Styles.CellXfs.Xf {
-		if xf.NumFmtID == nil {
-			continue
+		id := 0 // a style without a numFmtId shows General
+		if xf.NumFmtID != nil {
+			id = *xf.NumFmtID
 		}
-		id := *xf.NumFmtID
 		if customIDs[id] {
-			styles[i] = custom[id] // a numFmt element overrides a built-in id
+			styles.pads[i], styles.general[i] = custom[id], customGeneral[id] // a numFmt element overrides a built-in id
 		} else {
-			styles[i] = builtinZeroPadFormats[id]
+			styles.pads[i], styles.general[i] = builtinZeroPadFormats[id], id == 0
 		}
 	}
 	return styles
+}
+
+// appendGeneral appends the text the General number format shows for the stored number raw, as far as it
+// differs from the stored text in what a value means: Excel stores 1004 as "1004", but other writers store
+// "1004.0", "1.50" or "1E+3", which a spreadsheet shows as 1004, 1.5 and 1000. Such a number below 10^15 (where
+// float64 still holds every integer) reads in its shortest form that is the same number, so a key stored as
+// 1004.0 reads as the 1004 it showed. Every other stored text is kept as it is: a number in its shortest form
+// already (nearly all), and one General would show in scientific notation or rounded (a magnitude of 10^15
+// or more, a fraction below 10^-4), which means something only as stored.
+func appendGeneral(dst, raw []byte) []byte {
+	if !generalWouldChange(raw) {
+		return append(dst, raw...)
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if a := math.Abs(v); err != nil || math.IsInf(v, 0) || math.IsNaN(v) || a >= 1e15 || (a < 1e-4 && v != math.Trunc(v)) {
+		return append(dst, raw...)
+	}
+	if v == 0 {
+		v = 0 // -0 shows as 0
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// generalWouldChange reports whether raw has an exponent or a fraction ending in a zero: the only stored texts
+// that General shows otherwise. It spares the parse of every other number.
+func generalWouldChange(raw []byte) bool {
+	dot := false
+	for _, c := range raw {
+		switch c {
+		case 'e', 'E':
+			return true
+		case '.':
+			dot = true
+		}
+	}
+	return dot && raw[len(raw)-1] == '0'
 }
 
 // parseZeroPadFormat recognises a zero-padded integer format code; it returns

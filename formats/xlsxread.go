@@ -17,7 +17,7 @@ type workbook struct {
 	mu   sync.Mutex
 	pkg  *xlsxPackage
 	sst  *sharedStrings // nil without shared strings
-	pads []*zeroPadFormat
+	nums numberStyles
 	open int
 }
 
@@ -167,7 +167,7 @@ func (wb *workbook) describe() ([]xlsxSheet, error) {
 		}
 		sheets = append(sheets, sh)
 	}
-	wb.pads = zeroPadStyles(f)
+	wb.nums = cellNumberStyles(f)
 	for _, rel := range rels {
 		if rel.Type != "sharedStrings" {
 			continue
@@ -237,7 +237,7 @@ func (wb *workbook) startTable(path, sheet, part string, member io.ReadCloser, n
 	wb.mu.Unlock()
 	ahead := newPrefetchReader(member)
 	t := &xlsxTable{path: path, sheet: sheet, part: part, wb: wb, member: member, ahead: ahead,
-		rows: newSheetReader(newScanner(ahead), sst, wb.pads)}
+		rows: newSheetReader(newScanner(ahead), sst, wb.nums)}
 	for {
 		ok, err := t.nextRow()
 		if err != nil {

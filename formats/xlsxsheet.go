@@ -26,12 +26,12 @@ var errNotWorksheet = errors.New("not a worksheet")
 // cell where a writer left them out.
 type sheetReader struct {
 	sc    *xmlScanner
-	sst   *sstReader       // nil when the workbook has no shared strings
-	pads  []*zeroPadFormat // by cell style
-	inSD  bool             // inside sheetData
-	inRow bool             // inside a row of sheetData
-	isWS  bool             // the root element is a worksheet
-	ended bool             // the part has been read to its end
+	sst   *sstReader   // nil when the workbook has no shared strings
+	nums  numberStyles // by cell style
+	inSD  bool         // inside sheetData
+	inRow bool         // inside a row of sheetData
+	isWS  bool         // the root element is a worksheet
+	ended bool         // the part has been read to its end
 
 	row        int // number of the current or last row
 	lastRow    int // number of the last row element seen
@@ -75,8 +75,8 @@ const (
 	cellUncalculated                 // a formula without a computed value: no text, yet not blank
 )
 
-func newSheetReader(sc *xmlScanner, sst *sstReader, pads []*zeroPadFormat) *sheetReader {
-	return &sheetReader{sc: sc, sst: sst, pads: pads}
+func newSheetReader(sc *xmlScanner, sst *sstReader, nums numberStyles) *sheetReader {
+	return &sheetReader{sc: sc, sst: sst, nums: nums}
 }
 
 // sheetError is a problem at a known row of the sheet (0: none).
@@ -364,11 +364,15 @@ func (r *sheetReader) finishCell() error {
 		}
 	case "", "n":
 		kind = cellNumber
-		if r.style < len(r.pads) && r.pads[r.style] != nil && len(r.vbuf) > 0 {
+		if pad := r.nums.pad(r.style); pad != nil && len(r.vbuf) > 0 {
 			var ok bool
-			if r.text, ok = r.pads[r.style].appendDisplay(r.text, r.vbuf); ok {
+			if r.text, ok = pad.appendDisplay(r.text, r.vbuf); ok {
 				break
 			}
+		}
+		if r.nums.isGeneral(r.style) && len(r.vbuf) > 0 {
+			r.text = appendGeneral(r.text, r.vbuf)
+			break
 		}
 		r.text = append(r.text, r.vbuf...)
 	case "e":
