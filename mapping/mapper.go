@@ -556,14 +556,19 @@ func (m *Mapper) MapWithNumbers(pos formats.Position, cells []string, numberCell
 			}
 		}
 	}
-	if c := m.deleted; c != nil && !cmdSet {
+	if c := m.deleted; c != nil && (!cmdSet || rec.Command == Upsert) {
 		v, col, st := m.raw(c, cells)
 		if st == cellSet {
 			v, _ = m.text(c, v)
 			del, err := ParseBool(v)
-			if err != nil {
+			switch {
+			case err != nil:
 				fail(c, col, v, "not a deletion flag: use X, 1, true or yes to delete; blank, 0, false or no to keep")
-			} else if del {
+			case del && cmdSet:
+				// The row says both: upserting would keep a record the ERP deleted, deleting would drop one it
+				// says to write. Neither is a guess custsync makes.
+				fail(c, col, v, "deleted is TRUE but command is UPSERT; say one thing")
+			case del:
 				rec.Command = Delete
 			}
 		} else if st == cellClear {

@@ -130,7 +130,8 @@ func TestCommandAndDeletionFlag(t *testing.T) {
 		{"", "YES", mapping.Delete},
 		{"", "0", mapping.Upsert},
 		{"", "no", mapping.Upsert},
-		{"UPSERT", "X", mapping.Upsert}, // an explicit command wins over the flag
+		{"UPSERT", "no", mapping.Upsert},
+		{"DELETE", "no", mapping.Delete}, // an explicit command wins over a flag that keeps
 	}
 	for _, c := range cases {
 		rec, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "command", "deleted", "contactEmail"}, []string{"7", c.command, c.deleted, "not-an-email"})
@@ -140,6 +141,18 @@ func TestCommandAndDeletionFlag(t *testing.T) {
 		// Only upserts validate fields: a row being deleted or ignored is not held back by a bad e-mail.
 		if (len(errs) > 0) != (c.want == mapping.Upsert) {
 			t.Errorf("command %q deleted %q: errors %v", c.command, c.deleted, errs)
+		}
+	}
+}
+
+// TestUpsertCommandWithDeletionFlagFails: a row that says UPSERT and deleted=TRUE contradicts itself; taking
+// either word would be a guess (an upsert keeps a record the ERP deleted), so the row fails saying so.
+func TestUpsertCommandWithDeletionFlagFails(t *testing.T) {
+	t.Parallel()
+	for _, deleted := range []string{"TRUE", "X", "1"} {
+		_, errs := mapOne(t, mapping.Customers, []string{"sdCustomerNumber", "command", "deleted", "contactEmail"}, []string{"7", "UPSERT", deleted, "ann@example.com"})
+		if len(errs) != 1 || errs[0].Column != "deleted" || !strings.Contains(errs[0].Error(), "deleted is TRUE but command is UPSERT; say one thing") {
+			t.Errorf("UPSERT with deleted %q: errors %v, want one naming the conflict", deleted, errs)
 		}
 	}
 }
