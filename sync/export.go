@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"custsync/formats"
 	"custsync/mapping"
@@ -107,8 +108,8 @@ func (s ExportSkip) String() string {
 }
 
 // unwritableCell says why a cell cannot go into an export of format, or "" when it can. What import refuses
-// (a cell larger than MaxCellBytes fails its row) is never written, in either format, so that an export
-// re-imports; an XLSX cell must also be one XLSX can hold (formats.CheckXLSXCell).
+// (a cell larger than MaxCellBytes, or with a control character, fails its row) is never written, in either
+// format, so that an export re-imports; an XLSX cell must also be one XLSX can hold (formats.CheckXLSXCell).
 func unwritableCell(format, cell string) string {
 	if len(cell) > MaxCellBytes {
 		return fmt.Sprintf("the value holds %d bytes, more than the %d import reads from a cell; shorten it on the platform, then export again",
@@ -118,6 +119,10 @@ func unwritableCell(format, cell string) string {
 		if err := formats.CheckXLSXCell(cell); err != nil {
 			return fmt.Sprintf("%v; export the entity to CSV (--format csv), which holds it, or change the value on the platform", err)
 		}
+	}
+	if i := controlCharAt(cell); i >= 0 {
+		return fmt.Sprintf("the value holds a control character U+%04X at position %d, which import refuses; change the value on the platform, then export again",
+			cell[i], utf8.RuneCountInString(cell[:i])+1)
 	}
 	return ""
 }

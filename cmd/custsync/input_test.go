@@ -319,6 +319,29 @@ func TestOverLongCellIsARowError(t *testing.T) {
 	}
 }
 
+// TestControlCharacterIsARowError: a NUL or another C0 control character (not tab, CR or LF) in a cell, CSV
+// or XLSX (written as _x0000_), fails its row naming the column and the character's position, and is never
+// sent; tabs and line breaks stay text.
+func TestControlCharacterIsARowError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName,lastName\n1,Ann,Lee\n2,Bob,Doe-Smith-Jones\x00e\n3,\"Cy\tX\r\nY\",Poe\n4,Dan,\x1bFox\n")
+	code, out, errOut := runCLI(t, sandboxArgs(dir, "import", in)...)
+	for _, want := range []string{"2 created",
+		"customers.csv:3: column lastName: the cell holds a control character U+0000 at position 16; the export is probably binary or damaged",
+		"customers.csv:6: column lastName: the cell holds a control character U+001B at position 1"} {
+		if code != ExitPartial || !strings.Contains(out, want) {
+			t.Errorf("CSV: code %d, want %d and %q\n%.2000s%s", code, ExitPartial, want, out, errOut)
+		}
+	}
+	book := filepath.Join(dir, "kunden.xlsx")
+	writeRawXLSX(t, book, "customers", [][]string{{"sdCustomerNumber", "firstName", "lastName"}, {"5", "Zoë_x0000_", "Lee"}, {"6", "Eve", "Fox"}})
+	code, out, errOut = runCLI(t, sandboxArgs(dir, "import", book)...)
+	if code != ExitPartial || !strings.Contains(out, "1 created") || !strings.Contains(out, "column firstName: the cell holds a control character U+0000 at position 4") {
+		t.Errorf("XLSX: code %d, want %d\n%.2000s%s", code, ExitPartial, out, errOut)
+	}
+}
+
 // writeRawXLSX writes a one-sheet workbook by hand, so that cells can be what a spreadsheet program leaves
 // behind: rows[r][c] is a cell's text, stored as an inline string, or as an error cell (t="e") when it
 // starts with "#" and ends with "!" or is "#N/A".
