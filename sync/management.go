@@ -332,29 +332,14 @@ func refuseListedLocations(ctx context.Context, st *state.Store, p *plan) error 
 			listersByKey[location] = append(listersByKey[location], company)
 		}
 	}
-	if v := p.views[mapping.Companies]; v != nil && v.idx.Len() > 0 {
-		var keys []string
-		for i := range v.idx.Len() {
-			if k := v.idx.Key(i); !leaving[k] {
-				if _, inInput := p.linkPlan.listed[k]; !inInput {
-					keys = append(keys, k)
-				}
-			}
-		}
-		snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
+	if v := p.views[mapping.Companies]; v != nil {
+		var err error
+		listersByID, err = checkpointListers(ctx, st, v.idx, func(k string) bool {
+			_, inInput := p.linkPlan.listed[k]
+			return leaving[k] || inInput
+		})
 		if err != nil {
 			return err
-		}
-		for company, raw := range snaps {
-			var doc map[string]any
-			if json.Unmarshal(raw, &doc) != nil {
-				continue
-			}
-			for _, ref := range idRefs(doc["entitiesAddresses"]) {
-				if id, _ := ref.(map[string]any)["id"].(string); id != "" {
-					listersByID[id] = append(listersByID[id], company)
-				}
-			}
 		}
 	}
 	refused := map[*op]bool{}
@@ -369,6 +354,37 @@ func refuseListedLocations(ctx context.Context, st *state.Store, p *plan) error 
 	}
 	ep.dropDeletes(refused)
 	return nil
+}
+
+// checkpointListers maps location ids to the companies of the checkpoint (idx; but those skip names) whose
+// snapshot lists them in entitiesAddresses.
+func checkpointListers(ctx context.Context, st *state.Store, idx *state.EntityIndex, skip func(key string) bool) (map[string][]string, error) {
+	listers := map[string][]string{}
+	var keys []string
+	for i := range idx.Len() {
+		if k := idx.Key(i); !skip(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return listers, nil
+	}
+	snaps, err := st.Snapshots(ctx, string(mapping.Companies), keys)
+	if err != nil {
+		return nil, err
+	}
+	for company, raw := range snaps {
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) != nil {
+			continue
+		}
+		for _, ref := range idRefs(doc["entitiesAddresses"]) {
+			if id, _ := ref.(map[string]any)["id"].(string); id != "" {
+				listers[id] = append(listers[id], company)
+			}
+		}
+	}
+	return listers, nil
 }
 
 // companiesList is why a location delete is refused: companies that still list it would lose it unseen.

@@ -369,6 +369,9 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		return nil, err
 	}
 	p.recreateSyncedAddresses(removedAlong)
+	if err := p.keepListedLocations(ctx, st); err != nil {
+		return nil, err
+	}
 	slices.Reverse(p.remove[mapping.Companies]) // created parents first, so deleted children first
 	return p, nil
 }
@@ -420,6 +423,37 @@ func (p *restorePlan) dropSettled(ctx context.Context, st *state.Store) error {
 		p.warnings = append(p.warnings, fmt.Sprintf("run %d's creates: %s deleted since, there is nothing to delete",
 			p.run.ID, state.Count(goneSince, "record", "records")))
 	}
+	return nil
+}
+
+// keepListedLocations leaves out, as a failed row, the delete of a created location that a company the
+// checkpoint holds (and the restore keeps) still lists: the platform would take it off the company unseen, as
+// an import refuses (refuseListedLocations).
+func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) error {
+	if len(p.remove[mapping.Locations]) == 0 {
+		return nil
+	}
+	idx, err := st.LoadEntityIndex(ctx, string(mapping.Companies), nil)
+	if err != nil {
+		return err
+	}
+	leaving := map[string]bool{}
+	for _, o := range p.remove[mapping.Companies] {
+		leaving[o.ERPKey] = true
+	}
+	listers, err := checkpointListers(ctx, st, idx, func(k string) bool { return leaving[k] })
+	if err != nil {
+		return err
+	}
+	p.remove[mapping.Locations] = slices.DeleteFunc(p.remove[mapping.Locations], func(o *op) bool {
+		companies := listers[o.RemoteID]
+		if len(companies) == 0 {
+			return false
+		}
+		slices.Sort(companies)
+		p.unplanned = append(p.unplanned, refusedDelete(o, companiesList(slices.Compact(companies))))
+		return true
+	})
 	return nil
 }
 

@@ -510,18 +510,7 @@ func TestRestoreKeepsCreatedCompanyWithLaterSubsidiary(t *testing.T) {
 	if rep, err := e.run(ctx, Options{}, e.file("companies.csv", parent+"C5100,New Child,SUBSIDIARY,C5000\n")); err != nil || rep.Created != 1 {
 		t.Fatalf("run creating the subsidiary: %v %s", err, rep.Summary())
 	}
-	opts := RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}}
-	for _, dryRun := range []bool{true, false} {
-		opts.DryRun = dryRun
-		e.srv.ResetRequests()
-		rep, err := e.restore(opts)
-		if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != 1 || len(e.writes()) != 0 {
-			t.Fatalf("restore (dry run %t): %v %s, writes %v", dryRun, err, rep.Summary(), e.writes())
-		}
-		if f := rep.Failures[0]; f.Key != "C5000" || !strings.Contains(f.Reason, "not deleted: its subsidiaries C5100 stay on the platform") {
-			t.Errorf("failure (dry run %t): %+v", dryRun, f)
-		}
-	}
+	e.restoreRefusesItsDelete(created.RunID, "C5000", "not deleted: its subsidiaries C5100 stay on the platform")
 	for _, id := range []string{"C5000", "C5100"} {
 		if _, err := e.rc.GetLegalEntity(ctx, id); err != nil {
 			t.Errorf("company %s after the restore: %v", id, err)
@@ -613,5 +602,43 @@ func TestImportAfterRestoreOfCompanyCreatesItsAssignmentsAgain(t *testing.T) {
 	}
 	if a, ok := assignmentsByPair(t, e.rc)["C1/0000000001"]; !ok || a["type"] != "PRIMARY" {
 		t.Fatalf("assignments after the import: %v", assignmentsByPair(t, e.rc))
+	}
+}
+
+// Restoring with --include-creates a run that created a location a later run listed on a company: the platform
+// would take the location off the company unseen, so the delete is refused naming the company, as an import
+// refuses it, in the dry run and the restore alike.
+func TestRestoreKeepsCreatedLocationACompanyLists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	created, err := e.run(ctx, Options{}, e.file("locations.csv", "locationKey,name,type\nL9,Depot,WAREHOUSE\n"))
+	if err != nil || created.Created != 1 {
+		t.Fatalf("run creating the location: %v %s", err, created.Summary())
+	}
+	if rep, err := e.run(ctx, Options{}, e.file("companies.csv", "companyKey,name,type,locationKeys\nC1,Acme,COMPANY,L9\n")); err != nil || rep.Created != 1 {
+		t.Fatalf("run listing it on a company: %v %s", err, rep.Summary())
+	}
+	e.restoreRefusesItsDelete(created.RunID, "L9", "not deleted: company C1 still lists it in locationKeys; remove it there first")
+	if _, err := e.rc.GetLocation(ctx, "L9"); err != nil {
+		t.Errorf("location after the restore: %v", err)
+	}
+}
+
+// restoreRefusesItsDelete restores run with --include-creates, as a dry run and then for real, and fails the
+// test unless both refuse the delete of the one record key, for a reason holding reason, and write nothing.
+func (e *env) restoreRefusesItsDelete(run int64, key, reason string) {
+	e.t.Helper()
+	opts := RestoreOptions{RunID: run, IncludeCreates: true, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}}
+	for _, dryRun := range []bool{true, false} {
+		opts.DryRun = dryRun
+		e.srv.ResetRequests()
+		rep, err := e.restore(opts)
+		if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != 1 || len(e.writes()) != 0 {
+			e.t.Fatalf("restore (dry run %t): %v %s, writes %v", dryRun, err, rep.Summary(), e.writes())
+		}
+		if f := rep.Failures[0]; f.Key != key || !strings.Contains(f.Reason, reason) {
+			e.t.Errorf("failure (dry run %t): %+v", dryRun, f)
+		}
 	}
 }
