@@ -454,6 +454,97 @@ func TestCheckLabelsEachDifferingFieldByWhoChangedIt(t *testing.T) {
 	}
 }
 
+// TestKeysWithLeadingZerosAddedAreTheSyncedKey: the file synced first came from a spreadsheet that stored
+// KUNNR as a number (8000002); a later file keeps the column as text (0008000002). The padded key is the synced
+// customer, not a new one: check reports the row (and a row referencing such a key) as an error naming the
+// synced key, not the synced customer as only on the platform; import rejects them with the same reason, and
+// --mode full deletes nothing. A new key of the checkpoint's width with its zeros is created as usual.
+func TestKeysWithLeadingZerosAddedAreTheSyncedKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const (
+		header        = "sdCustomerNumber,firstName,lastName\n"
+		addressHeader = "sdCustomerNumber,addressKey,contactName,city,country\n"
+	)
+	customers := e.file("customers.csv", header+"8000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n")
+	addresses := e.file("addresses.csv", addressHeader+"8000003,A1,Bob Ray,Bonn,DE\n")
+	if r, err := e.run(ctx, Options{}, customers, addresses); err != nil {
+		t.Fatal(err, r.Failures)
+	}
+	before := e.platformCustomers()
+
+	asText := e.file("text-customers.csv", header+"0008000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n0000000005,Dan,Poe\n")
+	asTextAddr := e.file("text-addresses.csv", addressHeader+"0008000003,A1,Bob Ray,Bonn,DE\n")
+	zerosAdded := func(key, synced string) string {
+		return fmt.Sprintf("customers key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
+			"custsync does not move a record to another key, so the synced record keeps the key %q", key, synced, synced)
+	}
+	want := map[string]string{
+		"customers 0008000002":                             zerosAdded("0008000002", "8000002"),
+		"addresses " + mapping.JoinKey("0008000003", "A1"): zerosAdded("0008000003", "8000003"),
+	}
+	rep, verdicts := wantCheckErrors(ctx, t, e, []string{asText, asTextAddr}, want)
+	if got := verdicts["customers 0008000002"].RemoteID; got != "8000002" {
+		t.Errorf("check of 0008000002 names platform id %q, want the synced customer 8000002", got)
+	}
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckSame] != 2 || got[CheckOnlyInFile] != 1 || got[CheckOnlyOnPlatform] != 0 {
+		t.Errorf("customer verdicts %v, want 1 error, 2 same, 1 only-in-file (0000000005) and 8000002 not only on the platform", got)
+	}
+
+	r, err := e.run(ctx, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, asText, asTextAddr)
+	if !errors.Is(err, ErrPartial) {
+		t.Fatalf("full import of the file that keeps the zeros: %v, want a partial run", err)
+	}
+	wantFailures(t, r, want)
+	// The synced customer the failed row is counts as present: the only delete the run holds for its
+	// failures is the address of 8000003, which no valid row carries.
+	if r.Failed != len(want) || r.Created != 1 || r.Deleted != 0 || r.DeletesHeld != 1 {
+		t.Errorf("import: %+v, want %d failed, 1 created (0000000005), nothing deleted and 1 delete held (the address)", r.Counts, len(want))
+	}
+	after := wantKept(t, e, before)
+	if _, ok := after["0008000002"]; ok || len(after) != len(before)+1 {
+		t.Errorf("platform customers %d (0008000002 among them: %v), want %d: the synced ones and 0000000005", len(after), ok, len(before)+1)
+	}
+}
+
+// TestStrippedTwinLooksUpOnlyWidthsTheCheckpointHolds: a first import of an ERP's fixed-width numbers
+// (0000000001 ...) into a checkpoint of that width must not look every new key up without its zeros; only the
+// widths of all-digit keys the checkpoint holds are looked up, and the checkpoint's keys are walked once.
+func TestStrippedTwinLooksUpOnlyWidthsTheCheckpointHolds(t *testing.T) {
+	checkpoint := map[string]bool{"0000000001": true, "0000000002": true, "ABC": true}
+	var lookups []string
+	has := func(key string) bool {
+		lookups = append(lookups, key)
+		return checkpoint[key]
+	}
+	var lens digitKeyLengths
+	walks := 0
+	digitLens := func() lengthSet {
+		return lens.get(func(yield func([]byte) bool) {
+			walks++
+			for key := range checkpoint {
+				if !yield([]byte(key)) {
+					return
+				}
+			}
+		})
+	}
+	for _, key := range []string{"0000000003", "0000000004", "0000000123", "00123"} {
+		if twin, ok := strippedTwin(key, digitLens, has); ok {
+			t.Errorf("%s: twin %s in a checkpoint of 10-digit keys", key, twin)
+		}
+	}
+	if len(lookups) != 0 || walks != 1 {
+		t.Errorf("new keys of the checkpoint's width: lookups %q and %d walks of the checkpoint, want none and 1", lookups, walks)
+	}
+	checkpoint["8000002"] = true
+	lens = digitKeyLengths{}
+	if twin, ok := strippedTwin("0008000002", digitLens, has); !ok || twin != "8000002" || !slices.Equal(lookups, []string{"8000002"}) {
+		t.Errorf("0008000002: twin %q (%v) after lookups %q, want 8000002 after looking up only the 7-digit form", twin, ok, lookups)
+	}
+}
+
 // TestKeysEncodedOtherwiseAreNotNewRecords: a file re-saved on another system may spell the accented letters
 // of a key otherwise, "ü" as one code point (NFC) or as "u" and a combining diaeresis (NFD). Such a key is the
 // synced key, not a new one: import rejects the row saying so (either way round, and for a key a row
@@ -488,30 +579,17 @@ func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
 	if !errors.Is(err, ErrPartial) {
 		t.Fatalf("import of the re-saved files: %v, want a partial run", err)
 	}
-	reasons := map[string]string{}
-	for _, f := range r.Failures {
-		reasons[f.Entity+" "+f.Key] += f.Reason
-	}
 	want := map[string]string{
 		"customers " + mullerNFD:                        `customers key "Mu\u0308ller01" differs from the synced key "Müller01" only in how its accented letters are encoded (Unicode NFD vs NFC); the file's encoding changed`,
 		"customers " + jurgenNFC:                        `customers key "Jürgen02" differs from the synced key "Ju\u0308rgen02" only in how its accented letters are encoded (Unicode NFC vs NFD); the file's encoding changed`,
 		"customers " + joseNFD:                          `customers key "Jose\u030103" differs from the key "José03" of the row at ` + resaved + `:5 only in how its accented letters are encoded (Unicode NFD vs NFC); the input mixes two encodings`,
 		"addresses " + mapping.JoinKey(mullerNFD, "A1"): `customers key "Mu\u0308ller01" differs from the synced key "Müller01"`,
 	}
-	for key, reason := range want {
-		if !strings.Contains(reasons[key], reason) {
-			t.Errorf("%s failed with %q, want %q", key, reasons[key], reason)
-		}
-	}
+	wantFailures(t, r, want)
 	if r.Failed != len(want) || r.Created != 1 || r.Deleted != 0 {
 		t.Errorf("import: %+v, want %d failed, 1 created (José, first spelling) and nothing deleted", r.Counts, len(want))
 	}
-	after := e.platformCustomers()
-	for id := range before {
-		if _, ok := after[id]; !ok {
-			t.Errorf("customer %s was deleted", id)
-		}
-	}
+	after := wantKept(t, e, before)
 	if len(after) != len(before)+1 {
 		t.Errorf("%d customers on the platform, want %d: the synced ones and José", len(after), len(before)+1)
 	}
@@ -519,7 +597,34 @@ func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
 	// check, of a file whose synced keys come back encoded otherwise: errors with import's reasons (José's
 	// first spelling is synced now), and the synced records the rows really are not only on the platform.
 	want["customers "+joseNFD] = `customers key "Jose\u030103" differs from the synced key "José03" only in how its accented letters are encoded (Unicode NFD vs NFC)`
-	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: []string{resaved, addresses}})
+	rep, _ := wantCheckErrors(ctx, t, e, []string{resaved, addresses}, want)
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != 3 || got[CheckSame] != 2 || got[CheckOnlyOnPlatform] != 0 {
+		t.Errorf("customer verdicts %v, want 3 errors, 2 same (customer 4 and José) and none only on the platform", got)
+	}
+	checkTwoSpellingsOfANewKey(ctx, t, e, header+"Zo\u00eb05,Eve,Fox\nZoe\u030805,Eve,Fox\n", func(path string) string {
+		return `customers key "Zoe\u030805" differs from the key "Zoë05" of the row at ` + path + `:2`
+	})
+}
+
+// wantFailures fails the test for each "entity key" of want whose failures in r do not give want's reason.
+func wantFailures(t *testing.T, r *Report, want map[string]string) {
+	t.Helper()
+	reasons := map[string]string{}
+	for _, f := range r.Failures {
+		reasons[f.Entity+" "+f.Key] += f.Reason
+	}
+	for key, reason := range want {
+		if !strings.Contains(reasons[key], reason) {
+			t.Errorf("%s failed with %q, want %q", key, reasons[key], reason)
+		}
+	}
+}
+
+// wantCheckErrors checks files and fails the test for each "entity key" of want whose verdict is not an error
+// giving want's reason; it returns the report and its problems by "entity key".
+func wantCheckErrors(ctx context.Context, t *testing.T, e *env, files []string, want map[string]string) (CheckReport, map[string]CheckResult) {
+	t.Helper()
+	rep, err := Check(ctx, e.st, e.rc, CheckOptions{Files: files})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,12 +637,20 @@ func TestKeysEncodedOtherwiseAreNotNewRecords(t *testing.T) {
 			t.Errorf("check of %s: %+v, want an error saying %q", key, got, reason)
 		}
 	}
-	if got := rep.Entities[mapping.Customers]; got[CheckError] != 3 || got[CheckSame] != 2 || got[CheckOnlyOnPlatform] != 0 {
-		t.Errorf("customer verdicts %v, want 3 errors, 2 same (customer 4 and José) and none only on the platform", got)
+	return rep, verdicts
+}
+
+// wantKept fails the test for each customer of before that the platform no longer has, and returns the
+// platform's customers.
+func wantKept(t *testing.T, e *env, before map[string]remote.Doc) map[string]remote.Doc {
+	t.Helper()
+	after := e.platformCustomers()
+	for id := range before {
+		if _, ok := after[id]; !ok {
+			t.Errorf("customer %s was deleted", id)
+		}
 	}
-	checkTwoSpellingsOfANewKey(ctx, t, e, header+"Zo\u00eb05,Eve,Fox\nZoe\u030805,Eve,Fox\n", func(path string) string {
-		return `customers key "Zoe\u030805" differs from the key "Zoë05" of the row at ` + path + `:2`
-	})
+	return after
 }
 
 // checkTwoSpellingsOfANewKey checks a customer file of two spellings of one key the checkpoint lacks: the
@@ -578,10 +691,6 @@ func TestKeysWithOtherLeadingZerosInOneInputAreOneKey(t *testing.T) {
 	if !errors.Is(err, ErrPartial) {
 		t.Fatalf("import: %v, want a partial run", err)
 	}
-	reasons := map[string]string{}
-	for _, f := range r.Failures {
-		reasons[f.Entity+" "+f.Key] += f.Reason
-	}
 	twinOf := func(key, first string, line, pad int) string {
 		return fmt.Sprintf("customers key %q differs from the key %q of the row at %s:%d only in its leading zeros: the spreadsheet stored one of them as a number; "+
 			"format the column as text, or declare `pad: %d` for it in the mapping", key, first, customers, line, pad)
@@ -593,11 +702,7 @@ func TestKeysWithOtherLeadingZerosInOneInputAreOneKey(t *testing.T) {
 		"addresses " + mapping.JoinKey("123", "A1"):  twinOf("123", "00123", 2, 5),
 		"addresses " + mapping.JoinKey("0456", "A2"): twinOf("0456", "456", 4, 4),
 	}
-	for key, reason := range want {
-		if !strings.Contains(reasons[key], reason) {
-			t.Errorf("%s failed with %q, want %q", key, reasons[key], reason)
-		}
-	}
+	wantFailures(t, r, want)
 	if r.Failed != len(want) || r.Created != 4 {
 		t.Errorf("import: %+v, want %d failed and 4 created (00123, 456, 789 and 789's address)", r.Counts, len(want))
 	}

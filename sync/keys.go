@@ -22,6 +22,9 @@ type keyLookup interface {
 	// zeroPaddedTwin returns the checkpoint key that is key with leading zeros, if key is all digits and one
 	// exists (see paddedTwin).
 	zeroPaddedTwin(key string) (string, bool)
+	// zeroStrippedTwin returns the checkpoint key that is key with fewer leading zeros, if key is all digits
+	// with a leading zero and one exists (see strippedTwin).
+	zeroStrippedTwin(key string) (string, bool)
 	// encodingTwin returns a checkpoint key other than key with the same Unicode NFC form, if one exists (see
 	// nfcTwins.find). Only keys that are not ASCII ask.
 	encodingTwin(key string) (string, bool)
@@ -31,6 +34,8 @@ type keyLookup interface {
 // key in disguise, which would otherwise become a second customer (or an address written to a customer that
 // does not exist):
 //   - the synced key without its leading zeros: a spreadsheet stored KUNNR 0008000002 as the number 8000002;
+//   - the synced key with leading zeros added: the file synced first stored 0008000002 as the number 8000002,
+//     a later one keeps the column as text (or declares `pad:` for it);
 //   - a key with the same letters encoded otherwise (Unicode NFC against NFD: "ü" as one code point or as "u"
 //     and a combining diaeresis), as a file re-saved on another system has them.
 //
@@ -57,6 +62,15 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 			}
 			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
 				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, twin, len(twin)))
+			return
+		}
+		if twin, ok := v.zeroStrippedTwin(key); ok {
+			if own && ownTwin != nil {
+				ownTwin(twin)
+			}
+			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
+				"custsync does not move a record to another key, so the synced record keeps the key %q: give the column as the earlier file did "+
+				"(as a number, and without a `pad:` for it in the mapping)", ent, key, twin, twin))
 			return
 		}
 		if first, ok := input.zeroTwin(ent, key, own); ok {
@@ -97,8 +111,8 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 // looks nothing up, and ASCII keys that are not all digits, nearly every other key, cost nothing.
 type inputKeys struct {
 	byNFC map[mapping.Entity]map[string]inputKey
-	// digitLens: per entity, bit n is set once a new all-digit key of n characters was noted.
-	digitLens map[mapping.Entity][]uint64
+	// digitLens: per entity, the lengths of the new all-digit keys noted.
+	digitLens map[mapping.Entity]lengthSet
 	// firstRow returns the first row of the input that carried the new key of entity e, if one did.
 	firstRow func(e mapping.Entity, key string) (formats.Position, bool)
 	// zeroRejected holds the digit keys whose row zeroTwin rejected, with the earlier key: a reference to
@@ -114,7 +128,7 @@ type inputKey struct {
 
 // newInputKeys returns an empty inputKeys that finds the rows of the input's new keys through firstRow.
 func newInputKeys(firstRow func(e mapping.Entity, key string) (formats.Position, bool)) *inputKeys {
-	return &inputKeys{byNFC: map[mapping.Entity]map[string]inputKey{}, digitLens: map[mapping.Entity][]uint64{},
+	return &inputKeys{byNFC: map[mapping.Entity]map[string]inputKey{}, digitLens: map[mapping.Entity]lengthSet{},
 		firstRow: firstRow, zeroRejected: map[mapping.Entity]map[string]inputKey{}}
 }
 
@@ -123,10 +137,7 @@ func newInputKeys(firstRow func(e mapping.Entity, key string) (formats.Position,
 func (in *inputKeys) note(e mapping.Entity, key string, pos formats.Position) {
 	if allDigits(key) {
 		lens := in.digitLens[e]
-		for len(lens) <= len(key)/64 {
-			lens = append(lens, 0)
-		}
-		lens[len(key)/64] |= 1 << (len(key) % 64)
+		lens.add(len(key))
 		in.digitLens[e] = lens
 		return
 	}
@@ -173,8 +184,8 @@ func (in *inputKeys) zeroTwin(e mapping.Entity, key string, own bool) (inputKey,
 	}
 	digits := strings.TrimLeft(key, "0")
 	lens := in.digitLens[e]
-	for n := max(len(digits), 1); n < 64*len(lens); n++ {
-		if n == len(key) || lens[n/64]&(1<<(n%64)) == 0 {
+	for n := max(len(digits), 1); n < lens.bound(); n++ {
+		if n == len(key) || !lens.has(n) {
 			continue
 		}
 		twin := strings.Repeat("0", n-len(digits)) + digits
@@ -283,21 +294,78 @@ func paddedTwin(key string, longest int, has func(string) bool) (string, bool) {
 	return "", false
 }
 
-func allDigits(s string) bool {
+// strippedTwin returns the key that is key with fewer of its leading zeros (some or all of them) and that has
+// reports present, if key is all digits with a leading zero: the sign of a synced key that an earlier file
+// stored as a number. digitLens returns the lengths of the checkpoint's all-digit keys, so it looks up only the
+// lengths that exist: nothing at all when the checkpoint holds no shorter all-digit key, as in a first import
+// or one of an ERP's fixed-width numbers. digitLens is asked only for a key with a leading zero, so other keys
+// never make the checkpoint's keys be walked.
+func strippedTwin(key string, digitLens func() lengthSet, has func(string) bool) (string, bool) {
+	if !allDigits(key) || key[0] != '0' {
+		return "", false
+	}
+	lens := digitLens()
+	for n := max(len(strings.TrimLeft(key, "0")), 1); n < len(key); n++ {
+		if lens.has(n) && has(key[len(key)-n:]) {
+			return key[len(key)-n:], true
+		}
+	}
+	return "", false
+}
+
+// lengthSet is a set of key lengths, bit n of the words standing for length n.
+type lengthSet []uint64
+
+// add puts n in the set.
+func (s *lengthSet) add(n int) {
+	for len(*s) <= n/64 {
+		*s = append(*s, 0)
+	}
+	(*s)[n/64] |= 1 << (n % 64)
+}
+
+// has reports whether n is in the set.
+func (s lengthSet) has(n int) bool { return n/64 < len(s) && s[n/64]&(1<<(n%64)) != 0 }
+
+// bound is a length greater than every length in the set.
+func (s lengthSet) bound() int { return 64 * len(s) }
+
+// digitKeyLengths holds the lengths of a checkpoint's all-digit keys, read on the first question: only a new
+// all-digit key with a leading zero asks, so a run without one never walks the checkpoint's keys.
+type digitKeyLengths struct {
+	lens lengthSet
+	read bool
+}
+
+// get returns the lengths of the all-digit keys among keys, walking them the first time only.
+func (d *digitKeyLengths) get(keys iter.Seq[[]byte]) lengthSet {
+	if !d.read {
+		d.read = true
+		for k := range keys {
+			if allDigits(k) {
+				d.lens.add(len(k))
+			}
+		}
+	}
+	return d.lens
+}
+
+func allDigits[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}
-	return s != ""
+	return len(s) > 0
 }
 
 // keyMap is a checkpoint of one entity kind held as a map (check's), as a keyLookup.
 type keyMap struct {
 	refs map[string]state.EntityRef
 	// longest is the length of the longest all-digit key with a leading zero; -1 until needed.
-	longest int
-	nfc     nfcTwins
+	longest   int
+	nfc       nfcTwins
+	digitLens digitKeyLengths
 }
 
 func newKeyMap(refs map[string]state.EntityRef) *keyMap { return &keyMap{refs: refs, longest: -1} }
@@ -322,13 +390,19 @@ func (k *keyMap) zeroPaddedTwin(key string) (string, bool) {
 	return paddedTwin(key, k.longest, k.has)
 }
 
+func (k *keyMap) zeroStrippedTwin(key string) (string, bool) {
+	return strippedTwin(key, func() lengthSet { return k.digitLens.get(k.keys) }, k.has)
+}
+
 func (k *keyMap) encodingTwin(key string) (string, bool) {
-	keys := func(yield func([]byte) bool) {
-		for ck := range k.refs {
-			if !yield([]byte(ck)) {
-				return
-			}
+	return k.nfc.find(key, k.keys, k.has)
+}
+
+// keys walks the keys of the map.
+func (k *keyMap) keys(yield func([]byte) bool) {
+	for ck := range k.refs {
+		if !yield([]byte(ck)) {
+			return
 		}
 	}
-	return k.nfc.find(key, keys, k.has)
 }

@@ -194,6 +194,8 @@ type checkpointView struct {
 	zeroLedLen int
 	// nfc finds a checkpoint key encoded otherwise than a new key (see nfcTwins).
 	nfc nfcTwins
+	// digitLens are the lengths of the all-digit checkpoint keys, for zeroStrippedTwin.
+	digitLens digitKeyLengths
 }
 
 // newCheckpointView is the view of idx for an input of tables tables; its new keys go to a file in dir once
@@ -261,6 +263,14 @@ func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
 		}
 	}
 	return paddedTwin(key, v.zeroLedLen, v.has)
+}
+
+// zeroStrippedTwin returns the checkpoint key that is key with fewer leading zeros, if key is all digits with
+// a leading zero and one exists: the sign of a synced key an earlier file stored as a number. The first such
+// key walks the checkpoint's keys once for the lengths of its all-digit keys; after that a key costs a binary
+// search per shorter length that exists, none in a first import or for keys of one width.
+func (v *checkpointView) zeroStrippedTwin(key string) (string, bool) {
+	return strippedTwin(key, func() lengthSet { return v.digitLens.get(v.idx.Keys()) }, v.has)
 }
 
 // encodingTwin returns the checkpoint key other than key with key's Unicode NFC form, if one exists. The first
