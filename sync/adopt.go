@@ -133,7 +133,7 @@ func (p *plan) customerExisted(key string) bool {
 	if v == nil || v.has(key) {
 		return true
 	}
-	if _, ok := p.adoptedIDs()[key]; ok {
+	if _, ok := p.adoptedID(key); ok {
 		return true
 	}
 	_, claimed := v.fresh.Get(key)
@@ -181,7 +181,7 @@ func (p *plan) flushAdoptions() error {
 		named[k], a.looked[k] = true, true
 		for _, ref := range o.rec.Refs {
 			if ref.Entity == mapping.Customers {
-				id := referenceID(ref, p.checkpointID, p.adoptedIDs)
+				id := referenceID(ref, p.checkpointID, p.adoptedID)
 				finds = append(finds, &customerFind{key: k, id: id, pinned: p.pinnedID(k, id)})
 			}
 		}
@@ -412,10 +412,10 @@ func (p *plan) decideCustomer(f *customerFind) error {
 	case chosen == nil || !a.take:
 	case f.op == nil:
 		a.takenBy[docID(chosen)] = f.key
-		p.adoptedIDs()[f.key] = docID(chosen)
+		p.adopted.set(f.key, docID(chosen))
 	default:
 		a.takenBy[docID(chosen)] = f.key
-		p.adoptedIDs()[f.key] = docID(chosen)
+		p.adopted.set(f.key, docID(chosen))
 		if _, ok := p.planned[f.key]; ok {
 			p.planned[f.key] = docID(chosen) // references of later rows go to the adopted customer
 		}

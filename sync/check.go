@@ -340,6 +340,12 @@ func (c *checker) matchKey(rec mapping.Record, remoteID string) string {
 // pairKey identifies a contact assignment by its customer and company platform ids.
 func pairKey(customerID, companyID string) string { return mapping.JoinKey(customerID, companyID) }
 
+// adoptedID returns the adopted platform number of a customer key (AdoptedIDs), if it has one.
+func (c *checker) adoptedID(key string) (string, bool) {
+	id, ok := c.adopted[key]
+	return id, ok
+}
+
 // liveID is the platform id an import would write the record to, resolved as the planner resolves it
 // (ids.go): the checkpoint's id, else an adopted customer's, else the record's own.
 func (c *checker) liveID(rec mapping.Record, ref state.EntityRef, known bool) string {
@@ -348,7 +354,7 @@ func (c *checker) liveID(rec mapping.Record, ref state.EntityRef, known bool) st
 	}
 	switch rec.Entity {
 	case mapping.Customers:
-		return adoptedCustomerID(rec.Key, rec.RemoteID, c.adopted)
+		return adoptedCustomerID(rec.Key, rec.RemoteID, c.adoptedID)
 	case mapping.Addresses:
 		return addressRemoteID(c.resolveRefs(rec))
 	}
@@ -360,7 +366,7 @@ func (c *checker) liveID(rec mapping.Record, ref state.EntityRef, known bool) st
 func (c *checker) resolveRefs(rec mapping.Record) mapping.Record {
 	rec.Refs = slices.Clone(rec.Refs)
 	for i := range rec.Refs {
-		rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, func() map[string]string { return c.adopted })
+		rec.Refs[i].RemoteID = referenceID(rec.Refs[i], c.checkpointID, c.adoptedID)
 	}
 	return rec
 }

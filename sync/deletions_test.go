@@ -379,3 +379,70 @@ func TestAckFileColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestAdoptedLookupAnswersAsAdoptedIDs: the planner's key-at-a-time lookup of adopted customers gives, for every
+// key, what AdoptedIDs gives (adopted, template id, deleted, mapped to two numbers, unknown), both while it looks
+// keys up one by one and after enough keys asked that it read every mapping; and a customer the run adopted
+// keeps the number the run gave it across that switch.
+func TestAdoptedLookupAnswersAsAdoptedIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := state.Open(ctx, filepath.Join(t.TempDir(), "adopted.db"), state.Binding{APIURL: "http://127.0.0.1:1", Tenant: "adopted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ms := []state.SDMapping{
+		{CustomerNumber: "shop-1", SDCustomerNumber: "K1"},                      // adopted
+		{CustomerNumber: "K2", SDCustomerNumber: "K2"},                          // the template's id: not adopted
+		{CustomerNumber: "shop-3a", SDCustomerNumber: "K3"},                     // two numbers: needs a person
+		{CustomerNumber: "shop-3b", SDCustomerNumber: "K3"},                     //
+		{CustomerNumber: "shop-4", SDCustomerNumber: "K4", DeletedInYaaS: true}, // deleted on the platform
+		{CustomerNumber: "K5", SDCustomerNumber: "K5"},                          // the template's id and an adopted one
+		{CustomerNumber: "shop-5", SDCustomerNumber: "K5"},
+	}
+	for i := range adoptedLookupsBeforeScan {
+		ms = append(ms, state.SDMapping{CustomerNumber: fmt.Sprintf("shop-n%d", i), SDCustomerNumber: fmt.Sprintf("N%d", i)})
+	}
+	if err := st.PutMappings(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	want, err := AdoptedIDs(ctx, st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, id := range map[string]string{"K1": "shop-1", "K2": "", "K3": "", "K4": "", "K5": "shop-5"} {
+		if want[k] != id {
+			t.Fatalf("AdoptedIDs: %s = %q, want %q", k, want[k], id)
+		}
+	}
+	keys := []string{"K1", "K2", "K3", "K4", "K5", "unknown"}
+	a := newAdoptedLookup(ctx, st, mapping.DefaultIDTemplates[mapping.Customers])
+	check := func(stage string) {
+		t.Helper()
+		for _, k := range keys {
+			id, ok, err := a.get(k)
+			wantID, wantOK := want[k]
+			if err != nil || id != wantID || ok != wantOK {
+				t.Errorf("%s: key %s = %q %v %v, AdoptedIDs says %q %v", stage, k, id, ok, err, wantID, wantOK)
+			}
+		}
+	}
+	check("looked up one by one")
+	if a.scanned {
+		t.Fatal("a few keys read every mapping")
+	}
+	a.set("adopted-now", "shop-run")
+	for i := range adoptedLookupsBeforeScan {
+		if id, ok, err := a.get(fmt.Sprintf("N%d", i)); err != nil || !ok || id != fmt.Sprintf("shop-n%d", i) {
+			t.Fatalf("N%d = %q %v %v", i, id, ok, err)
+		}
+	}
+	if !a.scanned {
+		t.Fatalf("%d keys looked up one by one, no scan", adoptedLookupsBeforeScan+len(keys))
+	}
+	check("after reading every mapping")
+	if id, ok, _ := a.get("adopted-now"); !ok || id != "shop-run" {
+		t.Fatalf("the run's adoption after the scan: %q %v", id, ok)
+	}
+}

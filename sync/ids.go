@@ -15,21 +15,21 @@ import (
 
 // adoptedCustomerID returns the platform id of a customer key the checkpoint does not know: its adopted
 // number if it has one, else id, the record's own.
-func adoptedCustomerID(key, id string, adopted map[string]string) string {
-	if a, ok := adopted[key]; ok {
+func adoptedCustomerID(key, id string, adopted func(key string) (string, bool)) string {
+	if a, ok := adopted(key); ok {
 		return a
 	}
 	return id
 }
 
 // referenceID returns the platform id a reference points at: the checkpoint's id for the referenced key,
-// else, for a customer, its adopted number (adopted is called only then), else the id the template gave it.
-func referenceID(ref mapping.Ref, checkpointID func(mapping.Entity, string) (string, bool), adopted func() map[string]string) string {
+// else, for a customer, its adopted number (adopted is asked only then), else the id the template gave it.
+func referenceID(ref mapping.Ref, checkpointID func(mapping.Entity, string) (string, bool), adopted func(key string) (string, bool)) string {
 	if id, ok := checkpointID(ref.Entity, ref.Key); ok {
 		return id
 	}
 	if ref.Entity == mapping.Customers {
-		return adoptedCustomerID(ref.Key, ref.RemoteID, adopted())
+		return adoptedCustomerID(ref.Key, ref.RemoteID, adopted)
 	}
 	return ref.RemoteID
 }

@@ -144,7 +144,7 @@ type plan struct {
 	// import they are a good part of the plan's memory.
 	keepCells bool
 	spec      *mapping.Spec
-	adopted   map[string]string // ERP key -> platform customer number of adopted customers (lazy)
+	adopted   *adoptedLookup    // ERP key -> platform customer number of adopted customers
 	gone      map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
 	// planned are the new customers of the run whose id is not their template's: ERP key -> id (notePlannedID).
 	planned  map[string]string
@@ -347,7 +347,7 @@ func (v *checkpointView) claimIndex(i int, src *InputTable, pos formats.Position
 func buildPlan(ctx context.Context, st *state.Store, rc *remote.Client, opts *Options, in *Input, stream *opStream, retention *retentionCheck) (*plan, error) {
 	sources := in.Tables
 	p := &plan{ctx: ctx, st: st, stream: stream, dryRun: opts.DryRun, spec: opts.Spec, keepCells: opts.ResultsDir != "", sources: sources, entities: map[mapping.Entity]*entityPlan{},
-		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys,
+		mapAll: map[int]bool{}, repairKeys: opts.VerifyKeys, adopted: newAdoptedLookup(ctx, st, opts.Spec.IDTemplate(mapping.Customers)),
 		unknownKey: map[mapping.Entity]formats.Position{}, retention: retention, heap: newHeapHold()}
 	views := map[mapping.Entity]*checkpointView{}
 	p.views = views // filled by the loader below before any row is planned
@@ -532,21 +532,15 @@ func (p *plan) rowCells(src *InputTable, row *mappedRow) []string {
 	return nil
 }
 
-// adoptedIDs returns the customers adopted from the platform (`mappings pull`) or imported with an explicit
-// customer number, loaded on first need: only rows and references missing from the checkpoint need them, so
-// a no-op re-run never pays for the scan.
-func (p *plan) adoptedIDs() map[string]string {
-	if p.adopted == nil {
-		var err error
-		p.adopted, err = AdoptedIDs(p.ctx, p.st, p.spec.IDTemplate(mapping.Customers))
-		if err != nil && p.lazyErr == nil {
-			p.lazyErr = err
-		}
-		if p.adopted == nil {
-			p.adopted = map[string]string{}
-		}
+// adoptedID returns the platform number of a customer adopted from the platform (`mappings pull`) or
+// imported with an explicit customer number, if key has one. Only rows and references missing from the
+// checkpoint ask, so a no-op re-run reads no mappings (adoptedLookup).
+func (p *plan) adoptedID(key string) (string, bool) {
+	id, ok, err := p.adopted.get(key)
+	if err != nil && p.lazyErr == nil {
+		p.lazyErr = err
 	}
-	return p.adopted
+	return id, ok
 }
 
 // notePlannedID remembers the id of a new customer when it is not the one its id template gives (an explicit
@@ -660,7 +654,7 @@ func resolveReferences(p *plan) {
 // resolveOpReferences resolves the references of one op (see resolveReferences).
 func resolveOpReferences(p *plan, o *op) {
 	for i := range o.rec.Refs {
-		o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.knownID, p.adoptedIDs)
+		o.rec.Refs[i].RemoteID = referenceID(o.rec.Refs[i], p.knownID, p.adoptedID)
 	}
 	if o.entity == mapping.Addresses && o.Action == state.ActionCreate {
 		o.RemoteID = addressRemoteID(o.rec)
@@ -917,7 +911,7 @@ func planRow(p *plan, src *InputTable, e mapping.Entity, row *mappedRow, j int, 
 			}
 		}
 		if e == mapping.Customers {
-			rec.RemoteID = adoptedCustomerID(rec.Key, rec.RemoteID, p.adoptedIDs())
+			rec.RemoteID = adoptedCustomerID(rec.Key, rec.RemoteID, p.adoptedID)
 			p.notePlannedID(rec)
 		}
 	}
