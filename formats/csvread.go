@@ -53,6 +53,10 @@ type csvTable struct {
 	tail *tailReader
 	// lastShort says the last data record had fewer cells than the header.
 	lastShort bool
+	// paddedShort says a short record of this file was padded as a whole row: the file leaves out trailing
+	// empty cells (Excel's CSV does past its first rows), so two short rows next to each other are as likely
+	// two such rows as one broken in two, and shortRow no longer takes them for a broken line.
+	paddedShort bool
 	// bom is whether the file started with a byte-order mark (UTF-8 or UTF-16).
 	bom bool
 }
@@ -315,7 +319,7 @@ func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
 	var err error
 	next.cells, err = t.r.read()
 	t.locate(&next)
-	if err == nil && next.openQuoteLine == 0 && next.line == rec.line+rec.span && !isBlank(next.cells) &&
+	if !t.paddedShort && err == nil && next.openQuoteLine == 0 && next.line == rec.line+rec.span && !isBlank(next.cells) &&
 		len(next.cells) < width && len(t.held)+len(next.cells) == width+1 {
 		broken := fmt.Errorf("lines %d-%d look like one row broken by a line break outside quotes: line %d has %d cells and line %d has %d, one more together than the header's %d columns, as when a cell is split in two; join the lines or quote the cell",
 			rec.line, next.line, rec.line, len(t.held), next.line, len(next.cells), width)
@@ -324,6 +328,7 @@ func (t *csvTable) shortRow(rec csvRecord) (Row, error) {
 		return Row{}, &RowError{Pos: pos, Err: broken}
 	}
 	t.ahead, t.aheadErr, t.hasAhead = next, err, true
+	t.paddedShort = true
 	cells, _ := fitToHeader(t.held, width, &t.buf)
 	return Row{Pos: pos, Cells: cells}, nil
 }

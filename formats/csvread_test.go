@@ -524,6 +524,19 @@ func TestCSVShortRowsPaddedUnlessDamaged(t *testing.T) {
 		t.Fatalf("row errors:\n%s", strings.Join(failed, "\n"))
 	}
 
+	// A file that has left out a row's trailing empty cells once does so again: a later pair of short rows that
+	// add up to one more than the header is two padded rows, not one broken (QA: 10 and 8 cells of 17).
+	padding := "id,first,last,email\n" +
+		"1,Ann\n" + // 2: padded alone (the next row is full)
+		"2,Bob,B,b@x.example\n" +
+		"3,Carl\n" + // 4 and 5: 2+3 cells, after a padded row
+		"4,D,d@x.example\n"
+	got = readOne(t, writeTestFile(t, "padding.csv", []byte(padding)), Options{})
+	wantRows = [][]string{{"1", "Ann", "", ""}, {"2", "Bob", "B", "b@x.example"}, {"3", "Carl", "", ""}, {"4", "D", "d@x.example", ""}}
+	if !equalRows(got.rows, wantRows) || len(got.rowErrs) != 0 {
+		t.Fatalf("a file that pads: rows %q, errors %v", got.rows, got.rowErrs)
+	}
+
 	for _, tc := range []struct {
 		delim      rune
 		row, names string
