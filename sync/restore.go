@@ -119,7 +119,12 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		return finish(err)
 	}
 	rep.Warnings = append(rep.Warnings, p.warnings...)
-	for _, re := range p.unplanned {
+	// Before the guard, which counts the deletes the restore makes: reads alone, nothing is written.
+	refusals, err := p.refuseDeletesOfKeptRecords(ctx, st, rc)
+	if err != nil {
+		return finish(err)
+	}
+	for _, re := range slices.Concat(p.unplanned, refusals) {
 		rep.entity(re.entity).Failed++
 		rep.addFailure(re)
 	}
@@ -134,19 +139,6 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		}
 	}
 	if opts.DryRun {
-		// The run asks right before each company's delete (runner.keepsSubsidiaries); a later run may have
-		// created a subsidiary under a company this one created, which the platform would delete along.
-		refused, err := companiesKeepingSubsidiaries(ctx, rc, p.remove[mapping.Companies])
-		if err != nil {
-			return finish(err)
-		}
-		for _, o := range p.remove[mapping.Companies] {
-			if reason, ok := refused[o]; ok {
-				rep.entity(o.entity).Failed++
-				rep.addFailure(refusedDelete(o, reason))
-			}
-		}
-		p.remove[mapping.Companies] = slices.DeleteFunc(p.remove[mapping.Companies], func(o *op) bool { _, ok := refused[o]; return ok })
 		for _, o := range p.all() {
 			c := rep.entity(o.entity)
 			switch o.Action {
@@ -369,9 +361,6 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 		return nil, err
 	}
 	p.recreateSyncedAddresses(removedAlong)
-	if err := p.keepListedLocations(ctx, st); err != nil {
-		return nil, err
-	}
 	slices.Reverse(p.remove[mapping.Companies]) // created parents first, so deleted children first
 	return p, nil
 }
@@ -426,16 +415,41 @@ func (p *restorePlan) dropSettled(ctx context.Context, st *state.Store) error {
 	return nil
 }
 
-// keepListedLocations leaves out, as a failed row, the delete of a created location that a company the
-// checkpoint holds (and the restore keeps) still lists: the platform would take it off the company unseen, as
-// an import refuses (refuseListedLocations).
-func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) error {
+// refuseDeletesOfKeptRecords leaves out, returning them as failed rows, the deletes of created records that
+// records the restore keeps depend on: a company with subsidiaries that stay on the platform (a later run may
+// have created one under it; the platform would delete it along), then a location a kept company still lists.
+// The companies go first, for a company whose delete is refused keeps listing its locations; a refusal found
+// only right before the delete (runner.keepsSubsidiaries) would come after its locations were gone.
+func (p *restorePlan) refuseDeletesOfKeptRecords(ctx context.Context, st *state.Store, rc *remote.Client) ([]rowError, error) {
+	reasons, err := companiesKeepingSubsidiaries(ctx, rc, p.remove[mapping.Companies])
+	if err != nil {
+		return nil, err
+	}
+	var refusals []rowError
+	p.remove[mapping.Companies] = slices.DeleteFunc(p.remove[mapping.Companies], func(o *op) bool {
+		reason, ok := reasons[o]
+		if ok {
+			refusals = append(refusals, refusedDelete(o, reason))
+		}
+		return ok
+	})
+	listed, err := p.keepListedLocations(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return append(refusals, listed...), nil
+}
+
+// keepListedLocations leaves out, returning them as failed rows, the deletes of created locations that a
+// company the checkpoint holds (and the restore keeps) still lists: the platform would take them off the company
+// unseen, as an import refuses (refuseListedLocations).
+func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) ([]rowError, error) {
 	if len(p.remove[mapping.Locations]) == 0 {
-		return nil
+		return nil, nil
 	}
 	idx, err := st.LoadEntityIndex(ctx, string(mapping.Companies), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	leaving := map[string]bool{}
 	for _, o := range p.remove[mapping.Companies] {
@@ -443,18 +457,19 @@ func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) 
 	}
 	listers, err := checkpointListers(ctx, st, idx, func(k string) bool { return leaving[k] })
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var refusals []rowError
 	p.remove[mapping.Locations] = slices.DeleteFunc(p.remove[mapping.Locations], func(o *op) bool {
 		companies := listers[o.RemoteID]
 		if len(companies) == 0 {
 			return false
 		}
 		slices.Sort(companies)
-		p.unplanned = append(p.unplanned, refusedDelete(o, companiesList(slices.Compact(companies))))
+		refusals = append(refusals, refusedDelete(o, companiesList(slices.Compact(companies))))
 		return true
 	})
-	return nil
+	return refusals, nil
 }
 
 // recreateSyncedAddresses gives each address of a customer to re-create that the checkpoint held before the

@@ -605,6 +605,36 @@ func TestImportAfterRestoreOfCompanyCreatesItsAssignmentsAgain(t *testing.T) {
 	}
 }
 
+// Restoring with --include-creates a run that created a company and the location it lists, under which company
+// a later run created a subsidiary: the company's delete is refused, so it keeps listing the location, whose
+// delete must be refused too, in the dry run and the restore alike (the platform would take it off the company
+// unseen).
+func TestRestoreKeepsCreatedLocationOfACompanyItKeeps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	locations := e.file("locations.csv", "locationKey,name,type\nLOC-5000,Depot,WAREHOUSE\n")
+	const parent = "companyKey,name,type,parentCompanyKey,locationKeys\nC5000,New Parent,COMPANY,,LOC-5000\n"
+	created, err := e.run(ctx, Options{}, locations, e.file("companies.csv", parent))
+	if err != nil || created.Created != 2 {
+		t.Fatalf("run creating the company and its location: %v %s", err, created.Summary())
+	}
+	if rep, err := e.run(ctx, Options{}, e.file("companies.csv", parent+"C5100,New Child,SUBSIDIARY,C5000,\n")); err != nil || rep.Created != 1 {
+		t.Fatalf("run creating the subsidiary: %v %s", err, rep.Summary())
+	}
+	e.restoreRefusesDeletes(created.RunID, map[string]string{
+		"C5000":    "not deleted: its subsidiaries C5100 stay on the platform",
+		"LOC-5000": "not deleted: company C5000 still lists it in locationKeys",
+	})
+	if _, err := e.rc.GetLocation(ctx, "LOC-5000"); err != nil {
+		t.Errorf("location after the restore: %v", err)
+	}
+	company, err := e.rc.GetLegalEntity(ctx, "C5000")
+	if err != nil || len(idRefs(company["entitiesAddresses"])) != 1 {
+		t.Errorf("company C5000 after the restore: %v %v", company, err)
+	}
+}
+
 // Restoring with --include-creates a run that created a location a later run listed on a company: the platform
 // would take the location off the company unseen, so the delete is refused naming the company, as an import
 // refuses it, in the dry run and the restore alike.
@@ -629,16 +659,25 @@ func TestRestoreKeepsCreatedLocationACompanyLists(t *testing.T) {
 // test unless both refuse the delete of the one record key, for a reason holding reason, and write nothing.
 func (e *env) restoreRefusesItsDelete(run int64, key, reason string) {
 	e.t.Helper()
+	e.restoreRefusesDeletes(run, map[string]string{key: reason})
+}
+
+// restoreRefusesDeletes is restoreRefusesItsDelete for the deletes of several records: reasons holds, by record
+// key, what the reason of its refusal must hold.
+func (e *env) restoreRefusesDeletes(run int64, reasons map[string]string) {
+	e.t.Helper()
 	opts := RestoreOptions{RunID: run, IncludeCreates: true, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}}
 	for _, dryRun := range []bool{true, false} {
 		opts.DryRun = dryRun
 		e.srv.ResetRequests()
 		rep, err := e.restore(opts)
-		if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != 1 || len(e.writes()) != 0 {
+		if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != len(reasons) || len(e.writes()) != 0 {
 			e.t.Fatalf("restore (dry run %t): %v %s, writes %v", dryRun, err, rep.Summary(), e.writes())
 		}
-		if f := rep.Failures[0]; f.Key != key || !strings.Contains(f.Reason, reason) {
-			e.t.Errorf("failure (dry run %t): %+v", dryRun, f)
+		for _, f := range rep.Failures {
+			if reason, ok := reasons[f.Key]; !ok || !strings.Contains(f.Reason, reason) {
+				e.t.Errorf("failure (dry run %t): %+v", dryRun, f)
+			}
 		}
 	}
 }
