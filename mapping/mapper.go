@@ -873,6 +873,9 @@ func (m *Mapper) typed(c *colMapper, v string, decComma bool) (Value, string) {
 		if err := json.Unmarshal([]byte(v), &text); err != nil {
 			return Value{}, `not a JSON string: write the text in quotes, e.g. "#N/A"`
 		}
+		if reason := decodedControlChar(v, text); reason != "" {
+			return Value{}, reason
+		}
 		v = text
 	}
 	if d.idLike && d.kind != KindList && looksLikeExcelScientific(v) {

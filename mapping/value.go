@@ -159,11 +159,14 @@ func jsonCell(cell string, number, decComma bool) (Value, string) {
 		}
 		return Value{kind: KindJSON, str: strconv.FormatFloat(f, 'f', -1, 64)}, ""
 	}
-	v, err := JSONValue(cell)
+	v, err := decodeJSONText(cell)
 	if err != nil {
 		return Value{}, "not a JSON value (" + err.Error() + "); write strings in quotes, e.g. \"text\""
 	}
-	return v, ""
+	if reason := decodedControlChar(cell, v); reason != "" {
+		return Value{}, reason
+	}
+	return Value{kind: KindJSON, str: canonicalJSON(v)}, ""
 }
 
 // isJSONNumber reports whether s is a number as JSON writes it (-?int(.frac)?(e[+-]?exp)?).

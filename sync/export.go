@@ -120,7 +120,7 @@ func unwritableCell(format, cell string) string {
 			return fmt.Sprintf("%v; export the entity to CSV (--format csv), which holds it, or change the value on the platform", err)
 		}
 	}
-	if i := controlCharAt(cell); i >= 0 {
+	if i := mapping.ControlCharAt(cell); i >= 0 {
 		return fmt.Sprintf("the value holds a control character U+%04X at position %d, which import refuses; change the value on the platform, then export again",
 			cell[i], utf8.RuneCountInString(cell[:i])+1)
 	}

@@ -21,7 +21,7 @@ import (
 //   - a 0-byte file is the same safety stop as a file without data rows, unless empty input is allowed;
 //   - --expect-rows control totals are compared when a table ends;
 //   - cells mean what the spreadsheet showed: a spreadsheet error value (#N/A, #REF!, ...), a cell longer
-//     than MaxCellBytes or a control character (controlCharAt) in a column a mapper reads makes the row
+//     than MaxCellBytes or a control character (mapping.ControlCharAt) in a column a mapper reads makes the row
 //     invalid for that mapper, never a clear and never text sent to the platform.
 //
 // The stage streams: a table yields one row per Next call, so a planner can consume it batch by batch.
@@ -283,34 +283,12 @@ func (t *InputTable) Next() (InputRow, error) {
 		}
 		if len(c) > MaxCellBytes {
 			out.Bad = append(out.Bad, BadCell{Col: col, Reason: fmt.Sprintf("the cell holds %d bytes, more than the %d a cell may hold", len(c), MaxCellBytes)})
-		} else if i := controlCharAt(c); i >= 0 {
+		} else if i := mapping.ControlCharAt(c); i >= 0 {
 			out.Bad = append(out.Bad, BadCell{Col: col, Reason: fmt.Sprintf("the cell holds a control character U+%04X at position %d; the export is probably binary or damaged",
 				c[i], utf8.RuneCountInString(c[:i])+1)})
 		}
 	}
 	return out, nil
-}
-
-// controlCharAt returns the byte offset of the first C0 control character of a cell other than tab, CR and
-// LF (a NUL, a form feed, an escape), -1 if there is none. No ERP field holds one; it is the trace of a binary
-// file or a damaged export, and the platform would store it as text.
-func controlCharAt(cell string) int {
-	// Eight bytes at a time first: every cell is scanned, and nearly none holds a byte below 0x20 at all.
-	const highs, spaces = 0x8080808080808080, 0x2020202020202020
-	i := 0
-	for ; i+8 <= len(cell); i += 8 {
-		w := uint64(cell[i]) | uint64(cell[i+1])<<8 | uint64(cell[i+2])<<16 | uint64(cell[i+3])<<24 |
-			uint64(cell[i+4])<<32 | uint64(cell[i+5])<<40 | uint64(cell[i+6])<<48 | uint64(cell[i+7])<<56
-		if (w-spaces)&^w&highs != 0 {
-			break // a byte below 0x20 in this word: the loop below finds which, and whether it is allowed
-		}
-	}
-	for ; i < len(cell); i++ {
-		if c := cell[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-			return i
-		}
-	}
-	return -1
 }
 
 // keptIndex maps a column of the raw rows to its index in Header, -1 for a dropped result column.

@@ -342,6 +342,37 @@ func TestControlCharacterIsARowError(t *testing.T) {
 	}
 }
 
+// TestJSONEscapedControlCharacterIsARowError: a FIELD:json or mixin :json cell whose escape decodes to a
+// control character (here ESC and NUL) fails its row like a plain cell holding one, and nothing is sent, so
+// export never meets a record it must refuse; tab, CR and LF escapes import and export.
+func TestJSONEscapedControlCharacterIsARowError(t *testing.T) {
+	t.Parallel()
+	srv, global, dir := servedTenant(t, "jsoncontrol")
+	header := "sdCustomerNumber,lastName:json,contactEmail,mixins.erp.note:json\n"
+	bad := writeFile(t, dir, "zc.csv", header+`Z1,"""a\u001bb""",z1@x.example,`+"\n"+`Z2,,z2@x.example,"""n\u0000x"""`+"\n")
+	code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--entity", "customers", bad)...)
+	for _, want := range []string{"0 created",
+		`zc.csv:2: column lastName:json value "\"a\\u001bb\"": the JSON value decodes to a control character U+001B at position 2`,
+		`zc.csv:3: column mixins.erp.note:json value "\"n\\u0000x\"": the JSON value decodes to a control character U+0000 at position 2`} {
+		if code != ExitPartial || !strings.Contains(out, want) {
+			t.Errorf("code %d, want %d and %q\n%.2000s%s", code, ExitPartial, want, out, errOut)
+		}
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != "GET" {
+			t.Errorf("request %s %s reached the platform", r.Method, r.Path)
+		}
+	}
+	good := writeFile(t, dir, "zt.csv", header+`Z3,"""a\tb\r\nc""",z3@x.example,"{""n"":[""x\ty""]}"`+"\n")
+	if code, out, errOut := runCLI(t, append(global, "import", "--tps", "0", "--entity", "customers", good)...); code != ExitOK || !strings.Contains(out, "1 created") {
+		t.Fatalf("tab, CR and LF escapes: code %d\n%s%s", code, out, errOut)
+	}
+	exported := filepath.Join(dir, "z.csv")
+	if code, out, errOut := runCLI(t, append(global, "export", "-e", "customers", "-o", exported)...); code != ExitOK {
+		t.Fatalf("export: code %d\n%s%s", code, out, errOut)
+	}
+}
+
 // writeRawXLSX writes a one-sheet workbook by hand, so that cells can be what a spreadsheet program leaves
 // behind: rows[r][c] is a cell's text, stored as an inline string, or as an error cell (t="e") when it
 // starts with "#" and ends with "!" or is "#N/A".
