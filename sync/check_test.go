@@ -461,50 +461,151 @@ func TestCheckLabelsEachDifferingFieldByWhoChangedIt(t *testing.T) {
 // --mode full deletes nothing. A new key of the checkpoint's width with its zeros is created as usual.
 func TestKeysWithLeadingZerosAddedAreTheSyncedKey(t *testing.T) {
 	t.Parallel()
+	zerosAdded := func(key, synced string) string {
+		return fmt.Sprintf("customers key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
+			"custsync does not move a record to another key, so the synced record keeps the key %q", key, synced, synced)
+	}
+	verdicts, after := checkSyncedTwinsRejected(t, syncedTwinCase{
+		synced:          "8000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n",
+		syncedAddresses: "8000003,A1,Bob Ray,Bonn,DE\n",
+		later:           "0008000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n0000000005,Dan,Poe\n",
+		laterAddresses:  "0008000003,A1,Bob Ray,Bonn,DE\n",
+		want: map[string]string{
+			"customers 0008000002":                             zerosAdded("0008000002", "8000002"),
+			"addresses " + mapping.JoinKey("0008000003", "A1"): zerosAdded("0008000003", "8000003"),
+		},
+		twins: 1, same: 2,
+	})
+	if got := verdicts["customers 0008000002"].RemoteID; got != "8000002" {
+		t.Errorf("check of 0008000002 names platform id %q, want the synced customer 8000002", got)
+	}
+	if _, ok := after["0008000002"]; ok {
+		t.Errorf("platform customers hold 0008000002, want only the synced 8000002")
+	}
+}
+
+// syncedTwinCase is a checkpoint synced from customer and address rows, and a later input whose new keys are
+// synced keys spelled otherwise, besides one new customer.
+type syncedTwinCase struct {
+	synced, syncedAddresses, later, laterAddresses string // CSV rows, under the default header
+	// want: the reason each "entity key" of the later input fails with.
+	want map[string]string
+	// twins and same: the customer rows of the later input check calls an error, and the same.
+	twins, same int
+}
+
+// checkSyncedTwinsRejected syncs c.synced, then checks c.later (the twins are errors with want's reasons, the
+// one other new customer only in the file, and no synced customer only on the platform) and imports it in
+// --mode full (the twins fail, the new customer is created, no synced customer is deleted and only the synced
+// address no valid row carries is held). It returns check's problems by "entity key" and the platform's
+// customers after the import.
+func checkSyncedTwinsRejected(t *testing.T, c syncedTwinCase) (map[string]CheckResult, map[string]remote.Doc) {
+	t.Helper()
 	e := newEnv(t)
 	ctx := context.Background()
 	const (
 		header        = "sdCustomerNumber,firstName,lastName\n"
 		addressHeader = "sdCustomerNumber,addressKey,contactName,city,country\n"
 	)
-	customers := e.file("customers.csv", header+"8000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n")
-	addresses := e.file("addresses.csv", addressHeader+"8000003,A1,Bob Ray,Bonn,DE\n")
+	customers := e.file("customers.csv", header+c.synced)
+	addresses := e.file("addresses.csv", addressHeader+c.syncedAddresses)
 	if r, err := e.run(ctx, Options{}, customers, addresses); err != nil {
 		t.Fatal(err, r.Failures)
 	}
 	before := e.platformCustomers()
 
-	asText := e.file("text-customers.csv", header+"0008000002,Ann,Lee\n8000003,Bob,Ray\n0000000004,Cy,Doe\n0000000005,Dan,Poe\n")
-	asTextAddr := e.file("text-addresses.csv", addressHeader+"0008000003,A1,Bob Ray,Bonn,DE\n")
-	zerosAdded := func(key, synced string) string {
-		return fmt.Sprintf("customers key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
-			"custsync does not move a record to another key, so the synced record keeps the key %q", key, synced, synced)
-	}
-	want := map[string]string{
-		"customers 0008000002":                             zerosAdded("0008000002", "8000002"),
-		"addresses " + mapping.JoinKey("0008000003", "A1"): zerosAdded("0008000003", "8000003"),
-	}
-	rep, verdicts := wantCheckErrors(ctx, t, e, []string{asText, asTextAddr}, want)
-	if got := verdicts["customers 0008000002"].RemoteID; got != "8000002" {
-		t.Errorf("check of 0008000002 names platform id %q, want the synced customer 8000002", got)
-	}
-	if got := rep.Entities[mapping.Customers]; got[CheckError] != 1 || got[CheckSame] != 2 || got[CheckOnlyInFile] != 1 || got[CheckOnlyOnPlatform] != 0 {
-		t.Errorf("customer verdicts %v, want 1 error, 2 same, 1 only-in-file (0000000005) and 8000002 not only on the platform", got)
+	later := e.file("later-customers.csv", header+c.later)
+	laterAddr := e.file("later-addresses.csv", addressHeader+c.laterAddresses)
+	rep, verdicts := wantCheckErrors(ctx, t, e, []string{later, laterAddr}, c.want)
+	if got := rep.Entities[mapping.Customers]; got[CheckError] != c.twins || got[CheckSame] != c.same || got[CheckOnlyInFile] != 1 || got[CheckOnlyOnPlatform] != 0 {
+		t.Errorf("customer verdicts %v, want %d errors, %d same, 1 only-in-file and no synced customer only on the platform", got, c.twins, c.same)
 	}
 
-	r, err := e.run(ctx, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, asText, asTextAddr)
+	r, err := e.run(ctx, Options{Mode: ModeFull, MaxDelete: DeleteLimit{Percent: 100, IsPct: true}}, later, laterAddr)
 	if !errors.Is(err, ErrPartial) {
-		t.Fatalf("full import of the file that keeps the zeros: %v, want a partial run", err)
+		t.Fatalf("full import of the later file: %v, want a partial run", err)
 	}
-	wantFailures(t, r, want)
-	// The synced customer the failed row is counts as present: the only delete the run holds for its
-	// failures is the address of 8000003, which no valid row carries.
-	if r.Failed != len(want) || r.Created != 1 || r.Deleted != 0 || r.DeletesHeld != 1 {
-		t.Errorf("import: %+v, want %d failed, 1 created (0000000005), nothing deleted and 1 delete held (the address)", r.Counts, len(want))
+	wantFailures(t, r, c.want)
+	// The synced customers the failed rows are count as present: the only delete the run holds for its
+	// failures is the synced address, which no valid row carries.
+	if r.Failed != len(c.want) || r.Created != 1 || r.Deleted != 0 || r.DeletesHeld != 1 {
+		t.Errorf("import: %+v, want %d failed, 1 created, nothing deleted and 1 delete held (the address)", r.Counts, len(c.want))
 	}
 	after := wantKept(t, e, before)
-	if _, ok := after["0008000002"]; ok || len(after) != len(before)+1 {
-		t.Errorf("platform customers %d (0008000002 among them: %v), want %d: the synced ones and 0000000005", len(after), ok, len(before)+1)
+	if len(after) != len(before)+1 {
+		t.Errorf("platform customers %d, want %d: the synced ones and the new one", len(after), len(before)+1)
+	}
+	return verdicts, after
+}
+
+// TestKeysAnOlderVersionReadWithAPointZeroAreTheSyncedKey: custsync before 2026-12-03 read an XLSX number in
+// the General format stored as 2004.0 as the key "2004.0"; it reads "2004" since. The checkpoint of such a
+// run (seeded here by a CSV whose key cell is literally 2004.0, as the old reading was) holds "2004.0", so the
+// unchanged file's "2004" is the synced customer, not a new one: check and import reject the row (and a row
+// referencing the key) naming the synced key, and --mode full deletes nothing.
+func TestKeysAnOlderVersionReadWithAPointZeroAreTheSyncedKey(t *testing.T) {
+	t.Parallel()
+	pointZero := func(key, synced string) string {
+		return fmt.Sprintf("customers key %q is the synced key %q: custsync built before 2026-12-03 read the spreadsheet's number %s as %s; "+
+			"custsync does not move a record to another key, so the synced record keeps its key %q and syncs while the file gives it so "+
+			"(a text cell, or a CSV); to re-key it, delete %q (a DELETE row) and import %q in a later run", key, synced, key, synced, synced, synced, key)
+	}
+	checkSyncedTwinsRejected(t, syncedTwinCase{
+		synced:          "2004.0,Ann,Lee\n2005.00,Bob,Ray\n2006,Cy,Doe\n",
+		syncedAddresses: "2005.00,A1,Bob Ray,Bonn,DE\n",
+		later:           "2004,Ann,Lee\n2005,Bob,Ray\n2006,Cy,Doe\n2007,Dan,Poe\n",
+		laterAddresses:  "2005,A1,Bob Ray,Bonn,DE\n",
+		want: map[string]string{
+			"customers 2004": pointZero("2004", "2004.0"),
+			"customers 2005": pointZero("2005", "2005.00"),
+			"addresses " + mapping.JoinKey("2005", "A1"): pointZero("2005", "2005.00"),
+		},
+		twins: 2, same: 1,
+	})
+}
+
+// TestDecimalTwinLooksNothingUpWithoutPointKeys: a new all-digit key looks up its point-zero spellings only
+// when the checkpoint holds keys like 2004.0, learnt in the one walk that reads the digit keys' lengths.
+func TestDecimalTwinLooksNothingUpWithoutPointKeys(t *testing.T) {
+	c := &countedCheckpoint{keys: map[string]bool{"0000000001": true, "1.5": true, "A.0": true}}
+	pointZeros := func() lengthSet { return c.lens.zerosAfterPoint(c.walk) }
+	for _, key := range []string{"2004", "1", "A"} {
+		if twin, ok := decimalTwin(key, pointZeros, c.has); ok {
+			t.Errorf("%s: twin %s in a checkpoint without point-zero keys", key, twin)
+		}
+	}
+	if len(c.lookups) != 0 || c.walks != 1 {
+		t.Errorf("lookups %q and %d walks of the checkpoint, want none and 1", c.lookups, c.walks)
+	}
+	c.keys["2004.00"] = true
+	c.lens = digitKeyLengths{}
+	if twin, ok := decimalTwin("2004", pointZeros, c.has); !ok || twin != "2004.00" || !slices.Equal(c.lookups, []string{"2004.00"}) {
+		t.Errorf("2004: twin %q (%v) after lookups %q, want 2004.00 after looking up only that form", twin, ok, c.lookups)
+	}
+}
+
+// countedCheckpoint is a checkpoint's keys that counts the keys looked up and the walks of them, with the
+// digitKeyLengths read from them.
+type countedCheckpoint struct {
+	keys    map[string]bool
+	lookups []string
+	walks   int
+	lens    digitKeyLengths
+}
+
+// has looks key up, counting it.
+func (c *countedCheckpoint) has(key string) bool {
+	c.lookups = append(c.lookups, key)
+	return c.keys[key]
+}
+
+// walk yields the keys, counting the walk.
+func (c *countedCheckpoint) walk(yield func([]byte) bool) {
+	c.walks++
+	for key := range c.keys {
+		if !yield([]byte(key)) {
+			return
+		}
 	}
 }
 
@@ -512,36 +613,20 @@ func TestKeysWithLeadingZerosAddedAreTheSyncedKey(t *testing.T) {
 // (0000000001 ...) into a checkpoint of that width must not look every new key up without its zeros; only the
 // widths of all-digit keys the checkpoint holds are looked up, and the checkpoint's keys are walked once.
 func TestStrippedTwinLooksUpOnlyWidthsTheCheckpointHolds(t *testing.T) {
-	checkpoint := map[string]bool{"0000000001": true, "0000000002": true, "ABC": true}
-	var lookups []string
-	has := func(key string) bool {
-		lookups = append(lookups, key)
-		return checkpoint[key]
-	}
-	var lens digitKeyLengths
-	walks := 0
-	digitLens := func() lengthSet {
-		return lens.get(func(yield func([]byte) bool) {
-			walks++
-			for key := range checkpoint {
-				if !yield([]byte(key)) {
-					return
-				}
-			}
-		})
-	}
+	c := &countedCheckpoint{keys: map[string]bool{"0000000001": true, "0000000002": true, "ABC": true}}
+	digitLens := func() lengthSet { return c.lens.get(c.walk) }
 	for _, key := range []string{"0000000003", "0000000004", "0000000123", "00123"} {
-		if twin, ok := strippedTwin(key, digitLens, has); ok {
+		if twin, ok := strippedTwin(key, digitLens, c.has); ok {
 			t.Errorf("%s: twin %s in a checkpoint of 10-digit keys", key, twin)
 		}
 	}
-	if len(lookups) != 0 || walks != 1 {
-		t.Errorf("new keys of the checkpoint's width: lookups %q and %d walks of the checkpoint, want none and 1", lookups, walks)
+	if len(c.lookups) != 0 || c.walks != 1 {
+		t.Errorf("new keys of the checkpoint's width: lookups %q and %d walks of the checkpoint, want none and 1", c.lookups, c.walks)
 	}
-	checkpoint["8000002"] = true
-	lens = digitKeyLengths{}
-	if twin, ok := strippedTwin("0008000002", digitLens, has); !ok || twin != "8000002" || !slices.Equal(lookups, []string{"8000002"}) {
-		t.Errorf("0008000002: twin %q (%v) after lookups %q, want 8000002 after looking up only the 7-digit form", twin, ok, lookups)
+	c.keys["8000002"] = true
+	c.lens = digitKeyLengths{}
+	if twin, ok := strippedTwin("0008000002", digitLens, c.has); !ok || twin != "8000002" || !slices.Equal(c.lookups, []string{"8000002"}) {
+		t.Errorf("0008000002: twin %q (%v) after lookups %q, want 8000002 after looking up only the 7-digit form", twin, ok, c.lookups)
 	}
 }
 

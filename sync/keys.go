@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 	"strconv"
@@ -28,6 +29,9 @@ type keyLookup interface {
 	// encodingTwin returns a checkpoint key other than key with the same Unicode NFC form, if one exists (see
 	// nfcTwins.find). Only keys that are not ASCII ask.
 	encodingTwin(key string) (string, bool)
+	// decimalTwin returns the checkpoint key that is key followed by "." and zeros, if key is all digits and one
+	// exists (see decimalTwin).
+	decimalTwin(key string) (string, bool)
 }
 
 // twinKeyErrors rejects a record whose key, or a key it references, is not in the checkpoint but is a synced
@@ -36,6 +40,8 @@ type keyLookup interface {
 //   - the synced key without its leading zeros: a spreadsheet stored KUNNR 0008000002 as the number 8000002;
 //   - the synced key with leading zeros added: the file synced first stored 0008000002 as the number 8000002,
 //     a later one keeps the column as text (or declares `pad:` for it);
+//   - the synced key with "." and zeros added: custsync before 8767808 read an XLSX number in the General
+//     format stored as 2004.0 as "2004.0", and reads it as "2004" since;
 //   - a key with the same letters encoded otherwise (Unicode NFC against NFD: "ü" as one code point or as "u"
 //     and a combining diaeresis), as a file re-saved on another system has them.
 //
@@ -54,6 +60,15 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 	}
 	check := func(v keyLookup, ent mapping.Entity, key, column string, own bool) {
 		if v == nil || v.has(key) {
+			return
+		}
+		if twin, ok := v.decimalTwin(key); ok {
+			if own && ownTwin != nil {
+				ownTwin(twin)
+			}
+			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q: custsync built before 2026-12-03 read the spreadsheet's number %s as %s; "+
+				"custsync does not move a record to another key, so the synced record keeps its key %q and syncs while the file gives it so "+
+				"(a text cell, or a CSV); to re-key it, delete %q (a DELETE row) and import %q in a later run", ent, key, twin, key, twin, twin, twin, key))
 			return
 		}
 		if twin, ok := v.zeroPaddedTwin(key); ok {
@@ -330,11 +345,15 @@ func (s lengthSet) has(n int) bool { return n/64 < len(s) && s[n/64]&(1<<(n%64))
 // bound is a length greater than every length in the set.
 func (s lengthSet) bound() int { return 64 * len(s) }
 
-// digitKeyLengths holds the lengths of a checkpoint's all-digit keys, read on the first question: only a new
-// all-digit key with a leading zero asks, so a run without one never walks the checkpoint's keys.
+// digitKeyLengths holds the lengths of a checkpoint's all-digit keys, and the numbers of zeros after the point
+// of its keys that are digits, ".", and zeros (2004.0), read in one walk on the first question: only a new
+// all-digit key asks, so a run without one never walks the checkpoint's keys.
 type digitKeyLengths struct {
 	lens lengthSet
-	read bool
+	// pointZeros: the numbers of zeros after the point of the keys like 2004.0; empty in a checkpoint without
+	// such keys, so that a new digit key then looks nothing up for them.
+	pointZeros lengthSet
+	read       bool
 }
 
 // get returns the lengths of the all-digit keys among keys, walking them the first time only.
@@ -344,10 +363,53 @@ func (d *digitKeyLengths) get(keys iter.Seq[[]byte]) lengthSet {
 		for k := range keys {
 			if allDigits(k) {
 				d.lens.add(len(k))
+			} else if zeros, ok := pointZeroCount(k); ok {
+				d.pointZeros.add(zeros)
 			}
 		}
 	}
 	return d.lens
+}
+
+// zerosAfterPoint returns the numbers of zeros after the point of the keys among keys that are digits, ".",
+// and zeros, in the walk of get.
+func (d *digitKeyLengths) zerosAfterPoint(keys iter.Seq[[]byte]) lengthSet {
+	d.get(keys)
+	return d.pointZeros
+}
+
+// pointZeroCount returns the number of zeros after the point of a key that is digits, ".", and one or more
+// zeros (2004.0, 2004.00): the form in which custsync before 8767808 read an XLSX number stored so.
+func pointZeroCount(k []byte) (int, bool) {
+	i := bytes.IndexByte(k, '.')
+	if i < 1 || i == len(k)-1 || !allDigits(k[:i]) {
+		return 0, false
+	}
+	for _, c := range k[i+1:] {
+		if c != '0' {
+			return 0, false
+		}
+	}
+	return len(k) - i - 1, true
+}
+
+// decimalTwin returns the key that is key followed by "." and zeros and that has reports present, if key is
+// all digits: a synced key that custsync before 8767808 read from an XLSX number stored as 2004.0.
+// pointZeros returns the numbers of zeros after the point such checkpoint keys have, so a checkpoint without
+// them costs no lookup.
+func decimalTwin(key string, pointZeros func() lengthSet, has func(string) bool) (string, bool) {
+	if !allDigits(key) {
+		return "", false
+	}
+	zeros := pointZeros()
+	for n := 1; n < zeros.bound(); n++ {
+		if zeros.has(n) {
+			if twin := key + "." + strings.Repeat("0", n); has(twin) {
+				return twin, true
+			}
+		}
+	}
+	return "", false
 }
 
 func allDigits[T ~string | ~[]byte](s T) bool {
@@ -392,6 +454,10 @@ func (k *keyMap) zeroPaddedTwin(key string) (string, bool) {
 
 func (k *keyMap) zeroStrippedTwin(key string) (string, bool) {
 	return strippedTwin(key, func() lengthSet { return k.digitLens.get(k.keys) }, k.has)
+}
+
+func (k *keyMap) decimalTwin(key string) (string, bool) {
+	return decimalTwin(key, func() lengthSet { return k.digitLens.zerosAfterPoint(k.keys) }, k.has)
 }
 
 func (k *keyMap) encodingTwin(key string) (string, bool) {

@@ -194,7 +194,8 @@ type checkpointView struct {
 	zeroLedLen int
 	// nfc finds a checkpoint key encoded otherwise than a new key (see nfcTwins).
 	nfc nfcTwins
-	// digitLens are the lengths of the all-digit checkpoint keys, for zeroStrippedTwin.
+	// digitLens are the lengths of the all-digit checkpoint keys, for zeroStrippedTwin, and the zeros after the
+	// point of keys like 2004.0, for decimalTwin.
 	digitLens digitKeyLengths
 }
 
@@ -271,6 +272,13 @@ func (v *checkpointView) zeroPaddedTwin(key string) (string, bool) {
 // search per shorter length that exists, none in a first import or for keys of one width.
 func (v *checkpointView) zeroStrippedTwin(key string) (string, bool) {
 	return strippedTwin(key, func() lengthSet { return v.digitLens.get(v.idx.Keys()) }, v.has)
+}
+
+// decimalTwin returns the checkpoint key that is key followed by "." and zeros, if key is all digits and one
+// exists: a synced key an older custsync read from an XLSX number stored as 2004.0. The first all-digit key
+// learns, in the walk for digitLens, whether the checkpoint holds such keys; without them it looks nothing up.
+func (v *checkpointView) decimalTwin(key string) (string, bool) {
+	return decimalTwin(key, func() lengthSet { return v.digitLens.zerosAfterPoint(v.idx.Keys()) }, v.has)
 }
 
 // encodingTwin returns the checkpoint key other than key with key's Unicode NFC form, if one exists. The first
