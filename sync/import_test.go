@@ -813,3 +813,37 @@ func TestCreateThatMeetsARecordIsReportedMerged(t *testing.T) {
 		t.Fatalf("merged customer: %v %v", c, err)
 	}
 }
+
+// TestHeldCustomerSpelledOtherwiseIsNotCreatedAgain: a customer deleted on the platform whose deletion the ERP
+// has not acknowledged is held, and its key spelled otherwise (without its leading zeros, as a spreadsheet
+// number; or with more of them) is its twin, not a new customer: the row fails instead of creating the
+// customer again under a key that only looks new (QA round 2).
+func TestHeldCustomerSpelledOtherwiseIsNotCreatedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	cust := e.file("customers.csv", "sdCustomerNumber,firstName\n0000000001,Ann\n0000000002,Bob\n")
+	if _, err := e.run(ctx, Options{}, cust); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rc.DeleteCustomer(ctx, "0000000001"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := e.run(ctx, Options{DetectDeletions: true}, cust); err != nil || rep.Held != 1 {
+		t.Fatalf("deletion not detected and held: %v\n%s", err, rep.Summary())
+	}
+	e.srv.ResetRequests()
+	other := e.file("customers-number.csv", "sdCustomerNumber,firstName\n1,Ann\n00000000001,Ann\n")
+	rep, err := e.run(ctx, Options{}, other)
+	if !errors.Is(err, ErrPartial) || rep.Failed != 2 || len(e.writes()) != 0 {
+		t.Fatalf("%v\n%s\n%+v\nwrites %v", err, rep.Summary(), rep.Failures, e.writes())
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Reason, `the synced key "0000000001"`) {
+			t.Errorf("row %s: %s", f.Key, f.Reason)
+		}
+	}
+	if _, ok := e.platformCustomers()["1"]; ok {
+		t.Fatal("customer 1 created next to the held 0000000001")
+	}
+}

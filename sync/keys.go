@@ -472,3 +472,85 @@ func (k *keyMap) keys(yield func([]byte) bool) {
 		}
 	}
 }
+
+// heldKeys adds the customers deleted on the platform whose deletion the ERP has not acknowledged
+// (plan.goneCustomers) to the checkpoint the twin-key check reads. They left the checkpoint index, and their
+// own rows are held until the acknowledgement, but a row carrying their key in another spelling (without its
+// leading zeros, with other zeros, as 2004 for 2004.0, or encoded otherwise) would create the customer again
+// under a key that only looks new. held is read on the first question only a checkpoint miss asks.
+type heldKeys struct {
+	keyLookup
+	held  func() map[string]string
+	twins map[string][]string // a spelling's canonical form (twinForm) -> the held keys of that form
+}
+
+// twinForm is what two spellings of one key have in common: the digits without leading zeros or a trailing
+// ".0…" for a digit key, the NFC form otherwise.
+func twinForm(key string) string {
+	if base, zeros, ok := strings.Cut(key, "."); ok && allDigits(base) && zeros != "" && strings.Trim(zeros, "0") == "" {
+		key = base
+	}
+	if allDigits(key) {
+		if digits := strings.TrimLeft(key, "0"); digits != "" {
+			return digits
+		}
+		return "0"
+	}
+	if isASCII(key) {
+		return key
+	}
+	return norm.NFC.String(key)
+}
+
+// heldTwin returns a held key that is a twin of key in the sense of accept, if one is.
+func (h *heldKeys) heldTwin(key string, accept func(twin string) bool) (string, bool) {
+	if h.twins == nil {
+		h.twins = map[string][]string{}
+		for k := range h.held() {
+			f := twinForm(k)
+			h.twins[f] = append(h.twins[f], k)
+		}
+	}
+	for _, k := range h.twins[twinForm(key)] {
+		if k != key && accept(k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func (h *heldKeys) has(key string) bool {
+	if h.keyLookup.has(key) {
+		return true
+	}
+	_, held := h.held()[key]
+	return held
+}
+
+func (h *heldKeys) zeroPaddedTwin(key string) (string, bool) {
+	if twin, ok := h.keyLookup.zeroPaddedTwin(key); ok || !allDigits(key) {
+		return twin, ok
+	}
+	return h.heldTwin(key, func(twin string) bool { return allDigits(twin) && len(twin) > len(key) })
+}
+
+func (h *heldKeys) zeroStrippedTwin(key string) (string, bool) {
+	if twin, ok := h.keyLookup.zeroStrippedTwin(key); ok || !allDigits(key) || !strings.HasPrefix(key, "0") {
+		return twin, ok
+	}
+	return h.heldTwin(key, func(twin string) bool { return allDigits(twin) && len(twin) < len(key) })
+}
+
+func (h *heldKeys) decimalTwin(key string) (string, bool) {
+	if twin, ok := h.keyLookup.decimalTwin(key); ok || !allDigits(key) {
+		return twin, ok
+	}
+	return h.heldTwin(key, func(twin string) bool { return strings.HasPrefix(twin, key+".") })
+}
+
+func (h *heldKeys) encodingTwin(key string) (string, bool) {
+	if twin, ok := h.keyLookup.encodingTwin(key); ok || isASCII(key) {
+		return twin, ok
+	}
+	return h.heldTwin(key, func(string) bool { return true })
+}

@@ -146,6 +146,8 @@ type plan struct {
 	spec      *mapping.Spec
 	adopted   *adoptedLookup    // ERP key -> platform customer number of adopted customers
 	gone      map[string]string // ERP key -> customer number deleted on the platform, unacknowledged (lazy)
+	// heldTwins is the customers' checkpoint with those customers, as the twin-key check reads it.
+	heldTwins *heldKeys
 	// planned are the new customers of the run whose id is not their template's: ERP key -> id (notePlannedID).
 	planned  map[string]string
 	lazyErr  error
@@ -973,12 +975,23 @@ func (p *plan) leavesOut(e mapping.Entity, key string) bool {
 // (twinKeyErrors); the synced twin of the row's own key counts as claimed by the row.
 func (p *plan) twinKeys(e mapping.Entity, rec mapping.Record, src *InputTable, pos formats.Position, view *checkpointView) []mapping.FieldError {
 	checkpoint := func(ent mapping.Entity) keyLookup {
-		if v := p.views[ent]; v != nil {
-			return v
+		v := p.views[ent]
+		switch {
+		case v == nil:
+			return nil
+		case ent == mapping.Customers:
+			if p.heldTwins == nil {
+				p.heldTwins = &heldKeys{keyLookup: v, held: p.goneCustomers}
+			}
+			return p.heldTwins
 		}
-		return nil
+		return v
 	}
-	return twinKeyErrors(e, rec, pos, checkpoint, p.newKeys, func(twin string) { view.claim(p, twin, src, pos) })
+	return twinKeyErrors(e, rec, pos, checkpoint, p.newKeys, func(twin string) {
+		if view.has(twin) { // a held twin is not in the checkpoint: --mode full cannot delete it anyway
+			view.claim(p, twin, src, pos)
+		}
+	})
 }
 
 // loadDiffs reads the checkpoint snapshots of updated rows and computes what each update changes. Updates that
