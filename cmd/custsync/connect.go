@@ -344,12 +344,23 @@ func openState(c *cli.Context, binding state.Binding) (*state.Store, error) {
 		ctx = context.Background()
 	}
 	path := strings.TrimSpace(c.String("state"))
-	if _, err := os.Stat(path); binding.IsZero() && path != "" && errors.Is(err, fs.ErrNotExist) {
-		// Opening would create an empty state file, and a mistyped --state would read as a state with nothing
-		// in it.
-		return nil, usageErrorf("state file %s does not exist (check --state)", path)
+	if binding.IsZero() {
+		if err := stateFileExists(c); err != nil {
+			return nil, err
+		}
 	}
 	return openStateFile(ctx, logger(c), path, binding)
+}
+
+// stateFileExists fails with a usage error when --state names no file, for the commands that only read or
+// put back what earlier runs recorded: opening would create an empty state file, and a mistyped --state would
+// read as a state with nothing in it.
+func stateFileExists(c *cli.Context) error {
+	path := strings.TrimSpace(c.String("state"))
+	if _, err := os.Stat(path); path != "" && errors.Is(err, fs.ErrNotExist) {
+		return usageErrorf("state file %s does not exist (check --state)", path)
+	}
+	return nil
 }
 
 // openStateFile opens the state file at path with the given binding. Bringing the schema of a file written by

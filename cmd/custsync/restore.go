@@ -54,6 +54,9 @@ func restoreRun(c *cli.Context) (*syncer.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := stateFileExists(c); err != nil {
+		return nil, err // no state file has runs to put back
+	}
 	sess, err := connect(c, !opts.DryRun)
 	if err != nil {
 		return nil, err

@@ -66,7 +66,8 @@ func TestInspectingAMissingStateFileCreatesNone(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nosuch.db")
-	for _, args := range [][]string{{"state", "show"}, {"state", "runs"}, {"state", "unlock"}, {"state", "prune"}, {"mappings", "list"}} {
+	for _, args := range [][]string{{"state", "show"}, {"state", "runs"}, {"state", "unlock"}, {"state", "prune"}, {"mappings", "list"},
+		{"restore", "--sandbox", "--run", "last"}, {"restore", "--sandbox", "--run", "1", "--dry-run"}} {
 		code, out, errOut := runCLI(t, append([]string{"--state", missing}, args...)...)
 		if code != ExitUsage || !strings.Contains(errOut, "does not exist") {
 			t.Errorf("%v: code %d\n%s%s", args, code, out, errOut)
