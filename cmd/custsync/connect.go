@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -192,6 +193,14 @@ func connectTarget(c *cli.Context, t target, needLock bool) (*session, error) {
 	retries := flagInt(c, "retries", remote.DefaultMaxRetries)
 	if retries < 0 {
 		return fail(usageErrorf("--retries must be 0 or more"))
+	}
+	// The limiter reads anything but a positive rate as unlimited, so a slip such as --tps -50 would lift the
+	// limit the platform enforces instead of setting one.
+	if t.TPS < 0 || math.IsNaN(t.TPS) || math.IsInf(t.TPS, 0) {
+		return fail(usageErrorf("%s--tps %v: want requests per second, 0 (unlimited) or more", t.label(), t.TPS))
+	}
+	if t.Burst < 0 {
+		return fail(usageErrorf("%s--tps-burst %d: want 0 or more", t.label(), t.Burst))
 	}
 	if retries == 0 {
 		retries = -1 // remote.Config: zero is the default, negative none

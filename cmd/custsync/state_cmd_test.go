@@ -77,3 +77,27 @@ func TestInspectingAMissingStateFileCreatesNone(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeRateIsAUsageError: the limiter takes any rate but a positive one for unlimited, so --tps below
+// zero must be refused, not lift the limit; 0 stays "unlimited" as the flag says.
+func TestNegativeRateIsAUsageError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		flags []string
+		says  string
+	}{
+		{[]string{"--tps", "-1"}, "--tps -1: want requests per second"},
+		{[]string{"--tps", "NaN"}, "--tps NaN"},
+		{[]string{"--tps-burst", "-2"}, "--tps-burst -2: want 0 or more"},
+	} {
+		args := append([]string{"--state", filepath.Join(dir, "rate.db"), "import", "--sandbox"}, tc.flags...)
+		code, out, errOut := runCLI(t, append(args, "../../samples/customers.csv")...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.says) {
+			t.Errorf("%v: code %d\n%s%s", tc.flags, code, out, errOut)
+		}
+	}
+	if code, out, errOut := runCLI(t, "--state", filepath.Join(dir, "rate.db"), "import", "--sandbox", "--tps", "0", "../../samples/customers.csv"); code != 0 {
+		t.Errorf("--tps 0: code %d\n%s%s", code, out, errOut)
+	}
+}
