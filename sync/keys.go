@@ -62,28 +62,26 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 		if v == nil || v.has(key) {
 			return
 		}
-		if twin, ok := v.decimalTwin(key); ok {
+		// failSynced rejects the row for a synced twin, which the row's own key claims (ownTwin).
+		failSynced := func(twin, reason string) {
 			if own && ownTwin != nil {
 				ownTwin(twin)
 			}
-			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q: custsync built before 2026-12-03 read the spreadsheet's number %s as %s; "+
+			fail(key, column, reason)
+		}
+		if twin, ok := v.decimalTwin(key); ok {
+			failSynced(twin, fmt.Sprintf("%s key %q is the synced key %q: custsync built before 2026-12-03 read the spreadsheet's number %s as %s; "+
 				"custsync does not move a record to another key, so the synced record keeps its key %q and syncs while the file gives it so "+
 				"(a text cell, or a CSV); to re-key it, delete %q (a DELETE row) and import %q in a later run", ent, key, twin, key, twin, twin, twin, key))
 			return
 		}
 		if twin, ok := v.zeroPaddedTwin(key); ok {
-			if own && ownTwin != nil {
-				ownTwin(twin)
-			}
-			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
+			failSynced(twin, fmt.Sprintf("%s key %q is the synced key %q without its leading zeros, not a new one: the spreadsheet stored it as a number; "+
 				"format the column as text, or declare `pad: %d` for it in the mapping", ent, key, twin, len(twin)))
 			return
 		}
 		if twin, ok := v.zeroStrippedTwin(key); ok {
-			if own && ownTwin != nil {
-				ownTwin(twin)
-			}
-			fail(key, column, fmt.Sprintf("%s key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
+			failSynced(twin, fmt.Sprintf("%s key %q is the synced key %q with leading zeros added, not a new one: the earlier file stored it as a number; "+
 				"custsync does not move a record to another key, so the synced record keeps the key %q: give the column as the earlier file did "+
 				"(as a number, and without a `pad:` for it in the mapping)", ent, key, twin, twin))
 			return
@@ -97,10 +95,7 @@ func twinKeyErrors(e mapping.Entity, rec mapping.Record, pos formats.Position, c
 			return // an ASCII key is in NFC and NFD alike
 		}
 		if twin, ok := v.encodingTwin(key); ok {
-			if own && ownTwin != nil {
-				ownTwin(twin)
-			}
-			fail(key, column, fmt.Sprintf("%s key %s differs from the synced key %s only in how its accented letters are encoded (Unicode %s vs %s); the file's encoding changed",
+			failSynced(twin, fmt.Sprintf("%s key %s differs from the synced key %s only in how its accented letters are encoded (Unicode %s vs %s); the file's encoding changed",
 				ent, quoteKey(key), quoteKey(twin), normalForm(key), normalForm(twin)))
 			return
 		}
