@@ -102,7 +102,7 @@ type runner struct {
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
 	return &runner{st: st, rc: rc, opts: opts, runID: runID, outcomes: make(chan state.Outcome, 4*commitBatch),
 		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{},
-		mergedKeys: map[mapping.Entity][]string{}, sealer: sealer}
+		mergedKeys: map[mapping.Entity][]string{}, deletedCompanies: map[string]bool{}, sealer: sealer}
 }
 
 func (r *runner) count(e mapping.Entity) *Counts {

@@ -656,11 +656,8 @@ func (r *runner) deleteManagement(ctx context.Context, o *op) (state.Outcome, er
 	}
 	if o.entity == mapping.Companies {
 		r.mu.Lock()
-		if r.deletedCompanies == nil {
-			r.deletedCompanies = map[string]bool{}
-		}
 		r.deletedCompanies[o.RemoteID] = true
 		r.mu.Unlock()
 	}
-	return state.Outcome{Reason: o.Reason, PreImage: pre, Dependents: dependentsOf(o.entity, o.ERPKey)}, nil
+	return deletedOutcome(o.entity, o.PlannedOp, pre), nil
 }
