@@ -167,7 +167,13 @@ func (c *Client) rememberToken(tok string) {
 // a value and a misconfigured proxy may echo anything, the token request's form body included, and the rule is
 // absolute.
 func (c *Client) scrub(s string, extra ...string) string {
-	for _, form := range c.secretForms(extra) {
+	return scrubForms(s, c.secretForms(extra))
+}
+
+// scrubForms is scrub with the secrets' forms listed already (secretForms), for a caller that scrubs several
+// texts of one answer.
+func scrubForms(s string, forms []string) string {
+	for _, form := range forms {
 		s = strings.ReplaceAll(s, form, redactedText)
 	}
 	for _, re := range credentialPatterns {
@@ -180,12 +186,13 @@ func (c *Client) scrub(s string, extra ...string) string {
 // bytes must not keep the head of a secret. The answer was read up to limit bytes and one more, so when it is
 // longer it is cut, and a secret the read cut off part of is dropped from the end.
 func (c *Client) scrubBody(body []byte, limit int, extra []string) []byte {
-	s := c.scrub(string(body), extra...)
+	forms := c.secretForms(extra)
+	s := scrubForms(string(body), forms)
 	if len(body) <= limit {
 		return []byte(s)
 	}
 	s = s[:min(len(s), limit)]
-	for _, form := range c.secretForms(extra) {
+	for _, form := range forms {
 		for n := min(len(form)-1, len(s)); n > 0; n-- {
 			if strings.HasSuffix(s, form[:n]) {
 				s = s[:len(s)-n]
@@ -204,7 +211,7 @@ func (c *Client) secretForms(extra []string) []string {
 	c.secretsMu.Unlock()
 	forms := secretForms(values)
 	slices.SortStableFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	return slices.Compact(forms)
+	return forms
 }
 
 // redactedText replaces a secret in a message.
@@ -225,6 +232,7 @@ var percentHex = regexp.MustCompile(`%[0-9A-F]{2}`)
 // echoed) with upper- or lower-case escapes, and path-escaped.
 func secretForms(values []string) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, v := range values {
 		if v == "" {
 			continue
@@ -237,7 +245,8 @@ func secretForms(values []string) []string {
 		forms = append(forms, strings.ReplaceAll(v, "/", `\/`), query, percentHex.ReplaceAllStringFunc(query, strings.ToLower),
 			url.PathEscape(v))
 		for _, f := range forms {
-			if !slices.Contains(out, f) {
+			if !seen[f] {
+				seen[f] = true
 				out = append(out, f)
 			}
 		}
@@ -246,12 +255,13 @@ func secretForms(values []string) []string {
 }
 
 func (c *Client) scrubAPIError(e *APIError, extra []string) {
-	e.Message = c.scrub(e.Message, extra...)
-	e.Type = c.scrub(e.Type, extra...)
-	e.Code = c.scrub(e.Code, extra...)
-	e.ResourceID = c.scrub(e.ResourceID, extra...)
+	forms := c.secretForms(extra)
+	e.Message = scrubForms(e.Message, forms)
+	e.Type = scrubForms(e.Type, forms)
+	e.Code = scrubForms(e.Code, forms)
+	e.ResourceID = scrubForms(e.ResourceID, forms)
 	for i, d := range e.Details {
-		e.Details[i] = c.scrub(d, extra...)
+		e.Details[i] = scrubForms(d, forms)
 	}
 }
 
