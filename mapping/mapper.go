@@ -410,11 +410,7 @@ func (m *Mapper) raw(c *colMapper, cells []string) (string, string, cellState) {
 		}
 		return m.classify(v, "", c)
 	}
-	if k := c.firstSet(cells); k >= 0 {
-		v := cells[c.src[k]]
-		if c.trim {
-			v = strings.TrimSpace(v)
-		}
+	if k, v := c.firstSet(cells); k >= 0 {
 		return m.classify(v, c.srcNames[k], c)
 	}
 	name := ""
@@ -427,9 +423,9 @@ func (m *Mapper) raw(c *colMapper, cells []string) (string, string, cellState) {
 	return "", name, cellAbsent
 }
 
-// firstSet returns the position in c.src of the first source cell that is not blank (after trimming), -1 if
-// there is none.
-func (c *colMapper) firstSet(cells []string) int {
+// firstSet returns the position in c.src of the first source cell that is not blank (after trimming) and its
+// value as read (trimmed), -1 if there is none.
+func (c *colMapper) firstSet(cells []string) (int, string) {
 	for k, i := range c.src {
 		if i >= len(cells) {
 			continue
@@ -439,10 +435,10 @@ func (c *colMapper) firstSet(cells []string) int {
 			v = strings.TrimSpace(v)
 		}
 		if v != "" {
-			return k
+			return k, v
 		}
 	}
-	return -1
+	return -1, ""
 }
 
 // readsNumberCell reports whether c takes its value from one of numberCells (header indexes, ascending).
@@ -450,7 +446,7 @@ func (c *colMapper) readsNumberCell(cells []string, numberCells []int) bool {
 	if len(numberCells) == 0 || c.fs.Const != nil {
 		return false
 	}
-	k := c.firstSet(cells)
+	k, _ := c.firstSet(cells)
 	if k < 0 {
 		return false
 	}
