@@ -571,13 +571,32 @@ func (s *Store) CountOps(ctx context.Context, runID int64) (OpCounts, error) {
 // an older run once a new run has taken them over.
 func (s *Store) SkipPendingOps(ctx context.Context, runID int64, kind, why string) (int64, error) {
 	var n int64
-	err := s.writeTx(ctx, fmt.Sprintf("skip pending ops of run %d", runID), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE ops SET status = 'skipped', error = ?1, updated_at = ?2
-			WHERE run_id = ?3 AND status = 'planned' AND (?4 = '' OR kind = ?4)`, why, formatTime(time.Now()), runID, kind)
-		if err != nil {
+	err := s.writeTx(ctx, fmt.Sprintf("skip pending ops of run %d", runID), func(tx *sql.Tx) (err error) {
+		n, err = skipPendingOps(ctx, tx, runID, kind, why)
+		return err
+	})
+	return n, err
+}
+
+func skipPendingOps(ctx context.Context, tx *sql.Tx, runID int64, kind, why string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE ops SET status = 'skipped', error = ?1, updated_at = ?2
+		WHERE run_id = ?3 AND status = 'planned' AND (?4 = '' OR kind = ?4)`, why, formatTime(time.Now()), runID, kind)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// TakeOverRun closes the still-planned ops of the interrupted run prev as skipped, taken over by run, and
+// records in run's history row that it resumed prev, in one transaction: `restore --run last` follows that link
+// to put back the interrupted run with the run that finished it. It returns the number of ops taken over.
+func (s *Store) TakeOverRun(ctx context.Context, run, prev int64) (int64, error) {
+	var n int64
+	err := s.writeTx(ctx, fmt.Sprintf("take over the pending ops of run %d", prev), func(tx *sql.Tx) (err error) {
+		if n, err = skipPendingOps(ctx, tx, prev, "", fmt.Sprintf("taken over by run %d", run)); err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET resumed_run = ? WHERE id = ?`, prev, run)
 		return err
 	})
 	return n, err

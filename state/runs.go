@@ -43,6 +43,8 @@ type Run struct {
 	// (Store.PruneJournals); zero while the run keeps it. The run's row, its stats and its deletion log entries
 	// stay.
 	JournalPrunedAt time.Time
+	// ResumedRun is the interrupted run whose pending ops this run took over (Store.TakeOverRun); 0 if none.
+	ResumedRun int64
 }
 
 // JournalPruned reports whether the run's journal was removed under the retention.
@@ -99,7 +101,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status RunStatus, stats
 	})
 }
 
-const runColumns = `id, kind, args, status, started_at, finished_at, journaled_at, stats, journal_pruned_at`
+const runColumns = `id, kind, args, status, started_at, finished_at, journaled_at, stats, journal_pruned_at, resumed_run`
 
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var (
@@ -107,11 +109,13 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 		args, stats                          sql.NullString
 		started, finished, journaled, pruned sql.NullString
 		status                               string
+		resumed                              sql.NullInt64
 	)
-	if err := row.Scan(&r.ID, &r.Kind, &args, &status, &started, &finished, &journaled, &stats, &pruned); err != nil {
+	if err := row.Scan(&r.ID, &r.Kind, &args, &status, &started, &finished, &journaled, &stats, &pruned, &resumed); err != nil {
 		return Run{}, err
 	}
 	r.Status = RunStatus(status)
+	r.ResumedRun = resumed.Int64
 	if args.Valid {
 		r.Args = json.RawMessage(args.String)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -442,5 +443,40 @@ func TestChangesLoggedBeforeTheirValuesRebuildTheIndex(t *testing.T) {
 	}
 	if got := hashOf("C2"); got != 22 {
 		t.Fatalf("C2's hash caught up from the log: %d, want 22", got)
+	}
+}
+
+// Migration 0016 links the resuming runs recorded before it to the runs they resumed, from their reports, so
+// that `restore --run last` puts an interrupted run back with the run that finished it.
+func TestResumedRunsRecordedBeforeTheLinkAreLinked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, _ := stateAtVersion(t, path, 15)
+	if _, err := db.Exec(`INSERT INTO runs (id, kind, args, status, started_at, stats) VALUES
+		(1, 'import', '{}', 'interrupted', '2026-01-01T00:00:00.000Z', NULL),
+		(2, 'import', '{}', 'completed', '2026-01-01T01:00:00.000Z', '{"resumedRun":1,"created":3}'),
+		(3, 'import', '{}', 'completed', '2026-01-02T00:00:00.000Z', '{"resumedRun":null}'),
+		(4, 'check', '{}', 'completed', '2026-01-02T01:00:00.000Z', 'not json')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, testBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	runs, err := s.ListRuns(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]int64{}
+	for _, r := range runs {
+		got[r.ID] = r.ResumedRun
+	}
+	if want := map[int64]int64{1: 0, 2: 1, 3: 0, 4: 0}; !maps.Equal(got, want) {
+		t.Fatalf("resumed runs %v, want %v", got, want)
 	}
 }

@@ -417,7 +417,7 @@ func supersedePreviousRun(ctx context.Context, st *state.Store, runID int64, rep
 	if err != nil || !ok {
 		return err
 	}
-	n, err := st.SkipPendingOps(ctx, prev.ID, "", fmt.Sprintf("taken over by run %d", runID))
+	n, err := st.TakeOverRun(ctx, runID, prev.ID)
 	if err != nil {
 		return err
 	}

@@ -104,9 +104,12 @@ type Report struct {
 	Duration    time.Duration              `json:"-"`
 	Seconds     float64                    `json:"durationSeconds"`
 	// ResumedRun is the interrupted run whose pending ops this run took over (0 if none).
-	ResumedRun     int64           `json:"-"`
-	ResumedPending int             `json:"resumedPending"`
-	Changes        []PlannedChange `json:"changes"`
+	ResumedRun     int64 `json:"-"`
+	ResumedPending int   `json:"resumedPending"`
+	// RestoredRuns are the runs a restore put back (a dry run: would put back), newest first: the one named, or
+	// with --run last the last import and the interrupted runs it resumed; empty for an import.
+	RestoredRuns []int64         `json:"restoredRuns"`
+	Changes      []PlannedChange `json:"changes"`
 	// ChangesNotListed counts the changes of a dry run beyond the first maxListedChanges of an entity and
 	// action (in key order), which are counted but not listed.
 	ChangesNotListed int          `json:"changesNotListed"`
@@ -157,6 +160,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	w.Failures = orEmpty(w.Failures)
 	w.ResultFiles = orEmpty(w.ResultFiles)
 	w.Warnings = orEmpty(w.Warnings)
+	w.RestoredRuns = orEmpty(w.RestoredRuns)
 	if w.Entities == nil {
 		w.Entities = map[mapping.Entity]*Counts{}
 	}
@@ -288,6 +292,9 @@ func (r *Report) Summary() string {
 	}
 	if r.MappingsPushed+r.MappingsFailed > 0 {
 		fmt.Fprintf(&b, "\n  SD customer mappings: %d pushed, %d failed", r.MappingsPushed, r.MappingsFailed)
+	}
+	if len(r.RestoredRuns) > 1 {
+		fmt.Fprintf(&b, "\n  put back runs %s, newest first (the last import and the interrupted runs it resumed)", joinIDs(r.RestoredRuns))
 	}
 	if r.ResumedRun != 0 {
 		fmt.Fprintf(&b, "\n  resumed interrupted run %d (%s pending)", r.ResumedRun, state.Count(r.ResumedPending, "op was", "ops were"))

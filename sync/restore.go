@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ const ModeRestore Mode = "restore"
 // RestoreOptions configure a restore.
 type RestoreOptions struct {
 	// RunID is the run to put back (see `state runs`); 0 means the most recent import or restore that was
-	// applied.
+	// applied, with the interrupted runs that import resumed (see Restore).
 	RunID int64
 	// DryRun plans and reports without writing anything.
 	DryRun bool
@@ -96,7 +97,107 @@ func (p *restorePlan) all() []*op {
 // report is filled as far as the restore got. Errors: ErrInput (no such run, or one that changed nothing),
 // ErrSafetyStop (more deletes than --max-delete allows; nothing sent), ErrPartial (some changes could not be put
 // back), or a run-fatal error of the remote client or the state.
+//
+// RunID 0 (`--run last`) puts back the most recent import or restore and, when that import resumed interrupted
+// runs, those too: "undo last night" means the writes the interrupted run made before it stopped as well as
+// the ones of the run that finished it. Each run is put back by a restore of its own, newest first, as `--run ID`
+// would; the report adds them up and lists them in RestoredRuns. A run whose restore stops (not merely
+// partial) stops the chain, and the report says which runs were not put back.
 func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts RestoreOptions) (*Report, error) {
+	if opts.RunID != 0 {
+		return restoreRun(ctx, st, rc, opts)
+	}
+	start := time.Now()
+	chain, err := lastRunChain(ctx, st)
+	if err != nil {
+		return newRestoreReport(opts).finish(start, rc, opts.ExitCode, err)
+	}
+	if len(chain) <= 1 {
+		if len(chain) == 1 {
+			opts.RunID = chain[0]
+		}
+		return restoreRun(ctx, st, rc, opts) // none: it says there is nothing to put back
+	}
+	total := newRestoreReport(opts)
+	var partial error
+	for i, id := range chain {
+		opts.RunID = id
+		rep, err := restoreRun(ctx, st, rc, opts)
+		total.addRestore(rep)
+		switch {
+		case errors.Is(err, ErrPartial):
+			partial = err
+		case err != nil:
+			total.Stopped = fmt.Sprintf("the restore of run %d stopped: %v", id, err)
+			if left := chain[i+1:]; len(left) > 0 {
+				total.Stopped += fmt.Sprintf("; runs %s were not put back (custsync restore --run ID, each in turn)", joinIDs(left))
+			}
+			return total.finish(start, rc, opts.ExitCode, err)
+		}
+	}
+	return total.finish(start, rc, opts.ExitCode, partial)
+}
+
+// newRestoreReport is the empty report of a restore.
+func newRestoreReport(opts RestoreOptions) *Report {
+	return &Report{DryRun: opts.DryRun, Mode: ModeRestore, Entities: map[mapping.Entity]*Counts{}}
+}
+
+// addRestore adds the report of one run's restore to the report of a chain of them.
+func (r *Report) addRestore(one *Report) {
+	for e, c := range one.Entities {
+		r.entity(e).add(*c)
+	}
+	r.RunID = one.RunID
+	r.RestoredRuns = append(r.RestoredRuns, one.RestoredRuns...)
+	r.Changes = append(r.Changes, one.Changes...)
+	r.Warnings = append(r.Warnings, one.Warnings...)
+	r.JournalsPruned += one.JournalsPruned
+	for _, f := range one.Failures {
+		if len(r.Failures) < maxReportedFailures {
+			r.Failures = append(r.Failures, f)
+		}
+	}
+}
+
+// lastRunChain is what `--run last` puts back, newest first: the most recent import or restore that was applied,
+// then the interrupted run it resumed (state.Store.TakeOverRun), and the one that run resumed, and so on.
+func lastRunChain(ctx context.Context, st *state.Store) ([]int64, error) {
+	runs, err := st.ListRuns(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(runs, func(r state.Run) bool {
+		return (r.Kind == "import" || r.Kind == "restore") && r.Status != state.RunPlanned
+	})
+	if i < 0 {
+		return nil, nil
+	}
+	chain := []int64{runs[i].ID}
+	for next := runs[i].ResumedRun; next != 0; {
+		// Runs are listed newest first and a run only resumes an earlier one, so the search goes on from i.
+		j := slices.IndexFunc(runs[i+1:], func(r state.Run) bool { return r.ID == next })
+		if j < 0 {
+			break // its row is gone: there is no journal left to put back
+		}
+		i += 1 + j
+		chain = append(chain, next)
+		next = runs[i].ResumedRun
+	}
+	return chain, nil
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// restoreRun plans, guards and (unless DryRun) applies the restore of one run (RunID 0: the most recent import
+// or restore, whose absence it reports).
+func restoreRun(ctx context.Context, st *state.Store, rc *remote.Client, opts RestoreOptions) (*Report, error) {
 	if !opts.MaxDelete.given() {
 		opts.MaxDelete = DefaultDeleteLimit
 	}
@@ -104,7 +205,7 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 		opts.Writers = 8
 	}
 	start := time.Now()
-	rep := &Report{DryRun: opts.DryRun, Mode: ModeRestore, Entities: map[mapping.Entity]*Counts{}}
+	rep := newRestoreReport(opts)
 	finish := func(err error) (*Report, error) { return rep.finish(start, rc, opts.ExitCode, err) }
 
 	if !opts.DryRun {
@@ -118,6 +219,7 @@ func Restore(ctx context.Context, st *state.Store, rc *remote.Client, opts Resto
 	if err != nil {
 		return finish(err)
 	}
+	rep.RestoredRuns = []int64{p.run.ID}
 	rep.Warnings = append(rep.Warnings, p.warnings...)
 	// Before the guard, which counts the deletes the restore makes: reads alone, nothing is written.
 	refusals, err := p.refuseDeletesOfKeptRecords(ctx, st, rc)
@@ -233,18 +335,8 @@ func restoreChange(o *op) PlannedChange {
 
 // planRestore reads what the run changed and turns it into the ops that put it back.
 func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*restorePlan, error) {
-	if opts.RunID == 0 {
-		runs, err := st.ListRuns(ctx, 0)
-		if err != nil {
-			return nil, err
-		}
-		i := slices.IndexFunc(runs, func(r state.Run) bool {
-			return (r.Kind == "import" || r.Kind == "restore") && r.Status != state.RunPlanned
-		})
-		if i < 0 {
-			return nil, fmt.Errorf("%w: the state file has no import or restore that changed the platform", ErrInput)
-		}
-		opts.RunID = runs[i].ID
+	if opts.RunID == 0 { // Restore found no run for --run last (lastRunChain)
+		return nil, fmt.Errorf("%w: the state file has no import or restore that changed the platform", ErrInput)
 	}
 	run, ok, err := st.GetRun(ctx, opts.RunID)
 	if err != nil {

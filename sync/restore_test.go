@@ -681,3 +681,69 @@ func (e *env) restoreRefusesDeletes(run int64, reasons map[string]string) {
 		}
 	}
 }
+
+// "Undo last night" after a night whose import was interrupted and finished by the next run: --run last puts
+// back the writes of both runs, newest first, each as a restore of its own; --run N names one run alone.
+func TestRestoreLastPutsBackTheInterruptedRunItResumed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const n = 120
+	path := e.file("customers.csv", customersCSV(n, nil))
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	wrong := map[int]string{}
+	for i := range n {
+		wrong[i] = fmt.Sprintf("Wrong%d", i)
+	}
+	e.file("customers.csv", customersCSV(n, wrong))
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var stopped atomic.Bool
+	cut, err := e.run(stopCtx, Options{Writers: 4, ProgressEvery: 1, Progress: func(p Progress) {
+		if p.Done >= 30 && stopped.CompareAndSwap(false, true) {
+			stop()
+		}
+	}}, path)
+	if !errors.Is(err, context.Canceled) || cut.Updated == 0 || cut.Pending == 0 {
+		t.Fatalf("interrupted run: %v %s", err, cut.Summary())
+	}
+	e.open()
+	finished, err := e.run(ctx, Options{}, path)
+	if err != nil || finished.ResumedRun != cut.RunID || finished.Updated == 0 {
+		t.Fatalf("resuming run: %v %s", err, finished.Summary())
+	}
+	both := []int64{finished.RunID, cut.RunID}
+
+	if one, err := e.restore(RestoreOptions{RunID: finished.RunID, DryRun: true}); err != nil || !slices.Equal(one.RestoredRuns, both[:1]) || one.Updated != finished.Updated {
+		t.Fatalf("dry run of --run %d: %v %v %s", finished.RunID, err, one.RestoredRuns, one.Summary())
+	}
+	dry, err := e.restore(RestoreOptions{DryRun: true})
+	if err != nil || !slices.Equal(dry.RestoredRuns, both) || dry.Updated < n {
+		t.Fatalf("dry run of --run last: %v %v %s", err, dry.RestoredRuns, dry.Summary())
+	}
+	rep, err := e.restore(RestoreOptions{})
+	if err != nil || !slices.Equal(rep.RestoredRuns, both) || rep.Failed != 0 {
+		t.Fatalf("restore --run last: %v %v %s", err, rep.RestoredRuns, rep.Summary())
+	}
+	if want := fmt.Sprintf("put back runs %d, %d, newest first", finished.RunID, cut.RunID); !strings.Contains(rep.Summary(), want) {
+		t.Fatalf("summary does not say %q:\n%s", want, rep.Summary())
+	}
+	for id, doc := range e.platformCustomers() {
+		if first, _ := doc["firstName"].(string); strings.HasPrefix(first, "Wrong") {
+			t.Errorf("customer %s still has the bad first name %q", id, first)
+		}
+	}
+	// Each run's restore is a run of its own, restorable in turn.
+	runs, err := e.st.ListRuns(ctx, 2)
+	if err != nil || len(runs) != 2 || runs[0].ID != rep.RunID || runs[0].Kind != "restore" || runs[1].Kind != "restore" {
+		t.Fatalf("runs after the restore: %v %+v", err, runs)
+	}
+	// The checkpoint follows: the good file writes nothing more.
+	e.file("customers.csv", customersCSV(n, nil))
+	e.srv.ResetRequests()
+	if again, err := e.run(ctx, Options{}, path); err != nil || len(e.writes()) != 0 {
+		t.Fatalf("import of the good file after the restore: %v %s, writes %v", err, again.Summary(), e.writes())
+	}
+}

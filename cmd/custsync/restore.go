@@ -12,7 +12,7 @@ import (
 
 func restoreCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "run", Usage: "the `ID` of the run to put back (see custsync state runs), or last: the most recent import or restore"},
+		&cli.StringFlag{Name: "run", Usage: "the `ID` of the run to put back (see custsync state runs), or last: the most recent import or restore, with the interrupted runs that import resumed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan and print what would be put back; send nothing, change nothing"},
 		&cli.BoolFlag{Name: "include-creates", Usage: "also delete the records the run created (kept by default)"},
 		&cli.StringFlag{Name: "max-delete", Value: "10%", Usage: "stop (exit 6, nothing deleted) if an entity would lose more than `N` or P% of its synced records"},
