@@ -359,13 +359,18 @@ func refuseListedLocations(ctx context.Context, st *state.Store, p *plan) error 
 // checkpointListers maps location ids to the companies of the checkpoint (idx; but those skip names) whose
 // snapshot lists them in entitiesAddresses.
 func checkpointListers(ctx context.Context, st *state.Store, idx *state.EntityIndex, skip func(key string) bool) (map[string][]string, error) {
-	listers := map[string][]string{}
 	var keys []string
 	for i := range idx.Len() {
 		if k := idx.Key(i); !skip(k) {
 			keys = append(keys, k)
 		}
 	}
+	return listersOf(ctx, st, keys)
+}
+
+// listersOf maps location ids to those of the companies keys (ERP keys) whose checkpoint snapshots list them.
+func listersOf(ctx context.Context, st *state.Store, keys []string) (map[string][]string, error) {
+	listers := map[string][]string{}
 	if len(keys) == 0 {
 		return listers, nil
 	}

@@ -564,6 +564,38 @@ func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) 
 	return refusals, nil
 }
 
+// keepLocationsOfKeptCompanies fails, before the locations' deletes, those of locations that a company lists which
+// the restore meant to delete and kept after all (its delete failed, or the platform held a subsidiary of it
+// by then): planning let them through because that company was leaving (keepListedLocations), and deleting
+// them now would take them off the company unseen. The companies' deletes are made by now (locations go last).
+func (r *runner) keepLocationsOfKeptCompanies(ctx context.Context, p *restorePlan) error {
+	if len(p.remove[mapping.Locations]) == 0 {
+		return nil
+	}
+	var kept []string
+	r.mu.Lock()
+	for _, o := range p.remove[mapping.Companies] {
+		if !r.deletedCompanies[o.RemoteID] {
+			kept = append(kept, o.ERPKey)
+		}
+	}
+	r.mu.Unlock()
+	listers, err := listersOf(ctx, r.st, kept)
+	if err != nil {
+		return err
+	}
+	p.remove[mapping.Locations] = slices.DeleteFunc(p.remove[mapping.Locations], func(o *op) bool {
+		companies := listers[o.RemoteID]
+		if len(companies) == 0 {
+			return false
+		}
+		slices.Sort(companies)
+		r.fail(o, 0, companiesList(slices.Compact(companies)))
+		return true
+	})
+	return nil
+}
+
 // recreateSyncedAddresses gives each address of a customer to re-create that the checkpoint held before the
 // delete (removedAlong, by the customer's key) an op of its own, written after the customer from the customer's
 // pre-image and recorded in the checkpoint under its ERP key, as a deleted address is: otherwise its row would be
@@ -660,6 +692,11 @@ func (r *runner) restore(ctx context.Context, p *restorePlan) error {
 		}
 	}
 	for _, e := range slices.Backward(applyOrder) {
+		if e == mapping.Locations {
+			if err := r.keepLocationsOfKeptCompanies(ctx, p); err != nil {
+				return err
+			}
+		}
 		levels := [][]*op{p.remove[e]}
 		if e == mapping.Companies {
 			// One at a time, in reverse journal order: the run created parents first, so subsidiaries go first.

@@ -747,3 +747,51 @@ func TestRestoreLastPutsBackTheInterruptedRunItResumed(t *testing.T) {
 		t.Fatalf("import of the good file after the restore: %v %s, writes %v", err, again.Summary(), e.writes())
 	}
 }
+
+// A restore --include-creates whose delete of a created subsidiary fails keeps the parent (the platform holds
+// the subsidiary still) and so also the locations the parent lists, which planning had let through because
+// the parent was to go: deleting them would take them off the kept company unseen.
+func TestRestoreKeepsLocationsOfACompanyWhoseDeleteFailed(t *testing.T) {
+	t.Parallel()
+	var failChild atomic.Bool
+	e := newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if failChild.Load() && r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/C5100") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(`{"status":500,"message":"injected failure"}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	created, err := e.run(ctx, Options{}, e.file("locations.csv", "locationKey,name,type\nLOC-5000,Depot,WAREHOUSE\n"),
+		e.file("companies.csv", "companyKey,name,type,parentCompanyKey,locationKeys\n"+
+			"C5000,New Parent,COMPANY,,LOC-5000\nC5100,New Child,SUBSIDIARY,C5000,\n"))
+	if err != nil || created.Created != 3 {
+		t.Fatalf("run creating the companies and the location: %v %s", err, created.Summary())
+	}
+	failChild.Store(true)
+	rep, err := e.restore(RestoreOptions{RunID: created.RunID, IncludeCreates: true, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}})
+	if !errors.Is(err, ErrPartial) || rep.Deleted != 0 || rep.Failed != 3 {
+		t.Fatalf("restore: %v %s %+v", err, rep.Summary(), rep.Failures)
+	}
+	want := map[string]string{
+		"C5100":    "injected failure",
+		"C5000":    "not deleted: its subsidiaries C5100 stay",
+		"LOC-5000": "not deleted: company C5000 still lists it in locationKeys",
+	}
+	for _, f := range rep.Failures {
+		if reason, ok := want[f.Key]; !ok || !strings.Contains(f.Reason, reason) {
+			t.Errorf("failure %+v", f)
+		}
+	}
+	if _, err := e.rc.GetLocation(ctx, "LOC-5000"); err != nil {
+		t.Errorf("location after the restore: %v", err)
+	}
+	company, err := e.rc.GetLegalEntity(ctx, "C5000")
+	if err != nil || len(idRefs(company["entitiesAddresses"])) != 1 {
+		t.Errorf("company C5000 after the restore: %v %v", company, err)
+	}
+}
