@@ -81,6 +81,25 @@ type restorePlan struct {
 	remove    map[mapping.Entity][]*op
 	warnings  []string
 	unplanned []rowError // changes that cannot be put back
+	// indexes are the checkpoint's indexes the planning and the guards read, loaded once each (nothing is
+	// written before the guards decide); released before applying.
+	indexes map[mapping.Entity]*state.EntityIndex
+}
+
+// index returns the checkpoint's index of entity e, loading it the first time.
+func (p *restorePlan) index(ctx context.Context, st *state.Store, e mapping.Entity) (*state.EntityIndex, error) {
+	if idx := p.indexes[e]; idx != nil {
+		return idx, nil
+	}
+	idx, err := st.LoadEntityIndex(ctx, string(e), nil)
+	if err != nil {
+		return nil, err
+	}
+	if p.indexes == nil {
+		p.indexes = map[mapping.Entity]*state.EntityIndex{}
+	}
+	p.indexes[e] = idx
+	return idx, nil
 }
 
 func (p *restorePlan) all() []*op {
@@ -231,7 +250,7 @@ func restoreRun(ctx context.Context, st *state.Store, rc *remote.Client, opts Re
 		rep.addFailure(re)
 	}
 	for e, ops := range p.remove {
-		idx, err := st.LoadEntityIndex(ctx, string(e), nil)
+		idx, err := p.index(ctx, st, e)
 		if err != nil {
 			return finish(err)
 		}
@@ -240,6 +259,7 @@ func restoreRun(ctx context.Context, st *state.Store, rc *remote.Client, opts Re
 				len(ops), idx.Len(), e, p.run.ID, opts.MaxDelete, allowed)})
 		}
 	}
+	p.indexes = nil
 	if opts.DryRun {
 		for _, o := range p.all() {
 			c := rep.entity(o.entity)
@@ -461,15 +481,10 @@ func planRestore(ctx context.Context, st *state.Store, opts RestoreOptions) (*re
 // checkpoint holds again (put back by an earlier restore, or imported since), and a record it created that the
 // checkpoint no longer holds (deleted since). Neither is a change to make, nor a failure.
 func (p *restorePlan) dropSettled(ctx context.Context, st *state.Store) error {
-	indexes := map[mapping.Entity]*state.EntityIndex{}
 	synced := func(o *op) (bool, error) {
-		idx := indexes[o.entity]
-		if idx == nil {
-			var err error
-			if idx, err = st.LoadEntityIndex(ctx, o.Kind, nil); err != nil {
-				return false, err
-			}
-			indexes[o.entity] = idx
+		idx, err := p.index(ctx, st, o.entity)
+		if err != nil {
+			return false, err
 		}
 		i, ok := idx.Lookup(o.ERPKey)
 		return ok && idx.Ref(i).RemoteID == o.RemoteID, nil
@@ -539,7 +554,7 @@ func (p *restorePlan) keepListedLocations(ctx context.Context, st *state.Store) 
 	if len(p.remove[mapping.Locations]) == 0 {
 		return nil, nil
 	}
-	idx, err := st.LoadEntityIndex(ctx, string(mapping.Companies), nil)
+	idx, err := p.index(ctx, st, mapping.Companies)
 	if err != nil {
 		return nil, err
 	}
