@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,7 +46,7 @@ func Main(args []string, s Streams) int {
 func run(ctx context.Context, args []string, s Streams) int {
 	start := time.Now()
 	app := NewApp(s)
-	args = hoistGlobalFlags(args)
+	args = sinkCommandFlags(hoistGlobalFlags(args), app.Commands)
 	err := app.RunContext(ctx, args)
 	code := report(s.Err, err)
 	f := figuresAfter(app, args)
@@ -130,6 +131,98 @@ func hoistGlobalFlags(args []string) []string {
 	}
 	out := append([]string{args[0]}, hoisted...)
 	return append(out, rest...)
+}
+
+// sinkCommandFlags moves the flags of a command that come before its name (custsync --tps 0 import a.csv) after
+// it, where urfave/cli v2 expects them, as hoistGlobalFlags does the other way round: otherwise the run fails
+// with "flag provided but not defined", and a script that asked for --json gets no report, since the
+// command is not known. Only commands without subcommands take flags this way; flags no command defines stay
+// where they are and fail as before. Global flags after hoistGlobalFlags lead, so the command is the first
+// argument that is neither a flag nor a global flag's value.
+func sinkCommandFlags(args []string, commands []*cli.Command) []string {
+	global := valueFlags()
+	command := func(name string) *cli.Command {
+		for _, c := range commands {
+			if c.HasName(name) {
+				return c
+			}
+		}
+		return nil
+	}
+	// Before the command is known, a command's flag takes the next argument as its value unless that is a
+	// command's name or every command's flag of that name is a switch.
+	anyValued := map[string]bool{}
+	for _, c := range commands {
+		for n, valued := range flagValues(c) {
+			anyValued[n] = anyValued[n] || valued
+		}
+	}
+	at := -1
+	for i := 1; i < len(args) && at < 0; i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case a == "--":
+			return args
+		case !strings.HasPrefix(a, "-") || a == "-":
+			at = i
+		case hasValue || i+1 == len(args):
+		case global[name] || (anyValued[name] && command(args[i+1]) == nil):
+			i++
+		}
+	}
+	if at < 0 {
+		return args
+	}
+	cmd := command(args[at])
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return args
+	}
+	takesValue := flagValues(cmd)
+	for _, f := range globalFlags() {
+		for _, n := range f.Names() {
+			delete(takesValue, n) // a global switch before the command is the global one (-v)
+		}
+	}
+	var before, sunk []string
+	for i := 1; i < at; i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		valued, own := takesValue[name]
+		switch {
+		case global[name]:
+			before = append(before, a)
+			if !hasValue && i+1 < at {
+				i++
+				before = append(before, args[i])
+			}
+		case own && strings.HasPrefix(a, "-"):
+			sunk = append(sunk, a)
+			if valued && !hasValue && i+1 < at {
+				i++
+				sunk = append(sunk, args[i])
+			}
+		default:
+			before = append(before, a)
+		}
+	}
+	if len(sunk) == 0 {
+		return args
+	}
+	out := slices.Concat(args[:1], before, args[at:at+1], sunk, args[at+1:])
+	return out
+}
+
+// flagValues maps the names of a command's flags to whether they take a value.
+func flagValues(c *cli.Command) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range c.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			out[n] = !isBool
+		}
+	}
+	return out
 }
 
 // valueFlags names the global flags that take a value.

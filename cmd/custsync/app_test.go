@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -159,6 +160,48 @@ func TestHoistGlobalFlags(t *testing.T) {
 		if got := strings.Join(hoistGlobalFlags(strings.Fields(tc.in)), " "); got != tc.want {
 			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestSinkCommandFlags(t *testing.T) {
+	commands := NewApp(Streams{}).Commands
+	cases := []struct{ in, want string }{
+		{"custsync --state s.db --tps 0 import a.csv", "custsync --state s.db import --tps 0 a.csv"},
+		{"custsync --tps=0 --dry-run import --json a.csv", "custsync import --tps=0 --dry-run --json a.csv"},
+		{"custsync --dry-run import a.csv", "custsync import --dry-run a.csv"},
+		{"custsync -v import a.csv", "custsync -v import a.csv"},
+		{"custsync --run last restore", "custsync restore --run last"},
+		{"custsync --json state runs", "custsync --json state runs"},
+		{"custsync --bogus import a.csv", "custsync --bogus import a.csv"},
+		{"custsync import --tps 0 a.csv", "custsync import --tps 0 a.csv"},
+		{"custsync -- --tps 0 import", "custsync -- --tps 0 import"},
+	}
+	for _, tc := range cases {
+		if got := strings.Join(sinkCommandFlags(strings.Fields(tc.in), commands), " "); got != tc.want {
+			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// A script that puts the import's flags before the command still gets its run and, with --json, its report.
+func TestImportFlagsBeforeTheCommandWork(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "customers.csv", "sdCustomerNumber,firstName\n1,Ann\n")
+	state := filepath.Join(dir, "s.db")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"custsync", "--tps", "0", "--json", "--sandbox", "--state", state, "--tenant", "acme", "import", in},
+		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); code != ExitOK || err != nil || rep["created"] != 1.0 {
+		t.Fatalf("exit %d, report %v (%v), stderr %s", code, rep, err, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	code = Main([]string{"custsync", "--tps", "abc", "--json", "--sandbox", "--state", state, "--tenant", "acme", "import", in},
+		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if err := json.Unmarshal(out.Bytes(), &rep); code != ExitUsage || err != nil || rep["exitCode"] != float64(ExitUsage) ||
+		!strings.Contains(rep["stopped"].(string), "abc") {
+		t.Fatalf("exit %d, report %v (%v), stderr %s", code, rep, err, errOut.String())
 	}
 }
 
