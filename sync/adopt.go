@@ -672,14 +672,8 @@ func isDuplicateAccount(err error) bool {
 // account), found ignoring case: the row is written onto it (only what differs), recorded under its number,
 // and later ops of the run (the customer's addresses and assignments) go to it.
 func (r *runner) adoptByEmail(ctx context.Context, o *op, refused error) (state.Outcome, error) {
-	email := ""
-	if v, ok := o.rec.Get("contactEmail"); ok {
-		email = v.String()
-	}
-	var found []remote.Doc
-	if err := collectDocs(r.rc.CustomersByEmailFold(ctx, email, "mixin:*"), "look up the customer holding "+email, func(d remote.Doc) {
-		found = append(found, d)
-	}); err != nil {
+	email, found, err := r.emailHolders(ctx, o)
+	if err != nil {
 		return state.Outcome{}, err
 	}
 	if len(found) != 1 {
@@ -689,7 +683,7 @@ func (r *runner) adoptByEmail(ctx context.Context, o *op, refused error) (state.
 	if r.pinned(o) {
 		return state.Outcome{}, fmt.Errorf("%w: contactEmail %q belongs to customer %s, but the row's customer number is %s", refused, email, id, o.RemoteID)
 	}
-	why, err := adoptionClash(ctx, r.st, r.adoptedBy(mapping.Customers), o.ERPKey, id)
+	why, err := r.emailTakenBy(ctx, o.ERPKey, id)
 	if err != nil {
 		return state.Outcome{}, err
 	}
@@ -718,6 +712,43 @@ func (r *runner) adoptByEmail(ctx context.Context, o *op, refused error) (state.
 func (r *runner) pinned(o *op) bool {
 	tmpl, err := mapping.RemoteID(r.opts.Spec.IDTemplate(mapping.Customers), o.ERPKey)
 	return err != nil || tmpl != o.RemoteID
+}
+
+// emailHolders returns the row's contactEmail and the platform customers holding it, ignoring case.
+func (r *runner) emailHolders(ctx context.Context, o *op) (string, []remote.Doc, error) {
+	email := ""
+	if v, ok := o.rec.Get("contactEmail"); ok {
+		email = v.String()
+	}
+	var found []remote.Doc
+	err := collectDocs(r.rc.CustomersByEmailFold(ctx, email, "mixin:*"), "look up the customer holding "+email, func(d remote.Doc) {
+		found = append(found, d)
+	})
+	return email, found, err
+}
+
+// emailTakenBy says why the customer id that holds a row's e-mail address cannot be the row's (key's): this run
+// created it for another row, another row of the run adopted it, or an SD mapping gives it another ERP key; ""
+// when nothing stands in the way.
+func (r *runner) emailTakenBy(ctx context.Context, key, id string) (string, error) {
+	if r.createdInRun(id) {
+		return fmt.Sprintf("customer %s, which holds it, was created in this run for another row of the input; the platform allows one customer per e-mail address, so give each ERP customer its own", id), nil
+	}
+	return adoptionClash(ctx, r.st, r.adoptedBy(mapping.Customers), key, id)
+}
+
+// duplicateAccount explains a create the platform refused for its e-mail address (409 Duplicate account) in a
+// run without --adopt: adopting the customer that holds it is the way out only when that customer is nobody
+// else's (one request asks who holds it).
+func (r *runner) duplicateAccount(ctx context.Context, o *op, refused error) error {
+	email, found, err := r.emailHolders(ctx, o)
+	if err == nil && len(found) == 1 {
+		why, err := r.emailTakenBy(ctx, o.ERPKey, docID(found[0]))
+		if err == nil && why != "" {
+			return fmt.Errorf("%w: contactEmail %q: %s", refused, email, why)
+		}
+	}
+	return fmt.Errorf("%w (another customer on the platform holds this e-mail address: import --adopt takes it over)", refused)
 }
 
 // noteAdopted records that the run adopted the platform record id for an ERP key, so that the ops that refer

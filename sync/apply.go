@@ -97,12 +97,47 @@ type runner struct {
 	creation creationDefaults
 	// restoring is the run a restore puts back (0 in an import).
 	restoring int64
+	// creating counts, by platform id, the customer creates this run sent whose success the checkpoint does not
+	// hold yet (in flight, awaiting the committer, or failed): a customer the run created for one row is not
+	// adopted for another row that gives the same e-mail address (adoptByEmail). Committed creates leave it
+	// (their SD mapping then tells), so it stays as small as the requests in flight and one commit batch.
+	creating map[string]int
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
 	return &runner{st: st, rc: rc, opts: opts, runID: runID, outcomes: make(chan state.Outcome, 4*commitBatch),
 		failed: map[mapping.Entity]map[string]string{}, counts: map[mapping.Entity]*Counts{},
-		mergedKeys: map[mapping.Entity][]string{}, deletedCompanies: map[string]bool{}, sealer: sealer}
+		mergedKeys: map[mapping.Entity][]string{}, deletedCompanies: map[string]bool{}, sealer: sealer,
+		creating: map[string]int{}}
+}
+
+// sendingCreate notes a customer create about to be sent (see runner.creating).
+func (r *runner) sendingCreate(id string) {
+	r.mu.Lock()
+	r.creating[id]++
+	r.mu.Unlock()
+}
+
+// committedCreates takes the customer creates whose success a commit recorded out of runner.creating.
+func (r *runner) committedCreates(batch []state.Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range batch {
+		if o.Kind != string(mapping.Customers) || o.Action != state.ActionCreate || o.Error != "" {
+			continue
+		}
+		if r.creating[o.RemoteID]--; r.creating[o.RemoteID] <= 0 {
+			delete(r.creating, o.RemoteID)
+		}
+	}
+}
+
+// createdInRun reports whether this run created (or is creating) the customer id and the checkpoint does not
+// show it yet.
+func (r *runner) createdInRun(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.creating[id] > 0
 }
 
 func (r *runner) count(e mapping.Entity) *Counts {
@@ -134,6 +169,8 @@ func (r *runner) startCommitter(ctx context.Context) {
 					r.commitEr = err
 					r.commitMu.Unlock()
 					r.cancel(&errFatal{err: fmt.Errorf("record outcomes in the checkpoint: %w", err)})
+				} else {
+					r.committedCreates(batch)
 				}
 			}
 			batch = batch[:0]
@@ -473,7 +510,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 			case r.opts.Adopt:
 				return r.adoptByEmail(ctx, o, err)
 			default:
-				err = fmt.Errorf("%w (another customer on the platform holds this e-mail address: import --adopt takes it over)", err)
+				err = r.duplicateAccount(ctx, o, err)
 			}
 			return state.Outcome{}, err
 		}

@@ -73,6 +73,7 @@ func (r *runner) createCustomer(ctx context.Context, id string, rec mapping.Reco
 			flags[k] = v
 		}
 	}
+	r.sendingCreate(id)
 	up, err := r.rc.MergeUpsertCustomerJSON(ctx, id, body)
 	if err != nil {
 		return up, err
