@@ -89,15 +89,16 @@ func escapesAsJSON(def *fieldDef, v any) bool {
 	return ok && def.kind == KindString && def.role == roleField && plainCellChanges(s)
 }
 
-// plainCellChanges reports whether import reads a plain cell holding text as something else: the clear
-// sentinel clears, and a spreadsheet error's text (#REF!, #VALUE!, ...) fails its row.
+// plainCellChanges reports whether import reads a plain cell holding text as something else: cells are
+// trimmed (surrounding white space goes, a cell of white space alone is blank and keeps the target's value),
+// the clear sentinel clears, and a spreadsheet error's text (#REF!, #VALUE!, ...) fails its row.
 func plainCellChanges(text string) bool {
-	return text == DefaultClearSentinel || isSpreadsheetError(text)
+	return text == DefaultClearSentinel || isSpreadsheetError(text) || strings.TrimSpace(text) != text
 }
 
 // ExportCells returns the cells of a record's columns beyond ExportRow's, sorted by column: its mixin cells
-// (MixinCells) and, for a text field whose value a plain cell would change (the clear sentinel, a
-// spreadsheet error's text), the FIELD:json column holding it as a JSON string, which Map reads back as the
+// (MixinCells) and, for a text field whose value a plain cell would change (surrounding white space, the
+// clear sentinel, a spreadsheet error's text), the FIELD:json column holding it as a JSON string, which Map reads back as the
 // same text.
 func ExportCells(e Entity, remote map[string]any) ([]MixinCell, error) {
 	cells, err := MixinCells(remote)
@@ -251,7 +252,7 @@ func flattenMixin(out []MixinCell, prefix string, obj map[string]any) []MixinCel
 			if t == "" {
 				continue
 			}
-			if strings.TrimSpace(t) == t && !plainCellChanges(t) {
+			if !plainCellChanges(t) {
 				out = append(out, MixinCell{Column: col, Text: t})
 				continue
 			}
