@@ -90,7 +90,7 @@ type Op struct {
 	HTTPStatus int
 	Error      string
 	UpdatedAt  time.Time // zero while planned
-	// PreImage is, for a delete, the record as read just before its DELETE was sent (SavePreImage); nil if the
+	// PreImage is, for a delete, the record as read just before its DELETE was sent (SavePreImages); nil if the
 	// DELETE was never sent.
 	PreImage json.RawMessage
 	// RemovedAlong is, for a delete, the checkpoint rows of other kinds its commit removed because the platform
@@ -408,7 +408,7 @@ func (s *Store) ResumableRun(ctx context.Context, currentRunID int64) (run Run, 
 type OpFilter struct {
 	Kind   string
 	Status OpStatus
-	// PreImaged keeps only the deletes whose pre-image was journaled (SavePreImage): their DELETE was sent.
+	// PreImaged keeps only the deletes whose pre-image was journaled (SavePreImages): their DELETE was sent.
 	PreImaged bool
 }
 
@@ -602,13 +602,31 @@ func (s *Store) TakeOverRun(ctx context.Context, run, prev int64) (int64, error)
 	return n, err
 }
 
-// SavePreImage journals the pre-image of a delete op, durably, before its DELETE is sent: if the outcome is
-// never recorded (the process killed, the answer lost), the run that takes the op over finds the record gone
-// and logs the deletion with this pre-image under the run that sent it.
-func (s *Store) SavePreImage(ctx context.Context, runID, seq int64, pre json.RawMessage) error {
-	return s.writeTx(ctx, fmt.Sprintf("journal the pre-image of op %d of run %d", seq, runID), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE ops SET pre_image = ? WHERE run_id = ? AND seq = ?`, string(pre), runID, seq)
-		return err
+// PreImage is the record a delete op of the journal is about to delete, as read just before.
+type PreImage struct {
+	Seq   int64
+	Image json.RawMessage
+}
+
+// SavePreImages journals the pre-images of delete ops of the run, durably and in one transaction, before their
+// DELETEs are sent: if an outcome is never recorded (the process killed, the answer lost), the run that takes
+// the op over finds the record gone and logs the deletion with this pre-image under the run that sent it.
+func (s *Store) SavePreImages(ctx context.Context, runID int64, images []PreImage) error {
+	if len(images) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, fmt.Sprintf("journal the pre-images of %d deletes of run %d", len(images), runID), func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE ops SET pre_image = ? WHERE run_id = ? AND seq = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, im := range images {
+			if _, err := stmt.ExecContext(ctx, string(im.Image), runID, im.Seq); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

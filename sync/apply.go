@@ -102,6 +102,8 @@ type runner struct {
 	// adopted for another row that gives the same e-mail address (adoptByEmail). Committed creates leave it
 	// (their SD mapping then tells), so it stays as small as the requests in flight and one commit batch.
 	creating map[string]int
+	// preImages journals the deletes' pre-images before their DELETEs are sent (deleteWithPreImage).
+	preImages *preImageJournal
 }
 
 func newRunner(st *state.Store, rc *remote.Client, opts *Options, runID int64, sealer *accountSealer) *runner {
@@ -153,6 +155,7 @@ func (r *runner) count(e mapping.Entity) *Counts {
 // a SIGINT does not cancel, so that what already succeeded on the platform is recorded while the run stops.
 func (r *runner) startCommitter(ctx context.Context) {
 	commitCtx := context.WithoutCancel(ctx)
+	r.preImages = startPreImageJournal(commitCtx, r.st, r.runID)
 	r.commitWG.Add(1)
 	go func() {
 		defer r.commitWG.Done()
@@ -201,6 +204,7 @@ func (r *runner) commitError() error {
 
 // stopCommitter waits until every outcome is recorded.
 func (r *runner) stopCommitter() error {
+	r.preImages.stop()
 	close(r.outcomes)
 	r.commitWG.Wait()
 	return r.commitError()
@@ -664,7 +668,7 @@ func (r *runner) deleteWithPreImage(ctx context.Context, o *op, get func() (remo
 	}
 	pre := encodePreImage(doc)
 	if pre != nil && o.seq != 0 {
-		if err := r.st.SavePreImage(ctx, r.runID, o.seq, pre); err != nil {
+		if err := r.preImages.save(o.seq, pre); err != nil {
 			return nil, &errFatal{err: err}
 		}
 	}

@@ -795,3 +795,52 @@ func TestRestoreKeepsLocationsOfACompanyWhoseDeleteFailed(t *testing.T) {
 		t.Errorf("company C5000 after the restore: %v %v", company, err)
 	}
 }
+
+// Deletes journal their pre-images in group commits (preImageJournal): every DELETE still reaches the platform
+// only once the pre-image of its record is in the state file, whatever the writers do at the same time.
+func TestEveryDeleteIsSentAfterItsPreImageIsJournaled(t *testing.T) {
+	t.Parallel()
+	var e *env
+	var checked, missing atomic.Int64
+	e = newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete {
+				id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+				ctx := context.Background()
+				runs, err := e.st.ListRuns(ctx, 1)
+				found := false
+				if err == nil && len(runs) == 1 {
+					err = e.st.ScanOps(ctx, runs[0].ID, state.OpFilter{PreImaged: true}, func(o state.Op) error {
+						found = found || o.RemoteID == id && len(o.PreImage) > 0
+						return nil
+					})
+				}
+				checked.Add(1)
+				if err != nil || !found {
+					missing.Add(1)
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	path := e.file("customers.csv", customersCSV(60, nil))
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	var deletes strings.Builder
+	deletes.WriteString("sdCustomerNumber,command\n")
+	for i := range 60 {
+		fmt.Fprintf(&deletes, "%010d,DELETE\n", 100000+i)
+	}
+	rep, err := e.run(ctx, Options{Writers: 8, MaxDelete: DeleteLimit{Percent: 100, IsPct: true, set: true}}, e.file("deletes.csv", deletes.String()))
+	if err != nil || rep.Deleted != 60 {
+		t.Fatalf("deletes: %v %s", err, rep.Summary())
+	}
+	if checked.Load() != 60 || missing.Load() != 0 {
+		t.Fatalf("%d DELETEs, %d of them sent before their pre-image was journaled", checked.Load(), missing.Load())
+	}
+	if got := len(e.loggedDeletions()); got != 60 {
+		t.Fatalf("deletion log holds %d entries, want 60", got)
+	}
+}
