@@ -275,7 +275,7 @@ func (r *runner) linkLocation(ctx context.Context, company mapping.Ref, location
 	mu := r.companyLock(company.RemoteID)
 	mu.Lock()
 	defer mu.Unlock()
-	for attempt := 0; ; attempt++ {
+	return whileStale(func() error {
 		current, err := r.rc.GetLegalEntity(ctx, company.RemoteID)
 		if remote.IsNotFound(err) {
 			return fmt.Errorf("companyKey %q: company %s does not exist on the platform: %w", company.Key, company.RemoteID, err)
@@ -289,15 +289,11 @@ func (r *runner) linkLocation(ctx context.Context, company mapping.Ref, location
 		}
 		body := requestShape(current)
 		body["entitiesAddresses"] = append(idRefs(current["entitiesAddresses"]), map[string]any{"id": locationID})
-		_, err = r.rc.UpsertLegalEntity(ctx, company.RemoteID, body)
-		if remote.IsConflict(err) && attempt < maxVersionRetries {
-			continue
-		}
-		if err != nil {
+		if _, err := r.rc.UpsertLegalEntity(ctx, company.RemoteID, body); err != nil {
 			return fmt.Errorf("list the location in company %q (companyKey): %w", company.Key, err)
 		}
 		return nil
-	}
+	})
 }
 
 func (r *runner) companyLock(id string) *stdsync.Mutex {

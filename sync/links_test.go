@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"custsync/mapping"
+	"custsync/remote"
 	"custsync/state"
 )
 
@@ -212,5 +213,86 @@ func TestDeletionPreImagesKeepMixins(t *testing.T) {
 	}
 	if k := pre["companies K1"]; !strings.Contains(k, `"mixins":{"erp":{"segment":"A"}}`) {
 		t.Errorf("company pre-image %s", k)
+	}
+}
+
+// The writes that read a record, apply the row onto it and PUT it back under the version they read (a customer
+// row holding a null, an address row clearing a field, a location's companyKey listing it on its company) read
+// it again when someone changed the record in between (409), and keep that other change.
+func TestReadApplyPutWritesRetryAVersionConflict(t *testing.T) {
+	t.Parallel()
+	var e *env
+	var interfere stdsync.Map // path suffix of the PUT -> the concurrent edit, run once just before it
+	e = newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut {
+				interfere.Range(func(suffix, edit any) bool {
+					if strings.HasSuffix(r.URL.Path, suffix.(string)) {
+						interfere.Delete(suffix)
+						if err := edit.(func(context.Context) error)(r.Context()); err != nil {
+							t.Errorf("concurrent edit of %s: %v", suffix, err)
+						}
+					}
+					return true
+				})
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	customers := e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail\n500,Ann,A,ann@example.com\n")
+	addresses := e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country,companyName\n500,HQ,Ann A,Main 1,Berlin,DE,Acme\n")
+	companies := e.file("companies.csv", "companyKey,name,type\nK1,One,COMPANY\n")
+	if _, err := e.run(ctx, Options{}, customers, addresses, companies); err != nil {
+		t.Fatal(err)
+	}
+	customer, _ := e.st.LoadEntities(ctx, string(mapping.Customers))
+	address, _ := e.st.LoadEntities(ctx, string(mapping.Addresses))
+	custID, addrID := customer["500"].RemoteID, address["500/HQ"].RemoteID
+	_, addrOnly, _ := strings.Cut(addrID, "/")
+	interfere.Store("/customers/"+custID, func(ctx context.Context) error {
+		return e.rc.MergePatchCustomer(ctx, custID, remote.Doc{"title": "Dr."})
+	})
+	interfere.Store("/addresses/"+addrOnly, func(ctx context.Context) error {
+		return e.rc.PatchAddress(ctx, custID, addrOnly, remote.Doc{"city": "Bonn"})
+	})
+	interfere.Store("/legal-entities/K1", func(ctx context.Context) error {
+		doc, err := e.rc.GetLegalEntity(ctx, "K1")
+		if err == nil {
+			body := requestShape(doc)
+			body["legalInfo"] = map[string]any{"legalName": "Edited Elsewhere GmbH"}
+			_, err = e.rc.UpsertLegalEntity(ctx, "K1", body)
+		}
+		return err
+	})
+	e.file("customers.csv", "sdCustomerNumber,firstName,lastName,contactEmail,mixins.erp.note:json\n500,Ann,A,ann@example.com,null\n")
+	e.file("addresses.csv", "sdCustomerNumber,addressKey,contactName,street,city,country,companyName\n500,HQ,Ann A,Main 1,Berlin,DE,#N/A\n")
+	locations := e.file("locations.csv", "locationKey,name,type,companyKey\nL1,Plant,WAREHOUSE,K1\n")
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, Options{}, customers, addresses, companies, locations)
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	pending := 0
+	interfere.Range(func(suffix, _ any) bool { pending++; t.Errorf("no PUT of %s was sent", suffix); return true })
+	conflicts := 0
+	for _, r := range e.srv.Requests() {
+		if r.Status == http.StatusConflict {
+			conflicts++
+		}
+	}
+	if pending == 0 && conflicts != 3 {
+		t.Errorf("%d version conflicts, want 3 (one per write)", conflicts)
+	}
+	if doc := e.customer(custID); doc["title"] != "Dr." {
+		t.Errorf("customer after the retry: %v", doc)
+	}
+	if doc, err := e.rc.GetAddress(ctx, custID, addrOnly); err != nil || doc["city"] != "Bonn" || doc["companyName"] != nil {
+		t.Errorf("address after the retry: %v %v", doc, err)
+	}
+	company, err := e.rc.GetLegalEntity(ctx, "K1")
+	legal, _ := company["legalInfo"].(map[string]any)
+	if err != nil || legal["legalName"] != "Edited Elsewhere GmbH" || len(idRefs(company["entitiesAddresses"])) != 1 {
+		t.Errorf("company after the retry: %v %v", company, err)
 	}
 }

@@ -18,6 +18,17 @@ import (
 // else changed it between our read and our write).
 const maxVersionRetries = 3
 
+// whileStale runs readAndWrite, which reads a record and writes it back under the version it read, again while it
+// ends in a version conflict (the record changed in between), at most maxVersionRetries more times.
+func whileStale(readAndWrite func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := readAndWrite()
+		if !remote.IsConflict(err) || attempt >= maxVersionRetries {
+			return err
+		}
+	}
+}
+
 // parentKey returns the ERP key of a company row's parent, if any.
 func parentKey(rec mapping.Record) string {
 	for _, r := range rec.Refs {

@@ -185,17 +185,14 @@ func updateCustomerRow(ctx context.Context, rc *remote.Client, id string, rec ma
 // putCustomerApplied reads a customer and PUTs it back as application/json with rec applied, under its
 // metadata.version, reading again if someone changed it in between.
 func putCustomerApplied(ctx context.Context, rc *remote.Client, id string, rec mapping.Record) error {
-	for attempt := 0; ; attempt++ {
+	return whileStale(func() error {
 		current, err := rc.GetCustomer(ctx, id, "mixin:*")
 		if err != nil {
 			return err
 		}
 		_, err = rc.UpsertCustomer(ctx, id, customerRequestShape(rec.ApplyTo(current)))
-		if remote.IsConflict(err) && attempt < maxVersionRetries {
-			continue // changed since we read it: read again
-		}
 		return err
-	}
+	})
 }
 
 // customerWritable are the members of CustomerUpdateBySellerDto besides b2b and metadata: what a PUT of a
@@ -244,17 +241,14 @@ func updateAddress(ctx context.Context, rc *remote.Client, customerID, addressID
 	if !mapping.HoldsNull(body) { // nothing cleared
 		return rc.PatchAddress(ctx, customerID, addressID, body)
 	}
-	for attempt := 0; ; attempt++ {
+	return whileStale(func() error {
 		current, err := rc.GetAddress(ctx, customerID, addressID)
 		if err != nil {
 			return err
 		}
 		_, err = rc.UpsertAddress(ctx, customerID, addressID, addressRequestShape(changed.ApplyTo(current)))
-		if remote.IsConflict(err) && attempt < maxVersionRetries {
-			continue // changed since we read it: read again
-		}
 		return err
-	}
+	})
 }
 
 // addressRequestShape turns an address as the platform returns it into an AddressUpdateDto: no id, and of
