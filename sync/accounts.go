@@ -279,6 +279,9 @@ func (r *runner) importLogins(ctx context.Context, batch *op) (state.Outcome, er
 		}
 		items[i] = item
 	}
+	for _, o := range batch.batch {
+		r.sendingCreate(o.RemoteID)
+	}
 	results, err := r.rc.ImportCustomers(ctx, items)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,5 +332,37 @@ func TestJournaledLoginsAreSealedAndCellsMasked(t *testing.T) {
 	other, _ := newAccountSealer()
 	if _, _, err := decodeOp(j, in.Tables, other); !errors.Is(err, errSealedAccount) {
 		t.Errorf("another run's key: %v", err)
+	}
+}
+
+// A customer the bulk import created for one row is not adopted, with --adopt, by another row of the run that
+// gives the same e-mail address and meets 409 Duplicate account on its create.
+func TestRowSharingAnEmailDoesNotAdoptACustomerTheBulkImportCreated(t *testing.T) {
+	t.Parallel()
+	imported := make(chan struct{})
+	var once stdsync.Once
+	e := newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/customers/3000001") {
+				select { // the create without a login goes second, once the bulk import was answered
+				case <-imported:
+				case <-r.Context().Done():
+				}
+			}
+			h.ServeHTTP(w, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/customers/import") {
+				once.Do(func() { close(imported) })
+			}
+		})
+	})
+	path := e.file("customers.csv", "sdCustomerNumber,firstName,contactEmail,passwordHash\n"+
+		"3000000,Ann,shared@example.com,"+loginHash(0)+"\n3000001,Bob,shared@example.com,\n")
+	rep, err := e.run(context.Background(), Options{Adopt: true}, path)
+	if !errors.Is(err, ErrPartial) || rep.Created != 1 || rep.Adopted != 0 || rep.Failed != 1 ||
+		len(rep.Failures) != 1 || rep.Failures[0].Key != "3000001" || !strings.Contains(rep.Failures[0].Reason, "was created in this run for another row") {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	if got := e.platformCustomers()["3000000"]["firstName"]; got != "Ann" {
+		t.Fatalf("customer 3000000 holds firstName %v, want its own row's Ann", got)
 	}
 }
