@@ -552,12 +552,14 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 		// References adopted earlier in the run may point elsewhere than when the diff was planned.
 		o.diff = mapping.DiffRemote(o.prev, o.rec)
 	}
-	for attempt := 0; ; attempt++ {
-		current, err := calls.get(ctx, o.RemoteID)
+	var current, body map[string]any
+	var createRefused error // a create has no version to be stale: its conflict is not read again
+	err := whileStale(func() error {
+		var err error
+		current, err = calls.get(ctx, o.RemoteID)
 		if err != nil && !remote.IsNotFound(err) {
-			return state.Outcome{}, err
+			return err
 		}
-		var body map[string]any
 		if current == nil {
 			body = o.rec.ApplyTo(nil) // a create: cleared fields are left out, never null
 			calls.defaults(body, o.rec)
@@ -566,20 +568,23 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 			keepPlatformGroups(body, current)
 		}
 		_, err = calls.upsert(ctx, o.RemoteID, body)
-		if err == nil {
-			if current == nil || o.createdEarly {
-				return writtenOutcome(o, true, nil, nil)
-			}
-			return writtenOutcome(o, false, current, body)
+		if current == nil && remote.IsConflict(err) {
+			createRefused = err
+			return nil
 		}
-		if remote.IsConflict(err) && current != nil && attempt < maxVersionRetries {
-			continue // changed since we read it: read again and re-apply the row
-		}
-		if remote.IsConflict(err) && o.entity == mapping.Contacts && current == nil && !o.adopted {
-			return r.adoptAssignment(ctx, o, err)
-		}
+		return err
+	})
+	switch {
+	case createRefused != nil && o.entity == mapping.Contacts && !o.adopted:
+		return r.adoptAssignment(ctx, o, createRefused)
+	case createRefused != nil:
+		return state.Outcome{}, createRefused
+	case err != nil:
 		return state.Outcome{}, err
+	case current == nil || o.createdEarly:
+		return writtenOutcome(o, true, nil, nil)
 	}
+	return writtenOutcome(o, false, current, body)
 }
 
 // adoptAssignment takes over the assignment the platform holds for the row's customer and company, after

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -542,5 +543,52 @@ func TestImportRefusesDeletingLocationACompanyLists(t *testing.T) {
 				t.Fatal("L2 is still on the platform")
 			}
 		})
+	}
+}
+
+// A Customer Management update that meets a version conflict on every PUT (someone edits the record each time
+// just before it arrives) reads it again maxVersionRetries times and then fails its row with the conflict,
+// instead of retrying for ever.
+func TestManagementUpdateGivesUpAfterMaxVersionRetries(t *testing.T) {
+	t.Parallel()
+	var interfere atomic.Bool
+	var edits atomic.Int32
+	var e *env
+	e = newEnvWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/legal-entities/C1") && interfere.Load() {
+				doc, err := e.rc.GetLegalEntity(r.Context(), "C1")
+				if err == nil {
+					body := requestShape(doc)
+					body["legalInfo"] = map[string]any{"legalName": fmt.Sprintf("Edit %d", edits.Add(1))}
+					interfere.Store(false) // the edit's own PUT passes
+					_, err = e.rc.UpsertLegalEntity(r.Context(), "C1", body)
+					interfere.Store(true)
+				}
+				if err != nil {
+					t.Errorf("concurrent edit: %v", err)
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	path := e.file("companies.csv", companiesHeader+"C1,Root,COMPANY,,EUR,30\n")
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("companies.csv", companiesHeader+"C1,Root Renamed,COMPANY,,EUR,30\n")
+	interfere.Store(true)
+	e.srv.ResetRequests()
+	rep, err := e.run(ctx, Options{}, path)
+	interfere.Store(false)
+	if !errors.Is(err, ErrPartial) || rep.Failed != 1 || len(rep.Failures) != 1 || rep.Failures[0].Status != http.StatusConflict {
+		t.Fatalf("%v\n%s\n%+v", err, rep.Summary(), rep.Failures)
+	}
+	if st := e.statuses(); st[http.StatusConflict] != 1+maxVersionRetries || int(edits.Load()) != 1+maxVersionRetries {
+		t.Fatalf("%d edits, answers %v: want %d conflicts", edits.Load(), st, 1+maxVersionRetries)
+	}
+	if doc, _ := e.rc.GetLegalEntity(ctx, "C1"); doc["name"] != "Root" {
+		t.Fatalf("the company after the failed update: %v", doc)
 	}
 }
