@@ -281,6 +281,11 @@ func restoreRun(ctx context.Context, st *state.Store, rc *remote.Client, opts Re
 		return finish(err)
 	}
 	rep.RunID = runID
+	// What the run left unsent is not sent by a later import once the run is put back (only the most recent run
+	// resumes, and that is this restore now); closed, its journal no longer looks like one a resume needs.
+	if _, err := st.SkipPendingOps(ctx, p.run.ID, "", fmt.Sprintf("not resumed: restore run %d puts run %d back", runID, p.run.ID)); err != nil {
+		return finish(err)
+	}
 	j, err := st.BeginJournal(ctx, runID)
 	if err != nil {
 		return finish(err)

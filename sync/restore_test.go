@@ -844,3 +844,47 @@ func TestEveryDeleteIsSentAfterItsPreImageIsJournaled(t *testing.T) {
 		t.Fatalf("deletion log holds %d entries, want 60", got)
 	}
 }
+
+// A restore of an interrupted run closes the ops that run left unsent: no later import resumes them (the restore
+// is the most recent run), and the journal retention no longer keeps the run's journal as one a resume needs.
+func TestRestoreOfAnInterruptedRunClosesItsUnsentOps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	path := e.file("customers.csv", customersCSV(120, nil))
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	wrong := map[int]string{}
+	for i := range 120 {
+		wrong[i] = fmt.Sprintf("Wrong%d", i)
+	}
+	e.file("customers.csv", customersCSV(120, wrong))
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var stopped atomic.Bool
+	cut, err := e.run(stopCtx, Options{Writers: 4, ProgressEvery: 1, Progress: func(p Progress) {
+		if p.Done >= 30 && stopped.CompareAndSwap(false, true) {
+			stop()
+		}
+	}}, path)
+	if !errors.Is(err, context.Canceled) || cut.Pending == 0 {
+		t.Fatalf("interrupted run: %v %s", err, cut.Summary())
+	}
+	e.open()
+	if rep, err := e.restore(RestoreOptions{RunID: cut.RunID}); err != nil || rep.Updated == 0 {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	planned := 0
+	if err := e.st.ScanOps(ctx, cut.RunID, state.OpFilter{Status: state.OpPlanned}, func(state.Op) error { planned++; return nil }); err != nil || planned != 0 {
+		t.Fatalf("%d ops of the restored run still planned (%v)", planned, err)
+	}
+	pruned, err := e.st.PruneJournals(ctx, state.JournalRetention{KeepRuns: 1}, true)
+	if err != nil || !slices.ContainsFunc(pruned.Pruned, func(r state.JournalOf) bool { return r.RunID == cut.RunID }) {
+		t.Fatalf("prune --dry-run keeps the restored run's journal: %+v %v", pruned, err)
+	}
+	e.file("customers.csv", customersCSV(120, nil))
+	if rep, err := e.run(ctx, Options{}, path); err != nil || rep.ResumedRun != 0 {
+		t.Fatalf("next import: %v %s", err, rep.Summary())
+	}
+}
