@@ -705,7 +705,7 @@ func (r *runner) adoptByEmail(ctx context.Context, o *op, refused error) (state.
 		}
 	}
 	// Recorded as a create the platform did not make (200): a restore never deletes it.
-	return writtenOutcome(o, false, nil, nil)
+	return writtenOutcome(o, false, nil, nil, nil)
 }
 
 // pinned reports whether a customer op writes to an id that is not its key's template id.

@@ -535,7 +535,7 @@ func (r *runner) applyCustomer(ctx context.Context, o *op) (state.Outcome, error
 			return state.Outcome{}, err
 		}
 	}
-	return writtenOutcome(o, created, base, updatedFields(o, base))
+	return writtenOutcome(o, created, base, updatedFields(o, base), o.diff)
 }
 
 // applyAddress creates or updates an address of a customer.
@@ -555,7 +555,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 			}
 		}
 		// Recorded as a create the platform did not make (200): a restore never deletes it.
-		return writtenOutcome(o, false, nil, nil)
+		return writtenOutcome(o, false, nil, nil, nil)
 	}
 	var created bool
 	var base map[string]any
@@ -584,7 +584,7 @@ func (r *runner) applyAddress(ctx context.Context, o *op) (state.Outcome, error)
 			return state.Outcome{}, err
 		}
 	}
-	return writtenOutcome(o, created, base, updatedFields(o, base))
+	return writtenOutcome(o, created, base, updatedFields(o, base), o.diff)
 }
 
 // deleteCustomer deletes a customer after reading its pre-image for the deletion log. A customer already gone

@@ -18,8 +18,8 @@ import (
 
 // writtenOutcome is the checkpoint row of a create or update the platform confirmed: upsertOutcome, plus for a
 // create whether it created the record (HTTP status 201, else 200), and for an update its image from base (the
-// record before) and after (what the write made of the changed fields).
-func writtenOutcome(o *op, created bool, base, after map[string]any) (state.Outcome, error) {
+// record before) and after (what the write made of the changed fields, changes).
+func writtenOutcome(o *op, created bool, base, after map[string]any, changes []mapping.FieldChange) (state.Outcome, error) {
 	out, err := upsertOutcome(o)
 	if err != nil {
 		return out, err
@@ -30,10 +30,6 @@ func writtenOutcome(o *op, created bool, base, after map[string]any) (state.Outc
 	case o.Action == state.ActionCreate:
 		out.HTTPStatus = http.StatusOK
 	case base != nil:
-		changes := o.diff
-		if putsWholeRecord(o.entity) {
-			changes = mapping.DiffRemote(base, o.written())
-		}
 		out.Image = updateImage(base, after, changes)
 	}
 	return out, nil

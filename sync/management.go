@@ -548,10 +548,11 @@ func (r *runner) managementCalls(e mapping.Entity) managementCalls {
 func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, error) {
 	calls := r.managementCalls(o.entity)
 	o.rec = r.withAdoptedRefs(o.rec)
-	if len(o.prev) > 0 {
-		// References adopted earlier in the run may point elsewhere than when the diff was planned.
-		o.diff = mapping.DiffRemote(o.prev, o.rec)
+	if len(o.prev) > 0 && !slices.Equal(o.diffRefs, o.rec.Refs) {
+		// References resolved or adopted since the diff was taken may point elsewhere now.
+		o.diffPrev()
 	}
+	written := o.written()
 	var current, body map[string]any
 	var createRefused error // a create has no version to be stale: its conflict is not read again
 	err := whileStale(func() error {
@@ -564,7 +565,7 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 			body = o.rec.ApplyTo(nil) // a create: cleared fields are left out, never null
 			calls.defaults(body, o.rec)
 		} else {
-			body = requestShape(o.written().ApplyTo(current))
+			body = requestShape(written.ApplyTo(current))
 			keepPlatformGroups(body, current)
 		}
 		_, err = calls.upsert(ctx, o.RemoteID, body)
@@ -582,9 +583,14 @@ func (r *runner) applyManagement(ctx context.Context, o *op) (state.Outcome, err
 	case err != nil:
 		return state.Outcome{}, err
 	case current == nil || o.createdEarly:
-		return writtenOutcome(o, true, nil, nil)
+		return writtenOutcome(o, true, nil, nil, nil)
 	}
-	return writtenOutcome(o, false, current, body)
+	var changes []mapping.FieldChange
+	if o.Action != state.ActionCreate {
+		// The PUT changes what the fields it applies differ from the record it read (an update's image).
+		changes = mapping.DiffRemote(current, written)
+	}
+	return writtenOutcome(o, false, current, body, changes)
 }
 
 // adoptAssignment takes over the assignment the platform holds for the row's customer and company, after

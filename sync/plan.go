@@ -39,7 +39,10 @@ type op struct {
 	prev    map[string]any  // the checkpoint snapshot (updates)
 	prevRaw json.RawMessage // prev as stored, for the journal record of a streamed update
 	diff    []mapping.FieldChange
-	seq     int64
+	// diffRefs are the references of rec when diff was taken (of a Customer Management op, whose apply takes
+	// it again only when they moved since: resolved or adopted later in the plan or the run).
+	diffRefs []mapping.Ref
+	seq      int64
 	// late ops finish after the other upserts (see links.go); createdEarly: the early write of a late create
 	// made the record, which its late write then finds.
 	late, createdEarly bool
@@ -1027,7 +1030,7 @@ func loadDiffs(ctx context.Context, st *state.Store, p *plan) error {
 					return fmt.Errorf("checkpoint snapshot of %s %q: %w", ep.entity, o.ERPKey, err)
 				}
 			}
-			o.diff = mapping.DiffRemote(o.prev, o.rec)
+			o.diffPrev()
 			// A late op also writes links the snapshot does not show (a location's companyKey).
 			if len(o.diff) == 0 && !o.late {
 				ep.refresh = append(ep.refresh, o)

@@ -773,7 +773,7 @@ func (r *runner) recreate(ctx context.Context, o *op) (state.Outcome, error) {
 		if _, err := r.rc.UpsertAddress(ctx, customerID, addressID, addressCreateShape(pre)); err != nil {
 			return state.Outcome{}, err
 		}
-		return writtenOutcome(o, true, nil, nil)
+		return writtenOutcome(o, true, nil, nil, nil)
 	}
 	if o.entity != mapping.Customers {
 		return r.applyManagement(ctx, o)
@@ -795,7 +795,7 @@ func (r *runner) recreate(ctx context.Context, o *op) (state.Outcome, error) {
 			return state.Outcome{}, fmt.Errorf("customer created again, but its address %s: %w", id, err)
 		}
 	}
-	return writtenOutcome(o, true, nil, nil)
+	return writtenOutcome(o, true, nil, nil, nil)
 }
 
 // addressCreateShape is an address as the platform returned it, as an AddressUpdateDto that creates it: no id,

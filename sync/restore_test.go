@@ -123,6 +123,42 @@ func TestRestoreRevertsUpdatesUnlessChangedSince(t *testing.T) {
 	}
 }
 
+// A Customer Management update (read, apply the changed fields, PUT back) keeps an image of what it changed
+// on the record it read: the restore puts the company's name back, and an edit made since to another field
+// stays.
+func TestRestoreRevertsACompanyUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	path := e.file("companies.csv", companiesHeader+"C1,Root,COMPANY,,EUR,30\n")
+	if _, err := e.run(ctx, Options{}, path); err != nil {
+		t.Fatal(err)
+	}
+	e.file("companies.csv", companiesHeader+"C1,Root Renamed,COMPANY,,EUR,30\n")
+	renamed, err := e.run(ctx, Options{}, path)
+	if err != nil || renamed.Updated != 1 {
+		t.Fatalf("rename: %v %s", err, renamed.Summary())
+	}
+	doc, err := e.rc.GetLegalEntity(ctx, "C1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := requestShape(doc)
+	body["legalInfo"] = map[string]any{"legalName": "Edited Elsewhere GmbH"}
+	if _, err := e.rc.UpsertLegalEntity(ctx, "C1", body); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.restore(RestoreOptions{RunID: renamed.RunID})
+	if err != nil || rep.Updated != 1 {
+		t.Fatalf("restore: %v %s", err, rep.Summary())
+	}
+	after, err := e.rc.GetLegalEntity(ctx, "C1")
+	legal, _ := after["legalInfo"].(map[string]any)
+	if err != nil || after["name"] != "Root" || legal["legalName"] != "Edited Elsewhere GmbH" {
+		t.Fatalf("company after the restore: %v %v", after, err)
+	}
+}
+
 func TestRestoreRecreatesDeletedRecords(t *testing.T) {
 	t.Parallel()
 	for _, recreate := range []bool{true, false} {

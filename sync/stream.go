@@ -292,8 +292,17 @@ func (o *op) setPrev(raw json.RawMessage) error {
 			return fmt.Errorf("checkpoint snapshot of %s %q: %w", o.entity, o.ERPKey, err)
 		}
 	}
-	o.diff = mapping.DiffRemote(o.prev, o.rec)
+	o.diffPrev()
 	return nil
+}
+
+// diffPrev sets the changes the row makes to prev, and of a Customer Management op the references they were
+// taken with (see runner.applyManagement).
+func (o *op) diffPrev() {
+	o.diff = mapping.DiffRemote(o.prev, o.rec)
+	if putsWholeRecord(o.entity) {
+		o.diffRefs = slices.Clone(o.rec.Refs)
+	}
 }
 
 // put counts a streamed op and journals it (a dry run only lists it).
