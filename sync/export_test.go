@@ -82,7 +82,7 @@ func (p *reconPlatform) writeRequests() []string {
 }
 
 // loadRecords maps every row of a default-layout file.
-func loadRecords(t *testing.T, path string, e mapping.Entity) []mapping.Record {
+func loadRecords(t testing.TB, path string, e mapping.Entity) []mapping.Record {
 	t.Helper()
 	tables, err := formats.Open(path, formats.Options{})
 	if err != nil {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"custsync/mapping"
 	"custsync/state"
 )
 
@@ -126,4 +128,53 @@ func TestChangeListKeepsTheFirstKeysAndBuildsFew(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeUpdateOp reads back the journal records of streamed customer updates (the sample's rows, each
+// changing its first name against its checkpoint snapshot), as the apply of a 1% delta does for each PATCH;
+// the sub-benchmarks time decodeOp's parts: the snapshot's decode and the diff.
+func BenchmarkDecodeUpdateOp(b *testing.B) {
+	recs := loadRecords(b, "../samples/customers.csv", mapping.Customers)
+	records := make([][]byte, len(recs))
+	ops := make([]*op, len(recs))
+	for i, rec := range recs {
+		prev := rec.ApplyTo(nil)
+		prev["firstName"] = "Before"
+		raw, err := json.Marshal(prev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := &op{rec: rec, entity: mapping.Customers}
+		o.Kind, o.ERPKey, o.Action = string(mapping.Customers), rec.Key, state.ActionUpdate
+		if err := o.setPrev(raw); err != nil || len(o.diff) != 1 {
+			b.Fatalf("diff %v: %v", o.diff, err)
+		}
+		records[i], ops[i] = o.appendRecord(nil, false, nil), o
+	}
+	b.Run("decodeOp", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			j := state.Op{Seq: 1, PlannedOp: ops[i%len(ops)].PlannedOp}
+			j.Record = records[i%len(records)]
+			if _, _, err := decodeOp(j, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			var prev map[string]any
+			if err := json.Unmarshal(ops[i%len(ops)].prevRaw, &prev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("diff", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			o := ops[i%len(ops)]
+			mapping.DiffRemote(o.prev, o.rec)
+		}
+	})
 }
